@@ -1,0 +1,71 @@
+/**
+ * Equinix Metal's per-device metadata, the part the product reads: the
+ * device's addresses and its BGP neighbors, in the JSON shape the metadata
+ * service (and the API's bgp_neighbors) returns. The lab serves the same
+ * shape, so this is the code path both platforms run.
+ */
+
+export interface MetalAddress {
+  readonly address_family: 4 | 6;
+  readonly public: boolean;
+  readonly management?: boolean;
+  readonly address: string;
+  readonly gateway: string;
+  readonly network?: string;
+  readonly netmask?: string;
+  readonly cidr: number;
+}
+
+export interface MetalRoute {
+  readonly route: string;
+  readonly exact: boolean;
+}
+
+export interface MetalBgpNeighbor {
+  readonly address_family: 4 | 6;
+  readonly customer_as: number;
+  readonly customer_ip: string;
+  readonly md5_enabled: boolean;
+  /** Present in the provider's answer; never written to git (facts drop it). */
+  readonly md5_password?: string | null;
+  readonly multihop: boolean;
+  readonly peer_as: number;
+  readonly peer_ips: readonly string[];
+  readonly routes_in: readonly MetalRoute[];
+  readonly routes_out: readonly MetalRoute[];
+}
+
+export interface MetalDevice {
+  readonly hostname: string;
+  readonly network: { readonly addresses: readonly MetalAddress[] };
+  readonly bgp_neighbors: readonly MetalBgpNeighbor[];
+}
+
+/**
+ * What apply records after provisioning, committed as
+ * clusters/<name>/provider-facts.json: the reserved block the provider
+ * assigned and each device's metadata with passwords removed.
+ */
+export interface ProviderFacts {
+  readonly apiVersion: 'native6.dev/v1alpha1';
+  readonly kind: 'ProviderFacts';
+  readonly cluster: string;
+  readonly reservedBlock: string;
+  readonly devices: readonly MetalDevice[];
+}
+
+/** The device's public IPv6 address entry (its /127 on Equinix Metal). */
+export function publicIPv6(device: MetalDevice): MetalAddress | undefined {
+  return device.network.addresses.find((a) => a.address_family === 6 && a.public);
+}
+
+/** Facts safe to commit: every md5_password removed. */
+export function redactFacts(facts: ProviderFacts): ProviderFacts {
+  return {
+    ...facts,
+    devices: facts.devices.map((d) => ({
+      ...d,
+      bgp_neighbors: d.bgp_neighbors.map(({ md5_password: _drop, ...n }) => n),
+    })),
+  };
+}

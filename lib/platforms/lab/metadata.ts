@@ -1,0 +1,56 @@
+/**
+ * The lab as a provider: the per-device metadata Equinix Metal would hand
+ * out, computed from the plan. The lab's metadata service serves exactly
+ * this, and the renderer reads it through the same code as cloud facts.
+ */
+import { formatAddress, formatPrefix } from '../../net/ipv6.js';
+import type { AddressPlan } from '../../plan/addressPlan.js';
+import type { ClusterSpec } from '../../spec/cluster.js';
+import type { MetalDevice, ProviderFacts } from '../equinixMetal/metadata.js';
+import { LAB_ROUTER_PEERS } from './provider.js';
+
+export function labDevices(spec: ClusterSpec, plan: AddressPlan): MetalDevice[] {
+  return plan.machines.map((m) => {
+    if (!m.link) throw new Error(`lab machine ${m.name} has no planned address`);
+    const address = formatAddress(m.link.address);
+    return {
+      hostname: m.name,
+      network: {
+        addresses: [
+          {
+            address_family: 6,
+            public: true,
+            management: true,
+            address,
+            gateway: formatAddress(m.link.gateway),
+            network: formatAddress(m.link.prefix.address),
+            cidr: 127,
+          },
+        ],
+      },
+      bgp_neighbors: [
+        {
+          address_family: 6,
+          customer_as: spec.network.localASN,
+          customer_ip: address,
+          md5_enabled: true,
+          multihop: true,
+          peer_as: spec.network.peerASN,
+          peer_ips: LAB_ROUTER_PEERS.map(formatAddress),
+          routes_in: [{ route: formatPrefix(plan.block), exact: false }],
+          routes_out: [{ route: '::/0', exact: true }],
+        },
+      ],
+    };
+  });
+}
+
+export function labFacts(spec: ClusterSpec, plan: AddressPlan): ProviderFacts {
+  return {
+    apiVersion: 'native6.dev/v1alpha1',
+    kind: 'ProviderFacts',
+    cluster: spec.name,
+    reservedBlock: formatPrefix(plan.block),
+    devices: labDevices(spec, plan),
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The demo workload (apps/echo/): an HTTP echo server answering with the
+ * pod's name, its node and the client's address, behind two public
+ * Services — one with externalTrafficPolicy Cluster (ECMP to every node,
+ * then to any endpoint), one with Local (a /128 announced only from nodes
+ * with an endpoint; the client's address is kept) — and a private
+ * workload nothing outside may reach.
+ *
+ * The base is cluster-agnostic; each cluster's overlay (clusters/<name>/apps/)
+ * gives the public Services their external IPs from the cluster's plan.
+ */
+import { formatAddress } from '../net/ipv6.js';
+import type { AddressPlan } from '../plan/addressPlan.js';
+import { PUBLIC_LABEL } from './policies.js';
+import type { Manifest } from './yaml.js';
+
+export const ECHO_NAMESPACE = 'echo';
+/** agnhost's netexec serves /hostname, /clientip and /echo; the lab's kubelet runs our echo server for it. */
+export const ECHO_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
+export const ECHO_PORT = 8080;
+
+export interface PublicService {
+  readonly name: string;
+  readonly trafficPolicy: 'Cluster' | 'Local';
+  /** Offset of its external IP inside the cluster's external IP range. */
+  readonly offset: bigint;
+}
+
+export const PUBLIC_SERVICES: readonly PublicService[] = [
+  { name: 'echo-cluster', trafficPolicy: 'Cluster', offset: 1n },
+  { name: 'echo-local', trafficPolicy: 'Local', offset: 2n },
+];
+
+function deployment(name: string, replicas: number, labels: Record<string, string>): Manifest {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: ECHO_NAMESPACE, labels: { app: name } },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name, ...labels } },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+          topologySpreadConstraints: [
+            { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: name } } },
+          ],
+          containers: [
+            {
+              name: 'echo',
+              image: ECHO_IMAGE,
+              args: ['netexec', `--http-port=${ECHO_PORT}`],
+              ports: [{ name: 'http', containerPort: ECHO_PORT, protocol: 'TCP' }],
+              readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5 },
+              resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+function service(name: string, app: string): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: ECHO_NAMESPACE },
+    spec: {
+      type: 'ClusterIP',
+      ipFamilyPolicy: 'SingleStack',
+      ipFamilies: ['IPv6'],
+      selector: { app },
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
+
+export function echoBase(): Array<{ file: string; docs: Manifest[] }> {
+  return [
+    {
+      file: 'namespace.yaml',
+      docs: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ECHO_NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } }],
+    },
+    { file: 'echo.yaml', docs: [deployment('echo', 2, { [PUBLIC_LABEL]: 'true' }), ...PUBLIC_SERVICES.map((s) => service(s.name, 'echo'))] },
+    { file: 'internal.yaml', docs: [deployment('internal', 1, {}), service('internal', 'internal')] },
+    {
+      file: 'network-policy.yaml',
+      docs: [
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'echo-public-ingress', namespace: ECHO_NAMESPACE },
+          spec: {
+            podSelector: { matchLabels: { app: 'echo' } },
+            policyTypes: ['Ingress'],
+            // Anyone on the internet, on the HTTP port only. The baseline's guard still
+            // limits this to spec.policy.publicSources, and only for pods labelled public.
+            ingress: [{ from: [{ ipBlock: { cidr: '::/0' } }], ports: [{ protocol: 'TCP', port: ECHO_PORT }] }],
+          },
+        },
+      ],
+    },
+  ];
+}
+
+/** The cluster's patch giving each public Service its external IP and traffic policy. */
+export function echoPublicAddresses(plan: AddressPlan): Manifest[] {
+  const range = plan.externalIPs;
+  if (!range) return [];
+  return PUBLIC_SERVICES.map((s) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: s.name, namespace: ECHO_NAMESPACE },
+    spec: { externalIPs: [formatAddress(range.address + s.offset)], externalTrafficPolicy: s.trafficPolicy },
+  }));
+}

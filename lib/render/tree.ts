@@ -1,0 +1,71 @@
+/**
+ * Everything Flux reconciles, as files: one cluster's tree under
+ * clusters/<name>/, and the shared trees policies/ and apps/. Pure: the
+ * same inputs give byte-identical files.
+ */
+import type { AddressPlan } from '../plan/addressPlan.js';
+import type { ClusterSpec } from '../spec/cluster.js';
+import type { MetalDevice } from '../platforms/equinixMetal/metadata.js';
+import { bgpConfiguration, bgpPeers, bgpSecretAccess, felixConfiguration, ipPool, networkSets } from './calico.js';
+import { echoBase, echoPublicAddresses } from './apps.js';
+import { fluxKustomization, fluxSync, kustomization, stages } from './flux.js';
+import { baselinePolicies } from './policies.js';
+import { manifestFile, type Manifest } from './yaml.js';
+
+export interface RenderedFile {
+  /** Path relative to the repository root. */
+  readonly path: string;
+  readonly content: string;
+}
+
+export const FACTS_FILE = 'provider-facts.json';
+
+export interface ClusterInputs {
+  readonly spec: ClusterSpec;
+  readonly plan: AddressPlan;
+  /** The provider's per-device metadata; undefined before the first apply on a cloud platform. */
+  readonly devices?: readonly MetalDevice[];
+  /** Files the render read, named in every header. */
+  readonly sources: readonly string[];
+}
+
+export function renderCluster(inputs: ClusterInputs): RenderedFile[] {
+  const { spec, plan, devices } = inputs;
+  const root = `clusters/${spec.name}`;
+  const source = inputs.sources.join(' and ');
+  const file = (path: string, docs: readonly Manifest[]): RenderedFile => ({ path: `${root}/${path}`, content: manifestFile(source, docs) });
+
+  const peers = devices ? bgpPeers(devices) : [];
+  const fabric: Array<[string, Manifest[]]> = [
+    ['ippool.yaml', [ipPool(plan)]],
+    ['bgp-configuration.yaml', [bgpConfiguration(spec, plan)]],
+    ['felix-configuration.yaml', [felixConfiguration()]],
+    ['network-sets.yaml', networkSets(spec, plan)],
+    ['bgp-passwords-rbac.yaml', bgpSecretAccess()],
+  ];
+  if (peers.length > 0) fabric.push(['bgp-peers.yaml', peers]);
+
+  const publicAddresses = echoPublicAddresses(plan);
+  const files: RenderedFile[] = [
+    file('kustomization.yaml', [kustomization(['flux-system', ...stages(spec).map((s) => `${s.name}.yaml`)])]),
+    file('flux-system/kustomization.yaml', [kustomization(['gotk-sync.yaml'])]),
+    file('flux-system/gotk-sync.yaml', fluxSync(spec)),
+    ...stages(spec).map((s) => file(`${s.name}.yaml`, [fluxKustomization(spec, s)])),
+    file('fabric/kustomization.yaml', [kustomization(fabric.map(([name]) => name))]),
+    ...fabric.map(([name, docs]) => file(`fabric/${name}`, docs)),
+    file('apps/kustomization.yaml', [kustomization(['../../../apps/echo'], publicAddresses.length > 0 ? ['public-addresses.yaml'] : [])]),
+  ];
+  if (publicAddresses.length > 0) files.push(file('apps/public-addresses.yaml', publicAddresses));
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+export function renderShared(): RenderedFile[] {
+  const dir = (root: string, source: string, parts: Array<{ file: string; docs: Manifest[] }>): RenderedFile[] => [
+    { path: `${root}/kustomization.yaml`, content: manifestFile(source, [kustomization(parts.map((p) => p.file))]) },
+    ...parts.map((p) => ({ path: `${root}/${p.file}`, content: manifestFile(source, p.docs) })),
+  ];
+  return [
+    ...dir('policies/baseline', 'lib/render/policies.ts', baselinePolicies()),
+    ...dir('apps/echo', 'lib/render/apps.ts', echoBase()),
+  ].sort((a, b) => a.path.localeCompare(b.path));
+}

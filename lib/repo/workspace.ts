@@ -1,0 +1,122 @@
+/**
+ * The repository as the scripts and actions see it: the cluster specs under
+ * infra/, each cluster's recorded provider facts, and the rendered trees.
+ * This is the file-system edge of rendering; everything it calls is pure.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import type { AddressPlan } from '../plan/addressPlan.js';
+import { checkFacts, decodeFacts, planWithFacts } from '../platforms/equinixMetal/facts.js';
+import type { MetalDevice } from '../platforms/equinixMetal/metadata.js';
+import { labDevices } from '../platforms/lab/metadata.js';
+import type { ClusterSpec } from '../spec/cluster.js';
+import { loadCluster } from '../spec/load.js';
+import type { Problem } from '../spec/problems.js';
+import { FACTS_FILE, renderCluster, renderShared, type RenderedFile } from '../render/tree.js';
+import { GENERATED_MARKER } from '../render/yaml.js';
+
+export interface LoadedCluster {
+  readonly spec: ClusterSpec;
+  readonly plan: AddressPlan;
+  readonly devices?: readonly MetalDevice[];
+  readonly sources: readonly string[];
+}
+
+/** Cluster spec files: infra/*.yaml, but not Pulumi's own project and stack files. */
+export function specFiles(root: string): string[] {
+  const dir = join(root, 'infra');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f) && !f.startsWith('Pulumi'))
+    .sort()
+    .map((f) => `infra/${f}`);
+}
+
+/** Loads one spec (path relative to root) with its provider facts. */
+export function loadSpecFile(root: string, file: string): { cluster?: LoadedCluster; problems: Problem[] } {
+  const name = basename(file).replace(/\.ya?ml$/, '');
+  let text: string;
+  try {
+    text = readFileSync(join(root, file), 'utf8');
+  } catch (e) {
+    return { problems: [{ file, field: '(file)', message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, fix: 'check the path' }] };
+  }
+  const loaded = loadCluster(file, text, { expectName: name });
+  if (!loaded.ok) return { problems: loaded.problems };
+  const { spec } = loaded;
+  if (spec.platform === 'lab') {
+    return { cluster: { spec, plan: loaded.plan, devices: labDevices(spec, loaded.plan), sources: [file] }, problems: [] };
+  }
+  const factsPath = `clusters/${spec.name}/${FACTS_FILE}`;
+  if (!existsSync(join(root, factsPath))) return { cluster: { spec, plan: loaded.plan, sources: [file] }, problems: [] };
+  const decoded = decodeFacts(factsPath, readFileSync(join(root, factsPath), 'utf8'));
+  if (!decoded.ok) return { problems: decoded.problems };
+  const plan = planWithFacts(spec, decoded.facts);
+  const problems = checkFacts(factsPath, decoded.facts, spec, plan);
+  if (problems.length > 0) return { problems };
+  return { cluster: { spec, plan, devices: decoded.facts.devices, sources: [file, factsPath] }, problems: [] };
+}
+
+export function loadAll(root: string): { clusters: LoadedCluster[]; problems: Problem[] } {
+  const clusters: LoadedCluster[] = [];
+  const problems: Problem[] = [];
+  for (const file of specFiles(root)) {
+    const r = loadSpecFile(root, file);
+    problems.push(...r.problems);
+    if (r.cluster) clusters.push(r.cluster);
+  }
+  return { clusters, problems };
+}
+
+export function renderAll(clusters: readonly LoadedCluster[]): RenderedFile[] {
+  return [...renderShared(), ...clusters.flatMap((c) => renderCluster(c))];
+}
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+export interface WriteResult {
+  readonly written: string[];
+  readonly removed: string[];
+  readonly unchanged: number;
+}
+
+/**
+ * Writes the rendered files under root. A generated file (it carries the
+ * header) that is no longer rendered is removed; hand-written files are
+ * never touched. Only changed files are written.
+ */
+export function writeTree(root: string, files: readonly RenderedFile[], owned: readonly string[]): WriteResult {
+  const wanted = new Map(files.map((f) => [f.path, f.content]));
+  const written: string[] = [];
+  const removed: string[] = [];
+  let unchanged = 0;
+  for (const dir of owned) {
+    for (const abs of walk(join(root, dir))) {
+      const rel = relative(root, abs);
+      if (wanted.has(rel)) continue;
+      if (readFileSync(abs, 'utf8').startsWith(GENERATED_MARKER)) {
+        rmSync(abs);
+        removed.push(rel);
+      }
+    }
+  }
+  for (const [path, content] of wanted) {
+    const abs = join(root, path);
+    if (existsSync(abs) && readFileSync(abs, 'utf8') === content) {
+      unchanged++;
+      continue;
+    }
+    mkdirSync(dirname(abs), { recursive: true });
+    writeFileSync(abs, content);
+    written.push(path);
+  }
+  return { written: written.sort(), removed: removed.sort(), unchanged };
+}
+
+/** The directories render owns: the shared trees and every cluster's folder. */
+export function ownedDirs(clusters: readonly LoadedCluster[]): string[] {
+  return ['policies', 'apps', ...clusters.map((c) => `clusters/${c.spec.name}`)];
+}

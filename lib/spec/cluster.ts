@@ -1,0 +1,116 @@
+/**
+ * The cluster spec: one versioned file per cluster under infra/, decoded
+ * strictly, defaulted, then validated (see decode.ts). These are the decoded,
+ * defaulted types every other module works from.
+ */
+import type { Prefix } from '../net/ipv6.js';
+
+export const API_VERSION = 'native6.dev/v1alpha1';
+export const KIND = 'Cluster';
+
+export type Platform = 'equinix-metal' | 'lab';
+export const PLATFORMS: readonly Platform[] = ['equinix-metal', 'lab'];
+
+/** Kubernetes minor versions the project renders kubeadm v1beta4 configuration for. */
+export const SUPPORTED_MINORS = { min: 33, max: 36 } as const;
+
+export interface NodeGroup {
+  readonly count: number;
+  /** Provider machine plan, e.g. c3.small.x86; "lab" on the lab platform. */
+  readonly plan: string;
+}
+
+export interface WorkerPool extends NodeGroup {
+  readonly name: string;
+}
+
+export interface ReservedBlock {
+  /** The block, when the spec names it (Equinix Metal: the project's /56 in the metro). */
+  readonly prefix?: Prefix;
+  /** Its prefix length (given, or the size to request from the provider). */
+  readonly length: number;
+}
+
+export interface NetworkSpec {
+  readonly block: ReservedBlock;
+  readonly localASN: number;
+  readonly peerASN: number;
+  /** Prefix length of the Service ClusterIP range (108..120). */
+  readonly serviceRangeSize: number;
+  /** Prefix length of the pod IPPool. */
+  readonly podPoolSize: number;
+  /** Calico IPAM block size (116..128; 122 is Calico's IPv6 default). */
+  readonly podBlockSize: number;
+  /** Prefix length of the LoadBalancer IP range, when one is wanted. */
+  readonly loadBalancerRangeSize?: number;
+  /** Prefix length of the externalIPs range, when one is wanted. */
+  readonly externalIPRangeSize?: number;
+}
+
+export interface PolicySpec {
+  /** Sources allowed to reach workloads labelled public. */
+  readonly publicSources: readonly Prefix[];
+  /** Extra sources trusted like the cluster itself (e.g. the operators' network). */
+  readonly trustedSources: readonly Prefix[];
+}
+
+export interface GitOpsSpec {
+  /** The repository Flux reconciles from; undefined means the platform's default. */
+  readonly url?: string;
+  readonly branch: string;
+  readonly interval: string;
+}
+
+export interface ClusterSpec {
+  /** The file it was read from, for messages. */
+  readonly file: string;
+  readonly name: string;
+  readonly platform: Platform;
+  readonly metro: string;
+  readonly kubernetesVersion: string;
+  readonly controlPlane: NodeGroup;
+  readonly workers: readonly WorkerPool[];
+  readonly network: NetworkSpec;
+  readonly policy: PolicySpec;
+  readonly gitops: GitOpsSpec;
+}
+
+export const DEFAULTS = {
+  localASN: 65000,
+  peerASN: 65530,
+  serviceRangeSize: 112,
+  podPoolSize: 64,
+  podBlockSize: 122,
+  controlPlaneCount: 3,
+  labPlan: 'lab',
+  labMetro: 'lab',
+  branch: 'main',
+  interval: '5m',
+  publicSources: ['::/0'],
+} as const;
+
+/** Limits, with where each comes from; decode.ts names them in its errors. */
+export const LIMITS = {
+  /** kube-apiserver refuses an IPv6 --service-cluster-ip-range wider than a /108. */
+  serviceRangeMin: 108,
+  /** Smallest Service range we accept: 256 addresses, the API server's ClusterIP included. */
+  serviceRangeMax: 120,
+  /** Calico accepts IPv6 IPAM block sizes from /116 to /128. */
+  podBlockMin: 116,
+  podBlockMax: 128,
+  podPoolMin: 48,
+  podPoolMax: 112,
+  /** Equinix Metal hands out a /56 per project and metro; larger blocks are accepted for other providers. */
+  blockMin: 32,
+  blockMax: 60,
+  rangeMin: 64,
+  rangeMax: 128,
+  /** Lab machines share one kernel: its IPv6 neighbour table holds about 190 lab nodes. */
+  labNodesMax: 150,
+  /** Nodes a pool can address: one /127 each inside the pool's 16-bit slot. */
+  poolCountMax: 32767,
+} as const;
+
+export function nodeCount(spec: ClusterSpec): number {
+  return spec.controlPlane.count + spec.workers.reduce((n, w) => n + w.count, 0);
+}

@@ -1,0 +1,509 @@
+/**
+ * Decoding a cluster spec: strict (unknown fields are errors), defaulted,
+ * then validated with every problem collected, each naming the file, line,
+ * field and fix. Pure: takes the file's name and text, returns the spec or
+ * the problems.
+ */
+import { LineCounter, parseAllDocuments, type Node } from 'yaml';
+import {
+  AddressError,
+  DOCUMENTATION,
+  contains,
+  formatPrefix,
+  overlaps,
+  parsePrefix,
+  specialPurpose,
+  type Prefix,
+} from '../net/ipv6.js';
+import {
+  API_VERSION,
+  DEFAULTS,
+  KIND,
+  LIMITS,
+  PLATFORMS,
+  SUPPORTED_MINORS,
+  type ClusterSpec,
+  type GitOpsSpec,
+  type NetworkSpec,
+  type NodeGroup,
+  type Platform,
+  type PolicySpec,
+  type WorkerPool,
+} from './cluster.js';
+import { type Problem } from './problems.js';
+import { isNull, Reader, type Field, type Path } from './reader.js';
+import { LAB_PROVIDER_RANGE } from '../platforms/lab/provider.js';
+import { podPoolPlacement } from '../plan/layout.js';
+
+export type DecodeResult = { ok: true; spec: ClusterSpec } | { ok: false; problems: Problem[] };
+
+export interface DecodeOptions {
+  /** When set, metadata.name must equal it (infra/<name>.yaml). */
+  readonly expectName?: string;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function decodeCluster(file: string, text: string, options: DecodeOptions = {}): DecodeResult {
+  const lines = new LineCounter();
+  const r = new Reader(file, lines);
+  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const list = Array.isArray(docs) ? docs : [];
+  if (list.length === 0) {
+    r.report([], null, 'the file is empty', `write a ${KIND} spec (see README, "The cluster spec")`);
+    return { ok: false, problems: r.problems };
+  }
+  let syntax = false;
+  for (const doc of list) {
+    for (const err of doc.errors) {
+      syntax = true;
+      const pos = err.linePos?.[0];
+      r.problems.push({
+        file,
+        ...(pos ? { line: pos.line, column: pos.col } : {}),
+        field: '(yaml)',
+        message: err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
+        fix: 'correct the YAML syntax at that line',
+      });
+    }
+  }
+  if (syntax) return { ok: false, problems: r.problems };
+  if (list.length > 1) {
+    r.report([], list[1]!.contents as Node, `has ${list.length} documents`, 'keep one cluster per file: infra/<name>.yaml');
+    return { ok: false, problems: r.problems };
+  }
+  const root = list[0]!.contents as Node | null;
+  const spec = decodeRoot(r, root, options);
+  if (r.problems.length > 0 || !spec) return { ok: false, problems: r.problems };
+  return { ok: true, spec: { ...spec, file } };
+}
+
+function decodeRoot(r: Reader, root: Node | null, options: DecodeOptions): Omit<ClusterSpec, 'file'> | undefined {
+  const top = r.fields(root, [], ['apiVersion', 'kind', 'metadata', 'spec']);
+  if (!top) return undefined;
+
+  const apiVersion = r.required(top, 'apiVersion', root, [], `add "apiVersion: ${API_VERSION}"`);
+  if (apiVersion !== undefined) {
+    const v = r.string(apiVersion, ['apiVersion'], `set it to ${API_VERSION}`);
+    if (v !== undefined && v !== API_VERSION) {
+      r.report(['apiVersion'], apiVersion, `"${v}" is not a version this project reads`, `set it to ${API_VERSION}`);
+    }
+  }
+  const kind = r.required(top, 'kind', root, [], `add "kind: ${KIND}"`);
+  if (kind !== undefined) {
+    const k = r.string(kind, ['kind'], `set it to ${KIND}`);
+    if (k !== undefined && k !== KIND) r.report(['kind'], kind, `"${k}" is not a kind this project reads`, `set it to ${KIND}`);
+  }
+
+  let name: string | undefined;
+  const metaNode = r.required(top, 'metadata', root, [], 'add metadata with the cluster name');
+  if (metaNode !== undefined) {
+    const meta = r.fields(metaNode, ['metadata'], ['name']);
+    if (meta) {
+      const n = r.required(meta, 'name', metaNode, ['metadata'], 'add "name: <cluster>", the same as the file name');
+      if (n !== undefined) {
+        name = r.string(n, ['metadata', 'name'], 'write the name as a string');
+        if (name !== undefined && (!DNS_LABEL.test(name) || name.length > 30)) {
+          r.report(['metadata', 'name'], n, `"${name}" is not a valid cluster name`, 'use at most 30 lower-case letters, digits and "-", starting and ending with a letter or digit');
+          name = undefined;
+        } else if (name !== undefined && options.expectName !== undefined && name !== options.expectName) {
+          r.report(['metadata', 'name'], n, `"${name}" does not match the file name "${options.expectName}"`, `rename the file to infra/${name}.yaml or set the name to "${options.expectName}"`);
+        }
+      }
+    }
+  }
+
+  const specNode = r.required(top, 'spec', root, [], 'add the spec section');
+  if (specNode === undefined) return undefined;
+  const body = decodeSpec(r, specNode, name ?? 'cluster');
+  if (!body || name === undefined) return undefined;
+  return { name, ...body };
+}
+
+const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'gitops'] as const;
+
+function decodeSpec(r: Reader, node: Node, clusterName: string): Omit<ClusterSpec, 'file' | 'name'> | undefined {
+  const path: Path = ['spec'];
+  const f = r.fields(node, path, SPEC_FIELDS);
+  if (!f) return undefined;
+
+  // platform first: other fields' defaults and rules depend on it.
+  let platform: Platform | undefined;
+  const pNode = r.required(f, 'platform', node, path, `add "platform: lab" or "platform: equinix-metal"`);
+  if (pNode !== undefined) {
+    const p = r.string(pNode, ['spec', 'platform'], `use one of: ${PLATFORMS.join(', ')}`);
+    if (p !== undefined) {
+      if ((PLATFORMS as readonly string[]).includes(p)) platform = p as Platform;
+      else r.report(['spec', 'platform'], pNode, `"${p}" is not a platform`, `use one of: ${PLATFORMS.join(', ')}`);
+    }
+  }
+  if (!platform) return undefined;
+  const lab = platform === 'lab';
+
+  // metro
+  let metro: string | undefined = lab ? DEFAULTS.labMetro : undefined;
+  const mField = f.get('metro');
+  if (mField && !isNull(mField.value)) {
+    const m = r.string(mField.value, ['spec', 'metro'], 'write the metro code as a string, e.g. "da"');
+    if (m !== undefined) {
+      if (lab && m !== DEFAULTS.labMetro) {
+        r.report(['spec', 'metro'], mField.value, `the lab platform has one metro, "${DEFAULTS.labMetro}"`, 'remove the field or set it to "lab"');
+      } else if (!lab && !/^[a-z]{2}$/.test(m)) {
+        r.report(['spec', 'metro'], mField.value, `"${m}" is not an Equinix Metal metro code`, 'use the two-letter metro code, e.g. "da", "ny", "sv", "am"');
+      } else metro = m;
+    }
+  } else if (!lab) {
+    r.report(['spec', 'metro'], mField?.key ?? node, 'is required on equinix-metal', 'add the two-letter metro code, e.g. "metro: da"');
+  }
+
+  // kubernetesVersion
+  let kubernetesVersion: string | undefined;
+  const kNode = r.required(f, 'kubernetesVersion', node, path, 'add e.g. "kubernetesVersion: v1.35.4"');
+  if (kNode !== undefined) {
+    const v = r.string(kNode, ['spec', 'kubernetesVersion'], 'quote it, e.g. "v1.35.4"');
+    if (v !== undefined) {
+      const m = /^v1\.(\d+)\.(\d+)$/.exec(v);
+      if (!m) {
+        r.report(['spec', 'kubernetesVersion'], kNode, `"${v}" is not a Kubernetes release version`, 'write it as v1.MINOR.PATCH, e.g. v1.35.4');
+      } else {
+        const minor = Number(m[1]);
+        if (minor < SUPPORTED_MINORS.min || minor > SUPPORTED_MINORS.max) {
+          r.report(['spec', 'kubernetesVersion'], kNode, `Kubernetes 1.${minor} is not supported`, `use a release from v1.${SUPPORTED_MINORS.min} to v1.${SUPPORTED_MINORS.max} (kubeadm configuration v1beta4)`);
+        } else kubernetesVersion = v;
+      }
+    }
+  }
+
+  const controlPlane = decodeControlPlane(r, f.get('controlPlane'), node, platform);
+  const workers = decodeWorkers(r, f.get('workers'), platform, clusterName);
+  const network = decodeNetwork(r, f.get('network'), node, platform);
+  const policy = decodePolicy(r, f.get('policy'));
+  const gitops = decodeGitOps(r, f.get('gitops'), node, platform);
+
+  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !gitops) return undefined;
+
+  // Cross-field rules.
+  const nodes = controlPlane.count + workers.reduce((n, w) => n + w.count, 0);
+  if (lab && nodes > LIMITS.labNodesMax) {
+    r.report(['spec', 'workers'], f.get('workers')?.key ?? node, `the lab would run ${nodes} machines; its shared kernel's IPv6 neighbour table holds about ${LIMITS.labNodesMax}`, `keep the lab at ${LIMITS.labNodesMax} machines or fewer`);
+    return undefined;
+  }
+  const blocks = 1n << BigInt(network.podBlockSize - network.podPoolSize);
+  if (blocks < BigInt(nodes)) {
+    const netNode = f.get('network')?.value ?? node;
+    r.report(['spec', 'network', 'podBlockSize'], netNode, `a /${network.podPoolSize} pod pool holds ${blocks} /${network.podBlockSize} blocks, fewer than the ${nodes} nodes that each need one`, 'use a larger pod pool (smaller podPoolSize) or smaller blocks (larger podBlockSize)');
+    return undefined;
+  }
+  const longest = [`${clusterName}-cp-${controlPlane.count}`, ...workers.map((w) => `${clusterName}-${w.name}-${w.count}`)].reduce((a, b) => (b.length > a.length ? b : a), '');
+  if (longest.length > 63) {
+    r.report(['metadata', 'name'], node, `node name "${longest}" is longer than 63 characters`, 'shorten the cluster or pool names');
+    return undefined;
+  }
+  return { platform, metro, kubernetesVersion, controlPlane, workers, network, policy, gitops };
+}
+
+function decodePlan(r: Reader, fields: Map<string, Field>, parent: Node, path: Path, platform: Platform): string | undefined {
+  const field = fields.get('plan');
+  if (platform === 'lab') {
+    if (!field || isNull(field.value)) return DEFAULTS.labPlan;
+    const p = r.string(field.value, [...path, 'plan'], 'remove the field; lab machines have one plan');
+    if (p !== undefined && p !== DEFAULTS.labPlan) {
+      r.report([...path, 'plan'], field.value, `"${p}" is not a lab machine plan`, 'remove the field; lab machines have one plan, "lab"');
+      return undefined;
+    }
+    return p;
+  }
+  const node = r.required(fields, 'plan', parent, path, 'add the Equinix Metal machine plan, e.g. "plan: c3.small.x86"');
+  if (node === undefined) return undefined;
+  const p = r.string(node, [...path, 'plan'], 'write the plan as a string, e.g. c3.small.x86');
+  if (p !== undefined && !/^[a-z][a-z0-9]*\.[a-z0-9]+\.[a-z0-9_]+$/.test(p)) {
+    r.report([...path, 'plan'], node, `"${p}" is not an Equinix Metal plan name`, 'use a plan slug such as c3.small.x86 or m3.large.x86');
+    return undefined;
+  }
+  return p;
+}
+
+function decodeControlPlane(r: Reader, field: Field | undefined, spec: Node, platform: Platform): NodeGroup | undefined {
+  const path: Path = ['spec', 'controlPlane'];
+  if (!field || isNull(field.value)) {
+    if (platform === 'lab') return { count: DEFAULTS.controlPlaneCount, plan: DEFAULTS.labPlan };
+    r.report(path, field?.key ?? spec, 'is required on equinix-metal', 'add "controlPlane: {count: 3, plan: c3.small.x86}"');
+    return undefined;
+  }
+  const f = r.fields(field.value, path, ['count', 'plan']);
+  if (!f) return undefined;
+  let count: number | undefined = DEFAULTS.controlPlaneCount;
+  const c = f.get('count');
+  if (c && !isNull(c.value)) {
+    count = r.integer(c.value, [...path, 'count'], 1, 7, 'use 1, 3, 5 or 7');
+    if (count !== undefined && count % 2 === 0) {
+      r.report([...path, 'count'], c.value, `${count} control planes cannot keep etcd quorum through a failure any better than ${count - 1}`, `use an odd count: ${count - 1} or ${count + 1}`);
+      count = undefined;
+    }
+  }
+  const plan = decodePlan(r, f, field.value!, path, platform);
+  if (count === undefined || plan === undefined) return undefined;
+  return { count, plan };
+}
+
+function decodeWorkers(r: Reader, field: Field | undefined, platform: Platform, clusterName: string): WorkerPool[] | undefined {
+  const path: Path = ['spec', 'workers'];
+  if (!field || isNull(field.value)) return [];
+  const items = r.sequence(field.value, path, 'write workers as a list of pools: "- name: general\\n  count: 2"');
+  if (!items) return undefined;
+  const pools: WorkerPool[] = [];
+  const seen = new Map<string, number>();
+  let bad = false;
+  items.forEach((item, i) => {
+    const p: Path = [...path, i];
+    const f = r.fields(item, p, ['name', 'count', 'plan']);
+    if (!f) {
+      bad = true;
+      return;
+    }
+    const nNode = r.required(f, 'name', item, p, 'give the pool a name, e.g. "name: general"');
+    let name = nNode !== undefined ? r.string(nNode, [...p, 'name'], 'write the name as a string') : undefined;
+    if (name !== undefined) {
+      if (!DNS_LABEL.test(name) || name.length > 20) {
+        r.report([...p, 'name'], nNode, `"${name}" is not a valid pool name`, 'use at most 20 lower-case letters, digits and "-", starting and ending with a letter or digit');
+        name = undefined;
+      } else if (name === 'cp') {
+        r.report([...p, 'name'], nNode, '"cp" is the control plane\'s name', 'choose another pool name');
+        name = undefined;
+      } else if (seen.has(name)) {
+        r.report([...p, 'name'], nNode, `"${name}" is already the name of workers[${seen.get(name)}]`, 'give every pool its own name');
+        name = undefined;
+      } else seen.set(name, i);
+    }
+    const cNode = r.required(f, 'count', item, p, 'add "count: <machines>"');
+    const count = cNode !== undefined ? r.integer(cNode, [...p, 'count'], 0, LIMITS.poolCountMax, `use 0 to ${LIMITS.poolCountMax} machines`) : undefined;
+    const plan = decodePlan(r, f, item, p, platform);
+    if (name === undefined || count === undefined || plan === undefined) {
+      bad = true;
+      return;
+    }
+    pools.push({ name, count, plan });
+  });
+  void clusterName;
+  return bad ? undefined : pools;
+}
+
+const NETWORK_FIELDS = [
+  'block',
+  'blockSize',
+  'localASN',
+  'peerASN',
+  'serviceRangeSize',
+  'podPoolSize',
+  'podBlockSize',
+  'loadBalancerRangeSize',
+  'externalIPRangeSize',
+] as const;
+
+function isPrivateASN(asn: number): boolean {
+  return (asn >= 64512 && asn <= 65534) || (asn >= 4200000000 && asn <= 4294967294);
+}
+
+function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, platform: Platform): NetworkSpec | undefined {
+  const path: Path = ['spec', 'network'];
+  if (!field || isNull(field.value)) {
+    r.report(path, field?.key ?? spec, 'is required', 'add a network section with at least the reserved block, e.g. "block: 2001:db8:100::/56"');
+    return undefined;
+  }
+  const node = field.value!;
+  const f = r.fields(node, path, NETWORK_FIELDS);
+  if (!f) return undefined;
+  let ok = true;
+  const int = (name: (typeof NETWORK_FIELDS)[number], dflt: number | undefined, min: number, max: number, fix: string): number | undefined => {
+    const fld = f.get(name);
+    if (!fld || isNull(fld.value)) return dflt;
+    const v = r.integer(fld.value, [...path, name], min, max, fix);
+    if (v === undefined) ok = false;
+    return v;
+  };
+
+  // The reserved block: a prefix, or the size to request.
+  let block: NetworkSpec['block'] | undefined;
+  const bField = f.get('block');
+  const sField = f.get('blockSize');
+  const hasBlock = bField !== undefined && !isNull(bField.value);
+  const hasSize = sField !== undefined && !isNull(sField.value);
+  if (hasBlock && hasSize) {
+    r.report([...path, 'blockSize'], sField!.key, 'is set together with block', 'keep block (the prefix you hold) or blockSize (the size to request), not both');
+    ok = false;
+  } else if (hasBlock) {
+    const text = r.string(bField!.value, [...path, 'block'], 'write the prefix as a string, e.g. 2001:db8:100::/56');
+    if (text !== undefined) {
+      let prefix: Prefix | undefined;
+      try {
+        prefix = parsePrefix(text);
+      } catch (e) {
+        if (!(e instanceof AddressError)) throw e;
+        r.report([...path, 'block'], bField!.value, e.message, 'write an IPv6 network prefix with its host bits zero, e.g. 2001:db8:100::/56');
+      }
+      if (prefix) {
+        const why = specialPurpose(prefix);
+        if (prefix.length < LIMITS.blockMin || prefix.length > LIMITS.blockMax) {
+          r.report([...path, 'block'], bField!.value, `a /${prefix.length} block is outside what the planner carves (/${LIMITS.blockMin} to /${LIMITS.blockMax})`, 'use the /56 your provider reserved (Equinix Metal: the project\'s IPv6 block in the metro)');
+        } else if (why) {
+          r.report([...path, 'block'], bField!.value, `${formatPrefix(prefix)} is ${why}`, 'use a global unicast block your provider routes to you');
+        } else if (platform === 'lab' && !contains(DOCUMENTATION, prefix)) {
+          r.report([...path, 'block'], bField!.value, `the lab only uses documentation addresses and ${formatPrefix(prefix)} is outside 2001:db8::/32`, 'pick a block inside 2001:db8::/32, e.g. 2001:db8:100::/56');
+        } else if (platform === 'lab' && overlaps(LAB_PROVIDER_RANGE, prefix)) {
+          r.report([...path, 'block'], bField!.value, `${formatPrefix(prefix)} overlaps the lab provider's own range ${formatPrefix(LAB_PROVIDER_RANGE)}`, 'pick a block elsewhere in 2001:db8::/32, e.g. 2001:db8:100::/56');
+        } else if (platform === 'equinix-metal' && prefix.length !== 56) {
+          r.report([...path, 'block'], bField!.value, `Equinix Metal reserves a /56 per project and metro, not a /${prefix.length}`, 'write the project\'s /56 for this metro');
+        } else block = { prefix, length: prefix.length };
+      }
+    }
+    if (!block) ok = false;
+  } else if (hasSize) {
+    const size = r.integer(sField!.value, [...path, 'blockSize'], LIMITS.blockMin, LIMITS.blockMax, 'use 56, the size Equinix Metal reserves per project and metro');
+    if (size !== undefined && platform === 'lab') {
+      r.report([...path, 'blockSize'], sField!.value, 'the lab has no provider to allocate a block from', 'write block: with a prefix inside 2001:db8::/32 instead');
+      ok = false;
+    } else if (size !== undefined && size !== 56) {
+      r.report([...path, 'blockSize'], sField!.value, `Equinix Metal reserves a /56 per project and metro, not a /${size}`, 'use blockSize: 56');
+      ok = false;
+    } else if (size !== undefined) block = { length: size };
+    else ok = false;
+  } else {
+    r.report([...path, 'block'], node, 'is required', 'add "block: <prefix>/56" (the block you hold) or, on equinix-metal, "blockSize: 56" to use the project\'s block found at apply');
+    ok = false;
+  }
+
+  const asnFix = 'use a private ASN: 64512-65534 or 4200000000-4294967294';
+  const localASN = int('localASN', DEFAULTS.localASN, 1, 4294967294, asnFix);
+  if (localASN !== undefined && !isPrivateASN(localASN)) {
+    r.report([...path, 'localASN'], f.get('localASN')?.value, `${localASN} is not a private ASN`, `${asnFix} (Equinix Metal local BGP defaults to ${DEFAULTS.localASN})`);
+    ok = false;
+  }
+  const peerASN = int('peerASN', DEFAULTS.peerASN, 1, 4294967294, `use the provider's ASN (Equinix Metal: ${DEFAULTS.peerASN})`);
+  if (localASN !== undefined && peerASN !== undefined && localASN === peerASN) {
+    r.report([...path, 'peerASN'], f.get('peerASN')?.value ?? f.get('localASN')?.value, `is the same as localASN (${localASN}); the nodes peer with the provider over eBGP`, `set peerASN to the provider's ASN (Equinix Metal: ${DEFAULTS.peerASN})`);
+    ok = false;
+  }
+  const serviceRangeSize = int(
+    'serviceRangeSize',
+    DEFAULTS.serviceRangeSize,
+    LIMITS.serviceRangeMin,
+    LIMITS.serviceRangeMax,
+    `use ${LIMITS.serviceRangeMin} to ${LIMITS.serviceRangeMax}: kube-apiserver refuses an IPv6 Service range wider than a /${LIMITS.serviceRangeMin}, and a range narrower than a /${LIMITS.serviceRangeMax} leaves too few ClusterIPs`,
+  );
+  const podPoolSize = int('podPoolSize', DEFAULTS.podPoolSize, LIMITS.podPoolMin, LIMITS.podPoolMax, `use ${LIMITS.podPoolMin} to ${LIMITS.podPoolMax} (${DEFAULTS.podPoolSize} by default)`);
+  const podBlockSize = int('podBlockSize', DEFAULTS.podBlockSize, LIMITS.podBlockMin, LIMITS.podBlockMax, `Calico accepts IPv6 block sizes from ${LIMITS.podBlockMin} to ${LIMITS.podBlockMax}; ${DEFAULTS.podBlockSize} is its default`);
+  const rangeFix = `use ${LIMITS.rangeMin} to ${LIMITS.rangeMax}, e.g. 120 for 256 addresses`;
+  const loadBalancerRangeSize = int('loadBalancerRangeSize', undefined, LIMITS.rangeMin, LIMITS.rangeMax, rangeFix);
+  const externalIPRangeSize = int('externalIPRangeSize', undefined, LIMITS.rangeMin, LIMITS.rangeMax, rangeFix);
+
+  if (podPoolSize !== undefined && podBlockSize !== undefined && podBlockSize < podPoolSize) {
+    r.report([...path, 'podBlockSize'], f.get('podBlockSize')?.value ?? f.get('podPoolSize')?.value, `a /${podBlockSize} block does not fit in the /${podPoolSize} pod pool`, `use a podBlockSize of at least ${podPoolSize}`);
+    ok = false;
+  }
+  if (block && podPoolSize !== undefined) {
+    const placement = podPoolPlacement(block.length, podPoolSize);
+    if (!placement.fits) {
+      r.report([...path, 'podPoolSize'], f.get('podPoolSize')?.value ?? bField?.value ?? sField?.value, `a /${podPoolSize} pod pool does not fit in a /${block.length} block after its fixed ranges (${placement.reason})`, `use a smaller pod pool (podPoolSize ${placement.largestFitting} or more) or a larger block`);
+      ok = false;
+    }
+  }
+  if (!ok || !block || localASN === undefined || peerASN === undefined || serviceRangeSize === undefined || podPoolSize === undefined || podBlockSize === undefined) {
+    return undefined;
+  }
+  return {
+    block,
+    localASN,
+    peerASN,
+    serviceRangeSize,
+    podPoolSize,
+    podBlockSize,
+    ...(loadBalancerRangeSize !== undefined ? { loadBalancerRangeSize } : {}),
+    ...(externalIPRangeSize !== undefined ? { externalIPRangeSize } : {}),
+  };
+}
+
+function decodePrefixList(r: Reader, field: Field | undefined, path: Path, dflt: readonly string[]): Prefix[] | undefined {
+  if (!field || isNull(field.value)) return dflt.map((p) => parsePrefix(p));
+  const items = r.sequence(field.value, path, 'write a list of IPv6 prefixes, e.g. ["2001:db8:ab00::/40"]');
+  if (!items) return undefined;
+  const out: Prefix[] = [];
+  let ok = true;
+  items.forEach((item, i) => {
+    const text = r.string(item, [...path, i], 'write the prefix as a string');
+    if (text === undefined) {
+      ok = false;
+      return;
+    }
+    try {
+      out.push(parsePrefix(text));
+    } catch (e) {
+      if (!(e instanceof AddressError)) throw e;
+      r.report([...path, i], item, e.message, 'write an IPv6 prefix with its host bits zero, e.g. 2001:db8:ab00::/40');
+      ok = false;
+    }
+  });
+  return ok ? out : undefined;
+}
+
+function decodePolicy(r: Reader, field: Field | undefined): PolicySpec | undefined {
+  const path: Path = ['spec', 'policy'];
+  if (!field || isNull(field.value)) {
+    return { publicSources: DEFAULTS.publicSources.map((p) => parsePrefix(p)), trustedSources: [] };
+  }
+  const f = r.fields(field.value, path, ['publicSources', 'trustedSources']);
+  if (!f) return undefined;
+  const publicSources = decodePrefixList(r, f.get('publicSources'), [...path, 'publicSources'], DEFAULTS.publicSources);
+  const trustedSources = decodePrefixList(r, f.get('trustedSources'), [...path, 'trustedSources'], []);
+  if (!publicSources || !trustedSources) return undefined;
+  if (publicSources.length === 0) {
+    r.report([...path, 'publicSources'], f.get('publicSources')?.value, 'is empty, so no workload could be public', 'remove the field (default ::/0, the whole internet) or list the networks allowed in');
+    return undefined;
+  }
+  return { publicSources, trustedSources };
+}
+
+function decodeGitOps(r: Reader, field: Field | undefined, spec: Node, platform: Platform): GitOpsSpec | undefined {
+  const path: Path = ['spec', 'gitops'];
+  const dflt: GitOpsSpec = { branch: DEFAULTS.branch, interval: DEFAULTS.interval };
+  if (!field || isNull(field.value)) {
+    if (platform === 'lab') return dflt;
+    r.report(path, field?.key ?? spec, 'is required on equinix-metal', 'add "gitops: {url: https://github.com/<owner>/<repo>}", the repository Flux reconciles from');
+    return undefined;
+  }
+  const f = r.fields(field.value, path, ['url', 'branch', 'interval']);
+  if (!f) return undefined;
+  let ok = true;
+  let url: string | undefined;
+  const u = f.get('url');
+  if (u && !isNull(u.value)) {
+    url = r.string(u.value, [...path, 'url'], 'write the repository URL as a string');
+    if (url !== undefined && !/^(https?|ssh):\/\/[^\s]+$/.test(url)) {
+      r.report([...path, 'url'], u.value, `"${url}" is not a repository URL Flux can clone`, 'use an https:// or ssh:// URL, e.g. https://github.com/<owner>/<repo>');
+      url = undefined;
+    }
+    if (url === undefined) ok = false;
+  } else if (platform !== 'lab') {
+    r.report([...path, 'url'], u?.key ?? field.value, 'is required on equinix-metal', 'add the repository URL Flux reconciles from');
+    ok = false;
+  }
+  let branch: string = dflt.branch;
+  const b = f.get('branch');
+  if (b && !isNull(b.value)) {
+    const v = r.string(b.value, [...path, 'branch'], 'write the branch name as a string');
+    if (v === undefined || !/^[A-Za-z0-9._/-]+$/.test(v) || v.startsWith('-')) {
+      if (v !== undefined) r.report([...path, 'branch'], b.value, `"${v}" is not a branch name`, 'use a plain branch name such as main');
+      ok = false;
+    } else branch = v;
+  }
+  let interval: string = dflt.interval;
+  const iv = f.get('interval');
+  if (iv && !isNull(iv.value)) {
+    const v = r.string(iv.value, [...path, 'interval'], 'write a duration such as 5m');
+    if (v === undefined || !/^([0-9]+(s|m|h))+$/.test(v)) {
+      if (v !== undefined) r.report([...path, 'interval'], iv.value, `"${v}" is not a duration`, 'write a duration such as 1m, 5m or 1h');
+      ok = false;
+    } else interval = v;
+  }
+  if (!ok) return undefined;
+  return { ...(url !== undefined ? { url } : {}), branch, interval };
+}

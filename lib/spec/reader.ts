@@ -1,0 +1,147 @@
+/**
+ * A strict reader over a parsed YAML document: every value is read through
+ * it, so every problem carries the file, the line and the field path, and
+ * unknown fields are reported instead of ignored.
+ */
+import { isMap, isScalar, isSeq, type LineCounter, type Node, type Pair } from 'yaml';
+import { fieldPath, type Problem } from './problems.js';
+
+export type Path = ReadonlyArray<string | number>;
+
+export interface Field {
+  readonly key: Node;
+  readonly value: Node | null;
+}
+
+export class Reader {
+  readonly problems: Problem[] = [];
+
+  constructor(
+    readonly file: string,
+    private readonly lines: LineCounter,
+  ) {}
+
+  report(path: Path, node: Node | null | undefined, message: string, fix: string): void {
+    const offset = node?.range?.[0];
+    const pos = offset !== undefined ? this.lines.linePos(offset) : undefined;
+    this.problems.push({
+      file: this.file,
+      ...(pos ? { line: pos.line, column: pos.col } : {}),
+      field: fieldPath(path),
+      message,
+      fix,
+    });
+  }
+
+  /**
+   * The fields of a mapping. Keys not in `known` are reported as unknown,
+   * with the closest known name suggested.
+   */
+  fields(node: Node | null, path: Path, known: readonly string[]): Map<string, Field> | undefined {
+    const out = new Map<string, Field>();
+    if (!isMap(node)) {
+      this.report(path, node, `must be a mapping, found ${describe(node)}`, `write ${fieldPath(path)} as "key: value" lines`);
+      return undefined;
+    }
+    for (const pair of node.items as Pair<unknown, unknown>[]) {
+      const key = pair.key as Node;
+      if (!isScalar(key) || typeof key.value !== 'string') {
+        this.report(path, key, 'has a key that is not a string', 'use plain field names as keys');
+        continue;
+      }
+      const name = key.value;
+      if (!known.includes(name)) {
+        const close = closest(name, known);
+        this.report(
+          [...path, name],
+          key,
+          `unknown field "${name}"`,
+          close ? `did you mean "${close}"? Known fields here: ${known.join(', ')}` : `remove it; known fields here: ${known.join(', ')}`,
+        );
+        continue;
+      }
+      out.set(name, { key, value: (pair.value as Node | null) ?? null });
+    }
+    return out;
+  }
+
+  /** A required field; reports it missing (at the parent) when absent. */
+  required(fields: Map<string, Field>, name: string, parent: Node | null, path: Path, fix: string): Node | undefined {
+    const f = fields.get(name);
+    if (!f || isNull(f.value)) {
+      this.report([...path, name], f?.key ?? parent, `is required`, fix);
+      return undefined;
+    }
+    return f.value ?? undefined;
+  }
+
+  string(node: Node | null, path: Path, fix: string): string | undefined {
+    if (isScalar(node) && typeof node.value === 'string') return node.value;
+    this.report(path, node, `must be a string, found ${describe(node)}`, fix);
+    return undefined;
+  }
+
+  integer(node: Node | null, path: Path, min: number, max: number, fix: string): number | undefined {
+    if (!isScalar(node) || typeof node.value !== 'number' || !Number.isInteger(node.value)) {
+      this.report(path, node, `must be a whole number, found ${describe(node)}`, fix);
+      return undefined;
+    }
+    if (node.value < min || node.value > max) {
+      this.report(path, node, `${node.value} is out of range (${min} to ${max})`, fix);
+      return undefined;
+    }
+    return node.value;
+  }
+
+  sequence(node: Node | null, path: Path, fix: string): Node[] | undefined {
+    if (isSeq(node)) return node.items as Node[];
+    this.report(path, node, `must be a list, found ${describe(node)}`, fix);
+    return undefined;
+  }
+}
+
+export function isNull(node: Node | null | undefined): boolean {
+  return node === null || node === undefined || (isScalar(node) && node.value === null);
+}
+
+export function describe(node: Node | null | undefined): string {
+  if (isNull(node)) return 'nothing';
+  if (isMap(node)) return 'a mapping';
+  if (isSeq(node)) return 'a list';
+  if (isScalar(node)) {
+    const v = node.value;
+    if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+    if (typeof v === 'number') return `the number ${v}`;
+    if (typeof v === 'boolean') return `the boolean ${v}`;
+    return `${String(v)}`;
+  }
+  return 'an unsupported value';
+}
+
+/** The known name within edit distance 2 of `name`, if any. */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
