@@ -25,6 +25,7 @@ export class AddressError extends Error {
 export function parseAddress(text: string): bigint {
   const s = text.trim();
   if (s.length === 0) throw new AddressError('empty address');
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) throw new AddressError(`"${text}" is an IPv4 address; native6 is IPv6-only`);
   if (s.includes('%')) throw new AddressError(`"${text}" has a zone index; use a global address`);
   if (!/^[0-9a-fA-F:.]+$/.test(s)) throw new AddressError(`"${text}" is not an IPv6 address`);
 

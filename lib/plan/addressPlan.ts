@@ -130,7 +130,8 @@ export function planAddresses(spec: ClusterSpec): AddressPlan {
 
   const placement = podPoolPlacement(block.length, n.podPoolSize);
   if (!placement.fits) throw new PlanError(`a /${n.podPoolSize} pod pool does not fit in ${formatPrefix(block)}: ${placement.reason}`);
-  const pool = subnet(slot64(placement.firstSlot), n.podPoolSize, 0n);
+  const pool: Prefix =
+    n.podPoolSize >= 64 ? subnet(slot64(placement.firstSlot), n.podPoolSize, 0n) : { address: block.address + (placement.firstSlot << 64n), length: n.podPoolSize };
   const pods = { pool, blockSize: n.podBlockSize, blocks: 1n << BigInt(n.podBlockSize - n.podPoolSize) };
 
   const ranges: Range[] = [

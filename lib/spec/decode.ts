@@ -57,13 +57,13 @@ export function decodeCluster(file: string, text: string, options: DecodeOptions
   for (const doc of list) {
     for (const err of doc.errors) {
       syntax = true;
-      const pos = err.linePos?.[0];
+      const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
       r.problems.push({
         file,
         ...(pos ? { line: pos.line, column: pos.col } : {}),
         field: '(yaml)',
         message: err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
-        fix: 'correct the YAML syntax at that line',
+        fix: err.code === 'DUPLICATE_KEY' ? 'keep one of the repeated keys' : 'correct the YAML syntax at that line',
       });
     }
   }

@@ -1,0 +1,135 @@
+/**
+ * Rendering: golden files, determinism, the committed trees being exactly
+ * what `npm run render` writes, and no clear-text secret anywhere in them.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { labDevices } from '../../lib/platforms/lab/metadata.js';
+import { checkFacts, decodeFacts, planWithFacts } from '../../lib/platforms/equinixMetal/facts.js';
+import { bgpPeers } from '../../lib/render/calico.js';
+import { renderCluster } from '../../lib/render/tree.js';
+import { manifestFile } from '../../lib/render/yaml.js';
+import { loadAll, renderAll } from '../../lib/repo/workspace.js';
+import { loadCluster } from '../../lib/spec/load.js';
+import { formatProblem } from '../../lib/spec/problems.js';
+import { assertGolden } from '../golden.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const fixture = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
+
+function dfw() {
+  const loaded = loadCluster('infra/dfw.yaml', readFileSync(join(root, 'infra/dfw.yaml'), 'utf8'));
+  assert.ok(loaded.ok);
+  const facts = decodeFacts('provider-facts.json', fixture('facts/dfw.json'));
+  assert.ok(facts.ok, facts.ok ? '' : facts.problems.map(formatProblem).join('\n'));
+  return { spec: loaded.spec, plan: planWithFacts(loaded.spec, facts.facts), facts: facts.facts };
+}
+
+test('BGPPeers from Equinix Metal neighbor metadata (golden)', () => {
+  const { facts } = dfw();
+  assertGolden('bgp-peers-dfw.yaml', manifestFile('test/fixtures/facts/dfw.json', bgpPeers(facts.devices)));
+});
+
+test('a full lab cluster renders to its golden tree', () => {
+  const loaded = loadCluster('test/fixtures/specs/valid-lab-full.yaml', fixture('specs/valid-lab-full.yaml'));
+  assert.ok(loaded.ok);
+  const files = renderCluster({ spec: loaded.spec, plan: loaded.plan, devices: labDevices(loaded.spec, loaded.plan), sources: ['test/fixtures/specs/valid-lab-full.yaml'] });
+  for (const f of files) assertGolden(`full/${f.path}`, f.content);
+});
+
+test('rendering is deterministic', () => {
+  const a = renderAll(loadAll(root).clusters);
+  const b = renderAll(loadAll(root).clusters);
+  assert.deepEqual(a, b);
+});
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+test('the committed trees are exactly what npm run render writes', () => {
+  const { clusters, problems } = loadAll(root);
+  assert.deepEqual(problems.map(formatProblem), []);
+  assert.deepEqual(clusters.map((c) => c.spec.name).sort(), ['dfw', 'lab']);
+  const files = renderAll(clusters);
+  for (const f of files) {
+    const abs = join(root, f.path);
+    assert.ok(existsSync(abs), `${f.path} is not committed; run npm run render`);
+    assert.equal(readFileSync(abs, 'utf8'), f.content, `${f.path} differs from what npm run render writes`);
+  }
+  const rendered = new Set(files.map((f) => f.path));
+  for (const dir of ['clusters', 'policies', 'apps']) {
+    for (const abs of walk(join(root, dir))) {
+      const rel = relative(root, abs);
+      if (rel.endsWith('provider-facts.json')) continue;
+      assert.ok(rendered.has(rel), `${rel} is not rendered from any spec (stale or hand-written)`);
+    }
+  }
+});
+
+test('no clear-text secret is rendered', () => {
+  const { clusters } = loadAll(root);
+  const { facts } = dfw();
+  const withFacts = renderCluster({ ...dfw(), devices: facts.devices, sources: ['x'] });
+  for (const f of [...renderAll(clusters), ...withFacts]) {
+    for (const doc of parseAllDocuments(f.content)) {
+      const obj = doc.toJS() as Record<string, unknown> | null;
+      if (!obj) continue;
+      if (obj.kind === 'Secret') assert.fail(`${f.path} renders a Secret; BGP passwords are created in the cluster by apply`);
+      const text = JSON.stringify(obj);
+      assert.ok(!/md5_password|"password":"|BEGIN [A-Z ]*PRIVATE KEY/.test(text), `${f.path} holds something that looks like a secret`);
+    }
+  }
+});
+
+test('facts that disagree with the spec are refused with the field and fix', () => {
+  const { spec } = dfw();
+  const base = JSON.parse(fixture('facts/dfw.json'));
+  const n0 = base.devices[0].bgp_neighbors[0];
+  n0.peer_as = 65001;
+  n0.routes_in = [{ route: '2001:db8:2a00::/64', exact: false }];
+  base.devices[1].network.addresses[1].address = '2001:db8:2a00:1::5';
+  base.devices[5].hostname = 'dfw-general-9';
+  base.devices[2].bgp_neighbors[0].md5_password = 'hunter2';
+  const decoded = decodeFacts('clusters/dfw/provider-facts.json', JSON.stringify(base));
+  assert.equal(decoded.ok, false);
+  if (decoded.ok) return;
+  assert.deepEqual(decoded.problems.map(formatProblem), [
+    'clusters/dfw/provider-facts.json: devices[2].bgp_neighbors[0].md5_password: holds a password in clear text. Fix: remove it: passwords never go into git (apply stores them in the cluster as a Secret)',
+  ]);
+  delete base.devices[2].bgp_neighbors[0].md5_password;
+  const again = decodeFacts('clusters/dfw/provider-facts.json', JSON.stringify(base));
+  assert.ok(again.ok);
+  if (!again.ok) return;
+  const problems = checkFacts('clusters/dfw/provider-facts.json', again.facts, spec, planWithFacts(spec, again.facts)).map(formatProblem);
+  assert.deepEqual(problems, [
+    'clusters/dfw/provider-facts.json: devices[0].bgp_neighbors[0].peer_as: is 65001, the spec\'s peerASN is 65530. Fix: set spec.network.peerASN in infra/dfw.yaml to 65001',
+    'clusters/dfw/provider-facts.json: devices[0].bgp_neighbors[0].routes_in: the provider does not accept the pod pool 2001:db8:2a00:8::/64 from "dfw-cp-1". Fix: announce only inside the project\'s reserved block (check spec.network.block)',
+    'clusters/dfw/provider-facts.json: devices[0].bgp_neighbors[0].routes_in: the provider does not accept the Service range 2001:db8:2a00:1::/112 from "dfw-cp-1". Fix: announce only inside the project\'s reserved block (check spec.network.block)',
+    'clusters/dfw/provider-facts.json: devices[0].bgp_neighbors[0].routes_in: the provider does not accept the LoadBalancer range 2001:db8:2a00:2::/120 from "dfw-cp-1". Fix: announce only inside the project\'s reserved block (check spec.network.block)',
+    'clusters/dfw/provider-facts.json: devices[0].bgp_neighbors[0].routes_in: the provider does not accept the external IP range 2001:db8:2a00:3::/120 from "dfw-cp-1". Fix: announce only inside the project\'s reserved block (check spec.network.block)',
+    'clusters/dfw/provider-facts.json: devices[1].network.addresses: device "dfw-cp-2" got 2001:db8:2a00:1::5, inside the services range 2001:db8:2a00:1::/112. Fix: the provider numbered devices where the planner put another range: open an issue with this file',
+    'clusters/dfw/provider-facts.json: devices[1].bgp_neighbors[0].customer_ip: is 2001:db8:2a00::5, not the device\'s address 2001:db8:2a00:1::5. Fix: the session must be sourced from the device address; re-create the BGP session',
+    'clusters/dfw/provider-facts.json: devices[5].hostname: device "dfw-general-9" is not a machine of infra/dfw.yaml. Fix: re-run apply so it records the provider facts again',
+  ]);
+});
+
+test('a requested block is filled in from the facts', () => {
+  const text = readFileSync(join(root, 'infra/dfw.yaml'), 'utf8').replace('block: 2001:db8:2a00::/56', 'blockSize: 56');
+  const loaded = loadCluster('infra/dfw.yaml', text);
+  assert.ok(loaded.ok);
+  if (!loaded.ok) return;
+  assert.equal(loaded.plan.resolved, false);
+  const facts = decodeFacts('f.json', fixture('facts/dfw.json'));
+  assert.ok(facts.ok);
+  if (!facts.ok) return;
+  const plan = planWithFacts(loaded.spec, facts.facts);
+  assert.equal(plan.resolved, true);
+  assert.deepEqual(checkFacts('f.json', facts.facts, loaded.spec, plan), []);
+  assert.equal(plan.apiServer.toString(16), '20010db82a0000010000000000000001');
+});

@@ -1,0 +1,178 @@
+/**
+ * Table tests over the spec fixtures: every valid-* decodes, every invalid-*
+ * yields exactly the problems listed here ("@" stands for the file's path).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { loadCluster } from '../../lib/spec/load.js';
+import { formatProblem } from '../../lib/spec/problems.js';
+import { decodeCluster } from '../../lib/spec/decode.js';
+
+const dir = new URL('../fixtures/specs/', import.meta.url);
+const fixtures = readdirSync(dir).sort();
+
+const expected: Record<string, string[]> = {
+  'invalid-api-version.yaml': [
+    "@:1:13: apiVersion: \"native6.dev/v1\" is not a version this project reads. Fix: set it to native6.dev/v1alpha1",
+  ],
+  'invalid-asn-public.yaml': [
+    "@:10:15: spec.network.localASN: 3356 is not a private ASN. Fix: use a private ASN: 64512-65534 or 4200000000-4294967294 (Equinix Metal local BGP defaults to 65000)",
+  ],
+  'invalid-asn-same.yaml': [
+    "@:11:14: spec.network.peerASN: is the same as localASN (65530); the nodes peer with the provider over eBGP. Fix: set peerASN to the provider's ASN (Equinix Metal: 65530)",
+  ],
+  'invalid-block-and-size.yaml': [
+    "@:10:5: spec.network.blockSize: is set together with block. Fix: keep block (the prefix you hold) or blockSize (the size to request), not both",
+  ],
+  'invalid-block-host-bits.yaml': [
+    "@:9:12: spec.network.block: \"2001:db8:100::1/56\" has host bits set; the network is 2001:db8:100::/56. Fix: write an IPv6 network prefix with its host bits zero, e.g. 2001:db8:100::/56",
+  ],
+  'invalid-block-not-documentation.yaml': [
+    "@:9:12: spec.network.block: the lab only uses documentation addresses and 2604:1380:4641:c900::/56 is outside 2001:db8::/32. Fix: pick a block inside 2001:db8::/32, e.g. 2001:db8:100::/56",
+  ],
+  'invalid-block-too-small.yaml': [
+    "@:9:12: spec.network.block: a /64 block is outside what the planner carves (/32 to /60). Fix: use the /56 your provider reserved (Equinix Metal: the project's IPv6 block in the metro)",
+  ],
+  'invalid-block-ula.yaml': [
+    "@:12:12: spec.network.block: fd00:1234::/56 is unique local (ULA), not routed on the internet. Fix: use a global unicast block your provider routes to you",
+  ],
+  'invalid-control-plane-even.yaml': [
+    "@:9:12: spec.controlPlane.count: 2 control planes cannot keep etcd quorum through a failure any better than 1. Fix: use an odd count: 1 or 3",
+  ],
+  'invalid-duplicate-key.yaml': [
+    "@:10:5: (yaml): Map keys must be unique. Fix: keep one of the repeated keys",
+  ],
+  'invalid-empty.yaml': [
+    "@: (document): the file is empty. Fix: write a Cluster spec (see README, \"The cluster spec\")",
+  ],
+  'invalid-k8s-version-format.yaml': [
+    "@:7:22: spec.kubernetesVersion: must be a string, found the number 1.35. Fix: quote it, e.g. \"v1.35.4\"",
+  ],
+  'invalid-k8s-version-unsupported.yaml': [
+    "@:7:22: spec.kubernetesVersion: Kubernetes 1.29 is not supported. Fix: use a release from v1.33 to v1.36 (kubeadm configuration v1beta4)",
+  ],
+  'invalid-kind.yaml': [
+    "@:2:7: kind: \"Clusters\" is not a kind this project reads. Fix: set it to Cluster",
+  ],
+  'invalid-lab-block-overlaps-provider.yaml': [
+    "@:9:12: spec.network.block: 2001:db8:ffff:ff00::/56 overlaps the lab provider's own range 2001:db8:ffff::/48. Fix: pick a block elsewhere in 2001:db8::/32, e.g. 2001:db8:100::/56",
+  ],
+  'invalid-lab-requested-block.yaml': [
+    "@:9:16: spec.network.blockSize: the lab has no provider to allocate a block from. Fix: write block: with a prefix inside 2001:db8::/32 instead",
+  ],
+  'invalid-lab-too-many-nodes.yaml': [
+    "@:8:3: spec.workers: the lab would run 203 machines; its shared kernel's IPv6 neighbour table holds about 150. Fix: keep the lab at 150 machines or fewer",
+  ],
+  'invalid-many-problems.yaml': [
+    "@:9:12: spec.controlPlane.count: 4 control planes cannot keep etcd quorum through a failure any better than 3. Fix: use an odd count: 3 or 5",
+    "@:11:13: spec.workers[0].name: \"cp\" is the control plane's name. Fix: choose another pool name",
+    "@:12:14: spec.workers[0].count: -1 is out of range (0 to 32767). Fix: use 0 to 32767 machines",
+    "@:15:23: spec.network.serviceRangeSize: 128 is out of range (108 to 120). Fix: use 108 to 120: kube-apiserver refuses an IPv6 Service range wider than a /108, and a range narrower than a /120 leaves too few ClusterIPs",
+    "@:16:19: spec.network.podBlockSize: 130 is out of range (116 to 128). Fix: Calico accepts IPv6 block sizes from 116 to 128; 122 is its default",
+  ],
+  'invalid-metal-missing-metro-plan-gitops.yaml': [
+    "@:6:3: spec.metro: is required on equinix-metal. Fix: add the two-letter metro code, e.g. \"metro: da\"",
+    "@:9:5: spec.controlPlane.plan: is required. Fix: add the Equinix Metal machine plan, e.g. \"plan: c3.small.x86\"",
+    "@:6:3: spec.gitops: is required on equinix-metal. Fix: add \"gitops: {url: https://github.com/<owner>/<repo>}\", the repository Flux reconciles from",
+  ],
+  'invalid-metal-plan.yaml': [
+    "@:11:11: spec.controlPlane.plan: \"small\" is not an Equinix Metal plan name. Fix: use a plan slug such as c3.small.x86 or m3.large.x86",
+    "@:15:10: spec.gitops.url: \"git@github.com:example/clusters.git\" is not a repository URL Flux can clone. Fix: use an https:// or ssh:// URL, e.g. https://github.com/<owner>/<repo>",
+  ],
+  'invalid-metro.yaml': [
+    "@:7:10: spec.metro: \"DA11\" is not an Equinix Metal metro code. Fix: use the two-letter metro code, e.g. \"da\", \"ny\", \"sv\", \"am\"",
+  ],
+  'invalid-name.yaml': [
+    "@:4:9: metadata.name: \"Bad_Name\" is not a valid cluster name. Fix: use at most 30 lower-case letters, digits and \"-\", starting and ending with a letter or digit",
+  ],
+  'invalid-platform.yaml': [
+    "@:6:13: spec.platform: \"packet\" is not a platform. Fix: use one of: equinix-metal, lab",
+  ],
+  'invalid-pod-block-size.yaml': [
+    "@:10:19: spec.network.podBlockSize: 112 is out of range (116 to 128). Fix: Calico accepts IPv6 block sizes from 116 to 128; 122 is its default",
+  ],
+  'invalid-pod-pool-capacity.yaml': [
+    "@:12:5: spec.network.podBlockSize: a /112 pod pool holds 16 /116 blocks, fewer than the 23 nodes that each need one. Fix: use a larger pod pool (smaller podPoolSize) or smaller blocks (larger podBlockSize)",
+  ],
+  'invalid-pod-pool-too-large.yaml': [
+    "@:10:18: spec.network.podPoolSize: a /56 pod pool does not fit in a /56 block after its fixed ranges (the block has 256 /64s, the first 8 are fixed ranges, and the pool needs 256 /64s aligned to its size). Fix: use a smaller pod pool (podPoolSize 57 or more) or a larger block",
+  ],
+  'invalid-policy-source.yaml': [
+    "@:12:9: spec.policy.trustedSources[0]: \"10.0.0.0\" is an IPv4 address; native6 is IPv6-only. Fix: write an IPv6 prefix with its host bits zero, e.g. 2001:db8:ab00::/40",
+  ],
+  'invalid-service-range-too-large.yaml': [
+    "@:10:23: spec.network.serviceRangeSize: 104 is out of range (108 to 120). Fix: use 108 to 120: kube-apiserver refuses an IPv6 Service range wider than a /108, and a range narrower than a /120 leaves too few ClusterIPs",
+  ],
+  'invalid-two-documents.yaml': [
+    "@:11:1: (document): has 2 documents. Fix: keep one cluster per file: infra/<name>.yaml",
+  ],
+  'invalid-unknown-nested-field.yaml': [
+    "@:10:5: spec.network.serviceRangSize: unknown field \"serviceRangSize\". Fix: did you mean \"serviceRangeSize\"? Known fields here: block, blockSize, localASN, peerASN, serviceRangeSize, podPoolSize, podBlockSize, loadBalancerRangeSize, externalIPRangeSize",
+  ],
+  'invalid-unknown-top-field.yaml': [
+    "@:10:1: status: unknown field \"status\". Fix: remove it; known fields here: apiVersion, kind, metadata, spec",
+  ],
+  'invalid-worker-count-type.yaml': [
+    "@:10:14: spec.workers[0].count: must be a whole number, found the string \"two\". Fix: use 0 to 32767 machines",
+  ],
+  'invalid-worker-duplicate-name.yaml': [
+    "@:11:13: spec.workers[1].name: \"general\" is already the name of workers[0]. Fix: give every pool its own name",
+  ],
+  'invalid-yaml-syntax.yaml': [
+    "@:9:1: (yaml): Flow sequence in block collection must be sufficiently indented and end with a ]. Fix: correct the YAML syntax at that line",
+  ],
+};
+
+test('there are at least 20 invalid fixtures, each with its expected problems', () => {
+  const invalid = fixtures.filter((f) => f.startsWith('invalid-'));
+  assert.ok(invalid.length >= 20, `only ${invalid.length} invalid fixtures`);
+  assert.deepEqual(invalid, Object.keys(expected).sort());
+});
+
+for (const f of fixtures) {
+  const file = `test/fixtures/specs/${f}`;
+  const text = readFileSync(new URL(f, dir), 'utf8');
+  if (f.startsWith('valid-')) {
+    test(`${f} decodes`, () => {
+      const r = loadCluster(file, text);
+      assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+    });
+  } else if (f.startsWith('invalid-')) {
+    test(`${f} is refused with its exact problems`, () => {
+      const r = loadCluster(file, text);
+      assert.equal(r.ok, false);
+      if (r.ok) return;
+      assert.deepEqual(
+        r.problems.map((p) => formatProblem(p).replace(file, '@')),
+        expected[f],
+      );
+    });
+  }
+}
+
+test('defaults are filled in for a minimal lab spec', () => {
+  const r = decodeCluster('mini.yaml', readFileSync(new URL('valid-lab-minimal.yaml', dir), 'utf8'));
+  assert.ok(r.ok);
+  if (!r.ok) return;
+  const { spec } = r;
+  assert.equal(spec.metro, 'lab');
+  assert.deepEqual(spec.controlPlane, { count: 3, plan: 'lab' });
+  assert.deepEqual(spec.workers, []);
+  assert.equal(spec.network.localASN, 65000);
+  assert.equal(spec.network.peerASN, 65530);
+  assert.equal(spec.network.serviceRangeSize, 112);
+  assert.equal(spec.network.podPoolSize, 64);
+  assert.equal(spec.network.podBlockSize, 122);
+  assert.equal(spec.network.loadBalancerRangeSize, undefined);
+  assert.deepEqual(spec.gitops, { branch: 'main', interval: '5m' });
+});
+
+test('the file name must match metadata.name when asked', () => {
+  const r = loadCluster('infra/other.yaml', readFileSync(new URL('valid-lab-minimal.yaml', dir), 'utf8'), { expectName: 'other' });
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.deepEqual(r.problems.map(formatProblem), [
+    'infra/other.yaml:4:9: metadata.name: "mini" does not match the file name "other". Fix: rename the file to infra/mini.yaml or set the name to "other"',
+  ]);
+});
