@@ -1,0 +1,47 @@
+// Public API of the validator. Everything here is pure except what comes
+// from ./load.js (reads the cache and the tree, runs tools/yamlcheck).
+
+export type { Catalog, FileIssue, Issue, KindEntry, Schema } from './types.js';
+export { catalogKey } from './types.js';
+export { formatPath, parsePath, type PathSegment } from './path.js';
+export { validateValue, resolveSchema, compilePattern, type WalkOptions } from './schema.js';
+export { buildCatalog, crdEntries, closeKinds, type CatalogInput, type CrdInput, type OpenApiInput } from './catalog.js';
+export { validateObject, lookupKind, type ObjectOptions } from './object.js';
+export {
+  checkKustomization,
+  isKustomization,
+  kustomizationRefs,
+  KUSTOMIZATION_FIELDS,
+  type FsView,
+  type PathKind,
+} from './kustomize.js';
+export {
+  compareParsers,
+  formatFileIssue,
+  isYamlFile,
+  locate,
+  parseYamlFile,
+  validateTree,
+  type GoDoc,
+  type ParsedDoc,
+  type ParsedFile,
+  type SourceFile,
+  type TreeOptions,
+  type TreeResult,
+} from './tree.js';
+export * as names from './names.js';
+export * from './pins.js';
+export {
+  loadCatalog,
+  readManifest,
+  readTree,
+  realFs,
+  runYamlcheck,
+  parseYamlcheckOutput,
+  schemaDir,
+  yamlcheckPath,
+  SetupNeededError,
+  MANIFEST_NAME,
+  type SchemaManifest,
+  type ManifestFile,
+} from './load.js';
