@@ -108,14 +108,28 @@ export function echoBase(): Array<{ file: string; docs: Manifest[] }> {
   ];
 }
 
-/** The cluster's patch giving each public Service its external IP and traffic policy. */
-export function echoPublicAddresses(plan: AddressPlan): Manifest[] {
+/**
+ * External IPs for public Services, in order from the cluster's external IP
+ * range (offset 1 onwards; the range's first address stays unused).
+ */
+export function assignExternalIPs(plan: AddressPlan, services: readonly PublicService[]): Manifest[] {
   const range = plan.externalIPs;
   if (!range) return [];
-  return PUBLIC_SERVICES.map((s) => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: s.name, namespace: ECHO_NAMESPACE },
-    spec: { externalIPs: [formatAddress(range.address + s.offset)], externalTrafficPolicy: s.trafficPolicy },
-  }));
+  const capacity = (1n << BigInt(128 - range.length)) - 1n;
+  return services.map((s) => {
+    if (s.offset < 1n || s.offset > capacity) {
+      throw new Error(`Service ${s.name}: offset ${s.offset} is outside the external IP range ${formatAddress(range.address)}/${range.length}`);
+    }
+    return {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: s.name, namespace: ECHO_NAMESPACE },
+      spec: { externalIPs: [formatAddress(range.address + s.offset)], externalTrafficPolicy: s.trafficPolicy },
+    };
+  });
+}
+
+/** The cluster's patch giving each public echo Service its external IP and traffic policy. */
+export function echoPublicAddresses(plan: AddressPlan): Manifest[] {
+  return assignExternalIPs(plan, PUBLIC_SERVICES);
 }

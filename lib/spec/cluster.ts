@@ -104,7 +104,8 @@ export const LIMITS = {
   blockMin: 32,
   blockMax: 60,
   rangeMin: 64,
-  rangeMax: 128,
+  /** At least 16 addresses: the demo's public Services take the first ones. */
+  rangeMax: 124,
   /** Lab machines share one kernel: its IPv6 neighbour table holds about 190 lab nodes. */
   labNodesMax: 150,
   /** Nodes a pool can address: one /127 each inside the pool's 16-bit slot. */

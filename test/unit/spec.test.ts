@@ -46,6 +46,9 @@ const expected: Record<string, string[]> = {
   'invalid-empty.yaml': [
     "@: (document): the file is empty. Fix: write a Cluster spec (see README, \"The cluster spec\")",
   ],
+  'invalid-external-range-too-small.yaml': [
+    "@:10:26: spec.network.externalIPRangeSize: 127 is out of range (64 to 124). Fix: use 64 to 124, e.g. 120 for 256 addresses",
+  ],
   'invalid-k8s-version-format.yaml': [
     "@:7:22: spec.kubernetesVersion: must be a string, found the number 1.35. Fix: quote it, e.g. \"v1.35.4\"",
   ],

@@ -1,0 +1,65 @@
+/**
+ * npm run bench -- <name>: benchmarks that print figures (never timed tests).
+ *
+ *   plan   planner + renderer for 10, 100 and 1,000 nodes with 10,000 public
+ *          Services; time and peak memory per size, each case in its own
+ *          process, median of 5, with the runtime's own baseline subtracted
+ *          and ratios against the 10-node case. Target: 1,000 nodes under 1 s
+ *          and 200 MB.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './common.js';
+
+const root = repoRoot();
+const [name] = process.argv.slice(2);
+
+interface Sample {
+  nodes: number;
+  services: number;
+  ms: number;
+  peakBytes: number;
+  outputBytes: number;
+}
+
+function run(nodes: number, services: number, mode: 'run' | 'baseline'): Sample {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench/plan.ts'), String(nodes), String(services), mode], { cwd: root, encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!) as Sample;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function benchPlan(): number {
+  const repeats = 5;
+  const baseline = Array.from({ length: repeats }, () => run(10, 0, 'baseline'));
+  const basePeak = median(baseline.map((s) => s.peakBytes));
+  console.log(`baseline (node + tsx + modules loaded, no work): peak ${(basePeak / 2 ** 20).toFixed(1)} MiB`);
+  console.log('');
+  console.log('nodes  services  time (median of 5)  peak memory  over baseline  output     time vs 10 nodes');
+  const rows: Array<{ nodes: number; ms: number; peak: number }> = [];
+  for (const nodes of [10, 100, 1000]) {
+    const samples = Array.from({ length: repeats }, () => run(nodes, 10000, 'run'));
+    const ms = median(samples.map((s) => s.ms));
+    const peak = median(samples.map((s) => s.peakBytes));
+    rows.push({ nodes, ms, peak });
+    const ratio = ms / rows[0]!.ms;
+    console.log(
+      `${String(nodes).padStart(5)}  ${String(10000).padStart(8)}  ${`${ms.toFixed(1)} ms`.padStart(18)}  ${`${(peak / 2 ** 20).toFixed(1)} MiB`.padStart(11)}  ${`${((peak - basePeak) / 2 ** 20).toFixed(1)} MiB`.padStart(13)}  ${`${(samples[0]!.outputBytes / 1024).toFixed(0)} KiB`.padStart(9)}  ${`${ratio.toFixed(2)}x`.padStart(16)}`,
+    );
+  }
+  const big = rows[rows.length - 1]!;
+  const ok = big.ms < 1000 && big.peak < 200 * 2 ** 20;
+  console.log('');
+  console.log(`target: 1,000 nodes + 10,000 Services under 1 s and 200 MB: ${ok ? 'met' : 'MISSED'} (${big.ms.toFixed(0)} ms, ${(big.peak / 2 ** 20).toFixed(0)} MiB peak for the whole process)`);
+  return ok ? 0 : 1;
+}
+
+const benches: Record<string, () => number> = { plan: benchPlan };
+if (!name || !benches[name]) {
+  console.error(`bench: name one of: ${Object.keys(benches).join(', ')} (npm run bench -- plan)`);
+  process.exit(2);
+}
+process.exit(benches[name]());
