@@ -16,7 +16,7 @@
 // Later steps (building kube-apiserver, …) go into setupSteps().
 
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,7 @@ import {
   type ManifestFile,
   type SchemaManifest,
 } from '../lib/validate/load.js';
+import { isMain } from './common.js';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_CACHE_DIR = join(REPO_DIR, '.cache');
@@ -380,16 +381,6 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-function isMain(): boolean {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -7,9 +7,7 @@
 // only needs `npm run validate`. Prints one issue per line to stderr and a
 // summary; exits 1 on any problem.
 
-import { realpathSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   formatFileIssue,
   isYamlFile,
@@ -21,6 +19,7 @@ import {
   validateTree,
 } from '../lib/validate/index.js';
 import { DEFAULT_CACHE_DIR, ensureSetup, REPO_DIR } from './setup.js';
+import { isMain } from './common.js';
 
 export const DEFAULT_PATHS = ['clusters', 'apps', 'policies'] as const;
 
@@ -81,16 +80,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   return problems > 0 ? 1 : 0;
 }
 
-function isMain(): boolean {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

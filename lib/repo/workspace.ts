@@ -5,22 +5,15 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import type { AddressPlan } from '../plan/addressPlan.js';
 import { checkFacts, decodeFacts, planWithFacts } from '../platforms/equinixMetal/facts.js';
-import type { MetalDevice } from '../platforms/equinixMetal/metadata.js';
 import { labDevices } from '../platforms/lab/metadata.js';
-import type { ClusterSpec } from '../spec/cluster.js';
 import { loadCluster } from '../spec/load.js';
 import type { Problem } from '../spec/problems.js';
-import { FACTS_FILE, renderCluster, renderShared, type RenderedFile } from '../render/tree.js';
+import { FACTS_FILE, renderCluster, renderShared, type ClusterInputs, type RenderedFile } from '../render/tree.js';
 import { GENERATED_MARKER } from '../render/yaml.js';
 
-export interface LoadedCluster {
-  readonly spec: ClusterSpec;
-  readonly plan: AddressPlan;
-  readonly devices?: readonly MetalDevice[];
-  readonly sources: readonly string[];
-}
+/** A spec read from infra/, planned, with its provider facts: what renderCluster takes. */
+export type LoadedCluster = ClusterInputs;
 
 /** Cluster spec files: infra/*.yaml, but not Pulumi's own project and stack files. */
 export function specFiles(root: string): string[] {
