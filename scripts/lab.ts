@@ -1,29 +1,35 @@
 /**
- * npm run lab [-- verify|down]: the lab, the project's embedded default.
+ * npm run lab [-- up|verify|down] [infra/<cluster>.yaml] [--keep] [--verbose]
  *
- * The lab's machinery (routers, machines, control plane, verify) is the
- * subject of the lab issue and has not landed yet. Until it does, this
- * command prints the plan the lab will build, and `verify`/`down` say
- * plainly that there is nothing to verify or remove.
+ *   up (default)  build the lab from the spec (platform: lab): provider routers,
+ *                 internet, machines, BGP; idempotent
+ *   verify        check what is up; writes a JSON report, prints its path last;
+ *                 exits 1 if any check fails
+ *   down          remove every namespace and process the lab made
+ *
+ * A failed `up` names the phase and the log file, and removes what it built
+ * unless --keep is given.
  */
-import { machineRows, planRows } from '../lib/plan/addressPlan.js';
 import { textTable } from '../lib/plan/table.js';
+import { createLabContext, labDown, labVerify, PhaseError, runPhases, UP_PHASES, type PhaseReport } from '../lib/platforms/lab/lab.js';
+import { createRunner } from '../lib/platforms/lab/exec.js';
+import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/spec/problems.js';
 import { repoRoot } from './common.js';
 
 const root = repoRoot();
-const [command = 'up', ...rest] = process.argv.slice(2);
-const file = rest.find((a) => a.endsWith('.yaml')) ?? 'infra/lab.yaml';
-
-if (command === 'verify' || command === 'down') {
-  console.error(`lab ${command}: the lab is not built yet (it lands with the lab issue); nothing is running, so there is nothing to ${command === 'verify' ? 'verify' : 'remove'}.`);
-  process.exit(command === 'verify' ? 1 : 0);
-}
-if (command !== 'up') {
-  console.error(`lab: unknown command "${command}"; use: npm run lab [-- verify|down]`);
+const args = process.argv.slice(2);
+const flags = new Set(args.filter((a) => a.startsWith('--')));
+const positional = args.filter((a) => !a.startsWith('--'));
+const command = positional.find((a) => !a.endsWith('.yaml')) ?? 'up';
+const file = positional.find((a) => a.endsWith('.yaml')) ?? 'infra/lab.yaml';
+const unknown = [...flags].filter((f) => !['--keep', '--verbose'].includes(f));
+if (!['up', 'verify', 'down'].includes(command) || unknown.length > 0) {
+  console.error(`lab: usage: npm run lab [-- up|verify|down] [infra/<cluster>.yaml] [--keep] [--verbose]`);
   process.exit(2);
 }
+
 const { cluster, problems } = loadSpecFile(root, file);
 if (!cluster) {
   for (const p of problems) console.error(formatProblem(p));
@@ -33,7 +39,65 @@ if (cluster.spec.platform !== 'lab') {
   console.error(`lab: ${file} is an ${cluster.spec.platform} cluster; the lab runs specs with "platform: lab"`);
   process.exit(2);
 }
-console.log(`lab: the lab's bring-up has not landed yet; this is the fabric it will build from ${file}:\n`);
-console.log(textTable(planRows(cluster.plan), ['range', 'prefix', 'purpose']));
+if (process.getuid?.() !== 0) {
+  console.error('lab: the lab makes network namespaces and must run as root');
+  process.exit(2);
+}
+
+const tty = process.stdout.isTTY;
+function progress(p: PhaseReport): void {
+  const mark = p.ok ? '✓' : '✗';
+  const line = `${mark} ${p.name.padEnd(24)} ${p.note} (${(p.ms / 1000).toFixed(1)}s)`;
+  console.log(tty ? `\r\x1b[K${line}` : line);
+}
+
+if (command === 'down') {
+  const removed = await labDown(createRunner(), root, cluster.spec.name, flags.has('--keep'));
+  console.log(`lab down: removed ${removed.length} namespace(s) and every process in them${removed.length ? `: ${removed.join(' ')}` : ''}`);
+  process.exit(0);
+}
+
+const ctx = createLabContext(root, cluster, { verbose: flags.has('--verbose') });
+
+if (command === 'verify') {
+  const { report, path } = await labVerify(ctx);
+  for (const c of report.checks) if (!c.ok) console.log(`✗ ${c.name}: expected ${c.expected}, observed ${c.observed}`);
+  console.log(`verify: ${report.passed} passed, ${report.failed} failed`);
+  console.log(path);
+  process.exit(report.ok ? 0 : 1);
+}
+
+try {
+  await runPhases(ctx, UP_PHASES, progress);
+} catch (e) {
+  if (e instanceof PhaseError) {
+    console.error(`lab: ${e.message}`);
+    if (!flags.has('--keep')) {
+      await labDown(createRunner(), root, cluster.spec.name);
+      console.error('lab: removed what was built (use --keep to leave it for inspection)');
+    }
+    process.exit(1);
+  }
+  throw e;
+}
+
+const t = ctx.topology;
 console.log('');
-console.log(textTable(machineRows(cluster.plan), ['machine', 'role', 'address', 'gateway']));
+console.log(
+  textTable(
+    [
+      ...t.routers.map((r) => ({ name: r.ns, role: 'provider router', address: `${r.peerIP} (BGP, AS ${cluster.spec.network.peerASN})` })),
+      { name: t.internet.ns, role: 'internet', address: `${t.internet.client} (client), ${t.internet.metadata} (metadata)` },
+      ...t.machines.map((m) => ({ name: m.ns, role: m.machine.role, address: `${m.address}/127 via ${m.gateway}` })),
+    ],
+    ['name', 'role', 'address'],
+  ),
+);
+console.log('');
+console.log(`routes on ${t.routers[0].ns}:`);
+for (const route of await kernelRoutes(ctx.runner, t.routers[0].ns)) {
+  if (route.protocol !== 'bgp') continue;
+  console.log(`  ${route.dst.padEnd(28)} via ${nextHops(route).join(', ')}`);
+}
+console.log('');
+console.log(`lab ${cluster.spec.name} is up. Logs and state: ${ctx.paths.root}. Check it: npm run lab -- verify. Remove it: npm run lab -- down`);

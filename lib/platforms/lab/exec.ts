@@ -1,0 +1,65 @@
+/**
+ * Running the lab's commands: every command goes through a Runner, which
+ * logs it, bounds it in time, and on failure throws an error carrying the
+ * command and its output (so a failed phase can say exactly what failed).
+ * Tests swap the Runner for a recording fake.
+ */
+import { execFile } from 'node:child_process';
+
+export interface RunOptions {
+  /** Run inside this network namespace (ip netns exec). */
+  readonly ns?: string;
+  readonly input?: string;
+  readonly timeoutMs?: number;
+  /** Return the result instead of throwing on a non-zero exit. */
+  readonly allowFail?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface Runner {
+  run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+export class CommandError extends Error {
+  override name = 'CommandError';
+  constructor(
+    readonly command: string,
+    readonly result: RunResult,
+  ) {
+    super(`command failed (exit ${result.code}): ${command}\n${(result.stderr || result.stdout).trim()}`);
+  }
+}
+
+export function commandLine(command: string, args: readonly string[], ns?: string): string[] {
+  return ns ? ['ip', 'netns', 'exec', ns, command, ...args] : [command, ...args];
+}
+
+export function createRunner(log: (line: string) => void = () => {}): Runner {
+  return {
+    run(command, args, options = {}) {
+      const argv = commandLine(command, args, options.ns);
+      const text = argv.join(' ');
+      log(`$ ${text}`);
+      return new Promise((resolve, reject) => {
+        const child = execFile(
+          argv[0]!,
+          argv.slice(1),
+          { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, env: options.env ?? process.env, encoding: 'utf8' },
+          (error, stdout, stderr) => {
+            const code = error ? (typeof (error as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? Number((error as { code: number }).code) : 1) : 0;
+            const result = { code, stdout, stderr: error && !stderr ? error.message : stderr };
+            if (code !== 0 && !options.allowFail) reject(new CommandError(text, result));
+            else resolve(result);
+          },
+        );
+        if (options.input !== undefined) child.stdin?.end(options.input);
+      });
+    },
+  };
+}

@@ -1,0 +1,213 @@
+/**
+ * The lab as a workflow of named phases (up, down, verify), each a small
+ * step over the topology. `up` is idempotent: on a running lab every phase
+ * finds its work done and changes nothing.
+ */
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { LoadedCluster } from '../../repo/workspace.js';
+import { renderCluster } from '../../render/tree.js';
+import type { Manifest } from '../../render/yaml.js';
+import { BGP_SECRET } from '../../render/calico.js';
+import { ensureBird, ensureRouterDaemons } from './daemons.js';
+import { createRunner, type Runner } from './exec.js';
+import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './frr.js';
+import { deleteNamespace, listNamespaces } from './netns.js';
+import { buildMachines, buildProvider } from './network.js';
+import { ensureBgpPasswords, labPaths, type LabPaths } from './state.js';
+import { standinBird } from './standin.js';
+import { labTopology, NS_PREFIX, type LabTopology } from './topology.js';
+import { runVerify, type VerifyReport } from './verify.js';
+
+export interface LabContext {
+  readonly repoRoot: string;
+  readonly cluster: LoadedCluster;
+  readonly topology: LabTopology;
+  readonly paths: LabPaths;
+  readonly runner: Runner;
+  readonly timers: SessionTimers;
+  readonly log: (line: string) => void;
+}
+
+export interface Phase {
+  readonly name: string;
+  run(ctx: LabContext): Promise<string | void>;
+}
+
+export class PhaseError extends Error {
+  override name = 'PhaseError';
+  constructor(
+    readonly phase: string,
+    override readonly cause: unknown,
+    readonly logFile: string,
+  ) {
+    super(`phase "${phase}" failed: ${cause instanceof Error ? cause.message : String(cause)}\n(log: ${logFile})`);
+  }
+}
+
+export function createLabContext(repoRoot: string, cluster: LoadedCluster, options: { timers?: SessionTimers; verbose?: boolean } = {}): LabContext {
+  const paths = labPaths(repoRoot, cluster.spec.name);
+  mkdirSync(paths.logs, { recursive: true });
+  const logFile = join(paths.logs, 'lab.log');
+  const log = (line: string) => {
+    appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+    if (options.verbose) process.stderr.write(`${line}\n`);
+  };
+  return {
+    repoRoot,
+    cluster,
+    topology: labTopology(cluster.spec, cluster.plan),
+    paths,
+    runner: createRunner(log),
+    timers: options.timers ?? DEFAULT_TIMERS,
+    log,
+  };
+}
+
+/** The rendered fabric for the cluster, read from clusters/<name>/fabric/ and checked against a fresh render. */
+export function readFabric(ctx: LabContext): Manifest[] {
+  const dir = join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'fabric');
+  const fresh = renderCluster(ctx.cluster).filter((f) => f.path.startsWith(`clusters/${ctx.cluster.spec.name}/fabric/`));
+  for (const f of fresh) {
+    const abs = join(ctx.repoRoot, f.path);
+    if (!existsSync(abs) || readFileSync(abs, 'utf8') !== f.content) {
+      throw new Error(`${f.path} is not what npm run render writes for ${ctx.cluster.sources.join(' and ')}: run npm run render`);
+    }
+  }
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+    .sort()
+    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as Manifest))
+    .filter(Boolean);
+}
+
+async function commandExists(r: Runner, command: string): Promise<boolean> {
+  return (await r.run('sh', ['-c', `command -v ${command}`], { allowFail: true })).code === 0;
+}
+
+export const UP_PHASES: readonly Phase[] = [
+  {
+    name: 'preflight',
+    async run(ctx) {
+      if (process.getuid?.() !== 0) throw new Error('the lab makes network namespaces: run it as root');
+      const missing: string[] = [];
+      for (const c of ['ip', 'sysctl', 'bird6', 'birdc6', 'vtysh', '/usr/lib/frr/bgpd', '/usr/lib/frr/bfdd', '/usr/lib/frr/zebra', 'ping']) {
+        if (!(await commandExists(ctx.runner, c))) missing.push(c);
+      }
+      if (missing.length > 0) throw new Error(`missing programs: ${missing.join(', ')}; run npm run setup (it installs frr, bird, iproute2, iputils-ping)`);
+      readFabric(ctx);
+      return `${ctx.topology.machines.length} machines, block ${ctx.topology.block}`;
+    },
+  },
+  {
+    name: 'provider network',
+    async run(ctx) {
+      await buildProvider(ctx.runner, ctx.topology);
+      return 'routers, internet';
+    },
+  },
+  {
+    name: 'machine network',
+    async run(ctx) {
+      await buildMachines(ctx.runner, ctx.topology);
+      return `${ctx.topology.machines.length} machines, each on both routers`;
+    },
+  },
+  {
+    name: 'routers',
+    async run(ctx) {
+      const passwords = ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name));
+      const asn = { local: ctx.cluster.spec.network.localASN, peer: ctx.cluster.spec.network.peerASN };
+      const notes: string[] = [];
+      for (const router of ctx.topology.routers) {
+        const res = await ensureRouterDaemons(ctx.runner, router.ns, routerConfig(ctx.topology, router, asn, passwords, ctx.timers), ctx.paths.router(router.ns));
+        notes.push(`${router.ns}: ${res.started.length ? `started ${res.started.join(',')}` : res.reloaded.length ? `reloaded ${res.reloaded.join(',')}` : 'running'}`);
+      }
+      return notes.join('; ');
+    },
+  },
+  {
+    name: 'machine BGP (stand-in)',
+    async run(ctx) {
+      const fabric = readFabric(ctx);
+      const passwords = ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name));
+      const secrets = new Map([[BGP_SECRET, passwords]]);
+      const counts = { started: 0, reloaded: 0, unchanged: 0 };
+      for (const node of ctx.topology.machines) {
+        const { config } = standinBird({ node, fabric, secrets, ...(ctx.timers.bfd ? { bfd: ctx.timers.bfd } : {}), holdTime: ctx.timers.hold });
+        counts[await ensureBird(ctx.runner, node.ns, config, ctx.paths.machine(node.machine.name))]++;
+      }
+      return `bird6 ${counts.started} started, ${counts.reloaded} reloaded, ${counts.unchanged} unchanged`;
+    },
+  },
+  {
+    name: 'BGP sessions',
+    async run(ctx) {
+      const want = ctx.topology.machines.length;
+      const deadline = Date.now() + 90_000;
+      let last = '';
+      while (Date.now() < deadline) {
+        const counts = await Promise.all(ctx.topology.routers.map((router) => establishedSessions(ctx.runner, router.ns)));
+        last = ctx.topology.routers.map((router, i) => `${router.ns} ${counts[i]}/${want}`).join(', ');
+        ctx.log(`sessions: ${last}`);
+        if (counts.every((c) => c === want)) return last;
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+      throw new Error(`BGP sessions not all established after 90 s: ${last}`);
+    },
+  },
+];
+
+/** Established BGP sessions on a router, from FRR's JSON summary. */
+export async function establishedSessions(r: Runner, ns: string): Promise<number> {
+  const res = await r.run('vtysh', ['-N', ns, '-c', 'show bgp ipv6 unicast summary json'], { allowFail: true });
+  if (res.code !== 0) return 0;
+  const json = JSON.parse(res.stdout.slice(res.stdout.indexOf('{'))) as { peers?: Record<string, { state?: string }> };
+  return Object.values(json.peers ?? {}).filter((p) => p.state === 'Established').length;
+}
+
+export interface PhaseReport {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly note: string;
+  readonly ms: number;
+}
+
+export async function runPhases(ctx: LabContext, phases: readonly Phase[], progress: (p: PhaseReport) => void): Promise<void> {
+  for (const phase of phases) {
+    const start = Date.now();
+    ctx.log(`phase ${phase.name}`);
+    try {
+      const note = (await phase.run(ctx)) ?? '';
+      progress({ name: phase.name, ok: true, note, ms: Date.now() - start });
+    } catch (e) {
+      ctx.log(`phase ${phase.name} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      progress({ name: phase.name, ok: false, note: e instanceof Error ? e.message.split('\n')[0]! : String(e), ms: Date.now() - start });
+      throw new PhaseError(phase.name, e, join(ctx.paths.logs, 'lab.log'));
+    }
+  }
+}
+
+/** Removes every namespace (and so every process in it) the lab made for the cluster, and its state unless kept. */
+export async function labDown(runner: Runner, repoRoot: string, cluster: string, keepState = false): Promise<string[]> {
+  const namespaces = [...(await listNamespaces(runner, `${NS_PREFIX}${cluster}-`)), ...(await listNamespaces(runner, `${NS_PREFIX}${cluster}_`))];
+  for (const ns of namespaces) {
+    await deleteNamespace(runner, ns);
+    rmSync(join('/var/run/frr', ns), { recursive: true, force: true });
+  }
+  if (!keepState) {
+    const paths = labPaths(repoRoot, cluster);
+    for (const dir of ['routers', 'machines']) rmSync(join(paths.root, dir), { recursive: true, force: true });
+    rmSync(paths.secrets, { force: true });
+  }
+  return namespaces;
+}
+
+export async function labVerify(ctx: LabContext): Promise<{ report: VerifyReport; path: string }> {
+  const report = await runVerify(ctx);
+  mkdirSync(ctx.paths.reports, { recursive: true });
+  const path = join(ctx.paths.reports, `verify-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+  return { report, path };
+}

@@ -1,0 +1,52 @@
+/**
+ * The lab's state folder (.lab/<cluster>/, ignored by git): daemons'
+ * configuration, pid files and logs, verify reports, and the lab's secrets
+ * (the per-machine BGP MD5 passwords the emulated provider hands out),
+ * readable by root only and never printed.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface LabPaths {
+  readonly root: string;
+  readonly secrets: string;
+  readonly logs: string;
+  readonly reports: string;
+  router(ns: string): string;
+  machine(name: string): string;
+}
+
+export function labPaths(repoRoot: string, cluster: string): LabPaths {
+  const root = join(repoRoot, '.lab', cluster);
+  return {
+    root,
+    secrets: join(root, 'secrets.json'),
+    logs: join(root, 'logs'),
+    reports: join(root, 'reports'),
+    router: (ns) => join(root, 'routers', ns),
+    machine: (name) => join(root, 'machines', name),
+  };
+}
+
+interface Secrets {
+  bgpMd5: Record<string, string>;
+}
+
+/**
+ * The BGP password of every machine: kept when it exists, made for new
+ * machines (24 random bytes, base64url: 32 characters, within Calico's 80).
+ */
+export function ensureBgpPasswords(paths: LabPaths, machines: readonly string[]): Map<string, string> {
+  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  const secrets: Secrets = existsSync(paths.secrets) ? (JSON.parse(readFileSync(paths.secrets, 'utf8')) as Secrets) : { bgpMd5: {} };
+  let changed = false;
+  for (const m of machines) {
+    if (!secrets.bgpMd5[m]) {
+      secrets.bgpMd5[m] = randomBytes(24).toString('base64url');
+      changed = true;
+    }
+  }
+  if (changed || !existsSync(paths.secrets)) writeFileSync(paths.secrets, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  return new Map(machines.map((m) => [m, secrets.bgpMd5[m]!]));
+}

@@ -1,0 +1,135 @@
+/**
+ * The lab's topology, computed from the spec and plan: which network
+ * namespaces exist, how they are wired and numbered. Pure; the machinery
+ * that builds it (netns.ts) and the routers' configuration (frr.ts) read it.
+ *
+ *              internet (n6-<c>_inet)  2001:db8:ffff:1::/64 (clients, metadata, git)
+ *               /                 \
+ *   router 1 (n6-<c>_r1) ---- router 2 (n6-<c>_r2)      ASN peerASN, BGP on ::e / ::f
+ *      |  \  \                  /  /  |
+ *      machines (n6-<machine>): eth0 (to router 1), eth1 (to router 2)
+ *
+ * Like an Equinix Metal device on a pair of top-of-rack switches: the
+ * machine holds the odd address of its /127 on both links, each router holds
+ * the even one (the gateway) on its side, and the machine peers with both
+ * routers' loopbacks (multihop, through the gateway), as devices peer with
+ * fc00::e and fc00::f. (Equinix bonds the two links; this kernel has no
+ * bonding driver, so the lab uses the same /127 on two interfaces and ECMP
+ * over them, which gives the same paths at layer 3.)
+ */
+import { formatAddress, formatPrefix, parseAddress, type Prefix } from '../../net/ipv6.js';
+import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
+import type { ClusterSpec } from '../../spec/cluster.js';
+import { LAB_INTERNET, LAB_ROUTER_PEERS } from './provider.js';
+
+/** Every namespace the lab makes starts with this, so `down` can find them all. */
+export const NS_PREFIX = 'n6-';
+
+export interface RouterNode {
+  readonly index: 1 | 2;
+  readonly ns: string;
+  /** The BGP address on its loopback (the lab's fc00::e / fc00::f). */
+  readonly peerIP: string;
+  /** Its own link to the internet namespace. */
+  readonly uplink: { readonly ifname: string; readonly address: string; readonly peer: string; readonly prefixLength: 127 };
+  readonly routerId: string;
+}
+
+export interface MachineNode {
+  readonly machine: Machine;
+  readonly ns: string;
+  /** Interface name of the machine's link on each router's side (≤ 15 characters). */
+  readonly routerIfname: string;
+  readonly address: string;
+  readonly gateway: string;
+  readonly routerId: string;
+}
+
+export interface LabTopology {
+  readonly cluster: string;
+  readonly routers: readonly [RouterNode, RouterNode];
+  readonly internet: {
+    readonly ns: string;
+    readonly prefix: string;
+    /** The client address used for tests and the host's entry into the lab. */
+    readonly client: string;
+    /** Where the emulated metadata service answers (Equinix: metadata.platformequinix.com). */
+    readonly metadata: string;
+  };
+  /** The link between the two routers. */
+  readonly interRouter: { readonly r1: string; readonly r2: string };
+  readonly machines: readonly MachineNode[];
+  /** The cluster's block, which the internet reaches through both routers. */
+  readonly block: string;
+}
+
+/** 32-bit FNV-1a, hex: short stable names from long ones. */
+export function shortHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+/** Network namespace of a machine, or of the lab's provider pieces (which carry a "_", never in a machine name). */
+export function machineNs(name: string): string {
+  return `${NS_PREFIX}${name}`;
+}
+
+export function infraNs(cluster: string, part: 'r1' | 'r2' | 'inet'): string {
+  return `${NS_PREFIX}${cluster}_${part}`;
+}
+
+/** IPv4-shaped router IDs (BGP needs one; the lab has no IPv4), unique per speaker. */
+function routerId(index: number): string {
+  return `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`;
+}
+
+const LINKS = parseAddress('2001:db8:ffff:2::'); // /127s between provider pieces
+
+export function labTopology(spec: ClusterSpec, plan: AddressPlan): LabTopology {
+  if (spec.platform !== 'lab') throw new Error(`${spec.name} is not a lab cluster`);
+  const link = (n: number) => formatAddress(LINKS + BigInt(n));
+  const internet: LabTopology['internet'] = {
+    ns: infraNs(spec.name, 'inet'),
+    prefix: formatPrefix(LAB_INTERNET),
+    client: formatAddress(LAB_INTERNET.address + 1n),
+    metadata: formatAddress(LAB_INTERNET.address + 0xan),
+  };
+  const router = (index: 1 | 2): RouterNode => ({
+    index,
+    ns: infraNs(spec.name, index === 1 ? 'r1' : 'r2'),
+    peerIP: formatAddress(LAB_ROUTER_PEERS[index - 1]!),
+    // r1 <-> internet on :2::0/127, r2 <-> internet on :2::2/127 (router holds the even address).
+    uplink: { ifname: 'inet', address: link(index === 1 ? 0 : 2), peer: link(index === 1 ? 1 : 3), prefixLength: 127 },
+    routerId: routerId(0xff0000 + index),
+  });
+  const machines = plan.machines.map((m, i): MachineNode => {
+    if (!m.link) throw new Error(`lab machine ${m.name} has no planned address`);
+    return {
+      machine: m,
+      ns: machineNs(m.name),
+      routerIfname: `m${shortHash(m.name)}`,
+      address: formatAddress(m.link.address),
+      gateway: formatAddress(m.link.gateway),
+      routerId: routerId(i + 1),
+    };
+  });
+  return {
+    cluster: spec.name,
+    routers: [router(1), router(2)],
+    internet,
+    interRouter: { r1: link(4), r2: link(5) },
+    machines,
+    block: formatPrefix(plan.block),
+  };
+}
+
+export function allNamespaces(t: LabTopology): string[] {
+  return [t.internet.ns, ...t.routers.map((r) => r.ns), ...t.machines.map((m) => m.ns)];
+}
+
+/** Prefix of the inter-provider links, for the routers' and internet's routing. */
+export const PROVIDER_LINKS: Prefix = { address: LINKS, length: 64 };
