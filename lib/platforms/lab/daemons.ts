@@ -9,20 +9,12 @@ import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Runner } from './exec.js';
 import type { RouterConfig } from './frr.js';
+import { processAlive } from './process.js';
 
 export function pidAlive(pidFile: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 1) return undefined;
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // A zombie is not alive.
-    if (/^\d+ \([^)]*\) Z/.test(stat)) return undefined;
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return Number.isInteger(pid) && pid > 1 && processAlive(pid) ? pid : undefined;
 }
 
 /** Writes a file; returns true when its content changed. */
@@ -52,7 +44,7 @@ export interface DaemonResult {
 
 /** Starts (or reloads) FRR in a router namespace. `dir` holds its config, pids and logs. */
 export async function ensureRouterDaemons(r: Runner, ns: string, config: RouterConfig, dir: string): Promise<DaemonResult> {
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
   const ids = frrIds();
   if (!ids) throw new Error('FRR is not installed (no "frr" user): run npm run setup');
   // FRR drops to the frr user: it must read its configuration and write its pid files and logs.

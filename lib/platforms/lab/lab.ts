@@ -15,7 +15,7 @@ import { createRunner, type Runner } from './exec.js';
 import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './frr.js';
 import { deleteNamespace, listNamespaces } from './netns.js';
 import { buildMachines, buildProvider } from './network.js';
-import { ensureBgpPasswords, labPaths, type LabPaths } from './state.js';
+import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
 import { standinBird } from './standin.js';
 import { labTopology, NS_PREFIX, type LabTopology } from './topology.js';
 import { runVerify, type VerifyReport } from './verify.js';
@@ -149,15 +149,23 @@ export const UP_PHASES: readonly Phase[] = [
       let last = '';
       while (Date.now() < deadline) {
         const counts = await Promise.all(ctx.topology.routers.map((router) => establishedSessions(ctx.runner, router.ns)));
-        last = ctx.topology.routers.map((router, i) => `${router.ns} ${counts[i]}/${want}`).join(', ');
+        const defaults = await Promise.all(ctx.topology.machines.map((m) => hasBgpDefault(ctx.runner, m.ns)));
+        const withDefault = defaults.filter(Boolean).length;
+        last = `${ctx.topology.routers.map((router, i) => `${router.ns} ${counts[i]}/${want}`).join(', ')}; downward default on ${withDefault}/${want} machines`;
         ctx.log(`sessions: ${last}`);
-        if (counts.every((c) => c === want)) return last;
+        if (counts.every((c) => c === want) && withDefault === want) return last;
         await new Promise((res) => setTimeout(res, 1000));
       }
-      throw new Error(`BGP sessions not all established after 90 s: ${last}`);
+      throw new Error(`BGP not converged after 90 s: ${last}`);
     },
   },
 ];
+
+/** True when the machine's kernel has the default route its BGP speaker learned. */
+async function hasBgpDefault(r: Runner, ns: string): Promise<boolean> {
+  const res = await r.run('ip', ['-j', '-6', 'route', 'show', 'default'], { ns, allowFail: true });
+  return res.code === 0 && (JSON.parse(res.stdout || '[]') as Array<{ protocol?: string }>).some((x) => x.protocol === 'bird');
+}
 
 /** Established BGP sessions on a router, from FRR's JSON summary. */
 export async function establishedSessions(r: Runner, ns: string): Promise<number> {
@@ -195,10 +203,11 @@ export async function labDown(runner: Runner, repoRoot: string, cluster: string,
   for (const ns of namespaces) {
     await deleteNamespace(runner, ns);
     rmSync(join('/var/run/frr', ns), { recursive: true, force: true });
+    rmSync(join(FRR_RUN, ns), { recursive: true, force: true });
   }
   if (!keepState) {
     const paths = labPaths(repoRoot, cluster);
-    for (const dir of ['routers', 'machines']) rmSync(join(paths.root, dir), { recursive: true, force: true });
+    rmSync(join(paths.root, 'machines'), { recursive: true, force: true });
     rmSync(paths.secrets, { force: true });
   }
   return namespaces;

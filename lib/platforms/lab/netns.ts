@@ -5,6 +5,7 @@
  * nothing.
  */
 import type { Runner } from './exec.js';
+import { processAlive, signal } from './process.js';
 
 export async function listNamespaces(r: Runner, prefix: string): Promise<string[]> {
   const { stdout } = await r.run('ip', ['-j', 'netns', 'list'], { allowFail: true });
@@ -78,30 +79,13 @@ export async function namespacePids(r: Runner, ns: string): Promise<number[]> {
 
 /** Stops every process in the namespace (TERM, then KILL after a grace period) and deletes it. */
 export async function deleteNamespace(r: Runner, ns: string, graceMs = 3000): Promise<void> {
-  let pids = await namespacePids(r, ns);
+  let pids = (await namespacePids(r, ns)).filter(processAlive);
   for (const pid of pids) signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (pids.length > 0 && Date.now() < deadline) {
     await new Promise((res) => setTimeout(res, 100));
-    pids = pids.filter(alive);
+    pids = pids.filter(processAlive);
   }
   for (const pid of pids) signal(pid, 'SIGKILL');
   await r.run('ip', ['netns', 'del', ns], { allowFail: true });
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -8,6 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** Where the routers' configuration, pid files and logs live: readable by the frr user. */
+export const FRR_RUN = '/run/n6-frr';
+
 export interface LabPaths {
   readonly root: string;
   readonly secrets: string;
@@ -24,7 +27,8 @@ export function labPaths(repoRoot: string, cluster: string): LabPaths {
     secrets: join(root, 'secrets.json'),
     logs: join(root, 'logs'),
     reports: join(root, 'reports'),
-    router: (ns) => join(root, 'routers', ns),
+    // FRR drops to its own user, which may not traverse the repository's path (a home folder is often 0700).
+    router: (ns) => join(FRR_RUN, ns),
     machine: (name) => join(root, 'machines', name),
   };
 }

@@ -1,0 +1,100 @@
+/**
+ * The lab's pure parts: topology numbering and names, the routers' FRR
+ * configuration and the stand-in BIRD configuration (goldens), and the
+ * idempotence of the namespace machinery (with a recording runner).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Runner, RunOptions, RunResult } from '../../lib/platforms/lab/exec.js';
+import { routerConfig, multipathLimit } from '../../lib/platforms/lab/frr.js';
+import { ensureVeth } from '../../lib/platforms/lab/netns.js';
+import { standinBird } from '../../lib/platforms/lab/standin.js';
+import { allNamespaces, labTopology } from '../../lib/platforms/lab/topology.js';
+import { labDevices } from '../../lib/platforms/lab/metadata.js';
+import { renderCluster } from '../../lib/render/tree.js';
+import { loadCluster } from '../../lib/spec/load.js';
+import { parseAllDocuments } from 'yaml';
+import type { Manifest } from '../../lib/render/yaml.js';
+import { assertGolden } from '../golden.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+function lab() {
+  const loaded = loadCluster('infra/lab.yaml', readFileSync(`${root}infra/lab.yaml`, 'utf8'));
+  assert.ok(loaded.ok);
+  if (!loaded.ok) throw new Error('unreachable');
+  return loaded;
+}
+
+const passwords = (names: string[]) => new Map(names.map((n, i) => [n, `test-password-${i}`]));
+
+test('topology: namespaces, interface names and addresses', () => {
+  const { spec, plan } = lab();
+  const t = labTopology(spec, plan);
+  assert.deepEqual(allNamespaces(t), ['n6-lab_inet', 'n6-lab_r1', 'n6-lab_r2', 'n6-lab-cp-1', 'n6-lab-cp-2', 'n6-lab-cp-3', 'n6-lab-general-1', 'n6-lab-general-2']);
+  for (const m of t.machines) assert.ok(m.routerIfname.length <= 15, m.routerIfname);
+  assert.equal(new Set(t.machines.map((m) => m.routerIfname)).size, t.machines.length);
+  assert.deepEqual(t.routers.map((r) => r.peerIP), ['2001:db8:ffff::e', '2001:db8:ffff::f']);
+  assert.equal(t.machines[0]!.address, '2001:db8:100::3');
+  assert.equal(t.machines[0]!.gateway, '2001:db8:100::2');
+  assert.equal(new Set(t.machines.map((m) => m.routerId)).size, t.machines.length);
+});
+
+test('routers: FRR configuration (golden)', () => {
+  const { spec, plan } = lab();
+  const t = labTopology(spec, plan);
+  const pw = passwords(t.machines.map((m) => m.machine.name));
+  const c = routerConfig(t, t.routers[0], { local: 65000, peer: 65530 }, pw);
+  assertGolden('lab/r1-bgpd.conf', c.bgpd);
+  assertGolden('lab/r1-bfdd.conf', c.bfdd);
+  const noBfd = routerConfig(t, t.routers[1], { local: 65000, peer: 65530 }, pw, { keepalive: 60, hold: 180 });
+  assert.ok(!noBfd.bgpd.includes('bfd'));
+  assert.match(noBfd.bgpd, /timers bgp 60 180/);
+  assert.throws(() => routerConfig(t, t.routers[0], { local: 65000, peer: 65530 }, new Map()), /no BGP password for lab-cp-1/);
+  assert.equal(multipathLimit(5), 16);
+  assert.equal(multipathLimit(100), 101);
+  assert.equal(multipathLimit(1000), 256);
+});
+
+test('stand-in: BIRD configuration from the rendered Calico resources (golden)', () => {
+  const { spec, plan } = lab();
+  const t = labTopology(spec, plan);
+  const files = renderCluster({ spec, plan, devices: labDevices(spec, plan), sources: ['infra/lab.yaml'] });
+  const fabric = files
+    .filter((f) => f.path.includes('/fabric/') && !f.path.endsWith('kustomization.yaml'))
+    .flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Manifest));
+  const secrets = new Map([['bgp-md5', passwords(t.machines.map((m) => m.machine.name))]]);
+  const out = standinBird({ node: t.machines[3]!, fabric, secrets, bfd: { intervalMs: 100, multiplier: 3 }, holdTime: 9 });
+  assertGolden('lab/general-1-bird6.conf', out.config);
+  assert.deepEqual(out.announced, ['2001:db8:100:8:9:2e48:5ac0:40/122', '2001:db8:100:1::/112', '2001:db8:100:3::/120', '2001:db8:100:2::/120']);
+  assert.throws(() => standinBird({ node: t.machines[0]!, fabric, secrets: new Map() }), /secret bgp-md5 has no key lab-cp-1/);
+  assert.throws(() => standinBird({ node: t.machines[0]!, fabric: fabric.filter((o) => o.kind !== 'IPPool'), secrets }), /no IPPool "pods"; run npm run render/);
+});
+
+class Recorder implements Runner {
+  readonly calls: string[] = [];
+  constructor(private readonly existing: Set<string>) {}
+  async run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const line = `${options.ns ? `[${options.ns}] ` : ''}${command} ${args.join(' ')}`;
+    this.calls.push(line);
+    if (command === 'ip' && args[0] === 'link' && args[1] === 'show') {
+      const key = `${options.ns}/${args[3]}`;
+      return { code: this.existing.has(key) ? 0 : 1, stdout: '', stderr: '' };
+    }
+    return { code: 0, stdout: '', stderr: '' };
+  }
+}
+
+test('netns: a veth that exists is left alone; a missing one is made and renamed in place', async () => {
+  const present = new Recorder(new Set(['n6-a/eth0']));
+  assert.equal(await ensureVeth(present, { ns: 'n6-a', ifname: 'eth0' }, { ns: 'n6-b', ifname: 'x' }), false);
+  assert.deepEqual(present.calls, ['[n6-a] ip link show dev eth0']);
+  const missing = new Recorder(new Set());
+  assert.equal(await ensureVeth(missing, { ns: 'n6-a', ifname: 'eth0' }, { ns: 'n6-b', ifname: 'x' }), true);
+  assert.equal(missing.calls.length, 6);
+  assert.match(missing.calls[1]!, /^ip link add n6a\w+ type veth peer name n6b\w+$/);
+  assert.match(missing.calls[3]!, /^\[n6-a\] ip link set n6a\w+ name eth0$/);
+  assert.match(missing.calls[5]!, /^\[n6-b\] ip link set n6b\w+ name x$/);
+});
