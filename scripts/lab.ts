@@ -11,7 +11,8 @@
  * unless --keep is given.
  */
 import { textTable } from '../lib/plan/table.js';
-import { createLabContext, labDown, labVerify, PhaseError, runPhases, UP_PHASES, type PhaseReport } from '../lib/platforms/lab/lab.js';
+import { createLabContext, labDown, labVerify, PhaseError, runPhases, type PhaseReport } from '../lib/platforms/lab/lab.js';
+import { UP_PHASES } from '../lib/platforms/lab/phases.js';
 import { createRunner } from '../lib/platforms/lab/exec.js';
 import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';

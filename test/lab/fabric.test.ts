@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createRunner } from '../../lib/platforms/lab/exec.js';
-import { createLabContext, labDown, labVerify, runPhases, UP_PHASES, type PhaseReport } from '../../lib/platforms/lab/lab.js';
+import { createLabContext, labDown, labVerify, NETWORK_PHASES as UP_PHASES, runPhases, type PhaseReport } from '../../lib/platforms/lab/lab.js';
 import { listNamespaces, namespacePids } from '../../lib/platforms/lab/netns.js';
 import { kernelRoutes } from '../../lib/platforms/lab/verify.js';
 import { loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';

@@ -14,10 +14,12 @@ import { ensureBird, ensureRouterDaemons } from './daemons.js';
 import { createRunner, type Runner } from './exec.js';
 import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './frr.js';
 import { deleteNamespace, listNamespaces } from './netns.js';
-import { buildMachines, buildProvider } from './network.js';
+import { releaseMachineMounts, removeCreatedMountpoints } from './machine.js';
+import { buildHostAccess, buildMachines, buildProvider } from './network.js';
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
 import { standinBird } from './standin.js';
-import { labTopology, NS_PREFIX, type LabTopology } from './topology.js';
+import { labTopology, NS_PREFIX, type LabTopology, type MachineNode } from './topology.js';
+import { formatAddress } from '../../net/ipv6.js';
 import { runVerify, type VerifyReport } from './verify.js';
 
 export interface LabContext {
@@ -27,6 +29,8 @@ export interface LabContext {
   readonly paths: LabPaths;
   readonly runner: Runner;
   readonly timers: SessionTimers;
+  /** Where the Kubernetes, etcd and CNI binaries are (npm run setup builds them into .cache/bin). */
+  readonly binDir: string;
   readonly log: (line: string) => void;
 }
 
@@ -46,7 +50,7 @@ export class PhaseError extends Error {
   }
 }
 
-export function createLabContext(repoRoot: string, cluster: LoadedCluster, options: { timers?: SessionTimers; verbose?: boolean } = {}): LabContext {
+export function createLabContext(repoRoot: string, cluster: LoadedCluster, options: { timers?: SessionTimers; verbose?: boolean; binDir?: string } = {}): LabContext {
   const paths = labPaths(repoRoot, cluster.spec.name);
   mkdirSync(paths.logs, { recursive: true });
   const logFile = join(paths.logs, 'lab.log');
@@ -61,6 +65,7 @@ export function createLabContext(repoRoot: string, cluster: LoadedCluster, optio
     paths,
     runner: createRunner(log),
     timers: options.timers ?? DEFAULT_TIMERS,
+    binDir: options.binDir ?? join(repoRoot, '.cache', 'bin'),
     log,
   };
 }
@@ -82,11 +87,32 @@ export function readFabric(ctx: LabContext): Manifest[] {
     .filter(Boolean);
 }
 
+export function bootstrapMarker(ctx: LabContext): string {
+  return join(ctx.paths.root, 'bootstrap-endpoint');
+}
+
+/** The stand-in BIRD configuration of a machine, with the bootstrap API endpoint while the first control plane holds it. */
+export function standinConfigFor(ctx: LabContext, node: MachineNode): string {
+  const fabric = readFabric(ctx);
+  const passwords = ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name));
+  const first = node === ctx.topology.machines[0];
+  const extra = first && existsSync(bootstrapMarker(ctx)) ? [`${formatAddress(ctx.cluster.plan.apiServer)}/128`] : [];
+  return standinBird({
+    node,
+    fabric,
+    secrets: new Map([[BGP_SECRET, passwords]]),
+    ...(ctx.timers.bfd ? { bfd: ctx.timers.bfd } : {}),
+    holdTime: ctx.timers.hold,
+    extraAnnounce: extra,
+  }).config;
+}
+
 async function commandExists(r: Runner, command: string): Promise<boolean> {
   return (await r.run('sh', ['-c', `command -v ${command}`], { allowFail: true })).code === 0;
 }
 
-export const UP_PHASES: readonly Phase[] = [
+/** The network half of `up`: provider, machines, routers, BGP. */
+export const NETWORK_PHASES: readonly Phase[] = [
   {
     name: 'preflight',
     async run(ctx) {
@@ -104,7 +130,8 @@ export const UP_PHASES: readonly Phase[] = [
     name: 'provider network',
     async run(ctx) {
       await buildProvider(ctx.runner, ctx.topology);
-      return 'routers, internet';
+      await buildHostAccess(ctx.runner, ctx.topology);
+      return `routers, internet, host route ${ctx.topology.block} via ${ctx.topology.host.ifname}`;
     },
   },
   {
@@ -130,13 +157,9 @@ export const UP_PHASES: readonly Phase[] = [
   {
     name: 'machine BGP (stand-in)',
     async run(ctx) {
-      const fabric = readFabric(ctx);
-      const passwords = ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name));
-      const secrets = new Map([[BGP_SECRET, passwords]]);
       const counts = { started: 0, reloaded: 0, unchanged: 0 };
       for (const node of ctx.topology.machines) {
-        const { config } = standinBird({ node, fabric, secrets, ...(ctx.timers.bfd ? { bfd: ctx.timers.bfd } : {}), holdTime: ctx.timers.hold });
-        counts[await ensureBird(ctx.runner, node.ns, config, ctx.paths.machine(node.machine.name))]++;
+        counts[await ensureBird(ctx.runner, node.ns, standinConfigFor(ctx, node), ctx.paths.machine(node.machine.name))]++;
       }
       return `bird6 ${counts.started} started, ${counts.reloaded} reloaded, ${counts.unchanged} unchanged`;
     },
@@ -202,11 +225,14 @@ export async function labDown(runner: Runner, repoRoot: string, cluster: string,
   const namespaces = [...(await listNamespaces(runner, `${NS_PREFIX}${cluster}-`)), ...(await listNamespaces(runner, `${NS_PREFIX}${cluster}_`))];
   for (const ns of namespaces) {
     await deleteNamespace(runner, ns);
+    await releaseMachineMounts(runner, ns);
     rmSync(join('/var/run/frr', ns), { recursive: true, force: true });
     rmSync(join(FRR_RUN, ns), { recursive: true, force: true });
   }
+  const paths = labPaths(repoRoot, cluster);
+  removeCreatedMountpoints(paths.root);
+  rmSync(join(paths.root, 'bootstrap-endpoint'), { force: true });
   if (!keepState) {
-    const paths = labPaths(repoRoot, cluster);
     rmSync(join(paths.root, 'machines'), { recursive: true, force: true });
     rmSync(paths.secrets, { force: true });
   }

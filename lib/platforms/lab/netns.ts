@@ -28,8 +28,8 @@ export async function sysctl(r: Runner, ns: string, values: Record<string, strin
   await r.run('sysctl', ['-q', '-w', ...args], { ns });
 }
 
-export async function linkExists(r: Runner, ns: string, ifname: string): Promise<boolean> {
-  const res = await r.run('ip', ['link', 'show', 'dev', ifname], { ns, allowFail: true });
+export async function linkExists(r: Runner, ns: string | undefined, ifname: string): Promise<boolean> {
+  const res = await r.run('ip', ['link', 'show', 'dev', ifname], { ...(ns ? { ns } : {}), allowFail: true });
   return res.code === 0;
 }
 

@@ -3,7 +3,7 @@
  * of the provider side (routers, internet) and of every machine. Idempotent.
  */
 import type { Runner } from './exec.js';
-import { ensureAddress, ensureNamespace, ensureRoute, ensureVeth, linkUp, sysctl } from './netns.js';
+import { ensureAddress, ensureNamespace, ensureRoute, ensureVeth, linkExists, linkUp, sysctl } from './netns.js';
 import type { LabTopology } from './topology.js';
 
 /** Flows are hashed on ports too, so ECMP spreads them over the machines. */
@@ -26,6 +26,7 @@ export async function buildProvider(r: Runner, t: LabTopology): Promise<void> {
     await linkUp(r, inet.ns, inetSide);
     await ensureAddress(r, router.ns, 'lo', `${router.peerIP}/128`);
     await ensureRoute(r, router.ns, [inet.prefix, 'via', router.uplink.peer, 'dev', router.uplink.ifname]);
+    await ensureRoute(r, router.ns, [t.host.linkPrefix, 'via', router.uplink.peer, 'dev', router.uplink.ifname]);
   }
   // router <-> router
   await ensureVeth(r, { ns: r1.ns, ifname: 'peer' }, { ns: r2.ns, ifname: 'peer' });
@@ -38,6 +39,20 @@ export async function buildProvider(r: Runner, t: LabTopology): Promise<void> {
   // The internet's hosts, and its way to the cluster: through both routers.
   for (const a of [inet.client, inet.metadata, ...extraInternetHosts]) await ensureAddress(r, inet.ns, 'lo', `${a}/128`);
   await ensureRoute(r, inet.ns, [t.block, 'nexthop', 'via', r1.uplink.address, 'dev', 'r1', 'nexthop', 'via', r2.uplink.address, 'dev', 'r2']);
+}
+
+/** The host's veth into the internet namespace, and a host route to the cluster's block through it. */
+export async function buildHostAccess(r: Runner, t: LabTopology): Promise<void> {
+  if (!(await linkExists(r, undefined, t.host.ifname))) {
+    await r.run('ip', ['link', 'add', t.host.ifname, 'type', 'veth', 'peer', 'name', 'n6tmphost']);
+    await r.run('ip', ['link', 'set', 'n6tmphost', 'netns', t.internet.ns]);
+    await r.run('ip', ['link', 'set', 'n6tmphost', 'name', 'host'], { ns: t.internet.ns });
+  }
+  await r.run('ip', ['-6', 'addr', 'replace', `${t.host.address}/127`, 'dev', t.host.ifname, 'nodad']);
+  await ensureAddress(r, t.internet.ns, 'host', `${t.host.inetAddress}/127`);
+  await r.run('ip', ['link', 'set', t.host.ifname, 'up']);
+  await linkUp(r, t.internet.ns, 'host');
+  await r.run('ip', ['-6', 'route', 'replace', t.block, 'via', t.host.inetAddress, 'dev', t.host.ifname]);
 }
 
 /** The lab's git server (LAB_GIT_URL) also lives in the internet namespace. */

@@ -22,6 +22,8 @@ export interface StandinInputs {
   readonly bfd?: { readonly intervalMs: number; readonly multiplier: number };
   /** BGP hold time (s); BIRD's default is 240. */
   readonly holdTime?: number;
+  /** More prefixes to announce from this machine (the first control plane's bootstrap API endpoint). */
+  readonly extraAnnounce?: readonly string[];
 }
 
 type Obj = { kind?: string; metadata?: { name?: string }; spec?: Record<string, unknown> };
@@ -56,7 +58,7 @@ export function standinBird(inputs: StandinInputs): StandinConfig {
   const serviceRanges = ['serviceClusterIPs', 'serviceExternalIPs', 'serviceLoadBalancerIPs'].flatMap((k) =>
     ((bgp[k] as Array<{ cidr: string }> | undefined) ?? []).map((c) => formatPrefix(parsePrefix(c.cidr))),
   );
-  const announced = [formatPrefix(podBlock), ...serviceRanges];
+  const announced = [formatPrefix(podBlock), ...serviceRanges, ...(inputs.extraAnnounce ?? [])];
   const peers = (fabric as Obj[]).filter((o) => o.kind === 'BGPPeer' && o.spec?.node === node.machine.name);
   if (peers.length === 0) throw new Error(`the rendered fabric has no BGPPeer for ${node.machine.name}; run npm run render`);
 

@@ -35,6 +35,7 @@ export function labPaths(repoRoot: string, cluster: string): LabPaths {
 
 interface Secrets {
   bgpMd5: Record<string, string>;
+  kubeadm?: ClusterSecrets;
 }
 
 /**
@@ -44,6 +45,7 @@ interface Secrets {
 export function ensureBgpPasswords(paths: LabPaths, machines: readonly string[]): Map<string, string> {
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   const secrets: Secrets = existsSync(paths.secrets) ? (JSON.parse(readFileSync(paths.secrets, 'utf8')) as Secrets) : { bgpMd5: {} };
+  secrets.bgpMd5 ??= {};
   let changed = false;
   for (const m of machines) {
     if (!secrets.bgpMd5[m]) {
@@ -53,4 +55,25 @@ export function ensureBgpPasswords(paths: LabPaths, machines: readonly string[])
   }
   if (changed || !existsSync(paths.secrets)) writeFileSync(paths.secrets, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   return new Map(machines.map((m) => [m, secrets.bgpMd5[m]!]));
+}
+
+export interface ClusterSecrets {
+  readonly bootstrapToken: string;
+  readonly certificateKey: string;
+}
+
+const TOKEN_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
+function tokenPart(n: number): string {
+  return [...randomBytes(n)].map((b) => TOKEN_CHARS[b % TOKEN_CHARS.length]).join('');
+}
+
+/** The kubeadm bootstrap token and certificate key of the lab cluster, made once and kept. */
+export function ensureClusterSecrets(paths: LabPaths): ClusterSecrets {
+  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  const all = existsSync(paths.secrets) ? (JSON.parse(readFileSync(paths.secrets, 'utf8')) as Record<string, unknown>) : { bgpMd5: {} };
+  if (!all.kubeadm) {
+    all.kubeadm = { bootstrapToken: `${tokenPart(6)}.${tokenPart(16)}`, certificateKey: randomBytes(32).toString('hex') };
+    writeFileSync(paths.secrets, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
+  }
+  return all.kubeadm as ClusterSecrets;
 }

@@ -61,6 +61,12 @@ export interface LabTopology {
   readonly machines: readonly MachineNode[];
   /** The cluster's block, which the internet reaches through both routers. */
   readonly block: string;
+  /**
+   * The host's way into the lab: a veth from the host to the internet
+   * namespace, and a host route for the cluster's block only. It is what
+   * lets a kubeconfig pointing at the API server's ClusterIP work from the host.
+   */
+  readonly host: { readonly ifname: string; readonly address: string; readonly inetAddress: string; readonly linkPrefix: string };
 }
 
 /** 32-bit FNV-1a, hex: short stable names from long ones. */
@@ -124,7 +130,17 @@ export function labTopology(spec: ClusterSpec, plan: AddressPlan): LabTopology {
     interRouter: { r1: link(4), r2: link(5) },
     machines,
     block: formatPrefix(plan.block),
+    host: hostLink(spec.name),
   };
+}
+
+/** Host links live in 2001:db8:ffff:3::/64, one /127 per cluster (by name hash), so two labs do not collide. */
+export const HOST_LINKS: Prefix = { address: parseAddress('2001:db8:ffff:3::'), length: 64 };
+
+function hostLink(cluster: string): LabTopology['host'] {
+  const h = shortHash(cluster);
+  const base = HOST_LINKS.address + (BigInt(`0x${h}`) << 32n);
+  return { ifname: `n6h${h}`, address: formatAddress(base + 1n), inetAddress: formatAddress(base), linkPrefix: formatPrefix(HOST_LINKS) };
 }
 
 export function allNamespaces(t: LabTopology): string[] {

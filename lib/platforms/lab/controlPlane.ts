@@ -1,0 +1,244 @@
+/**
+ * The lab's Kubernetes, for real: kubeadm's file phases with the same
+ * configuration the cloud path renders, static pods run by the lab's
+ * process kubelet, stacked etcd, and the API endpoint on the `kubernetes`
+ * Service's ClusterIP.
+ *
+ * The order of operations breaks the ClusterIP's chicken-and-egg:
+ *   1. the first control plane holds the ClusterIP itself (on its loopback)
+ *      and announces it as a /128: the endpoint works before any kube-proxy;
+ *   2. the other control planes join through that endpoint;
+ *   3. kube-proxy starts on every machine (its own kubeconfig points at the
+ *      ClusterIP, which works through step 1);
+ *   4. once every machine's kube-proxy serves the ClusterIP, the first
+ *      control plane drops the /128: the Service range, announced by every
+ *      machine, carries the endpoint (ECMP to any machine, kube-proxy to
+ *      any healthy API server).
+ */
+import { spawn } from 'node:child_process';
+import { X509Certificate, createHash } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
+import { formatAddress } from '../../net/ipv6.js';
+import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, kubeProxyConfiguration, type KubeadmOptions } from '../../render/kubeadm.js';
+import { ensureBird, pidAlive } from './daemons.js';
+import type { LabContext, Phase } from './lab.js';
+import { bootstrapMarker, standinConfigFor } from './lab.js';
+import { ensureMachineMounts, mountNsFile, runOnMachine } from './machine.js';
+import { ensureClusterSecrets } from './state.js';
+import type { MachineNode } from './topology.js';
+
+/** Phases kubeadm cannot do without a container runtime; the lab does their work itself. */
+const LAB_KUBEADM: KubeadmOptions = { criSocket: 'unix:///run/native6-lab/no-container-runtime.sock', sharedKernel: true };
+
+function machineRoot(ctx: LabContext, m: MachineNode): string {
+  return join(ctx.paths.machine(m.machine.name), 'root');
+}
+
+function apiServerAddress(ctx: LabContext): string {
+  return formatAddress(ctx.cluster.plan.apiServer);
+}
+
+async function kubeadm(ctx: LabContext, m: MachineNode, args: readonly string[], timeoutMs = 120_000) {
+  return runOnMachine(ctx.runner, m.ns, join(ctx.binDir, 'kubeadm'), args, { timeoutMs });
+}
+
+function adminClient(ctx: LabContext, server?: string): KubeClient {
+  const first = ctx.topology.machines[0]!;
+  const text = readFileSync(join(machineRoot(ctx, first), 'etc/kubernetes/admin.conf'), 'utf8');
+  return new KubeClient(credentialsFromKubeconfig(text, server));
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, log: (l: string) => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let attempt = 0;
+  while (Date.now() < deadline) {
+    attempt++;
+    try {
+      if (await check()) return;
+    } catch (e) {
+      log(`${what}: attempt ${attempt}: ${(e as Error).message}`);
+    }
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  throw new Error(`${what}: not after ${timeoutMs / 1000} s (${attempt} attempts)`);
+}
+
+async function readyz(client: KubeClient): Promise<boolean> {
+  const body = await client.request<string>('GET', '/readyz');
+  return String(body).trim() === 'ok';
+}
+
+/** sha256 of the CA's SubjectPublicKeyInfo, as kubeadm's --discovery-token-ca-cert-hash wants it. */
+export function caCertHash(pem: string): string {
+  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+}
+
+function startKubelet(ctx: LabContext, m: MachineNode): boolean {
+  const dir = ctx.paths.machine(m.machine.name);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const pidFile = join(dir, 'kubelet.pid');
+  if (pidAlive(pidFile)) return false;
+  const out = openSync(join(ctx.paths.logs, `${m.machine.name}.kubelet.log`), 'a');
+  const args = [
+    `--net=/run/netns/${m.ns}`,
+    `--mount=${mountNsFile(m.ns)}`,
+    `--wd=${ctx.repoRoot}`,
+    '--',
+    process.execPath,
+    '--import',
+    'tsx',
+    join(ctx.repoRoot, 'scripts/lab/kubelet.ts'),
+    '--machine',
+    m.machine.name,
+    '--address',
+    m.address,
+    '--version',
+    ctx.cluster.spec.kubernetesVersion,
+    '--bin',
+    ctx.binDir,
+    '--logs',
+    ctx.paths.logs,
+    '--status',
+    join(dir, 'kubelet-status.json'),
+    '--processes',
+    join(dir, 'processes.json'),
+  ];
+  const child = spawn('nsenter', args, { cwd: ctx.repoRoot, detached: true, stdio: ['ignore', out, out] });
+  writeFileSync(pidFile, `${child.pid}\n`);
+  child.unref();
+  return true;
+}
+
+function writeSecretFile(path: string, content: string): boolean {
+  mkdirSync(join(path, '..'), { recursive: true });
+  if (existsSync(path) && readFileSync(path, 'utf8') === content) return false;
+  writeFileSync(path, content, { mode: 0o600 });
+  return true;
+}
+
+export const CONTROL_PLANE_PHASES: readonly Phase[] = [
+  {
+    name: 'machine mounts',
+    async run(ctx) {
+      for (const m of ctx.topology.machines) await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
+      return `private /etc/kubernetes, /var/lib/etcd, /run ... on ${ctx.topology.machines.length} machines`;
+    },
+  },
+  {
+    name: 'kubelets',
+    async run(ctx) {
+      let started = 0;
+      for (const m of ctx.topology.machines) if (startKubelet(ctx, m)) started++;
+      return `${started} started, ${ctx.topology.machines.length - started} running`;
+    },
+  },
+  {
+    name: 'first control plane',
+    async run(ctx) {
+      const cp1 = ctx.topology.machines[0]!;
+      const secrets = ensureClusterSecrets(ctx.paths);
+      const root = machineRoot(ctx, cp1);
+      const config = kubeadmInit(ctx.cluster.spec, ctx.cluster.plan, { name: cp1.machine.name, address: cp1.address }, secrets, LAB_KUBEADM);
+      writeSecretFile(join(root, 'etc/kubernetes/kubeadm-init.yaml'), config);
+      const cfg = ['--config', '/etc/kubernetes/kubeadm-init.yaml'];
+      const done = join(root, 'etc/kubernetes/.native6-init-done');
+      if (!existsSync(join(root, 'etc/kubernetes/manifests/kube-apiserver.yaml'))) {
+        for (const phase of [['certs', 'all'], ['kubeconfig', 'all'], ['etcd', 'local'], ['control-plane', 'all']]) {
+          await kubeadm(ctx, cp1, ['init', 'phase', ...phase, ...cfg]);
+        }
+      }
+      // The bootstrap endpoint: the ClusterIP on the first control plane, announced as a /128.
+      if (!existsSync(done)) {
+        writeFileSync(bootstrapMarker(ctx), `${cp1.machine.name}\n`);
+        await ctx.runner.run('ip', ['-6', 'addr', 'replace', `${apiServerAddress(ctx)}/128`, 'dev', 'lo'], { ns: cp1.ns });
+        await ensureBird(ctx.runner, cp1.ns, standinConfigFor(ctx, cp1), ctx.paths.machine(cp1.machine.name));
+      }
+      await waitFor('the first API server answering /readyz', 180_000, () => readyz(adminClient(ctx, `https://[${cp1.address}]:${API_SERVER_PORT}`)), ctx.log);
+      if (!existsSync(done)) {
+        for (const phase of [['upload-config', 'all'], ['upload-certs', '--upload-certs'], ['bootstrap-token'], ['addon', 'kube-proxy']]) {
+          await kubeadm(ctx, cp1, ['init', 'phase', ...phase, ...cfg]);
+        }
+        writeFileSync(done, new Date().toISOString());
+      }
+      return `${cp1.machine.name}: etcd, kube-apiserver on [${cp1.address}]:${API_SERVER_PORT}, controller-manager, scheduler; endpoint ${apiServerAddress(ctx)} held by ${cp1.machine.name}`;
+    },
+  },
+  {
+    name: 'control planes join',
+    async run(ctx) {
+      const [cp1, ...rest] = ctx.topology.machines.filter((m) => m.machine.role === 'control-plane');
+      const secrets = ensureClusterSecrets(ctx.paths);
+      const hash = caCertHash(readFileSync(join(machineRoot(ctx, cp1!), 'etc/kubernetes/pki/ca.crt'), 'utf8'));
+      const joined: string[] = [];
+      for (const m of rest) {
+        const root = machineRoot(ctx, m);
+        const config = kubeadmJoin(ctx.cluster.plan, { name: m.machine.name, address: m.address }, secrets, { controlPlane: true, caCertHash: hash }, LAB_KUBEADM);
+        writeSecretFile(join(root, 'etc/kubernetes/kubeadm-join.yaml'), config);
+        const cfg = ['--config', '/etc/kubernetes/kubeadm-join.yaml'];
+        if (existsSync(join(root, 'etc/kubernetes/manifests/etcd.yaml'))) continue;
+        await kubeadm(ctx, m, ['join', 'phase', 'control-plane-prepare', 'all', ...cfg]);
+        // The lab's kubelet credentials: a node client certificate from the cluster CA (kubeadm's kubelet-start phase waits for a real kubelet's TLS bootstrap).
+        const kubeletConf = await kubeadm(ctx, cp1!, ['kubeconfig', 'user', '--client-name', `system:node:${m.machine.name}`, '--org', 'system:nodes', '--config', '/etc/kubernetes/kubeadm-init.yaml']);
+        writeSecretFile(join(root, 'etc/kubernetes/kubelet.conf'), kubeletConf.stdout);
+        await kubeadm(ctx, m, ['join', 'phase', 'etcd-join', ...cfg], 240_000);
+        joined.push(m.machine.name);
+      }
+      for (const m of rest) {
+        await waitFor(`${m.machine.name}'s API server answering /readyz`, 180_000, () => readyz(adminClient(ctx, `https://[${m.address}]:${API_SERVER_PORT}`)), ctx.log);
+      }
+      return joined.length ? `joined ${joined.join(', ')} (stacked etcd)` : 'all joined';
+    },
+  },
+  {
+    name: 'kube-proxy',
+    async run(ctx) {
+      const cp1 = ctx.topology.machines[0]!;
+      const conf = await kubeadm(ctx, cp1, ['kubeconfig', 'user', '--client-name', 'system:kube-proxy', '--config', '/etc/kubernetes/kubeadm-init.yaml']);
+      for (const m of ctx.topology.machines) {
+        const root = machineRoot(ctx, m);
+        writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.conf'), conf.stdout);
+        const config = {
+          ...kubeProxyConfiguration(ctx.cluster.plan, LAB_KUBEADM),
+          clientConnection: { kubeconfig: '/etc/kubernetes/kube-proxy.conf' },
+          hostnameOverride: m.machine.name,
+          bindAddress: '::',
+          healthzBindAddress: '[::]:10256',
+          metricsBindAddress: '[::1]:10249',
+        };
+        writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.yaml'), stringify(config));
+        if (m.machine.role === 'worker' && !existsSync(join(root, 'etc/kubernetes/kubelet.conf'))) {
+          const kubeletConf = await kubeadm(ctx, cp1, ['kubeconfig', 'user', '--client-name', `system:node:${m.machine.name}`, '--org', 'system:nodes', '--config', '/etc/kubernetes/kubeadm-init.yaml']);
+          writeSecretFile(join(root, 'etc/kubernetes/kubelet.conf'), kubeletConf.stdout);
+        }
+        const processes = { processes: [{ id: 'kube-proxy/kube-proxy', argv: ['kube-proxy', '--config=/etc/kubernetes/kube-proxy.yaml'] }] };
+        writeSecretFile(join(ctx.paths.machine(m.machine.name), 'processes.json'), `${JSON.stringify(processes, null, 2)}\n`);
+      }
+      // kube-proxy has programmed the ClusterIP on a machine when its ruleset names it.
+      const ip = apiServerAddress(ctx);
+      await waitFor('kube-proxy serving the API ClusterIP on every machine', 120_000, async () => {
+        const counts = await Promise.all(
+          ctx.topology.machines.map(async (m) => (await runOnMachine(ctx.runner, m.ns, 'nft', ['list', 'table', 'ip6', 'kube-proxy'], { allowFail: true })).stdout.includes(ip)),
+        );
+        return counts.every(Boolean);
+      }, ctx.log);
+      return `running on ${ctx.topology.machines.length} machines (nftables)`;
+    },
+  },
+  {
+    name: 'API endpoint handover',
+    async run(ctx) {
+      const cp1 = ctx.topology.machines[0]!;
+      if (existsSync(bootstrapMarker(ctx))) {
+        rmSync(bootstrapMarker(ctx));
+        await ensureBird(ctx.runner, cp1.ns, standinConfigFor(ctx, cp1), ctx.paths.machine(cp1.machine.name));
+        await ctx.runner.run('ip', ['-6', 'addr', 'del', `${apiServerAddress(ctx)}/128`, 'dev', 'lo'], { ns: cp1.ns, allowFail: true });
+      }
+      await waitFor('the API server through its ClusterIP (ECMP, kube-proxy)', 60_000, () => readyz(adminClient(ctx)), ctx.log);
+      return `${apiServerAddress(ctx)}:443 now reached through the Service range from every machine`;
+    },
+  },
+];

@@ -1,0 +1,101 @@
+/**
+ * A lab machine's private file system view: a persistent mount namespace
+ * (bound at /run/n6-mnt/<ns>) in which the node's own folders are bound
+ * over /etc/kubernetes, /var/lib/etcd, /var/lib/kubelet, the CNI and Calico
+ * folders, and a private tmpfs is mounted on /run (so lock files such as
+ * the xtables lock are the machine's own). Commands run "on" the machine
+ * with nsenter into its network and mount namespaces.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Runner } from './exec.js';
+
+export const MOUNT_NS_DIR = '/run/n6-mnt';
+
+/** Folders each machine has of its own. */
+export const MACHINE_DIRS = ['/etc/kubernetes', '/var/lib/etcd', '/var/lib/kubelet', '/etc/cni/net.d', '/etc/calico', '/var/lib/calico'] as const;
+
+export function mountNsFile(ns: string): string {
+  return join(MOUNT_NS_DIR, ns);
+}
+
+/** The command line that runs `command` on the machine (its network and mount namespaces). */
+export function onMachine(ns: string, command: string, args: readonly string[]): [string, string[]] {
+  return ['nsenter', [`--net=/run/netns/${ns}`, `--mount=${mountNsFile(ns)}`, '--', command, ...args]];
+}
+
+export async function runOnMachine(r: Runner, ns: string, command: string, args: readonly string[], options: { allowFail?: boolean; timeoutMs?: number; input?: string } = {}) {
+  const [cmd, argv] = onMachine(ns, command, args);
+  return r.run(cmd, argv, options);
+}
+
+async function isMountpoint(r: Runner, ns: string | undefined, path: string): Promise<boolean> {
+  const args = ['-q', path];
+  if (!ns) return (await r.run('mountpoint', args, { allowFail: true })).code === 0;
+  return (await runOnMachine(r, ns, 'mountpoint', args, { allowFail: true })).code === 0;
+}
+
+/** Host mount points the lab had to create (empty folders), removed again by `down`. */
+function createdMarker(stateRoot: string): string {
+  return join(stateRoot, 'created-mountpoints');
+}
+
+/**
+ * Makes the machine's mount namespace (idempotent). `root` is the host
+ * folder holding the machine's own copies of MACHINE_DIRS.
+ */
+export async function ensureMachineMounts(r: Runner, ns: string, root: string, stateRoot: string): Promise<void> {
+  mkdirSync(MOUNT_NS_DIR, { recursive: true });
+  // The folder holding mount-namespace files must be a private mount, or the bind would propagate.
+  if (!(await isMountpoint(r, undefined, MOUNT_NS_DIR))) {
+    await r.run('mount', ['--bind', MOUNT_NS_DIR, MOUNT_NS_DIR]);
+    await r.run('mount', ['--make-private', MOUNT_NS_DIR]);
+  }
+  const file = mountNsFile(ns);
+  if (!(await isMountpoint(r, undefined, file))) {
+    writeFileSync(file, '');
+    await r.run('unshare', [`--mount=${file}`, '--propagation', 'private', 'true']);
+  }
+  const created: string[] = [];
+  for (const dir of MACHINE_DIRS) {
+    if (!existsSync(dir)) {
+      mkdirSync(dir, { recursive: true });
+      created.push(dir);
+    }
+    const own = join(root, dir);
+    mkdirSync(own, { recursive: true });
+    if (!(await isMountpoint(r, ns, dir))) await runOnMachine(r, ns, 'mount', ['--bind', own, dir]);
+  }
+  if (created.length > 0) {
+    mkdirSync(stateRoot, { recursive: true });
+    writeFileSync(createdMarker(stateRoot), `${created.join('\n')}\n`, { flag: 'a' });
+  }
+  const run = join(root, 'run');
+  mkdirSync(run, { recursive: true });
+  if (!(await isMountpoint(r, ns, '/run'))) await runOnMachine(r, ns, 'mount', ['-t', 'tmpfs', '-o', 'mode=755,size=64m', `n6-${ns}`, '/run']);
+}
+
+/** Releases a machine's mount namespace (its processes must be gone). */
+export async function releaseMachineMounts(r: Runner, ns: string): Promise<void> {
+  const file = mountNsFile(ns);
+  if (existsSync(file)) {
+    await r.run('umount', [file], { allowFail: true });
+    await r.run('rm', ['-f', file], { allowFail: true });
+  }
+}
+
+/** Removes the empty host folders the lab created as mount points, when no machine is left. */
+export function removeCreatedMountpoints(stateRoot: string): void {
+  const marker = createdMarker(stateRoot);
+  if (!existsSync(marker)) return;
+  if (existsSync(MOUNT_NS_DIR) && readdirSync(MOUNT_NS_DIR).length > 0) return;
+  const dirs = [...new Set(readFileSync(marker, 'utf8').split('\n').filter(Boolean))].sort((a, b) => b.length - a.length);
+  for (const dir of dirs) {
+    try {
+      if (readdirSync(dir).length === 0) rmdirSync(dir);
+    } catch {
+      // not empty or gone: leave it
+    }
+  }
+  rmSync(marker, { force: true });
+}

@@ -1,0 +1,156 @@
+/**
+ * The lab machine's process kubelet (started by `npm run lab` inside a
+ * machine's network and mount namespaces): it runs the static pods and the
+ * lab's processes (lib/platforms/lab/supervisor.ts) and, once the machine
+ * has a kubelet kubeconfig, registers the Node, keeps its Lease and
+ * publishes the mirror pods (lib/platforms/lab/kubelet/nodeAgent.ts).
+ *
+ *   kubelet.ts --machine NAME --address IPV6 --version vX.Y.Z --bin DIR --logs DIR --status FILE
+ *              [--manifests /etc/kubernetes/manifests] [--processes FILE]
+ *              [--kubeconfig /etc/kubernetes/kubelet.conf] [--labels k=v,...]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createHash } from 'node:crypto';
+import { parse } from 'yaml';
+import { credentialsFromKubeconfig, KubeClient } from '../../lib/kube/client.js';
+import { NodeAgent, type StaticPod } from '../../lib/platforms/lab/kubelet/nodeAgent.js';
+import { hashOf, processesOfManifest, Supervisor, type Child, type ProcessSpec } from '../../lib/platforms/lab/supervisor.js';
+
+const { values } = parseArgs({
+  options: {
+    machine: { type: 'string' },
+    bin: { type: 'string' },
+    logs: { type: 'string' },
+    status: { type: 'string' },
+    manifests: { type: 'string', default: '/etc/kubernetes/manifests' },
+    processes: { type: 'string' },
+    address: { type: 'string' },
+    version: { type: 'string' },
+    kubeconfig: { type: 'string', default: '/etc/kubernetes/kubelet.conf' },
+    labels: { type: 'string', default: '' },
+  },
+});
+const { machine, bin, logs, status } = values;
+if (!machine || !bin || !logs || !status || !values.address || !values.version) {
+  console.error('kubelet: --machine, --address, --version, --bin, --logs and --status are required');
+  process.exit(2);
+}
+
+const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${machine}: ${line}\n`);
+
+const supervisor = new Supervisor({
+  now: () => Date.now(),
+  log,
+  spawn(spec: ProcessSpec): Child {
+    const out = openSync(join(logs, `${machine}.${spec.id.replace(/\//g, '.')}.log`), 'a');
+    const child = spawn(spec.argv[0]!, spec.argv.slice(1), { env: { ...process.env, ...spec.env }, stdio: ['ignore', out, out] });
+    child.on('error', (e) => log(`${spec.id}: ${e.message}`));
+    return {
+      pid: child.pid ?? -1,
+      kill: (signal) => {
+        child.kill(signal);
+      },
+      onExit: (listener) => {
+        child.on('exit', listener);
+      },
+    };
+  },
+});
+
+let lastErrors = '';
+let manifests: Array<{ name: string; text: string }> = [];
+function wanted(): ProcessSpec[] {
+  const out: ProcessSpec[] = [];
+  const errors: string[] = [];
+  const texts: Array<{ name: string; text: string }> = [];
+  if (existsSync(values.manifests!)) {
+    for (const f of readdirSync(values.manifests!).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+      try {
+        const text = readFileSync(join(values.manifests!, f), 'utf8');
+        out.push(...processesOfManifest(text, bin!));
+        texts.push({ name: f, text });
+      } catch (e) {
+        errors.push(`${f}: ${(e as Error).message}`);
+      }
+    }
+  }
+  if (values.processes && existsSync(values.processes)) {
+    const list = JSON.parse(readFileSync(values.processes, 'utf8')) as { processes: Array<{ id: string; argv: string[]; env?: Record<string, string> }> };
+    for (const p of list.processes) {
+      const argv = [p.argv[0]!.includes('/') ? p.argv[0]! : join(bin!, p.argv[0]!), ...p.argv.slice(1)];
+      out.push({ id: p.id, argv, env: p.env ?? {}, hash: hashOf(argv, p.env ?? {}) });
+    }
+  }
+  manifests = texts;
+  const text = errors.join('; ');
+  if (text && text !== lastErrors) log(`cannot run: ${text}`);
+  lastErrors = text;
+  return out;
+}
+
+function tick(): void {
+  supervisor.reconcile(wanted());
+  writeFileSync(status!, `${JSON.stringify({ machine, pid: process.pid, at: new Date().toISOString(), processes: supervisor.status() }, null, 2)}\n`);
+}
+
+// The API side: once the machine has its kubelet credentials.
+let agent: NodeAgent | undefined;
+let agentBusy = false;
+async function agentTick(): Promise<void> {
+  if (agentBusy || stopping) return;
+  agentBusy = true;
+  try {
+    if (!agent) {
+      if (!existsSync(values.kubeconfig!)) return;
+      const labels = Object.fromEntries(values.labels!.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+      agent = new NodeAgent(new KubeClient(credentialsFromKubeconfig(readFileSync(values.kubeconfig!, 'utf8'))), { name: machine!, address: values.address!, kubeletVersion: values.version!, labels }, log);
+      await agent.register();
+    }
+    await agent.heartbeat();
+    const status = supervisor.status();
+    const pods: StaticPod[] = manifests.map((m) => {
+      const podName = (parse(m.text) as { metadata?: { name?: string } }).metadata?.name ?? m.name;
+      return {
+        manifest: m.text,
+        hash: createHash('sha256').update(m.text).digest('hex').slice(0, 32),
+        containers: status.filter((p) => p.id.startsWith(`${podName}/`)).map((p) => ({ name: p.id.slice(podName.length + 1), restarts: p.restarts, ...(p.pid !== undefined ? { pid: p.pid } : {}), ...(p.startedAt ? { startedAt: p.startedAt } : {}) })),
+      };
+    });
+    await agent.syncMirrorPods(pods);
+  } catch (e) {
+    log(`api: ${(e as Error).message}`);
+  } finally {
+    agentBusy = false;
+  }
+}
+
+let stopping = false;
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(timer);
+  clearInterval(agentTimer);
+  const pids = supervisor.stopAll('SIGTERM');
+  log(`stopping ${pids.length} process(es)`);
+  setTimeout(() => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    process.exit(0);
+  }, 3000).unref();
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+
+const timer = setInterval(tick, 1000);
+tick();
+const agentTimer = setInterval(() => void agentTick(), 5000);
+void agentTick();
+log(`kubelet for ${machine} (${values.address}): supervising ${values.manifests}${values.processes ? ` and ${values.processes}` : ''}`);
