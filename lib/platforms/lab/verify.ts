@@ -3,7 +3,12 @@
  * system. Each check has a name, what was expected, what was observed, and
  * whether they agree; the report is written as JSON.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
 import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../net/ipv6.js';
+import { namespacePids } from './netns.js';
+import { signal } from './process.js';
 import type { Runner } from './exec.js';
 import type { LabContext } from './lab.js';
 import { establishedSessions } from './lab.js';
@@ -91,6 +96,91 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
     check(`routes/${m.machine.name}/downward-default`, 'default route from BGP', dflt && dflt.protocol === 'bird' ? 'default route from BGP' : dflt ? `default route (${dflt.protocol ?? 'static'})` : 'none');
     check(`ping/internet->${m.machine.name}`, 'reply', (await ping(r, t.internet.ns, t.internet.client, m.address)) ? 'reply' : 'no reply');
   }
+  if (existsSync(adminConf(ctx))) await verifyKubernetes(ctx, check);
   const failed = checks.filter((c) => !c.ok).length;
   return { cluster: t.cluster, at: new Date().toISOString(), ok: failed === 0, passed: checks.length - failed, failed, checks };
+}
+
+function adminConf(ctx: LabContext): string {
+  return join(ctx.paths.machine(ctx.topology.machines[0]!.machine.name), 'root/etc/kubernetes/admin.conf');
+}
+
+export interface ProbeResult {
+  readonly ok: boolean;
+  readonly attempts: number;
+  readonly successes: number;
+  readonly consecutive: number;
+  readonly ms: number;
+  readonly last: string;
+}
+
+/** HTTP(S) probes from inside a namespace (scripts/lab/probe.ts), e.g. the internet's client address. */
+export async function probeFrom(ctx: LabContext, ns: string, args: { url: string; ca?: string; source?: string; need?: number; timeoutS?: number; expect?: string }): Promise<ProbeResult> {
+  const argv = ['--import', 'tsx', join(ctx.repoRoot, 'scripts/lab/probe.ts'), '--url', args.url];
+  if (args.ca) argv.push('--ca', args.ca);
+  if (args.source) argv.push('--source', args.source);
+  if (args.need) argv.push('--need', String(args.need));
+  if (args.timeoutS) argv.push('--timeout', String(args.timeoutS));
+  if (args.expect) argv.push('--expect', args.expect);
+  const res = await ctx.runner.run(process.execPath, argv, { ns, allowFail: true, timeoutMs: ((args.timeoutS ?? 30) + 15) * 1000 });
+  try {
+    return JSON.parse(res.stdout.trim().split('\n').pop() ?? '') as ProbeResult;
+  } catch {
+    return { ok: false, attempts: 0, successes: 0, consecutive: 0, ms: 0, last: (res.stderr || res.stdout).trim().slice(0, 300) };
+  }
+}
+
+type CheckFn = (name: string, expected: string, observed: string, ok?: boolean) => void;
+
+async function verifyKubernetes(ctx: LabContext, check: CheckFn): Promise<void> {
+  const t = ctx.topology;
+  const admin = new KubeClient(credentialsFromKubeconfig(readFileSync(adminConf(ctx), 'utf8')));
+  const ca = join(ctx.paths.machine(t.machines[0]!.machine.name), 'root/etc/kubernetes/pki/ca.crt');
+  const apiServer = formatAddress(ctx.cluster.plan.apiServer);
+  const controlPlanes = t.machines.filter((m) => m.machine.role === 'control-plane');
+
+  // From the host, with the kubeconfig kubeadm wrote (server: the ClusterIP).
+  let hostReadyz = '';
+  try {
+    hostReadyz = String(await admin.request('GET', '/readyz')).trim();
+  } catch (e) {
+    hostReadyz = (e as Error).message;
+  }
+  check('api/clusterip-from-host-kubeconfig', 'ok', hostReadyz);
+
+  const nodes = await admin.get<{ items: Array<{ metadata: { name: string }; status: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> } }> }>('/api/v1/nodes');
+  for (const m of t.machines) {
+    const n = nodes.items.find((x) => x.metadata.name === m.machine.name);
+    const ready = n?.status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    const ip = n?.status.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    check(`nodes/${m.machine.name}`, `Ready, InternalIP ${m.address}`, n ? `${ready ? 'Ready' : 'NotReady'}, InternalIP ${ip}` : 'not registered');
+  }
+  const slices = await admin.get<{ items: Array<{ endpoints?: Array<{ addresses: string[] }> }> }>('/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dkubernetes');
+  const eps = slices.items.flatMap((sl) => (sl.endpoints ?? []).flatMap((e) => e.addresses)).map((a) => formatAddress(parseAddress(a))).sort();
+  check('api/kubernetes-service-endpoints', controlPlanes.map((m) => m.address).sort().join(','), eps.join(','));
+  const pods = await admin.get<{ items: Array<{ metadata: { name: string }; status: { phase?: string } }> }>('/api/v1/namespaces/kube-system/pods');
+  const etcd = pods.items.filter((p) => p.metadata.name.startsWith('etcd-') && p.status.phase === 'Running').length;
+  check('etcd/members-running', `${controlPlanes.length}`, `${etcd}`);
+
+  const fromInternet = () => probeFrom(ctx, t.internet.ns, { url: `https://[${apiServer}]/readyz`, ca, source: t.internet.client, need: 10, timeoutS: 60, expect: 'ok' });
+  const normal = await fromInternet();
+  check('api/clusterip-from-internet', '10 answers in a row', normal.ok ? '10 answers in a row' : `${normal.successes}/${normal.attempts} answered; last: ${normal.last}`);
+
+  // Hang (SIGSTOP, not kill) one control plane: every process of the machine stops answering.
+  const victim = controlPlanes[controlPlanes.length - 1];
+  if (victim && controlPlanes.length > 1) {
+    const pids = await namespacePids(ctx.runner, victim.ns);
+    for (const pid of pids) signal(pid, 'SIGSTOP');
+    try {
+      const hung = await fromInternet();
+      check(
+        `api/clusterip-from-internet-with-${victim.machine.name}-hung`,
+        '10 answers in a row within 60 s',
+        hung.ok ? '10 answers in a row within 60 s' : `${hung.successes}/${hung.attempts} answered; last: ${hung.last}`,
+      );
+      ctx.log(`verify: with ${victim.machine.name} hung, the API answered 10 in a row after ${hung.ms} ms (${hung.attempts} attempts)`);
+    } finally {
+      for (const pid of pids) signal(pid, 'SIGCONT');
+    }
+  }
 }
