@@ -25,7 +25,7 @@ import { formatAddress } from '../../net/ipv6.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, kubeProxyConfiguration, type KubeadmOptions } from '../../render/kubeadm.js';
 import { ensureBird, pidAlive } from './daemons.js';
 import type { LabContext, Phase } from './lab.js';
-import { bootstrapMarker, standinConfigFor } from './lab.js';
+import { bootstrapMarker, CODE_ROOT, standinConfigFor } from './lab.js';
 import { ensureMachineMounts, mountNsFile, runOnMachine } from './machine.js';
 import { ensureClusterSecrets } from './state.js';
 import type { MachineNode } from './topology.js';
@@ -59,6 +59,7 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
     try {
       if (await check()) return;
     } catch (e) {
+      if (e instanceof FatalError) throw e;
       log(`${what}: attempt ${attempt}: ${(e as Error).message}`);
     }
     await new Promise((res) => setTimeout(res, 1000));
@@ -86,12 +87,12 @@ function startKubelet(ctx: LabContext, m: MachineNode): boolean {
   const args = [
     `--net=/run/netns/${m.ns}`,
     `--mount=${mountNsFile(m.ns)}`,
-    `--wd=${ctx.repoRoot}`,
+    `--wd=${CODE_ROOT}`,
     '--',
     process.execPath,
     '--import',
     'tsx',
-    join(ctx.repoRoot, 'scripts/lab/kubelet.ts'),
+    join(CODE_ROOT, 'scripts/lab/kubelet.ts'),
     '--machine',
     m.machine.name,
     '--address',
@@ -107,10 +108,22 @@ function startKubelet(ctx: LabContext, m: MachineNode): boolean {
     '--processes',
     join(dir, 'processes.json'),
   ];
-  const child = spawn('nsenter', args, { cwd: ctx.repoRoot, detached: true, stdio: ['ignore', out, out] });
+  const child = spawn('nsenter', args, { cwd: CODE_ROOT, detached: true, stdio: ['ignore', out, out] });
   writeFileSync(pidFile, `${child.pid}\n`);
   child.unref();
   return true;
+}
+
+/** Fails at once (instead of waiting out a timeout) when a machine's kubelet is gone. */
+function assertKubeletAlive(ctx: LabContext, m: MachineNode): void {
+  if (!pidAlive(join(ctx.paths.machine(m.machine.name), 'kubelet.pid'))) {
+    throw new FatalError(`the lab kubelet of ${m.machine.name} is not running: see ${join(ctx.paths.logs, `${m.machine.name}.kubelet.log`)}`);
+  }
+}
+
+/** An error no retry can fix. */
+class FatalError extends Error {
+  override name = 'FatalError';
 }
 
 function writeSecretFile(path: string, content: string): boolean {
@@ -157,7 +170,10 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
         await ctx.runner.run('ip', ['-6', 'addr', 'replace', `${apiServerAddress(ctx)}/128`, 'dev', 'lo'], { ns: cp1.ns });
         await ensureBird(ctx.runner, cp1.ns, standinConfigFor(ctx, cp1), ctx.paths.machine(cp1.machine.name));
       }
-      await waitFor('the first API server answering /readyz', 180_000, () => readyz(adminClient(ctx, `https://[${cp1.address}]:${API_SERVER_PORT}`)), ctx.log);
+      await waitFor('the first API server answering /readyz', 180_000, async () => {
+        assertKubeletAlive(ctx, cp1);
+        return readyz(adminClient(ctx, `https://[${cp1.address}]:${API_SERVER_PORT}`));
+      }, ctx.log);
       if (!existsSync(done)) {
         for (const phase of [['upload-config', 'all'], ['upload-certs', '--upload-certs'], ['bootstrap-token'], ['addon', 'kube-proxy']]) {
           await kubeadm(ctx, cp1, ['init', 'phase', ...phase, ...cfg]);

@@ -5,6 +5,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { LoadedCluster } from '../../repo/workspace.js';
 import { renderCluster } from '../../render/tree.js';
@@ -33,6 +34,9 @@ export interface LabContext {
   readonly binDir: string;
   readonly log: (line: string) => void;
 }
+
+/** The project's own folder (where scripts/ and node_modules/ are), whatever repository the lab serves. */
+export const CODE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface Phase {
   readonly name: string;

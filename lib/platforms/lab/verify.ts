@@ -11,7 +11,7 @@ import { namespacePids } from './netns.js';
 import { signal } from './process.js';
 import type { Runner } from './exec.js';
 import type { LabContext } from './lab.js';
-import { establishedSessions } from './lab.js';
+import { CODE_ROOT, establishedSessions } from './lab.js';
 import { standinPodBlock } from './standin.js';
 
 export interface Check {
@@ -116,13 +116,13 @@ export interface ProbeResult {
 
 /** HTTP(S) probes from inside a namespace (scripts/lab/probe.ts), e.g. the internet's client address. */
 export async function probeFrom(ctx: LabContext, ns: string, args: { url: string; ca?: string; source?: string; need?: number; timeoutS?: number; expect?: string }): Promise<ProbeResult> {
-  const argv = ['--import', 'tsx', join(ctx.repoRoot, 'scripts/lab/probe.ts'), '--url', args.url];
+  const argv = ['--import', 'tsx', join(CODE_ROOT, 'scripts/lab/probe.ts'), '--url', args.url];
   if (args.ca) argv.push('--ca', args.ca);
   if (args.source) argv.push('--source', args.source);
   if (args.need) argv.push('--need', String(args.need));
   if (args.timeoutS) argv.push('--timeout', String(args.timeoutS));
   if (args.expect) argv.push('--expect', args.expect);
-  const res = await ctx.runner.run(process.execPath, argv, { ns, allowFail: true, timeoutMs: ((args.timeoutS ?? 30) + 15) * 1000 });
+  const res = await ctx.runner.run('sh', ['-c', 'cd "$0" && exec "$@"', CODE_ROOT, process.execPath, ...argv], { ns, allowFail: true, timeoutMs: ((args.timeoutS ?? 30) + 15) * 1000 });
   try {
     return JSON.parse(res.stdout.trim().split('\n').pop() ?? '') as ProbeResult;
   } catch {
