@@ -1,0 +1,214 @@
+// The one place where the lab's toolchain is pinned: the upstream programs
+// the lab runs (Kubernetes, etcd, the CNI plugins) and the Debian packages
+// it needs on the host.
+//
+// `npm run setup` builds the programs from their Go modules at exactly these
+// versions (consumer modules tools/k8s and tools/cni, whose go.mod files
+// must require the same versions: the setup refuses to build when they
+// disagree) into `.cache/bin/` and `.cache/cni/bin/`, unless a program of
+// the same name on PATH already reports the pinned version; then it links
+// to that one. Either way the lab finds every program at the path
+// toolPaths() gives.
+//
+// The Kubernetes release is the one the rendered trees are validated
+// against (lib/validate/pins.ts): the binaries and the schemas move together.
+
+import { join } from 'node:path';
+import { KUBERNETES_VERSION } from '../validate/pins.js';
+
+export { KUBERNETES_VERSION };
+
+/**
+ * etcd server, linked into the same binary as Kubernetes. The newest v3.6.x
+ * the module proxy serves whose own requirements k8s.io/kubernetes@v1.35.4's
+ * module graph already satisfies: adding it moves no Kubernetes dependency
+ * except etcd's own modules (client v3.6.5 -> v3.6.8). v3.6.12 and later
+ * pull grpc v1.79+, otel v1.40+ and newer x/net into kube-apiserver. 1.35
+ * supports etcd >= 3.5.24 and defaults to 3.6.6 (kubeadm's
+ * DefaultEtcdVersion), which the proxy does not serve.
+ */
+export const ETCD_VERSION = 'v3.6.8';
+
+/** github.com/containernetworking/plugins */
+export const CNI_PLUGINS_VERSION = 'v1.9.1';
+
+export interface GoBuildPin {
+  /** Our consumer module, relative to the repository root. */
+  readonly sourceDir: string;
+  /** Upstream modules the consumer's go.mod must require at these versions. */
+  readonly requires: Readonly<Record<string, string>>;
+}
+
+/**
+ * tools/k8s: one multi-call binary with etcd and the Kubernetes programs.
+ * The version variables are what upstream's hack/lib/version.sh sets;
+ * buildDate is the module's time on the proxy (`go list -m -json
+ * k8s.io/kubernetes@v1.35.4`), so that builds are reproducible. The proxy
+ * serves no VCS origin for k8s.io/kubernetes, so the release's commit is
+ * unknown here: gitCommit is left empty rather than made up.
+ */
+export const K8S_BUILD = {
+  sourceDir: 'tools/k8s',
+  requires: {
+    'k8s.io/kubernetes': KUBERNETES_VERSION,
+    'go.etcd.io/etcd/server/v3': ETCD_VERSION,
+  },
+  /** Published twin of every ./staging module k8s.io/kubernetes replaces. */
+  stagingVersion: KUBERNETES_VERSION.replace(/^v1\./, 'v0.'),
+  buildDate: '2026-04-15T18:01:22Z',
+  gitCommit: '',
+  /** The multi-call binary in `<cache>/bin/`; each program links to it. */
+  binary: 'k8s',
+} as const satisfies GoBuildPin & Record<string, unknown>;
+
+/** tools/cni: each plugin is a `tool` of the module (they are package main upstream). */
+export const CNI_BUILD = {
+  sourceDir: 'tools/cni',
+  requires: { 'github.com/containernetworking/plugins': CNI_PLUGINS_VERSION },
+} as const satisfies GoBuildPin;
+
+/** `-ldflags` for tools/k8s (stripped, version variables set). */
+export function k8sLdflags(): string {
+  const m = /^v(\d+)\.(\d+)\./.exec(KUBERNETES_VERSION);
+  if (!m) throw new Error(`KUBERNETES_VERSION ${KUBERNETES_VERSION} is not vMAJOR.MINOR.PATCH`);
+  const vars: Record<string, string> = {
+    gitVersion: KUBERNETES_VERSION,
+    gitMajor: m[1]!,
+    gitMinor: m[2]!,
+    gitTreeState: 'clean',
+    buildDate: K8S_BUILD.buildDate,
+    gitCommit: K8S_BUILD.gitCommit,
+  };
+  const flags = ['-s', '-w'];
+  for (const pkg of ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']) {
+    for (const [k, v] of Object.entries(vars)) flags.push(`-X=${pkg}.${k}=${v}`);
+  }
+  return flags.join(' ');
+}
+
+/** `-ldflags` for tools/cni: the version the plugins print, as upstream's build sets it. */
+export function cniLdflags(): string {
+  return `-s -w -X=github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=${CNI_PLUGINS_VERSION}`;
+}
+
+// ---------------------------------------------------------------- binaries
+
+export type ToolGroup = 'kubernetes' | 'etcd' | 'cni';
+
+export interface ToolPin {
+  /** File name (what the lab runs; multi-call binaries dispatch on it). */
+  readonly name: string;
+  readonly group: ToolGroup;
+  /** Folder under the cache dir. */
+  readonly dir: 'bin' | 'cni/bin';
+  /** The version it must report, as written in its output (etcd has no "v"). */
+  readonly version: string;
+  /** Arguments that make it print its version; CNI plugins print it when called without CNI_COMMAND. */
+  readonly versionArgs: readonly string[];
+  /** First group: the reported version. Matched against stdout + stderr. */
+  readonly versionPattern: RegExp;
+}
+
+const kube = (name: string): ToolPin => ({
+  name,
+  group: 'kubernetes',
+  dir: 'bin',
+  version: KUBERNETES_VERSION,
+  versionArgs: ['--version'],
+  versionPattern: /^Kubernetes (v\S+)$/m,
+});
+
+const cni = (name: string): ToolPin => ({
+  name,
+  group: 'cni',
+  dir: 'cni/bin',
+  version: CNI_PLUGINS_VERSION,
+  versionArgs: [],
+  versionPattern: new RegExp(`^CNI ${name} plugin (v\\S+)$`, 'm'),
+});
+
+export const TOOL_PINS: readonly ToolPin[] = [
+  kube('kube-apiserver'),
+  kube('kube-controller-manager'),
+  kube('kube-scheduler'),
+  kube('kube-proxy'),
+  { ...kube('kubeadm'), versionArgs: ['version', '-o', 'short'], versionPattern: /^(v\S+)$/m },
+  { ...kube('kubectl'), versionArgs: ['version', '--client'], versionPattern: /^Client Version: (v\S+)$/m },
+  {
+    name: 'etcd',
+    group: 'etcd',
+    dir: 'bin',
+    version: ETCD_VERSION.replace(/^v/, ''),
+    versionArgs: ['--version'],
+    versionPattern: /^etcd Version: (\S+)$/m,
+  },
+  cni('ptp'),
+  cni('host-local'),
+  cni('loopback'),
+  cni('portmap'),
+];
+
+/** Import path of each CNI plugin's main package in the plugins module. */
+export const CNI_PLUGIN_PACKAGES: Readonly<Record<string, string>> = {
+  ptp: 'github.com/containernetworking/plugins/plugins/main/ptp',
+  'host-local': 'github.com/containernetworking/plugins/plugins/ipam/host-local',
+  loopback: 'github.com/containernetworking/plugins/plugins/main/loopback',
+  portmap: 'github.com/containernetworking/plugins/plugins/meta/portmap',
+};
+
+export interface ToolPaths {
+  etcd: string;
+  'kube-apiserver': string;
+  'kube-controller-manager': string;
+  'kube-scheduler': string;
+  'kube-proxy': string;
+  kubeadm: string;
+  kubectl: string;
+  /** The folder to give CNI runtimes as CNI_PATH. */
+  cniBinDir: string;
+  cni: { ptp: string; 'host-local': string; loopback: string; portmap: string };
+}
+
+/** Absolute path of one pinned program in the cache (a link to the multi-call binary or to a reused one on PATH). */
+export function toolPath(cacheDir: string, pin: ToolPin): string {
+  return join(cacheDir, pin.dir, pin.name);
+}
+
+/**
+ * Absolute paths of every program the lab runs, as `npm run setup` leaves
+ * them (`npm run setup -- --print-paths` prints them). Pure: it does not
+ * check that the setup has run.
+ */
+export function toolPaths(cacheDir: string): ToolPaths {
+  const p = (name: string) => {
+    const pin = TOOL_PINS.find((t) => t.name === name);
+    if (!pin) throw new Error(`no tool pin named ${name}`);
+    return toolPath(cacheDir, pin);
+  };
+  return {
+    etcd: p('etcd'),
+    'kube-apiserver': p('kube-apiserver'),
+    'kube-controller-manager': p('kube-controller-manager'),
+    'kube-scheduler': p('kube-scheduler'),
+    'kube-proxy': p('kube-proxy'),
+    kubeadm: p('kubeadm'),
+    kubectl: p('kubectl'),
+    cniBinDir: join(cacheDir, 'cni/bin'),
+    cni: { ptp: p('ptp'), 'host-local': p('host-local'), loopback: p('loopback'), portmap: p('portmap') },
+  };
+}
+
+/** Where setup records what each program is (built here or reused from PATH). */
+export const TOOL_MANIFEST = 'bin/manifest.json'; // relative to the cache dir
+
+// ------------------------------------------------------------------ debian
+
+/**
+ * Host packages the lab needs: routing daemons run inside the lab's network
+ * namespaces (frr, bird), packet filtering and conntrack for kube-proxy and
+ * the policies, and the usual interface tools.
+ */
+export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux'];
+
+/** Written (when absent) before installing, so that no package starts its daemon in the host namespace. */
+export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
