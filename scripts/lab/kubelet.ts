@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../lib/kube/client.js';
 import { NodeAgent, type StaticPod } from '../../lib/platforms/lab/kubelet/nodeAgent.js';
+import { PodRuntime, type ApiPod } from '../../lib/platforms/lab/kubelet/pods.js';
 import { hashOf, processesOfManifest, Supervisor, type Child, type ProcessSpec } from '../../lib/platforms/lab/supervisor.js';
 
 const { values } = parseArgs({
@@ -31,6 +32,9 @@ const { values } = parseArgs({
     version: { type: 'string' },
     kubeconfig: { type: 'string', default: '/etc/kubernetes/kubelet.conf' },
     labels: { type: 'string', default: '' },
+    'cni-bin': { type: 'string' },
+    'cni-conf': { type: 'string', default: '/etc/cni/net.d' },
+    'code-root': { type: 'string', default: process.cwd() },
   },
 });
 const { machine, bin, logs, status } = values;
@@ -98,6 +102,23 @@ function tick(): void {
 
 // The API side: once the machine has its kubelet credentials.
 let agent: NodeAgent | undefined;
+let client: KubeClient | undefined;
+const pods = values['cni-bin']
+  ? new PodRuntime({ node: machine, nodeAddress: values.address, cniBinDir: values['cni-bin'], cniConfDir: values['cni-conf']!, codeRoot: values['code-root']!, logs, log })
+  : undefined;
+let podsBusy = false;
+async function podsTick(): Promise<void> {
+  if (!pods || !client || podsBusy || stopping) return;
+  podsBusy = true;
+  try {
+    const list = await client.get<{ items: ApiPod[] }>(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${machine}`)}`);
+    await pods.sync(client, list.items);
+  } catch (e) {
+    log(`pods: ${(e as Error).message}`);
+  } finally {
+    podsBusy = false;
+  }
+}
 let agentBusy = false;
 async function agentTick(): Promise<void> {
   if (agentBusy || stopping) return;
@@ -106,7 +127,8 @@ async function agentTick(): Promise<void> {
     if (!agent) {
       if (!existsSync(values.kubeconfig!)) return;
       const labels = Object.fromEntries(values.labels!.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-      agent = new NodeAgent(new KubeClient(credentialsFromKubeconfig(readFileSync(values.kubeconfig!, 'utf8'))), { name: machine!, address: values.address!, kubeletVersion: values.version!, labels }, log);
+      client = new KubeClient(credentialsFromKubeconfig(readFileSync(values.kubeconfig!, 'utf8')));
+      agent = new NodeAgent(client, { name: machine!, address: values.address!, kubeletVersion: values.version!, labels }, log);
       await agent.register();
     }
     await agent.heartbeat();
@@ -133,6 +155,8 @@ function stop(): void {
   stopping = true;
   clearInterval(timer);
   clearInterval(agentTimer);
+  clearInterval(podsTimer);
+  void pods?.stopAll();
   const pids = supervisor.stopAll('SIGTERM');
   log(`stopping ${pids.length} process(es)`);
   setTimeout(() => {
@@ -152,5 +176,6 @@ process.on('SIGINT', stop);
 const timer = setInterval(tick, 1000);
 tick();
 const agentTimer = setInterval(() => void agentTick(), 5000);
+const podsTimer = setInterval(() => void podsTick(), 2000);
 void agentTick();
 log(`kubelet for ${machine} (${values.address}): supervising ${values.manifests}${values.processes ? ` and ${values.processes}` : ''}`);

@@ -21,7 +21,8 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
-import { formatAddress } from '../../net/ipv6.js';
+import { formatAddress, formatPrefix } from '../../net/ipv6.js';
+import { standinPodBlock } from './standin.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, kubeProxyConfiguration, type KubeadmOptions } from '../../render/kubeadm.js';
 import { ensureBird, pidAlive } from './daemons.js';
 import type { LabContext, Phase } from './lab.js';
@@ -89,6 +90,11 @@ function startKubelet(ctx: LabContext, m: MachineNode): boolean {
     `--mount=${mountNsFile(m.ns)}`,
     `--wd=${CODE_ROOT}`,
     '--',
+    // Restarted when it fails, as systemd restarts a kubelet; a clean exit (SIGTERM) ends the loop.
+    'sh',
+    '-c',
+    'until "$@"; do echo "kubelet exited ($?), restarting in 2 s"; sleep 2; done',
+    'kubelet',
     process.execPath,
     '--import',
     'tsx',
@@ -107,6 +113,10 @@ function startKubelet(ctx: LabContext, m: MachineNode): boolean {
     join(dir, 'kubelet-status.json'),
     '--processes',
     join(dir, 'processes.json'),
+    '--cni-bin',
+    ctx.cniBinDir,
+    '--code-root',
+    CODE_ROOT,
   ];
   const child = spawn('nsenter', args, { cwd: CODE_ROOT, detached: true, stdio: ['ignore', out, out] });
   writeFileSync(pidFile, `${child.pid}\n`);
@@ -139,6 +149,24 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
     async run(ctx) {
       for (const m of ctx.topology.machines) await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
       return `private /etc/kubernetes, /var/lib/etcd, /run ... on ${ctx.topology.machines.length} machines`;
+    },
+  },
+  {
+    name: 'pod network (stand-in CNI)',
+    async run(ctx) {
+      for (const m of ctx.topology.machines) {
+        const block = formatPrefix(standinPodBlock(ctx.cluster.plan.pods.pool, ctx.cluster.plan.pods.blockSize, m.machine));
+        const conflist = {
+          cniVersion: '1.0.0',
+          name: 'native6-lab-standin',
+          plugins: [{ type: 'ptp', ipMasq: false, mtu: 1500, ipam: { type: 'host-local', ranges: [[{ subnet: block }]], routes: [{ dst: '::/0' }], dataDir: '/var/lib/cni/networks' } }],
+        };
+        const path = join(machineRoot(ctx, m), 'etc/cni/net.d/10-native6-lab.conflist');
+        mkdirSync(join(path, '..'), { recursive: true });
+        const text = `${JSON.stringify(conflist, null, 2)}\n`;
+        if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileSync(path, text);
+      }
+      return 'ptp + host-local from each machine\'s announced pod block (Calico replaces it)';
     },
   },
   {
@@ -255,6 +283,22 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
       }
       await waitFor('the API server through its ClusterIP (ECMP, kube-proxy)', 60_000, () => readyz(adminClient(ctx)), ctx.log);
       return `${apiServerAddress(ctx)}:443 now reached through the Service range from every machine`;
+    },
+  },
+  {
+    name: 'workloads',
+    async run(ctx) {
+      // The cluster's apps overlay, as Flux would apply it (kustomize built into kubectl), with server-side apply.
+      const cp1 = ctx.topology.machines[0]!;
+      const kubeconfig = join(machineRoot(ctx, cp1), 'etc/kubernetes/admin.conf');
+      const dir = join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'apps');
+      const res = await ctx.runner.run(join(ctx.binDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager', 'native6-lab', '-k', dir], { timeoutMs: 60_000 });
+      const admin = adminClient(ctx);
+      await waitFor('the demo pods Ready', 120_000, async () => {
+        const deployments = await admin.get<{ items: Array<{ spec: { replicas?: number }; status: { availableReplicas?: number; updatedReplicas?: number } }> }>('/apis/apps/v1/namespaces/echo/deployments');
+        return deployments.items.length > 0 && deployments.items.every((d) => (d.status.availableReplicas ?? 0) === (d.spec.replicas ?? 1) && (d.status.updatedReplicas ?? 0) === (d.spec.replicas ?? 1));
+      }, ctx.log);
+      return `${res.stdout.trim().split('\n').length} objects from clusters/${ctx.cluster.spec.name}/apps applied; every Deployment available`;
     },
   },
 ];

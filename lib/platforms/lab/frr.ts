@@ -69,6 +69,7 @@ export function routerConfig(
     ` neighbor MACHINES remote-as ${asn.local}`,
     ' neighbor MACHINES ebgp-multihop 2',
     ` neighbor MACHINES update-source ${router.peerIP}`,
+    ' neighbor MACHINES timers connect 5',
     timers.bfd && ' neighbor MACHINES bfd profile machines',
     ...neighbors,
     ' !',

@@ -15,7 +15,8 @@ import { ensureBird, ensureRouterDaemons } from './daemons.js';
 import { createRunner, type Runner } from './exec.js';
 import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './frr.js';
 import { deleteNamespace, listNamespaces } from './netns.js';
-import { releaseMachineMounts, removeCreatedMountpoints } from './machine.js';
+import { mountNamespacePids, releaseMachineMounts, removeCreatedMountpoints } from './machine.js';
+import { processAlive, signal } from './process.js';
 import { buildHostAccess, buildMachines, buildProvider } from './network.js';
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
 import { standinBird } from './standin.js';
@@ -30,8 +31,10 @@ export interface LabContext {
   readonly paths: LabPaths;
   readonly runner: Runner;
   readonly timers: SessionTimers;
-  /** Where the Kubernetes, etcd and CNI binaries are (npm run setup builds them into .cache/bin). */
+  /** Where the Kubernetes and etcd binaries are (npm run setup builds them into .cache/bin). */
   readonly binDir: string;
+  /** Where the CNI plugins are (.cache/cni/bin). */
+  readonly cniBinDir: string;
   readonly log: (line: string) => void;
 }
 
@@ -69,7 +72,8 @@ export function createLabContext(repoRoot: string, cluster: LoadedCluster, optio
     paths,
     runner: createRunner(log),
     timers: options.timers ?? DEFAULT_TIMERS,
-    binDir: options.binDir ?? join(repoRoot, '.cache', 'bin'),
+    binDir: options.binDir ?? join(CODE_ROOT, '.cache', 'bin'),
+    cniBinDir: join(options.binDir ?? join(CODE_ROOT, '.cache', 'bin'), '..', 'cni', 'bin'),
     log,
   };
 }
@@ -224,11 +228,25 @@ export async function runPhases(ctx: LabContext, phases: readonly Phase[], progr
   }
 }
 
+/** TERM, a grace period, then KILL. */
+async function killAll(pids: readonly number[], graceMs = 3000): Promise<void> {
+  let left = pids.filter(processAlive);
+  for (const pid of left) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 100));
+    left = left.filter(processAlive);
+  }
+  for (const pid of left) signal(pid, 'SIGKILL');
+}
+
 /** Removes every namespace (and so every process in it) the lab made for the cluster, and its state unless kept. */
 export async function labDown(runner: Runner, repoRoot: string, cluster: string, keepState = false): Promise<string[]> {
   const namespaces = [...(await listNamespaces(runner, `${NS_PREFIX}${cluster}-`)), ...(await listNamespaces(runner, `${NS_PREFIX}${cluster}_`))];
   for (const ns of namespaces) {
     await deleteNamespace(runner, ns);
+    // Pods' programs run in their own network namespaces but in the machine's mount namespace.
+    await killAll(mountNamespacePids(ns));
     await releaseMachineMounts(runner, ns);
     rmSync(join('/var/run/frr', ns), { recursive: true, force: true });
     rmSync(join(FRR_RUN, ns), { recursive: true, force: true });

@@ -6,14 +6,14 @@
  * the xtables lock are the machine's own). Commands run "on" the machine
  * with nsenter into its network and mount namespaces.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Runner } from './exec.js';
 
 export const MOUNT_NS_DIR = '/run/n6-mnt';
 
 /** Folders each machine has of its own. */
-export const MACHINE_DIRS = ['/etc/kubernetes', '/var/lib/etcd', '/var/lib/kubelet', '/etc/cni/net.d', '/etc/calico', '/var/lib/calico'] as const;
+export const MACHINE_DIRS = ['/etc/kubernetes', '/var/lib/etcd', '/var/lib/kubelet', '/etc/cni/net.d', '/var/lib/cni', '/etc/calico', '/var/lib/calico'] as const;
 
 export function mountNsFile(ns: string): string {
   return join(MOUNT_NS_DIR, ns);
@@ -73,6 +73,31 @@ export async function ensureMachineMounts(r: Runner, ns: string, root: string, s
   const run = join(root, 'run');
   mkdirSync(run, { recursive: true });
   if (!(await isMountpoint(r, ns, '/run'))) await runOnMachine(r, ns, 'mount', ['-t', 'tmpfs', '-o', 'mode=755,size=64m', `n6-${ns}`, '/run']);
+}
+
+/**
+ * Every process in the machine's mount namespace, whatever its network
+ * namespace (a pod's program runs in the pod's own network namespace).
+ */
+export function mountNamespacePids(ns: string): number[] {
+  const file = mountNsFile(ns);
+  if (!existsSync(file)) return [];
+  let ino: number;
+  try {
+    ino = statSync(file).ino;
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/mnt`) === `mnt:[${ino}]`) out.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
 }
 
 /** Releases a machine's mount namespace (its processes must be gone). */

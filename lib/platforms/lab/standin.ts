@@ -106,6 +106,9 @@ export function standinBird(inputs: StandinInputs): StandinConfig {
       `  neighbor ${ip} as ${Number(spec.asNumber)};`,
       '  multihop;',
       '  gateway recursive;',
+      // Come back quickly after a session drops (BIRD waits 60 s to 300 s by default).
+      '  connect retry time 5;',
+      '  error wait time 1, 10;',
       ...(password !== undefined ? [`  password "${password}";`] : []),
       ...(inputs.bfd ? ['  bfd on;'] : []),
       ...(inputs.holdTime !== undefined ? [`  hold time ${inputs.holdTime};`] : []),

@@ -166,6 +166,8 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn): Promise<void> 
   const normal = await fromInternet();
   check('api/clusterip-from-internet', '10 answers in a row', normal.ok ? '10 answers in a row' : `${normal.successes}/${normal.attempts} answered; last: ${normal.last}`);
 
+  await verifyWorkloads(ctx, admin, check);
+
   // Hang (SIGSTOP, not kill) one control plane: every process of the machine stops answering.
   const victim = controlPlanes[controlPlanes.length - 1];
   if (victim && controlPlanes.length > 1) {
@@ -182,5 +184,52 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn): Promise<void> 
     } finally {
       for (const pid of pids) signal(pid, 'SIGCONT');
     }
+    // Leave the lab as verify found it: the machine back in BGP and its API server back in the Service.
+    const start = Date.now();
+    let back = false;
+    while (!back && Date.now() - start < 90_000) {
+      const sessions = await Promise.all(t.routers.map((r) => establishedSessions(ctx.runner, r.ns)));
+      const slices2 = await admin.get<{ items: Array<{ endpoints?: Array<{ addresses: string[] }> }> }>('/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dkubernetes').catch(() => ({ items: [] }));
+      const n = slices2.items.flatMap((sl) => sl.endpoints ?? []).length;
+      back = sessions.every((c) => c === t.machines.length) && n === controlPlanes.length;
+      if (!back) await new Promise((res) => setTimeout(res, 1000));
+    }
+    check(`recovery/${victim.machine.name}-after-hang`, 'BGP sessions and API endpoint back within 90 s', back ? 'BGP sessions and API endpoint back within 90 s' : 'not back after 90 s');
+    ctx.log(`verify: ${victim.machine.name} back in BGP and in the kubernetes Service ${((Date.now() - start) / 1000).toFixed(1)} s after SIGCONT`);
+  }
+}
+
+interface EchoAnswer {
+  pod: string;
+  node: string;
+  client: string;
+}
+
+/** Asks the echo server `count` times over new connections from the internet's client; the answers, parsed. */
+async function askEcho(ctx: LabContext, url: string, count: number): Promise<EchoAnswer[]> {
+  const script = `for i in $(seq 1 ${count}); do curl -s -m 3 --interface ${ctx.topology.internet.client} '${url}'; echo; done`;
+  const res = await ctx.runner.run('sh', ['-c', script], { ns: ctx.topology.internet.ns, allowFail: true, timeoutMs: count * 4000 + 5000 });
+  return res.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as EchoAnswer);
+}
+
+async function verifyWorkloads(ctx: LabContext, admin: KubeClient, check: CheckFn): Promise<void> {
+  const client = ctx.topology.internet.client;
+  const pods = await admin.get<{ items: Array<{ metadata: { name: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { podIP?: string } }> }>('/api/v1/namespaces/echo/pods');
+  if (pods.items.length === 0) return;
+  for (const p of pods.items.filter((x) => x.metadata.labels?.app === 'echo')) {
+    const [answer] = p.status.podIP ? await askEcho(ctx, `http://[${p.status.podIP}]:8080/`, 1) : [];
+    check(`pods/echo/${p.metadata.name}/from-internet-no-nat`, `answers from ${p.spec.nodeName}, sees client ${client}`, answer ? `answers from ${answer.node}, sees client ${answer.client}` : 'no answer');
+  }
+  const svc = await admin.get<{ spec: { clusterIP: string; externalIPs?: string[] } }>('/api/v1/namespaces/echo/services/echo-cluster');
+  for (const [what, ip] of [['cluster-ip', svc.spec.clusterIP], ...(svc.spec.externalIPs ?? []).map((x) => ['external-ip', x])] as Array<[string, string]>) {
+    const answers = await askEcho(ctx, `http://[${ip}]/`, 20);
+    const byPod = new Set(answers.map((a) => a.pod));
+    // kube-proxy masquerades external clients to the node that took the flow: the sources show which nodes ECMP chose.
+    const ingress = new Set(answers.map((a) => a.client));
+    check(`services/echo-cluster/${what}-from-internet`, '20/20 answered, by every echo pod', `${answers.length}/20 answered, by ${byPod.size === pods.items.filter((x) => x.metadata.labels?.app === 'echo').length ? 'every echo pod' : `${byPod.size} pod(s)`}`);
+    ctx.log(`verify: echo-cluster ${what} ${ip}: ${answers.length}/20 answered through ${ingress.size} distinct ingress addresses (ECMP)`);
   }
 }
