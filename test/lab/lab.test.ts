@@ -62,7 +62,7 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: roo
     const { report } = await labVerify(ctx);
     assert.deepEqual(report.checks.filter((c) => !c.ok), []);
     const names = report.checks.map((c) => c.name);
-    for (const want of ['bgp/n6-lt_r1/sessions-established', 'routes/n6-lt_r2/services-ecmp', 'api/clusterip-from-host-kubeconfig', 'api/kubernetes-service-endpoints', 'etcd/members-running', 'api/clusterip-from-internet', 'api/clusterip-from-internet-with-lt-cp-3-hung']) {
+    for (const want of ['bgp/n6-lt_r1/sessions-established', 'routes/n6-lt_r2/services-ecmp', 'api/clusterip-from-host-kubeconfig', 'api/kubernetes-service-endpoints', 'etcd/members-running', 'api/clusterip-from-internet', 'api/clusterip-from-internet-with-lt-cp-3-hung', 'recovery/lt-cp-3-after-hang', 'services/echo-cluster/cluster-ip-from-internet', 'services/echo-cluster/external-ip-from-internet']) {
       assert.ok(names.includes(want), `verify has no check ${want}`);
     }
 
@@ -106,6 +106,9 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: roo
 
 test('lab down leaves no process behind', { skip: root ? false : 'needs root' }, async () => {
   const runner = createRunner();
+  // Not in any namespace of the lab any more, and no program of it anywhere (pods run in their own network namespaces).
+  const left = (await runner.run('pgrep', ['-af', '(kubelet|echo)\\.ts .*(--machine|--node) lt-'], { allowFail: true })).stdout.trim();
+  assert.equal(left, '', `processes left behind: ${left}`);
   for (const ns of await listNamespaces(runner, 'n6-lt')) assert.deepEqual(await namespacePids(runner, ns), [], ns);
   assert.deepEqual(await listNamespaces(runner, 'n6-lt'), []);
   assert.deepEqual(existsSync(MOUNT_NS_DIR) ? readdirSync(MOUNT_NS_DIR).filter((f) => f.startsWith('n6-lt')) : [], []);
