@@ -6,10 +6,14 @@
  *          process, median of 5, with the runtime's own baseline subtracted
  *          and ratios against the 10-node case. Target: 1,000 nodes under 1 s
  *          and 200 MB.
+ *   lab    cold and warm bring-up of a 3 + 2 lab, its peak memory, and the time
+ *          until the routers withdraw a hung machine with default timers, short
+ *          hold timers and BFD (scripts/bench/lab.ts; root, npm run setup).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './common.js';
+import { benchLab } from './bench/lab.js';
 
 const root = repoRoot();
 const [name] = process.argv.slice(2);
@@ -57,9 +61,9 @@ function benchPlan(): number {
   return ok ? 0 : 1;
 }
 
-const benches: Record<string, () => number> = { plan: benchPlan };
+const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab };
 if (!name || !benches[name]) {
   console.error(`bench: name one of: ${Object.keys(benches).join(', ')} (npm run bench -- plan)`);
   process.exit(2);
 }
-process.exit(benches[name]());
+process.exit(await benches[name]());

@@ -3,7 +3,7 @@
  * step over the topology. `up` is idempotent: on a running lab every phase
  * finds its work done and changes nothing.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -11,7 +11,9 @@ import type { LoadedCluster } from '../../repo/workspace.js';
 import { renderCluster } from '../../render/tree.js';
 import type { Manifest } from '../../render/yaml.js';
 import { BGP_SECRET } from '../../render/calico.js';
-import { ensureBird, ensureRouterDaemons } from './daemons.js';
+import { ensureBird, ensureRouterDaemons, pidAlive } from './daemons.js';
+import { labDevices } from './metadata.js';
+import { spawn } from 'node:child_process';
 import { createRunner, type Runner } from './exec.js';
 import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './frr.js';
 import { deleteNamespace, listNamespaces } from './netns.js';
@@ -173,6 +175,30 @@ export const NETWORK_PHASES: readonly Phase[] = [
     },
   },
   {
+    name: 'provider metadata',
+    async run(ctx) {
+      // Each machine's metadata in Equinix Metal's shape, its own MD5 password included; root-only file.
+      const passwords = ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name));
+      const devices = labDevices(ctx.cluster.spec, ctx.cluster.plan).map((d) => ({
+        ...d,
+        bgp_neighbors: d.bgp_neighbors.map((n) => ({ ...n, md5_password: passwords.get(d.hostname) ?? null })),
+      }));
+      const file = join(ctx.paths.root, 'metadata.json');
+      writeFileSync(file, `${JSON.stringify(devices, null, 2)}\n`, { mode: 0o600 });
+      const pidFile = join(ctx.paths.root, 'metadata.pid');
+      if (pidAlive(pidFile)) return `serving ${devices.length} devices on [${ctx.topology.internet.metadata}]:80`;
+      const out = openSync(join(ctx.paths.logs, 'metadata.log'), 'a');
+      const child = spawn(
+        'ip',
+        ['netns', 'exec', ctx.topology.internet.ns, process.execPath, '--import', 'tsx', join(CODE_ROOT, 'scripts/lab/metadata.ts'), '--listen', ctx.topology.internet.metadata, '--port', '80', '--devices', file],
+        { cwd: CODE_ROOT, detached: true, stdio: ['ignore', out, out] },
+      );
+      writeFileSync(pidFile, `${child.pid}\n`);
+      child.unref();
+      return `started, ${devices.length} devices on [${ctx.topology.internet.metadata}]:80`;
+    },
+  },
+  {
     name: 'BGP sessions',
     async run(ctx) {
       const want = ctx.topology.machines.length;
@@ -254,6 +280,7 @@ export async function labDown(runner: Runner, repoRoot: string, cluster: string,
   const paths = labPaths(repoRoot, cluster);
   removeCreatedMountpoints(paths.root);
   rmSync(join(paths.root, 'bootstrap-endpoint'), { force: true });
+  rmSync(join(paths.root, 'metadata.json'), { force: true });
   if (!keepState) {
     rmSync(join(paths.root, 'machines'), { recursive: true, force: true });
     rmSync(paths.secrets, { force: true });

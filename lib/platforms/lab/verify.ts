@@ -11,7 +11,9 @@ import { namespacePids } from './netns.js';
 import { signal } from './process.js';
 import type { Runner } from './exec.js';
 import type { LabContext } from './lab.js';
-import { CODE_ROOT, establishedSessions } from './lab.js';
+import { CODE_ROOT, establishedSessions, readFabric } from './lab.js';
+import { bgpPeers } from '../../render/calico.js';
+import type { MetalDevice } from '../equinixMetal/metadata.js';
 import { standinPodBlock } from './standin.js';
 
 export interface Check {
@@ -89,6 +91,22 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
       check(`routes/${router.ns}/pod-block/${m.machine.name}`, `${block} via ${m.address}`, `${block} via ${nextHops(findRoute(routes, block)).join(',') || 'none'}`);
     }
     check(`routes/${router.ns}/services-ecmp`, `${services} via ${allMachines.join(',')}`, `${services} via ${nextHops(findRoute(routes, services)).join(',') || 'none'}`);
+  }
+  // Each machine reads its own metadata, as a device does; the BGPPeers made from it by the cloud path's
+  // code must be exactly the ones rendered into the cluster's tree.
+  const fabric = readFabric(ctx);
+  for (const m of machines) {
+    const res = await r.run('curl', ['-s', '-m', '3', `http://[${t.internet.metadata}]/metadata`], { ns: m.ns, allowFail: true, timeoutMs: 6000 });
+    let observed = 'no answer';
+    try {
+      const device = JSON.parse(res.stdout) as MetalDevice;
+      const fromMetadata = JSON.stringify(bgpPeers([device]));
+      const rendered = JSON.stringify(fabric.filter((o) => o.kind === 'BGPPeer' && (o.spec as { node?: string }).node === m.machine.name));
+      observed = device.hostname !== m.machine.name ? `metadata of ${device.hostname}` : fromMetadata === rendered ? 'its BGPPeers, as rendered' : 'BGPPeers that differ from the rendered ones';
+    } catch {
+      observed = res.stdout.trim().slice(0, 100) || 'no answer';
+    }
+    check(`metadata/${m.machine.name}/bgp-peers`, 'its BGPPeers, as rendered', observed);
   }
   for (const m of machines) {
     const routes = await kernelRoutes(r, m.ns);

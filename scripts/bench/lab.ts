@@ -1,0 +1,155 @@
+/**
+ * npm run bench -- lab: the lab's figures, in one run, on a cluster of its
+ * own ("bench", 3 control planes + 2 workers, in a temporary repository):
+ *   - cold bring-up (from nothing) and warm bring-up (a second `up`), and
+ *     the peak of the lab's resident memory (every process of the lab,
+ *     sampled each second) during the cold bring-up;
+ *   - the time until both routers withdraw a hung machine (SIGSTOP, not
+ *     kill: a killed process closes its TCP session at once and proves
+ *     nothing), with default BGP timers, short hold timers and BFD: three
+ *     machines hung at once, the median of the three.
+ * Needs root and `npm run setup`. Removes everything it made, even on failure.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRunner } from '../../lib/platforms/lab/exec.js';
+import type { SessionTimers } from '../../lib/platforms/lab/frr.js';
+import { createLabContext, labDown, NETWORK_PHASES, runPhases, CODE_ROOT } from '../../lib/platforms/lab/lab.js';
+import { mountNamespacePids } from '../../lib/platforms/lab/machine.js';
+import { namespacePids, listNamespaces } from '../../lib/platforms/lab/netns.js';
+import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
+import { signal } from '../../lib/platforms/lab/process.js';
+import { kernelRoutes } from '../../lib/platforms/lab/verify.js';
+import { loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
+
+const SPEC = `apiVersion: native6.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: bench
+spec:
+  platform: lab
+  kubernetesVersion: v1.35.4
+  controlPlane:
+    count: 3
+  workers:
+    - name: w
+      count: 2
+  network:
+    block: 2001:db8:4300::/56
+    externalIPRangeSize: 120
+`;
+
+const VARIANTS: Array<{ name: string; timers: SessionTimers }> = [
+  // FRR's "traditional" defaults (keepalive 60 s, hold 180 s); BIRD's hold 240 s, so 180 s is negotiated.
+  { name: 'default timers (keepalive 60 s, hold 180 s)', timers: { keepalive: 60, hold: 180 } },
+  { name: 'short hold timers (keepalive 3 s, hold 9 s)', timers: { keepalive: 3, hold: 9 } },
+  { name: 'BFD (100 ms x 3) and hold 9 s', timers: { keepalive: 3, hold: 9, bfd: { intervalMs: 100, multiplier: 3 } } },
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function rssKiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export async function benchLab(): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    console.error('bench lab: needs root (network namespaces)');
+    return 2;
+  }
+  if (!existsSync(join(CODE_ROOT, '.cache/bin/kube-apiserver'))) {
+    console.error('bench lab: run npm run setup first');
+    return 2;
+  }
+  const repo = mkdtempSync(join(tmpdir(), 'n6-bench-'));
+  const runner = createRunner();
+  try {
+    mkdirSync(join(repo, 'infra'));
+    writeFileSync(join(repo, 'infra/bench.yaml'), SPEC);
+    const { cluster } = loadSpecFile(repo, 'infra/bench.yaml');
+    if (!cluster) throw new Error('bench spec refused');
+    writeTree(repo, renderAll([cluster]), ownedDirs([cluster]));
+    const quiet = () => undefined;
+
+    // Cold and warm bring-up, with the lab's memory sampled every second.
+    const ctx = createLabContext(repo, cluster);
+    let peak = 0;
+    const sampler = setInterval(() => {
+      void (async () => {
+        const namespaces = await listNamespaces(runner, 'n6-bench');
+        const pids = new Set<number>();
+        for (const ns of namespaces) {
+          for (const pid of await namespacePids(runner, ns)) pids.add(pid);
+          for (const pid of mountNamespacePids(ns)) pids.add(pid);
+        }
+        const total = [...pids].reduce((n, pid) => n + rssKiB(pid), 0);
+        peak = Math.max(peak, total);
+      })();
+    }, 1000);
+    let t = Date.now();
+    await runPhases(ctx, UP_PHASES, quiet);
+    const cold = Date.now() - t;
+    clearInterval(sampler);
+    t = Date.now();
+    await runPhases(ctx, UP_PHASES, quiet);
+    const warm = Date.now() - t;
+    console.log('bring-up of a 3 + 2 lab (3 control planes, 2 workers, demo workloads)');
+    console.log(`  cold ${(cold / 1000).toFixed(1)} s, warm ${(warm / 1000).toFixed(1)} s (warm/cold ${(warm / cold).toFixed(3)})`);
+    console.log(`  peak resident memory of every lab process during the cold bring-up: ${(peak / 1024).toFixed(0)} MiB`);
+    await labDown(runner, repo, 'bench');
+
+    // Withdrawal of a hung machine, per timer variant: the network half of the lab is enough.
+    console.log('');
+    console.log('time until both routers withdraw a hung machine (SIGSTOP of its BGP speaker; 3 machines, hung a third of a keepalive apart; median)');
+    const results: Array<{ name: string; ms: number[] }> = [];
+    for (const v of VARIANTS) {
+      const vctx = createLabContext(repo, cluster, { timers: v.timers });
+      await runPhases(vctx, NETWORK_PHASES, quiet);
+      const victims = vctx.topology.machines.slice(-3);
+      const pids = victims.map((m) => Number(readFileSync(join(vctx.paths.machine(m.machine.name), 'bird6.pid'), 'utf8')));
+      // Hang the three at different points of the keepalive cycle, so the samples are not one event seen thrice.
+      const start = Date.now();
+      const stoppedAt = new Map<string, number>();
+      const done = new Map<string, number>();
+      try {
+        while (done.size < victims.length && Date.now() - start < 400_000) {
+          victims.forEach((m, i) => {
+            if (!stoppedAt.has(m.address) && Date.now() - start >= (i * v.timers.keepalive * 1000) / victims.length) {
+              signal(pids[i]!, 'SIGSTOP');
+              stoppedAt.set(m.address, Date.now());
+            }
+          });
+          const tables = await Promise.all(vctx.topology.routers.map((r) => kernelRoutes(runner, r.ns)));
+          for (const m of victims) {
+            const at = stoppedAt.get(m.address);
+            if (at === undefined || done.has(m.address)) continue;
+            if (!tables.some((routes) => JSON.stringify(routes).includes(`"${m.address}"`))) done.set(m.address, Date.now() - at);
+          }
+          await new Promise((res) => setTimeout(res, 20));
+        }
+      } finally {
+        for (const pid of pids) signal(pid, 'SIGCONT');
+      }
+      const ms = victims.map((m) => done.get(m.address) ?? Number.NaN);
+      results.push({ name: v.name, ms });
+      console.log(`  ${v.name.padEnd(46)} median ${(median(ms) / 1000).toFixed(2)} s  (${ms.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')})`);
+      await labDown(runner, repo, 'bench');
+    }
+    const bfd = median(results[2]!.ms);
+    console.log(`  ratios to BFD: default timers ${(median(results[0]!.ms) / bfd).toFixed(0)}x, short hold ${(median(results[1]!.ms) / bfd).toFixed(1)}x`);
+    return 0;
+  } finally {
+    await labDown(runner, repo, 'bench');
+    rmSync(repo, { recursive: true, force: true });
+    if (existsSync('/run/n6-mnt') && readdirSync('/run/n6-mnt').some((f) => f.startsWith('n6-bench'))) console.error('bench lab: mount namespaces left in /run/n6-mnt');
+  }
+}
