@@ -10,8 +10,7 @@
  *     machines hung at once, the median of the three.
  * Needs root and `npm run setup`. Removes everything it made, even on failure.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRunner } from '../../lib/platforms/lab/exec.js';
 import type { SessionTimers } from '../../lib/platforms/lab/frr.js';
@@ -21,24 +20,8 @@ import { namespacePids, listNamespaces } from '../../lib/platforms/lab/netns.js'
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { signal } from '../../lib/platforms/lab/process.js';
 import { kernelRoutes } from '../../lib/platforms/lab/verify.js';
-import { loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
+import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
 
-const SPEC = `apiVersion: native6.dev/v1alpha1
-kind: Cluster
-metadata:
-  name: bench
-spec:
-  platform: lab
-  kubernetesVersion: v1.35.4
-  controlPlane:
-    count: 3
-  workers:
-    - name: w
-      count: 2
-  network:
-    block: 2001:db8:4300::/56
-    externalIPRangeSize: 120
-`;
 
 const VARIANTS: Array<{ name: string; timers: SessionTimers }> = [
   // FRR's "traditional" defaults (keepalive 60 s, hold 180 s); BIRD's hold 240 s, so 180 s is negotiated.
@@ -70,14 +53,10 @@ export async function benchLab(): Promise<number> {
     console.error('bench lab: run npm run setup first');
     return 2;
   }
-  const repo = mkdtempSync(join(tmpdir(), 'n6-bench-'));
+  const scratch = scratchCluster('bench', { controlPlanes: 3, workers: 2, block: '2001:db8:4300::/56' });
+  const { repo, cluster } = scratch;
   const runner = createRunner();
   try {
-    mkdirSync(join(repo, 'infra'));
-    writeFileSync(join(repo, 'infra/bench.yaml'), SPEC);
-    const { cluster } = loadSpecFile(repo, 'infra/bench.yaml');
-    if (!cluster) throw new Error('bench spec refused');
-    writeTree(repo, renderAll([cluster]), ownedDirs([cluster]));
     const quiet = () => undefined;
 
     // Cold and warm bring-up, with the lab's memory sampled every second.
@@ -149,7 +128,7 @@ export async function benchLab(): Promise<number> {
     return 0;
   } finally {
     await labDown(runner, repo, 'bench');
-    rmSync(repo, { recursive: true, force: true });
+    scratch.remove();
     if (existsSync('/run/n6-mnt') && readdirSync('/run/n6-mnt').some((f) => f.startsWith('n6-bench'))) console.error('bench lab: mount namespaces left in /run/n6-mnt');
   }
 }

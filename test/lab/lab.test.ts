@@ -9,48 +9,25 @@
  * `finally`, even on failure.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createRunner } from '../../lib/platforms/lab/exec.js';
-import { existsSync, readdirSync } from 'node:fs';
 import { createLabContext, labDown, labVerify, runPhases, type PhaseReport } from '../../lib/platforms/lab/lab.js';
 import { MOUNT_NS_DIR } from '../../lib/platforms/lab/machine.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { listNamespaces, namespacePids } from '../../lib/platforms/lab/netns.js';
 import { kernelRoutes } from '../../lib/platforms/lab/verify.js';
-import { loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
-import { formatProblem } from '../../lib/spec/problems.js';
+import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
 
-const SPEC = `apiVersion: native6.dev/v1alpha1
-kind: Cluster
-metadata:
-  name: lt
-spec:
-  platform: lab
-  kubernetesVersion: v1.35.4
-  controlPlane:
-    count: 3
-  workers:
-    - name: w
-      count: 1
-  network:
-    block: 2001:db8:4200::/56
-    externalIPRangeSize: 120
-`;
 
 const root = process.getuid?.() === 0;
 
 test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: root ? false : 'needs root: the lab makes network namespaces', timeout: 600_000 }, async () => {
-  const repo = mkdtempSync(join(tmpdir(), 'n6-labtest-'));
+  const scratch = scratchCluster('lt', { controlPlanes: 3, workers: 1, block: '2001:db8:4200::/56' });
+  const { repo, cluster } = scratch;
   const runner = createRunner();
   try {
-    mkdirSync(join(repo, 'infra'));
-    writeFileSync(join(repo, 'infra/lt.yaml'), SPEC);
-    const { cluster, problems } = loadSpecFile(repo, 'infra/lt.yaml');
-    assert.ok(cluster, problems.map(formatProblem).join('\n'));
-    writeTree(repo, renderAll([cluster]), ownedDirs([cluster]));
 
     const ctx = createLabContext(repo, cluster, { binDir: join(process.cwd(), '.cache/bin') });
     assert.ok(existsSync(join(ctx.binDir, 'kube-apiserver')), `no ${ctx.binDir}/kube-apiserver: run npm run setup first`);
@@ -97,7 +74,7 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: roo
     }
   } finally {
     const removed = await labDown(runner, repo, 'lt');
-    rmSync(repo, { recursive: true, force: true });
+    scratch.remove();
     assert.ok(removed.length >= 7, `down removed ${removed.length} namespaces`);
   }
   assert.deepEqual(await listNamespaces(runner, 'n6-lt'), []);

@@ -19,11 +19,11 @@ import { spawn } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
 import { formatAddress, formatPrefix } from '../../net/ipv6.js';
 import { standinPodBlock } from './standin.js';
-import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, kubeProxyConfiguration, type KubeadmOptions } from '../../render/kubeadm.js';
+import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type KubeadmOptions } from '../../render/kubeadm.js';
 import { ensureBird, pidAlive } from './daemons.js';
 import type { LabContext, Phase } from './lab.js';
 import { bootstrapMarker, CODE_ROOT, standinConfigFor } from './lab.js';
@@ -242,16 +242,18 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
     async run(ctx) {
       const cp1 = ctx.topology.machines[0]!;
       const conf = await kubeadm(ctx, cp1, ['kubeconfig', 'user', '--client-name', 'system:kube-proxy', '--config', '/etc/kubernetes/kubeadm-init.yaml']);
+      const configMap = await adminClient(ctx).get<{ data?: Record<string, string> }>('/api/v1/namespaces/kube-system/configmaps/kube-proxy');
+      const kubeadmProxyConfig = parse(configMap.data?.['config.conf'] ?? '') as Record<string, unknown> | null;
+      if (!kubeadmProxyConfig || kubeadmProxyConfig.kind !== 'KubeProxyConfiguration') throw new Error('kubeadm wrote no kube-proxy configuration (ConfigMap kube-system/kube-proxy, key config.conf)');
       for (const m of ctx.topology.machines) {
         const root = machineRoot(ctx, m);
         writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.conf'), conf.stdout);
+        // The configuration kubeadm's addon phase wrote (the kube-proxy ConfigMap), with what its
+        // DaemonSet would set differently on this machine: the credentials file and the node name.
         const config = {
-          ...kubeProxyConfiguration(ctx.cluster.plan, LAB_KUBEADM),
-          clientConnection: { kubeconfig: '/etc/kubernetes/kube-proxy.conf' },
+          ...kubeadmProxyConfig,
+          clientConnection: { ...(kubeadmProxyConfig.clientConnection as object | undefined), kubeconfig: '/etc/kubernetes/kube-proxy.conf' },
           hostnameOverride: m.machine.name,
-          bindAddress: '::',
-          healthzBindAddress: '[::]:10256',
-          metricsBindAddress: '[::1]:10249',
         };
         writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.yaml'), stringify(config));
         if (m.machine.role === 'worker' && !existsSync(join(root, 'etc/kubernetes/kubelet.conf'))) {

@@ -18,7 +18,7 @@ import { createRunner, type Runner } from './exec.js';
 import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './frr.js';
 import { deleteNamespace, listNamespaces } from './netns.js';
 import { mountNamespacePids, releaseMachineMounts, removeCreatedMountpoints } from './machine.js';
-import { processAlive, signal } from './process.js';
+import { killAll } from './process.js';
 import { buildHostAccess, buildMachines, buildProvider } from './network.js';
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
 import { standinBird } from './standin.js';
@@ -252,18 +252,6 @@ export async function runPhases(ctx: LabContext, phases: readonly Phase[], progr
       throw new PhaseError(phase.name, e, join(ctx.paths.logs, 'lab.log'));
     }
   }
-}
-
-/** TERM, a grace period, then KILL. */
-async function killAll(pids: readonly number[], graceMs = 3000): Promise<void> {
-  let left = pids.filter(processAlive);
-  for (const pid of left) signal(pid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((res) => setTimeout(res, 100));
-    left = left.filter(processAlive);
-  }
-  for (const pid of left) signal(pid, 'SIGKILL');
 }
 
 /** Removes every namespace (and so every process in it) the lab made for the cluster, and its state unless kept. */

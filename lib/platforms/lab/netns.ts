@@ -5,7 +5,7 @@
  * nothing.
  */
 import type { Runner } from './exec.js';
-import { processAlive, signal } from './process.js';
+import { killAll } from './process.js';
 
 export async function listNamespaces(r: Runner, prefix: string): Promise<string[]> {
   const { stdout } = await r.run('ip', ['-j', 'netns', 'list'], { allowFail: true });
@@ -79,13 +79,6 @@ export async function namespacePids(r: Runner, ns: string): Promise<number[]> {
 
 /** Stops every process in the namespace (TERM, then KILL after a grace period) and deletes it. */
 export async function deleteNamespace(r: Runner, ns: string, graceMs = 3000): Promise<void> {
-  let pids = (await namespacePids(r, ns)).filter(processAlive);
-  for (const pid of pids) signal(pid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (pids.length > 0 && Date.now() < deadline) {
-    await new Promise((res) => setTimeout(res, 100));
-    pids = pids.filter(processAlive);
-  }
-  for (const pid of pids) signal(pid, 'SIGKILL');
+  await killAll(await namespacePids(r, ns), graceMs);
   await r.run('ip', ['netns', 'del', ns], { allowFail: true });
 }

@@ -21,3 +21,15 @@ export function signal(pid: number, sig: NodeJS.Signals): void {
     // already gone
   }
 }
+
+/** TERM, a grace period, then KILL (a stopped process dies of KILL too). */
+export async function killAll(pids: readonly number[], graceMs = 3000): Promise<void> {
+  let left = pids.filter(processAlive);
+  for (const pid of left) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 100));
+    left = left.filter(processAlive);
+  }
+  for (const pid of left) signal(pid, 'SIGKILL');
+}

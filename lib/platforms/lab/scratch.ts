@@ -1,0 +1,47 @@
+/**
+ * A throwaway lab cluster for tests and benchmarks: a spec written into a
+ * temporary repository, with its tree rendered, so a lab can run without
+ * touching the project's own clusters (or a lab the user has running).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSpecFile, ownedDirs, renderAll, writeTree, type LoadedCluster } from '../../repo/workspace.js';
+import { formatProblem } from '../../spec/problems.js';
+
+export interface ScratchCluster {
+  readonly repo: string;
+  readonly cluster: LoadedCluster;
+  remove(): void;
+}
+
+export function scratchCluster(name: string, shape: { controlPlanes: number; workers: number; block: string }): ScratchCluster {
+  const repo = mkdtempSync(join(tmpdir(), `n6-${name}-`));
+  const spec = [
+    'apiVersion: native6.dev/v1alpha1',
+    'kind: Cluster',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    '  platform: lab',
+    '  kubernetesVersion: v1.35.4',
+    '  controlPlane:',
+    `    count: ${shape.controlPlanes}`,
+    '  workers:',
+    '    - name: w',
+    `      count: ${shape.workers}`,
+    '  network:',
+    `    block: ${shape.block}`,
+    '    externalIPRangeSize: 120',
+    '',
+  ].join('\n');
+  mkdirSync(join(repo, 'infra'));
+  writeFileSync(join(repo, `infra/${name}.yaml`), spec);
+  const { cluster, problems } = loadSpecFile(repo, `infra/${name}.yaml`);
+  if (!cluster) {
+    rmSync(repo, { recursive: true, force: true });
+    throw new Error(problems.map(formatProblem).join('\n'));
+  }
+  writeTree(repo, renderAll([cluster]), ownedDirs([cluster]));
+  return { repo, cluster, remove: () => rmSync(repo, { recursive: true, force: true }) };
+}
