@@ -23,6 +23,7 @@ import { parse, stringify } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
 import { formatAddress, formatPrefix } from '../../net/ipv6.js';
 import { standinPodBlock } from './standin.js';
+import { probeFrom } from './verify.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type KubeadmOptions } from '../../render/kubeadm.js';
 import { ensureBird, pidAlive } from './daemons.js';
 import type { LabContext, Phase } from './lab.js';
@@ -300,7 +301,14 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
         const deployments = await admin.get<{ items: Array<{ spec: { replicas?: number }; status: { availableReplicas?: number; updatedReplicas?: number } }> }>('/apis/apps/v1/namespaces/echo/deployments');
         return deployments.items.length > 0 && deployments.items.every((d) => (d.status.availableReplicas ?? 0) === (d.spec.replicas ?? 1) && (d.status.updatedReplicas ?? 0) === (d.spec.replicas ?? 1));
       }, ctx.log);
-      return `${res.stdout.trim().split('\n').length} objects from clusters/${ctx.cluster.spec.name}/apps applied; every Deployment available`;
+      // Available pods are not yet served everywhere: wait until every machine's kube-proxy has the
+      // endpoints, i.e. the public Service answers new connections from the internet, 10 in a row.
+      const svc = await admin.get<{ spec: { clusterIP: string; externalIPs?: string[] } }>('/api/v1/namespaces/echo/services/echo-cluster');
+      for (const ip of [svc.spec.clusterIP, ...(svc.spec.externalIPs ?? [])]) {
+        const probe = await probeFrom(ctx, ctx.topology.internet.ns, { url: `http://[${ip}]/healthz`, need: 10, timeoutS: 60 });
+        if (!probe.ok) throw new Error(`echo-cluster on ${ip} does not answer the internet: ${probe.successes}/${probe.attempts}, last ${probe.last}`);
+      }
+      return `${res.stdout.trim().split('\n').length} objects from clusters/${ctx.cluster.spec.name}/apps applied; every Deployment available and served`;
     },
   },
 ];

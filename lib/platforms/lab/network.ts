@@ -38,7 +38,9 @@ export async function buildProvider(r: Runner, t: LabTopology): Promise<void> {
   await ensureRoute(r, r2.ns, [`${r1.peerIP}/128`, 'via', t.interRouter.r1, 'dev', 'peer']);
   // The internet's hosts, and its way to the cluster: through both routers.
   for (const a of [inet.client, inet.metadata, ...extraInternetHosts]) await ensureAddress(r, inet.ns, 'lo', `${a}/128`);
-  await ensureRoute(r, inet.ns, [t.block, 'nexthop', 'via', r1.uplink.address, 'dev', 'r1', 'nexthop', 'via', r2.uplink.address, 'dev', 'r2']);
+  // The client address is the source of everything the internet sends the cluster: tests need not bind
+  // to it (binding before connecting picks ports that collide with connections still in TIME_WAIT).
+  await ensureRoute(r, inet.ns, [t.block, 'src', inet.client, 'nexthop', 'via', r1.uplink.address, 'dev', 'r1', 'nexthop', 'via', r2.uplink.address, 'dev', 'r2']);
 }
 
 /** The host's veth into the internet namespace, and a host route to the cluster's block through it. */

@@ -18,7 +18,7 @@ export interface ApiPod {
   metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string; annotations?: Record<string, string> };
   spec: {
     hostNetwork?: boolean;
-    containers: Array<{ name: string; image: string; args?: string[]; command?: string[]; ports?: Array<{ name?: string; containerPort: number }>; readinessProbe?: { httpGet?: { path?: string; port: number | string } } }>;
+    containers: Array<{ name: string; image: string; args?: string[]; command?: string[]; ports?: Array<{ name?: string; containerPort: number }>; readinessProbe?: { httpGet?: { path?: string; port: number | string }; failureThreshold?: number } }>;
   };
   status?: { phase?: string };
 }
@@ -42,6 +42,8 @@ interface RunningPod {
   startedAt?: string;
   /** Its program and network are gone (the pod is being deleted). */
   stopped?: boolean;
+  probeFailures?: number;
+  wasReady?: boolean;
   /** Why it cannot run, when it cannot; a network failure is retried after `retryAt`. */
   blocked?: { reason: string; message: string; retryAt?: number };
   container: ApiPod['spec']['containers'][number];
@@ -206,7 +208,21 @@ export class PodRuntime {
     const running = r.child !== undefined;
     const probe = r.container.readinessProbe?.httpGet;
     const port = typeof probe?.port === 'string' ? r.container.ports?.find((x) => x.name === probe.port)?.containerPort : probe?.port;
-    const ready = running && r.ip !== undefined && (probe && port ? await httpProbe({ httpGet: { path: probe.path ?? '/', port } }, r.ip) : true);
+    // As the kubelet does: a pod turns NotReady only after failureThreshold (default 3) probes fail in a row.
+    let ready = false;
+    if (running && r.ip !== undefined) {
+      if (!probe || !port) ready = true;
+      else if (await httpProbe({ httpGet: { path: probe.path ?? '/', port } }, r.ip)) {
+        r.probeFailures = 0;
+        ready = true;
+      } else {
+        r.probeFailures = (r.probeFailures ?? 0) + 1;
+        ready = r.wasReady === true && r.probeFailures < (r.container.readinessProbe?.failureThreshold ?? 3);
+      }
+    }
+    const transition = ready !== r.wasReady;
+    r.wasReady = ready;
+    if (transition) this.o.log(`pod ${r.key}: ${ready ? 'Ready' : 'not Ready'}`);
     const cond = (type: string, ok: boolean) => ({ type, status: ok ? 'True' : 'False', lastTransitionTime: t });
     const state = r.blocked
       ? { waiting: { reason: r.blocked.reason, message: r.blocked.message } }
