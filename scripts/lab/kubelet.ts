@@ -18,6 +18,7 @@ import { parse } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../lib/kube/client.js';
 import { NodeAgent, type StaticPod } from '../../lib/platforms/lab/kubelet/nodeAgent.js';
 import { PodRuntime, type ApiPod } from '../../lib/platforms/lab/kubelet/pods.js';
+import { tlsBootstrap } from '../../lib/platforms/lab/kubelet/bootstrap.js';
 import { hashOf, processesOfManifest, Supervisor, type Child, type ProcessSpec } from '../../lib/platforms/lab/supervisor.js';
 
 const { values } = parseArgs({
@@ -125,7 +126,13 @@ async function agentTick(): Promise<void> {
   agentBusy = true;
   try {
     if (!agent) {
-      if (!existsSync(values.kubeconfig!)) return;
+      if (!existsSync(values.kubeconfig!)) {
+        // kubeadm join wrote a bootstrap kubeconfig: get our own credentials, as the kubelet does.
+        const bootstrap = '/etc/kubernetes/bootstrap-kubelet.conf';
+        if (!existsSync(bootstrap)) return;
+        const kubeconfig = await tlsBootstrap(machine!, readFileSync(bootstrap, 'utf8'), log);
+        writeFileSync(values.kubeconfig!, kubeconfig, { mode: 0o600 });
+      }
       const labels = Object.fromEntries(values.labels!.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
       client = new KubeClient(credentialsFromKubeconfig(readFileSync(values.kubeconfig!, 'utf8')));
       agent = new NodeAgent(client, { name: machine!, address: values.address!, kubeletVersion: values.version!, labels }, log);

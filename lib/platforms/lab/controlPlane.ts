@@ -239,6 +239,30 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
     },
   },
   {
+    name: 'workers join',
+    async run(ctx) {
+      const cp1 = ctx.topology.machines[0]!;
+      const secrets = ensureClusterSecrets(ctx.paths);
+      const hash = caCertHash(readFileSync(join(machineRoot(ctx, cp1), 'etc/kubernetes/pki/ca.crt'), 'utf8'));
+      const joined: string[] = [];
+      for (const m of ctx.topology.machines.filter((x) => x.machine.role === 'worker')) {
+        const root = machineRoot(ctx, m);
+        const config = kubeadmJoin(ctx.cluster.plan, { name: m.machine.name, address: m.address }, secrets, { controlPlane: false, caCertHash: hash }, LAB_KUBEADM);
+        writeSecretFile(join(root, 'etc/kubernetes/kubeadm-join.yaml'), config);
+        if (existsSync(join(root, 'etc/kubernetes/kubelet.conf'))) continue;
+        // kubeadm discovers the cluster with the bootstrap token and writes the kubelet's bootstrap kubeconfig;
+        // the lab's kubelet then does the TLS bootstrap (a CSR the controller manager approves).
+        await kubeadm(ctx, m, ['join', 'phase', 'kubelet-start', '--config', '/etc/kubernetes/kubeadm-join.yaml']);
+        await waitFor(`${m.machine.name}'s kubelet TLS bootstrap`, 120_000, async () => {
+          assertKubeletAlive(ctx, m);
+          return existsSync(join(root, 'etc/kubernetes/kubelet.conf'));
+        }, ctx.log);
+        joined.push(m.machine.name);
+      }
+      return joined.length ? `joined ${joined.join(', ')} (bootstrap token, kubelet CSR approved)` : 'all joined';
+    },
+  },
+  {
     name: 'kube-proxy',
     async run(ctx) {
       const cp1 = ctx.topology.machines[0]!;
@@ -257,10 +281,6 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
           hostnameOverride: m.machine.name,
         };
         writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.yaml'), stringify(config));
-        if (m.machine.role === 'worker' && !existsSync(join(root, 'etc/kubernetes/kubelet.conf'))) {
-          const kubeletConf = await kubeadm(ctx, cp1, ['kubeconfig', 'user', '--client-name', `system:node:${m.machine.name}`, '--org', 'system:nodes', '--config', '/etc/kubernetes/kubeadm-init.yaml']);
-          writeSecretFile(join(root, 'etc/kubernetes/kubelet.conf'), kubeletConf.stdout);
-        }
         const processes = { processes: [{ id: 'kube-proxy/kube-proxy', argv: ['kube-proxy', '--config=/etc/kubernetes/kube-proxy.yaml'] }] };
         writeSecretFile(join(ctx.paths.machine(m.machine.name), 'processes.json'), `${JSON.stringify(processes, null, 2)}\n`);
       }
