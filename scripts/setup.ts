@@ -10,14 +10,14 @@
 //   ✓ bin:kubernetes                kube-apiserver, … -> .cache/bin/k8s (built) (543.9s)
 //
 // The steps: schemas:* (pinned API schemas), tools:yamlcheck, bin:kubernetes,
-// bin:etcd, bin:cni (the lab's programs, pinned in lib/lab/pins.ts) and
+// bin:etcd, bin:cni (the lab's programs, pinned in lib/toolchain/pins.ts) and
 // debian:packages (host packages the lab needs).
 //
 // STEP arguments run only the steps whose name starts with one of them;
 // --force runs them even when their check says they are done.
 //
 // --print-paths prints the absolute path of every program the lab runs
-// (toolPaths() from lib/lab/pins.ts) as JSON and sets nothing up.
+// (toolPaths() from lib/toolchain/pins.ts) as JSON and sets nothing up.
 //
 // Everything is exported so tests and other scripts can call it:
 // ensureSetup() for all of it, ensureSchemas()/ensureYamlcheck()/
@@ -75,7 +75,7 @@ import {
   type ToolGroup,
   type ToolPaths,
   type ToolPin,
-} from '../lib/lab/pins.js';
+} from '../lib/toolchain/pins.js';
 import { isMain } from './common.js';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -373,7 +373,7 @@ export async function ensureYamlcheck(
 
 // ----------------------------------------------------------- lab toolchain
 //
-// The programs the lab runs (lib/lab/pins.ts). Each ends up at
+// The programs the lab runs (lib/toolchain/pins.ts). Each ends up at
 // `<cache>/bin/<name>` or `<cache>/cni/bin/<name>` (toolPaths()): a link to
 // the multi-call binary built from tools/k8s (Kubernetes and etcd), a plugin
 // built from tools/cni, or a link to a program of that name on PATH that
@@ -547,7 +547,7 @@ export function checkGoModPins(repoDir: string, pin: GoBuildPin): void {
     const what = wrong.map(([mod, v]) => `${mod} ${reqs.get(mod) ?? '(not required)'} instead of ${v}`).join(', ');
     const fix = wrong.map(([mod, v]) => `${mod}@${v}`).join(' ');
     throw new Error(
-      `${pin.sourceDir}/go.mod disagrees with lib/lab/pins.ts: ${what}; run \`cd ${pin.sourceDir} && go get ${fix} && go mod tidy\` (or change the pin)`,
+      `${pin.sourceDir}/go.mod disagrees with lib/toolchain/pins.ts: ${what}; run \`cd ${pin.sourceDir} && go get ${fix} && go mod tidy\` (or change the pin)`,
     );
   }
 }

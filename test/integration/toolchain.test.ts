@@ -26,7 +26,7 @@ import {
   toolPath,
   toolPaths,
   type ToolPaths,
-} from '../../lib/lab/pins.js';
+} from '../../lib/toolchain/pins.js';
 import { SETUP_COMMAND } from '../../lib/validate/pins.js';
 import {
   checkGoModPins,
