@@ -85,6 +85,10 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: roo
   }
   assert.deepEqual(await listNamespaces(runner, 'n6-lt'), []);
   assert.deepEqual(existsSync(MOUNT_NS_DIR) ? readdirSync(MOUNT_NS_DIR).filter((f) => f.startsWith('n6-lt')) : [], []);
+  // With no lab left, not even the private mount holding the machines' mount namespaces remains.
+  if (!existsSync(MOUNT_NS_DIR) || readdirSync(MOUNT_NS_DIR).length === 0) {
+    assert.equal((await runner.run('mountpoint', ['-q', MOUNT_NS_DIR], { allowFail: true })).code === 0, false, `${MOUNT_NS_DIR} is still mounted`);
+  }
 });
 
 test('lab down leaves no process behind', { skip: root ? false : 'needs root' }, async () => {
@@ -95,4 +99,8 @@ test('lab down leaves no process behind', { skip: root ? false : 'needs root' },
   for (const ns of await listNamespaces(runner, 'n6-lt')) assert.deepEqual(await namespacePids(runner, ns), [], ns);
   assert.deepEqual(await listNamespaces(runner, 'n6-lt'), []);
   assert.deepEqual(existsSync(MOUNT_NS_DIR) ? readdirSync(MOUNT_NS_DIR).filter((f) => f.startsWith('n6-lt')) : [], []);
+  // With no lab left, not even the private mount holding the machines' mount namespaces remains.
+  if (!existsSync(MOUNT_NS_DIR) || readdirSync(MOUNT_NS_DIR).length === 0) {
+    assert.equal((await runner.run('mountpoint', ['-q', MOUNT_NS_DIR], { allowFail: true })).code === 0, false, `${MOUNT_NS_DIR} is still mounted`);
+  }
 });

@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { createRunner, type Runner } from './exec.js';
 import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './frr.js';
 import { deleteNamespace, listNamespaces } from './netns.js';
-import { mountNamespacePids, releaseMachineMounts, removeCreatedMountpoints } from './machine.js';
+import { mountNamespacePids, releaseMachineMounts, releaseMountNsDir, removeCreatedMountpoints } from './machine.js';
 import { killAll } from './process.js';
 import { buildHostAccess, buildMachines, buildProvider } from './network.js';
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
@@ -267,6 +267,7 @@ export async function labDown(runner: Runner, repoRoot: string, cluster: string,
   }
   const paths = labPaths(repoRoot, cluster);
   removeCreatedMountpoints(paths.root);
+  await releaseMountNsDir(runner);
   rmSync(join(paths.root, 'bootstrap-endpoint'), { force: true });
   rmSync(join(paths.root, 'metadata.json'), { force: true });
   if (!keepState) {

@@ -109,6 +109,17 @@ export async function releaseMachineMounts(r: Runner, ns: string): Promise<void>
   }
 }
 
+/** Undoes the private bind of MOUNT_NS_DIR once no machine's mount namespace is left in it. */
+export async function releaseMountNsDir(r: Runner): Promise<void> {
+  if (!existsSync(MOUNT_NS_DIR) || readdirSync(MOUNT_NS_DIR).length > 0) return;
+  await r.run('umount', [MOUNT_NS_DIR], { allowFail: true });
+  try {
+    rmdirSync(MOUNT_NS_DIR);
+  } catch {
+    // still mounted or not empty: leave it
+  }
+}
+
 /** Removes the empty host folders the lab created as mount points, when no machine is left. */
 export function removeCreatedMountpoints(stateRoot: string): void {
   const marker = createdMarker(stateRoot);
