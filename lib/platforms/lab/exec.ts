@@ -52,13 +52,17 @@ export function createRunner(log: (line: string) => void = () => {}): Runner {
           argv.slice(1),
           { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, env: options.env ?? process.env, encoding: 'utf8' },
           (error, stdout, stderr) => {
-            const code = error ? (typeof (error as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? Number((error as { code: number }).code) : 1) : 0;
+            // A non-zero exit carries its status as a number; a failed start (ENOENT...) as a string.
+            const status = (error as { code?: unknown } | null)?.code;
+            const code = !error ? 0 : typeof status === 'number' ? status : 1;
             const result = { code, stdout, stderr: error && !stderr ? error.message : stderr };
             if (code !== 0 && !options.allowFail) reject(new CommandError(text, result));
             else resolve(result);
           },
         );
-        if (options.input !== undefined) child.stdin?.end(options.input);
+        // A program may exit without reading its input (EPIPE): its exit status says what happened.
+        child.stdin?.on('error', () => undefined);
+        child.stdin?.end(options.input ?? '');
       });
     },
   };

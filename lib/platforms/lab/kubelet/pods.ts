@@ -8,6 +8,7 @@
  * it); any other image is reported as not runnable here, never faked.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRunner } from '../exec.js';
 import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeClient } from '../../../kube/client.js';
@@ -65,27 +66,15 @@ export function loadConflist(dir: string): { name: string; cniVersion: string; p
   return JSON.parse(readFileSync(join(dir, files[0]!), 'utf8')) as { name: string; cniVersion: string; plugins: Array<Record<string, unknown>> };
 }
 
-function run(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env: options.env ?? process.env, stdio: [options.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (e) => resolve({ code: 127, stdout, stderr: e.message }));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    if (child.stdin) {
-      // A program may exit without reading its input (EPIPE): its exit status says what happened.
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(options.input);
-    }
-  });
-}
-
 export class PodRuntime {
   private readonly pods = new Map<string, RunningPod>();
+  private readonly runner = createRunner();
 
   constructor(private readonly o: PodRuntimeOptions) {}
+
+  private run(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
+    return this.runner.run(command, args, { ...options, allowFail: true });
+  }
 
   /** CNI ADD or DEL for a pod, every plugin of the list in order (ADD) or reverse (DEL). */
   private async cni(command: 'ADD' | 'DEL', pod: ApiPod, netns: string): Promise<string | undefined> {
@@ -103,7 +92,7 @@ export class PodRuntime {
         CNI_PATH: this.o.cniBinDir,
         CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.metadata.namespace};K8S_POD_NAME=${pod.metadata.name};K8S_POD_UID=${pod.metadata.uid}`,
       };
-      const res = await run(join(this.o.cniBinDir, String(plugin.type)), [], { env, input: JSON.stringify(conf) });
+      const res = await this.run(join(this.o.cniBinDir, String(plugin.type)), [], { env, input: JSON.stringify(conf) });
       if (res.code !== 0 && command === 'ADD') throw new Error(`CNI ${plugin.type} ADD failed: ${(res.stdout || res.stderr).trim()}`);
       if (command === 'ADD') prevResult = JSON.parse(res.stdout);
     }
@@ -144,7 +133,7 @@ export class PodRuntime {
         this.pods.set(key, r);
         await this.start(r, p);
       } else if (r.blocked?.retryAt !== undefined && Date.now() >= r.blocked.retryAt) {
-        await run('ip', ['netns', 'del', r.netns]);
+        await this.run('ip', ['netns', 'del', r.netns]);
         r.blocked = undefined;
         await this.start(r, p);
       } else if (!r.child && !r.blocked) {
@@ -165,8 +154,8 @@ export class PodRuntime {
       return;
     }
     try {
-      await run('ip', ['netns', 'add', r.netns]);
-      await run('ip', ['netns', 'exec', r.netns, 'ip', 'link', 'set', 'lo', 'up']);
+      await this.run('ip', ['netns', 'add', r.netns]);
+      await this.run('ip', ['netns', 'exec', r.netns, 'ip', 'link', 'set', 'lo', 'up']);
       r.ip = await this.cni('ADD', p, r.netns);
       this.o.log(`pod ${r.key}: network namespace ${r.netns}, ${r.ip}`);
       this.spawnProgram(r, p);
@@ -195,7 +184,7 @@ export class PodRuntime {
     r.child?.kill('SIGTERM');
     r.child = undefined;
     if (r.ip !== undefined || !r.blocked) await this.cni('DEL', p, r.netns).catch(() => undefined);
-    await run('ip', ['netns', 'del', r.netns]);
+    await this.run('ip', ['netns', 'del', r.netns]);
   }
 
   /** Stops every pod's program (the kubelet is stopping); namespaces go with the machine. */
