@@ -58,6 +58,10 @@ import {
   type SchemaManifest,
 } from '../lib/validate/load.js';
 import {
+  CALICO_CONFD,
+  calicoConfdDir,
+  CONFD_SOURCE_DIR,
+  confdBinary,
   CNI_BUILD,
   CNI_PLUGIN_PACKAGES,
   cniLdflags,
@@ -319,45 +323,111 @@ export async function ensureSchemas(cacheDir: string = DEFAULT_CACHE_DIR, opts: 
   return runSteps(schemaSteps(cacheDir), opts);
 }
 
-// ---------------------------------------------------------- tools/yamlcheck
+// ------------------------------------------------- small Go tools of ours
 
-function yamlcheckSources(repoDir: string): string[] {
-  const dir = join(repoDir, YAMLCHECK_SOURCE_DIR);
+function goToolSources(repoDir: string, sourceDir: string): string[] {
+  const dir = join(repoDir, sourceDir);
   return readdirSync(dir)
     .filter((n) => n === 'go.mod' || n === 'go.sum' || (n.endsWith('.go') && !n.endsWith('_test.go')))
     .sort()
     .map((n) => join(dir, n));
 }
 
-/** Hash of the tool's sources; the build is redone when it changes. */
-export function yamlcheckStamp(repoDir: string): string {
+/** Hash of a tool's sources; the build is redone when it changes. */
+export function goToolStamp(repoDir: string, sourceDir: string): string {
   const h: string[] = [process.platform, process.arch];
-  for (const f of yamlcheckSources(repoDir)) h.push(`${relative(repoDir, f)}\n${sha256(readFileSync(f))}`);
+  for (const f of goToolSources(repoDir, sourceDir)) h.push(`${relative(repoDir, f)}\n${sha256(readFileSync(f))}`);
   return sha256(h.join('\n'));
 }
 
-export function yamlcheckStep(cacheDir: string = DEFAULT_CACHE_DIR, repoDir: string = REPO_DIR): Step {
-  const bin = yamlcheckPath(cacheDir);
+export function yamlcheckStamp(repoDir: string): string {
+  return goToolStamp(repoDir, YAMLCHECK_SOURCE_DIR);
+}
+
+/** Builds one of our small Go programs (tools/<x>, stdlib and a few modules) into the cache. */
+function goToolStep(name: string, sourceDir: string, bin: string, repoDir: string): Step {
   const stampFile = `${bin}.stamp`;
   return {
-    name: 'tools:yamlcheck',
-    check: () => existsSync(bin) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === yamlcheckStamp(repoDir),
+    name,
+    check: () => existsSync(bin) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === goToolStamp(repoDir, sourceDir),
     run: async () => {
       await requireGo();
       mkdirSync(dirname(bin), { recursive: true });
       const tmp = `${bin}.tmp-${process.pid}`;
-      const env = { ...process.env, CGO_ENABLED: '0' };
-      const { stderr, code } = await run('go', ['build', '-trimpath', '-buildvcs=false', '-o', tmp, '.'], {
-        cwd: join(repoDir, YAMLCHECK_SOURCE_DIR),
-        env,
-      });
+      const { stderr, code } = await run('go', ['build', ...BUILD_FLAGS, '-o', tmp, '.'], { cwd: join(repoDir, sourceDir), env: goBuildEnv() });
       if (code !== 0) {
         rmSync(tmp, { force: true });
-        throw new Error(`go build ${YAMLCHECK_SOURCE_DIR} failed: ${stderr.trim()}`);
+        throw new Error(`go build ${sourceDir} failed: ${stderr.trim()}`);
       }
       renameSync(tmp, bin);
-      writeFileSync(stampFile, `${yamlcheckStamp(repoDir)}\n`);
+      writeFileSync(stampFile, `${goToolStamp(repoDir, sourceDir)}\n`);
       return `built ${relative(process.cwd(), bin) || bin}`;
+    },
+  };
+}
+
+export function yamlcheckStep(cacheDir: string = DEFAULT_CACHE_DIR, repoDir: string = REPO_DIR): Step {
+  return goToolStep('tools:yamlcheck', YAMLCHECK_SOURCE_DIR, yamlcheckPath(cacheDir), repoDir);
+}
+
+export function confdStep(cacheDir: string = DEFAULT_CACHE_DIR, repoDir: string = REPO_DIR): Step {
+  return goToolStep('tools:n6-confd', CONFD_SOURCE_DIR, confdBinary(cacheDir), repoDir);
+}
+
+// ------------------------------------------------ Calico's confd templates
+
+interface ConfdManifest {
+  module: string;
+  version: string;
+  sum: string;
+  files: ManifestFile[];
+}
+
+/** true when the templates are in the cache, complete and from the pinned module. */
+export function confdTemplatesCached(cacheDir: string): boolean {
+  const dir = calicoConfdDir(cacheDir);
+  try {
+    const m = JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8')) as ConfdManifest;
+    if (m.module !== CALICO_CONFD.module || m.version !== CALICO_CONFD.version) return false;
+    const names = new Set(m.files.map((f) => f.name));
+    if (!CALICO_CONFD.mustHave.every((n) => names.has(n))) return false;
+    return m.files.every((f) => existsSync(join(dir, f.name)) && statSync(join(dir, f.name)).size === f.bytes);
+  } catch {
+    return false;
+  }
+}
+
+export function confdTemplatesStep(cacheDir: string = DEFAULT_CACHE_DIR): Step {
+  return {
+    name: 'calico:confd-templates',
+    check: () => confdTemplatesCached(cacheDir),
+    run: async () => {
+      const mod = await goModDownload(CALICO_CONFD.module, CALICO_CONFD.version);
+      const final = calicoConfdDir(cacheDir);
+      const tmp = `${final}.tmp-${process.pid}`;
+      rmSync(tmp, { recursive: true, force: true });
+      const files: ManifestFile[] = [];
+      try {
+        for (const part of CALICO_CONFD.parts) {
+          const src = join(mod.Dir, CALICO_CONFD.dir, part.sub);
+          mkdirSync(join(tmp, part.sub), { recursive: true });
+          for (const n of readdirSync(src).filter((x) => part.match.test(x)).sort()) {
+            const data = readFileSync(join(src, n));
+            writeFileSync(join(tmp, part.sub, n), data);
+            files.push({ name: `${part.sub}/${n}`, sha256: sha256(data), bytes: data.length });
+          }
+        }
+        const missing = CALICO_CONFD.mustHave.filter((n) => !files.some((f) => f.name === n));
+        if (missing.length > 0) throw new Error(`${CALICO_CONFD.module}@${CALICO_CONFD.version} lacks ${missing.map((n) => `${CALICO_CONFD.dir}/${n}`).join(', ')}`);
+        const manifest: ConfdManifest = { module: CALICO_CONFD.module, version: CALICO_CONFD.version, sum: mod.Sum, files };
+        writeFileSync(join(tmp, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
+        rmSync(final, { recursive: true, force: true });
+        mkdirSync(dirname(final), { recursive: true });
+        renameSync(tmp, final);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+      return `copied ${files.length} files (Calico ${CALICO_CONFD.productVersion} confd) into ${relative(process.cwd(), final) || final}`;
     },
   };
 }
@@ -820,7 +890,14 @@ export interface SetupContext {
  * installed (not root) still gets everything else.
  */
 export function setupSteps(ctx: SetupContext = { repoDir: REPO_DIR, cacheDir: DEFAULT_CACHE_DIR }): Step[] {
-  return [...schemaSteps(ctx.cacheDir), yamlcheckStep(ctx.cacheDir, ctx.repoDir), ...toolSteps(ctx), debianPackagesStep()];
+  return [
+    ...schemaSteps(ctx.cacheDir),
+    yamlcheckStep(ctx.cacheDir, ctx.repoDir),
+    confdTemplatesStep(ctx.cacheDir),
+    confdStep(ctx.cacheDir, ctx.repoDir),
+    ...toolSteps(ctx),
+    debianPackagesStep(),
+  ];
 }
 
 /** Runs the whole setup (what `npm run setup` does); throws SetupError on failure. */

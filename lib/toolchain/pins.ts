@@ -212,3 +212,35 @@ export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'i
 
 /** Written (when absent) before installing, so that no package starts its daemon in the host namespace. */
 export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+
+// ------------------------------------------------------------------ Calico
+
+/**
+ * Calico's confd template resources (conf.d/*.toml, templates/*.template),
+ * copied by `npm run setup` from the same Calico module the CRD schemas
+ * come from, into `<cache>/calico/confd-<version>/`. The lab's node agent
+ * renders them with n6-confd (tools/confd): calico-node itself cannot be
+ * built here (README, "Calico in the lab").
+ */
+export const CALICO_CONFD = {
+  module: 'github.com/projectcalico/calico',
+  version: 'v1.11.0-cni-plugin.0.20250813170300-a0db560f0520',
+  productVersion: 'v3.28.5',
+  dir: 'confd/etc/calico/confd',
+  /** Sub-folders and the files copied from each. */
+  parts: [
+    { sub: 'conf.d', match: /^bird6?(_aggr|_ipam)?\.toml$/ },
+    { sub: 'templates', match: /^bird6?(_aggr|_ipam)?\.cfg\.template$/ },
+  ],
+  mustHave: ['conf.d/bird6.toml', 'conf.d/bird6_aggr.toml', 'conf.d/bird6_ipam.toml', 'templates/bird6.cfg.template', 'templates/bird6_aggr.cfg.template', 'templates/bird6_ipam.cfg.template'],
+} as const;
+
+export function calicoConfdDir(cacheDir: string): string {
+  return join(cacheDir, 'calico', `confd-${CALICO_CONFD.productVersion}`);
+}
+
+/** n6-confd, built by setup from tools/confd. */
+export const CONFD_SOURCE_DIR = 'tools/confd';
+export function confdBinary(cacheDir: string): string {
+  return join(cacheDir, 'bin', 'n6-confd');
+}
