@@ -1,6 +1,6 @@
 /**
  * The lab's pure parts: topology numbering and names, the routers' FRR
- * configuration and the stand-in BIRD configuration (goldens), and the
+ * configuration (goldens), and the
  * idempotence of the namespace machinery (with a recording runner).
  */
 import assert from 'node:assert/strict';
@@ -10,13 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { Runner, RunOptions, RunResult } from '../../lib/platforms/lab/exec.js';
 import { routerConfig, multipathLimit } from '../../lib/platforms/lab/frr.js';
 import { ensureVeth } from '../../lib/platforms/lab/netns.js';
-import { standinBird } from '../../lib/platforms/lab/standin.js';
 import { allNamespaces, labTopology } from '../../lib/platforms/lab/topology.js';
-import { labDevices } from '../../lib/platforms/lab/metadata.js';
-import { renderCluster } from '../../lib/render/tree.js';
 import { loadCluster } from '../../lib/spec/load.js';
-import { parseAllDocuments } from 'yaml';
-import type { Manifest } from '../../lib/render/yaml.js';
 import { assertGolden } from '../golden.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -56,21 +51,6 @@ test('routers: FRR configuration (golden)', () => {
   assert.equal(multipathLimit(5), 16);
   assert.equal(multipathLimit(100), 101);
   assert.equal(multipathLimit(1000), 256);
-});
-
-test('stand-in: BIRD configuration from the rendered Calico resources (golden)', () => {
-  const { spec, plan } = lab();
-  const t = labTopology(spec, plan);
-  const files = renderCluster({ spec, plan, devices: labDevices(spec, plan), sources: ['infra/lab.yaml'] });
-  const fabric = files
-    .filter((f) => f.path.includes('/fabric/') && !f.path.endsWith('kustomization.yaml'))
-    .flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as Manifest));
-  const secrets = new Map([['bgp-md5', passwords(t.machines.map((m) => m.machine.name))]]);
-  const out = standinBird({ node: t.machines[3]!, fabric, secrets, bfd: { intervalMs: 100, multiplier: 3 }, holdTime: 9 });
-  assertGolden('lab/general-1-bird6.conf', out.config);
-  assert.deepEqual(out.announced, ['2001:db8:100:8:9:2e48:5ac0:40/122', '2001:db8:100:1::/112', '2001:db8:100:3::/120', '2001:db8:100:2::/120']);
-  assert.throws(() => standinBird({ node: t.machines[0]!, fabric, secrets: new Map() }), /secret bgp-md5 has no key lab-cp-1/);
-  assert.throws(() => standinBird({ node: t.machines[0]!, fabric: fabric.filter((o) => o.kind !== 'IPPool'), secrets }), /no IPPool "pods"; run npm run render/);
 });
 
 class Recorder implements Runner {

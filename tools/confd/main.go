@@ -321,7 +321,8 @@ func bgpFilterBIRDFuncs(pairs memkv.KVPairs, version int) ([]string, error) {
 	if len(pairs) > 0 {
 		return nil, errFilters
 	}
-	return []string{}, nil
+	// confd's output when no filter has rules for this version.
+	return []string{fmt.Sprintf("# No v%d BGPFilters configured", version)}, nil
 }
 
 func bgpFilterFunctionName(filter, direction, version string) (string, error) {

@@ -5,15 +5,19 @@
  * Service's ClusterIP.
  *
  * The order of operations breaks the ClusterIP's chicken-and-egg:
- *   1. the first control plane holds the ClusterIP itself (on its loopback)
- *      and announces it as a /128: the endpoint works before any kube-proxy;
- *   2. the other control planes join through that endpoint;
- *   3. kube-proxy starts on every machine (its own kubeconfig points at the
- *      ClusterIP, which works through step 1);
- *   4. once every machine's kube-proxy serves the ClusterIP, the first
- *      control plane drops the /128: the Service range, announced by every
- *      machine, carries the endpoint (ECMP to any machine, kube-proxy to
- *      any healthy API server).
+ *   1. the first control plane holds the ClusterIP itself (on its loopback),
+ *      so its own programs reach the API before anything is routed;
+ *   2. Calico's datastore is filled (CRDs, the rendered fabric, the BGP
+ *      password Secret) and the first node's networking starts: kube-proxy,
+ *      then its BGP agent, which announces the Service range — the other
+ *      machines now reach the ClusterIP through the routers (their static
+ *      default), i.e. the first control plane;
+ *   3. every other machine joins through that endpoint and starts its
+ *      networking in the same order (kube-proxy before its announcement, so
+ *      a machine never attracts Service traffic it cannot translate);
+ *   4. the first control plane drops the ClusterIP from its loopback: the
+ *      Service range, announced by every machine, carries the endpoint
+ *      (ECMP to any machine, kube-proxy to any healthy API server).
  */
 import { spawn } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -21,15 +25,16 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
-import { formatAddress, formatPrefix } from '../../net/ipv6.js';
-import { standinPodBlock } from './standin.js';
+import { formatAddress } from '../../net/ipv6.js';
 import { probeFrom } from './verify.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type KubeadmOptions } from '../../render/kubeadm.js';
-import { ensureBird, pidAlive } from './daemons.js';
+import { pidAlive } from './daemons.js';
 import type { LabContext, Phase } from './lab.js';
-import { bootstrapMarker, CODE_ROOT, standinConfigFor } from './lab.js';
+import { BGP_SESSIONS_PHASE, bootstrapMarker, CODE_ROOT, sessionEstablished } from './lab.js';
+import { applyAll, bgpSecret, calicoCrds, calicoNodeRbac, CALICO_NAMESPACE, CALICO_NODE_SA, crdsEstablished, FIELD_MANAGER } from './calicoInstall.js';
+import { calicoConfdDir, confdBinary } from '../../toolchain/pins.js';
 import { ensureMachineMounts, mountNsFile, runOnMachine } from './machine.js';
-import { ensureClusterSecrets } from './state.js';
+import { ensureBgpPasswords, ensureClusterSecrets } from './state.js';
 import type { MachineNode } from './topology.js';
 
 /** Phases kubeadm cannot do without a container runtime; the lab does their work itself. */
@@ -132,6 +137,102 @@ function assertKubeletAlive(ctx: LabContext, m: MachineNode): void {
   }
 }
 
+function cacheDir(ctx: LabContext): string {
+  return join(ctx.binDir, '..');
+}
+
+type ProcessEntry = { id: string; argv: string[]; env?: Record<string, string> };
+
+/** Adds or replaces one of the processes the machine's kubelet supervises (processes.json). */
+function setProcess(ctx: LabContext, m: MachineNode, entry: ProcessEntry): void {
+  const file = join(ctx.paths.machine(m.machine.name), 'processes.json');
+  const list: { processes: ProcessEntry[] } = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { processes: ProcessEntry[] }) : { processes: [] };
+  const processes = [...list.processes.filter((p) => p.id !== entry.id), entry].sort((a, b) => a.id.localeCompare(b.id));
+  writeSecretFile(file, `${JSON.stringify({ processes }, null, 2)}\n`);
+}
+
+const memo = new WeakMap<LabContext, Map<string, Promise<string>>>();
+
+/** A client certificate kubeconfig from the cluster CA (kubeadm kubeconfig user on the first control plane), made once per run. */
+function userKubeconfig(ctx: LabContext, client: string): Promise<string> {
+  let m = memo.get(ctx);
+  if (!m) memo.set(ctx, (m = new Map()));
+  let p = m.get(client);
+  if (!p) {
+    const cp1 = ctx.topology.machines[0]!;
+    p = kubeadm(ctx, cp1, ['kubeconfig', 'user', '--client-name', client, '--config', '/etc/kubernetes/kubeadm-init.yaml']).then((r) => r.stdout);
+    m.set(client, p);
+  }
+  return p;
+}
+
+/** kube-proxy as its DaemonSet would run it: kubeadm's ConfigMap configuration, this machine's name. */
+async function startKubeProxy(ctx: LabContext, m: MachineNode): Promise<void> {
+  const conf = await userKubeconfig(ctx, 'system:kube-proxy');
+  const configMap = await adminClient(ctx, `https://[${ctx.topology.machines[0]!.address}]:${API_SERVER_PORT}`).get<{ data?: Record<string, string> }>('/api/v1/namespaces/kube-system/configmaps/kube-proxy');
+  const kubeadmProxyConfig = parse(configMap.data?.['config.conf'] ?? '') as Record<string, unknown> | null;
+  if (!kubeadmProxyConfig || kubeadmProxyConfig.kind !== 'KubeProxyConfiguration') throw new Error('kubeadm wrote no kube-proxy configuration (ConfigMap kube-system/kube-proxy, key config.conf)');
+  const root = machineRoot(ctx, m);
+  writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.conf'), conf);
+  const config = {
+    ...kubeadmProxyConfig,
+    clientConnection: { ...(kubeadmProxyConfig.clientConnection as object | undefined), kubeconfig: '/etc/kubernetes/kube-proxy.conf' },
+    hostnameOverride: m.machine.name,
+  };
+  writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.yaml'), stringify(config));
+  setProcess(ctx, m, { id: 'kube-proxy/kube-proxy', argv: ['kube-proxy', '--config=/etc/kubernetes/kube-proxy.yaml'] });
+}
+
+/** The lab's BGP agent (ours, in place of calico-node: lib/platforms/lab/bgpAgent.ts) under the machine's kubelet. */
+async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
+  // calico-node's identity: its ServiceAccount's user name, bound by calicoNodeRbac() and the rendered Role for the BGP passwords.
+  const conf = await userKubeconfig(ctx, `system:serviceaccount:${CALICO_NAMESPACE}:${CALICO_NODE_SA}`);
+  writeSecretFile(join(machineRoot(ctx, m), 'etc/calico/calico-node.kubeconfig'), conf);
+  const cache = cacheDir(ctx);
+  setProcess(ctx, m, {
+    id: 'calico-node/bgp-agent',
+    argv: [
+      process.execPath,
+      '--import',
+      'tsx',
+      join(CODE_ROOT, 'scripts/lab/bgp-agent.ts'),
+      '--node',
+      m.machine.name,
+      '--address',
+      m.address,
+      '--prefix-length',
+      '127',
+      '--kubeconfig',
+      '/etc/calico/calico-node.kubeconfig',
+      '--confd',
+      confdBinary(cache),
+      '--confdir',
+      calicoConfdDir(cache),
+      '--sv-dir',
+      join(CODE_ROOT, 'scripts/lab/sbin'),
+    ],
+  });
+}
+
+/**
+ * A joined machine's networking, in order: kube-proxy until it translates
+ * the API ClusterIP, then the BGP agent until both routers have its session.
+ */
+async function nodeNetworking(ctx: LabContext, m: MachineNode): Promise<void> {
+  await startKubeProxy(ctx, m);
+  const ip = apiServerAddress(ctx);
+  await waitFor(`kube-proxy on ${m.machine.name} serving the API ClusterIP`, 120_000, async () => {
+    assertKubeletAlive(ctx, m);
+    return (await runOnMachine(ctx.runner, m.ns, 'nft', ['list', 'table', 'ip6', 'kube-proxy'], { allowFail: true })).stdout.includes(ip);
+  }, ctx.log);
+  await startBgpAgent(ctx, m);
+  await waitFor(`${m.machine.name}'s BGP sessions with both routers`, 120_000, async () => {
+    assertKubeletAlive(ctx, m);
+    const up = await Promise.all(ctx.topology.routers.map((r) => sessionEstablished(ctx.runner, r.ns, m.address)));
+    return up.every(Boolean);
+  }, ctx.log);
+}
+
 /** An error no retry can fix. */
 class FatalError extends Error {
   override name = 'FatalError';
@@ -150,24 +251,6 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
     async run(ctx) {
       for (const m of ctx.topology.machines) await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
       return `private /etc/kubernetes, /var/lib/etcd, /run ... on ${ctx.topology.machines.length} machines`;
-    },
-  },
-  {
-    name: 'pod network (stand-in CNI)',
-    async run(ctx) {
-      for (const m of ctx.topology.machines) {
-        const block = formatPrefix(standinPodBlock(ctx.cluster.plan.pods.pool, ctx.cluster.plan.pods.blockSize, m.machine));
-        const conflist = {
-          cniVersion: '1.0.0',
-          name: 'native6-lab-standin',
-          plugins: [{ type: 'ptp', ipMasq: false, mtu: 1500, ipam: { type: 'host-local', ranges: [[{ subnet: block }]], routes: [{ dst: '::/0' }], dataDir: '/var/lib/cni/networks' } }],
-        };
-        const path = join(machineRoot(ctx, m), 'etc/cni/net.d/10-native6-lab.conflist');
-        mkdirSync(join(path, '..'), { recursive: true });
-        const text = `${JSON.stringify(conflist, null, 2)}\n`;
-        if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileSync(path, text);
-      }
-      return 'ptp + host-local from each machine\'s announced pod block (Calico replaces it)';
     },
   },
   {
@@ -193,11 +276,10 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
           await kubeadm(ctx, cp1, ['init', 'phase', ...phase, ...cfg]);
         }
       }
-      // The bootstrap endpoint: the ClusterIP on the first control plane, announced as a /128.
+      // The bootstrap endpoint: the ClusterIP on the first control plane's loopback.
       if (!existsSync(done)) {
         writeFileSync(bootstrapMarker(ctx), `${cp1.machine.name}\n`);
         await ctx.runner.run('ip', ['-6', 'addr', 'replace', `${apiServerAddress(ctx)}/128`, 'dev', 'lo'], { ns: cp1.ns });
-        await ensureBird(ctx.runner, cp1.ns, standinConfigFor(ctx, cp1), ctx.paths.machine(cp1.machine.name));
       }
       await waitFor('the first API server answering /readyz', 180_000, async () => {
         assertKubeletAlive(ctx, cp1);
@@ -210,6 +292,26 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
         writeFileSync(done, new Date().toISOString());
       }
       return `${cp1.machine.name}: etcd, kube-apiserver on [${cp1.address}]:${API_SERVER_PORT}, controller-manager, scheduler; endpoint ${apiServerAddress(ctx)} held by ${cp1.machine.name}`;
+    },
+  },
+  {
+    name: 'Calico datastore',
+    async run(ctx) {
+      const cp1 = ctx.topology.machines[0]!;
+      // Nothing is routed to the ClusterIP yet: talk to the first API server directly.
+      const server = `https://[${cp1.address}]:${API_SERVER_PORT}`;
+      const admin = adminClient(ctx, server);
+      const crds = calicoCrds(cacheDir(ctx));
+      await applyAll(admin, crds);
+      await waitFor('the Calico CRDs established', 60_000, () => crdsEstablished(admin, crds.map((c) => c.metadata.name)), ctx.log);
+      await applyAll(admin, calicoNodeRbac());
+      // The apply flow's job on the cloud: the BGP passwords, never in git.
+      await applyAll(admin, [bgpSecret(ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name)))]);
+      const kubeconfig = join(machineRoot(ctx, cp1), 'etc/kubernetes/admin.conf');
+      const dir = join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'fabric');
+      const res = await ctx.runner.run(join(ctx.binDir, 'kubectl'), ['--kubeconfig', kubeconfig, '--server', server, 'apply', '--server-side', '--field-manager', FIELD_MANAGER, '-k', dir], { timeoutMs: 60_000 });
+      await nodeNetworking(ctx, cp1);
+      return `${crds.length} CRDs (Calico v3.28.5), calico-node RBAC, Secret bgp-md5, ${res.stdout.trim().split('\n').length} objects of clusters/${ctx.cluster.spec.name}/fabric; ${cp1.machine.name} announces`;
     },
   },
   {
@@ -230,6 +332,7 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
         const kubeletConf = await kubeadm(ctx, cp1!, ['kubeconfig', 'user', '--client-name', `system:node:${m.machine.name}`, '--org', 'system:nodes', '--config', '/etc/kubernetes/kubeadm-init.yaml']);
         writeSecretFile(join(root, 'etc/kubernetes/kubelet.conf'), kubeletConf.stdout);
         await kubeadm(ctx, m, ['join', 'phase', 'etcd-join', ...cfg], 240_000);
+        await nodeNetworking(ctx, m);
         joined.push(m.machine.name);
       }
       for (const m of rest) {
@@ -257,51 +360,27 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
           assertKubeletAlive(ctx, m);
           return existsSync(join(root, 'etc/kubernetes/kubelet.conf'));
         }, ctx.log);
+        await nodeNetworking(ctx, m);
         joined.push(m.machine.name);
       }
       return joined.length ? `joined ${joined.join(', ')} (bootstrap token, kubelet CSR approved)` : 'all joined';
     },
   },
   {
-    name: 'kube-proxy',
+    name: 'node networking',
     async run(ctx) {
-      const cp1 = ctx.topology.machines[0]!;
-      const conf = await kubeadm(ctx, cp1, ['kubeconfig', 'user', '--client-name', 'system:kube-proxy', '--config', '/etc/kubernetes/kubeadm-init.yaml']);
-      const configMap = await adminClient(ctx).get<{ data?: Record<string, string> }>('/api/v1/namespaces/kube-system/configmaps/kube-proxy');
-      const kubeadmProxyConfig = parse(configMap.data?.['config.conf'] ?? '') as Record<string, unknown> | null;
-      if (!kubeadmProxyConfig || kubeadmProxyConfig.kind !== 'KubeProxyConfiguration') throw new Error('kubeadm wrote no kube-proxy configuration (ConfigMap kube-system/kube-proxy, key config.conf)');
-      for (const m of ctx.topology.machines) {
-        const root = machineRoot(ctx, m);
-        writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.conf'), conf.stdout);
-        // The configuration kubeadm's addon phase wrote (the kube-proxy ConfigMap), with what its
-        // DaemonSet would set differently on this machine: the credentials file and the node name.
-        const config = {
-          ...kubeadmProxyConfig,
-          clientConnection: { ...(kubeadmProxyConfig.clientConnection as object | undefined), kubeconfig: '/etc/kubernetes/kube-proxy.conf' },
-          hostnameOverride: m.machine.name,
-        };
-        writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.yaml'), stringify(config));
-        const processes = { processes: [{ id: 'kube-proxy/kube-proxy', argv: ['kube-proxy', '--config=/etc/kubernetes/kube-proxy.yaml'] }] };
-        writeSecretFile(join(ctx.paths.machine(m.machine.name), 'processes.json'), `${JSON.stringify(processes, null, 2)}\n`);
-      }
-      // kube-proxy has programmed the ClusterIP on a machine when its ruleset names it.
-      const ip = apiServerAddress(ctx);
-      await waitFor('kube-proxy serving the API ClusterIP on every machine', 120_000, async () => {
-        const counts = await Promise.all(
-          ctx.topology.machines.map(async (m) => (await runOnMachine(ctx.runner, m.ns, 'nft', ['list', 'table', 'ip6', 'kube-proxy'], { allowFail: true })).stdout.includes(ip)),
-        );
-        return counts.every(Boolean);
-      }, ctx.log);
-      return `running on ${ctx.topology.machines.length} machines (nftables)`;
+      // Done machine by machine as they joined; this finds it done (or finishes it on a re-run).
+      for (const m of ctx.topology.machines) await nodeNetworking(ctx, m);
+      return `kube-proxy (nftables) and the BGP agent on ${ctx.topology.machines.length} machines`;
     },
   },
+  BGP_SESSIONS_PHASE,
   {
     name: 'API endpoint handover',
     async run(ctx) {
       const cp1 = ctx.topology.machines[0]!;
       if (existsSync(bootstrapMarker(ctx))) {
         rmSync(bootstrapMarker(ctx));
-        await ensureBird(ctx.runner, cp1.ns, standinConfigFor(ctx, cp1), ctx.paths.machine(cp1.machine.name));
         await ctx.runner.run('ip', ['-6', 'addr', 'del', `${apiServerAddress(ctx)}/128`, 'dev', 'lo'], { ns: cp1.ns, allowFail: true });
       }
       await waitFor('the API server through its ClusterIP (ECMP, kube-proxy)', 60_000, () => readyz(adminClient(ctx)), ctx.log);

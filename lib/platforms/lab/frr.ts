@@ -20,8 +20,11 @@ export interface SessionTimers {
   readonly bfd?: { readonly intervalMs: number; readonly multiplier: number };
 }
 
-/** What the lab runs by default: short hold timers and BFD at 100 ms × 3. */
-export const DEFAULT_TIMERS: SessionTimers = { keepalive: 3, hold: 9, bfd: { intervalMs: 100, multiplier: 3 } };
+/**
+ * What the lab runs by default: short hold timers (the hold time is negotiated down to the
+ * routers' 9 s) and no BFD: Calico's BIRD templates configure no BFD, so the nodes cannot answer it.
+ */
+export const DEFAULT_TIMERS: SessionTimers = { keepalive: 3, hold: 9 };
 
 export interface RouterConfig {
   readonly zebra: string;

@@ -10,8 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import type { LoadedCluster } from '../../repo/workspace.js';
 import { renderCluster } from '../../render/tree.js';
 import type { Manifest } from '../../render/yaml.js';
-import { BGP_SECRET } from '../../render/calico.js';
-import { ensureBird, ensureRouterDaemons, pidAlive } from './daemons.js';
+import { ensureRouterDaemons, pidAlive } from './daemons.js';
 import { labDevices } from './metadata.js';
 import { spawn } from 'node:child_process';
 import { createRunner, type Runner } from './exec.js';
@@ -21,9 +20,7 @@ import { mountNamespacePids, releaseMachineMounts, releaseMountNsDir, removeCrea
 import { killAll } from './process.js';
 import { buildHostAccess, buildMachines, buildProvider } from './network.js';
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
-import { standinBird } from './standin.js';
-import { labTopology, NS_PREFIX, type LabTopology, type MachineNode } from './topology.js';
-import { formatAddress } from '../../net/ipv6.js';
+import { labTopology, NS_PREFIX, type LabTopology } from './topology.js';
 import { runVerify, type VerifyReport } from './verify.js';
 
 export interface LabContext {
@@ -101,27 +98,11 @@ export function bootstrapMarker(ctx: LabContext): string {
   return join(ctx.paths.root, 'bootstrap-endpoint');
 }
 
-/** The stand-in BIRD configuration of a machine, with the bootstrap API endpoint while the first control plane holds it. */
-export function standinConfigFor(ctx: LabContext, node: MachineNode): string {
-  const fabric = readFabric(ctx);
-  const passwords = ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name));
-  const first = node === ctx.topology.machines[0];
-  const extra = first && existsSync(bootstrapMarker(ctx)) ? [`${formatAddress(ctx.cluster.plan.apiServer)}/128`] : [];
-  return standinBird({
-    node,
-    fabric,
-    secrets: new Map([[BGP_SECRET, passwords]]),
-    ...(ctx.timers.bfd ? { bfd: ctx.timers.bfd } : {}),
-    holdTime: ctx.timers.hold,
-    extraAnnounce: extra,
-  }).config;
-}
-
 async function commandExists(r: Runner, command: string): Promise<boolean> {
   return (await r.run('sh', ['-c', `command -v ${command}`], { allowFail: true })).code === 0;
 }
 
-/** The network half of `up`: provider, machines, routers, BGP. */
+/** The network half of `up`: provider, machines, routers, metadata (BGP starts with each node's agent). */
 export const NETWORK_PHASES: readonly Phase[] = [
   {
     name: 'preflight',
@@ -165,16 +146,6 @@ export const NETWORK_PHASES: readonly Phase[] = [
     },
   },
   {
-    name: 'machine BGP (stand-in)',
-    async run(ctx) {
-      const counts = { started: 0, reloaded: 0, unchanged: 0 };
-      for (const node of ctx.topology.machines) {
-        counts[await ensureBird(ctx.runner, node.ns, standinConfigFor(ctx, node), ctx.paths.machine(node.machine.name))]++;
-      }
-      return `bird6 ${counts.started} started, ${counts.reloaded} reloaded, ${counts.unchanged} unchanged`;
-    },
-  },
-  {
     name: 'provider metadata',
     async run(ctx) {
       // Each machine's metadata in Equinix Metal's shape, its own MD5 password included; root-only file.
@@ -198,7 +169,10 @@ export const NETWORK_PHASES: readonly Phase[] = [
       return `started, ${devices.length} devices on [${ctx.topology.internet.metadata}]:80`;
     },
   },
-  {
+];
+
+/** Every machine's two sessions up and the downward default learned (after the nodes run their BGP agents). */
+export const BGP_SESSIONS_PHASE: Phase = {
     name: 'BGP sessions',
     async run(ctx) {
       const want = ctx.topology.machines.length;
@@ -215,13 +189,20 @@ export const NETWORK_PHASES: readonly Phase[] = [
       }
       throw new Error(`BGP not converged after 90 s: ${last}`);
     },
-  },
-];
+  };
 
 /** True when the machine's kernel has the default route its BGP speaker learned. */
 async function hasBgpDefault(r: Runner, ns: string): Promise<boolean> {
   const res = await r.run('ip', ['-j', '-6', 'route', 'show', 'default'], { ns, allowFail: true });
   return res.code === 0 && (JSON.parse(res.stdout || '[]') as Array<{ protocol?: string }>).some((x) => x.protocol === 'bird');
+}
+
+/** True when the router's session with the machine at `address` is Established. */
+export async function sessionEstablished(r: Runner, ns: string, address: string): Promise<boolean> {
+  const res = await r.run('vtysh', ['-N', ns, '-c', 'show bgp ipv6 unicast summary json'], { allowFail: true });
+  if (res.code !== 0) return false;
+  const json = JSON.parse(res.stdout.slice(res.stdout.indexOf('{'))) as { peers?: Record<string, { state?: string }> };
+  return json.peers?.[address]?.state === 'Established';
 }
 
 /** Established BGP sessions on a router, from FRR's JSON summary. */

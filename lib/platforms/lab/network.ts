@@ -72,5 +72,9 @@ export async function buildMachines(r: Runner, t: LabTopology): Promise<void> {
       await linkUp(r, router.ns, m.routerIfname);
       await linkUp(r, m.ns, ifname);
     }
+    // The provider's static default over both links (Equinix Metal configures one on every device).
+    // Metric 4096, not the kernel's 1024: BIRD 1.6 installs its routes without a metric, which IPv6
+    // turns into 1024, and a static default there makes BIRD's "File exists". The BGP default wins.
+    await r.run('ip', ['-6', 'route', 'replace', 'default', 'proto', 'static', 'metric', '4096', 'nexthop', 'via', m.gateway, 'dev', 'eth0', 'nexthop', 'via', m.gateway, 'dev', 'eth1'], { ns: m.ns });
   }
 }

@@ -14,7 +14,6 @@ import type { LabContext } from './lab.js';
 import { CODE_ROOT, establishedSessions, readFabric } from './lab.js';
 import { bgpPeers } from '../../render/calico.js';
 import type { MetalDevice } from '../equinixMetal/metadata.js';
-import { standinPodBlock } from './standin.js';
 
 export interface Check {
   readonly name: string;
@@ -82,13 +81,28 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
   const services = formatPrefix(plan.services);
   const allMachines = machines.map((m) => m.address).sort();
 
+  // Each machine's pod blocks: its confirmed BlockAffinities in Calico's datastore.
+  const blocks = new Map<string, string[]>();
+  if (existsSync(adminConf(ctx))) {
+    const admin = new KubeClient(credentialsFromKubeconfig(readFileSync(adminConf(ctx), 'utf8')));
+    const list = await admin
+      .get<{ items: Array<{ spec?: { node?: string; cidr?: string; state?: string } }> }>('/apis/crd.projectcalico.org/v1/blockaffinities')
+      .catch(() => ({ items: [] }));
+    for (const a of list.items) {
+      if (a.spec?.state !== 'confirmed' || !a.spec.node || !a.spec.cidr) continue;
+      blocks.set(a.spec.node, [...(blocks.get(a.spec.node) ?? []), formatPrefix(parsePrefix(a.spec.cidr))]);
+    }
+  }
   for (const router of t.routers) {
     const established = await establishedSessions(r, router.ns);
     check(`bgp/${router.ns}/sessions-established`, `${machines.length}`, `${established}`);
     const routes = await kernelRoutes(r, router.ns);
     for (const m of machines) {
-      const block = formatPrefix(standinPodBlock(plan.pods.pool, plan.pods.blockSize, m.machine));
-      check(`routes/${router.ns}/pod-block/${m.machine.name}`, `${block} via ${m.address}`, `${block} via ${nextHops(findRoute(routes, block)).join(',') || 'none'}`);
+      const mine = blocks.get(m.machine.name) ?? [];
+      if (mine.length === 0) check(`routes/${router.ns}/pod-block/${m.machine.name}`, 'a confirmed block affinity', 'none in the datastore');
+      for (const block of mine) {
+        check(`routes/${router.ns}/pod-block/${m.machine.name}/${block}`, `${block} via ${m.address}`, `${block} via ${nextHops(findRoute(routes, block)).join(',') || 'none'}`);
+      }
     }
     check(`routes/${router.ns}/services-ecmp`, `${services} via ${allMachines.join(',')}`, `${services} via ${nextHops(findRoute(routes, services)).join(',') || 'none'}`);
   }

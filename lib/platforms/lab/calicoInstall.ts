@@ -1,0 +1,102 @@
+/**
+ * Calico's datastore in the lab cluster, as a Calico install would leave it
+ * before any node runs: the CRDs of the pinned release (the same files
+ * `npm run validate` checks against, from the calico module), the
+ * calico-node ServiceAccount and its ClusterRole, the BGP password Secret
+ * (the apply flow's job: never in git), then the rendered fabric
+ * (clusters/<name>/fabric) with server-side apply.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { KubeClient } from '../../kube/client.js';
+import { BGP_SECRET } from '../../render/calico.js';
+import { SCHEMA_PINS } from '../../validate/pins.js';
+import { schemaDir } from '../../validate/load.js';
+
+export const CALICO_NAMESPACE = 'kube-system';
+export const CALICO_NODE_SA = 'calico-node';
+export const FIELD_MANAGER = 'native6-lab';
+
+const READ = ['get', 'list', 'watch'];
+
+/** What the lab's BGP agent (standing in for calico-node) may do. */
+export function calicoNodeRbac(): object[] {
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: CALICO_NODE_SA, namespace: CALICO_NAMESPACE } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'native6-lab:calico-node' },
+      rules: [
+        { apiGroups: [''], resources: ['nodes'], verbs: [...READ, 'patch'] },
+        { apiGroups: [''], resources: ['services', 'endpoints', 'namespaces', 'pods'], verbs: READ },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
+        {
+          apiGroups: ['crd.projectcalico.org'],
+          resources: ['bgpconfigurations', 'bgppeers', 'bgpfilters', 'ippools', 'ipamconfigs', 'felixconfigurations', 'clusterinformations', 'globalnetworkpolicies', 'networkpolicies', 'globalnetworksets', 'networksets', 'hostendpoints'],
+          verbs: READ,
+        },
+        { apiGroups: ['crd.projectcalico.org'], resources: ['ipamblocks', 'blockaffinities'], verbs: [...READ, 'create', 'update', 'patch', 'delete'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'native6-lab:calico-node' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'native6-lab:calico-node' },
+      subjects: [{ kind: 'ServiceAccount', name: CALICO_NODE_SA, namespace: CALICO_NAMESPACE }],
+    },
+  ];
+}
+
+/** The Calico CRDs of the pinned release, from the setup's cache. */
+export function calicoCrds(cacheDir: string): Array<{ metadata: { name: string } }> {
+  const pin = SCHEMA_PINS.find((p) => p.name === 'calico');
+  if (!pin) throw new Error('no Calico schema pin');
+  const dir = schemaDir(cacheDir, pin);
+  const out: Array<{ metadata: { name: string } }> = [];
+  for (const f of readdirSync(dir).filter((n) => pin.match.test(n)).sort()) {
+    for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
+      const crd = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
+      if (crd?.kind === 'CustomResourceDefinition' && crd.metadata?.name) out.push(crd as { metadata: { name: string } });
+    }
+  }
+  if (out.length === 0) throw new Error(`no Calico CRDs in ${dir}; run npm run setup`);
+  return out;
+}
+
+function pathOf(o: { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string } }): string {
+  const plural: Record<string, string> = {
+    CustomResourceDefinition: 'customresourcedefinitions',
+    ServiceAccount: 'serviceaccounts',
+    ClusterRole: 'clusterroles',
+    ClusterRoleBinding: 'clusterrolebindings',
+    Secret: 'secrets',
+  };
+  const res = plural[o.kind ?? ''];
+  if (!res) throw new Error(`no path for kind ${o.kind}`);
+  const base = o.apiVersion === 'v1' ? '/api/v1' : `/apis/${o.apiVersion}`;
+  return `${base}${o.metadata.namespace ? `/namespaces/${o.metadata.namespace}` : ''}/${res}/${o.metadata.name}`;
+}
+
+export async function applyAll(client: KubeClient, objects: readonly object[]): Promise<number> {
+  for (const o of objects) await client.apply(pathOf(o as Parameters<typeof pathOf>[0]), o, FIELD_MANAGER);
+  return objects.length;
+}
+
+/** The BGP password Secret the rendered BGPPeers refer to (one key per node). */
+export function bgpSecret(passwords: ReadonlyMap<string, string>): object {
+  const data: Record<string, string> = {};
+  for (const [k, v] of [...passwords].sort(([a], [b]) => a.localeCompare(b))) data[k] = Buffer.from(v, 'utf8').toString('base64');
+  return { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: BGP_SECRET, namespace: CALICO_NAMESPACE }, data };
+}
+
+/** Waits until every CRD is Established (so its resources can be applied). */
+export async function crdsEstablished(client: KubeClient, names: readonly string[]): Promise<boolean> {
+  for (const n of names) {
+    const crd = await client.find<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${n}`);
+    if (!crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return false;
+  }
+  return true;
+}

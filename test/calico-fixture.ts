@@ -1,0 +1,55 @@
+/**
+ * A datastore snapshot for the lab cluster: the rendered fabric plus nodes,
+ * block affinities, Services and Endpoints as a running cluster has them.
+ * Shared by the Calico substitute's unit and integration tests.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import type { CalicoObject, DatastoreSnapshot } from '../lib/calico/confd.js';
+import { labDevices } from '../lib/platforms/lab/metadata.js';
+import { renderCluster } from '../lib/render/tree.js';
+import { loadCluster } from '../lib/spec/load.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+
+/** The rendered lab fabric, as the datastore would hold it. */
+export function labFabric(): Array<CalicoObject & { kind?: string }> {
+  const loaded = loadCluster('infra/lab.yaml', readFileSync(`${root}infra/lab.yaml`, 'utf8'));
+  if (!loaded.ok) throw new Error('infra/lab.yaml does not load');
+  const { spec, plan } = loaded;
+  return renderCluster({ spec, plan, devices: labDevices(spec, plan), sources: ['infra/lab.yaml'] })
+    .filter((f) => f.path.includes('/fabric/') && !f.path.endsWith('kustomization.yaml'))
+    .flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as CalicoObject & { kind?: string }));
+}
+
+export function labSnapshot(over: Partial<DatastoreSnapshot> = {}): DatastoreSnapshot {
+  const fabric = labFabric();
+  const kind = (k: string) => fabric.filter((o) => o.kind === k);
+  return {
+    bgpConfigurations: kind('BGPConfiguration'),
+    bgpPeers: kind('BGPPeer'),
+    ipPools: kind('IPPool'),
+    nodes: [
+      { metadata: { name: 'lab-cp-1', annotations: { 'projectcalico.org/IPv6Address': '2001:db8:100::3/127' } } },
+      { metadata: { name: 'lab-general-1', annotations: { 'projectcalico.org/IPv6Address': '2001:DB8:100:0::24b9:216b:3/127' } } },
+      { metadata: { name: 'lab-joining' } },
+    ],
+    blockAffinities: [
+      { spec: { node: 'lab-cp-1', cidr: '2001:db8:100:8::40/122', state: 'confirmed', deleted: 'false' } },
+      { spec: { node: 'lab-cp-1', cidr: '2001:db8:100:8::80/122', state: 'pending', deleted: 'false' } },
+      { spec: { node: 'lab-general-1', cidr: '2001:db8:100:8::c0/122', state: 'confirmed', deleted: 'false' } },
+    ],
+    services: [
+      { metadata: { namespace: 'echo', name: 'local' }, spec: { type: 'ClusterIP', clusterIP: '2001:db8:100:1::20', externalIPs: ['2001:db8:100:3::2', '2001:db8:ffff:9::1'], externalTrafficPolicy: 'Local' } },
+      { metadata: { namespace: 'echo', name: 'cluster' }, spec: { type: 'ClusterIP', clusterIP: '2001:db8:100:1::21', externalIPs: ['2001:db8:100:3::1'], externalTrafficPolicy: 'Cluster' } },
+    ],
+    endpoints: [
+      { metadata: { namespace: 'echo', name: 'local' }, subsets: [{ addresses: [{ ip: '2001:db8:100:8::c1', nodeName: 'lab-general-1' }] }] },
+      { metadata: { namespace: 'echo', name: 'cluster' }, subsets: [{ addresses: [{ ip: '2001:db8:100:8::41', nodeName: 'lab-cp-1' }] }] },
+    ],
+    secrets: { 'bgp-md5': { 'lab-cp-1': 'pw-cp-1', 'lab-general-1': 'pw-general-1' } },
+    ...over,
+  };
+}
+
