@@ -87,7 +87,8 @@ export class KubeClient {
   request<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise<T>((resolve, reject) => {
-      const req = httpsRequest(this.options(method, path, payload !== undefined ? { 'Content-Type': contentType } : {}), (res) => {
+      // Content-Length, not chunked: the API server ignores a chunked DELETE body (its DeleteOptions).
+      const req = httpsRequest(this.options(method, path, payload !== undefined ? { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(payload)) } : {}), (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

@@ -1,6 +1,6 @@
 /**
- * Lab tier: the whole lab for real from a small spec (3 control planes, 1
- * worker) — network namespaces, FRR routers, kubeadm, etcd, the API
+ * Lab tier: the whole lab for real from a small spec (3 control planes, 2
+ * workers) — network namespaces, FRR routers, kubeadm, etcd, the API
  * servers, kube-proxy, Calico's datastore and each node's BGP agent (BIRD on
  * Calico's own confd templates) — then `verify` (routes, ECMP, Local /128s,
  * the API through its ClusterIP from the internet, with a control plane
@@ -27,7 +27,7 @@ import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
 const root = process.getuid?.() === 0;
 
 test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: root ? false : 'needs root: the lab makes network namespaces', timeout: 600_000 }, async () => {
-  const scratch = scratchCluster('lt', { controlPlanes: 3, workers: 1, block: '2001:db8:4200::/56' });
+  const scratch = scratchCluster('lt', { controlPlanes: 3, workers: 2, block: '2001:db8:4200::/56' });
   const { repo, cluster } = scratch;
   const runner = createRunner();
   try {
@@ -50,7 +50,7 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: roo
     const second: PhaseReport[] = [];
     await runPhases(ctx, UP_PHASES, (p) => second.push(p));
     assert.match(second.find((p) => p.name === 'routers')!.note, /n6-lt_r1: running; n6-lt_r2: running/);
-    assert.match(second.find((p) => p.name === 'kubelets')!.note, /0 started, 4 running/);
+    assert.match(second.find((p) => p.name === 'kubelets')!.note, /0 started, 5 running/);
     assert.match(second.find((p) => p.name === 'control planes join')!.note, /all joined/);
 
     // Hang (SIGSTOP, not kill) a control plane: every process in it stops; both routers withdraw its

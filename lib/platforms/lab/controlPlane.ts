@@ -5,8 +5,9 @@
  * Service's ClusterIP.
  *
  * The order of operations breaks the ClusterIP's chicken-and-egg:
- *   1. the first control plane holds the ClusterIP itself (on its loopback),
- *      so its own programs reach the API before anything is routed;
+ *   1. the first control plane translates the ClusterIP to its own API
+ *      server (apiBootstrapNat), so its own programs reach the API before
+ *      anything is routed;
  *   2. Calico's datastore is filled (CRDs, the rendered fabric, the BGP
  *      password Secret) and the first node's networking starts: kube-proxy,
  *      then its BGP agent, which announces the Service range — the other
@@ -15,8 +16,9 @@
  *   3. every other machine joins through that endpoint and starts its
  *      networking in the same order (kube-proxy before its announcement, so
  *      a machine never attracts Service traffic it cannot translate);
- *   4. the first control plane drops the ClusterIP from its loopback: the
- *      Service range, announced by every machine, carries the endpoint
+ *   4. the first control plane drops its translation (connections made
+ *      through it keep theirs): the Service range, announced by every
+ *      machine, carries the endpoint
  *      (ECMP to any machine, kube-proxy to any healthy API server).
  */
 import { spawn } from 'node:child_process';
@@ -135,6 +137,35 @@ function assertKubeletAlive(ctx: LabContext, m: MachineNode): void {
   if (!pidAlive(join(ctx.paths.machine(m.machine.name), 'kubelet.pid'))) {
     throw new FatalError(`the lab kubelet of ${m.machine.name} is not running: see ${join(ctx.paths.logs, `${m.machine.name}.kubelet.log`)}`);
   }
+}
+
+export const API_BOOTSTRAP_TABLE = 'n6-api-bootstrap';
+
+/**
+ * The bootstrap endpoint on the first control plane: the ClusterIP's port
+ * 443 translated to its own API server, for its own programs (output) and
+ * for what the routers bring it (prerouting), ahead of kube-proxy's rules.
+ * Translation, not the address on a loopback: connections made through it
+ * keep their translation in conntrack, so they survive the handover (an
+ * address taken away would leave them hanging until their keepalives gave
+ * up, and kube-proxy would miss endpoint updates for that long).
+ */
+export function apiBootstrapNat(clusterIP: string, apiServer: string): string {
+  return [
+    `table ip6 ${API_BOOTSTRAP_TABLE}`,
+    `delete table ip6 ${API_BOOTSTRAP_TABLE}`,
+    `table ip6 ${API_BOOTSTRAP_TABLE} {`,
+    '  chain prerouting {',
+    '    type nat hook prerouting priority -110; policy accept;',
+    `    ip6 daddr ${clusterIP} tcp dport ${API_SERVER_PORT} dnat to [${apiServer}]:${API_SERVER_PORT}`,
+    '  }',
+    '  chain output {',
+    '    type nat hook output priority -110; policy accept;',
+    `    ip6 daddr ${clusterIP} tcp dport ${API_SERVER_PORT} dnat to [${apiServer}]:${API_SERVER_PORT}`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
 }
 
 function cacheDir(ctx: LabContext): string {
@@ -276,10 +307,10 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
           await kubeadm(ctx, cp1, ['init', 'phase', ...phase, ...cfg]);
         }
       }
-      // The bootstrap endpoint: the ClusterIP on the first control plane's loopback.
+      // The bootstrap endpoint: the first control plane translates the ClusterIP to its own API server.
       if (!existsSync(done)) {
         writeFileSync(bootstrapMarker(ctx), `${cp1.machine.name}\n`);
-        await ctx.runner.run('ip', ['-6', 'addr', 'replace', `${apiServerAddress(ctx)}/128`, 'dev', 'lo'], { ns: cp1.ns });
+        await ctx.runner.run('nft', ['-f', '-'], { ns: cp1.ns, input: apiBootstrapNat(apiServerAddress(ctx), cp1.address) });
       }
       await waitFor('the first API server answering /readyz', 180_000, async () => {
         assertKubeletAlive(ctx, cp1);
@@ -381,7 +412,7 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
       const cp1 = ctx.topology.machines[0]!;
       if (existsSync(bootstrapMarker(ctx))) {
         rmSync(bootstrapMarker(ctx));
-        await ctx.runner.run('ip', ['-6', 'addr', 'del', `${apiServerAddress(ctx)}/128`, 'dev', 'lo'], { ns: cp1.ns, allowFail: true });
+        await ctx.runner.run('nft', ['delete', 'table', 'ip6', API_BOOTSTRAP_TABLE], { ns: cp1.ns, allowFail: true });
       }
       await waitFor('the API server through its ClusterIP (ECMP, kube-proxy)', 60_000, () => readyz(adminClient(ctx)), ctx.log);
       return `${apiServerAddress(ctx)}:443 now reached through the Service range from every machine`;

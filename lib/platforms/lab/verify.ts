@@ -6,8 +6,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
-import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../net/ipv6.js';
+import { contains, containsAddress, formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../net/ipv6.js';
+import { mermaidTopology, type FabricPicture, type FabricRoute } from '../../report/topology.js';
 import { namespacePids } from './netns.js';
+import { mountNsFile } from './machine.js';
 import { signal } from './process.js';
 import type { Runner } from './exec.js';
 import type { LabContext } from './lab.js';
@@ -29,6 +31,9 @@ export interface VerifyReport {
   readonly passed: number;
   readonly failed: number;
   readonly checks: readonly Check[];
+  /** The routes as the routers see them, and that picture as Mermaid (the SVG is written next to the report). */
+  readonly fabric: FabricPicture;
+  readonly mermaid: string;
 }
 
 interface KernelRoute {
@@ -130,7 +135,54 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
   }
   if (existsSync(adminConf(ctx))) await verifyKubernetes(ctx, check);
   const failed = checks.filter((c) => !c.ok).length;
-  return { cluster: t.cluster, at: new Date().toISOString(), ok: failed === 0, passed: checks.length - failed, failed, checks };
+  const picture = await fabricPicture(ctx);
+  return { cluster: t.cluster, at: new Date().toISOString(), ok: failed === 0, passed: checks.length - failed, failed, checks, fabric: picture, mermaid: mermaidTopology(picture) };
+}
+
+/** Every router's view: its Established sessions and its routes inside the cluster's block, by next-hop machine. */
+export async function fabricPicture(ctx: LabContext): Promise<FabricPicture> {
+  const t = ctx.topology;
+  const plan = ctx.cluster.plan;
+  const block = parsePrefix(t.block);
+  const byAddress = new Map(t.machines.map((m) => [m.address, m.machine.name]));
+  const ranges = [plan.services, plan.loadBalancers, plan.externalIPs].filter((p): p is NonNullable<typeof p> => p !== undefined).map((p) => formatPrefix(p));
+  const routers = [];
+  for (const router of t.routers) {
+    const sessions = await sessionStates(ctx.runner, router.ns);
+    const routes: FabricRoute[] = [];
+    for (const route of await kernelRoutes(ctx.runner, router.ns)) {
+      if (route.dst === 'default') continue;
+      let prefix;
+      try {
+        prefix = parsePrefix(route.dst.includes('/') ? route.dst : `${route.dst}/128`);
+      } catch {
+        continue;
+      }
+      if (!contains(block, prefix) || byAddress.has(formatAddress(prefix.address))) continue;
+      const via = nextHops(route).map((h) => byAddress.get(h) ?? h).sort();
+      if (via.length === 0) continue;
+      const text = formatPrefix(prefix);
+      const kind: FabricRoute['kind'] = ranges.includes(text)
+        ? 'service-range'
+        : prefix.length === 128 && ranges.some((r) => contains(parsePrefix(r), prefix))
+          ? 'service-128'
+          : contains(plan.pods.pool, prefix) && prefix.length === plan.pods.blockSize
+            ? 'pod-block'
+            : 'other';
+      routes.push({ prefix: text, via, kind });
+    }
+    routes.sort((a, b) => a.prefix.localeCompare(b.prefix));
+    const up = t.machines.filter((m) => sessions.get(m.address) === 'Established').map((m) => m.machine.name);
+    routers.push({ name: router.ns, peerIP: router.peerIP, sessions: up, routes });
+  }
+  return { cluster: t.cluster, routers, machines: t.machines.map((m) => ({ name: m.machine.name, address: m.address, role: m.machine.role })) };
+}
+
+async function sessionStates(r: Runner, ns: string): Promise<Map<string, string>> {
+  const res = await r.run('vtysh', ['-N', ns, '-c', 'show bgp ipv6 unicast summary json'], { allowFail: true });
+  if (res.code !== 0) return new Map();
+  const json = JSON.parse(res.stdout.slice(res.stdout.indexOf('{'))) as { peers?: Record<string, { state?: string }> };
+  return new Map(Object.entries(json.peers ?? {}).map(([a, p]) => [formatAddress(parseAddress(a)), p.state ?? '']));
 }
 
 function adminConf(ctx: LabContext): string {
@@ -251,21 +303,139 @@ async function askEcho(ctx: LabContext, url: string, count: number): Promise<Ech
   );
 }
 
+type PodItem = { metadata: { name: string; uid: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { podIP?: string } };
+type EndpointsItem = { subsets?: Array<{ addresses?: Array<{ ip: string; nodeName?: string }> }> };
+
+/** Runs a command inside a pod's network namespace (the lab kubelet's pod-<uid> in the node's mount namespace). */
+async function inPod(ctx: LabContext, pod: PodItem, command: string[]): Promise<string> {
+  const node = ctx.topology.machines.find((m) => m.machine.name === pod.spec.nodeName);
+  if (!node) return '';
+  const res = await ctx.runner.run('nsenter', [`--mount=${mountNsFile(node.ns)}`, '--', 'ip', 'netns', 'exec', `pod-${pod.metadata.uid.slice(0, 13)}`, ...command], { allowFail: true, timeoutMs: 10_000 });
+  return res.stdout.trim();
+}
+
+/** The nodes that hold a ready endpoint of a Service. */
+async function endpointNodes(admin: KubeClient, ns: string, name: string): Promise<string[]> {
+  const ep = await admin.find<EndpointsItem>(`/api/v1/namespaces/${ns}/endpoints/${name}`);
+  return [...new Set((ep?.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.nodeName ?? '')).filter(Boolean))].sort();
+}
+
+/** Next hops of each /128 on each router, as "router: ip via a,b; …". */
+async function singleRoutes(ctx: LabContext, ips: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const router of ctx.topology.routers) {
+    const routes = await kernelRoutes(ctx.runner, router.ns);
+    for (const ip of ips) out.set(`${router.ns} ${ip}`, nextHops(findRoute(routes, `${ip}/128`)).join(',') || 'none');
+  }
+  return out;
+}
+
 async function verifyWorkloads(ctx: LabContext, admin: KubeClient, check: CheckFn): Promise<void> {
+  await verifyEchoPaths(ctx, admin, check);
+  await verifyLocalService(ctx, admin, check);
+}
+
+/** echo-local (externalTrafficPolicy Local): /128s only via the endpoints' nodes, the client's own address at the pod, and the routes follow a move. */
+async function verifyLocalService(ctx: LabContext, admin: KubeClient, check: CheckFn): Promise<void> {
+  const t = ctx.topology;
+  const svc = await admin.find<{ spec: { clusterIP: string; externalIPs?: string[]; externalTrafficPolicy?: string } }>('/api/v1/namespaces/echo/services/echo-local');
+  if (!svc || svc.spec.externalTrafficPolicy !== 'Local') return;
+  const ips = [svc.spec.clusterIP, ...(svc.spec.externalIPs ?? [])].map((x) => formatAddress(parseAddress(x)));
+  const addressOf = (names: readonly string[]) => t.machines.filter((m) => names.includes(m.machine.name)).map((m) => m.address).sort().join(',') || 'none';
+  const expectRoutes = async (nodes: string[], timeoutMs: number) => {
+    const want = addressOf(nodes);
+    const start = Date.now();
+    let got = await singleRoutes(ctx, ips);
+    while ([...got.values()].some((v) => v !== want) && Date.now() - start < timeoutMs) {
+      await new Promise((res) => setTimeout(res, 200));
+      got = await singleRoutes(ctx, ips);
+    }
+    return { want, got, ms: Date.now() - start };
+  };
+  const nodes = await endpointNodes(admin, 'echo', 'echo-local');
+  const before = await expectRoutes(nodes, 15_000);
+  for (const [k, v] of before.got) check(`routes/${k.split(' ')[0]}/local-service/${k.split(' ')[1]}`, `/128 via ${before.want} (${nodes.join(', ')})`, `/128 via ${v}${v === before.want ? ` (${nodes.join(', ')})` : ''}`);
+  const external = svc.spec.externalIPs?.[0];
+  if (external) {
+    const answers = await askEcho(ctx, `http://[${external}]/`, 10);
+    const clients = [...new Set(answers.map((a) => a.client))];
+    const servedBy = [...new Set(answers.map((a) => a.node))].sort();
+    check('services/echo-local/external-ip-client-address', `10/10 answered by pods on ${nodes.join(', ')}, client ${t.internet.client}`, `${answers.length}/10 answered by pods on ${servedBy.join(', ')}, client ${clients.join(', ') || 'none'}`);
+  }
+  // Move: cordon one endpoint node and delete its echo pods; the /128s must follow the new endpoints.
+  const from = nodes[0];
+  if (!from) return;
+  await admin.mergePatch(`/api/v1/nodes/${from}`, { spec: { unschedulable: true } });
+  try {
+    const pods = await admin.get<{ items: PodItem[] }>('/api/v1/namespaces/echo/pods?labelSelector=app%3Decho');
+    for (const p of pods.items.filter((x) => x.spec.nodeName === from)) await admin.request('DELETE', `/api/v1/namespaces/echo/pods/${p.metadata.name}`);
+    const start = Date.now();
+    let after = await endpointNodes(admin, 'echo', 'echo-local');
+    while (after.includes(from) && Date.now() - start < 60_000) {
+      await new Promise((res) => setTimeout(res, 500));
+      after = await endpointNodes(admin, 'echo', 'echo-local');
+    }
+    const moved = await expectRoutes(after, 30_000);
+    const ok = !after.includes(from) && [...moved.got.values()].every((v) => v === moved.want);
+    check('routes/local-service-follows-endpoints', `endpoints leave ${from}; every /128 via ${moved.want} on both routers`, ok ? `endpoints leave ${from}; every /128 via ${moved.want} on both routers` : `endpoints on ${after.join(', ') || 'none'}; routes ${[...moved.got.values()].join(' | ')}`, ok);
+    ctx.log(`verify: echo-local moved off ${from} (endpoints now ${after.join(', ') || 'none'}); routes followed ${moved.ms} ms after the endpoints`);
+  } finally {
+    await admin.mergePatch(`/api/v1/nodes/${from}`, { spec: { unschedulable: null } });
+    // Leave the lab as verify found it: every echo Deployment available again.
+    const start = Date.now();
+    while (Date.now() - start < 90_000) {
+      const d = await admin.get<{ items: Array<{ spec: { replicas?: number }; status: { availableReplicas?: number } }> }>('/apis/apps/v1/namespaces/echo/deployments');
+      if (d.items.every((x) => (x.status.availableReplicas ?? 0) >= (x.spec.replicas ?? 1))) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  }
+}
+
+async function verifyEchoPaths(ctx: LabContext, admin: KubeClient, check: CheckFn): Promise<void> {
   const client = ctx.topology.internet.client;
-  const pods = await admin.get<{ items: Array<{ metadata: { name: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { podIP?: string } }> }>('/api/v1/namespaces/echo/pods');
+  const pods = await admin.get<{ items: PodItem[] }>('/api/v1/namespaces/echo/pods');
   if (pods.items.length === 0) return;
+  // Pod to pod across nodes, no NAT: the server sees the client pod's own address.
+  const echoPods = pods.items.filter((x) => x.status.podIP);
+  const pair = echoPods.flatMap((a) => echoPods.filter((b) => b.spec.nodeName !== a.spec.nodeName).map((b) => [a, b] as const))[0];
+  if (pair) {
+    const [a, b] = pair;
+    const out = await inPod(ctx, a, ['curl', '-s', '-m', '3', `http://[${b.status.podIP}]:8080/`]);
+    let seen = 'no answer';
+    try {
+      const ans = JSON.parse(out) as EchoAnswer;
+      seen = `${ans.node} sees client ${ans.client}`;
+    } catch {
+      // no answer
+    }
+    check(`pods/echo/pod-to-pod-across-nodes-no-nat`, `${b.spec.nodeName} sees client ${a.status.podIP}`, seen);
+  } else {
+    check('pods/echo/pod-to-pod-across-nodes-no-nat', 'pods on two nodes', `pods on ${new Set(echoPods.map((p) => p.spec.nodeName)).size} node(s)`);
+  }
   for (const p of pods.items.filter((x) => x.metadata.labels?.app === 'echo')) {
     const [answer] = p.status.podIP ? await askEcho(ctx, `http://[${p.status.podIP}]:8080/`, 1) : [];
     check(`pods/echo/${p.metadata.name}/from-internet-no-nat`, `answers from ${p.spec.nodeName}, sees client ${client}`, answer ? `answers from ${answer.node}, sees client ${answer.client}` : 'no answer');
   }
   const svc = await admin.get<{ spec: { clusterIP: string; externalIPs?: string[] } }>('/api/v1/namespaces/echo/services/echo-cluster');
+  const affinities = await admin.get<{ items: Array<{ spec?: { node?: string; cidr?: string; state?: string } }> }>('/apis/crd.projectcalico.org/v1/blockaffinities');
   for (const [what, ip] of [['cluster-ip', svc.spec.clusterIP], ...(svc.spec.externalIPs ?? []).map((x) => ['external-ip', x])] as Array<[string, string]>) {
     const answers = await askEcho(ctx, `http://[${ip}]/`, 20);
     const byPod = new Set(answers.map((a) => a.pod));
     // kube-proxy masquerades external clients to the node that took the flow: the sources show which nodes ECMP chose.
     const ingress = new Set(answers.map((a) => a.client));
     check(`services/echo-cluster/${what}-from-internet`, '20/20 answered, by every echo pod', `${answers.length}/20 answered, by ${byPod.size === pods.items.filter((x) => x.metadata.labels?.app === 'echo').length ? 'every echo pod' : `${byPod.size} pod(s)`}`);
+    // Which node took each flow: the masquerade address (ETP Cluster) is the ingress node's: its
+    // uplink address, or (the pod is local) the host side of the pod's link, inside the node's block.
+    const perNode = new Map<string, number>();
+    for (const a of answers) {
+      const addr = parseAddress(a.client);
+      const m = ctx.topology.machines.find((x) => x.address === formatAddress(addr));
+      const byBlock = affinities.items.find((b) => b.spec?.state === 'confirmed' && b.spec.cidr && containsAddress(parsePrefix(b.spec.cidr), addr));
+      const key = m?.machine.name ?? byBlock?.spec?.node ?? a.client;
+      perNode.set(key, (perNode.get(key) ?? 0) + 1);
+    }
+    const spread = [...perNode].sort(([x], [y]) => x.localeCompare(y)).map(([n, c]) => `${n} ${c}`).join(', ');
+    check(`services/echo-cluster/${what}-ecmp-spread`, 'flows over 2 or more nodes', `flows over ${perNode.size} node(s): ${spread}`, perNode.size >= 2);
     ctx.log(`verify: echo-cluster ${what} ${ip}: ${answers.length}/20 answered (${answers.retried} on a second try) through ${ingress.size} distinct ingress addresses (ECMP)`);
   }
 }

@@ -126,7 +126,16 @@ export class PodRuntime {
       }
     }
     for (const [key, p] of wanted) {
-      if (p.metadata.deletionTimestamp) continue;
+      if (p.metadata.deletionTimestamp) {
+        // Not running here (stopped above, or never started): confirm the deletion again until the API
+        // lets the pod go (a confirmation can meet a conflict while the pod's status is being written).
+        if (!this.pods.has(key)) {
+          await client
+            .request('DELETE', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } })
+            .catch((e: unknown) => (e instanceof KubeError && (e.status === 404 || e.status === 409) ? undefined : Promise.reject(e)));
+        }
+        continue;
+      }
       let r = this.pods.get(key);
       if (!r) {
         r = { key, netns: `pod-${p.metadata.uid.slice(0, 13)}`, restarts: 0, container: p.spec.containers[0]! };
