@@ -3,10 +3,11 @@
  * block affinities, Services and Endpoints as a running cluster has them.
  * Shared by the Calico substitute's unit and integration tests.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { CalicoObject, DatastoreSnapshot } from '../lib/calico/confd.js';
+import { workloadLabels, type PolicyInputs } from '../lib/calico/policy.js';
 import { labDevices } from '../lib/platforms/lab/metadata.js';
 import { renderCluster } from '../lib/render/tree.js';
 import { loadCluster } from '../lib/spec/load.js';
@@ -50,6 +51,32 @@ export function labSnapshot(over: Partial<DatastoreSnapshot> = {}): DatastoreSna
     ],
     secrets: { 'bgp-md5': { 'lab-cp-1': 'pw-cp-1', 'lab-general-1': 'pw-general-1' } },
     ...over,
+  };
+}
+
+
+/** The rendered baseline, the demo app's policies and the lab's network sets, with three workloads on two nodes. */
+type Doc = { kind?: string; metadata?: { name?: string; namespace?: string; labels?: Record<string, string> }; spec?: Record<string, unknown> };
+const docs = (dir: string): Doc[] =>
+  readdirSync(`${root}${dir}`)
+    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+    .flatMap((f) => parseAllDocuments(readFileSync(`${root}${dir}/${f}`, 'utf8')).map((d) => d.toJS() as Doc))
+    .filter(Boolean);
+
+export function labPolicyInputs(): PolicyInputs {
+  const all = [...docs('policies/baseline'), ...docs('apps/echo'), ...docs('clusters/lab/fabric')];
+  const w = (name: string, ip: string, node: string, labels: Record<string, string>, ns = 'echo') => ({ namespace: ns, name, ip, node, labels: workloadLabels(labels, ns) });
+  return {
+    globalNetworkPolicies: all.filter((d) => d.kind === 'GlobalNetworkPolicy'),
+    networkPolicies: all.filter((d) => d.kind === 'NetworkPolicy'),
+    globalNetworkSets: all.filter((d) => d.kind === 'GlobalNetworkSet') as PolicyInputs['globalNetworkSets'],
+    namespaces: [{ metadata: { name: 'echo' } }, { metadata: { name: 'kube-system' } }, { metadata: { name: 'default' } }],
+    workloads: [
+      w('echo-a', '2001:db8:100:8::41', 'n1', { app: 'echo', 'native6.dev/public': 'true' }),
+      w('echo-b', '2001:db8:100:8::81', 'n2', { app: 'echo', 'native6.dev/public': 'true' }),
+      w('internal', '2001:db8:100:8::82', 'n2', { app: 'internal' }),
+    ],
+    serviceEndpoints: new Map([['default/kubernetes', { ips: ['2001:db8:100::3', '2001:db8:100::5'], ports: [{ protocol: 'TCP', port: 443 }] }]]),
   };
 }
 

@@ -103,6 +103,28 @@ export function echoBase(): Array<{ file: string; docs: Manifest[] }> {
             ingress: [{ from: [{ ipBlock: { cidr: '::/0' } }], ports: [{ protocol: 'TCP', port: ECHO_PORT }] }],
           },
         },
+        {
+          // The one flow inside the app: echo calls internal. Both ends say so (zero trust:
+          // the baseline denies every other egress and every other ingress).
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'echo-to-internal', namespace: ECHO_NAMESPACE },
+          spec: {
+            podSelector: { matchLabels: { app: 'echo' } },
+            policyTypes: ['Egress'],
+            egress: [{ to: [{ podSelector: { matchLabels: { app: 'internal' } } }], ports: [{ protocol: 'TCP', port: ECHO_PORT }] }],
+          },
+        },
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'internal-from-echo', namespace: ECHO_NAMESPACE },
+          spec: {
+            podSelector: { matchLabels: { app: 'internal' } },
+            policyTypes: ['Ingress'],
+            ingress: [{ from: [{ podSelector: { matchLabels: { app: 'echo' } } }], ports: [{ protocol: 'TCP', port: ECHO_PORT }] }],
+          },
+        },
       ],
     },
   ];

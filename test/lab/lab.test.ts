@@ -19,7 +19,8 @@ import { createLabContext, labDown, labVerify, runPhases, type PhaseReport } fro
 import { MOUNT_NS_DIR } from '../../lib/platforms/lab/machine.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { listNamespaces, namespacePids } from '../../lib/platforms/lab/netns.js';
-import { kernelRoutes, probeFrom } from '../../lib/platforms/lab/verify.js';
+import { kernelRoutes, policyMatrix, probeFrom } from '../../lib/platforms/lab/verify.js';
+import { parseAllDocuments } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../lib/kube/client.js';
 import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
 
@@ -46,6 +47,29 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: roo
       assert.ok(names.includes(want), `verify has no check ${want}`);
     }
 
+    // A policy change: the app's echo -> internal policy goes (as Flux prunes it when it leaves the
+    // rendered tree); the matrix changes in exactly those cells, then the policy comes back.
+    const admin = new KubeClient(credentialsFromKubeconfig(readFileSync(join(ctx.paths.machine(ctx.topology.machines[0]!.machine.name), 'root/etc/kubernetes/admin.conf'), 'utf8')));
+    const npPath = '/apis/networking.k8s.io/v1/namespaces/echo/networkpolicies/echo-to-internal';
+    const np = parseAllDocuments(readFileSync(join(repo, 'apps/echo/network-policy.yaml'), 'utf8')).map((d) => d.toJS() as { metadata?: { name?: string } }).find((d) => d?.metadata?.name === 'echo-to-internal');
+    assert.ok(np, 'the rendered tree has the echo-to-internal NetworkPolicy');
+    await admin.request('DELETE', npPath);
+    const changed = { 'pod:echo->pod:internal': 'deny', 'pod:echo->service:internal': 'deny' } as const;
+    let after = await policyMatrix(ctx, admin, changed);
+    for (let i = 0; i < 10 && after!.cells.some((c) => c.expected !== c.observed); i++) {
+      await new Promise((res) => setTimeout(res, 1000));
+      after = await policyMatrix(ctx, admin, changed);
+    }
+    assert.deepEqual(after!.cells.filter((c) => c.expected !== c.observed), [], 'the matrix after removing echo-to-internal');
+    await admin.apply(npPath, np, 'native6-lab');
+    let back = await policyMatrix(ctx, admin);
+    for (let i = 0; i < 10 && back!.cells.some((c) => c.expected !== c.observed); i++) {
+      await new Promise((res) => setTimeout(res, 1000));
+      back = await policyMatrix(ctx, admin);
+    }
+    assert.deepEqual(back!.cells.filter((c) => c.expected !== c.observed), [], 'the matrix with echo-to-internal back');
+    console.log(`# policy matrix: ${after!.cells.length} cells as expected, before and after removing echo-to-internal`);
+
     // A second up on a running lab changes nothing.
     const second: PhaseReport[] = [];
     await runPhases(ctx, UP_PHASES, (p) => second.push(p));
@@ -56,7 +80,6 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: roo
     // Hang (SIGSTOP, not kill) a control plane: every process in it stops; both routers withdraw its
     // routes when the hold time (9 s, the routers') runs out, and the echo Service (its pods are on the
     // worker) answers through the other nodes.
-    const admin = new KubeClient(credentialsFromKubeconfig(readFileSync(join(ctx.paths.machine(ctx.topology.machines[0]!.machine.name), 'root/etc/kubernetes/admin.conf'), 'utf8')));
     const echo = await admin.get<{ spec: { clusterIP: string } }>('/api/v1/namespaces/echo/services/echo-cluster');
     const victim = ctx.topology.machines[1]!;
     const pids = await namespacePids(runner, victim.ns);

@@ -26,6 +26,7 @@ import { formatPrefix, parsePrefix, type Prefix } from '../../net/ipv6.js';
 import { confirmedAffinity, emptyBlock, freeBlocks } from '../../calico/ipam.js';
 import { confdKv, type DatastoreSnapshot } from '../../calico/confd.js';
 import { advertisedServiceRanges, loopPreventionMode, loopPreventionScript } from '../../calico/loopPrevention.js';
+import { compilePolicy, workloadLabels, type PolicyInputs } from '../../calico/policy.js';
 
 export interface AgentOptions {
   readonly node: string;
@@ -53,11 +54,13 @@ const KV_FILE = '/var/lib/calico/confd-kv.json';
 type Obj = { metadata?: { name?: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> }; spec?: Record<string, unknown> };
 type List<T = Obj> = { items: T[] };
 
-export type AgentSnapshot = DatastoreSnapshot & { readonly felixConfigurations: readonly Obj[] };
+export type AgentSnapshot = DatastoreSnapshot & { readonly felixConfigurations: readonly Obj[]; readonly policy: PolicyInputs };
+
+type Pod = { metadata: { name: string; namespace: string; labels?: Record<string, string> }; spec: { nodeName?: string; hostNetwork?: boolean }; status: { podIP?: string; phase?: string } };
 
 export async function snapshot(client: KubeClient, namespace: string): Promise<AgentSnapshot> {
   // What confd's BGP syncer and route generator watch (core/v1 Endpoints, not EndpointSlices).
-  const [bgpConfigurations, bgpPeers, bgpFilters, ipPools, nodes, blockAffinities, services, endpoints, felixConfigurations] = await Promise.all([
+  const [bgpConfigurations, bgpPeers, bgpFilters, ipPools, nodes, blockAffinities, services, endpoints, felixConfigurations, gnps, nps, gnsets, namespaces, pods] = await Promise.all([
     client.get<List>(`${CRD}/bgpconfigurations`),
     client.get<List>(`${CRD}/bgppeers`),
     client.get<List>(`${CRD}/bgpfilters`),
@@ -67,7 +70,23 @@ export async function snapshot(client: KubeClient, namespace: string): Promise<A
     client.get<List>('/api/v1/services'),
     client.get<List>('/api/v1/endpoints'),
     client.get<List>(`${CRD}/felixconfigurations`),
+    client.get<List>(`${CRD}/globalnetworkpolicies`),
+    client.get<List>('/apis/networking.k8s.io/v1/networkpolicies'),
+    client.get<List>(`${CRD}/globalnetworksets`),
+    client.get<List>('/api/v1/namespaces'),
+    client.get<List<Pod>>('/api/v1/pods'),
   ]);
+  if ((await client.get<List>(`${CRD}/networkpolicies`)).items.length > 0) throw new Error('Calico NetworkPolicies (namespaced, crd.projectcalico.org) are not supported by the lab\'s policy engine');
+  // Felix's workload endpoints: pods with an address on a pod network, not finished.
+  const workloads = pods.items
+    .filter((p) => p.status.podIP && !p.spec.hostNetwork && p.spec.nodeName && p.status.phase !== 'Succeeded' && p.status.phase !== 'Failed')
+    .map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name, ip: p.status.podIP!, node: p.spec.nodeName!, labels: workloadLabels(p.metadata.labels ?? {}, p.metadata.namespace) }));
+  const serviceEndpoints = new Map<string, { ips: string[]; ports: Array<{ protocol: string; port: number }> }>();
+  for (const e of endpoints.items as Array<Obj & { subsets?: Array<{ addresses?: Array<{ ip: string }>; ports?: Array<{ protocol?: string; port: number }> }> }>) {
+    const ips = (e.subsets ?? []).flatMap((x) => (x.addresses ?? []).map((a) => a.ip));
+    const ports = (e.subsets ?? []).flatMap((x) => (x.ports ?? []).map((pt) => ({ protocol: pt.protocol ?? 'TCP', port: pt.port })));
+    serviceEndpoints.set(`${e.metadata?.namespace}/${e.metadata?.name}`, { ips, ports });
+  }
   return {
     bgpConfigurations: bgpConfigurations.items,
     bgpPeers: bgpPeers.items,
@@ -78,6 +97,7 @@ export async function snapshot(client: KubeClient, namespace: string): Promise<A
     services: services.items,
     endpoints: endpoints.items,
     felixConfigurations: felixConfigurations.items,
+    policy: { globalNetworkPolicies: gnps.items, networkPolicies: nps.items, globalNetworkSets: gnsets.items as PolicyInputs['globalNetworkSets'], namespaces: namespaces.items, workloads, serviceEndpoints },
     secrets: await secretsOf(client, namespace, bgpPeers.items),
   } as AgentSnapshot;
 }
@@ -220,16 +240,29 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<vo
   signal.addEventListener('abort', () => bird.stop());
   let lastError = '';
   let lastNft = '';
+  let lastPolicy = '';
+  // Like Felix, re-apply the whole dataplane now and then, whatever changed (or was removed) behind its back.
+  let resyncAt = Date.now() + 30_000;
   while (!signal.aborted) {
     try {
       const snap = await snapshot(o.client, o.namespace);
+      const force = Date.now() >= resyncAt;
+      if (force) resyncAt = Date.now() + 30_000;
       // Felix's part the lab has: service loop prevention.
       const nft = loopPreventionScript(loopPreventionMode(snap.felixConfigurations), advertisedServiceRanges(snap.bgpConfigurations));
-      if (nft !== lastNft) {
+      if (nft !== lastNft || force) {
         const res = spawnSync('nft', ['-f', '-'], { input: nft, encoding: 'utf8' });
         if (res.status !== 0) throw new Error(`nft: ${res.stderr.trim()}`);
-        o.log(`service loop prevention: ${nft.split('\n').find((l) => l.includes('daddr'))?.trim() ?? 'none'}`);
+        if (nft !== lastNft) o.log(`service loop prevention: ${nft.split('\n').find((l) => l.includes('daddr'))?.trim() ?? 'none'}`);
         lastNft = nft;
+      }
+      // Felix's policy engine, ours: the workloads on this node under the datastore's policies.
+      const policy = compilePolicy(snap.policy, o.node);
+      if (policy.script !== lastPolicy || force) {
+        const res = spawnSync('nft', ['-f', '-'], { input: policy.script, encoding: 'utf8' });
+        if (res.status !== 0) throw new Error(`nft (policy): ${res.stderr.trim()}`);
+        if (policy.script !== lastPolicy) o.log(`policy: ${policy.summary.map((w) => `${w.workload} in[${w.ingress.join(',')}] out[${w.egress.join(',')}]`).join('; ') || 'no local workloads'}`);
+        lastPolicy = policy.script;
       }
       const kv = confdKv(snap, o.node);
       // The store holds BGP passwords: root only.

@@ -32,6 +32,7 @@ export function calicoNodeRbac(): object[] {
         { apiGroups: [''], resources: ['nodes'], verbs: [...READ, 'patch'] },
         { apiGroups: [''], resources: ['services', 'endpoints', 'namespaces', 'pods'], verbs: READ },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
+        { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: READ },
         {
           apiGroups: ['crd.projectcalico.org'],
           resources: ['bgpconfigurations', 'bgppeers', 'bgpfilters', 'ippools', 'ipamconfigs', 'felixconfigurations', 'clusterinformations', 'globalnetworkpolicies', 'networkpolicies', 'globalnetworksets', 'networksets', 'hostendpoints'],

@@ -421,11 +421,13 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
   {
     name: 'workloads',
     async run(ctx) {
-      // The cluster's apps overlay, as Flux would apply it (kustomize built into kubectl), with server-side apply.
+      // The zero-trust baseline, then the cluster's apps overlay, in the order of the Flux chain
+      // (fabric -> policies -> apps), built with the kustomize inside kubectl and server-side applied.
       const cp1 = ctx.topology.machines[0]!;
       const kubeconfig = join(machineRoot(ctx, cp1), 'etc/kubernetes/admin.conf');
-      const dir = join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'apps');
-      const res = await ctx.runner.run(join(ctx.binDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager', 'native6-lab', '-k', dir], { timeoutMs: 60_000 });
+      const kubectlApply = (dir: string) => ctx.runner.run(join(ctx.binDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager', FIELD_MANAGER, '-k', dir], { timeoutMs: 60_000 });
+      await kubectlApply(join(ctx.repoRoot, 'policies', 'baseline'));
+      const res = await kubectlApply(join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'apps'));
       const admin = adminClient(ctx);
       await waitFor('the demo pods Ready', 120_000, async () => {
         const deployments = await admin.get<{ items: Array<{ spec: { replicas?: number }; status: { availableReplicas?: number; updatedReplicas?: number } }> }>('/apis/apps/v1/namespaces/echo/deployments');

@@ -333,6 +333,93 @@ async function singleRoutes(ctx: LabContext, ips: readonly string[]): Promise<Ma
 async function verifyWorkloads(ctx: LabContext, admin: KubeClient, check: CheckFn): Promise<void> {
   await verifyEchoPaths(ctx, admin, check);
   await verifyLocalService(ctx, admin, check);
+  const matrix = await policyMatrix(ctx, admin);
+  if (matrix) {
+    for (const c of matrix.cells) check(`policy/${c.source}->${c.destination}`, c.expected, c.observed);
+    const allowed = matrix.cells.filter((c) => c.expected === 'deny' && c.observed === 'allow').length;
+    const denied = matrix.cells.filter((c) => c.expected === 'allow' && c.observed === 'deny').length;
+    check('policy/matrix', `${matrix.cells.length} cells: 0 unexpectedly allowed, 0 unexpectedly denied`, `${matrix.cells.length} cells: ${allowed} unexpectedly allowed, ${denied} unexpectedly denied`);
+  }
+}
+
+export interface MatrixCell {
+  readonly source: string;
+  readonly destination: string;
+  readonly expected: 'allow' | 'deny';
+  readonly observed: 'allow' | 'deny';
+}
+
+/**
+ * Every source (the internet, a node, a pod of each kind in the echo
+ * namespace) against every destination (each kind of pod, each Service, the
+ * API server), expected by the zero-trust baseline and the demo app's
+ * policies (written out here, not computed by the engine under test) vs
+ * observed: a new TCP connection and an HTTP answer within 3 s is "allow".
+ * `overrides` changes expectations (a test that changes a policy).
+ */
+export async function policyMatrix(ctx: LabContext, admin: KubeClient, overrides: Readonly<Record<string, 'allow' | 'deny'>> = {}): Promise<{ cells: MatrixCell[] } | undefined> {
+  const t = ctx.topology;
+  const pods = (await admin.get<{ items: PodItem[] }>('/api/v1/namespaces/echo/pods')).items.filter((p) => p.status.podIP && !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp);
+  const echo = pods.filter((p) => p.metadata.labels?.app === 'echo');
+  const internal = pods.find((p) => p.metadata.labels?.app === 'internal');
+  if (echo.length < 2 || !internal) return undefined;
+  const svc = async (name: string) => (await admin.get<{ spec: { clusterIP: string } }>(`/api/v1/namespaces/echo/services/${name}`)).spec.clusterIP;
+  const api = formatAddress(ctx.cluster.plan.apiServer);
+  const destinations: Array<{ name: string; url: (from: string) => string }> = [
+    { name: 'pod:echo', url: (from) => `http://[${(echo.find((p) => p.metadata.name !== from) ?? echo[0]!).status.podIP}]:8080/` },
+    { name: 'pod:internal', url: () => `http://[${internal.status.podIP}]:8080/` },
+    { name: 'service:echo-cluster', url: () => '' },
+    { name: 'service:internal', url: () => '' },
+    { name: 'api-server', url: () => `https://[${api}]/readyz` },
+  ];
+  const echoCluster = await svc('echo-cluster');
+  const internalSvc = await svc('internal');
+  destinations[2]!.url = () => `http://[${echoCluster}]/`;
+  destinations[3]!.url = () => `http://[${internalSvc}]/`;
+  // A node that holds none of the echo namespace's pods (its own pods it reaches unpoliced, as with Calico).
+  const busy = new Set(pods.map((p) => p.spec.nodeName));
+  const host = t.machines.find((m) => !busy.has(m.machine.name));
+  const curl = (url: string) => ['curl', '-sk', '-o', '/dev/null', '-m', '3', '-w', '%{http_code}', url];
+  type Source = { name: string; podName?: string; run: (url: string) => Promise<string>; expect: Record<string, 'allow' | 'deny'> };
+  const sources: Source[] = [
+    {
+      name: 'internet',
+      run: async (url) => (await ctx.runner.run(curl(url)[0]!, curl(url).slice(1), { ns: t.internet.ns, allowFail: true, timeoutMs: 8000 })).stdout.trim(),
+      expect: { 'pod:echo': 'allow', 'pod:internal': 'deny', 'service:echo-cluster': 'allow', 'service:internal': 'deny', 'api-server': 'allow' },
+    },
+    ...(host
+      ? [
+          {
+            name: `host:${host.machine.name}`,
+            run: async (url: string) => (await ctx.runner.run(curl(url)[0]!, curl(url).slice(1), { ns: host.ns, allowFail: true, timeoutMs: 8000 })).stdout.trim(),
+            expect: { 'pod:echo': 'allow', 'pod:internal': 'deny', 'service:echo-cluster': 'allow', 'service:internal': 'deny', 'api-server': 'allow' } as Record<string, 'allow' | 'deny'>,
+          },
+        ]
+      : []),
+    {
+      name: 'pod:echo',
+      podName: echo[0]!.metadata.name,
+      run: (url) => inPod(ctx, echo[0]!, curl(url)),
+      expect: { 'pod:echo': 'deny', 'pod:internal': 'allow', 'service:echo-cluster': 'deny', 'service:internal': 'allow', 'api-server': 'allow' },
+    },
+    {
+      name: 'pod:internal',
+      podName: internal.metadata.name,
+      run: (url) => inPod(ctx, internal, curl(url)),
+      expect: { 'pod:echo': 'deny', 'service:echo-cluster': 'deny', 'service:internal': 'deny', 'api-server': 'allow' },
+    },
+  ];
+  const cells: MatrixCell[] = [];
+  for (const s of sources) {
+    for (const d of destinations) {
+      const base = s.expect[d.name];
+      if (!base) continue;
+      const key = `${s.name}->${d.name}`;
+      const code = await s.run(d.url(s.podName ?? ''));
+      cells.push({ source: s.name, destination: d.name, expected: overrides[key] ?? base, observed: /^[1-5]\d\d$/.test(code) ? 'allow' : 'deny' });
+    }
+  }
+  return { cells };
 }
 
 /** echo-local (externalTrafficPolicy Local): /128s only via the endpoints' nodes, the client's own address at the pod, and the routes follow a move. */
@@ -395,9 +482,11 @@ async function verifyEchoPaths(ctx: LabContext, admin: KubeClient, check: CheckF
   const client = ctx.topology.internet.client;
   const pods = await admin.get<{ items: PodItem[] }>('/api/v1/namespaces/echo/pods');
   if (pods.items.length === 0) return;
-  // Pod to pod across nodes, no NAT: the server sees the client pod's own address.
-  const echoPods = pods.items.filter((x) => x.status.podIP);
-  const pair = echoPods.flatMap((a) => echoPods.filter((b) => b.spec.nodeName !== a.spec.nodeName).map((b) => [a, b] as const))[0];
+  // Pod to pod across nodes, no NAT: the server sees the client pod's own address. The one pod-to-pod
+  // flow the app's policies allow: echo -> internal.
+  const running = pods.items.filter((x) => x.status.podIP);
+  const internals = running.filter((x) => x.metadata.labels?.app === 'internal');
+  const pair = running.filter((x) => x.metadata.labels?.app === 'echo').flatMap((a) => internals.filter((b) => b.spec.nodeName !== a.spec.nodeName).map((b) => [a, b] as const))[0];
   if (pair) {
     const [a, b] = pair;
     const out = await inPod(ctx, a, ['curl', '-s', '-m', '3', `http://[${b.status.podIP}]:8080/`]);
@@ -410,7 +499,7 @@ async function verifyEchoPaths(ctx: LabContext, admin: KubeClient, check: CheckF
     }
     check(`pods/echo/pod-to-pod-across-nodes-no-nat`, `${b.spec.nodeName} sees client ${a.status.podIP}`, seen);
   } else {
-    check('pods/echo/pod-to-pod-across-nodes-no-nat', 'pods on two nodes', `pods on ${new Set(echoPods.map((p) => p.spec.nodeName)).size} node(s)`);
+    check('pods/echo/pod-to-pod-across-nodes-no-nat', 'an echo pod and the internal pod on two nodes', `echo and internal pods on ${new Set(running.map((p) => p.spec.nodeName)).size} node(s)`);
   }
   for (const p of pods.items.filter((x) => x.metadata.labels?.app === 'echo')) {
     const [answer] = p.status.podIP ? await askEcho(ctx, `http://[${p.status.podIP}]:8080/`, 1) : [];
