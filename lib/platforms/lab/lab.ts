@@ -21,6 +21,7 @@ import { killAll } from './process.js';
 import { buildHostAccess, buildMachines, buildProvider } from './network.js';
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
 import { labTopology, NS_PREFIX, type LabTopology } from './topology.js';
+import { formatAddress, parseAddress } from '../../net/ipv6.js';
 import { runVerify, type VerifyReport } from './verify.js';
 import { svgTopology } from '../../report/topology.js';
 
@@ -198,20 +199,22 @@ async function hasBgpDefault(r: Runner, ns: string): Promise<boolean> {
   return res.code === 0 && (JSON.parse(res.stdout || '[]') as Array<{ protocol?: string }>).some((x) => x.protocol === 'bird');
 }
 
-/** True when the router's session with the machine at `address` is Established. */
-export async function sessionEstablished(r: Runner, ns: string, address: string): Promise<boolean> {
+/** A router's BGP sessions from FRR's JSON summary: peer address (canonical) -> state. */
+export async function bgpPeerStates(r: Runner, ns: string): Promise<Map<string, string>> {
   const res = await r.run('vtysh', ['-N', ns, '-c', 'show bgp ipv6 unicast summary json'], { allowFail: true });
-  if (res.code !== 0) return false;
+  if (res.code !== 0) return new Map();
   const json = JSON.parse(res.stdout.slice(res.stdout.indexOf('{'))) as { peers?: Record<string, { state?: string }> };
-  return json.peers?.[address]?.state === 'Established';
+  return new Map(Object.entries(json.peers ?? {}).map(([a, p]) => [formatAddress(parseAddress(a)), p.state ?? '']));
 }
 
-/** Established BGP sessions on a router, from FRR's JSON summary. */
+/** True when the router's session with the machine at `address` is Established. */
+export async function sessionEstablished(r: Runner, ns: string, address: string): Promise<boolean> {
+  return (await bgpPeerStates(r, ns)).get(formatAddress(parseAddress(address))) === 'Established';
+}
+
+/** Established BGP sessions on a router. */
 export async function establishedSessions(r: Runner, ns: string): Promise<number> {
-  const res = await r.run('vtysh', ['-N', ns, '-c', 'show bgp ipv6 unicast summary json'], { allowFail: true });
-  if (res.code !== 0) return 0;
-  const json = JSON.parse(res.stdout.slice(res.stdout.indexOf('{'))) as { peers?: Record<string, { state?: string }> };
-  return Object.values(json.peers ?? {}).filter((p) => p.state === 'Established').length;
+  return [...(await bgpPeerStates(r, ns)).values()].filter((s) => s === 'Established').length;
 }
 
 export interface PhaseReport {

@@ -13,7 +13,7 @@ import { mountNsFile } from './machine.js';
 import { signal } from './process.js';
 import type { Runner } from './exec.js';
 import type { LabContext } from './lab.js';
-import { CODE_ROOT, establishedSessions, readFabric } from './lab.js';
+import { bgpPeerStates, CODE_ROOT, establishedSessions, readFabric } from './lab.js';
 import { bgpPeers } from '../../render/calico.js';
 import type { MetalDevice } from '../equinixMetal/metadata.js';
 
@@ -148,7 +148,7 @@ export async function fabricPicture(ctx: LabContext): Promise<FabricPicture> {
   const ranges = [plan.services, plan.loadBalancers, plan.externalIPs].filter((p): p is NonNullable<typeof p> => p !== undefined).map((p) => formatPrefix(p));
   const routers = [];
   for (const router of t.routers) {
-    const sessions = await sessionStates(ctx.runner, router.ns);
+    const sessions = await bgpPeerStates(ctx.runner, router.ns);
     const routes: FabricRoute[] = [];
     for (const route of await kernelRoutes(ctx.runner, router.ns)) {
       if (route.dst === 'default') continue;
@@ -176,13 +176,6 @@ export async function fabricPicture(ctx: LabContext): Promise<FabricPicture> {
     routers.push({ name: router.ns, peerIP: router.peerIP, sessions: up, routes });
   }
   return { cluster: t.cluster, routers, machines: t.machines.map((m) => ({ name: m.machine.name, address: m.address, role: m.machine.role })) };
-}
-
-async function sessionStates(r: Runner, ns: string): Promise<Map<string, string>> {
-  const res = await r.run('vtysh', ['-N', ns, '-c', 'show bgp ipv6 unicast summary json'], { allowFail: true });
-  if (res.code !== 0) return new Map();
-  const json = JSON.parse(res.stdout.slice(res.stdout.indexOf('{'))) as { peers?: Record<string, { state?: string }> };
-  return new Map(Object.entries(json.peers ?? {}).map(([a, p]) => [formatAddress(parseAddress(a)), p.state ?? '']));
 }
 
 function adminConf(ctx: LabContext): string {
