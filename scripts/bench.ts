@@ -7,13 +7,18 @@
  *          and ratios against the 10-node case. Target: 1,000 nodes under 1 s
  *          and 200 MB.
  *   lab    cold and warm bring-up of a 3 + 2 lab, its peak memory, and the time
- *          until the routers withdraw a hung machine with default timers, short
- *          hold timers and BFD (scripts/bench/lab.ts; root, npm run setup).
+ *          until the routers withdraw a hung machine with default timers and
+ *          short hold timers (scripts/bench/lab.ts; root, npm run setup).
+ *   fabric pod to pod across nodes on the native routed path vs VXLAN vs an
+ *          IPv6 NAT hop (throughput, round trip, ratios); bring-up per node
+ *          for 4, 10 and 30 nodes; withdrawal of a hung node, median of 3
+ *          (scripts/bench/fabric.ts; root, npm run setup).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './common.js';
 import { benchLab } from './bench/lab.js';
+import { benchFabric } from './bench/fabric.js';
 
 const root = repoRoot();
 const [name] = process.argv.slice(2);
@@ -61,7 +66,7 @@ function benchPlan(): number {
   return ok ? 0 : 1;
 }
 
-const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab };
+const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab, fabric: benchFabric };
 if (!name || !benches[name]) {
   console.error(`bench: name one of: ${Object.keys(benches).join(', ')} (npm run bench -- plan)`);
   process.exit(2);

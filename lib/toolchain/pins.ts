@@ -208,7 +208,7 @@ export const TOOL_MANIFEST = 'bin/manifest.json'; // relative to the cache dir
  * namespaces (frr, bird), packet filtering and conntrack for kube-proxy and
  * the policies, and the usual interface tools.
  */
-export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux', 'curl'];
+export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux', 'curl', 'iperf3'];
 
 /** Written (when absent) before installing, so that no package starts its daemon in the host namespace. */
 export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
