@@ -130,7 +130,7 @@ async function benchPaths(r: Runner, ctx: LabContext): Promise<void> {
     }
 
     const native = results[0]![1];
-    console.log(`pod to pod across nodes (${client.spec.nodeName} -> ${server.spec.nodeName}, through the routers; iperf3 5 s, one TCP stream; TCP connect time, median of 200)`);
+    console.log(`pod to pod across nodes (${client.spec.nodeName} -> ${server.spec.nodeName}, through the routers; iperf3 5 s, one TCP stream; TCP handshake by curl, median of 200)`);
     for (const [name, f] of results) {
       console.log(`  ${name.padEnd(42)} ${f.gbps.toFixed(2)} Gbit/s (x${(f.gbps / native.gbps).toFixed(2)})   round trip ${f.rttMs.toFixed(3)} ms (x${(f.rttMs / native.rttMs).toFixed(2)})`);
     }
