@@ -21,11 +21,9 @@ import { credentialsFromKubeconfig, KubeClient } from '../../lib/kube/client.js'
 import { createRunner, type Runner } from '../../lib/platforms/lab/exec.js';
 import { CODE_ROOT, createLabContext, labDown, runPhases, type LabContext } from '../../lib/platforms/lab/lab.js';
 import { mountNsFile } from '../../lib/platforms/lab/machine.js';
-import { namespacePids } from '../../lib/platforms/lab/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
-import { signal } from '../../lib/platforms/lab/process.js';
 import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
-import { kernelRoutes } from '../../lib/platforms/lab/verify.js';
+import { withdrawalTimes } from './withdrawal.js';
 
 type Pod = { metadata: { name: string; uid: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { podIP?: string } };
 
@@ -140,35 +138,6 @@ async function benchPaths(r: Runner, ctx: LabContext): Promise<void> {
   }
 }
 
-async function withdrawal(r: Runner, ctx: LabContext): Promise<number[]> {
-  const victims = ctx.topology.machines.slice(-3);
-  const pids = await Promise.all(victims.map((m) => namespacePids(r, m.ns)));
-  const start = Date.now();
-  const stoppedAt = new Map<string, number>();
-  const done = new Map<string, number>();
-  try {
-    while (done.size < victims.length && Date.now() - start < 120_000) {
-      victims.forEach((m, i) => {
-        // A third of a keepalive (3 s) apart, so the three samples are not one event seen thrice.
-        if (!stoppedAt.has(m.address) && Date.now() - start >= i * 1000) {
-          for (const pid of pids[i]!) signal(pid, 'SIGSTOP');
-          stoppedAt.set(m.address, Date.now());
-        }
-      });
-      const tables = await Promise.all(ctx.topology.routers.map((x) => kernelRoutes(r, x.ns)));
-      for (const m of victims) {
-        const at = stoppedAt.get(m.address);
-        if (at === undefined || done.has(m.address)) continue;
-        if (!tables.some((routes) => JSON.stringify(routes).includes(`"${m.address}"`))) done.set(m.address, Date.now() - at);
-      }
-      await new Promise((res) => setTimeout(res, 20));
-    }
-  } finally {
-    for (const pid of pids.flat()) signal(pid, 'SIGCONT');
-  }
-  return victims.map((m) => done.get(m.address) ?? Number.NaN);
-}
-
 export async function benchFabric(): Promise<number> {
   if (process.getuid?.() !== 0) {
     console.error('bench fabric: needs root (network namespaces)');
@@ -196,7 +165,7 @@ export async function benchFabric(): Promise<number> {
       console.log(`bring-up of ${nodes} nodes: ${(ms / 1000).toFixed(1)} s, ${(ms / nodes / 1000).toFixed(1)} s per node`);
       if (size === 3) await benchPaths(r, ctx);
       if (size === 10) {
-        const ms3 = await withdrawal(r, ctx);
+        const ms3 = await withdrawalTimes(r, ctx, 3, 120_000);
         console.log(`hung node withdrawn by both routers (hold 9 s, no BFD): median ${(median(ms3) / 1000).toFixed(2)} s (${ms3.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')})`);
       }
     } finally {

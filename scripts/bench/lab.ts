@@ -20,9 +20,8 @@ import { createLabContext, labDown, runPhases, CODE_ROOT } from '../../lib/platf
 import { mountNamespacePids } from '../../lib/platforms/lab/machine.js';
 import { namespacePids, listNamespaces } from '../../lib/platforms/lab/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
-import { signal } from '../../lib/platforms/lab/process.js';
-import { kernelRoutes } from '../../lib/platforms/lab/verify.js';
 import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
+import { withdrawalTimes } from './withdrawal.js';
 
 
 const VARIANTS: Array<{ name: string; timers: SessionTimers }> = [
@@ -94,32 +93,7 @@ export async function benchLab(): Promise<number> {
     for (const v of VARIANTS) {
       const vctx = createLabContext(repo, cluster, { timers: v.timers });
       await runPhases(vctx, UP_PHASES, quiet);
-      const victims = vctx.topology.machines.slice(-3);
-      const pids = await Promise.all(victims.map((m) => namespacePids(runner, m.ns)));
-      // Hang the three at different points of the keepalive cycle, so the samples are not one event seen thrice.
-      const start = Date.now();
-      const stoppedAt = new Map<string, number>();
-      const done = new Map<string, number>();
-      try {
-        while (done.size < victims.length && Date.now() - start < 400_000) {
-          victims.forEach((m, i) => {
-            if (!stoppedAt.has(m.address) && Date.now() - start >= (i * v.timers.keepalive * 1000) / victims.length) {
-              for (const pid of pids[i]!) signal(pid, 'SIGSTOP');
-              stoppedAt.set(m.address, Date.now());
-            }
-          });
-          const tables = await Promise.all(vctx.topology.routers.map((r) => kernelRoutes(runner, r.ns)));
-          for (const m of victims) {
-            const at = stoppedAt.get(m.address);
-            if (at === undefined || done.has(m.address)) continue;
-            if (!tables.some((routes) => JSON.stringify(routes).includes(`"${m.address}"`))) done.set(m.address, Date.now() - at);
-          }
-          await new Promise((res) => setTimeout(res, 20));
-        }
-      } finally {
-        for (const pid of pids.flat()) signal(pid, 'SIGCONT');
-      }
-      const ms = victims.map((m) => done.get(m.address) ?? Number.NaN);
+      const ms = await withdrawalTimes(runner, vctx, v.timers.keepalive, 400_000);
       results.push({ name: v.name, ms });
       console.log(`  ${v.name.padEnd(46)} median ${(median(ms) / 1000).toFixed(2)} s  (${ms.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')})`);
       await labDown(runner, repo, 'bench');
