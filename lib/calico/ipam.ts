@@ -9,7 +9,7 @@
  * next block), then a confirmed BlockAffinity for itself, as Calico's IPAM
  * does (libcalico-go/lib/ipam: claimAffineBlock).
  */
-import { formatAddress, formatPrefix, type Prefix } from '../net/ipv6.js';
+import { formatAddress, formatPrefix, parseAddress, type Prefix } from '../net/ipv6.js';
 
 /** Calico's KDD name for a CIDR: '.', ':' and '/' become '-' (libcalico-go names.CIDRToName). */
 export function cidrToName(cidr: string): string {
@@ -105,4 +105,27 @@ export function* freeBlocks(pool: Prefix, blockSize: number, taken: ReadonlySet<
 /** The address of ordinal `i` in the block. */
 export function ordinalAddress(block: Prefix, i: number): string {
   return formatAddress(block.address + BigInt(i));
+}
+
+/**
+ * The block's allocations as Calico IPAM records them, from the addresses
+ * the host-local plugin handed out inside it (its files: address -> the
+ * container ID, the pod's UID in the lab): ordinal -> attribute index, the
+ * free ordinals in order, one attribute per allocation with Calico's handle
+ * ("k8s-pod-network.<container ID>"). The block's network address (ordinal
+ * 0) is reserved, as host-local never hands it out.
+ */
+export function blockAllocations(block: Prefix, leases: ReadonlyMap<string, string>): Pick<IpamBlock['spec'], 'allocations' | 'unallocated' | 'attributes'> {
+  const n = blockSizeOf(block);
+  const allocations = new Array<number | null>(n).fill(null);
+  const attributes: Array<{ handle_id: string; secondary: Record<string, string> }> = [];
+  const entries = [...leases].map(([ip, id]) => [Number(parseAddress(ip) - block.address), id] as const).filter(([i]) => i >= 0 && i < n).sort((a, b) => a[0] - b[0]);
+  for (const [i, id] of entries) {
+    allocations[i] = attributes.length;
+    attributes.push({ handle_id: `k8s-pod-network.${id}`, secondary: { note: 'allocated by host-local in the lab' } });
+  }
+  allocations[0] ??= attributes.length;
+  if (allocations[0] === attributes.length) attributes.push({ handle_id: 'native6-reserved-network-address', secondary: {} });
+  const unallocated = allocations.flatMap((a, i) => (a === null ? [i] : []));
+  return { allocations, unallocated, attributes };
 }

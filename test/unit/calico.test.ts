@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { confdKv, ConfdInputError } from '../../lib/calico/confd.js';
-import { affinityName, cidrToName, confirmedAffinity, emptyBlock, freeBlocks } from '../../lib/calico/ipam.js';
+import { affinityName, blockAllocations, cidrToName, confirmedAffinity, emptyBlock, freeBlocks } from '../../lib/calico/ipam.js';
 import { advertisedServiceRanges, loopPreventionMode, loopPreventionScript } from '../../lib/calico/loopPrevention.js';
 import { formatPrefix, parsePrefix } from '../../lib/net/ipv6.js';
 import { labFabric, labSnapshot } from '../calico-fixture.js';
@@ -100,4 +100,15 @@ test('service loop prevention: Felix\'s modes as nftables', () => {
   assert.match(drop, /hook forward priority filter; policy accept;\n    ip6 daddr \{ 2001:db8:100:1::\/112, 2001:db8:100:2::\/120, 2001:db8:100:3::\/120 \} drop/);
   assert.match(loopPreventionScript('Reject', ranges), /reject with icmpv6 type admin-prohibited/);
   assert.equal(loopPreventionScript('Disabled', ranges), 'table ip6 n6-felix-loop-prevention\ndelete table ip6 n6-felix-loop-prevention\n');
+});
+
+test('IPAM: a block\'s allocations from host-local\'s leases', () => {
+  const block = parsePrefix('2001:db8:100:8::40/122');
+  const a = blockAllocations(block, new Map([['2001:db8:100:8::43', 'uid-b'], ['2001:db8:100:8::41', 'uid-a'], ['2001:db8:100:9::1', 'elsewhere']]));
+  assert.equal(a.allocations.length, 64);
+  assert.deepEqual(a.allocations.slice(0, 4), [2, 0, null, 1]);
+  assert.deepEqual(a.attributes.map((x) => (x as { handle_id: string }).handle_id), ['k8s-pod-network.uid-a', 'k8s-pod-network.uid-b', 'native6-reserved-network-address']);
+  assert.equal(a.unallocated.length, 61);
+  assert.equal(a.unallocated[0], 2);
+  assert.deepEqual(blockAllocations(block, new Map()).unallocated.length, 63);
 });

@@ -19,11 +19,11 @@
  * What it does not do: Felix (policy, routes to workloads) — see the README.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KubeError, type KubeClient } from '../../kube/client.js';
 import { formatPrefix, parsePrefix, type Prefix } from '../../net/ipv6.js';
-import { confirmedAffinity, emptyBlock, freeBlocks } from '../../calico/ipam.js';
+import { blockAllocations, cidrToName, confirmedAffinity, emptyBlock, freeBlocks } from '../../calico/ipam.js';
 import { confdKv, type DatastoreSnapshot } from '../../calico/confd.js';
 import { advertisedServiceRanges, loopPreventionMode, loopPreventionScript } from '../../calico/loopPrevention.js';
 import { compilePolicy, workloadLabels, type PolicyInputs } from '../../calico/policy.js';
@@ -156,6 +156,33 @@ export async function claimBlock(o: AgentOptions): Promise<Prefix> {
   throw new Error(`pool ${pool.metadata?.name} (${formatPrefix(cidr)}) has no free /${blockSize} block`);
 }
 
+const LEASES = '/var/lib/cni/networks/native6';
+
+/** host-local's leases: address -> container ID (its files, named after the address). */
+function leases(): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!existsSync(LEASES)) return out;
+  for (const f of readdirSync(LEASES)) {
+    if (!f.includes(':')) continue; // lock, last_reserved_ip.0
+    try {
+      out.set(f, readFileSync(`${LEASES}/${f}`, 'utf8').split(/\r?\n/)[0]!.trim());
+    } catch {
+      // released meanwhile
+    }
+  }
+  return out;
+}
+
+/** Keeps the IPAMBlock's allocations in step with host-local's leases (Calico IPAM's view of the block). */
+async function syncAllocations(o: AgentOptions, block: Prefix): Promise<boolean> {
+  const path = `${CRD}/ipamblocks/${cidrToName(formatPrefix(block))}`;
+  const current = await o.client.get<{ metadata: { resourceVersion: string }; spec: Record<string, unknown> }>(path);
+  const want = blockAllocations(block, leases());
+  if (JSON.stringify(current.spec.allocations) === JSON.stringify(want.allocations) && JSON.stringify(current.spec.attributes) === JSON.stringify(want.attributes)) return false;
+  await o.client.request('PUT', path, { ...current, spec: { ...current.spec, ...want } });
+  return true;
+}
+
 /** The CNI configuration for the claimed block (what calico-node's install-cni would write). */
 export function cniConfig(block: Prefix): string {
   const conflist = {
@@ -274,6 +301,11 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<vo
       const out = `${res.stdout ?? ''}${res.stderr ?? ''}`.trim();
       if (res.status !== 0) throw new Error(`n6-confd: ${out || `exit ${res.status}`}`);
       for (const line of out.split('\n')) if (line.endsWith(' updated')) o.log(`confd: ${line}`);
+      try {
+        if (await syncAllocations(o, block)) o.log(`IPAM: block ${formatPrefix(block)} allocations updated from host-local's leases`);
+      } catch (e) {
+        if (!(e instanceof KubeError && e.status === 409)) throw e; // written meanwhile: next round
+      }
       bird.ensure();
       if (lastError) o.log('recovered');
       lastError = '';
