@@ -2,21 +2,26 @@
  * The lab's BGP agent: OURS, a substitute for the parts of calico-node that
  * cannot be built here (README, "Calico in the lab"). It runs on one
  * machine (its network and mount namespaces) and does, against the
- * Kubernetes datastore, what calico-node's startup, its IPAM block claim and
- * confd do for BGP:
+ * Kubernetes datastore, what calico-node's startup, its IPAM block claim,
+ * confd and parts of Felix do:
  *
  * - startup: the Node's BGP address annotation (projectcalico.org/IPv6Address);
  * - IPAM: claims an affine block of the IPPool (IPAMBlock + confirmed
  *   BlockAffinity, Calico's data model) and writes the CNI configuration
  *   with that block (addresses inside it come from the upstream host-local
- *   plugin: Calico's CNI plugin and IPAM cannot be built either);
+ *   plugin: Calico's CNI plugin and IPAM cannot be built either), and keeps
+ *   the IPAMBlock's allocations in step with host-local's leases;
  * - confd: computes confd's keys from the datastore (lib/calico/confd.ts)
  *   every second and runs n6-confd over Calico's own BIRD templates, which
  *   writes /etc/calico/confd/config/bird6*.cfg and reloads BIRD with
  *   `sv hup bird6` as confd does;
- * - runsv: keeps Debian's bird6 running on that configuration.
+ * - runsv: keeps Debian's bird6 running on that configuration;
+ * - two of Felix's jobs: service loop prevention (lib/calico/loopPrevention.ts)
+ *   and policy (lib/calico/policy.ts), as nftables tables re-applied when
+ *   the datastore changes and every 30 s.
  *
- * What it does not do: Felix (policy, routes to workloads) — see the README.
+ * It polls the datastore every second (confd and Felix watch it). Routes to
+ * workloads come from the CNI plugin, not from it. See the README.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
