@@ -15,12 +15,12 @@
  * (5201, 5202) and removes: the zero-trust baseline stays on throughout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentialsFromKubeconfig, KubeClient } from '../../lib/kube/client.js';
 import { createRunner, type Runner } from '../../lib/platforms/lab/exec.js';
 import { CODE_ROOT, createLabContext, labDown, runPhases, type LabContext } from '../../lib/platforms/lab/lab.js';
-import { mountNsFile } from '../../lib/platforms/lab/machine.js';
+import { onPod } from '../../lib/platforms/lab/machine.js';
+import { labAdminClient } from '../../lib/platforms/lab/verify.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
 import { withdrawalTimes } from './withdrawal.js';
@@ -32,14 +32,10 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function admin(ctx: LabContext): KubeClient {
-  return new KubeClient(credentialsFromKubeconfig(readFileSync(join(ctx.paths.machine(ctx.topology.machines[0]!.machine.name), 'root/etc/kubernetes/admin.conf'), 'utf8')));
-}
-
 /** argv that runs a command in a pod's network namespace on its node. */
 function inPod(ctx: LabContext, pod: Pod, argv: string[]): [string, string[]] {
   const node = ctx.topology.machines.find((m) => m.machine.name === pod.spec.nodeName)!;
-  return ['nsenter', [`--mount=${mountNsFile(node.ns)}`, '--', 'ip', 'netns', 'exec', `pod-${pod.metadata.uid.slice(0, 13)}`, ...argv]];
+  return onPod(node.ns, pod.metadata.uid, argv[0]!, argv.slice(1));
 }
 
 const BENCH_POLICIES = [
@@ -80,7 +76,7 @@ async function measurePath(r: Runner, ctx: LabContext, client: Pod, server: Pod)
 }
 
 async function benchPaths(r: Runner, ctx: LabContext): Promise<void> {
-  const api = admin(ctx);
+  const api = labAdminClient(ctx);
   const pods = (await api.get<{ items: Pod[] }>('/api/v1/namespaces/echo/pods')).items.filter((p) => p.status.podIP);
   const server = pods.find((p) => p.metadata.labels?.app === 'internal');
   const client = pods.find((p) => p.metadata.labels?.app === 'echo' && p.spec.nodeName !== server?.spec.nodeName);

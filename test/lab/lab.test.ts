@@ -19,9 +19,8 @@ import { createLabContext, labDown, labVerify, runPhases, type PhaseReport } fro
 import { MOUNT_NS_DIR } from '../../lib/platforms/lab/machine.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { listNamespaces, namespacePids } from '../../lib/platforms/lab/netns.js';
-import { kernelRoutes, policyMatrix, probeFrom } from '../../lib/platforms/lab/verify.js';
+import { kernelRoutes, labAdminClient, policyMatrix, probeFrom } from '../../lib/platforms/lab/verify.js';
 import { parseAllDocuments } from 'yaml';
-import { credentialsFromKubeconfig, KubeClient } from '../../lib/kube/client.js';
 import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
 
 
@@ -49,7 +48,7 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: roo
 
     // A policy change: the app's echo -> internal policy goes (as Flux prunes it when it leaves the
     // rendered tree); the matrix changes in exactly those cells, then the policy comes back.
-    const admin = new KubeClient(credentialsFromKubeconfig(readFileSync(join(ctx.paths.machine(ctx.topology.machines[0]!.machine.name), 'root/etc/kubernetes/admin.conf'), 'utf8')));
+    const admin = labAdminClient(ctx);
     const npPath = '/apis/networking.k8s.io/v1/namespaces/echo/networkpolicies/echo-to-internal';
     const np = parseAllDocuments(readFileSync(join(repo, 'apps/echo/network-policy.yaml'), 'utf8')).map((d) => d.toJS() as { metadata?: { name?: string } }).find((d) => d?.metadata?.name === 'echo-to-internal');
     assert.ok(np, 'the rendered tree has the echo-to-internal NetworkPolicy');

@@ -24,6 +24,16 @@ export function onMachine(ns: string, command: string, args: readonly string[]):
   return ['nsenter', [`--net=/run/netns/${ns}`, `--mount=${mountNsFile(ns)}`, '--', command, ...args]];
 }
 
+/** A pod's network namespace, as the lab's kubelet names it (in the machine's private /run/netns). */
+export function podNetns(podUid: string): string {
+  return `pod-${podUid.slice(0, 13)}`;
+}
+
+/** The command line that runs `command` in a pod's network namespace on its machine. */
+export function onPod(machineNs: string, podUid: string, command: string, args: readonly string[]): [string, string[]] {
+  return ['nsenter', [`--mount=${mountNsFile(machineNs)}`, '--', 'ip', 'netns', 'exec', podNetns(podUid), command, ...args]];
+}
+
 export async function runOnMachine(r: Runner, ns: string, command: string, args: readonly string[], options: { allowFail?: boolean; timeoutMs?: number; input?: string } = {}) {
   const [cmd, argv] = onMachine(ns, command, args);
   return r.run(cmd, argv, options);

@@ -9,7 +9,7 @@ import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
 import { contains, containsAddress, formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../net/ipv6.js';
 import { mermaidTopology, type FabricPicture, type FabricRoute } from '../../report/topology.js';
 import { namespacePids } from './netns.js';
-import { mountNsFile } from './machine.js';
+import { onPod } from './machine.js';
 import { signal } from './process.js';
 import type { Runner } from './exec.js';
 import type { LabContext } from './lab.js';
@@ -89,7 +89,7 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
   // Each machine's pod blocks: its confirmed BlockAffinities in Calico's datastore.
   const blocks = new Map<string, string[]>();
   if (existsSync(adminConf(ctx))) {
-    const admin = new KubeClient(credentialsFromKubeconfig(readFileSync(adminConf(ctx), 'utf8')));
+    const admin = labAdminClient(ctx);
     const list = await admin
       .get<{ items: Array<{ spec?: { node?: string; cidr?: string; state?: string } }> }>('/apis/crd.projectcalico.org/v1/blockaffinities')
       .catch(() => ({ items: [] }));
@@ -178,6 +178,11 @@ export async function fabricPicture(ctx: LabContext): Promise<FabricPicture> {
   return { cluster: t.cluster, routers, machines: t.machines.map((m) => ({ name: m.machine.name, address: m.address, role: m.machine.role })) };
 }
 
+/** The lab cluster's admin client (kubeadm's admin.conf; its server is the API ClusterIP). */
+export function labAdminClient(ctx: LabContext): KubeClient {
+  return new KubeClient(credentialsFromKubeconfig(readFileSync(adminConf(ctx), 'utf8')));
+}
+
 function adminConf(ctx: LabContext): string {
   return join(ctx.paths.machine(ctx.topology.machines[0]!.machine.name), 'root/etc/kubernetes/admin.conf');
 }
@@ -211,7 +216,7 @@ type CheckFn = (name: string, expected: string, observed: string, ok?: boolean) 
 
 async function verifyKubernetes(ctx: LabContext, check: CheckFn): Promise<void> {
   const t = ctx.topology;
-  const admin = new KubeClient(credentialsFromKubeconfig(readFileSync(adminConf(ctx), 'utf8')));
+  const admin = labAdminClient(ctx);
   const ca = join(ctx.paths.machine(t.machines[0]!.machine.name), 'root/etc/kubernetes/pki/ca.crt');
   const apiServer = formatAddress(ctx.cluster.plan.apiServer);
   const controlPlanes = t.machines.filter((m) => m.machine.role === 'control-plane');
@@ -303,7 +308,8 @@ type EndpointsItem = { subsets?: Array<{ addresses?: Array<{ ip: string; nodeNam
 async function inPod(ctx: LabContext, pod: PodItem, command: string[]): Promise<string> {
   const node = ctx.topology.machines.find((m) => m.machine.name === pod.spec.nodeName);
   if (!node) return '';
-  const res = await ctx.runner.run('nsenter', [`--mount=${mountNsFile(node.ns)}`, '--', 'ip', 'netns', 'exec', `pod-${pod.metadata.uid.slice(0, 13)}`, ...command], { allowFail: true, timeoutMs: 10_000 });
+  const [cmd, argv] = onPod(node.ns, pod.metadata.uid, command[0]!, command.slice(1));
+  const res = await ctx.runner.run(cmd, argv, { allowFail: true, timeoutMs: 10_000 });
   return res.stdout.trim();
 }
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { KubeClient } from '../../../kube/client.js';
 import { KubeError } from '../../../kube/client.js';
 import { httpProbe } from './nodeAgent.js';
+import { podNetns } from '../machine.js';
 
 export interface ApiPod {
   metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string; annotations?: Record<string, string> };
@@ -127,8 +128,8 @@ export class PodRuntime {
     }
     for (const [key, p] of wanted) {
       if (p.metadata.deletionTimestamp) {
-        // Not running here (stopped above, or never started): confirm the deletion again until the API
-        // lets the pod go (a confirmation can meet a conflict while the pod's status is being written).
+        // Not running here (stopped above, or never started by this kubelet, e.g. after a restart):
+        // confirm the deletion until the API lets the pod go (a 409 is answered next round).
         if (!this.pods.has(key)) {
           await client
             .request('DELETE', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } })
@@ -138,7 +139,7 @@ export class PodRuntime {
       }
       let r = this.pods.get(key);
       if (!r) {
-        r = { key, netns: `pod-${p.metadata.uid.slice(0, 13)}`, restarts: 0, container: p.spec.containers[0]! };
+        r = { key, netns: podNetns(p.metadata.uid), restarts: 0, container: p.spec.containers[0]! };
         this.pods.set(key, r);
         await this.start(r, p);
       } else if (r.blocked?.retryAt !== undefined && Date.now() >= r.blocked.retryAt) {
