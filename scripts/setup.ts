@@ -23,6 +23,7 @@
 // ensureSetup() for all of it, ensureSchemas()/ensureYamlcheck()/
 // ensureToolchain() for parts. New steps go into setupSteps().
 
+import { providePulumi, pulumiReady } from '../lib/toolchain/pulumi.js';
 import { execFile, spawn } from 'node:child_process';
 import {
   accessSync,
@@ -896,6 +897,11 @@ export function setupSteps(ctx: SetupContext = { repoDir: REPO_DIR, cacheDir: DE
     confdTemplatesStep(ctx.cacheDir),
     confdStep(ctx.cacheDir, ctx.repoDir),
     ...toolSteps(ctx),
+    {
+      name: 'bin:pulumi',
+      check: () => pulumiReady(ctx.cacheDir, ctx.repoDir),
+      run: () => providePulumi(ctx.cacheDir, ctx.repoDir, ctx.progress),
+    },
     debianPackagesStep(),
   ];
 }

@@ -41,6 +41,13 @@ export interface KubeadmOptions {
    * kernel-wide conntrack settings alone.
    */
   readonly sharedKernel?: boolean;
+  /**
+   * How long a join keeps trying to reach the API endpoint (kubeadm's
+   * default is 5 minutes). On Equinix Metal the machines boot together and
+   * the endpoint answers only once the first control plane announces it, so
+   * joins wait for it instead of failing.
+   */
+  readonly discoveryTimeout?: string;
 }
 
 const TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
@@ -150,6 +157,7 @@ export function kubeadmJoin(
     nodeRegistration: nodeRegistration(node, options),
     ...(join.controlPlane ? { controlPlane: { localAPIEndpoint: { advertiseAddress: node.address, bindPort: API_SERVER_PORT }, certificateKey: secrets.certificateKey } } : {}),
     ...(options.skipPhases?.length ? { skipPhases: [...options.skipPhases] } : {}),
+    ...(options.discoveryTimeout ? { timeouts: { discovery: options.discoveryTimeout } } : {}),
   };
   return `---\n${toYaml(doc)}`;
 }

@@ -25,8 +25,11 @@ export function specFiles(root: string): string[] {
     .map((f) => `infra/${f}`);
 }
 
-/** Loads one spec (path relative to root) with its provider facts. */
-export function loadSpecFile(root: string, file: string): { cluster?: LoadedCluster; problems: Problem[] } {
+/**
+ * Loads one spec (path relative to root) with its provider facts;
+ * `ignoreFacts` reads the spec alone (the Pulumi program, which makes them).
+ */
+export function loadSpecFile(root: string, file: string, options: { ignoreFacts?: boolean } = {}): { cluster?: LoadedCluster; problems: Problem[] } {
   const name = basename(file).replace(/\.ya?ml$/, '');
   let text: string;
   try {
@@ -41,7 +44,7 @@ export function loadSpecFile(root: string, file: string): { cluster?: LoadedClus
     return { cluster: { spec, plan: loaded.plan, devices: labDevices(spec, loaded.plan), sources: [file] }, problems: [] };
   }
   const factsPath = `clusters/${spec.name}/${FACTS_FILE}`;
-  if (!existsSync(join(root, factsPath))) return { cluster: { spec, plan: loaded.plan, sources: [file] }, problems: [] };
+  if (options.ignoreFacts || !existsSync(join(root, factsPath))) return { cluster: { spec, plan: loaded.plan, sources: [file] }, problems: [] };
   const decoded = decodeFacts(factsPath, readFileSync(join(root, factsPath), 'utf8'));
   if (!decoded.ok) return { problems: decoded.problems };
   const plan = planWithFacts(spec, decoded.facts);

@@ -29,6 +29,7 @@ import { parse, stringify } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
 import { formatAddress } from '../../net/ipv6.js';
 import { probeFrom } from './verify.js';
+import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from '../../render/apiBootstrap.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type KubeadmOptions } from '../../render/kubeadm.js';
 import { pidAlive } from './daemons.js';
 import type { LabContext, Phase } from './lab.js';
@@ -137,35 +138,6 @@ function assertKubeletAlive(ctx: LabContext, m: MachineNode): void {
   if (!pidAlive(join(ctx.paths.machine(m.machine.name), 'kubelet.pid'))) {
     throw new FatalError(`the lab kubelet of ${m.machine.name} is not running: see ${join(ctx.paths.logs, `${m.machine.name}.kubelet.log`)}`);
   }
-}
-
-export const API_BOOTSTRAP_TABLE = 'n6-api-bootstrap';
-
-/**
- * The bootstrap endpoint on the first control plane: the ClusterIP's port
- * 443 translated to its own API server, for its own programs (output) and
- * for what the routers bring it (prerouting), ahead of kube-proxy's rules.
- * Translation, not the address on a loopback: connections made through it
- * keep their translation in conntrack, so they survive the handover (an
- * address taken away would leave them hanging until their keepalives gave
- * up, and kube-proxy would miss endpoint updates for that long).
- */
-export function apiBootstrapNat(clusterIP: string, apiServer: string): string {
-  return [
-    `table ip6 ${API_BOOTSTRAP_TABLE}`,
-    `delete table ip6 ${API_BOOTSTRAP_TABLE}`,
-    `table ip6 ${API_BOOTSTRAP_TABLE} {`,
-    '  chain prerouting {',
-    '    type nat hook prerouting priority -110; policy accept;',
-    `    ip6 daddr ${clusterIP} tcp dport ${API_SERVER_PORT} dnat to [${apiServer}]:${API_SERVER_PORT}`,
-    '  }',
-    '  chain output {',
-    '    type nat hook output priority -110; policy accept;',
-    `    ip6 daddr ${clusterIP} tcp dport ${API_SERVER_PORT} dnat to [${apiServer}]:${API_SERVER_PORT}`,
-    '  }',
-    '}',
-    '',
-  ].join('\n');
 }
 
 function cacheDir(ctx: LabContext): string {

@@ -183,7 +183,7 @@ export function labAdminClient(ctx: LabContext): KubeClient {
   return new KubeClient(credentialsFromKubeconfig(readFileSync(adminConf(ctx), 'utf8')));
 }
 
-function adminConf(ctx: LabContext): string {
+export function adminConf(ctx: LabContext): string {
   return join(ctx.paths.machine(ctx.topology.machines[0]!.machine.name), 'root/etc/kubernetes/admin.conf');
 }
 

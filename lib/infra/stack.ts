@@ -1,0 +1,154 @@
+/**
+ * The Pulumi edge: one stack per cluster, driven through the Automation API
+ * with the real CLI (lib/toolchain/pulumi.ts), the program inline
+ * (program.ts), a self-managed backend (a file:// folder, or s3://, gs://,
+ * azblob://) and the passphrase secrets provider. Preview reports every
+ * resource step from the engine's events; up returns the program's outputs.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalWorkspace, PulumiCommand, type EngineEvent, type OpType, type Stack } from '@pulumi/pulumi/automation/index.js';
+import type { ResourceChange, ResourceOp } from '../gitops/comment.js';
+import { pulumiBinary, pulumiRoot } from '../toolchain/pulumi.js';
+import { clusterProgram, PROJECT, type ProgramOutputs } from './program.js';
+
+export interface StackSettings {
+  readonly repoRoot: string;
+  /** infra/<cluster>.yaml; the stack is named after the cluster. */
+  readonly specFile: string;
+  readonly stackName: string;
+  /** PULUMI_BACKEND_URL, e.g. file:///var/lib/native6/state or s3://bucket/prefix. */
+  readonly backendUrl: string;
+  /** PULUMI_CONFIG_PASSPHRASE: encrypts the stack's secrets. */
+  readonly passphrase: string;
+  /** Extra environment for the CLI and providers (e.g. METAL_AUTH_TOKEN). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Where the CLI is: `<root>/bin/pulumi`; default the repository's `.cache/pulumi` if built, else PATH. */
+  readonly pulumiRoot?: string;
+  /** PULUMI_HOME (plugins, credentials); default `<repoRoot>/.cache/pulumi-home`. */
+  readonly pulumiHome?: string;
+}
+
+export class StackError extends Error {}
+
+async function command(settings: StackSettings): Promise<PulumiCommand> {
+  const cache = join(settings.repoRoot, '.cache');
+  const root = settings.pulumiRoot ?? (existsSync(pulumiBinary(cache)) ? pulumiRoot(cache) : undefined);
+  // The CLI's own version is checked by setup; a user's newer CLI is fine.
+  return PulumiCommand.get({ ...(root ? { root } : {}), skipVersionCheck: true });
+}
+
+export async function openStack(settings: StackSettings): Promise<Stack> {
+  if (!settings.passphrase) throw new StackError('the Pulumi passphrase is empty: set PULUMI_CONFIG_PASSPHRASE (a repository secret in Actions)');
+  if (!/^(file|s3|gs|azblob):\/\//.test(settings.backendUrl)) {
+    throw new StackError(`the Pulumi backend "${settings.backendUrl}" is not a self-managed backend URL (file://, s3://, gs://, azblob://)`);
+  }
+  if (settings.backendUrl.startsWith('file://')) mkdirSync(settings.backendUrl.slice('file://'.length), { recursive: true });
+  const pulumiHome = settings.pulumiHome ?? join(settings.repoRoot, '.cache', 'pulumi-home');
+  mkdirSync(pulumiHome, { recursive: true });
+  const program = clusterProgram({ repoRoot: settings.repoRoot, specFile: settings.specFile });
+  return LocalWorkspace.createOrSelectStack(
+    { stackName: settings.stackName, projectName: PROJECT, program },
+    {
+      workDir: join(settings.repoRoot, 'infra'),
+      pulumiHome,
+      pulumiCommand: await command(settings),
+      projectSettings: { name: PROJECT, runtime: 'nodejs', backend: { url: settings.backendUrl } },
+      envVars: {
+        ...settings.env,
+        PULUMI_BACKEND_URL: settings.backendUrl,
+        PULUMI_CONFIG_PASSPHRASE: settings.passphrase,
+        PULUMI_SKIP_UPDATE_CHECK: 'true',
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+        // Dynamic providers load our TypeScript modules in the provider process.
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx`.trim(),
+      },
+    },
+  );
+}
+
+function opOf(op: OpType): ResourceOp {
+  switch (op) {
+    case 'create':
+    case 'update':
+    case 'delete':
+    case 'same':
+    case 'read':
+    case 'refresh':
+    case 'import':
+    case 'discard':
+      return op;
+    case 'replace':
+    case 'create-replacement':
+    case 'delete-replaced':
+      return 'replace';
+    case 'read-replacement':
+      return 'read';
+    case 'import-replacement':
+      return 'import';
+    case 'discard-replaced':
+      return 'discard';
+    default:
+      return 'update';
+  }
+}
+
+/** Collects one ResourceChange per resource from the engine's pre-step events (not the stack itself). */
+export function createChangeCollector(): { onEvent: (e: EngineEvent) => void; changes: () => ResourceChange[] } {
+  const byUrn = new Map<string, ResourceChange>();
+  return {
+    onEvent: (e) => {
+      const m = e.resourcePreEvent?.metadata;
+      if (!m || m.type === 'pulumi:pulumi:Stack') return;
+      const prev = byUrn.get(m.urn);
+      const op = opOf(m.op);
+      // A replacement shows as several steps; keep the strongest.
+      if (prev && prev.op === 'replace') return;
+      byUrn.set(m.urn, { urn: m.urn, type: m.type, name: m.urn.split('::').pop() ?? m.urn, op, ...(m.diffs?.length ? { diffs: [...m.diffs].sort() } : {}) });
+    },
+    changes: () => [...byUrn.values()],
+  };
+}
+
+export interface PreviewOutcome {
+  readonly changes: ResourceChange[];
+  readonly summary: Record<string, number>;
+  readonly output: string;
+}
+
+export async function previewStack(stack: Stack, onOutput: (line: string) => void = () => {}): Promise<PreviewOutcome> {
+  const collector = createChangeCollector();
+  let output = '';
+  const r = await stack.preview({
+    onEvent: collector.onEvent,
+    onOutput: (s) => {
+      output += s;
+      onOutput(s);
+    },
+    diff: true,
+    color: 'never',
+  });
+  return { changes: collector.changes(), summary: { ...r.changeSummary } as Record<string, number>, output };
+}
+
+export interface UpOutcome {
+  readonly outputs: ProgramOutputs;
+  readonly summary: Record<string, number>;
+  /** True when the engine changed nothing (every resource the same). */
+  readonly unchanged: boolean;
+}
+
+export async function upStack(stack: Stack, onOutput: (line: string) => void = () => {}): Promise<UpOutcome> {
+  const r = await stack.up({ onOutput, color: 'never' });
+  const summary = { ...(r.summary.resourceChanges ?? {}) } as Record<string, number>;
+  const outputs = Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, v.value])) as unknown as ProgramOutputs;
+  const unchanged = Object.entries(summary).every(([op, n]) => op === 'same' || n === 0);
+  return { outputs, summary, unchanged };
+}
+
+export async function destroyStack(stack: Stack, onOutput: (line: string) => void = () => {}): Promise<Record<string, number>> {
+  const r = await stack.destroy({ onOutput, color: 'never' });
+  const summary = { ...(r.summary.resourceChanges ?? {}) } as Record<string, number>;
+  await stack.workspace.removeStack(stack.name);
+  return summary;
+}

@@ -1,0 +1,136 @@
+/**
+ * The Equinix Metal platform as Pulumi resources: the only module that
+ * imports @pulumi/equinix-metal (the package is deprecated in favour of
+ * Equinix's own; swapping it touches this file only).
+ *
+ * One project per cluster with local BGP (the spec's ASN, the MD5 password
+ * from ClusterSecrets), the devices' SSH key, a device per machine of the
+ * address plan booted by cloud-init into kubeadm (cloudInit.ts), an IPv6
+ * BGP session per device, and the provider facts apply records: every
+ * device's addresses and BGP neighbors (passwords dropped).
+ */
+import * as metal from '@pulumi/equinix-metal';
+import * as pulumi from '@pulumi/pulumi';
+import { formatPrefix } from '../../net/ipv6.js';
+import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
+import type { ClusterSpec } from '../../spec/cluster.js';
+import { userData, type DeviceSecrets } from './cloudInit.js';
+import type { MetalAddress, MetalBgpNeighbor, MetalDevice } from './metadata.js';
+
+export const OPERATING_SYSTEM = 'ubuntu_24_04';
+export const BILLING_CYCLE = 'hourly';
+export const TAG = 'native6';
+
+export interface MetalClusterArgs {
+  readonly spec: ClusterSpec;
+  readonly plan: AddressPlan;
+  readonly secrets: { readonly [K in keyof DeviceSecrets | 'bgpPassword' | 'sshPublicKey']: pulumi.Input<string> };
+  /** The organization the project is made in (config native6:organizationId); the token's default when absent. */
+  readonly organizationId?: pulumi.Input<string>;
+}
+
+export interface MetalMachine {
+  readonly machine: Machine;
+  readonly device: metal.Device;
+  readonly session: metal.BgpSession;
+  readonly facts: pulumi.Output<MetalDevice>;
+}
+
+function neighborOf(n: metal.types.output.GetDeviceBgpNeighborsBgpNeighbor): MetalBgpNeighbor {
+  return {
+    address_family: n.addressFamily === 4 ? 4 : 6,
+    customer_as: n.customerAs,
+    customer_ip: n.customerIp,
+    md5_enabled: n.md5Enabled,
+    multihop: n.multihop,
+    peer_as: n.peerAs,
+    peer_ips: [...(n.peerIps ?? [])],
+    routes_in: n.routesIns.map((r) => ({ route: r.route, exact: r.exact })),
+    routes_out: n.routesOuts.map((r) => ({ route: r.route, exact: r.exact })),
+  };
+}
+
+function addressOf(n: metal.types.output.DeviceNetwork): MetalAddress {
+  return { address_family: n.family === 4 ? 4 : 6, public: n.public, address: n.address, gateway: n.gateway, cidr: n.cidr };
+}
+
+export class MetalCluster extends pulumi.ComponentResource {
+  readonly project: metal.Project;
+  readonly sshKey: metal.ProjectSshKey;
+  readonly machines: readonly MetalMachine[];
+  /** The provider facts of every device, in the plan's machine order (no passwords). */
+  readonly devices: pulumi.Output<MetalDevice[]>;
+  /** The first control plane's own address: the API before the ClusterIP is announced. */
+  readonly firstControlPlaneAddress: pulumi.Output<string>;
+
+  constructor(name: string, args: MetalClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('native6:equinix-metal:Cluster', name, {}, opts);
+    const { spec, plan } = args;
+    if (!spec.network.block.prefix) {
+      throw new Error(
+        `${spec.file}: spec.network.block: Equinix Metal assigns the project's IPv6 /56 in metro "${spec.metro}" when its first device is provisioned; ` +
+          'the address plan (and the API ClusterIP in every machine\'s kubeadm configuration) is carved from it: set spec.network.block to that /56',
+      );
+    }
+    const parent = { parent: this };
+    this.project = new metal.Project(
+      `${name}-project`,
+      {
+        name: `native6-${spec.name}`,
+        ...(args.organizationId !== undefined ? { organizationId: args.organizationId } : {}),
+        bgpConfig: { asn: spec.network.localASN, deploymentType: 'local', md5: args.secrets.bgpPassword },
+      },
+      parent,
+    );
+    this.sshKey = new metal.ProjectSshKey(`${name}-ssh`, { name: `native6-${spec.name}`, projectId: this.project.id, publicKey: args.secrets.sshPublicKey }, parent);
+
+    const s = args.secrets;
+    const secrets = pulumi
+      .all([s.bootstrapToken, s.certificateKey, s.caCertPem, s.caKeyPem, s.caCertHash])
+      .apply(([bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash]): DeviceSecrets => ({ bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash }));
+    const machines: MetalMachine[] = [];
+    let first: metal.Device | undefined;
+    for (const machine of plan.machines) {
+      const device = new metal.Device(
+        machine.name,
+        {
+          hostname: machine.name,
+          plan: machine.plan,
+          metro: spec.metro,
+          operatingSystem: OPERATING_SYSTEM,
+          billingCycle: BILLING_CYCLE,
+          projectId: this.project.id,
+          projectSshKeyIds: [this.sshKey.id],
+          // A public IPv6 /127 out of the project's /56; Equinix Metal also
+          // requires a private IPv4 for its own services. No public IPv4.
+          ipAddresses: [
+            { type: 'public_ipv6', cidr: 127 },
+            { type: 'private_ipv4', cidr: 31 },
+          ],
+          userData: pulumi.secret(secrets.apply((ds) => userData(spec, plan, machine, ds))),
+          tags: [TAG, `cluster:${spec.name}`, `role:${machine.role}`, `pool:${machine.pool}`],
+        },
+        {
+          ...parent,
+          // A device is never rebuilt for a boot-script change: that would wipe a node.
+          ignoreChanges: ['userData'],
+        },
+      );
+      if (!first) first = device;
+      const session = new metal.BgpSession(`${machine.name}-bgp`, { deviceId: device.id, addressFamily: 'ipv6', defaultRoute: false }, { ...parent, dependsOn: [this.project] });
+      const facts = pulumi.all([device.networks, device.id, session.id]).apply(async ([networks, id]) => {
+        const found = await metal.getDeviceBgpNeighbors({ deviceId: id }, parent);
+        return {
+          hostname: machine.name,
+          network: { addresses: networks.map(addressOf) },
+          bgp_neighbors: found.bgpNeighbors.map(neighborOf),
+        } satisfies MetalDevice;
+      });
+      machines.push({ machine, device, session, facts });
+    }
+    this.machines = machines;
+    this.devices = pulumi.all(machines.map((m) => m.facts));
+    this.firstControlPlaneAddress = first!.accessPublicIpv6;
+    this.registerOutputs({ devices: this.devices, firstControlPlaneAddress: this.firstControlPlaneAddress, block: formatPrefix(spec.network.block.prefix) });
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The Pulumi program on Equinix Metal, under Pulumi's mocks: every resource
+ * it registers, the user-data of each machine, a BGP session per device,
+ * IPv6 everywhere, secrets kept secret, and the outputs apply reads.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import * as pulumi from '@pulumi/pulumi';
+import { parse } from 'yaml';
+import { clusterProgram } from '../../lib/infra/program.js';
+import { generateClusterSecrets } from '../../lib/infra/secrets.js';
+import { decodeFacts } from '../../lib/platforms/equinixMetal/facts.js';
+import { JOIN_DISCOVERY_TIMEOUT, NODE_ADDRESS_PLACEHOLDER } from '../../lib/platforms/equinixMetal/cloudInit.js';
+import { formatAddress } from '../../lib/net/ipv6.js';
+import { loadSpecFile } from '../../lib/repo/workspace.js';
+import { repoRoot } from '../../scripts/common.js';
+
+interface Registered {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+const root = repoRoot();
+const registered: Registered[] = [];
+const calls: Array<{ token: string; inputs: Record<string, unknown> }> = [];
+let deviceCount = 0;
+
+/** What Equinix Metal answers for a device: a /127 out of the project's /56 and two multihop peers. */
+function deviceState(name: string): Record<string, unknown> {
+  const n = ++deviceCount;
+  return {
+    accessPublicIpv6: `2001:db8:2a00:f::${(2 * n + 1).toString(16)}`,
+    networks: [
+      { address: `2001:db8:2a00:f::${(2 * n + 1).toString(16)}`, gateway: `2001:db8:2a00:f::${(2 * n).toString(16)}`, cidr: 127, family: 6, public: true },
+      { address: `10.0.0.${2 * n + 1}`, gateway: `10.0.0.${2 * n}`, cidr: 31, family: 4, public: false },
+    ],
+    hostnameSeen: name,
+  };
+}
+
+/** Pulumi's wire form of a secret input: the value, after checking it is marked secret. */
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+function secretValue(v: unknown, what: string): string {
+  return String(secretObject(v, what));
+}
+function secretObject(v: unknown, what: string): unknown {
+  assert.ok(typeof v === 'object' && v !== null && SECRET_SIG in v, `${what} must be a secret`);
+  return (v as unknown as { value: unknown }).value;
+}
+
+let outputs: Record<string, pulumi.Output<unknown>> = {};
+const secretOf = (o: unknown) => pulumi.isSecret(o as pulumi.Output<unknown>);
+const valueOf = <T>(o: unknown) => new Promise<T>((resolve) => (o as pulumi.Output<T>).apply((v) => resolve(v)));
+
+describe('Pulumi program: Equinix Metal (mocks)', () => {
+  before(async () => {
+    await pulumi.runtime.setMocks(
+      {
+        newResource(args) {
+          const inputs = args.inputs as Record<string, unknown>;
+          registered.push({ type: args.type, name: args.name, inputs });
+          let state: Record<string, unknown> = { ...inputs };
+          if (args.type === 'equinix-metal:index/device:Device') state = { ...inputs, ...deviceState(args.name) };
+          if (args.type === 'pulumi-nodejs:dynamic/native6-secrets:Resource') state = { ...inputs, ...generateClusterSecrets(String(inputs.cluster)) };
+          return { id: `${args.name}-id`, state };
+        },
+        call(args) {
+          calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+          if (args.token === 'equinix-metal:index/getDeviceBgpNeighbors:getDeviceBgpNeighbors') {
+            const device = String((args.inputs as { deviceId: string }).deviceId).replace(/-id$/, '');
+            const d = registered.find((r) => r.name === device);
+            const hostname = String(d?.inputs.hostname);
+            const n = registered.filter((r) => r.type === 'equinix-metal:index/device:Device').findIndex((r) => r.inputs.hostname === hostname) + 1;
+            return {
+              deviceId: args.inputs.deviceId,
+              id: 'x',
+              bgpNeighbors: [
+                {
+                  addressFamily: 6,
+                  customerAs: 65000,
+                  customerIp: `2001:db8:2a00:f::${(2 * n + 1).toString(16)}`,
+                  md5Enabled: true,
+                  md5Password: 'secret-from-the-provider',
+                  multihop: true,
+                  peerAs: 65530,
+                  peerIps: ['fc00::e', 'fc00::f'],
+                  routesIns: [{ route: '2001:db8:2a00::/56', exact: false }],
+                  routesOuts: [],
+                },
+              ],
+            };
+          }
+          return {};
+        },
+      },
+      'native6',
+      'dfw',
+      false,
+    );
+    outputs = (await clusterProgram({ repoRoot: root, specFile: 'infra/dfw.yaml' })()) as Record<string, pulumi.Output<unknown>>;
+    // Let every apply run.
+    await valueOf(outputs.facts);
+    await valueOf(outputs.kubeconfig);
+  });
+  after(() => {
+    registered.length = 0;
+  });
+
+  const spec = loadSpecFile(root, 'infra/dfw.yaml', { ignoreFacts: true }).cluster!;
+  const devices = () => registered.filter((r) => r.type === 'equinix-metal:index/device:Device');
+
+  it('registers the project with local BGP, the SSH key, a device and an IPv6 BGP session per machine, nothing else', () => {
+    const types = registered.map((r) => r.type).sort();
+    const count = (t: string) => types.filter((x) => x === t).length;
+    const machines = spec.plan.machines.length;
+    assert.equal(machines, 6);
+    assert.equal(count('equinix-metal:index/project:Project'), 1);
+    assert.equal(count('equinix-metal:index/projectSshKey:ProjectSshKey'), 1);
+    assert.equal(count('equinix-metal:index/device:Device'), machines);
+    assert.equal(count('equinix-metal:index/bgpSession:BgpSession'), machines);
+    assert.equal(count('native6:equinix-metal:Cluster'), 1);
+    assert.equal(count('pulumi-nodejs:dynamic/native6-secrets:Resource'), 1);
+    assert.equal(types.length, 4 + 2 * machines);
+    const project = registered.find((r) => r.type === 'equinix-metal:index/project:Project')!;
+    // The password makes the whole BGP config secret.
+    const bgp = secretObject(project.inputs.bgpConfig, 'bgpConfig') as Record<string, unknown>;
+    assert.equal(bgp.asn, 65000);
+    assert.equal(bgp.deploymentType, 'local');
+    assert.match(String(bgp.md5), /^[A-Za-z0-9]{20}$/);
+    const key = registered.find((r) => r.type === 'equinix-metal:index/projectSshKey:ProjectSshKey')!;
+    assert.match(String(key.inputs.publicKey), /^ecdsa-sha2-nistp256 [A-Za-z0-9+/=]+ /);
+  });
+
+  it('gives every device the spec\'s plan and metro, a public IPv6 /127 and no public IPv4', () => {
+    for (const m of spec.plan.machines) {
+      const d = devices().find((r) => r.inputs.hostname === m.name);
+      assert.ok(d, `no device for ${m.name}`);
+      assert.equal(d.inputs.plan, m.role === 'control-plane' ? 'c3.small.x86' : 'm3.small.x86');
+      assert.equal(d.inputs.metro, 'da');
+      assert.equal(d.inputs.operatingSystem, 'ubuntu_24_04');
+      const ips = d.inputs.ipAddresses as Array<{ type: string; cidr: number }>;
+      assert.deepEqual(ips.find((i) => i.type === 'public_ipv6'), { type: 'public_ipv6', cidr: 127 });
+      assert.equal(ips.some((i) => i.type === 'public_ipv4'), false);
+    }
+  });
+
+  it('opens one IPv6 BGP session per device, and no IPv4 session', () => {
+    const sessions = registered.filter((r) => r.type === 'equinix-metal:index/bgpSession:BgpSession');
+    const ids = sessions.map((s) => s.inputs.deviceId).sort();
+    assert.deepEqual(ids, devices().map((d) => `${d.name}-id`).sort());
+    for (const s of sessions) assert.equal(s.inputs.addressFamily, 'ipv6');
+  });
+
+  it('boots the first control plane into kubeadm init and the others into joins that pin the CA', async () => {
+    const secrets = registered.find((r) => r.type === 'pulumi-nodejs:dynamic/native6-secrets:Resource')!;
+    assert.ok(secrets);
+    const hashes = new Set<string>();
+    for (const d of devices()) {
+      const text = secretValue(d.inputs.userData, `${d.name}.userData`);
+      assert.ok(text.startsWith('#cloud-config\n'), `${d.name}: not a cloud-config`);
+      const config = parse(text) as { hostname: string; write_files: Array<{ path: string; content: string; permissions: string }> };
+      assert.equal(config.hostname, d.inputs.hostname);
+      const kubeadm = config.write_files.find((f) => f.path === '/etc/native6/kubeadm.yaml')!;
+      assert.equal(kubeadm.permissions, '0600');
+      const boot = config.write_files.find((f) => f.path === '/usr/local/sbin/native6-boot')!.content;
+      assert.match(boot, /kubelet="1\.35\.4-\*"/);
+      assert.match(boot, /pkgs\.k8s\.io\/core:\/stable:\/v1\.35\/deb/);
+      assert.ok(kubeadm.content.includes(NODE_ADDRESS_PLACEHOLDER), 'the node address comes from the metadata at boot');
+      const docs = kubeadm.content.split(/^---\n/m).filter(Boolean).map((x) => parse(x) as Record<string, unknown>);
+      if (d.inputs.hostname === 'dfw-cp-1') {
+        assert.equal(docs[0]!.kind, 'InitConfiguration');
+        assert.match(boot, /kubeadm init --config/);
+        assert.ok(config.write_files.some((f) => f.path === '/etc/kubernetes/pki/ca.key' && f.permissions === '0600'));
+        assert.ok(config.write_files.some((f) => f.path === '/etc/native6/api-bootstrap.nft'));
+      } else {
+        const join = docs[0] as { kind: string; discovery: { bootstrapToken: { apiServerEndpoint: string; caCertHashes: string[] } }; controlPlane?: unknown; timeouts?: { discovery: string } };
+        assert.equal(join.kind, 'JoinConfiguration');
+        assert.equal(join.discovery.bootstrapToken.apiServerEndpoint, `[${formatAddress(spec.plan.apiServer)}]:443`);
+        assert.equal(join.timeouts?.discovery, JOIN_DISCOVERY_TIMEOUT);
+        hashes.add(join.discovery.bootstrapToken.caCertHashes[0]!);
+        assert.equal(join.controlPlane !== undefined, String(d.inputs.hostname).includes('-cp-'));
+        assert.ok(!config.write_files.some((f) => f.path.endsWith('ca.key')), `${d.name} must not get the CA key`);
+        assert.match(boot, /kubeadm join --config/);
+      }
+    }
+    assert.equal(hashes.size, 1, 'every join pins the same CA');
+    // The pinned hash is the CA's that the first control plane boots with.
+    const cp1 = parse(secretValue(devices().find((d) => d.inputs.hostname === 'dfw-cp-1')!.inputs.userData, 'userData')) as { write_files: Array<{ path: string; content: string }> };
+    const ca = cp1.write_files.find((f) => f.path === '/etc/kubernetes/pki/ca.crt')!.content;
+    const { caCertHash } = await import('../../lib/pki/x509.js');
+    assert.equal(caCertHash(ca), [...hashes][0]);
+  });
+
+  it('exports the provider facts apply records (no passwords) and they pass the facts check', async () => {
+    const facts = await valueOf<Record<string, unknown>>(outputs.facts);
+    const text = JSON.stringify(facts);
+    assert.ok(!text.includes('secret-from-the-provider'), 'the provider\'s MD5 password must not reach the facts');
+    const decoded = decodeFacts('clusters/dfw/provider-facts.json', text);
+    assert.ok(decoded.ok, JSON.stringify(decoded));
+    assert.equal(decoded.facts.devices.length, 6);
+    assert.deepEqual(decoded.facts.devices[0]!.bgp_neighbors[0]!.peer_ips, ['fc00::e', 'fc00::f']);
+    assert.equal(calls.filter((c) => c.token.endsWith('getDeviceBgpNeighbors')).length, 6);
+  });
+
+  it('keeps the kubeconfigs and the BGP password secret; the kubeconfig reaches the API ClusterIP with a certificate of the CA', async () => {
+    assert.equal(await secretOf(outputs.kubeconfig), true);
+    assert.equal(await secretOf(outputs.bootstrapKubeconfig), true);
+    assert.equal(await secretOf(outputs.bgpPassword), true);
+    assert.equal(await secretOf(outputs.facts), false);
+    const kc = parse(await valueOf<string>(outputs.kubeconfig)) as {
+      clusters: Array<{ cluster: { server: string; 'certificate-authority-data': string } }>;
+      users: Array<{ user: { 'client-certificate-data': string } }>;
+    };
+    assert.equal(kc.clusters[0]!.cluster.server, `https://[${formatAddress(spec.plan.apiServer)}]:443`);
+    const ca = new X509Certificate(Buffer.from(kc.clusters[0]!.cluster['certificate-authority-data'], 'base64'));
+    const client = new X509Certificate(Buffer.from(kc.users[0]!.user['client-certificate-data'], 'base64'));
+    assert.ok(client.verify(ca.publicKey));
+    assert.match(client.subject, /O=kubeadm:cluster-admins/);
+    const boot = parse(await valueOf<string>(outputs.bootstrapKubeconfig)) as { clusters: Array<{ cluster: { server: string } }> };
+    assert.equal(boot.clusters[0]!.cluster.server, 'https://[2001:db8:2a00:f::3]:443');
+  });
+});
