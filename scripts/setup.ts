@@ -24,6 +24,7 @@
 // ensureToolchain() for parts. New steps go into setupSteps().
 
 import { providePulumi, pulumiReady } from '../lib/toolchain/pulumi.js';
+import { actionlintReady, provideActionlint } from '../lib/toolchain/actionlint.js';
 import { execFile, spawn } from 'node:child_process';
 import {
   accessSync,
@@ -901,6 +902,11 @@ export function setupSteps(ctx: SetupContext = { repoDir: REPO_DIR, cacheDir: DE
       name: 'bin:pulumi',
       check: () => pulumiReady(ctx.cacheDir, ctx.repoDir),
       run: () => providePulumi(ctx.cacheDir, ctx.repoDir, ctx.progress),
+    },
+    {
+      name: 'bin:actionlint',
+      check: () => actionlintReady(ctx.cacheDir, ctx.repoDir),
+      run: () => provideActionlint(ctx.cacheDir, ctx.repoDir, ctx.progress),
     },
     debianPackagesStep(),
   ];
