@@ -14,7 +14,7 @@
 // against (lib/validate/pins.ts): the binaries and the schemas move together.
 
 import { join } from 'node:path';
-import { KUBERNETES_VERSION } from '../validate/pins.js';
+import { KUBERNETES_VERSION, SCHEMA_PINS } from '../validate/pins.js';
 
 export { KUBERNETES_VERSION };
 
@@ -206,9 +206,10 @@ export const TOOL_MANIFEST = 'bin/manifest.json'; // relative to the cache dir
 /**
  * Host packages the lab needs: routing daemons run inside the lab's network
  * namespaces (frr, bird), packet filtering and conntrack for kube-proxy and
- * the policies, and the usual interface tools.
+ * the policies, the usual interface tools, and git (its `git http-backend`
+ * is the lab's git server, lib/platforms/lab/gitServer.ts).
  */
-export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux', 'curl', 'iperf3'];
+export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux', 'curl', 'iperf3', 'git'];
 
 /** Written (when absent) before installing, so that no package starts its daemon in the host namespace. */
 export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
@@ -243,4 +244,71 @@ export function calicoConfdDir(cacheDir: string): string {
 export const CONFD_SOURCE_DIR = 'tools/confd';
 export function confdBinary(cacheDir: string): string {
   return join(cacheDir, 'bin', 'n6-confd');
+}
+
+// -------------------------------------------------------------------- Flux
+
+/**
+ * Flux's source-controller and kustomize-controller, built by `npm run
+ * setup` (steps bin:flux-source, bin:flux-kustomize) from their published
+ * modules at the versions whose CRDs `npm run validate` checks against
+ * (lib/validate/pins.ts): the binaries, the CRDs the lab installs and the
+ * schemas move together. Each is built through its own consumer module
+ * (tools/flux/<name>: upstream's go.mod has replace directives, so `go
+ * install module@version` refuses it; one module for both would let MVS
+ * move one controller's dependencies to the other's). On the cloud the same
+ * release runs from upstream's images (lib/gitops/flux.ts).
+ */
+export interface FluxControllerPin extends GoBuildPin {
+  /** Program name, file name in `<cache>/bin/`, and Deployment name. */
+  readonly name: 'source-controller' | 'kustomize-controller';
+  /** Setup step. */
+  readonly step: string;
+  readonly module: string;
+  readonly version: string;
+  /** Upstream's image (the cloud runs `${image}:${version}`). */
+  readonly image: string;
+}
+
+function fluxSchemaVersion(module: string): string {
+  const pin = SCHEMA_PINS.find((p) => p.module === module);
+  if (!pin) throw new Error(`no schema pin for ${module} (lib/validate/pins.ts)`);
+  return pin.version;
+}
+
+function fluxController(name: FluxControllerPin['name'], step: string): FluxControllerPin {
+  const module = `github.com/fluxcd/${name}`;
+  const version = fluxSchemaVersion(module);
+  return { name, step, module, version, image: `ghcr.io/fluxcd/${name}`, sourceDir: `tools/flux/${name}`, requires: { [module]: version } };
+}
+
+export const FLUX_CONTROLLERS: readonly FluxControllerPin[] = [
+  fluxController('source-controller', 'bin:flux-source'),
+  fluxController('kustomize-controller', 'bin:flux-kustomize'),
+];
+
+/** `-ldflags` for the controllers: stripped, as upstream's Makefile builds them (they have no version variable). */
+export const FLUX_LDFLAGS = '-s -w';
+
+export function fluxBinary(cacheDir: string, name: FluxControllerPin['name']): string {
+  return join(cacheDir, 'bin', name);
+}
+
+/**
+ * The controllers' CRDs (`config/crd/bases/*.yaml` of each controller's
+ * module at its pinned version), copied by setup (step flux:crds) into
+ * `<cache>/flux/crds/` with a manifest naming module, version, sum and
+ * files.
+ */
+export const FLUX_CRDS = {
+  dir: 'config/crd/bases',
+  match: /^[a-z0-9.]+_[a-z0-9]+\.yaml$/,
+  mustHave: {
+    'source-controller': ['source.toolkit.fluxcd.io_gitrepositories.yaml'],
+    'kustomize-controller': ['kustomize.toolkit.fluxcd.io_kustomizations.yaml'],
+  },
+} as const;
+
+export function fluxCrdDir(cacheDir: string): string {
+  return join(cacheDir, 'flux', 'crds');
 }
