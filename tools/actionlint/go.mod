@@ -1,6 +1,6 @@
 module native6/tools/actionlint
 
-go 1.26.6
+go 1.25.0
 
 require github.com/rhysd/actionlint v1.7.12
 
