@@ -90,12 +90,15 @@ function serialOf(cluster: string, what: string): bigint {
 
 /**
  * The dynamic provider runs in Pulumi's provider process, which loads this
- * module again from the program's directory (infra/): it holds no closure
- * over our modules, only their path.
+ * module again from the repository (NATIVE6_ROOT, set by the Automation
+ * API; the CLI's working directory infra/ otherwise): it holds no closure
+ * over our modules.
  */
 const provider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: { cluster: string }) {
-    const url = (await import('node:url')).pathToFileURL((await import('node:path')).join(process.cwd(), '..', 'lib', 'infra', 'secrets.ts')).href;
+    const path = await import('node:path');
+    const root = process.env.NATIVE6_ROOT ?? path.resolve(process.cwd(), '..');
+    const url = (await import('node:url')).pathToFileURL(path.join(root, 'lib', 'infra', 'secrets.ts')).href;
     const mod = (await import(url)) as { generateClusterSecrets: (c: string) => Record<string, string> };
     return { id: `${inputs.cluster}-secrets`, outs: { cluster: inputs.cluster, ...mod.generateClusterSecrets(inputs.cluster) } };
   },

@@ -7,6 +7,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { LocalWorkspace, PulumiCommand, type EngineEvent, type OpType, type Stack } from '@pulumi/pulumi/automation/index.js';
 import type { ResourceChange, ResourceOp } from '../gitops/comment.js';
 import { pulumiBinary, pulumiRoot } from '../toolchain/pulumi.js';
@@ -25,6 +26,8 @@ export interface StackSettings {
   readonly env?: Readonly<Record<string, string>>;
   /** Where the CLI is: `<root>/bin/pulumi`; default the repository's `.cache/pulumi` if built, else PATH. */
   readonly pulumiRoot?: string;
+  /** The Automation API's workspace folder; default `<repoRoot>/.cache/pulumi-work`. */
+  readonly workDir?: string;
   /** PULUMI_HOME (plugins, credentials); default `<repoRoot>/.cache/pulumi-home`. */
   readonly pulumiHome?: string;
 }
@@ -46,22 +49,28 @@ export async function openStack(settings: StackSettings): Promise<Stack> {
   if (settings.backendUrl.startsWith('file://')) mkdirSync(settings.backendUrl.slice('file://'.length), { recursive: true });
   const pulumiHome = settings.pulumiHome ?? join(settings.repoRoot, '.cache', 'pulumi-home');
   mkdirSync(pulumiHome, { recursive: true });
+  const workDir = settings.workDir ?? join(settings.repoRoot, '.cache', 'pulumi-work');
+  mkdirSync(workDir, { recursive: true });
   const program = clusterProgram({ repoRoot: settings.repoRoot, specFile: settings.specFile });
   return LocalWorkspace.createOrSelectStack(
     { stackName: settings.stackName, projectName: PROJECT, program },
     {
-      workDir: join(settings.repoRoot, 'infra'),
+      // Not infra/: the workspace writes Pulumi.yaml and Pulumi.<stack>.yaml (the passphrase's salt) there.
+      workDir,
       pulumiHome,
       pulumiCommand: await command(settings),
       projectSettings: { name: PROJECT, runtime: 'nodejs', backend: { url: settings.backendUrl } },
       envVars: {
+        // Where the dynamic providers load the repository's modules from.
+        NATIVE6_ROOT: settings.repoRoot,
         ...settings.env,
         PULUMI_BACKEND_URL: settings.backendUrl,
         PULUMI_CONFIG_PASSPHRASE: settings.passphrase,
         PULUMI_SKIP_UPDATE_CHECK: 'true',
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
-        // Dynamic providers load our TypeScript modules in the provider process.
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx`.trim(),
+        // Dynamic providers load our TypeScript modules in the provider process
+        // (by absolute URL: the provider's working directory is the workspace).
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(settings.repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href}`.trim(),
       },
     },
   );

@@ -82,11 +82,13 @@ function ldflags(): string {
 }
 
 function launcher(repoDir: string, binDir: string): string {
-  const entry = relative(binDir, join(repoDir, 'node_modules', '@pulumi', 'pulumi', 'cmd', 'dynamic-provider', 'index.js'));
+  const modules = relative(binDir, join(repoDir, 'node_modules'));
   return [
     '#!/bin/sh',
-    '# Written by `npm run setup`: the Node.js dynamic-provider host of @pulumi/pulumi, with tsx loaded.',
-    `exec node --import tsx "$(dirname "$0")/${entry}" "$@"`,
+    '# Written by `npm run setup`: the Node.js dynamic-provider host of @pulumi/pulumi, with tsx loaded',
+    '# (by absolute path: the provider runs in the Pulumi workspace, not in the repository).',
+    'here=$(cd "$(dirname "$0")" && pwd)',
+    `exec node --import "file://$here/${modules}/tsx/dist/loader.mjs" "$here/${modules}/@pulumi/pulumi/cmd/dynamic-provider/index.js" "$@"`,
     '',
   ].join('\n');
 }

@@ -3,32 +3,10 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import type { components } from '@octokit/openapi-types';
 
-// msw 3 declares Node >= 22.12; the project runs on Node >= 20.19. What msw
-// uses of the newer built-ins is Promise.withResolvers and the Set methods
-// intersection and difference (in resetHandlers): filled in here, before msw
-// loads, and only where missing.
-function fill(target: object, name: string, value: (...args: never[]) => unknown): void {
-  if (typeof (target as Record<string, unknown>)[name] !== 'function') Object.defineProperty(target, name, { configurable: true, writable: true, value });
-}
-fill(Promise, 'withResolvers', function withResolvers<T>() {
-  let resolve!: (value: T | PromiseLike<T>) => void;
-  let reject!: (reason?: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-});
-fill(Set.prototype, 'intersection', function intersection(this: Set<unknown>, other: ReadonlySet<unknown>) {
-  return new Set([...this].filter((x) => other.has(x)));
-});
-fill(Set.prototype, 'difference', function difference(this: Set<unknown>, other: ReadonlySet<unknown>) {
-  return new Set([...this].filter((x) => !other.has(x)));
-});
-const { http, HttpResponse } = await import('msw');
-const { setupServer } = await import('msw/node');
-const { createOctokit, GitHubCommentError, upsertComment } = await import('../../lib/gitops/github.js');
-const { commentMarker } = await import('../../lib/gitops/comment.js');
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import { commentMarker } from '../../lib/gitops/comment.js';
+import { createOctokit, GitHubCommentError, upsertComment } from '../../lib/gitops/github.js';
 
 type IssueComment = components['schemas']['issue-comment'];
 type User = NonNullable<components['schemas']['nullable-simple-user']>;
@@ -107,7 +85,7 @@ server.events.on('request:start', ({ request }) => {
   seen.push(`${request.method} ${u.pathname}${u.search}`);
 });
 
-before(() => server.listen({ onUnhandledFrame: 'error' }));
+before(() => server.listen({ onUnhandledRequest: 'error' }));
 afterEach(() => {
   server.resetHandlers();
   seen = [];

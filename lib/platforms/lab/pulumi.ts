@@ -6,8 +6,9 @@
  * removes every namespace and process it made.
  *
  * A Pulumi dynamic resource: its provider runs in Pulumi's provider process
- * with the program's directory (infra/) as working directory and loads the
- * lab code from there; it captures no closure over our modules.
+ * and loads the lab code from the repository (NATIVE6_ROOT, which the
+ * Automation API sets; the CLI's working directory infra/ otherwise); it
+ * captures no closure over our modules.
  */
 import * as pulumi from '@pulumi/pulumi';
 import type { MetalDevice } from '../equinixMetal/metadata.js';
@@ -32,12 +33,17 @@ interface LabOps {
   labStackDown(repoRoot: string, cluster: string): Promise<void>;
 }
 
+/** Serialized with the provider (Pulumi captures it): only dynamic imports inside. */
+const loadOps = async (): Promise<{ ops: LabOps; root: string }> => {
+  const path = await import('node:path');
+  const url = await import('node:url');
+  const root = process.env.NATIVE6_ROOT ?? path.resolve(process.cwd(), '..');
+  return { ops: (await import(url.pathToFileURL(path.join(root, 'lib', 'platforms', 'lab', 'labStack.ts')).href)) as LabOps, root };
+};
+
 const provider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: LabClusterInputs) {
-    const path = await import('node:path');
-    const url = await import('node:url');
-    const root = path.resolve(process.cwd(), '..');
-    const ops = (await import(url.pathToFileURL(path.join(root, 'lib', 'platforms', 'lab', 'labStack.ts')).href)) as LabOps;
+    const { ops, root } = await loadOps();
     const out = await ops.labStackUp(root, inputs.specFile);
     return { id: `lab-${inputs.cluster}`, outs: { ...inputs, ...out } };
   },
@@ -48,10 +54,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
     return { changes, replaces, deleteBeforeReplace: true };
   },
   async update(_id: string, olds: LabClusterOutputs, news: LabClusterInputs) {
-    const path = await import('node:path');
-    const url = await import('node:url');
-    const root = path.resolve(process.cwd(), '..');
-    const ops = (await import(url.pathToFileURL(path.join(root, 'lib', 'platforms', 'lab', 'labStack.ts')).href)) as LabOps;
+    const { ops, root } = await loadOps();
     const removed = olds.machines.filter((m) => !news.machines.includes(m));
     if (removed.length > 0) {
       throw new Error(`the lab cannot remove machines in place (${removed.join(', ')}): tear the lab stack down and apply again`);
@@ -60,10 +63,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
     return { outs: { ...news, ...out } };
   },
   async delete(_id: string, olds: LabClusterOutputs) {
-    const path = await import('node:path');
-    const url = await import('node:url');
-    const root = path.resolve(process.cwd(), '..');
-    const ops = (await import(url.pathToFileURL(path.join(root, 'lib', 'platforms', 'lab', 'labStack.ts')).href)) as LabOps;
+    const { ops, root } = await loadOps();
     await ops.labStackDown(root, olds.cluster);
   },
 };

@@ -1,0 +1,148 @@
+/**
+ * The apply action's work, as an ordered list of steps per stack (each in
+ * its own log group), a plain function of its inputs:
+ *
+ *   up         Pulumi up of the stack (the cluster's machines, sessions, secrets)
+ *   api        the API server answers through the kubeconfig (bounded backoff, every attempt logged)
+ *   render     provider facts recorded, every tree re-rendered (npm run render's code)
+ *   commit     clusters/, policies/, apps/ committed and pushed; no commit when nothing changed
+ *   flux       Flux installed when absent (first apply), its source pointed at the branch
+ *   reconcile  every Flux Kustomization Ready at the pushed revision, or the failing one named
+ *
+ * A second apply of an unchanged spec changes no resource and commits nothing.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { credentialsFromKubeconfig, KubeClient } from '../kube/client.js';
+import type { UpOutcome } from '../infra/stack.js';
+import type { ProgramOutputs } from '../infra/program.js';
+import { redactFacts } from '../platforms/equinixMetal/metadata.js';
+import { FACTS_FILE } from '../render/tree.js';
+import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
+import type { ClusterSpec } from '../spec/cluster.js';
+import { formatProblem } from '../spec/problems.js';
+import { commitAndPush } from './git.js';
+import type { ActionLog } from './log.js';
+import { stackOf } from './plan.js';
+import { retry } from './retry.js';
+
+export const RENDERED_PATHS = ['clusters', 'policies', 'apps'] as const;
+
+export interface ApplyInputs {
+  readonly repoRoot: string;
+  readonly specs: readonly string[];
+  readonly remote: string;
+  readonly branch: string;
+  readonly fluxTimeoutMs: number;
+  /** Attempts to reach the API server (2 s doubling to 60 s between them). */
+  readonly apiAttempts?: number;
+}
+
+export interface FluxContext {
+  readonly spec: ClusterSpec;
+  readonly client: KubeClient;
+  readonly repoRoot: string;
+  readonly log: ActionLog;
+}
+
+export interface ApplyDeps {
+  readonly log: ActionLog;
+  readonly up: (specFile: string, stack: string) => Promise<UpOutcome>;
+  /** Installs Flux when the cluster has none; says which. */
+  readonly bootstrapFlux: (ctx: FluxContext) => Promise<'installed' | 'present'>;
+  /** Resolves when every Kustomization is Ready at the source's latest revision; throws naming the one that is not. */
+  readonly waitFlux: (ctx: FluxContext, timeoutMs: number) => Promise<string>;
+  readonly kube?: (kubeconfig: string) => KubeClient;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface StackApply {
+  readonly stack: string;
+  readonly resources: Record<string, number>;
+  readonly pulumiUnchanged: boolean;
+  readonly commit?: string;
+  readonly files: readonly string[];
+  readonly flux: 'installed' | 'present';
+}
+
+export class ApplyError extends Error {}
+
+function factsText(outputs: ProgramOutputs): string {
+  return `${JSON.stringify(redactFacts(outputs.facts), null, 2)}\n`;
+}
+
+export async function applyStack(inputs: ApplyInputs, deps: ApplyDeps, specFile: string): Promise<StackApply> {
+  const { log } = deps;
+  const stack = stackOf(specFile);
+  const { cluster, problems } = loadSpecFile(inputs.repoRoot, specFile, { ignoreFacts: true });
+  if (!cluster) {
+    for (const p of problems) log.error(`${p.field}: ${p.message}. Fix: ${p.fix}`, { file: p.file, ...(p.line !== undefined ? { line: p.line } : {}) });
+    throw new ApplyError(`${specFile}: ${problems.length} problem(s); nothing was applied:\n${problems.map(formatProblem).join('\n')}`);
+  }
+  const spec = cluster.spec;
+
+  const up = await log.group(`${stack}: up`, async () => {
+    const r = await deps.up(specFile, stack);
+    for (const s of [r.outputs.kubeconfig, r.outputs.bootstrapKubeconfig, r.outputs.bgpPassword]) if (s) log.secret(s);
+    log.info(`${stack}: ${Object.entries(r.summary).map(([op, n]) => `${n} ${op}`).join(', ')}`);
+    return r;
+  });
+
+  // Before the ClusterIP is announced (first apply on Equinix Metal) the first control plane answers on its own address.
+  const kubeconfig = up.outputs.bootstrapKubeconfig ?? up.outputs.kubeconfig;
+  const client = (deps.kube ?? ((k: string) => new KubeClient(credentialsFromKubeconfig(k))))(kubeconfig);
+  await log.group(`${stack}: api`, () =>
+    retry(
+      async () => {
+        const v = await client.get<{ gitVersion: string }>('/version');
+        log.info(`${stack}: API server ${v.gitVersion} answers`);
+      },
+      { what: `the API server of ${stack}`, attempts: inputs.apiAttempts ?? 10, initialMs: 2000, maxMs: 60_000, log: (l) => log.info(l), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
+    ),
+  );
+
+  await log.group(`${stack}: render`, async () => {
+    if (spec.platform !== 'lab') {
+      const dir = join(inputs.repoRoot, 'clusters', spec.name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, FACTS_FILE), factsText(up.outputs));
+    }
+    const all = loadAll(inputs.repoRoot);
+    if (all.problems.length > 0) throw new ApplyError(`render: ${all.problems.map(formatProblem).join('\n')}`);
+    const written = writeTree(inputs.repoRoot, renderAll(all.clusters), ownedDirs(all.clusters));
+    log.info(`render: ${written.written.length} written, ${written.removed.length} removed, ${written.unchanged} unchanged`);
+  });
+
+  const pushed = await log.group(`${stack}: commit`, () =>
+    commitAndPush({
+      cwd: inputs.repoRoot,
+      paths: RENDERED_PATHS,
+      message: `apply ${stack}: render clusters/${spec.name} from ${specFile}`,
+      remote: inputs.remote,
+      branch: inputs.branch,
+      log: (l) => log.info(l),
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    }),
+  );
+
+  const ctx: FluxContext = { spec, client, repoRoot: inputs.repoRoot, log };
+  const flux = await log.group(`${stack}: flux`, () => deps.bootstrapFlux(ctx));
+  await log.group(`${stack}: reconcile`, async () => {
+    const revision = await deps.waitFlux(ctx, inputs.fluxTimeoutMs);
+    log.info(`${stack}: every Kustomization is Ready at ${revision}`);
+  });
+  return {
+    stack,
+    resources: up.summary,
+    pulumiUnchanged: up.unchanged,
+    ...(pushed.commit ? { commit: pushed.commit } : {}),
+    files: pushed.files,
+    flux,
+  };
+}
+
+export async function runApply(inputs: ApplyInputs, deps: ApplyDeps): Promise<StackApply[]> {
+  const out: StackApply[] = [];
+  for (const specFile of inputs.specs) out.push(await applyStack(inputs, deps, specFile));
+  return out;
+}

@@ -1,0 +1,125 @@
+/**
+ * The plan action's work, as a plain function of its inputs: for each spec,
+ * load it (a bad spec: annotations on the file and line, and the check
+ * fails), its address plan on the base branch (read with git), a Pulumi
+ * preview of its stack, then one comment per stack on the pull request,
+ * edited in place, mirrored to the job summary.
+ */
+import type { Octokit } from '@octokit/rest';
+import { formatAddress, formatPrefix } from '../net/ipv6.js';
+import type { AddressPlan } from '../plan/addressPlan.js';
+import { loadSpecFile } from '../repo/workspace.js';
+import { loadCluster } from '../spec/load.js';
+import type { Problem } from '../spec/problems.js';
+import { commentMarker, renderPlanComment, type PlanView, type ResourceChange } from './comment.js';
+import { git } from './git.js';
+import { upsertComment, type PullRequestRef } from './github.js';
+import type { ActionLog } from './log.js';
+import type { PreviewOutcome } from '../infra/stack.js';
+
+export interface PlanInputs {
+  readonly repoRoot: string;
+  /** Spec files relative to the repository root. */
+  readonly specs: readonly string[];
+  /** The base branch's commit, for the "before" plan; undefined: every cluster is new. */
+  readonly baseRef?: string;
+  readonly commitSha: string;
+  readonly runUrl?: string;
+  /** Where the comment goes; undefined: job summary only. */
+  readonly pullRequest?: PullRequestRef;
+}
+
+export interface PlanDeps {
+  readonly log: ActionLog;
+  readonly octokit?: Octokit;
+  /** Runs the Pulumi preview of one stack (lib/infra/stack.ts in the action). */
+  readonly preview: (specFile: string, stack: string) => Promise<PreviewOutcome>;
+}
+
+export interface StackPlan {
+  readonly stack: string;
+  readonly specFile: string;
+  readonly ok: boolean;
+  readonly changes: readonly ResourceChange[];
+  readonly comment?: 'created' | 'updated' | 'unchanged';
+}
+
+export function planView(plan: AddressPlan): PlanView {
+  return {
+    ranges: plan.ranges.map((r) => ({ name: r.name, prefix: formatPrefix(r.prefix), purpose: r.purpose })),
+    machines: plan.machines.map((m) => ({ name: m.name, role: m.role, pool: m.pool, address: m.link ? formatAddress(m.link.address) : 'from the provider' })),
+  };
+}
+
+/** The stack's name: the spec file's base name (metadata.name must match it). */
+export function stackOf(specFile: string): string {
+  return specFile.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+}
+
+async function basePlan(repoRoot: string, baseRef: string | undefined, specFile: string): Promise<PlanView | undefined> {
+  if (!baseRef) return undefined;
+  const r = await git(repoRoot, ['show', `${baseRef}:${specFile}`]);
+  if (r.code !== 0) return undefined; // a new cluster
+  const loaded = loadCluster(specFile, r.stdout);
+  return loaded.ok ? planView(loaded.plan) : undefined;
+}
+
+function annotate(log: ActionLog, problems: readonly Problem[]): void {
+  for (const p of problems) {
+    log.error(`${p.field}: ${p.message}. Fix: ${p.fix}`, { file: p.file, ...(p.line !== undefined ? { line: p.line } : {}), title: 'native6 spec' });
+  }
+}
+
+export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<{ ok: boolean; stacks: StackPlan[] }> {
+  const { log } = deps;
+  const stacks: StackPlan[] = [];
+  for (const specFile of inputs.specs) {
+    const stack = stackOf(specFile);
+    const result = await log.group(`plan ${stack} (${specFile})`, async (): Promise<StackPlan> => {
+      const { cluster, problems } = loadSpecFile(inputs.repoRoot, specFile, { ignoreFacts: true });
+      const before = await basePlan(inputs.repoRoot, inputs.baseRef, specFile);
+      let changes: ResourceChange[] = [];
+      let rawOutput = '';
+      let failed: string | undefined;
+      if (!cluster) {
+        annotate(log, problems);
+        failed = `${specFile} has ${problems.length} problem(s); nothing was previewed`;
+      } else {
+        try {
+          const p = await deps.preview(specFile, stack);
+          changes = p.changes;
+          rawOutput = p.output;
+        } catch (e) {
+          failed = e instanceof Error ? e.message : String(e);
+          rawOutput = failed;
+          log.error(`the preview of ${stack} failed: ${failed.split('\n')[0]}`, { file: specFile });
+        }
+      }
+      const body = renderPlanComment({
+        stack,
+        specFile,
+        commitSha: inputs.commitSha,
+        ...(inputs.runUrl ? { runUrl: inputs.runUrl } : {}),
+        changes,
+        ...(before ? { before } : {}),
+        ...(cluster ? { after: planView(cluster.plan) } : {}),
+        ...(problems.length > 0 ? { problems } : {}),
+        rawOutput,
+        ...(failed ? { failed } : {}),
+      });
+      await log.summary(body);
+      let comment: StackPlan['comment'];
+      if (inputs.pullRequest && deps.octokit) {
+        const r = await upsertComment(deps.octokit, inputs.pullRequest, commentMarker(stack), body);
+        comment = r.action;
+        log.info(`comment ${r.action}: ${r.url}`);
+        if (r.duplicates.length > 0) log.warning(`older plan comments for ${stack} left as they are: ${r.duplicates.join(', ')}`);
+      }
+      const counts = changes.reduce<Record<string, number>>((acc, c) => ({ ...acc, [c.op]: (acc[c.op] ?? 0) + 1 }), {});
+      log.info(`${stack}: ${failed ? 'failed' : Object.entries(counts).map(([op, n]) => `${n} ${op}`).join(', ') || 'no changes'}`);
+      return { stack, specFile, ok: !failed, changes, ...(comment ? { comment } : {}) };
+    });
+    stacks.push(result);
+  }
+  return { ok: stacks.every((s) => s.ok), stacks };
+}

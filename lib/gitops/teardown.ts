@@ -1,0 +1,43 @@
+/**
+ * The teardown action's work: refuse unless the operator typed the stack's
+ * name again, destroy the stack (every resource, then the stack itself),
+ * and remove the cluster from the branch: clusters/<name>/ and its spec
+ * infra/<name>.yaml, in one commit (a spec left behind would render the
+ * tree again; reverting the commit and applying brings the cluster back).
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { commitAndPush } from './git.js';
+import type { ActionLog } from './log.js';
+
+export interface TeardownInputs {
+  readonly repoRoot: string;
+  readonly stack: string;
+  readonly confirm: string;
+  readonly remote: string;
+  readonly branch: string;
+}
+
+export interface TeardownDeps {
+  readonly log: ActionLog;
+  readonly destroy: (stack: string) => Promise<Record<string, number>>;
+}
+
+export class TeardownRefused extends Error {}
+
+export async function runTeardown(inputs: TeardownInputs, deps: TeardownDeps): Promise<{ destroyed: Record<string, number>; commit?: string }> {
+  const { log } = deps;
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(inputs.stack)) throw new TeardownRefused(`"${inputs.stack}" is not a cluster name`);
+  if (inputs.confirm !== inputs.stack) {
+    throw new TeardownRefused(`confirmation "${inputs.confirm}" does not match the stack "${inputs.stack}": type the stack name exactly to tear it down`);
+  }
+  const destroyed = await log.group(`${inputs.stack}: destroy`, () => deps.destroy(inputs.stack));
+  log.info(`${inputs.stack}: destroyed ${Object.entries(destroyed).map(([op, n]) => `${n} ${op}`).join(', ') || 'nothing'}`);
+  const paths = [join('clusters', inputs.stack), ...['yaml', 'yml'].map((ext) => join('infra', `${inputs.stack}.${ext}`))].filter((p) => existsSync(join(inputs.repoRoot, p)));
+  const pushed = await log.group(`${inputs.stack}: remove ${paths.join(', ') || 'nothing'}`, async () => {
+    for (const p of paths) rmSync(join(inputs.repoRoot, p), { recursive: true, force: true });
+    if (paths.length === 0) return undefined;
+    return commitAndPush({ cwd: inputs.repoRoot, paths, message: `teardown ${inputs.stack}: remove ${paths.join(' and ')}`, remote: inputs.remote, branch: inputs.branch, log: (l) => log.info(l) });
+  });
+  return { destroyed, ...(pushed?.commit ? { commit: pushed.commit } : {}) };
+}

@@ -1,0 +1,76 @@
+/** Bounded backoff (lib/gitops/retry.ts): delays, one log line per attempt, the final error, fatal errors. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { backoffDelay, retry, RetryError } from '../../lib/gitops/retry.js';
+
+function clock() {
+  let t = 0;
+  const waits: number[] = [];
+  return { now: () => t, sleep: async (ms: number) => void (waits.push(ms), (t += ms)), waits };
+}
+
+test('delays double from the initial one and stop at the maximum', () => {
+  const o = { initialMs: 2000, maxMs: 60_000 };
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(n, o)), [2000, 4000, 8000, 16000, 32000, 60000, 60000]);
+  assert.deepEqual([1, 2, 3].map((n) => backoffDelay(n, { ...o, factor: 3 })), [2000, 6000, 18000]);
+});
+
+test('succeeds on a later attempt, logging every failed one with its wait', async () => {
+  const c = clock();
+  const lines: string[] = [];
+  let calls = 0;
+  const v = await retry(
+    async (n) => {
+      calls++;
+      if (n < 3) throw new Error(`connect ECONNREFUSED [2001:db8::1]:443 (try ${n})`);
+      return 'v1.35.4';
+    },
+    { what: 'the API server of lab', attempts: 5, initialMs: 1000, maxMs: 10_000, log: (l) => lines.push(l), sleep: c.sleep, now: c.now },
+  );
+  assert.equal(v, 'v1.35.4');
+  assert.equal(calls, 3);
+  assert.deepEqual(c.waits, [1000, 2000]);
+  assert.deepEqual(lines, [
+    'the API server of lab: attempt 1/5 failed: connect ECONNREFUSED [2001:db8::1]:443 (try 1); next in 1.0s',
+    'the API server of lab: attempt 2/5 failed: connect ECONNREFUSED [2001:db8::1]:443 (try 2); next in 2.0s',
+    'the API server of lab: attempt 3/5 succeeded after 3.0s',
+  ]);
+});
+
+test('gives up after the last attempt with an error that says what, how often, how long and why', async () => {
+  const c = clock();
+  const lines: string[] = [];
+  await assert.rejects(
+    retry(async () => Promise.reject(new Error('503 Service Unavailable\nbody…')), { what: 'the API server of dfw', attempts: 4, initialMs: 2000, maxMs: 5000, log: (l) => lines.push(l), sleep: c.sleep, now: c.now }),
+    (e: unknown) => {
+      assert.ok(e instanceof RetryError);
+      assert.equal(e.message, 'the API server of dfw: gave up after 4 attempts over 11.0s; last error: 503 Service Unavailable');
+      assert.equal(e.attempts, 4);
+      return true;
+    },
+  );
+  assert.deepEqual(c.waits, [2000, 4000, 5000]);
+  assert.equal(lines.length, 4);
+  assert.equal(lines[3], 'the API server of dfw: attempt 4/4 failed: 503 Service Unavailable');
+});
+
+test('a fatal error is not retried', async () => {
+  const c = clock();
+  let calls = 0;
+  await assert.rejects(
+    retry(
+      async () => {
+        calls++;
+        throw new Error('401 Unauthorized');
+      },
+      { what: 'x', attempts: 5, initialMs: 10, maxMs: 10, sleep: c.sleep, now: c.now, fatal: (e) => (e as Error).message.startsWith('401') },
+    ),
+    /401 Unauthorized/,
+  );
+  assert.equal(calls, 1);
+  assert.deepEqual(c.waits, []);
+});
+
+test('refuses a nonsensical attempt count', async () => {
+  await assert.rejects(retry(async () => 1, { what: 'x', attempts: 0, initialMs: 1, maxMs: 1 }), /attempts must be a positive integer/);
+});
