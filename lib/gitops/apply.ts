@@ -43,6 +43,10 @@ export interface FluxContext {
   readonly client: KubeClient;
   readonly repoRoot: string;
   readonly log: ActionLog;
+  /** The machines (node names) of the stack. */
+  readonly machines: readonly string[];
+  /** The BGP password (Equinix Metal: one per project), for the Secret the BGPPeers reference. */
+  readonly bgpPassword?: string;
 }
 
 export interface ApplyDeps {
@@ -125,7 +129,7 @@ export async function applyStack(inputs: ApplyInputs, deps: ApplyDeps, specFile:
     }),
   );
 
-  const ctx: FluxContext = { spec, client, repoRoot: inputs.repoRoot, log };
+  const ctx: FluxContext = { spec, client, repoRoot: inputs.repoRoot, log, machines: up.outputs.machines, ...(up.outputs.bgpPassword ? { bgpPassword: up.outputs.bgpPassword } : {}) };
   const flux = await log.group(`${stack}: flux`, () => deps.bootstrapFlux(ctx));
   await log.group(`${stack}: reconcile`, async () => {
     const revision = await deps.waitFlux(ctx, inputs.fluxTimeoutMs);

@@ -1,0 +1,33 @@
+/** The plan action (action.yml): inputs to a plain object, then lib/gitops/actions.ts planAction. */
+import * as core from '@actions/core';
+import * as github from '@actions/github';
+import { planAction } from '../../lib/gitops/actions.js';
+import { createCoreLog, listInput } from '../../lib/gitops/coreLog.js';
+import { createOctokit } from '../../lib/gitops/github.js';
+
+async function main(): Promise<void> {
+  const log = createCoreLog();
+  const token = core.getInput('github-token');
+  if (token) log.secret(token);
+  const { context } = github;
+  const pr = context.payload.pull_request;
+  const result = await planAction(
+    {
+      repoRoot: process.env.GITHUB_WORKSPACE ?? process.cwd(),
+      specs: listInput('specs'),
+      ...(core.getInput('base-ref') ? { baseRef: core.getInput('base-ref') } : {}),
+      commitSha: (pr?.head as { sha?: string } | undefined)?.sha ?? context.sha,
+      runUrl: `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}/actions/runs/${context.runId}`,
+      ...(pr ? { pullRequest: { owner: context.repo.owner, repo: context.repo.repo, number: pr.number } } : {}),
+      backendUrl: core.getInput('backend-url', { required: true }),
+      passphrase: core.getInput('passphrase', { required: true }),
+      metalAuthToken: core.getInput('metal-auth-token'),
+    },
+    log,
+    token ? createOctokit(token) : undefined,
+  );
+  core.setOutput('changes', JSON.stringify(Object.fromEntries(result.stacks.map((s) => [s.stack, s.changes.length]))));
+  if (!result.ok) core.setFailed(`plan failed for ${result.stacks.filter((s) => !s.ok).map((s) => s.stack).join(', ')}: see the annotations and the PR comment`);
+}
+
+main().catch((e: unknown) => core.setFailed(e instanceof Error ? e.message : String(e)));

@@ -1,0 +1,89 @@
+/**
+ * The three actions with their real edges wired: Pulumi through the
+ * Automation API (lib/infra/stack.ts), GitHub through Octokit, git, the
+ * cluster's API server, Flux. Each actions/<name>/main.ts turns the
+ * action's inputs into the plain objects below and calls one function here.
+ */
+import type { Octokit } from '@octokit/rest';
+import { destroyStack, openStack, previewStack, upStack, type StackSettings } from '../infra/stack.js';
+import { specFiles } from '../repo/workspace.js';
+import { runApply, type ApplyDeps, type ApplyInputs, type StackApply } from './apply.js';
+import { bootstrapFlux, waitFlux } from './fluxSteps.js';
+import type { PullRequestRef } from './github.js';
+import type { ActionLog } from './log.js';
+import { runPlan, type StackPlan } from './plan.js';
+import { runTeardown } from './teardown.js';
+
+export interface PulumiInputs {
+  readonly backendUrl: string;
+  readonly passphrase: string;
+  /** Equinix Metal API token; empty for lab stacks. */
+  readonly metalAuthToken: string;
+}
+
+/** Spec files named by paths or simple globs (`*` within one path segment), relative to the root. */
+export function resolveSpecs(repoRoot: string, patterns: readonly string[]): string[] {
+  const all = specFiles(repoRoot);
+  const out = new Set<string>();
+  for (const p of patterns.map((x) => x.trim()).filter(Boolean)) {
+    const re = new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`);
+    const hits = all.filter((f) => re.test(f));
+    if (hits.length === 0) throw new Error(`specs: "${p}" matches no cluster spec under infra/ (there are: ${all.join(', ') || 'none'})`);
+    for (const h of hits) out.add(h);
+  }
+  return [...out].sort();
+}
+
+function settings(repoRoot: string, p: PulumiInputs, specFile: string, stackName: string): StackSettings {
+  return {
+    repoRoot,
+    specFile,
+    stackName,
+    backendUrl: p.backendUrl,
+    passphrase: p.passphrase,
+    env: p.metalAuthToken ? { METAL_AUTH_TOKEN: p.metalAuthToken } : {},
+  };
+}
+
+function maskInputs(log: ActionLog, p: PulumiInputs): void {
+  log.secret(p.passphrase);
+  if (p.metalAuthToken) log.secret(p.metalAuthToken);
+}
+
+export async function planAction(
+  i: PulumiInputs & { repoRoot: string; specs: readonly string[]; baseRef?: string; commitSha: string; runUrl?: string; pullRequest?: PullRequestRef },
+  log: ActionLog,
+  octokit?: Octokit,
+): Promise<{ ok: boolean; stacks: StackPlan[] }> {
+  maskInputs(log, i);
+  const specs = resolveSpecs(i.repoRoot, i.specs);
+  return runPlan(
+    { repoRoot: i.repoRoot, specs, commitSha: i.commitSha, ...(i.baseRef ? { baseRef: i.baseRef } : {}), ...(i.runUrl ? { runUrl: i.runUrl } : {}), ...(i.pullRequest ? { pullRequest: i.pullRequest } : {}) },
+    {
+      log,
+      ...(octokit ? { octokit } : {}),
+      preview: async (specFile, stack) => previewStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd())),
+    },
+  );
+}
+
+export async function applyAction(i: PulumiInputs & Omit<ApplyInputs, 'specs'> & { specs: readonly string[] }, log: ActionLog, overrides: Partial<ApplyDeps> = {}): Promise<StackApply[]> {
+  maskInputs(log, i);
+  const specs = resolveSpecs(i.repoRoot, i.specs);
+  return runApply(
+    { ...i, specs },
+    {
+      log,
+      up: async (specFile, stack) => upStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd())),
+      bootstrapFlux,
+      waitFlux,
+      ...overrides,
+    },
+  );
+}
+
+export async function teardownAction(i: PulumiInputs & { repoRoot: string; stack: string; confirm: string; remote: string; branch: string }, log: ActionLog) {
+  maskInputs(log, i);
+  const specFile = `infra/${i.stack}.yaml`;
+  return runTeardown(i, { log, destroy: async (stack) => destroyStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd())) });
+}

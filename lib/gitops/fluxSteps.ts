@@ -1,0 +1,82 @@
+/**
+ * Apply's Flux steps, per platform:
+ *
+ * - bootstrap (first apply only: no flux-system GitRepository yet). The lab:
+ *   its git server serves the remote apply pushed to, and Flux's controllers
+ *   run as processes on the first control plane (lib/platforms/lab/flux.ts).
+ *   Equinix Metal: the BGP password Secret the BGPPeers reference, then
+ *   `flux install`'s objects with upstream's Deployments, then the tree's
+ *   sync objects (clusters/<name>/flux-system/gotk-sync.yaml).
+ * - wait: Flux asked to fetch now (`flux reconcile`), then every
+ *   Kustomization Ready at the commit apply pushed (or the branch's head).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { BGP_SECRET, CALICO_NAMESPACE } from '../render/calico.js';
+import { FLUX_NAMESPACE } from '../render/flux.js';
+import { loadSpecFile } from '../repo/workspace.js';
+import type { FluxContext } from './apply.js';
+import { applyObjects, fluxInstallManifests, readFluxCrds, requestReconcile, waitForKustomizations, type KubeObject } from './flux.js';
+import { git } from './git.js';
+
+export const FIELD_MANAGER = 'native6-apply';
+
+/** The sync objects of a cluster's tree (the GitRepository and the root Kustomization). */
+export function syncObjectsOf(repoRoot: string, cluster: string): KubeObject[] {
+  const file = join(repoRoot, 'clusters', cluster, 'flux-system', 'gotk-sync.yaml');
+  return parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => o !== null);
+}
+
+async function fluxPresent(ctx: FluxContext): Promise<boolean> {
+  return (await ctx.client.find(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${FLUX_NAMESPACE}/gitrepositories/flux-system`)) !== undefined;
+}
+
+export async function bootstrapFlux(ctx: FluxContext): Promise<'installed' | 'present'> {
+  if (await fluxPresent(ctx)) {
+    ctx.log.info('Flux is installed: nothing to bootstrap');
+    return 'present';
+  }
+  if (ctx.spec.platform === 'lab') {
+    const { cluster } = loadSpecFile(ctx.repoRoot, ctx.spec.file);
+    if (!cluster) throw new Error(`${ctx.spec.file} no longer loads`);
+    const [{ createLabContext }, { ensureLabGitServer }, { installLabFlux }, { gitopsUrl }] = await Promise.all([
+      import('../platforms/lab/lab.js'),
+      import('../platforms/lab/gitServer.js'),
+      import('../platforms/lab/flux.js'),
+      import('../render/flux.js'),
+    ]);
+    const lab = createLabContext(ctx.repoRoot, cluster);
+    const server = await ensureLabGitServer(lab, gitopsUrl(ctx.spec));
+    ctx.log.info(`the lab's git server ${server.started ? 'started' : 'runs'}: ${server.url}`);
+    const r = await installLabFlux(lab, ctx.client);
+    ctx.log.info(`Flux installed in the lab: ${r.crds} CRDs, ${r.objects} objects, controllers on ${r.machine}`);
+    return 'installed';
+  }
+  if (!ctx.bgpPassword) throw new Error(`the stack of ${ctx.spec.name} has no bgpPassword output: run apply again after up succeeds`);
+  const nodes = ctx.machines;
+  const secret: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: BGP_SECRET, namespace: CALICO_NAMESPACE },
+    type: 'Opaque',
+    stringData: Object.fromEntries(nodes.map((n) => [n, ctx.bgpPassword!])),
+  } as KubeObject;
+  await applyObjects(ctx.client, [secret], FIELD_MANAGER);
+  const cacheDir = join(ctx.repoRoot, '.cache');
+  const objects = fluxInstallManifests({ crds: readFluxCrds(cacheDir), controllers: 'deployments' });
+  await applyObjects(ctx.client, objects, FIELD_MANAGER);
+  await applyObjects(ctx.client, syncObjectsOf(ctx.repoRoot, ctx.spec.name), FIELD_MANAGER);
+  ctx.log.info(`Flux installed: ${objects.length} objects and the sync of clusters/${ctx.spec.name}`);
+  return 'installed';
+}
+
+export async function waitFlux(ctx: FluxContext, timeoutMs: number): Promise<string> {
+  const head = await git(ctx.repoRoot, ['rev-parse', 'HEAD']);
+  const revision = head.code === 0 ? head.stdout.trim() : undefined;
+  for (const o of syncObjectsOf(ctx.repoRoot, ctx.spec.name)) await requestReconcile(ctx.client, o);
+  const states = await waitForKustomizations(ctx.client, { timeoutMs, log: (l) => ctx.log.info(l), ...(revision ? { revision } : {}) });
+  return `${states.map((s) => s.name).join(', ')} at ${revision?.slice(0, 12) ?? 'the source head'}`;
+}
