@@ -56,6 +56,8 @@ export interface ControllerPlacement {
   readonly storagePath?: string;
   readonly storageAddr?: string;
   readonly storageAdvAddr?: string;
+  /** kustomize-controller only: --requeue-dependency, how often a Kustomization waiting on a dependency looks again (upstream: 30s). */
+  readonly requeueDependency?: string;
 }
 
 /** Upstream's placement in a Deployment (what `flux install` writes). */
@@ -73,6 +75,7 @@ export function fluxControllerArgs(name: FluxControllerName, at: ControllerPlace
   const args = ['--watch-all-namespaces=true', '--log-level=info', '--log-encoding=json', `--enable-leader-election=${at.leaderElection}`];
   if (at.metricsAddr) args.push(`--metrics-addr=${at.metricsAddr}`);
   if (at.healthAddr) args.push(`--health-addr=${at.healthAddr}`);
+  if (name === 'kustomize-controller' && at.requeueDependency) args.push(`--requeue-dependency=${at.requeueDependency}`);
   if (name === 'source-controller') {
     if (!at.storagePath || !at.storageAdvAddr) throw new Error('source-controller needs a storage path and the address it advertises its artifacts at');
     args.push(`--storage-path=${at.storagePath}`);
