@@ -26,6 +26,7 @@
 
 import { providePulumi, pulumiReady } from '../lib/toolchain/pulumi.js';
 import { actionlintReady, provideActionlint } from '../lib/toolchain/actionlint.js';
+import { calicoManifestReady, provideCalicoManifest } from '../lib/toolchain/calicoManifest.js';
 import { execFile, spawn } from 'node:child_process';
 import {
   accessSync,
@@ -1058,6 +1059,11 @@ export function setupSteps(ctx: SetupContext = { repoDir: REPO_DIR, cacheDir: DE
     ...schemaSteps(ctx.cacheDir),
     yamlcheckStep(ctx.cacheDir, ctx.repoDir),
     confdTemplatesStep(ctx.cacheDir),
+    {
+      name: 'calico:manifest',
+      check: () => calicoManifestReady(ctx.cacheDir),
+      run: () => provideCalicoManifest(ctx.cacheDir, ctx.progress),
+    },
     confdStep(ctx.cacheDir, ctx.repoDir),
     ...toolSteps(ctx),
     ...fluxSteps(ctx),
