@@ -19,6 +19,9 @@ export interface PulumiInputs {
   readonly passphrase: string;
   /** Equinix Metal API token; empty for lab stacks. */
   readonly metalAuthToken: string;
+  /** The Automation API's workspace and PULUMI_HOME (defaults under .cache/). */
+  readonly workDir?: string;
+  readonly pulumiHome?: string;
 }
 
 /** Spec files named by paths or simple globs (`*` within one path segment), relative to the root. */
@@ -42,6 +45,8 @@ function settings(repoRoot: string, p: PulumiInputs, specFile: string, stackName
     backendUrl: p.backendUrl,
     passphrase: p.passphrase,
     env: p.metalAuthToken ? { METAL_AUTH_TOKEN: p.metalAuthToken } : {},
+    ...(p.workDir ? { workDir: p.workDir } : {}),
+    ...(p.pulumiHome ? { pulumiHome: p.pulumiHome } : {}),
   };
 }
 
