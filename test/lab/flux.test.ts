@@ -1,0 +1,105 @@
+/**
+ * Lab tier: GitOps, for real. A small lab (1 control plane, 1 worker) from
+ * a scratch repository made a git repository; the lab's git server in the
+ * internet namespace; the repository's HEAD pushed to it; Flux's
+ * source-controller and kustomize-controller (built from their modules by
+ * `npm run setup`) installed and run on the control plane; every
+ * Kustomization Ready at the pushed commit; the fabric's IPPool, a baseline
+ * GlobalNetworkPolicy, the app's NetworkPolicy and Deployment applied by
+ * kustomize-controller (their managedFields and Flux's ownership labels).
+ * Then the loop: a commit removing a NetworkPolicy, pushed, reconciled, and
+ * the policy pruned from the cluster; a second run changing nothing; `down`.
+ * Needs root and `npm run setup`. Everything is removed in `finally`.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseAllDocuments, stringify } from 'yaml';
+import { createRunner } from '../../lib/platforms/lab/exec.js';
+import { fieldManagers, FLUX_PHASES } from '../../lib/platforms/lab/flux.js';
+import { createLabContext, labDown, runPhases, type PhaseReport } from '../../lib/platforms/lab/lab.js';
+import { listNamespaces } from '../../lib/platforms/lab/netns.js';
+import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
+import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
+import { labAdminClient } from '../../lib/platforms/lab/verify.js';
+import { KubeError } from '../../lib/kube/client.js';
+
+const root = process.getuid?.() === 0;
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'safe.directory=*', '-c', 'user.name=native6 lab test', '-c', 'user.email=lab@example.invalid', ...args], { cwd, encoding: 'utf8' }).trim();
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+test('lab: Flux reconciles the cluster from the lab git server, follows a commit, prunes', { skip: root ? false : 'needs root: the lab makes network namespaces', timeout: 600_000 }, async () => {
+  const scratch = scratchCluster('fx', { controlPlanes: 1, workers: 1, block: '2001:db8:4300::/56' });
+  const { repo, cluster } = scratch;
+  const runner = createRunner();
+  try {
+    writeFileSync(join(repo, '.gitignore'), '.lab/\n');
+    git(repo, 'init', '--quiet', '--initial-branch=main');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '--quiet', '-m', 'the fx cluster, rendered');
+    const first = git(repo, 'rev-parse', 'HEAD');
+
+    const ctx = createLabContext(repo, cluster, { binDir: join(process.cwd(), '.cache/bin') });
+    for (const b of ['kube-apiserver', 'source-controller', 'kustomize-controller']) assert.ok(existsSync(join(ctx.binDir, b)), `no ${ctx.binDir}/${b}: run npm run setup first`);
+    const up: PhaseReport[] = [];
+    await runPhases(ctx, UP_PHASES, (p) => up.push(p));
+    console.log(`# lab up: ${seconds(up.reduce((s, p) => s + p.ms, 0))}`);
+
+    // Git server, push, install, reconciled: every Kustomization Ready at the pushed commit.
+    const flux: PhaseReport[] = [];
+    await runPhases(ctx, FLUX_PHASES, (p) => flux.push(p));
+    console.log(`# flux: ${flux.map((p) => `${p.name} ${seconds(p.ms)}`).join(', ')}`);
+    const reconciled = flux.find((p) => p.name === 'Flux reconciled')!;
+    assert.match(reconciled.note, new RegExp(`apps, fabric, flux-system, policies Ready at main@sha1:${first}`));
+    assert.match(flux.find((p) => p.name === 'git push')!.note, new RegExp(first.slice(0, 12)));
+
+    // Flux applied the tree: kustomize-controller manages fields of an object of each Kustomization, and Flux's labels name it.
+    const admin = labAdminClient(ctx);
+    const owned: Array<[string, string]> = [
+      ['fabric', '/apis/crd.projectcalico.org/v1/ippools/pods'],
+      ['policies', '/apis/crd.projectcalico.org/v1/globalnetworkpolicies/baseline-default-deny'],
+      ['apps', '/apis/networking.k8s.io/v1/namespaces/echo/networkpolicies/echo-public-ingress'],
+      ['apps', '/apis/apps/v1/namespaces/echo/deployments/echo'],
+    ];
+    for (const [kustomization, path] of owned) {
+      const managers = await fieldManagers(admin, path);
+      assert.ok(managers.includes('kustomize-controller (Apply)'), `${path}: managers ${managers.join(', ')}`);
+      const o = await admin.get<{ metadata: { labels?: Record<string, string> } }>(path);
+      assert.equal(o.metadata.labels?.['kustomize.toolkit.fluxcd.io/name'], kustomization, `${path} carries Flux's ownership label`);
+      console.log(`# ${path}: ${managers.join(', ')}`);
+    }
+    const repoStatus = await admin.get<{ status: { artifact?: { url?: string } } }>('/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system');
+    assert.match(repoStatus.status.artifact?.url ?? '', /^http:\/\/\[::1\]:9090\/gitrepository\/flux-system\/flux-system\//, 'artifacts are served on the control plane\'s loopback');
+
+    // The loop: a commit removes the echo -> internal NetworkPolicy; Flux follows and prunes it.
+    const npPath = '/apis/networking.k8s.io/v1/namespaces/echo/networkpolicies/echo-to-internal';
+    assert.ok(await admin.find(npPath), 'echo-to-internal is there before the commit');
+    const file = join(repo, 'apps/echo/network-policy.yaml');
+    const text = readFileSync(file, 'utf8');
+    const head = text.slice(0, text.indexOf('---'));
+    const docs = parseAllDocuments(text).map((d) => d.toJS() as { metadata?: { name?: string } }).filter((d) => d && d.metadata?.name !== 'echo-to-internal');
+    writeFileSync(file, `${head}${docs.map((d) => `---\n${stringify(d)}`).join('')}`);
+    git(repo, 'commit', '--quiet', '-am', 'echo may no longer reach internal');
+    const second = git(repo, 'rev-parse', 'HEAD');
+    const t0 = Date.now();
+    const again: PhaseReport[] = [];
+    await runPhases(ctx, FLUX_PHASES, (p) => again.push(p));
+    const followMs = Date.now() - t0;
+    assert.match(again.find((p) => p.name === 'Flux reconciled')!.note, new RegExp(`Ready at main@sha1:${second}`));
+    assert.match(again.find((p) => p.name === 'git server')!.note, /^running/);
+    assert.match(again.find((p) => p.name === 'Flux')!.note, /\(running\)/);
+    await assert.rejects(admin.get(npPath), (e: unknown) => e instanceof KubeError && e.status === 404, 'Flux pruned echo-to-internal');
+    console.log(`# commit ${second.slice(0, 12)} pushed and reconciled, echo-to-internal pruned: ${seconds(followMs)}`);
+  } finally {
+    await labDown(runner, repo, cluster.spec.name);
+    const left = [...(await listNamespaces(runner, 'n6-fx-')), ...(await listNamespaces(runner, 'n6-fx_'))];
+    scratch.remove();
+    assert.deepEqual(left, [], 'down leaves no namespace');
+  }
+});
