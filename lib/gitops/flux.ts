@@ -11,7 +11,9 @@
  *   both platforms: the lab asks for `controllers: 'processes'` and runs the
  *   built binaries itself (lib/platforms/lab/flux.ts) with the same
  *   arguments (fluxControllerArgs()).
- * - applyObjects(): server-side apply of such a list, in order.
+ * - applyObjects(): server-side apply of such a list, in order;
+ *   applyFluxInstall(): the install, CRDs first and Established, then the
+ *   rest, then the sync objects.
  * - waitForKustomizations(): resolves when every Kustomization in
  *   flux-system is Ready at its source's current revision; otherwise throws
  *   a FluxNotReadyError naming each Kustomization that is not, with its
@@ -311,6 +313,24 @@ export async function crdsEstablished(client: KubeClient, crds: readonly KubeObj
     if (!got?.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True')) return false;
   }
   return true;
+}
+
+/**
+ * Applies `flux install`'s objects (fluxInstallManifests()) and then `after`
+ * (the tree's sync objects): the CRDs first, then, once they are
+ * Established (a GitRepository cannot be applied before), everything else.
+ */
+export async function applyFluxInstall(client: KubeClient, objects: readonly KubeObject[], fieldManager: string, after: readonly KubeObject[] = [], timeoutMs = 60_000): Promise<number> {
+  const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
+  await applyObjects(client, crds, fieldManager);
+  const deadline = Date.now() + timeoutMs;
+  while (!(await crdsEstablished(client, crds))) {
+    if (Date.now() > deadline) throw new Error(`the Flux CRDs are not Established after ${timeoutMs / 1000} s`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  await applyObjects(client, objects.filter((o) => o.kind !== 'CustomResourceDefinition'), fieldManager);
+  await applyObjects(client, after, fieldManager);
+  return objects.length + after.length;
 }
 
 /** What `flux reconcile` does: asks the controller to reconcile the object now. */

@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeClient } from '../../lib/kube/client.js';
 import {
+  applyFluxInstall,
   applyObjects,
   crdsEstablished,
   FluxNotReadyError,
@@ -296,12 +297,8 @@ test('a real API server accepts the Flux install; waitForKustomizations names wh
     // The whole cloud install (CRDs, RBAC, Service, policies, quota, Deployments) is accepted as it is.
     const crds = readFluxCrds(DEFAULT_CACHE_DIR);
     const install = fluxInstallManifests({ crds, controllers: 'deployments' });
-    await applyObjects(client, install.filter((o) => o.kind === 'CustomResourceDefinition'), 'native6-test');
-    for (let i = 0; !(await crdsEstablished(client, crds)); i++) {
-      assert.ok(i < 60, 'the Flux CRDs are Established within 30 s');
-      await new Promise((res) => setTimeout(res, 500));
-    }
-    assert.equal(await applyObjects(client, install, 'native6-test'), install.length);
+    assert.equal(await applyFluxInstall(client, install, 'native6-test'), install.length);
+    assert.ok(await crdsEstablished(client, crds));
     t.diagnostic(`${install.length} install objects applied (${crds.length} CRDs)`);
 
     // No Kustomization yet: not ready, and said so.

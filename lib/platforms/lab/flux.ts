@@ -30,8 +30,8 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KubeClient, credentialsFromKubeconfig } from '../../kube/client.js';
 import {
+  applyFluxInstall,
   applyObjects,
-  crdsEstablished,
   fluxControllerArgs,
   fluxInstallManifests,
   FLUX_NAMESPACE,
@@ -160,9 +160,7 @@ export async function installLabFlux(ctx: LabContext, client: KubeClient = labAd
   }
   const crds = readFluxCrds(cacheDir(ctx));
   const objects = fluxInstallManifests({ crds, controllers: 'processes' });
-  await applyObjects(client, objects.filter((o) => o.kind === 'CustomResourceDefinition'), FIELD_MANAGER);
-  await waitUntil('the Flux CRDs Established', 60_000, () => crdsEstablished(client, crds));
-  await applyObjects(client, objects.filter((o) => o.kind !== 'CustomResourceDefinition'), FIELD_MANAGER);
+  await applyFluxInstall(client, objects, FIELD_MANAGER);
 
   const m = fluxMachine(ctx);
   const placement = labFluxPlacement(ctx, m);

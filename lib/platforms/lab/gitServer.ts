@@ -20,7 +20,7 @@
  * too; its pid file is `.lab/<cluster>/git-server.pid`.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -230,7 +230,7 @@ export async function gitServerAnswers(r: Runner, s: LabGitServer): Promise<bool
 export async function ensureLabGitServer(ctx: Pick<LabContext, 'paths' | 'topology' | 'runner'>, url: string = LAB_GIT_URL): Promise<LabGitServer & { started: boolean }> {
   const s = labGitServer(ctx, url);
   ensureBareRepository(s.repository);
-  const running = pidAlive(s.pidFile);
+  const running = serverPid(s);
   if (running && (await gitServerAnswers(ctx.runner, s))) return { ...s, started: false };
   if (running) await killAll([running]);
   const addrs = await ctx.runner.run('ip', ['-6', '-o', 'addr', 'show'], { ns: s.ns, allowFail: true });
@@ -248,17 +248,28 @@ export async function ensureLabGitServer(ctx: Pick<LabContext, 'paths' | 'topolo
   child.unref();
   const deadline = Date.now() + 20_000;
   while (!(await gitServerAnswers(ctx.runner, s))) {
-    if (!pidAlive(s.pidFile)) throw new Error(`the lab's git server exited at start: see ${s.logFile}`);
+    if (!serverPid(s)) throw new Error(`the lab's git server exited at start: see ${s.logFile}`);
     if (Date.now() > deadline) throw new Error(`the lab's git server does not answer ${s.url} after 20 s: see ${s.logFile}`);
     await new Promise((res) => setTimeout(res, 250));
   }
   return { ...s, started: true };
 }
 
+/** The server's pid when its pid file names a live git server (not a process that reused the pid after `lab down`). */
+function serverPid(s: LabGitServer): number | undefined {
+  const pid = pidAlive(s.pidFile);
+  if (!pid) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('scripts/lab/git-server.ts') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Stops the lab's git server (lab down does it anyway, with every process in the internet namespace). */
 export async function stopLabGitServer(ctx: Pick<LabContext, 'paths' | 'topology'>, url: string = LAB_GIT_URL): Promise<void> {
   const s = labGitServer(ctx, url);
-  const pid = pidAlive(s.pidFile);
+  const pid = serverPid(s);
   if (pid) await killAll([pid]);
   rmSync(s.pidFile, { force: true });
 }
