@@ -382,7 +382,7 @@ export function readCalicoManifest(cacheDir: string): KubeObject[] {
   let index = 0;
   for (const doc of parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true })) {
     index++;
-    const line = lines.linePos(doc.range[0]).line;
+    const line = lines.linePos(doc.contents?.range?.[0] ?? doc.range[0]).line;
     if (doc.errors.length > 0) throw new CalicoManifestError(`${file}: document ${index} (line ${line}): ${doc.errors[0]!.message.split('\n')[0]}`);
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
