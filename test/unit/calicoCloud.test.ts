@@ -106,7 +106,8 @@ function upstream(): KubeObject[] {
     {
       apiVersion: 'apiextensions.k8s.io/v1',
       kind: 'CustomResourceDefinition',
-      metadata: { name: 'ippools.crd.projectcalico.org' },
+      // controller-gen's null, as three of upstream's CRDs have it
+      metadata: { name: 'ippools.crd.projectcalico.org', creationTimestamp: null } as KubeObject['metadata'],
       spec: { group: 'crd.projectcalico.org', names: { kind: 'IPPool', plural: 'ippools' }, scope: 'Cluster', versions: [] },
     },
     {
@@ -299,6 +300,12 @@ test("the fabric's IPPool comes last, exactly as the fabric renders it; upstream
   assert.equal(pool.spec.natOutgoing, false);
   assert.equal(pool.spec.ipipMode, 'Never');
   assert.equal(pool.spec.vxlanMode, 'Never');
+});
+
+test("a CRD's null creationTimestamp is dropped, nothing else in it changes", () => {
+  const crd = find(adjusted(), 'CustomResourceDefinition', 'ippools.crd.projectcalico.org');
+  assert.deepEqual(crd.metadata, { name: 'ippools.crd.projectcalico.org' });
+  assert.deepEqual(crd.spec, find(upstream(), 'CustomResourceDefinition', 'ippools.crd.projectcalico.org').spec);
 });
 
 test('deterministic, and the input is left as it was', () => {

@@ -99,8 +99,9 @@
  * plane's address: it would be written into every node's CNI kubeconfig and
  * outlive that machine.
  *
- * Images stay what the manifest names (docker.io/calico/*:v3.28.5); an
- * image of any other release is refused.
+ * Also dropped: `metadata.creationTimestamp: null` on three CRDs (the API
+ * server ignores it). Images stay what the manifest names
+ * (docker.io/calico/*:v3.28.5); an image of any other release is refused.
  */
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseAllDocuments } from 'yaml';
@@ -319,6 +320,13 @@ export function calicoInstallObjects(upstream: readonly KubeObject[], spec: Clus
     throw new CalicoManifestError(`${spec.file}: spec.network.block names only a size; the pod pool and the API ClusterIP need the block itself`);
   }
   const objects = structuredClone(checkShape(upstream, source));
+  // Three of upstream's CRDs (bgpfilters, caliconodestatuses, ipreservations:
+  // controller-gen output) carry `creationTimestamp: null`; the API server
+  // ignores it, the strict schema check refuses a null. Dropped.
+  for (const o of objects) {
+    const meta = o.metadata as Obj;
+    if (meta.creationTimestamp === null) delete meta.creationTimestamp;
+  }
 
   const pools = objects.filter((o) => o.kind === 'IPPool');
   if (pools.length > 0) throw new CalicoManifestError(`${source}: declares ${pools.map(describe).join(', ')}; the pod pool must be the fabric's only`);
