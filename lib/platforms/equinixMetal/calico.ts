@@ -72,9 +72,10 @@
  * reach the API through KUBERNETES_SERVICE_HOST/PORT: rest.InClusterConfig
  * in calico-node, and the kubeconfig install-cni writes for the CNI plugin
  * (cni-plugin/pkg/install/install.go writeKubeconfig: `server:
- * https://[__KUBERNETES_SERVICE_HOST__]:__KUBERNETES_SERVICE_PORT__`, so the
- * value is a bare address; calico-node later rewrites that file with the
- * same host when it refreshes the token). They are set explicitly, on every
+ * __KUBERNETES_SERVICE_PROTOCOL__://[__KUBERNETES_SERVICE_HOST__]:__KUBERNETES_SERVICE_PORT__`,
+ * protocol https by default, so the value is a bare address; calico-node
+ * rewrites that file from the same variables when it refreshes the token,
+ * node/pkg/cni/token_watch.go). They are set explicitly, on every
  * container of calico-node and calico-kube-controllers, to the `kubernetes`
  * Service's ClusterIP and port 443 (where every API server listens too,
  * lib/render/kubeadm.ts), overriding both the kubelet's injected values and
