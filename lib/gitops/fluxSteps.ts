@@ -4,20 +4,28 @@
  * - bootstrap (first apply only: no flux-system GitRepository yet). The lab:
  *   its git server serves the remote apply pushed to, and Flux's controllers
  *   run as processes on the first control plane (lib/platforms/lab/flux.ts).
- *   Equinix Metal: the BGP password Secret the BGPPeers reference, then
- *   `flux install`'s objects with upstream's Deployments, then the tree's
- *   sync objects (clusters/<name>/flux-system/gotk-sync.yaml).
+ *   Equinix Metal, through the first control plane (only it is up: the
+ *   others join once the Service range is announced): Calico itself
+ *   (calico.yaml of the pinned release, adjusted: lib/platforms/equinixMetal/
+ *   calico.ts; CRDs first, waited for), the rendered fabric (BGP
+ *   configuration, the BGPPeers, the password's RBAC) and the BGP password
+ *   Secret — so the first node announces the Service range and the joins go
+ *   through — then `flux install`'s objects with upstream's Deployments, then
+ *   the tree's sync objects (clusters/<name>/flux-system/gotk-sync.yaml).
+ *   Flux takes the fabric over from there (same objects, same content).
  * - wait: Flux asked to fetch now (`flux reconcile`), then every
  *   Kustomization Ready at the commit apply pushed (or the branch's head).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { BGP_SECRET, CALICO_NAMESPACE } from '../render/calico.js';
 import { FLUX_NAMESPACE } from '../render/flux.js';
 import { loadSpecFile } from '../repo/workspace.js';
 import type { FluxContext } from './apply.js';
-import { applyObjects, fluxInstallManifests, readFluxCrds, requestReconcile, waitForKustomizations, type KubeObject } from './flux.js';
+import { calicoInstallObjects, readCalicoManifest } from '../platforms/equinixMetal/calico.js';
+import { applyObjects, crdsEstablished, fluxInstallManifests, readFluxCrds, requestReconcile, waitForKustomizations, type KubeObject } from './flux.js';
+import { retry } from './retry.js';
 import { git } from './git.js';
 
 export const FIELD_MANAGER = 'native6-apply';
@@ -27,6 +35,16 @@ export function syncObjectsOf(repoRoot: string, cluster: string): KubeObject[] {
   const file = join(repoRoot, 'clusters', cluster, 'flux-system', 'gotk-sync.yaml');
   return parseAllDocuments(readFileSync(file, 'utf8'))
     .map((d) => d.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => o !== null);
+}
+
+/** The rendered fabric of a cluster (clusters/<name>/fabric/*.yaml but its kustomization). */
+export function fabricObjects(repoRoot: string, cluster: string): KubeObject[] {
+  const dir = join(repoRoot, 'clusters', cluster, 'fabric');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+    .sort()
+    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as KubeObject | null))
     .filter((o): o is KubeObject => o !== null);
 }
 
@@ -66,6 +84,21 @@ export async function bootstrapFlux(ctx: FluxContext): Promise<'installed' | 'pr
   } as KubeObject;
   await applyObjects(ctx.client, [secret], FIELD_MANAGER);
   const cacheDir = join(ctx.repoRoot, '.cache');
+  const loaded = loadSpecFile(ctx.repoRoot, ctx.spec.file);
+  if (!loaded.cluster) throw new Error(`${ctx.spec.file} no longer loads`);
+  const calico = calicoInstallObjects(readCalicoManifest(cacheDir), ctx.spec, loaded.cluster.plan);
+  const calicoCrds = calico.filter((o) => o.kind === 'CustomResourceDefinition');
+  await applyObjects(ctx.client, calicoCrds, FIELD_MANAGER);
+  await retry(
+    async () => {
+      if (!(await crdsEstablished(ctx.client, calicoCrds))) throw new Error('not Established yet');
+    },
+    { what: `Calico's ${calicoCrds.length} CRDs`, attempts: 12, initialMs: 1000, maxMs: 10_000, log: (l) => ctx.log.info(l) },
+  );
+  await applyObjects(ctx.client, calico.filter((o) => o.kind !== 'CustomResourceDefinition'), FIELD_MANAGER);
+  const fabric = fabricObjects(ctx.repoRoot, ctx.spec.name);
+  await applyObjects(ctx.client, fabric, FIELD_MANAGER);
+  ctx.log.info(`Calico installed: ${calico.length} objects, and the fabric's ${fabric.length}`);
   const objects = fluxInstallManifests({ crds: readFluxCrds(cacheDir), controllers: 'deployments' });
   await applyObjects(ctx.client, objects, FIELD_MANAGER);
   await applyObjects(ctx.client, syncObjectsOf(ctx.repoRoot, ctx.spec.name), FIELD_MANAGER);
