@@ -4,6 +4,8 @@
 //   http-backend` behind our HTTP server) on loopback: git clones, pushes
 //   (small and chunked packs, and this repository's whole history) and
 //   fetches through it, and it refuses what it must;
+// - the controllers `npm run setup` built: their build info names the
+//   pinned module versions, and they take every flag we give them;
 // - fluxInstallManifests() accepted by a real kube-apiserver (etcd +
 //   kube-apiserver on loopback, built by `npm run setup`), with the CRDs
 //   `npm run setup` copied from the controllers' modules;
@@ -30,6 +32,7 @@ import {
   applyFluxInstall,
   applyObjects,
   crdsEstablished,
+  DEPLOYMENT_PLACEMENT,
   FluxNotReadyError,
   fluxControllerArgs,
   fluxInstallManifests,
@@ -40,8 +43,8 @@ import {
   type KubeObject,
 } from '../../lib/gitops/flux.js';
 import { createGitHttpServer, ensureBareRepository, parseCgiHead } from '../../lib/platforms/lab/gitServer.js';
-import { FLUX_CONTROLLERS } from '../../lib/toolchain/pins.js';
-import { DEFAULT_CACHE_DIR, REPO_DIR, toolPaths } from '../../scripts/setup.js';
+import { FLUX_CONTROLLERS, fluxBinary } from '../../lib/toolchain/pins.js';
+import { DEFAULT_CACHE_DIR, goBinaryModuleVersion, REPO_DIR, toolPaths } from '../../scripts/setup.js';
 
 function sh(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -136,6 +139,19 @@ test('git server: clone, push (small, chunked, this repository) and fetch over s
   } finally {
     await new Promise((res) => (server ? server.close(res) : res(undefined)));
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ------------------------------------------------------------ the controllers
+
+test('the controllers setup built are the pinned module versions and take the flags the lab and the cloud give them', { timeout: 60_000 }, async () => {
+  for (const p of FLUX_CONTROLLERS) {
+    const bin = fluxBinary(DEFAULT_CACHE_DIR, p.name);
+    assert.ok(existsSync(bin), `${bin} is missing: run npm run setup -- bin:flux`);
+    assert.equal(await goBinaryModuleVersion(bin, p.module), p.version, `${bin}'s build info names ${p.module}@${p.version}`);
+    const help = await sh(bin, ['--help']);
+    const args = [...fluxControllerArgs(p.name, { leaderElection: false, metricsAddr: 'x', healthAddr: 'x', storagePath: 'x', storageAddr: 'x', storageAdvAddr: 'x', requeueDependency: '5s' }), ...fluxControllerArgs(p.name, DEPLOYMENT_PLACEMENT)];
+    for (const flag of new Set(args.map((a) => a.split('=')[0]!))) assert.ok(help.stderr.includes(`${flag} `) || help.stdout.includes(`${flag} `), `${p.name} --help lists ${flag}`);
   }
 });
 
