@@ -13,8 +13,9 @@
  *   through — then `flux install`'s objects with upstream's Deployments, then
  *   the tree's sync objects (clusters/<name>/flux-system/gotk-sync.yaml).
  *   Flux takes the fabric over from there (same objects, same content).
- * - wait: Flux asked to fetch now (`flux reconcile`), then every
- *   Kustomization Ready at the commit apply pushed (or the branch's head).
+ * - wait: (the lab: the branch mirrored to its git server, which Flux reads)
+ *   Flux asked to fetch now (`flux reconcile`), then every Kustomization
+ *   Ready at the commit apply pushed (or the branch's head).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ import { FLUX_NAMESPACE } from '../render/flux.js';
 import { loadSpecFile } from '../repo/workspace.js';
 import type { FluxContext } from './apply.js';
 import { calicoInstallObjects, readCalicoManifest } from '../platforms/equinixMetal/calico.js';
-import { applyObjects, crdsEstablished, fluxInstallManifests, readFluxCrds, requestReconcile, waitForKustomizations, type KubeObject } from './flux.js';
+import { applyFluxInstall, applyObjects, crdsEstablished, fluxInstallManifests, readFluxCrds, requestReconcile, waitForKustomizations, type KubeObject } from './flux.js';
 import { retry } from './retry.js';
 import { git } from './git.js';
 
@@ -100,8 +101,8 @@ export async function bootstrapFlux(ctx: FluxContext): Promise<'installed' | 'pr
   await applyObjects(ctx.client, fabric, FIELD_MANAGER);
   ctx.log.info(`Calico installed: ${calico.length} objects, and the fabric's ${fabric.length}`);
   const objects = fluxInstallManifests({ crds: readFluxCrds(cacheDir), controllers: 'deployments' });
-  await applyObjects(ctx.client, objects, FIELD_MANAGER);
-  await applyObjects(ctx.client, syncObjectsOf(ctx.repoRoot, ctx.spec.name), FIELD_MANAGER);
+  // CRDs first and Established before the objects of their kinds (the sync's GitRepository, Kustomization).
+  await applyFluxInstall(ctx.client, objects, FIELD_MANAGER, syncObjectsOf(ctx.repoRoot, ctx.spec.name));
   ctx.log.info(`Flux installed: ${objects.length} objects and the sync of clusters/${ctx.spec.name}`);
   return 'installed';
 }
@@ -109,6 +110,14 @@ export async function bootstrapFlux(ctx: FluxContext): Promise<'installed' | 'pr
 export async function waitFlux(ctx: FluxContext, timeoutMs: number): Promise<string> {
   const head = await git(ctx.repoRoot, ['rev-parse', 'HEAD']);
   const revision = head.code === 0 ? head.stdout.trim() : undefined;
+  if (ctx.spec.platform === 'lab') {
+    // The lab's Flux reads the lab's git server: it mirrors the branch apply pushed.
+    const { cluster } = loadSpecFile(ctx.repoRoot, ctx.spec.file);
+    if (!cluster) throw new Error(`${ctx.spec.file} no longer loads`);
+    const [{ createLabContext }, { pushToLabGitServer }, { gitopsUrl }] = await Promise.all([import('../platforms/lab/lab.js'), import('../platforms/lab/gitServer.js'), import('../render/flux.js')]);
+    const pushed = await pushToLabGitServer(createLabContext(ctx.repoRoot, cluster), { from: ctx.repoRoot, branch: ctx.spec.gitops.branch, url: gitopsUrl(ctx.spec) });
+    ctx.log.info(`mirrored ${pushed.commit.slice(0, 12)} to the lab's git server ${pushed.url} ${pushed.branch}`);
+  }
   for (const o of syncObjectsOf(ctx.repoRoot, ctx.spec.name)) await requestReconcile(ctx.client, o);
   const states = await waitForKustomizations(ctx.client, { timeoutMs, log: (l) => ctx.log.info(l), ...(revision ? { revision } : {}) });
   return `${states.map((s) => s.name).join(', ')} at ${revision?.slice(0, 12) ?? 'the source head'}`;
