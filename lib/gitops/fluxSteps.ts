@@ -114,8 +114,10 @@ export async function waitFlux(ctx: FluxContext, timeoutMs: number): Promise<str
     // The lab's Flux reads the lab's git server: it mirrors the branch apply pushed.
     const { cluster } = loadSpecFile(ctx.repoRoot, ctx.spec.file);
     if (!cluster) throw new Error(`${ctx.spec.file} no longer loads`);
-    const [{ createLabContext }, { pushToLabGitServer }, { gitopsUrl }] = await Promise.all([import('../platforms/lab/lab.js'), import('../platforms/lab/gitServer.js'), import('../render/flux.js')]);
-    const pushed = await pushToLabGitServer(createLabContext(ctx.repoRoot, cluster), { from: ctx.repoRoot, branch: ctx.spec.gitops.branch, url: gitopsUrl(ctx.spec) });
+    const [{ createLabContext }, { ensureLabGitServer, pushToLabGitServer }, { gitopsUrl }] = await Promise.all([import('../platforms/lab/lab.js'), import('../platforms/lab/gitServer.js'), import('../render/flux.js')]);
+    const lab = createLabContext(ctx.repoRoot, cluster);
+    await ensureLabGitServer(lab, gitopsUrl(ctx.spec));
+    const pushed = await pushToLabGitServer(lab, { from: ctx.repoRoot, branch: ctx.spec.gitops.branch, url: gitopsUrl(ctx.spec) });
     ctx.log.info(`mirrored ${pushed.commit.slice(0, 12)} to the lab's git server ${pushed.url} ${pushed.branch}`);
   }
   for (const o of syncObjectsOf(ctx.repoRoot, ctx.spec.name)) await requestReconcile(ctx.client, o);
