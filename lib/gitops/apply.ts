@@ -2,9 +2,10 @@
  * The apply action's work, as an ordered list of steps per stack (each in
  * its own log group), a plain function of its inputs:
  *
+ *   render     every tree rendered from the specs (the lab builds from it)
  *   up         Pulumi up of the stack (the cluster's machines, sessions, secrets)
  *   api        the API server answers through the kubeconfig (bounded backoff, every attempt logged)
- *   render     provider facts recorded, every tree re-rendered (npm run render's code)
+ *   render     provider facts recorded, every tree rendered again with them
  *   commit     clusters/, policies/, apps/ committed and pushed; no commit when nothing changed
  *   flux       Flux installed when absent (first apply), its source pointed at the branch
  *   reconcile  every Flux Kustomization Ready at the pushed revision, or the failing one named
@@ -75,6 +76,14 @@ function factsText(outputs: ProgramOutputs): string {
   return `${JSON.stringify(redactFacts(outputs.facts), null, 2)}\n`;
 }
 
+/** npm run render's code: every tree from infra/ and the recorded facts; nothing written on a problem. */
+function renderTrees(repoRoot: string, log: ActionLog): void {
+  const all = loadAll(repoRoot);
+  if (all.problems.length > 0) throw new ApplyError(`render: ${all.problems.map(formatProblem).join('\n')}`);
+  const written = writeTree(repoRoot, renderAll(all.clusters), ownedDirs(all.clusters));
+  log.info(`render: ${written.written.length} written, ${written.removed.length} removed, ${written.unchanged} unchanged`);
+}
+
 export async function applyStack(inputs: ApplyInputs, deps: ApplyDeps, specFile: string): Promise<StackApply> {
   const { log } = deps;
   const stack = stackOf(specFile);
@@ -84,6 +93,10 @@ export async function applyStack(inputs: ApplyInputs, deps: ApplyDeps, specFile:
     throw new ApplyError(`${specFile}: ${problems.length} problem(s); nothing was applied:\n${problems.map(formatProblem).join('\n')}`);
   }
   const spec = cluster.spec;
+
+  // The tree as the spec wants it before up: the lab builds from it (and
+  // refuses a stale one); the cloud's is rendered again with the new facts.
+  await log.group(`${stack}: render (before up)`, async () => renderTrees(inputs.repoRoot, log));
 
   const up = await log.group(`${stack}: up`, async () => {
     const r = await deps.up(specFile, stack);
@@ -111,10 +124,7 @@ export async function applyStack(inputs: ApplyInputs, deps: ApplyDeps, specFile:
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, FACTS_FILE), factsText(up.outputs));
     }
-    const all = loadAll(inputs.repoRoot);
-    if (all.problems.length > 0) throw new ApplyError(`render: ${all.problems.map(formatProblem).join('\n')}`);
-    const written = writeTree(inputs.repoRoot, renderAll(all.clusters), ownedDirs(all.clusters));
-    log.info(`render: ${written.written.length} written, ${written.removed.length} removed, ${written.unchanged} unchanged`);
+    renderTrees(inputs.repoRoot, log);
   });
 
   const pushed = await log.group(`${stack}: commit`, () =>

@@ -102,6 +102,16 @@ function opOf(op: OpType): ResourceOp {
   }
 }
 
+/**
+ * The inputs whose values differ, for providers that answer a diff without
+ * naming properties (dynamic providers): the engine's events carry both.
+ */
+export function changedInputs(before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined): string[] {
+  if (!before || !after) return [];
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => k !== '__provider' && JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+}
+
 /** Collects one ResourceChange per resource from the engine's pre-step events (not the stack itself). */
 export function createChangeCollector(): { onEvent: (e: EngineEvent) => void; changes: () => ResourceChange[] } {
   const byUrn = new Map<string, ResourceChange>();
@@ -113,7 +123,8 @@ export function createChangeCollector(): { onEvent: (e: EngineEvent) => void; ch
       const op = opOf(m.op);
       // A replacement shows as several steps; keep the strongest.
       if (prev && prev.op === 'replace') return;
-      byUrn.set(m.urn, { urn: m.urn, type: m.type, name: m.urn.split('::').pop() ?? m.urn, op, ...(m.diffs?.length ? { diffs: [...m.diffs].sort() } : {}) });
+      const diffs = m.diffs?.length ? [...m.diffs] : changedInputs(m.old?.inputs, m.new?.inputs);
+      byUrn.set(m.urn, { urn: m.urn, type: m.type, name: m.urn.split('::').pop() ?? m.urn, op, ...(diffs.length ? { diffs: diffs.sort() } : {}) });
     },
     changes: () => [...byUrn.values()],
   };

@@ -1,0 +1,240 @@
+/**
+ * Lab tier, the GitOps loop end to end: a repository whose "GitHub" is the
+ * lab's git server, a lab cluster (1 control plane, 1 worker) applied with
+ * the real Pulumi CLI (the lab as a Pulumi resource) and Flux bootstrapped;
+ * a pull request adds a worker and gets its plan comment (GitHub faked with
+ * msw); the merge is applied: Pulumi updates the lab, the rendered tree is
+ * committed, Flux reconciles it, the new node's pod block is on both routers
+ * and a pod on it answers from the internet namespace; a second apply
+ * changes nothing; teardown removes it all. Needs root and `npm run setup`.
+ * Everything it makes is removed in `finally`.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import { containsAddress, formatPrefix, parseAddress, parsePrefix } from '../../lib/net/ipv6.js';
+import { applyAction, planAction, teardownAction } from '../../lib/gitops/actions.js';
+import { createOctokit } from '../../lib/gitops/github.js';
+import { createLineLog } from '../../lib/gitops/log.js';
+import { createRunner } from '../../lib/platforms/lab/exec.js';
+import { ensureBareRepository, labGitServer } from '../../lib/platforms/lab/gitServer.js';
+import { createLabContext, labDown } from '../../lib/platforms/lab/lab.js';
+import { listNamespaces } from '../../lib/platforms/lab/netns.js';
+import { kernelRoutes, labAdminClient, nextHops, probeFrom } from '../../lib/platforms/lab/verify.js';
+import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
+import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
+
+const ROOT = process.cwd();
+const CLUSTER = 'gt';
+const root = process.getuid?.() === 0;
+const ready = existsSync(pulumiBinary(join(ROOT, '.cache'))) && existsSync(join(ROOT, '.cache/bin/kustomize-controller'));
+const skip = !root ? 'needs root: the lab makes network namespaces' : !ready ? 'run npm run setup first (Pulumi CLI, Flux controllers)' : false;
+
+const GIT_ENV = { GIT_AUTHOR_NAME: 'native6 e2e', GIT_AUTHOR_EMAIL: 'e2e@native6.invalid', GIT_COMMITTER_NAME: 'native6 e2e', GIT_COMMITTER_EMAIL: 'e2e@native6.invalid' };
+const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'safe.directory=*', ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
+function spec(workers: number): string {
+  return [
+    'apiVersion: native6.dev/v1alpha1',
+    'kind: Cluster',
+    'metadata:',
+    `  name: ${CLUSTER}`,
+    'spec:',
+    '  platform: lab',
+    '  kubernetesVersion: v1.35.4',
+    '  controlPlane:',
+    '    count: 1',
+    '  workers:',
+    '    - name: w',
+    `      count: ${workers}`,
+    '  network:',
+    '    block: 2001:db8:4400::/56',
+    '    externalIPRangeSize: 120',
+    '',
+  ].join('\n');
+}
+
+test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, teardown', { skip, timeout: 1_200_000 }, async () => {
+  const work = mkdtempSync(join(tmpdir(), 'n6-e2e-'));
+  const checkout = join(work, 'checkout');
+  const log = createLineLog((l) => console.log(`# ${l}`));
+  const pulumi = { backendUrl: `file://${join(work, 'state')}`, passphrase: 'e2e-passphrase', metalAuthToken: '', workDir: join(work, 'pulumi-work'), pulumiHome: join(work, 'pulumi-home') };
+  const comments = new Map<number, string>();
+  const github = setupServer(
+    http.get('https://api.github.com/repos/acme/native6/issues/1/comments', () =>
+      HttpResponse.json([...comments].map(([id, body]) => ({ id, node_id: `IC_${id}`, body, html_url: `https://github.com/acme/native6/pull/1#issuecomment-${id}`, user: null, created_at: '2026-11-24T00:00:00Z', updated_at: '2026-11-24T00:00:00Z', author_association: 'NONE' }))),
+    ),
+    http.post('https://api.github.com/repos/acme/native6/issues/1/comments', async ({ request }) => {
+      const { body } = (await request.json()) as { body: string };
+      const id = 5000 + comments.size;
+      comments.set(id, body);
+      return HttpResponse.json({ id, body, html_url: `https://github.com/acme/native6/pull/1#issuecomment-${id}` }, { status: 201 });
+    }),
+    http.patch('https://api.github.com/repos/acme/native6/issues/comments/:id', async ({ request, params }) => {
+      const { body } = (await request.json()) as { body: string };
+      comments.set(Number(params.id), body);
+      return HttpResponse.json({ id: Number(params.id), body, html_url: '' });
+    }),
+  );
+  github.listen({ onUnhandledRequest: 'error' });
+  try {
+    // The checkout: this repository's files plus the cluster, rendered; its "GitHub" (origin) is
+    // the bare repository the lab's git server serves to Flux.
+    mkdirSync(checkout);
+    for (const f of git(ROOT, 'ls-files', '-co', '--exclude-standard').split('\n').filter(Boolean)) {
+      if (!existsSync(join(ROOT, f))) continue;
+      mkdirSync(dirname(join(checkout, f)), { recursive: true });
+      cpSync(join(ROOT, f), join(checkout, f));
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'));
+    symlinkSync(join(ROOT, '.cache'), join(checkout, '.cache'));
+    writeFileSync(join(checkout, `infra/${CLUSTER}.yaml`), spec(1));
+    const all = loadAll(checkout);
+    assert.deepEqual(all.problems, []);
+    writeTree(checkout, renderAll(all.clusters), ownedDirs(all.clusters));
+    git(checkout, 'init', '--quiet', '--initial-branch=main');
+    git(checkout, 'add', '-A', '--', ':!node_modules', ':!.cache');
+    git(checkout, 'commit', '--quiet', '-m', 'a lab cluster gt');
+    const first = loadSpecFile(checkout, `infra/${CLUSTER}.yaml`).cluster!;
+    const origin = labGitServer(createLabContext(checkout, first)).repository;
+    ensureBareRepository(origin);
+    git(checkout, 'remote', 'add', 'origin', origin);
+    git(checkout, 'push', '--quiet', 'origin', 'main');
+
+    const applyInputs = { ...pulumi, repoRoot: checkout, specs: [`infra/${CLUSTER}.yaml`], remote: 'origin', branch: 'main', fluxTimeoutMs: 300_000 };
+
+    // 1. The first apply: the lab comes up through Pulumi, Flux is bootstrapped and reconciles.
+    let t = Date.now();
+    const [a1] = await applyAction(applyInputs, log);
+    console.log(`# apply 1: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(a1!.resources)}, flux ${a1!.flux}, commit ${a1!.commit ?? 'none'}`);
+    assert.equal(a1!.flux, 'installed');
+    assert.equal(a1!.resources.create, 2, 'the lab resource and its provider');
+    assert.equal(a1!.commit, undefined, 'the tree was rendered already: nothing to commit');
+
+    // 2. A pull request adds a worker: its plan comment.
+    git(checkout, 'checkout', '--quiet', '-b', 'add-worker');
+    writeFileSync(join(checkout, `infra/${CLUSTER}.yaml`), spec(2));
+    git(checkout, 'commit', '--quiet', '-am', 'gt: a second worker');
+    t = Date.now();
+    const plan = await planAction({ ...pulumi, repoRoot: checkout, specs: [`infra/${CLUSTER}.yaml`], baseRef: 'main', commitSha: git(checkout, 'rev-parse', 'HEAD'), pullRequest: { owner: 'acme', repo: 'native6', number: 1 } }, log, createOctokit('e2e-token', fetch));
+    console.log(`# plan: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    assert.equal(plan.ok, true);
+    const change = plan.stacks[0]!.changes.find((c) => c.name === CLUSTER);
+    assert.equal(change?.op, 'update', JSON.stringify(plan.stacks[0]!.changes));
+    assert.ok(change?.diffs?.includes('machines'), JSON.stringify(change));
+    assert.equal(comments.size, 1);
+    const body = [...comments.values()][0]!;
+    assert.ok(body.startsWith(`<!-- native6:plan stack=${CLUSTER} -->`));
+    assert.match(body, /gt-w-2/);
+    assert.match(body, /```mermaid[\s\S]*gt-w-2[\s\S]*class [^\n]*added/);
+
+    // 3. Merge, apply: Pulumi updates the lab, the tree is committed, Flux reconciles it.
+    git(checkout, 'checkout', '--quiet', 'main');
+    git(checkout, 'merge', '--quiet', '--ff-only', 'add-worker');
+    git(checkout, 'push', '--quiet', 'origin', 'main');
+    t = Date.now();
+    const [a2] = await applyAction(applyInputs, log);
+    console.log(`# apply 2: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(a2!.resources)}, commit ${a2!.commit?.slice(0, 12)} (${a2!.files.length} files)`);
+    assert.equal(a2!.resources.update, 1);
+    assert.ok(a2!.commit, 'the rendered tree changed with the new worker');
+    assert.ok(a2!.files.some((f) => f.startsWith(`clusters/${CLUSTER}/`)), a2!.files.join(', '));
+    assert.equal(git(origin, 'rev-parse', 'main'), a2!.commit);
+    assert.equal(a2!.flux, 'present');
+
+    const cluster = loadSpecFile(checkout, `infra/${CLUSTER}.yaml`).cluster!;
+    const ctx = createLabContext(checkout, cluster);
+    const admin = labAdminClient(ctx);
+    const w2 = ctx.topology.machines.find((m) => m.machine.name === 'gt-w-2')!;
+    // The new node's pod block, on both routers, via the new node.
+    const affinities = await admin.get<{ items: Array<{ spec: { node: string; cidr: string; state: string } }> }>('/apis/crd.projectcalico.org/v1/blockaffinities');
+    const block = affinities.items.find((a) => a.spec.node === 'gt-w-2' && a.spec.state === 'confirmed');
+    assert.ok(block, 'gt-w-2 claimed a pod block');
+    const cidr = formatPrefix(parsePrefix(block.spec.cidr));
+    for (const r of ctx.topology.routers) {
+      let hops: string[] = [];
+      for (let i = 0; i < 30 && hops.length === 0; i++) {
+        hops = nextHops((await kernelRoutes(ctx.runner, r.ns)).find((x) => x.dst === cidr));
+        if (hops.length === 0) await new Promise((res) => setTimeout(res, 1000));
+      }
+      assert.deepEqual(hops, [w2.address], `${r.ns}: ${cidr} via gt-w-2`);
+    }
+    // A pod on the new node answers from the internet namespace.
+    const podPath = '/api/v1/namespaces/echo/pods/e2e-on-gt-w-2';
+    await admin.request('POST', '/api/v1/namespaces/echo/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      // The app's labels: only its pods are let in from the internet (the app's NetworkPolicy).
+      metadata: { name: 'e2e-on-gt-w-2', namespace: 'echo', labels: { app: 'echo', 'native6.dev/public': 'true' } },
+      spec: {
+        nodeName: 'gt-w-2',
+        automountServiceAccountToken: false,
+        securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'echo',
+            image: 'registry.k8s.io/e2e-test-images/agnhost:2.53',
+            args: ['netexec', '--http-port=8080'],
+            ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
+      },
+    });
+    let podIP = '';
+    for (let i = 0; i < 60 && !podIP; i++) {
+      const pod = await admin.get<{ status?: { podIP?: string; phase?: string } }>(podPath);
+      if (pod.status?.phase === 'Running' && pod.status.podIP) podIP = pod.status.podIP;
+      else await new Promise((res) => setTimeout(res, 1000));
+    }
+    assert.ok(podIP, 'the pod on gt-w-2 runs');
+    assert.ok(containsAddress(parsePrefix(cidr), parseAddress(podIP)), `${podIP} is in gt-w-2's block ${cidr}`);
+    const answer = await probeFrom(ctx, ctx.topology.internet.ns, { url: `http://[${podIP}]:8080/hostname`, need: 3, timeoutS: 30 });
+    assert.ok(answer.ok, `the pod on gt-w-2 from the internet: ${JSON.stringify(answer)}`);
+    console.log(`# gt-w-2: block ${cidr} on both routers; pod ${podIP} answered from the internet (${answer.successes}/${answer.attempts})`);
+    await admin.request('DELETE', podPath);
+
+    // 4. A second apply of the same spec: no Pulumi change, no commit.
+    t = Date.now();
+    const [a3] = await applyAction(applyInputs, log);
+    console.log(`# apply 3: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(a3!.resources)}`);
+    assert.equal(a3!.pulumiUnchanged, true, JSON.stringify(a3!.resources));
+    assert.equal(a3!.commit, undefined);
+    assert.equal(git(origin, 'rev-parse', 'main'), a2!.commit);
+
+    // 5. Teardown: guarded; then nothing of the cluster is left, on the machine or in the branch.
+    await assert.rejects(teardownAction({ ...pulumi, repoRoot: checkout, stack: CLUSTER, confirm: 'g', remote: 'origin', branch: 'main' }, log), /type the stack name exactly/);
+    t = Date.now();
+    const down = await teardownAction({ ...pulumi, repoRoot: checkout, stack: CLUSTER, confirm: CLUSTER, remote: 'origin', branch: 'main' }, log);
+    console.log(`# teardown: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(down.destroyed)}`);
+    assert.equal(down.destroyed.delete, 2);
+    assert.deepEqual(await listNamespaces(createRunner(), `n6-${CLUSTER}`), []);
+    assert.equal(git(origin, 'ls-tree', '--name-only', 'main', `clusters/${CLUSTER}`), '');
+    assert.equal(git(origin, 'ls-tree', '--name-only', 'main', `infra/${CLUSTER}.yaml`), '');
+    assert.ok(git(origin, 'ls-tree', '--name-only', 'main', 'infra/lab.yaml'), 'the other clusters stay');
+  } finally {
+    github.close();
+    await labDown(createRunner(), checkout, CLUSTER).catch(() => []);
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+// The spec helper must stay valid for both sizes.
+test('GitOps loop: the e2e specs load', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'n6-e2e-spec-'));
+  try {
+    mkdirSync(join(dir, 'infra'));
+    for (const n of [1, 2]) {
+      writeFileSync(join(dir, `infra/${CLUSTER}.yaml`), spec(n));
+      const { cluster, problems } = loadSpecFile(dir, `infra/${CLUSTER}.yaml`);
+      assert.deepEqual(problems, []);
+      assert.equal(cluster!.plan.machines.length, 1 + n);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
