@@ -29,6 +29,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KubeError, type KubeClient } from '../kube/client.js';
+import { objectPath } from '../kube/paths.js';
 import { FLUX_NAMESPACE } from '../render/flux.js';
 import { FLUX_CONTROLLERS, fluxCrdDir, type FluxControllerPin } from '../toolchain/pins.js';
 import { FLUX_VERSION } from '../validate/pins.js';
@@ -276,29 +277,7 @@ export function readFluxCrds(cacheDir: string): KubeObject[] {
 
 // --------------------------------------------------------------------- apply
 
-const PLURALS: Readonly<Record<string, string>> = {
-  CustomResourceDefinition: 'customresourcedefinitions',
-  Namespace: 'namespaces',
-  ServiceAccount: 'serviceaccounts',
-  ClusterRole: 'clusterroles',
-  ClusterRoleBinding: 'clusterrolebindings',
-  ResourceQuota: 'resourcequotas',
-  Service: 'services',
-  NetworkPolicy: 'networkpolicies',
-  Deployment: 'deployments',
-  GitRepository: 'gitrepositories',
-  OCIRepository: 'ocirepositories',
-  Bucket: 'buckets',
-  Kustomization: 'kustomizations',
-};
-
-/** The API path of an object of one of the kinds Flux's install and sync use. */
-export function objectPath(o: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
-  const plural = PLURALS[o.kind];
-  if (!plural) throw new Error(`no API path known for kind ${o.kind} (${o.metadata.name})`);
-  const base = o.apiVersion === 'v1' ? '/api/v1' : `/apis/${o.apiVersion}`;
-  return `${base}${o.metadata.namespace ? `/namespaces/${o.metadata.namespace}` : ''}/${plural}/${o.metadata.name}`;
-}
+export { objectPath };
 
 /** Server-side apply of each object, in order (forced: the applier owns what it applies). */
 export async function applyObjects(client: KubeClient, objects: readonly KubeObject[], fieldManager: string): Promise<number> {

@@ -11,7 +11,7 @@
  * without the "v"); `go install …@v1.7.12` builds report "v1.7.12" from
  * their build info instead. Both count as the pinned version.
  */
-import { spawn } from 'node:child_process';
+import { capture } from './exec.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';
@@ -30,21 +30,9 @@ export function actionlintBinary(cacheDir: string): string {
   return join(cacheDir, 'bin', 'actionlint');
 }
 
-function exec(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (e) => resolve({ stdout, stderr: `${stderr}${e.message}`, code: 127 }));
-    child.on('close', (code) => resolve({ stdout, stderr, code: code ?? 1 }));
-  });
-}
-
 /** The version an actionlint binary reports (first line of `-version`, with a "v"), or undefined. */
 export async function actionlintVersion(file: string): Promise<string | undefined> {
-  const r = await exec(file, ['-version']);
+  const r = await capture(file, ['-version']);
   const first = r.stdout.split('\n')[0]?.trim() ?? '';
   if (r.code !== 0 || !/^v?\d+\.\d+\.\d+/.test(first)) return undefined;
   return first.startsWith('v') ? first : `v${first}`;
@@ -117,7 +105,7 @@ export async function provideActionlint(cacheDir: string, repoDir: string, progr
   checkGoMod(repoDir);
   progress?.(`  building ${relative(process.cwd(), bin)} (${ACTIONLINT.module} ${ACTIONLINT.version}); from an empty Go build cache this takes about 10 s on 2 cores`);
   const tmp = `${bin}.tmp-${process.pid}`;
-  const r = await exec('go', ['build', ...BUILD_FLAGS, `-ldflags=${ldflags()}`, '-o', tmp, ACTIONLINT.package], {
+  const r = await capture('go', ['build', ...BUILD_FLAGS, `-ldflags=${ldflags()}`, '-o', tmp, ACTIONLINT.package], {
     cwd: join(repoDir, ACTIONLINT.sourceDir),
     // -mod=readonly: go.mod and go.sum must be complete as committed.
     env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=readonly`.trim() },

@@ -14,7 +14,7 @@
  * programs run inline through the Automation API, whose language runtime is
  * part of @pulumi/pulumi (README, "Pulumi").
  */
-import { spawn } from 'node:child_process';
+import { capture } from './exec.js';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';
@@ -38,21 +38,9 @@ export function pulumiBinary(cacheDir: string): string {
   return join(pulumiRoot(cacheDir), 'bin', 'pulumi');
 }
 
-function exec(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (e) => resolve({ stdout, stderr: `${stderr}${e.message}`, code: 127 }));
-    child.on('close', (code) => resolve({ stdout, stderr, code: code ?? 1 }));
-  });
-}
-
 /** The version a pulumi binary reports, or undefined. */
 export async function pulumiVersion(file: string): Promise<string | undefined> {
-  const r = await exec(file, ['version'], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: 'true' } });
+  const r = await capture(file, ['version'], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: 'true' } });
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -119,7 +107,7 @@ export async function providePulumi(cacheDir: string, repoDir: string, progress?
   }
   progress?.(`  building ${relative(process.cwd(), bin)} (${PULUMI.module} ${PULUMI.version}); from an empty Go build cache this takes about 5 min on 2 cores`);
   const tmp = `${bin}.tmp-${process.pid}`;
-  const r = await exec('go', ['build', '-trimpath', '-buildvcs=false', `-ldflags=${ldflags()}`, '-o', tmp, PULUMI.package], {
+  const r = await capture('go', ['build', '-trimpath', '-buildvcs=false', `-ldflags=${ldflags()}`, '-o', tmp, PULUMI.package], {
     cwd: join(repoDir, PULUMI.sourceDir),
     env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=readonly`.trim() },
   });

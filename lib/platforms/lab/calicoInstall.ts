@@ -6,6 +6,7 @@
  * (the apply flow's job: never in git), then the rendered fabric
  * (clusters/<name>/fabric) with server-side apply.
  */
+import { objectPath, type ObjectRef } from '../../kube/paths.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -67,22 +68,8 @@ export function calicoCrds(cacheDir: string): Array<{ metadata: { name: string }
   return out;
 }
 
-function pathOf(o: { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string } }): string {
-  const plural: Record<string, string> = {
-    CustomResourceDefinition: 'customresourcedefinitions',
-    ServiceAccount: 'serviceaccounts',
-    ClusterRole: 'clusterroles',
-    ClusterRoleBinding: 'clusterrolebindings',
-    Secret: 'secrets',
-  };
-  const res = plural[o.kind ?? ''];
-  if (!res) throw new Error(`no path for kind ${o.kind}`);
-  const base = o.apiVersion === 'v1' ? '/api/v1' : `/apis/${o.apiVersion}`;
-  return `${base}${o.metadata.namespace ? `/namespaces/${o.metadata.namespace}` : ''}/${res}/${o.metadata.name}`;
-}
-
 export async function applyAll(client: KubeClient, objects: readonly object[]): Promise<number> {
-  for (const o of objects) await client.apply(pathOf(o as Parameters<typeof pathOf>[0]), o, FIELD_MANAGER);
+  for (const o of objects) await client.apply(objectPath(o as ObjectRef), o, FIELD_MANAGER);
   return objects.length;
 }
 

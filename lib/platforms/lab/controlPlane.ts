@@ -144,14 +144,22 @@ function cacheDir(ctx: LabContext): string {
   return join(ctx.binDir, '..');
 }
 
-type ProcessEntry = { id: string; argv: string[]; env?: Record<string, string> };
+/** One process the machine's kubelet supervises (its processes.json). */
+export type ProcessEntry = { id: string; argv: string[]; env?: Record<string, string> };
 
-/** Adds or replaces one of the processes the machine's kubelet supervises (processes.json). */
-function setProcess(ctx: LabContext, m: MachineNode, entry: ProcessEntry): void {
+/**
+ * Adds or replaces one of the processes the machine's kubelet supervises
+ * (processes.json); true when the entry is new or changed (the kubelet
+ * starts or restarts it).
+ */
+export function setProcess(ctx: LabContext, m: MachineNode, entry: ProcessEntry): boolean {
   const file = join(ctx.paths.machine(m.machine.name), 'processes.json');
   const list: { processes: ProcessEntry[] } = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { processes: ProcessEntry[] }) : { processes: [] };
+  const old = list.processes.find((p) => p.id === entry.id);
+  if (old && JSON.stringify(old) === JSON.stringify(entry)) return false;
   const processes = [...list.processes.filter((p) => p.id !== entry.id), entry].sort((a, b) => a.id.localeCompare(b.id));
   writeSecretFile(file, `${JSON.stringify({ processes }, null, 2)}\n`);
+  return true;
 }
 
 const memo = new WeakMap<LabContext, Map<string, Promise<string>>>();

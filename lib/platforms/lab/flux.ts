@@ -46,6 +46,7 @@ import {
 import { gitopsUrl } from '../../render/flux.js';
 import { FLUX_CONTROLLERS, fluxBinary } from '../../toolchain/pins.js';
 import { FIELD_MANAGER } from './calicoInstall.js';
+import { setProcess } from './controlPlane.js';
 import { ensureLabGitServer, pushToLabGitServer } from './gitServer.js';
 import type { LabContext, Phase } from './lab.js';
 import { runOnMachine } from './machine.js';
@@ -81,20 +82,6 @@ function fluxDir(ctx: LabContext, m: MachineNode): string {
 
 function cacheDir(ctx: LabContext): string {
   return join(ctx.binDir, '..');
-}
-
-/** The process entries in the machine's processes.json (the format controlPlane.ts's setProcess writes). */
-type ProcessEntry = { id: string; argv: string[]; env?: Record<string, string> };
-
-/** Adds or replaces one of the processes the machine's kubelet supervises. */
-function superviseOnMachine(ctx: LabContext, m: MachineNode, entry: ProcessEntry): boolean {
-  const file = join(ctx.paths.machine(m.machine.name), 'processes.json');
-  const list: { processes: ProcessEntry[] } = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { processes: ProcessEntry[] }) : { processes: [] };
-  const old = list.processes.find((p) => p.id === entry.id);
-  if (old && JSON.stringify(old) === JSON.stringify(entry)) return false;
-  const processes = [...list.processes.filter((p) => p.id !== entry.id), entry].sort((a, b) => a.id.localeCompare(b.id));
-  writeFileSync(file, `${JSON.stringify({ processes }, null, 2)}\n`, { mode: 0o600 });
-  return true;
 }
 
 /** A kubeconfig for the controller's ServiceAccount (its user name, from the cluster CA), made once. */
@@ -170,7 +157,7 @@ export async function installLabFlux(ctx: LabContext, client: KubeClient = labAd
     const kubeconfig = await controllerKubeconfig(ctx, m, p.name);
     const at = placement[p.name];
     if (at.storagePath) mkdirSync(at.storagePath, { recursive: true, mode: 0o700 });
-    const changed = superviseOnMachine(ctx, m, {
+    const changed = setProcess(ctx, m, {
       id: `${FLUX_NAMESPACE}/${p.name}`,
       argv: [fluxBinary(cacheDir(ctx), p.name), ...fluxControllerArgs(p.name, at)],
       env: { KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: FLUX_NAMESPACE },
