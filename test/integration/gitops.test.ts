@@ -16,6 +16,8 @@ import { commitAndPush } from '../../lib/gitops/git.js';
 import { createOctokit } from '../../lib/gitops/github.js';
 import { createLineLog } from '../../lib/gitops/log.js';
 import { runPlan } from '../../lib/gitops/plan.js';
+import { runApply } from '../../lib/gitops/apply.js';
+import { generateKey, selfSignedCA } from '../../lib/pki/x509.js';
 import { runTeardown, TeardownRefused } from '../../lib/gitops/teardown.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
 import { repoRoot } from '../../scripts/common.js';
@@ -217,6 +219,42 @@ describe('plan: a real Pulumi preview of the lab stack, one PR comment edited in
       requests.filter((r) => !r.startsWith('GET')),
       [`POST 1000`],
     );
+  });
+
+  it('apply: an API server that never answers ends in a clear error after the bounded attempts, each logged, before any commit', async () => {
+    const repo = join(work, 'repo');
+    const lines: string[] = [];
+    const waits: number[] = [];
+    const key = generateKey();
+    const now = new Date();
+    const ca = Buffer.from(selfSignedCA({ key, commonName: 'kubernetes', notBefore: now, notAfter: new Date(now.getTime() + 86_400_000) })).toString('base64');
+    // Port 9 (discard) on the loopback: nothing listens, every attempt is refused.
+    const kubeconfig = [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{name: lab, cluster: {server: "https://[::1]:9", certificate-authority-data: "${ca}"}}]`,
+      'users: [{name: admin, user: {token: "t"}}]',
+      'contexts: [{name: lab, context: {cluster: lab, user: admin}}]',
+      'current-context: lab',
+      '',
+    ].join('\n');
+    const before = sh(repo, 'rev-parse', 'HEAD');
+    await assert.rejects(
+      runApply(
+        { repoRoot: repo, specs: ['infra/lab.yaml'], remote: 'origin', branch: 'main', fluxTimeoutMs: 1000, apiAttempts: 3 },
+        {
+          log: createLineLog((l) => lines.push(l)),
+          up: async () => ({ outputs: { cluster: 'lab', platform: 'lab', specFile: 'infra/lab.yaml', machines: [], facts: {} as never, kubeconfig }, summary: { same: 2 }, unchanged: true }),
+          bootstrapFlux: async () => assert.fail('no Flux before the API answers'),
+          waitFlux: async () => assert.fail('no wait before the API answers'),
+          sleep: async (ms) => void waits.push(ms),
+        },
+      ),
+      /the API server of lab: gave up after 3 attempts over [\d.]+s; last error: /,
+    );
+    assert.deepEqual(waits, [2000, 4000]);
+    assert.equal(lines.filter((l) => /the API server of lab: attempt \d\/3 failed/.test(l)).length, 3, lines.join('\n'));
+    assert.equal(sh(repo, 'rev-parse', 'HEAD'), before, 'nothing committed');
   });
 
   it('fails the check with annotations on the file and line for a bad spec, and still comments', async () => {
