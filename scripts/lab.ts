@@ -1,8 +1,10 @@
 /**
- * npm run lab [-- up|verify|down] [infra/<cluster>.yaml] [--keep] [--verbose]
+ * npm run lab [-- up|verify|down] [infra/<cluster>.yaml] [--keep] [--verbose] [--no-flux]
  *
  *   up (default)  build the lab from the spec (platform: lab): provider routers,
- *                 internet, machines, BGP; idempotent
+ *                 internet, machines, BGP, Kubernetes, Calico; then Flux, which
+ *                 reconciles clusters/<name>/ from the lab's git server (this
+ *                 repository's HEAD pushed there; --no-flux skips it); idempotent
  *   verify        check what is up; writes a JSON report, prints its path last;
  *                 exits 1 if any check fails
  *   down          remove every namespace and process the lab made
@@ -13,6 +15,7 @@
 import { textTable } from '../lib/plan/table.js';
 import { createLabContext, labDown, labVerify, PhaseError, runPhases, type PhaseReport } from '../lib/platforms/lab/lab.js';
 import { UP_PHASES } from '../lib/platforms/lab/phases.js';
+import { FLUX_PHASES } from '../lib/platforms/lab/flux.js';
 import { createRunner } from '../lib/platforms/lab/exec.js';
 import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';
@@ -25,9 +28,9 @@ const flags = new Set(args.filter((a) => a.startsWith('--')));
 const positional = args.filter((a) => !a.startsWith('--'));
 const command = positional.find((a) => !a.endsWith('.yaml')) ?? 'up';
 const file = positional.find((a) => a.endsWith('.yaml')) ?? 'infra/lab.yaml';
-const unknown = [...flags].filter((f) => !['--keep', '--verbose'].includes(f));
+const unknown = [...flags].filter((f) => !['--keep', '--verbose', '--no-flux'].includes(f));
 if (!['up', 'verify', 'down'].includes(command) || unknown.length > 0) {
-  console.error(`lab: usage: npm run lab [-- up|verify|down] [infra/<cluster>.yaml] [--keep] [--verbose]`);
+  console.error(`lab: usage: npm run lab [-- up|verify|down] [infra/<cluster>.yaml] [--keep] [--verbose] [--no-flux]`);
   process.exit(2);
 }
 
@@ -69,7 +72,8 @@ if (command === 'verify') {
 }
 
 try {
-  await runPhases(ctx, UP_PHASES, progress);
+  // Flux reconciles clusters/<name>/ from the lab's git server (this repository's HEAD pushed there).
+  await runPhases(ctx, flags.has('--no-flux') ? UP_PHASES : [...UP_PHASES, ...FLUX_PHASES], progress);
 } catch (e) {
   if (e instanceof PhaseError) {
     console.error(`lab: ${e.message}`);

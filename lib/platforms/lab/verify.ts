@@ -15,6 +15,8 @@ import type { Runner } from './exec.js';
 import type { LabContext } from './lab.js';
 import { bgpPeerStates, CODE_ROOT, establishedSessions, readFabric } from './lab.js';
 import { bgpPeers } from '../../render/calico.js';
+import { FLUX_NAMESPACE } from '../../render/flux.js';
+import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../gitops/flux.js';
 import type { MetalDevice } from '../equinixMetal/metadata.js';
 
 export interface Check {
@@ -134,6 +136,7 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
     check(`ping/internet->${m.machine.name}`, 'reply', (await ping(r, t.internet.ns, t.internet.client, m.address)) ? 'reply' : 'no reply');
   }
   if (existsSync(adminConf(ctx))) await verifyKubernetes(ctx, check);
+  if (existsSync(adminConf(ctx))) await verifyFlux(ctx, check);
   const failed = checks.filter((c) => !c.ok).length;
   const picture = await fabricPicture(ctx);
   return { cluster: t.cluster, at: new Date().toISOString(), ok: failed === 0, passed: checks.length - failed, failed, checks, fabric: picture, mermaid: mermaidTopology(picture) };
@@ -179,6 +182,23 @@ export async function fabricPicture(ctx: LabContext): Promise<FabricPicture> {
 }
 
 /** The lab cluster's admin client (kubeadm's admin.conf; its server is the API ClusterIP). */
+/** When Flux is installed: every Kustomization Ready at its source's current revision. */
+async function verifyFlux(ctx: LabContext, check: (name: string, expected: string, observed: string) => void): Promise<void> {
+  const admin = labAdminClient(ctx);
+  const source = await admin.find(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${FLUX_NAMESPACE}/gitrepositories/flux-system`).catch(() => undefined);
+  if (!source) return;
+  let states: readonly KustomizationState[];
+  try {
+    states = await waitForKustomizations(admin, { timeoutMs: 10_000 });
+  } catch (e) {
+    if (!(e instanceof FluxNotReadyError)) throw e;
+    states = e.states;
+  }
+  for (const s of states) {
+    check(`flux/${s.name}`, 'Ready at the source revision', s.reconciled ? 'Ready at the source revision' : `Ready=${s.ready ?? 'Unknown'} ${s.reason ?? ''}: ${s.sourceProblem ?? s.message ?? ''}`.trim());
+  }
+}
+
 export function labAdminClient(ctx: LabContext): KubeClient {
   return new KubeClient(credentialsFromKubeconfig(readFileSync(adminConf(ctx), 'utf8')));
 }
