@@ -13,12 +13,16 @@
  *          IPv6 NAT hop (throughput, round trip, ratios); bring-up per node
  *          for 4, 10 and 30 nodes; withdrawal of a hung node, median of 3
  *          (scripts/bench/fabric.ts; root, npm run setup).
+ *   gitops the plan comment for 10 to 5,000 changed resources (render time,
+ *          size against GitHub's limit), and a real Pulumi preview of the lab
+ *          stack against the CLI's start-up (scripts/bench/gitops.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './common.js';
 import { benchLab } from './bench/lab.js';
 import { benchFabric } from './bench/fabric.js';
+import { benchGitops } from './bench/gitops.js';
 
 const root = repoRoot();
 const [name] = process.argv.slice(2);
@@ -66,7 +70,7 @@ function benchPlan(): number {
   return ok ? 0 : 1;
 }
 
-const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab, fabric: benchFabric };
+const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab, fabric: benchFabric, gitops: benchGitops };
 if (!name || !benches[name]) {
   console.error(`bench: name one of: ${Object.keys(benches).join(', ')} (npm run bench -- plan)`);
   process.exit(2);

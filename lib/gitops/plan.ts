@@ -72,6 +72,7 @@ function annotate(log: ActionLog, problems: readonly Problem[]): void {
 
 export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<{ ok: boolean; stacks: StackPlan[] }> {
   const { log } = deps;
+  if (!/^[0-9a-f]{7,40}$/.test(inputs.commitSha ?? '')) throw new Error(`plan: the commit to plan is "${inputs.commitSha ?? ''}", not a git commit (GITHUB_SHA unset?)`);
   const stacks: StackPlan[] = [];
   for (const specFile of inputs.specs) {
     const stack = stackOf(specFile);
