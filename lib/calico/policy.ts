@@ -330,6 +330,10 @@ export function compilePolicy(inputs: PolicyInputs, node: string): CompiledPolic
   const dispatch = (hook: string, what: string[]) => [
     `  chain ${hook} {`,
     `    type filter hook ${hook} priority filter - 5; policy accept;`,
+    // Neighbour discovery is never policy's business (Felix allows it too), and it must pass
+    // before the conntrack verdicts: a pod whose neighbour advertisements were dropped would
+    // drop off its node's neighbour table, and then off the network, a while after it started.
+    '    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept',
     '    ct state established,related accept',
     '    ct state invalid drop',
     ...what,

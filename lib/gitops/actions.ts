@@ -5,6 +5,7 @@
  * action's inputs into the plain objects below and calls one function here.
  */
 import type { Octokit } from '@octokit/rest';
+import { ensurePolicyPack } from '../infra/policyPack.js';
 import { destroyStack, openStack, previewStack, upStack, type StackSettings } from '../infra/stack.js';
 import { specFiles } from '../repo/workspace.js';
 import { runApply, type ApplyDeps, type ApplyInputs, type StackApply } from './apply.js';
@@ -67,7 +68,7 @@ export async function planAction(
     {
       log,
       ...(octokit ? { octokit } : {}),
-      preview: async (specFile, stack) => previewStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd())),
+      preview: async (specFile, stack) => previewStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd()), { policyPacks: [await ensurePolicyPack(i.repoRoot)] }),
     },
   );
 }
@@ -79,7 +80,7 @@ export async function applyAction(i: PulumiInputs & Omit<ApplyInputs, 'specs'> &
     { ...i, specs },
     {
       log,
-      up: async (specFile, stack) => upStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd())),
+      up: async (specFile, stack) => upStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd()), { policyPacks: [await ensurePolicyPack(i.repoRoot)] }),
       bootstrapFlux,
       waitFlux,
       ...overrides,

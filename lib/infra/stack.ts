@@ -30,6 +30,8 @@ export interface StackSettings {
   readonly workDir?: string;
   /** PULUMI_HOME (plugins, credentials); default `<repoRoot>/.cache/pulumi-home`. */
   readonly pulumiHome?: string;
+  /** Another program than the cluster's (tests of the engine's edges). */
+  readonly program?: () => Promise<Record<string, unknown> | void>;
 }
 
 export class StackError extends Error {}
@@ -51,7 +53,7 @@ export async function openStack(settings: StackSettings): Promise<Stack> {
   mkdirSync(pulumiHome, { recursive: true });
   const workDir = settings.workDir ?? join(settings.repoRoot, '.cache', 'pulumi-work');
   mkdirSync(workDir, { recursive: true });
-  const program = clusterProgram({ repoRoot: settings.repoRoot, specFile: settings.specFile });
+  const program = settings.program ?? clusterProgram({ repoRoot: settings.repoRoot, specFile: settings.specFile });
   return LocalWorkspace.createOrSelectStack(
     { stackName: settings.stackName, projectName: PROJECT, program },
     {
@@ -136,7 +138,12 @@ export interface PreviewOutcome {
   readonly output: string;
 }
 
-export async function previewStack(stack: Stack, onOutput: (line: string) => void = () => {}): Promise<PreviewOutcome> {
+export interface RunOptions {
+  /** CrossGuard packs (executable analyzers; lib/infra/policyPack.ts): a mandatory violation fails the run. */
+  readonly policyPacks?: readonly string[];
+}
+
+export async function previewStack(stack: Stack, onOutput: (line: string) => void = () => {}, opts: RunOptions = {}): Promise<PreviewOutcome> {
   const collector = createChangeCollector();
   let output = '';
   const r = await stack.preview({
@@ -147,6 +154,7 @@ export async function previewStack(stack: Stack, onOutput: (line: string) => voi
     },
     diff: true,
     color: 'never',
+    ...(opts.policyPacks?.length ? { policyPacks: [...opts.policyPacks] } : {}),
   });
   return { changes: collector.changes(), summary: { ...r.changeSummary } as Record<string, number>, output };
 }
@@ -158,8 +166,8 @@ export interface UpOutcome {
   readonly unchanged: boolean;
 }
 
-export async function upStack(stack: Stack, onOutput: (line: string) => void = () => {}): Promise<UpOutcome> {
-  const r = await stack.up({ onOutput, color: 'never' });
+export async function upStack(stack: Stack, onOutput: (line: string) => void = () => {}, opts: RunOptions = {}): Promise<UpOutcome> {
+  const r = await stack.up({ onOutput, color: 'never', ...(opts.policyPacks?.length ? { policyPacks: [...opts.policyPacks] } : {}) });
   const summary = { ...(r.summary.resourceChanges ?? {}) } as Record<string, number>;
   const outputs = Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, v.value])) as unknown as ProgramOutputs;
   const unchanged = Object.entries(summary).every(([op, n]) => op === 'same' || n === 0);

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -82,6 +82,7 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
     }),
   );
   github.listen({ onUnhandledRequest: 'error' });
+  let failed = false;
   try {
     // The checkout: this repository's files plus the cluster, rendered; its "GitHub" (origin) is
     // the bare repository the lab's git server serves to Flux.
@@ -194,6 +195,13 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
     assert.ok(podIP, 'the pod on gt-w-2 runs');
     assert.ok(containsAddress(parsePrefix(cidr), parseAddress(podIP)), `${podIP} is in gt-w-2's block ${cidr}`);
     const answer = await probeFrom(ctx, ctx.topology.internet.ns, { url: `http://[${podIP}]:8080/hostname`, need: 3, timeoutS: 30 });
+    if (!answer.ok) {
+      // What the node saw: its BGP agent's last lines (policy), its policy table, its routes, the pod's log.
+      const tail = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').slice(-15).join('\n') : `(no ${f})`);
+      const nft = await ctx.runner.run('nft', ['list', 'table', 'ip6', 'n6-felix-policy'], { ns: w2.ns, allowFail: true });
+      const routes = await ctx.runner.run('ip', ['-6', 'route'], { ns: w2.ns, allowFail: true });
+      console.log(`# diagnostics\n${tail(join(ctx.paths.logs, 'gt-w-2.calico-node.bgp-agent.log'))}\n${nft.stdout || nft.stderr}\n${routes.stdout}\n${tail(join(ctx.paths.logs, 'gt-w-2.echo.e2e-on-gt-w-2.log'))}`);
+    }
     assert.ok(answer.ok, `the pod on gt-w-2 from the internet: ${JSON.stringify(answer)}`);
     console.log(`# gt-w-2: block ${cidr} on both routers; pod ${podIP} answered from the internet (${answer.successes}/${answer.attempts})`);
     await admin.request('DELETE', podPath);
@@ -216,10 +224,16 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
     assert.equal(git(origin, 'ls-tree', '--name-only', 'main', `clusters/${CLUSTER}`), '');
     assert.equal(git(origin, 'ls-tree', '--name-only', 'main', `infra/${CLUSTER}.yaml`), '');
     assert.ok(git(origin, 'ls-tree', '--name-only', 'main', 'infra/lab.yaml'), 'the other clusters stay');
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
     github.close();
-    await labDown(createRunner(), checkout, CLUSTER).catch(() => []);
-    rmSync(work, { recursive: true, force: true });
+    // N6_KEEP_FAILED_LAB=1 leaves a failed run's lab and folder for inspection (npm run lab -- down cleans up).
+    if (!(failed && process.env.N6_KEEP_FAILED_LAB === '1')) {
+      await labDown(createRunner(), checkout, CLUSTER).catch(() => []);
+      rmSync(work, { recursive: true, force: true });
+    } else console.log(`# kept: ${work}`);
   }
 });
 

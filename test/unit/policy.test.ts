@@ -35,6 +35,11 @@ test('policy: nftables for a node (golden shape)', () => {
   assert.match(script, /drop comment "end of tier"/);
   assert.match(script, /ip6 daddr vmap \{ 2001:db8:100:8::81 : jump in0, 2001:db8:100:8::82 : jump in1 \}/);
   assert.equal(compilePolicy(labPolicyInputs(), 'n2').script, script, 'deterministic');
+  // Neighbour discovery passes first in both hooks, before conntrack's verdicts and the pods' policies.
+  for (const hook of ['forward', 'input']) {
+    const chain = new RegExp(`chain ${hook} \\{\\n[^\\n]+\\n {4}icmpv6 type \\{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert \\} accept\\n {4}ct state established,related accept`);
+    assert.match(script, chain, `${hook}: NDP first`);
+  }
   // A node without workloads still gets the table (conntrack rules), and no dispatch.
   assert.doesNotMatch(compilePolicy(labPolicyInputs(), 'n9').script, /vmap/);
 });
