@@ -7,12 +7,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
-import { get as httpsGet } from 'node:https';
-import { createServer } from 'node:net';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -28,6 +24,7 @@ import {
   type ToolPaths,
 } from '../../lib/toolchain/pins.js';
 import { SETUP_COMMAND } from '../../lib/validate/pins.js';
+import { apiServer } from '../apiserver.js';
 import {
   checkGoModPins,
   debianPackagesStep,
@@ -184,154 +181,19 @@ test('debian: as root -> writes policy-rc.d (exit 101) unless there, apt-get upd
 
 // ------------------------------------------------------------------- smoke
 
-/** Ports the kernel just gave out on `host` (then closed again). */
-async function freePorts(host: string, n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => {
-      const s = createServer();
-      return new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, host, () => resolve(s));
-      });
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
-
-/** GET url: the status code, or the error ("" body kept short). */
-type GetOptions = { ca?: string; headers?: Record<string, string> };
-
-function status(get: typeof httpGet | typeof httpsGet, url: string, opts: GetOptions = {}): Promise<{ code: number; said: string }> {
-  return new Promise((resolve) => {
-    const req = get(url, { ...opts, timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body = (body + d).slice(-2000)));
-      res.on('end', () => resolve({ code: res.statusCode ?? 0, said: body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (e) => resolve({ code: 0, said: e.message }));
-  });
-}
-
-/** Polls `url` until 200, at most limitMs; the failure says the last answer and the program's output. */
-async function until200(
-  url: string,
-  limitMs: number,
-  get: typeof httpGet | typeof httpsGet,
-  opts: GetOptions,
-  alive: () => string | undefined,
-  log: () => string,
-): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    const r = await status(get, url, opts);
-    if (r.code === 200) return performance.now() - t0;
-    const dead = alive();
-    if (dead) throw new Error(`${url}: ${dead}`);
-    if (performance.now() - t0 > limitMs) {
-      throw new Error(`${url}: not 200 within ${limitMs / 1000} s; last answer ${r.code}: ${r.said}\nlast output:\n${log()}`);
-    }
-    await new Promise((res) => setTimeout(res, 250));
-  }
-}
-
-/** A child whose output is kept (the last 8 KiB) for the failure message. */
-function start(file: string, args: string[]): { child: ChildProcess; log: () => string; exited: () => string | undefined } {
-  let out = '';
-  let exit: string | undefined;
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-  const keep = (d: Buffer) => (out = (out + d.toString('utf8')).slice(-8192));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  child.on('exit', (code, signal) => (exit = `exited (${signal ?? code})`));
-  child.on('error', (e) => (exit = e.message));
-  return { child, log: () => out, exited: () => (exit ? `${file} ${exit}; its last output:\n${out}` : undefined) };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await gone;
-  clearTimeout(t);
-}
 
 test('smoke: etcd and kube-apiserver start on loopback and /readyz answers 200', { timeout: 150_000 }, async (t) => {
   need(paths.etcd);
   need(paths['kube-apiserver']);
   const dir = mkdtempSync(join(tmpdir(), 'native6-smoke-'));
-  const children: ChildProcess[] = [];
-  // Last resort if the test runner goes away mid-test.
-  const killAll = () => children.forEach((c) => c.kill('SIGKILL'));
-  process.once('exit', killAll);
+  const t0 = performance.now();
+  // etcd and the API server as the other integration tests start them (test/apiserver.ts).
+  const api = await apiServer(dir);
   try {
-    const [clientPort, peerPort] = await freePorts('127.0.0.1', 2);
-    const [apiPort] = await freePorts('::1', 1);
-    const etcdUrl = `http://127.0.0.1:${clientPort}`;
-    const peerUrl = `http://127.0.0.1:${peerPort}`;
-
-    const t0 = performance.now();
-    const etcd = start(paths.etcd, [
-      '--name=smoke',
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=smoke=${peerUrl}`,
-      '--initial-cluster-state=new',
-    ]);
-    children.push(etcd.child);
-    const etcdMs = await until200(`${etcdUrl}/health`, 30_000, httpGet, {}, etcd.exited, etcd.log);
-
-    // Keys: the service-account signing key from Node, the serving
-    // certificate (self-signed, for ::1 only) from openssl.
-    const sa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    writeFileSync(join(dir, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    writeFileSync(join(dir, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
-    const crt = join(dir, 'serving.crt');
-    const key = join(dir, 'serving.key');
-    const openssl = await exec('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', crt, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:::1,DNS:localhost',
-    ], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-    assert.equal(openssl.code, 0, `openssl (Debian package openssl) failed: ${openssl.stderr}`);
-    // AlwaysAllow turns anonymous requests off: /readyz is asked with a static token.
-    const token = randomBytes(24).toString('hex');
-    writeFileSync(join(dir, 'tokens.csv'), `${token},smoke,smoke,system:masters\n`);
-
-    mkdirSync(join(dir, 'certs'));
-    const api = start(paths['kube-apiserver'], [
-      `--etcd-servers=${etcdUrl}`,
-      '--bind-address=::1',
-      '--advertise-address=::1', // the service range is IPv6: the families must match
-      `--secure-port=${apiPort}`,
-      '--endpoint-reconciler-type=none', // no Endpoints for default/kubernetes (::1 is not a valid endpoint)
-      `--tls-cert-file=${crt}`,
-      `--tls-private-key-file=${key}`,
-      `--cert-dir=${join(dir, 'certs')}`,
-      `--service-account-key-file=${join(dir, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-      '--service-account-issuer=https://kubernetes.default.svc',
-      '--service-cluster-ip-range=2001:db8:0:5ec::/112',
-      '--authorization-mode=AlwaysAllow',
-      `--token-auth-file=${join(dir, 'tokens.csv')}`,
-      '--profiling=false',
-    ]);
-    children.push(api.child);
-    const ca = readFileSync(crt, 'utf8');
-    const readyz = `https://[::1]:${apiPort}/readyz`;
-    const apiMs = await until200(readyz, 60_000, httpsGet, { ca, headers: { authorization: `Bearer ${token}` } }, () => api.exited() ?? etcd.exited(), api.log);
-    t.diagnostic(
-      `etcd healthy after ${(etcdMs / 1000).toFixed(1)} s; kube-apiserver /readyz 200 after ${(apiMs / 1000).toFixed(1)} s ` +
-        `(${((performance.now() - t0) / 1000).toFixed(1)} s from etcd's start)`,
-    );
+    assert.equal(String(await api.client.request<string>('GET', '/readyz')).trim(), 'ok');
+    t.diagnostic(`etcd and kube-apiserver ready (/readyz 200) ${((performance.now() - t0) / 1000).toFixed(1)} s after etcd's start`);
   } finally {
-    for (const c of children.reverse()) await stop(c);
-    process.removeListener('exit', killAll);
+    await api.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });
