@@ -77,10 +77,16 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { skip: roo
     assert.match(second.find((p) => p.name === 'control planes join')!.note, /all joined/);
 
     // Hang (SIGSTOP, not kill) a control plane: every process in it stops; both routers withdraw its
-    // routes when the hold time (9 s, the routers') runs out, and the echo Service (its pods are on the
-    // worker) answers through the other nodes.
+    // routes when the hold time (9 s, the routers') runs out, and the echo Service answers through the
+    // other nodes.
     const echo = await admin.get<{ spec: { clusterIP: string } }>('/api/v1/namespaces/echo/services/echo-cluster');
-    const victim = ctx.topology.machines[1]!;
+    // A control plane that runs none of the Service's pods (the lab's control planes take pods: a hung
+    // node's endpoints stay in the Service until the node is declared dead, and flows sent to them
+    // fail, which is the node lifecycle's business, not the routers'). Three control planes, two echo pods.
+    const pods = await admin.get<{ items: Array<{ metadata: { labels?: Record<string, string> }; spec: { nodeName?: string } }> }>('/api/v1/namespaces/echo/pods');
+    const busy = new Set(pods.items.filter((p) => p.metadata.labels?.app === 'echo').map((p) => p.spec.nodeName));
+    const victim = ctx.topology.machines.filter((m) => m.machine.role === 'control-plane' && !busy.has(m.machine.name)).pop()!;
+    assert.ok(victim, `every control plane runs an echo pod (${[...busy].join(', ')})`);
     const pids = await namespacePids(runner, victim.ns);
     for (const pid of pids) process.kill(pid, 'SIGSTOP');
     try {
