@@ -4,21 +4,13 @@
  * it moved meanwhile (bounded). Nothing is committed when nothing changed.
  * Real git, run as a child process in the checkout.
  */
-import { spawn } from 'node:child_process';
+import { capture, type Captured } from '../exec/capture.js';
 import { retry } from './retry.js';
 
 export class GitError extends Error {}
 
-export function git(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    const child = spawn('git', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (e) => resolve({ stdout, stderr: e.message, code: 127 }));
-    child.on('close', (code) => resolve({ stdout, stderr, code: code ?? 1 }));
-  });
+export function git(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Captured> {
+  return capture('git', args, { cwd, env });
 }
 
 async function must(cwd: string, args: readonly string[]): Promise<string> {

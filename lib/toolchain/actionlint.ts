@@ -11,7 +11,7 @@
  * without the "v"); `go install …@v1.7.12` builds report "v1.7.12" from
  * their build info instead. Both count as the pinned version.
  */
-import { capture } from './exec.js';
+import { capture } from '../exec/capture.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';

@@ -14,7 +14,7 @@
  * programs run inline through the Automation API, whose language runtime is
  * part of @pulumi/pulumi (README, "Pulumi").
  */
-import { capture } from './exec.js';
+import { capture } from '../exec/capture.js';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';

@@ -1,4 +1,4 @@
-/** Runs a program and collects its output (setup's toolchain modules): never throws, a spawn error is exit 127. */
+/** Runs a program and collects its output: never throws, a spawn error is exit 127 (setup's toolchain modules, git). */
 import { spawn } from 'node:child_process';
 
 export interface Captured {
