@@ -12,6 +12,7 @@ import { MetalCluster } from '../platforms/equinixMetal/pulumi.js';
 import type { ProviderFacts } from '../platforms/equinixMetal/metadata.js';
 import { redactFacts } from '../platforms/equinixMetal/metadata.js';
 import { LabCluster } from '../platforms/lab/pulumi.js';
+import { apiEndpointRecord } from '../platforms/dns/digitalocean.js';
 import { kubeconfig } from '../pki/x509.js';
 import { API_SERVER_PORT } from '../render/kubeadm.js';
 import { loadSpecFile } from '../repo/workspace.js';
@@ -37,6 +38,8 @@ export interface ProgramOutputs {
   readonly kubeconfig: string;
   readonly bootstrapKubeconfig?: string;
   readonly bgpPassword?: string;
+  /** The API endpoint's DNS name, when spec.dns names a zone. */
+  readonly apiEndpointName?: string;
 }
 
 export class SpecError extends Error {}
@@ -84,12 +87,16 @@ export function clusterProgram(opts: ProgramOptions): () => Promise<Record<strin
           kubeconfig({ clusterName: spec.name, server: `https://[${host}]:${API_SERVER_PORT}`, caCertPem, user: ADMIN_USER, clientCertPem, clientKeyPem }),
         ),
       );
+    // The API endpoint's name, when the spec names a zone (the API servers' certificates carry it too);
+    // the kubeconfigs keep the address, so that apply depends on no DNS.
+    const dns = spec.dns ? apiEndpointRecord(spec.name, spec.dns, plan) : undefined;
     return {
       cluster: spec.name,
       platform: spec.platform,
       specFile: opts.specFile,
       machines,
       facts,
+      ...(dns ? { apiEndpointName: dns.fqdn } : {}),
       kubeconfig: kubeconfigFor(formatAddress(plan.apiServer)),
       bootstrapKubeconfig: kubeconfigFor(metal.firstControlPlaneAddress),
       bgpPassword: values.bgpPassword,

@@ -85,7 +85,8 @@ export function clusterConfiguration(spec: ClusterSpec, plan: AddressPlan): Reco
     controlPlaneEndpoint: controlPlaneEndpoint(plan),
     networking: { serviceSubnet: formatPrefix(plan.services), podSubnet: formatPrefix(plan.pods.pool), dnsDomain: 'cluster.local' },
     apiServer: {
-      certSANs: [apiServer, `kubernetes.default.svc`],
+      // The API endpoint's DNS name too, when the spec gives it one (spec.dns).
+      certSANs: [apiServer, `kubernetes.default.svc`, ...(spec.dns ? [`${spec.dns.name}.${spec.dns.zone}`] : [])],
       extraArgs: [{ name: 'bind-address', value: '::' }],
     },
     // Calico IPAM hands out pod blocks; the controller manager allocates no node CIDRs.

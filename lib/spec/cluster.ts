@@ -61,6 +61,13 @@ export interface GitOpsSpec {
   readonly interval: string;
 }
 
+export interface DnsSpec {
+  /** The DNS zone (a DigitalOcean domain) that gets the API endpoint's AAAA record. */
+  readonly zone: string;
+  /** The record's name in the zone (default api.<cluster>). */
+  readonly name: string;
+}
+
 export interface ClusterSpec {
   /** The file it was read from, for messages. */
   readonly file: string;
@@ -73,6 +80,8 @@ export interface ClusterSpec {
   readonly network: NetworkSpec;
   readonly policy: PolicySpec;
   readonly gitops: GitOpsSpec;
+  /** An AAAA record for the API endpoint, when a zone is configured (Equinix Metal only). */
+  readonly dns?: DnsSpec;
 }
 
 export const DEFAULTS = {

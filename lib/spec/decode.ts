@@ -23,6 +23,7 @@ import {
   PLATFORMS,
   SUPPORTED_MINORS,
   type ClusterSpec,
+  type DnsSpec,
   type GitOpsSpec,
   type NetworkSpec,
   type NodeGroup,
@@ -120,7 +121,7 @@ function decodeRoot(r: Reader, root: Node | null, options: DecodeOptions): Omit<
   return { name, ...body };
 }
 
-const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'gitops'] as const;
+const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'gitops', 'dns'] as const;
 
 function decodeSpec(r: Reader, node: Node, clusterName: string): Omit<ClusterSpec, 'file' | 'name'> | undefined {
   const path: Path = ['spec'];
@@ -179,8 +180,9 @@ function decodeSpec(r: Reader, node: Node, clusterName: string): Omit<ClusterSpe
   const network = decodeNetwork(r, f.get('network'), node, platform);
   const policy = decodePolicy(r, f.get('policy'));
   const gitops = decodeGitOps(r, f.get('gitops'), node, platform);
+  const dns = decodeDns(r, f.get('dns'), platform, clusterName);
 
-  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !gitops) return undefined;
+  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !gitops || dns === null) return undefined;
 
   // Cross-field rules.
   const nodes = controlPlane.count + workers.reduce((n, w) => n + w.count, 0);
@@ -199,7 +201,7 @@ function decodeSpec(r: Reader, node: Node, clusterName: string): Omit<ClusterSpe
     r.report(['metadata', 'name'], node, `node name "${longest}" is longer than 63 characters`, 'shorten the cluster or pool names');
     return undefined;
   }
-  return { platform, metro, kubernetesVersion, controlPlane, workers, network, policy, gitops };
+  return { platform, metro, kubernetesVersion, controlPlane, workers, network, policy, gitops, ...(dns ? { dns } : {}) };
 }
 
 function decodePlan(r: Reader, fields: Map<string, Field>, parent: Node, path: Path, platform: Platform): string | undefined {
@@ -460,6 +462,43 @@ function decodePolicy(r: Reader, field: Field | undefined): PolicySpec | undefin
     return undefined;
   }
   return { publicSources, trustedSources };
+}
+
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** spec.dns: undefined when absent, null when wrong (reported). */
+function decodeDns(r: Reader, field: Field | undefined, platform: Platform, clusterName: string): DnsSpec | undefined | null {
+  const path: Path = ['spec', 'dns'];
+  if (!field || isNull(field.value)) return undefined;
+  if (platform === 'lab') {
+    r.report(path, field.key, 'is for Equinix Metal clusters: the lab has no DNS provider', 'remove spec.dns from the lab spec');
+    return null;
+  }
+  const f = r.fields(field.value, path, ['zone', 'name']);
+  if (!f) return null;
+  const z = f.get('zone');
+  if (!z || isNull(z.value)) {
+    r.report([...path, 'zone'], z?.key ?? field.value, 'is required with spec.dns', 'add the DigitalOcean domain that gets the record, e.g. "zone: example.com"');
+    return null;
+  }
+  let ok = true;
+  const zone = r.string(z.value, [...path, 'zone'], 'write the zone as a string');
+  if (zone === undefined) ok = false;
+  else if (!DNS_NAME.test(zone) || !zone.includes('.')) {
+    r.report([...path, 'zone'], z.value, `"${zone}" is not a DNS zone`, 'write a domain in lower case, e.g. example.com');
+    ok = false;
+  }
+  let name = `api.${clusterName}`;
+  const n = f.get('name');
+  if (n && !isNull(n.value)) {
+    const v = r.string(n.value, [...path, 'name'], 'write the record name as a string');
+    if (v === undefined) ok = false;
+    else if (!DNS_NAME.test(v) || (zone !== undefined && v.endsWith(`.${zone.toLowerCase()}`))) {
+      r.report([...path, 'name'], n.value, `"${v}" is not a record name relative to the zone`, `write the name without the zone, e.g. api.${clusterName} for api.${clusterName}.<zone>`);
+      ok = false;
+    } else name = v;
+  }
+  return ok && zone !== undefined ? { zone, name } : null;
 }
 
 function decodeGitOps(r: Reader, field: Field | undefined, spec: Node, platform: Platform): GitOpsSpec | undefined {

@@ -111,7 +111,7 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
   const spec = loadSpecFile(root, 'infra/dfw.yaml', { ignoreFacts: true }).cluster!;
   const devices = () => registered.filter((r) => r.type === 'equinix-metal:index/device:Device');
 
-  it('registers the project with local BGP, the SSH key, a device and an IPv6 BGP session per machine, nothing else', () => {
+  it('registers the project with local BGP, the SSH key, a device and an IPv6 BGP session per machine, the API record, nothing else', () => {
     const types = registered.map((r) => r.type).sort();
     const count = (t: string) => types.filter((x) => x === t).length;
     const machines = spec.plan.machines.length;
@@ -122,7 +122,11 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
     assert.equal(count('equinix-metal:index/bgpSession:BgpSession'), machines);
     assert.equal(count('native6:equinix-metal:Cluster'), 1);
     assert.equal(count('pulumi-nodejs:dynamic/native6-secrets:Resource'), 1);
-    assert.equal(types.length, 4 + 2 * machines);
+    assert.equal(count('digitalocean:index/dnsRecord:DnsRecord'), 1);
+    assert.equal(types.length, 5 + 2 * machines);
+    // infra/dfw.yaml names a zone: the API endpoint's AAAA record points at the API ClusterIP.
+    const record = registered.find((r) => r.type === 'digitalocean:index/dnsRecord:DnsRecord')!;
+    assert.deepEqual({ ...record.inputs }, { domain: 'example.com', type: 'AAAA', name: 'api.dfw', value: formatAddress(spec.plan.apiServer), ttl: 300 });
     const project = registered.find((r) => r.type === 'equinix-metal:index/project:Project')!;
     // The password makes the whole BGP config secret.
     const bgp = secretObject(project.inputs.bgpConfig, 'bgpConfig') as Record<string, unknown>;
@@ -220,5 +224,6 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
     assert.match(client.subject, /O=kubeadm:cluster-admins/);
     const boot = parse(await valueOf<string>(outputs.bootstrapKubeconfig)) as { clusters: Array<{ cluster: { server: string } }> };
     assert.equal(boot.clusters[0]!.cluster.server, 'https://[2001:db8:2a00:f::3]:443');
+    assert.equal(outputs.apiEndpointName as unknown, 'api.dfw.example.com');
   });
 });

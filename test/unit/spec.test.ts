@@ -101,6 +101,13 @@ const expected: Record<string, string[]> = {
   'invalid-pod-pool-too-large.yaml': [
     "@:10:18: spec.network.podPoolSize: a /56 pod pool does not fit in a /56 block after its fixed ranges (the block has 256 /64s, the first 8 are fixed ranges, and the pool needs 256 /64s aligned to its size). Fix: use a smaller pod pool (podPoolSize 57 or more) or a larger block",
   ],
+  'invalid-lab-dns.yaml': [
+    '@:10:3: spec.dns: is for Equinix Metal clusters: the lab has no DNS provider. Fix: remove spec.dns from the lab spec',
+  ],
+  'invalid-metal-dns.yaml': [
+    '@:20:11: spec.dns.zone: "Example_COM" is not a DNS zone. Fix: write a domain in lower case, e.g. example.com',
+    '@:21:11: spec.dns.name: "api_bad" is not a record name relative to the zone. Fix: write the name without the zone, e.g. api.bad for api.bad.<zone>',
+  ],
   'invalid-policy-source.yaml': [
     "@:12:9: spec.policy.trustedSources[0]: \"10.0.0.0\" is an IPv4 address; native6 is IPv6-only. Fix: write an IPv6 prefix with its host bits zero, e.g. 2001:db8:ab00::/40",
   ],
