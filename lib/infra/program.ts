@@ -17,7 +17,7 @@ import { kubeconfig } from '../pki/x509.js';
 import { API_SERVER_PORT } from '../render/kubeadm.js';
 import { loadSpecFile } from '../repo/workspace.js';
 import { formatProblem } from '../spec/problems.js';
-import { ADMIN_USER, ClusterSecrets } from './secrets.js';
+import { ADMIN_USER, AdminCredential, ClusterSecrets } from './secrets.js';
 
 export const PROJECT = 'native6';
 
@@ -81,9 +81,10 @@ export function clusterProgram(opts: ProgramOptions): () => Promise<Record<strin
     };
     const metal = new MetalCluster(spec.name, { spec, plan, secrets: values, ...(organizationId ? { organizationId } : {}) });
     const facts = metal.devices.apply((devices): ProviderFacts => redactFacts({ apiVersion: 'native6.dev/v1alpha1', kind: 'ProviderFacts', cluster: spec.name, reservedBlock: formatPrefix(plan.block), devices }));
+    const admin = new AdminCredential(`${spec.name}-admin`, { cluster: spec.name, caCertPem: secrets.caCertPem, caKeyPem: values.caKeyPem });
     const kubeconfigFor = (server: pulumi.Input<string>) =>
       pulumi.secret(
-        pulumi.all([server, secrets.caCertPem, secrets.adminCertPem, secret(secrets.adminKeyPem)]).apply(([host, caCertPem, clientCertPem, clientKeyPem]) =>
+        pulumi.all([server, secrets.caCertPem, admin.certPem, secret(admin.keyPem)]).apply(([host, caCertPem, clientCertPem, clientKeyPem]) =>
           kubeconfig({ clusterName: spec.name, server: `https://[${host}]:${API_SERVER_PORT}`, caCertPem, user: ADMIN_USER, clientCertPem, clientKeyPem }),
         ),
       );

@@ -3,12 +3,14 @@
  * (encrypted by its secrets provider), never in git: the kubeadm bootstrap
  * token and certificate key shared by every join, the BGP MD5 password, the
  * cluster CA (so joins pin its hash and apply gets an admin kubeconfig
- * without logging in to a machine), an admin client certificate, and the
- * devices' SSH key.
+ * without logging in to a machine), and the devices' SSH key. The admin
+ * client certificate is its own resource (AdminCredential): signed by that
+ * CA, valid for ADMIN_DAYS, replaced by the first apply within
+ * ADMIN_RENEW_DAYS of its end.
  *
- * `generateClusterSecrets` is plain code; `ClusterSecrets` is the Pulumi
- * dynamic resource that calls it on create and never again, so a second
- * apply changes nothing.
+ * `generateClusterSecrets` and `signAdmin` are plain code; `ClusterSecrets`
+ * and `AdminCredential` are the Pulumi dynamic resources that call them on
+ * create, so a second apply changes nothing (until the renewal is due).
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
@@ -23,8 +25,6 @@ export interface ClusterSecretValues {
   readonly caCertPem: string;
   readonly caKeyPem: string;
   readonly caCertHash: string;
-  readonly adminCertPem: string;
-  readonly adminKeyPem: string;
   readonly sshPrivateKeyPem: string;
   readonly sshPublicKey: string;
 }
@@ -34,7 +34,6 @@ export const SECRET_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
   'certificateKey',
   'bgpPassword',
   'caKeyPem',
-  'adminKeyPem',
   'sshPrivateKeyPem',
 ];
 
@@ -42,7 +41,9 @@ export const SECRET_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
 export const ADMIN_GROUP = 'kubeadm:cluster-admins';
 export const ADMIN_USER = 'native6-admin';
 const CA_YEARS = 10;
-const ADMIN_DAYS = 365;
+/** The admin certificate's life, and how long before its end apply renews it. */
+export const ADMIN_DAYS = 365;
+export const ADMIN_RENEW_DAYS = 30;
 
 function chars(alphabet: string, n: number): string {
   let out = '';
@@ -57,18 +58,6 @@ export function generateClusterSecrets(cluster: string, now: Date = new Date()):
   const caNotAfter = new Date(notBefore.getTime());
   caNotAfter.setUTCFullYear(caNotAfter.getUTCFullYear() + CA_YEARS);
   const caCertPem = selfSignedCA({ key: ca, commonName: 'kubernetes', notBefore, notAfter: caNotAfter, serial: serialOf(cluster, 'ca') });
-  const admin = generateKey();
-  const adminCertPem = signCertificate({
-    caKey: ca,
-    caCertPem,
-    key: admin.publicKeyPem,
-    commonName: ADMIN_USER,
-    organizations: [ADMIN_GROUP],
-    notBefore,
-    notAfter: new Date(notBefore.getTime() + ADMIN_DAYS * 86_400_000),
-    serial: serialOf(cluster, 'admin'),
-    usage: 'client',
-  });
   const ssh = generateSshKey();
   return {
     bootstrapToken: `${chars(lower, 6)}.${chars(lower, 16)}`,
@@ -77,8 +66,6 @@ export function generateClusterSecrets(cluster: string, now: Date = new Date()):
     caCertPem,
     caKeyPem: ca.privateKeyPem,
     caCertHash: caCertHash(caCertPem),
-    adminCertPem,
-    adminKeyPem: admin.privateKeyPem,
     sshPrivateKeyPem: ssh.privateKeyPem,
     sshPublicKey: ssh.publicKeyOpenSsh,
   };
@@ -114,14 +101,69 @@ export class ClusterSecrets extends pulumi.dynamic.Resource {
   declare readonly caCertPem: pulumi.Output<string>;
   declare readonly caKeyPem: pulumi.Output<string>;
   declare readonly caCertHash: pulumi.Output<string>;
-  declare readonly adminCertPem: pulumi.Output<string>;
-  declare readonly adminKeyPem: pulumi.Output<string>;
   declare readonly sshPrivateKeyPem: pulumi.Output<string>;
   declare readonly sshPublicKey: pulumi.Output<string>;
 
   constructor(name: string, args: { cluster: string }, opts?: pulumi.CustomResourceOptions) {
     const outs: Record<string, undefined> = {};
-    for (const k of ['bootstrapToken', 'certificateKey', 'bgpPassword', 'caCertPem', 'caKeyPem', 'caCertHash', 'adminCertPem', 'adminKeyPem', 'sshPrivateKeyPem', 'sshPublicKey']) outs[k] = undefined;
+    for (const k of ['bootstrapToken', 'certificateKey', 'bgpPassword', 'caCertPem', 'caKeyPem', 'caCertHash', 'sshPrivateKeyPem', 'sshPublicKey']) outs[k] = undefined;
     super(provider, name, { cluster: args.cluster, ...outs }, { ...opts, additionalSecretOutputs: [...SECRET_FIELDS] }, 'native6-secrets');
+  }
+}
+
+// ------------------------------------------------------------- the admin
+
+export interface AdminCredentialValues {
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** ISO time the certificate ends. */
+  readonly notAfter: string;
+}
+
+/** A client certificate for the cluster's admins (kubeadm:cluster-admins), signed by the cluster CA. */
+export function signAdmin(cluster: string, caCertPem: string, caKeyPem: string, now: Date = new Date()): AdminCredentialValues {
+  const key = generateKey();
+  const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 5 * 60_000);
+  const notAfter = new Date(notBefore.getTime() + ADMIN_DAYS * 86_400_000);
+  const certPem = signCertificate({ caKey: caKeyPem, caCertPem, key: key.publicKeyPem, commonName: ADMIN_USER, organizations: [ADMIN_GROUP], notBefore, notAfter, serial: serialOf(cluster, 'admin'), usage: 'client' });
+  return { certPem, keyPem: key.privateKeyPem, notAfter: notAfter.toISOString() };
+}
+
+/** Replace when the CA changed, or when the certificate ends within ADMIN_RENEW_DAYS of `now`. */
+export function adminRenewal(olds: { caCertPem?: string; notAfter?: string }, news: { caCertPem?: string }, now: Date = new Date()): string[] {
+  const replaces: string[] = [];
+  if (olds.caCertPem !== news.caCertPem) replaces.push('caCertPem');
+  const end = olds.notAfter ? Date.parse(olds.notAfter) : Number.NaN;
+  if (!(end - now.getTime() > ADMIN_RENEW_DAYS * 86_400_000)) replaces.push('notAfter');
+  return replaces;
+}
+
+const adminProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: { cluster: string; caCertPem: string; caKeyPem: string }) {
+    const path = await import('node:path');
+    const root = process.env.NATIVE6_ROOT ?? path.resolve(process.cwd(), '..');
+    const mod = (await import((await import('node:url')).pathToFileURL(path.join(root, 'lib', 'infra', 'secrets.ts')).href)) as {
+      signAdmin: (c: string, cert: string, key: string) => Record<string, string>;
+    };
+    return { id: `${inputs.cluster}-admin`, outs: { ...inputs, ...mod.signAdmin(inputs.cluster, inputs.caCertPem, inputs.caKeyPem) } };
+  },
+  async diff(_id: string, olds: { caCertPem?: string; notAfter?: string }, news: { caCertPem?: string }) {
+    const path = await import('node:path');
+    const root = process.env.NATIVE6_ROOT ?? path.resolve(process.cwd(), '..');
+    const mod = (await import((await import('node:url')).pathToFileURL(path.join(root, 'lib', 'infra', 'secrets.ts')).href)) as {
+      adminRenewal: (o: typeof olds, n: typeof news) => string[];
+    };
+    const replaces = mod.adminRenewal(olds, news);
+    return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
+  },
+};
+
+export class AdminCredential extends pulumi.dynamic.Resource {
+  declare readonly certPem: pulumi.Output<string>;
+  declare readonly keyPem: pulumi.Output<string>;
+  declare readonly notAfter: pulumi.Output<string>;
+
+  constructor(name: string, args: { cluster: string; caCertPem: pulumi.Input<string>; caKeyPem: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
+    super(adminProvider, name, { ...args, certPem: undefined, keyPem: undefined, notAfter: undefined }, { ...opts, additionalSecretOutputs: ['keyPem', 'caKeyPem'] }, 'native6-admin');
   }
 }

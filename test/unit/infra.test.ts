@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
 import { clusterProgram } from '../../lib/infra/program.js';
-import { generateClusterSecrets } from '../../lib/infra/secrets.js';
+import { ADMIN_DAYS, ADMIN_RENEW_DAYS, adminRenewal, generateClusterSecrets, signAdmin } from '../../lib/infra/secrets.js';
 import { decodeFacts } from '../../lib/platforms/equinixMetal/facts.js';
 import { JOIN_DISCOVERY_TIMEOUT, NODE_ADDRESS_PLACEHOLDER } from '../../lib/platforms/equinixMetal/cloudInit.js';
 import { formatAddress } from '../../lib/net/ipv6.js';
@@ -64,6 +64,10 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
           let state: Record<string, unknown> = { ...inputs };
           if (args.type === 'equinix-metal:index/device:Device') state = { ...inputs, ...deviceState(args.name) };
           if (args.type === 'pulumi-nodejs:dynamic/native6-secrets:Resource') state = { ...inputs, ...generateClusterSecrets(String(inputs.cluster)) };
+          if (args.type === 'pulumi-nodejs:dynamic/native6-admin:Resource') {
+            const plain = (v: unknown) => (typeof v === 'object' && v !== null && SECRET_SIG in v ? (v as unknown as { value: string }).value : String(v));
+            state = { ...inputs, ...signAdmin(String(inputs.cluster), plain(inputs.caCertPem), plain(inputs.caKeyPem)) };
+          }
           return { id: `${args.name}-id`, state };
         },
         call(args) {
@@ -123,7 +127,11 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
     assert.equal(count('native6:equinix-metal:Cluster'), 1);
     assert.equal(count('pulumi-nodejs:dynamic/native6-secrets:Resource'), 1);
     assert.equal(count('digitalocean:index/dnsRecord:DnsRecord'), 1);
-    assert.equal(types.length, 5 + 2 * machines);
+    assert.equal(count('pulumi-nodejs:dynamic/native6-admin:Resource'), 1);
+    assert.equal(types.length, 6 + 2 * machines);
+    // The admin credential is signed by the cluster's CA, whose key reaches it as a secret.
+    const admin = registered.find((r) => r.type === 'pulumi-nodejs:dynamic/native6-admin:Resource')!;
+    secretValue(admin.inputs.caKeyPem, 'the admin credential\'s CA key');
     // infra/dfw.yaml names a zone: the API endpoint's AAAA record points at the API ClusterIP.
     const record = registered.find((r) => r.type === 'digitalocean:index/dnsRecord:DnsRecord')!;
     assert.deepEqual({ ...record.inputs }, { domain: 'example.com', type: 'AAAA', name: 'api.dfw', value: formatAddress(spec.plan.apiServer), ttl: 300 });
@@ -225,5 +233,31 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
     const boot = parse(await valueOf<string>(outputs.bootstrapKubeconfig)) as { clusters: Array<{ cluster: { server: string } }> };
     assert.equal(boot.clusters[0]!.cluster.server, 'https://[2001:db8:2a00:f::3]:443');
     assert.equal(outputs.apiEndpointName as unknown, 'api.dfw.example.com');
+  });
+});
+
+describe('the admin credential renews itself', () => {
+  const now = new Date('2027-01-01T00:00:00Z');
+  const { caCertPem, caKeyPem } = generateClusterSecrets('dfw', now);
+
+  it('is valid for a year and signed by the CA', () => {
+    const a = signAdmin('dfw', caCertPem, caKeyPem, now);
+    const cert = new X509Certificate(a.certPem);
+    assert.ok(cert.verify(new X509Certificate(caCertPem).publicKey));
+    assert.equal(Math.round((Date.parse(a.notAfter) - now.getTime()) / 86_400_000), ADMIN_DAYS);
+    assert.equal(new Date(cert.validTo).toISOString(), a.notAfter);
+  });
+
+  it('is replaced by an apply within the renewal window or after a CA change, and only then', () => {
+    const a = signAdmin('dfw', caCertPem, caKeyPem, now);
+    const olds = { caCertPem, notAfter: a.notAfter };
+    assert.deepEqual(adminRenewal(olds, { caCertPem }, now), []);
+    const day = 86_400_000;
+    const justBefore = new Date(Date.parse(a.notAfter) - (ADMIN_RENEW_DAYS + 1) * day);
+    assert.deepEqual(adminRenewal(olds, { caCertPem }, justBefore), []);
+    const inWindow = new Date(Date.parse(a.notAfter) - (ADMIN_RENEW_DAYS - 1) * day);
+    assert.deepEqual(adminRenewal(olds, { caCertPem }, inWindow), ['notAfter']);
+    assert.deepEqual(adminRenewal(olds, { caCertPem: 'another CA' }, now), ['caCertPem']);
+    assert.deepEqual(adminRenewal({ caCertPem }, { caCertPem }, now), ['notAfter'], 'no recorded end: renew');
   });
 });
