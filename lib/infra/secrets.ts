@@ -81,12 +81,21 @@ function serialOf(cluster: string, what: string): bigint {
  * API; the CLI's working directory infra/ otherwise): it holds no closure
  * over our modules.
  */
+/** This module, loaded again in the provider process (serialized with the providers: dynamic imports only). */
+const loadSecrets = async (): Promise<{
+  generateClusterSecrets: (c: string) => ClusterSecretValues;
+  signAdmin: (c: string, cert: string, key: string) => AdminCredentialValues;
+  adminRenewal: (o: { caCertPem?: string; notAfter?: string }, n: { caCertPem?: string }) => string[];
+}> => {
+  const path = await import('node:path');
+  const url = await import('node:url');
+  const root = process.env.NATIVE6_ROOT ?? path.resolve(process.cwd(), '..');
+  return import(url.pathToFileURL(path.join(root, 'lib', 'infra', 'secrets.ts')).href);
+};
+
 const provider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: { cluster: string }) {
-    const path = await import('node:path');
-    const root = process.env.NATIVE6_ROOT ?? path.resolve(process.cwd(), '..');
-    const url = (await import('node:url')).pathToFileURL(path.join(root, 'lib', 'infra', 'secrets.ts')).href;
-    const mod = (await import(url)) as { generateClusterSecrets: (c: string) => Record<string, string> };
+    const mod = await loadSecrets();
     return { id: `${inputs.cluster}-secrets`, outs: { cluster: inputs.cluster, ...mod.generateClusterSecrets(inputs.cluster) } };
   },
   async diff(_id: string, olds: { cluster: string }, news: { cluster: string }) {
@@ -140,19 +149,11 @@ export function adminRenewal(olds: { caCertPem?: string; notAfter?: string }, ne
 
 const adminProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: { cluster: string; caCertPem: string; caKeyPem: string }) {
-    const path = await import('node:path');
-    const root = process.env.NATIVE6_ROOT ?? path.resolve(process.cwd(), '..');
-    const mod = (await import((await import('node:url')).pathToFileURL(path.join(root, 'lib', 'infra', 'secrets.ts')).href)) as {
-      signAdmin: (c: string, cert: string, key: string) => Record<string, string>;
-    };
+    const mod = await loadSecrets();
     return { id: `${inputs.cluster}-admin`, outs: { ...inputs, ...mod.signAdmin(inputs.cluster, inputs.caCertPem, inputs.caKeyPem) } };
   },
   async diff(_id: string, olds: { caCertPem?: string; notAfter?: string }, news: { caCertPem?: string }) {
-    const path = await import('node:path');
-    const root = process.env.NATIVE6_ROOT ?? path.resolve(process.cwd(), '..');
-    const mod = (await import((await import('node:url')).pathToFileURL(path.join(root, 'lib', 'infra', 'secrets.ts')).href)) as {
-      adminRenewal: (o: typeof olds, n: typeof news) => string[];
-    };
+    const mod = await loadSecrets();
     const replaces = mod.adminRenewal(olds, news);
     return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
   },
