@@ -25,6 +25,8 @@
 // ensureToolchain() for parts. New steps go into setupSteps().
 
 import { providePulumi, pulumiReady } from '../lib/toolchain/pulumi.js';
+import { goBuildEnv, goSourceStamp } from '../lib/toolchain/goProgram.js';
+export { goSourceStamp };
 import { actionlintReady, provideActionlint } from '../lib/toolchain/actionlint.js';
 import { calicoManifestReady, provideCalicoManifest } from '../lib/toolchain/calicoManifest.js';
 import { execFile, spawn } from 'node:child_process';
@@ -632,21 +634,7 @@ export function checkGoModPins(repoDir: string, pin: GoBuildPin): void {
   }
 }
 
-/** Hash of a Go consumer module's sources and of how it is built; the build is redone when it changes. */
-export function goSourceStamp(repoDir: string, sourceDir: string, flags: readonly string[]): string {
-  const dir = join(repoDir, sourceDir);
-  const files = readdirSync(dir)
-    .filter((n) => n === 'go.mod' || n === 'go.sum' || (n.endsWith('.go') && !n.endsWith('_test.go')))
-    .sort();
-  const h: string[] = [process.platform, process.arch, ...flags];
-  for (const n of files) h.push(`${sourceDir}/${n}\n${sha256(readFileSync(join(dir, n)))}`);
-  return sha256(h.join('\n'));
-}
 
-function goBuildEnv(): NodeJS.ProcessEnv {
-  // -mod=readonly: go.mod and go.sum must be complete as committed.
-  return { ...process.env, CGO_ENABLED: '0', GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=readonly`.trim() };
-}
 
 const BUILD_FLAGS = ['-trimpath', '-buildvcs=false'];
 

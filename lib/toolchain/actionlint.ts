@@ -11,10 +11,10 @@
  * without the "v"); `go install …@v1.7.12` builds report "v1.7.12" from
  * their build info instead. Both count as the pinned version.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { capture } from '../exec/capture.js';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { delimiter, dirname, join, relative } from 'node:path';
+import { goSourceStamp, linkOrBuild, programReady } from './goProgram.js';
 
 export const ACTIONLINT = {
   module: 'github.com/rhysd/actionlint',
@@ -38,16 +38,6 @@ export async function actionlintVersion(file: string): Promise<string | undefine
   return first.startsWith('v') ? first : `v${first}`;
 }
 
-/** An `actionlint` on PATH (outside the cache) at the pinned version. */
-async function onPath(cacheDir: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    const file = join(dir, 'actionlint');
-    if (file.startsWith(cacheDir) || !existsSync(file)) continue;
-    if ((await actionlintVersion(file)) === ACTIONLINT.version) return file;
-  }
-  return undefined;
-}
-
 function ldflags(): string {
   // cmd/go splits -ldflags like a shell: the quotes keep the sentence one argument.
   return [
@@ -59,16 +49,8 @@ function ldflags(): string {
 
 const BUILD_FLAGS = ['-trimpath', '-buildvcs=false'] as const;
 
-/** Hash of tools/actionlint's files and the build flags: a rebuild when either changes. */
-export function actionlintStamp(repoDir: string): string {
-  const h = createHash('sha256');
-  h.update(`${process.platform}/${process.arch}\0`);
-  const dir = join(repoDir, ACTIONLINT.sourceDir);
-  for (const f of readdirSync(dir).sort()) {
-    if (statSync(join(dir, f)).isFile()) h.update(f).update('\0').update(readFileSync(join(dir, f))).update('\0');
-  }
-  h.update([...BUILD_FLAGS, ldflags()].join(' '));
-  return h.digest('hex');
+function flags(): string[] {
+  return [...BUILD_FLAGS, `-ldflags=${ldflags()}`];
 }
 
 /** Throws when tools/actionlint/go.mod does not require the pinned version. */
@@ -84,38 +66,22 @@ function checkGoMod(repoDir: string): void {
 }
 
 export async function actionlintReady(cacheDir: string, repoDir: string): Promise<boolean> {
-  const bin = actionlintBinary(cacheDir);
-  if (!existsSync(bin) || (await actionlintVersion(bin)) !== ACTIONLINT.version) return false;
-  const stamp = `${bin}.stamp`;
-  // A link to an actionlint on PATH has no stamp; a built one must come from the current sources.
-  return !existsSync(stamp) || readFileSync(stamp, 'utf8').trim() === actionlintStamp(repoDir);
+  return programReady(actionlintBinary(cacheDir), ACTIONLINT.version, actionlintVersion, goSourceStamp(repoDir, ACTIONLINT.sourceDir, flags()));
 }
 
 /** Puts actionlint at `.cache/bin/actionlint`: a link to the one on PATH at the pinned version, or a build. */
 export async function provideActionlint(cacheDir: string, repoDir: string, progress?: (line: string) => void): Promise<string> {
-  const bin = actionlintBinary(cacheDir);
-  mkdirSync(dirname(bin), { recursive: true });
-  const found = await onPath(cacheDir);
-  rmSync(`${bin}.stamp`, { force: true });
-  if (found) {
-    rmSync(bin, { force: true });
-    symlinkSync(found, bin);
-    return `reused ${found} (${ACTIONLINT.version})`;
-  }
   checkGoMod(repoDir);
-  progress?.(`  building ${relative(process.cwd(), bin)} (${ACTIONLINT.module} ${ACTIONLINT.version}); from an empty Go build cache this takes about 10 s on 2 cores`);
-  const tmp = `${bin}.tmp-${process.pid}`;
-  const r = await capture('go', ['build', ...BUILD_FLAGS, `-ldflags=${ldflags()}`, '-o', tmp, ACTIONLINT.package], {
-    cwd: join(repoDir, ACTIONLINT.sourceDir),
-    // -mod=readonly: go.mod and go.sum must be complete as committed.
-    env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=readonly`.trim() },
+  return linkOrBuild({
+    bin: actionlintBinary(cacheDir),
+    cacheDir,
+    repoDir,
+    sourceDir: ACTIONLINT.sourceDir,
+    package: ACTIONLINT.package,
+    flags: flags(),
+    version: ACTIONLINT.version,
+    versionOf: actionlintVersion,
+    note: `${ACTIONLINT.module} ${ACTIONLINT.version}; from an empty Go build cache this takes about 10 s on 2 cores`,
+    ...(progress ? { progress } : {}),
   });
-  if (r.code !== 0) {
-    rmSync(tmp, { force: true });
-    throw new Error(`go build ${ACTIONLINT.package} (${ACTIONLINT.sourceDir}) failed: ${r.stderr.trim()}`);
-  }
-  rmSync(bin, { force: true });
-  renameSync(tmp, bin);
-  writeFileSync(`${bin}.stamp`, `${actionlintStamp(repoDir)}\n`);
-  return `built ${relative(process.cwd(), bin)}`;
 }

@@ -14,10 +14,10 @@
  * programs run inline through the Automation API, whose language runtime is
  * part of @pulumi/pulumi (README, "Pulumi").
  */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { capture } from '../exec/capture.js';
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, readdirSync, statSync } from 'node:fs';
-import { delimiter, dirname, join, relative } from 'node:path';
+import { goSourceStamp, linkOrBuild, programReady } from './goProgram.js';
 
 export const PULUMI = {
   module: 'github.com/pulumi/pulumi/pkg/v3',
@@ -44,29 +44,12 @@ export async function pulumiVersion(file: string): Promise<string | undefined> {
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
-/** A `pulumi` on PATH (outside the cache) at the pinned version. */
-async function onPath(cacheDir: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    const file = join(dir, 'pulumi');
-    if (file.startsWith(cacheDir) || !existsSync(file)) continue;
-    if ((await pulumiVersion(file)) === PULUMI.version) return file;
-  }
-  return undefined;
-}
-
-/** Hash of tools/pulumi's files and the build flags: a rebuild when either changes. */
-export function pulumiStamp(repoDir: string): string {
-  const h = createHash('sha256');
-  const dir = join(repoDir, PULUMI.sourceDir);
-  for (const f of readdirSync(dir).sort()) {
-    if (statSync(join(dir, f)).isFile()) h.update(f).update('\0').update(readFileSync(join(dir, f))).update('\0');
-  }
-  h.update(ldflags());
-  return h.digest('hex');
-}
-
 function ldflags(): string {
   return `-s -w -X ${PULUMI.versionVariable}=${PULUMI.version}`;
+}
+
+function flags(): string[] {
+  return ['-trimpath', '-buildvcs=false', `-ldflags=${ldflags()}`];
 }
 
 function launcher(repoDir: string, binDir: string): string {
@@ -84,11 +67,8 @@ function launcher(repoDir: string, binDir: string): string {
 export async function pulumiReady(cacheDir: string, repoDir: string): Promise<boolean> {
   const bin = pulumiBinary(cacheDir);
   const plugin = join(dirname(bin), DYNAMIC_PROVIDER_PLUGIN);
-  if (!existsSync(bin) || !existsSync(plugin) || readFileSync(plugin, 'utf8') !== launcher(repoDir, dirname(bin))) return false;
-  if ((await pulumiVersion(bin)) !== PULUMI.version) return false;
-  const stamp = `${bin}.stamp`;
-  // A link to a CLI on PATH has no stamp; a built one must come from the current sources.
-  return !existsSync(stamp) || readFileSync(stamp, 'utf8').trim() === pulumiStamp(repoDir);
+  if (!existsSync(plugin) || readFileSync(plugin, 'utf8') !== launcher(repoDir, dirname(bin))) return false;
+  return programReady(bin, PULUMI.version, pulumiVersion, goSourceStamp(repoDir, PULUMI.sourceDir, flags()));
 }
 
 /** Puts the CLI and the dynamic-provider launcher in `.cache/pulumi/bin/`. */
@@ -98,25 +78,16 @@ export async function providePulumi(cacheDir: string, repoDir: string, progress?
   mkdirSync(binDir, { recursive: true });
   writeFileSync(join(binDir, DYNAMIC_PROVIDER_PLUGIN), launcher(repoDir, binDir));
   chmodSync(join(binDir, DYNAMIC_PROVIDER_PLUGIN), 0o755);
-  const found = await onPath(cacheDir);
-  rmSync(`${bin}.stamp`, { force: true });
-  if (found) {
-    rmSync(bin, { force: true });
-    symlinkSync(found, bin);
-    return `reused ${found} (${PULUMI.version})`;
-  }
-  progress?.(`  building ${relative(process.cwd(), bin)} (${PULUMI.module} ${PULUMI.version}); from an empty Go build cache this takes about 5 min on 2 cores`);
-  const tmp = `${bin}.tmp-${process.pid}`;
-  const r = await capture('go', ['build', '-trimpath', '-buildvcs=false', `-ldflags=${ldflags()}`, '-o', tmp, PULUMI.package], {
-    cwd: join(repoDir, PULUMI.sourceDir),
-    env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=readonly`.trim() },
+  return linkOrBuild({
+    bin,
+    cacheDir,
+    repoDir,
+    sourceDir: PULUMI.sourceDir,
+    package: PULUMI.package,
+    flags: flags(),
+    version: PULUMI.version,
+    versionOf: pulumiVersion,
+    note: `${PULUMI.module} ${PULUMI.version}; from an empty Go build cache this takes about 4 min on 2 cores`,
+    ...(progress ? { progress } : {}),
   });
-  if (r.code !== 0) {
-    rmSync(tmp, { force: true });
-    throw new Error(`go build ${PULUMI.package} (${PULUMI.sourceDir}) failed: ${r.stderr.trim()}`);
-  }
-  rmSync(bin, { force: true });
-  renameSync(tmp, bin);
-  writeFileSync(`${bin}.stamp`, `${pulumiStamp(repoDir)}\n`);
-  return `built ${relative(process.cwd(), bin)}`;
 }
