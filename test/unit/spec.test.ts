@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import { loadCluster } from '../../lib/spec/load.js';
 import { formatProblem } from '../../lib/spec/problems.js';
 import { decodeCluster } from '../../lib/spec/decode.js';
+import type { ClusterSpec } from '../../lib/spec/cluster.js';
+import { stringify } from 'yaml';
 
 const dir = new URL('../fixtures/specs/', import.meta.url);
 const fixtures = readdirSync(dir).sort();
@@ -129,6 +131,66 @@ const expected: Record<string, string[]> = {
   'invalid-worker-duplicate-name.yaml': [
     "@:11:13: spec.workers[1].name: \"general\" is already the name of workers[0]. Fix: give every pool its own name",
   ],
+  // Boundaries: every ranged field one step outside its range (the values at the edges decode: see below).
+  'invalid-boundary-below-min.yaml': [
+    '@:9:22: spec.kubernetesVersion: Kubernetes 1.32 is not supported. Fix: use a release from v1.33 to v1.36 (kubeadm configuration v1beta4)',
+    '@:11:12: spec.controlPlane.count: 0 is out of range (1 to 7). Fix: use 1, 3, 5 or 7',
+    '@:15:14: spec.workers[0].count: -1 is out of range (0 to 32767). Fix: use 0 to 32767 machines',
+    '@:18:16: spec.network.blockSize: 31 is out of range (32 to 60). Fix: use 56, the size Equinix Metal reserves per project and metro',
+    '@:19:15: spec.network.localASN: 0 is out of range (1 to 4294967294). Fix: use a private ASN: 64512-65534 or 4200000000-4294967294',
+    "@:20:14: spec.network.peerASN: 0 is out of range (1 to 4294967294). Fix: use the provider's ASN (Equinix Metal: 65530)",
+    '@:21:23: spec.network.serviceRangeSize: 107 is out of range (108 to 120). Fix: use 108 to 120: kube-apiserver refuses an IPv6 Service range wider than a /108, and a range narrower than a /120 leaves too few ClusterIPs',
+    '@:22:18: spec.network.podPoolSize: 47 is out of range (48 to 112). Fix: use 48 to 112 (64 by default)',
+    '@:23:19: spec.network.podBlockSize: 115 is out of range (116 to 128). Fix: Calico accepts IPv6 block sizes from 116 to 128; 122 is its default',
+    '@:24:28: spec.network.loadBalancerRangeSize: 63 is out of range (64 to 124). Fix: use 64 to 124, e.g. 120 for 256 addresses',
+    '@:25:26: spec.network.externalIPRangeSize: 63 is out of range (64 to 124). Fix: use 64 to 124, e.g. 120 for 256 addresses',
+  ],
+  'invalid-boundary-above-max.yaml': [
+    '@:9:22: spec.kubernetesVersion: Kubernetes 1.37 is not supported. Fix: use a release from v1.33 to v1.36 (kubeadm configuration v1beta4)',
+    '@:11:12: spec.controlPlane.count: 8 is out of range (1 to 7). Fix: use 1, 3, 5 or 7',
+    '@:15:14: spec.workers[0].count: 32768 is out of range (0 to 32767). Fix: use 0 to 32767 machines',
+    '@:18:16: spec.network.blockSize: 61 is out of range (32 to 60). Fix: use 56, the size Equinix Metal reserves per project and metro',
+    '@:19:15: spec.network.localASN: 4294967295 is out of range (1 to 4294967294). Fix: use a private ASN: 64512-65534 or 4200000000-4294967294',
+    "@:20:14: spec.network.peerASN: 4294967295 is out of range (1 to 4294967294). Fix: use the provider's ASN (Equinix Metal: 65530)",
+    '@:21:23: spec.network.serviceRangeSize: 121 is out of range (108 to 120). Fix: use 108 to 120: kube-apiserver refuses an IPv6 Service range wider than a /108, and a range narrower than a /120 leaves too few ClusterIPs',
+    '@:22:18: spec.network.podPoolSize: 113 is out of range (48 to 112). Fix: use 48 to 112 (64 by default)',
+    '@:23:19: spec.network.podBlockSize: 129 is out of range (116 to 128). Fix: Calico accepts IPv6 block sizes from 116 to 128; 122 is its default',
+    '@:24:28: spec.network.loadBalancerRangeSize: 125 is out of range (64 to 124). Fix: use 64 to 124, e.g. 120 for 256 addresses',
+    '@:25:26: spec.network.externalIPRangeSize: 125 is out of range (64 to 124). Fix: use 64 to 124, e.g. 120 for 256 addresses',
+  ],
+  'invalid-asn-below-private.yaml': [
+    '@:11:15: spec.network.localASN: 64511 is not a private ASN. Fix: use a private ASN: 64512-65534 or 4200000000-4294967294 (Equinix Metal local BGP defaults to 65000)',
+  ],
+  'invalid-asn-reserved.yaml': [
+    '@:11:15: spec.network.localASN: 65535 is not a private ASN. Fix: use a private ASN: 64512-65534 or 4200000000-4294967294 (Equinix Metal local BGP defaults to 65000)',
+  ],
+  'invalid-asn-below-4byte-private.yaml': [
+    '@:11:15: spec.network.localASN: 4199999999 is not a private ASN. Fix: use a private ASN: 64512-65534 or 4200000000-4294967294 (Equinix Metal local BGP defaults to 65000)',
+  ],
+  'invalid-block-length-above-max.yaml': [
+    "@:10:12: spec.network.block: a /61 block is outside what the planner carves (/32 to /60). Fix: use the /56 your provider reserved (Equinix Metal: the project's IPv6 block in the metro)",
+  ],
+  'invalid-block-length-below-min.yaml': [
+    "@:10:12: spec.network.block: a /31 block is outside what the planner carves (/32 to /60). Fix: use the /56 your provider reserved (Equinix Metal: the project's IPv6 block in the metro)",
+  ],
+  'invalid-lab-block-whole-documentation.yaml': [
+    "@:10:12: spec.network.block: 2001:db8::/32 overlaps the lab provider's own range 2001:db8:ffff::/48. Fix: pick a block elsewhere in 2001:db8::/32, e.g. 2001:db8:100::/56",
+  ],
+  'invalid-lab-one-too-many-nodes.yaml': [
+    "@:11:3: spec.workers: the lab would run 151 machines; its shared kernel's IPv6 neighbour table holds about 150. Fix: keep the lab at 150 machines or fewer",
+  ],
+  'invalid-pod-pool-capacity-one-short.yaml': [
+    '@:13:5: spec.network.podBlockSize: a /112 pod pool holds 16 /116 blocks, fewer than the 17 nodes that each need one. Fix: use a larger pod pool (smaller podPoolSize) or smaller blocks (larger podBlockSize)',
+  ],
+  'invalid-worker-name-too-long.yaml': [
+    '@:10:13: spec.workers[0].name: "abcdefghij-klmnopqrst" is not a valid pool name. Fix: use at most 20 lower-case letters, digits and "-", starting and ending with a letter or digit',
+  ],
+  'invalid-name-too-long.yaml': [
+    '@:5:9: metadata.name: "abcdefghijklmnopqrstuvwxyz-abcd" is not a valid cluster name. Fix: use at most 30 lower-case letters, digits and "-", starting and ending with a letter or digit',
+  ],
+  'invalid-metal-block-size.yaml': [
+    '@:14:16: spec.network.blockSize: Equinix Metal reserves a /56 per project and metro, not a /57. Fix: use blockSize: 56',
+  ],
   'invalid-yaml-syntax.yaml': [
     "@:9:1: (yaml): Flow sequence in block collection must be sufficiently indented and end with a ]. Fix: correct the YAML syntax at that line",
   ],
@@ -185,4 +247,63 @@ test('the file name must match metadata.name when asked', () => {
   assert.deepEqual(r.problems.map(formatProblem), [
     'infra/other.yaml:4:9: metadata.name: "mini" does not match the file name "other". Fix: rename the file to infra/mini.yaml or set the name to "other"',
   ]);
+});
+
+/** A spec as data, changed by `edit`, written as YAML: for the values at the edges of each range. */
+function specText(platform: 'lab' | 'equinix-metal', edit: (spec: Record<string, any>) => void): string {
+  const metal = platform === 'equinix-metal';
+  const spec: Record<string, any> = {
+    platform,
+    ...(metal ? { metro: 'da', gitops: { url: 'https://github.com/example/clusters' } } : {}),
+    kubernetesVersion: 'v1.35.4',
+    controlPlane: { count: 3, ...(metal ? { plan: 'c3.small.x86' } : {}) },
+    workers: [{ name: 'general', count: 2, ...(metal ? { plan: 'm3.small.x86' } : {}) }],
+    network: { ...(metal ? { blockSize: 56 } : { block: '2001:db8:100::/56' }) },
+  };
+  edit(spec); // `name` stands for metadata.name
+  const { name = 'edge', ...rest } = spec;
+  return stringify({ apiVersion: 'native6.dev/v1alpha1', kind: 'Cluster', metadata: { name }, spec: rest });
+}
+
+test('the values at the edges of every range decode', () => {
+  const cases: Array<[string, 'lab' | 'equinix-metal', (s: Record<string, any>) => void, (spec: ClusterSpec) => unknown, unknown]> = [
+    ['1 control plane', 'lab', (s) => (s.controlPlane.count = 1), (x) => x.controlPlane.count, 1],
+    ['7 control planes', 'lab', (s) => (s.controlPlane.count = 7), (x) => x.controlPlane.count, 7],
+    ['a pool of 0 machines', 'lab', (s) => (s.workers[0].count = 0), (x) => x.workers[0]!.count, 0],
+    ['a pool of 32767 machines', 'equinix-metal', (s) => (s.workers[0].count = 32767), (x) => x.workers[0]!.count, 32767],
+    ['150 lab machines', 'lab', (s) => (s.workers[0].count = 147), (x) => x.controlPlane.count + x.workers[0]!.count, 150],
+    ['a /33 block', 'lab', (s) => (s.network.block = '2001:db8::/33'), (x) => x.network.block.length, 33],
+    ['a /60 block', 'lab', (s) => (s.network.block = '2001:db8:100::/60'), (x) => x.network.block.length, 60],
+    ['localASN 64512', 'lab', (s) => (s.network.localASN = 64512), (x) => x.network.localASN, 64512],
+    ['localASN 65534', 'lab', (s) => (s.network.localASN = 65534), (x) => x.network.localASN, 65534],
+    ['localASN 4200000000', 'lab', (s) => (s.network.localASN = 4200000000), (x) => x.network.localASN, 4200000000],
+    ['localASN 4294967294', 'lab', (s) => (s.network.localASN = 4294967294), (x) => x.network.localASN, 4294967294],
+    ['peerASN 1', 'lab', (s) => (s.network.peerASN = 1), (x) => x.network.peerASN, 1],
+    ['peerASN 4294967294', 'lab', (s) => (s.network.peerASN = 4294967294), (x) => x.network.peerASN, 4294967294],
+    ['serviceRangeSize 108', 'lab', (s) => (s.network.serviceRangeSize = 108), (x) => x.network.serviceRangeSize, 108],
+    ['serviceRangeSize 120', 'lab', (s) => (s.network.serviceRangeSize = 120), (x) => x.network.serviceRangeSize, 120],
+    ['podPoolSize 48 (in a /47)', 'lab', (s) => Object.assign(s.network, { block: '2001:db8:100::/47', podPoolSize: 48 }), (x) => x.network.podPoolSize, 48],
+    ['podPoolSize 112', 'lab', (s) => (s.network.podPoolSize = 112), (x) => x.network.podPoolSize, 112],
+    ['podPoolSize 57, the upper half of a /56', 'equinix-metal', (s) => (s.network.podPoolSize = 57), (x) => x.network.podPoolSize, 57],
+    ['podBlockSize 116', 'lab', (s) => (s.network.podBlockSize = 116), (x) => x.network.podBlockSize, 116],
+    ['podBlockSize 128', 'lab', (s) => (s.network.podBlockSize = 128), (x) => x.network.podBlockSize, 128],
+    ['a /112 pool of /116 blocks for exactly 16 machines', 'lab', (s) => {
+        Object.assign(s.network, { podPoolSize: 112, podBlockSize: 116 });
+        s.workers[0].count = 13;
+      }, (x) => x.controlPlane.count + x.workers[0]!.count, 16],
+    ['loadBalancerRangeSize 64', 'lab', (s) => (s.network.loadBalancerRangeSize = 64), (x) => x.network.loadBalancerRangeSize, 64],
+    ['loadBalancerRangeSize 124', 'lab', (s) => (s.network.loadBalancerRangeSize = 124), (x) => x.network.loadBalancerRangeSize, 124],
+    ['externalIPRangeSize 64', 'lab', (s) => (s.network.externalIPRangeSize = 64), (x) => x.network.externalIPRangeSize, 64],
+    ['externalIPRangeSize 124', 'lab', (s) => (s.network.externalIPRangeSize = 124), (x) => x.network.externalIPRangeSize, 124],
+    ['Kubernetes v1.33.0', 'lab', (s) => (s.kubernetesVersion = 'v1.33.0'), (x) => x.kubernetesVersion, 'v1.33.0'],
+    ['Kubernetes v1.36.0', 'lab', (s) => (s.kubernetesVersion = 'v1.36.0'), (x) => x.kubernetesVersion, 'v1.36.0'],
+    ['a cluster name of 30 characters', 'lab', (s) => (s.name = 'abcdefghijklmnopqrstuvwxyz-abc'), (x) => x.name.length, 30],
+    ['a pool name of 20 characters', 'lab', (s) => (s.workers[0].name = 'abcdefghij-klmnopqrs'), (x) => x.workers[0]!.name.length, 20],
+  ];
+  for (const [what, platform, edit, read, want] of cases) {
+    const r = loadCluster('edge.yaml', specText(platform, edit));
+    assert.ok(r.ok, `${what}: ${r.ok ? '' : r.problems.map(formatProblem).join('\n')}`);
+    if (!r.ok) continue;
+    assert.equal(read(r.spec), want, what);
+  }
 });
