@@ -1,27 +1,40 @@
 /**
  * A datastore snapshot for the lab cluster: the rendered fabric plus nodes,
  * block affinities, Services and Endpoints as a running cluster has them.
- * Shared by the Calico substitute's unit and integration tests.
+ * Shared by the Calico substitute's unit and integration tests. Everything
+ * is rendered here, in memory, from infra/lab.yaml: never read from the
+ * committed trees, which `npm run render` rewrites.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { CalicoObject, DatastoreSnapshot } from '../lib/calico/confd.js';
 import { workloadLabels, type PolicyInputs } from '../lib/calico/policy.js';
 import { labDevices } from '../lib/platforms/lab/metadata.js';
-import { renderCluster } from '../lib/render/tree.js';
+import { renderCluster, renderShared, type RenderedFile } from '../lib/render/tree.js';
 import { loadCluster } from '../lib/spec/load.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
-/** The rendered lab fabric, as the datastore would hold it. */
-export function labFabric(): Array<CalicoObject & { kind?: string }> {
+/** What `npm run render` would write for the lab: the shared trees and clusters/lab/, in memory. */
+function labRendered(): RenderedFile[] {
   const loaded = loadCluster('infra/lab.yaml', readFileSync(`${root}infra/lab.yaml`, 'utf8'));
   if (!loaded.ok) throw new Error('infra/lab.yaml does not load');
   const { spec, plan } = loaded;
-  return renderCluster({ spec, plan, devices: labDevices(spec, plan), sources: ['infra/lab.yaml'] })
-    .filter((f) => f.path.includes('/fabric/') && !f.path.endsWith('kustomization.yaml'))
-    .flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as CalicoObject & { kind?: string }));
+  return [...renderShared(), ...renderCluster({ spec, plan, devices: labDevices(spec, plan), sources: ['infra/lab.yaml'] })];
+}
+
+/** The objects of the rendered files under `dir` (kustomizations left out), parsed back from their YAML. */
+function renderedDocs<T>(files: readonly RenderedFile[], dir: string): T[] {
+  return files
+    .filter((f) => f.path.startsWith(`${dir}/`) && !f.path.endsWith('kustomization.yaml'))
+    .flatMap((f) => parseAllDocuments(f.content).map((d) => d.toJS() as T))
+    .filter(Boolean);
+}
+
+/** The rendered lab fabric, as the datastore would hold it. */
+export function labFabric(): Array<CalicoObject & { kind?: string }> {
+  return renderedDocs(labRendered(), 'clusters/lab/fabric');
 }
 
 export function labSnapshot(over: Partial<DatastoreSnapshot> = {}): DatastoreSnapshot {
@@ -57,14 +70,10 @@ export function labSnapshot(over: Partial<DatastoreSnapshot> = {}): DatastoreSna
 
 /** The rendered baseline, the demo app's policies and the lab's network sets, with three workloads on two nodes. */
 type Doc = { kind?: string; metadata?: { name?: string; namespace?: string; labels?: Record<string, string> }; spec?: Record<string, unknown> };
-const docs = (dir: string): Doc[] =>
-  readdirSync(`${root}${dir}`)
-    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
-    .flatMap((f) => parseAllDocuments(readFileSync(`${root}${dir}/${f}`, 'utf8')).map((d) => d.toJS() as Doc))
-    .filter(Boolean);
 
 export function labPolicyInputs(): PolicyInputs {
-  const all = [...docs('policies/baseline'), ...docs('apps/echo'), ...docs('clusters/lab/fabric')];
+  const files = labRendered();
+  const all = ['policies/baseline', 'apps/echo', 'clusters/lab/fabric'].flatMap((dir) => renderedDocs<Doc>(files, dir));
   const w = (name: string, ip: string, node: string, labels: Record<string, string>, ns = 'echo') => ({ namespace: ns, name, ip, node, labels: workloadLabels(labels, ns) });
   return {
     globalNetworkPolicies: all.filter((d) => d.kind === 'GlobalNetworkPolicy'),

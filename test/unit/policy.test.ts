@@ -6,8 +6,88 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compilePolicy, PolicyError } from '../../lib/calico/policy.js';
+import { compilePolicy, PolicyError, type PolicyInputs } from '../../lib/calico/policy.js';
+import { containsAddress, parseAddress, parsePrefix } from '../../lib/net/ipv6.js';
 import { labPolicyInputs } from '../calico-fixture.js';
+
+/** The script's address sets, by name: their members as written. */
+function setsOf(script: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const m of script.matchAll(/ {2}set (s\d+) \{\n {4}type ipv6_addr; flags interval; auto-merge;\n(?: {4}elements = \{ ([^}]*) \}\n)? {2}\}/g)) {
+    out.set(m[1]!, m[2] ? m[2].split(', ') : []);
+  }
+  return out;
+}
+
+/** The script with every @sN written out as its members, so assertions say what a rule matches. */
+function resolved(script: string): string {
+  const sets = setsOf(script);
+  return script.replace(/@(s\d+)/g, (_, name: string) => {
+    const members = sets.get(name);
+    assert.ok(members, `set ${name} is used but not defined`);
+    return members.length > 0 ? `{ ${members.join(', ')} }` : '{ }';
+  });
+}
+
+interface Packet {
+  readonly saddr: string;
+  readonly daddr: string;
+  readonly proto: 'tcp' | 'udp';
+  readonly dport: number;
+}
+
+/**
+ * Runs a packet through one of the script's workload chains, as nftables
+ * would: the first rule whose matches all hold gives the verdict. Returns
+ * it with the policy whose rule decided (the last "# name (order n)" line).
+ * A rule this reader does not understand fails the test rather than being
+ * skipped.
+ */
+function judge(script: string, workload: string, dir: 'in' | 'eg', p: Packet): { verdict: string; by: string } {
+  const sets = setsOf(script);
+  const chain = new RegExp(`\n {2}chain (${dir}\\d+) \\{\n {4}# ${workload.replace('/', '\\/')} \\S+\n([\\s\\S]*?)\n {2}\\}`).exec(script);
+  assert.ok(chain, `no ${dir} chain for ${workload}`);
+  const inSet = (name: string, address: string) => sets.get(name)!.some((m) => containsAddress(parsePrefix(m, true), parseAddress(address)));
+  const inPorts = (list: string, port: number) =>
+    list.split(', ').some((x) => {
+      const [lo, hi = lo] = x.split('-').map(Number);
+      return port >= lo! && port <= hi!;
+    });
+  let by = '(none)';
+  for (const raw of chain[2]!.split('\n')) {
+    const line = raw.trim();
+    const policy = /^# (\S+) \(order [^)]*\)$/.exec(line);
+    if (policy) {
+      by = policy[1]!;
+      continue;
+    }
+    let rest = line;
+    let matches = true;
+    const take = (re: RegExp): RegExpExecArray | null => {
+      const m = re.exec(rest);
+      if (m) rest = rest.slice(m[0].length);
+      return m;
+    };
+    for (;;) {
+      let m: RegExpExecArray | null;
+      if ((m = take(/^meta l4proto (\S+) /))) matches &&= m[1] === p.proto;
+      else if ((m = take(/^ip6 (saddr|daddr) (!= )?@(s\d+) /))) matches &&= inSet(m[3]!, m[1] === 'saddr' ? p.saddr : p.daddr) !== Boolean(m[2]);
+      else if ((m = take(/^th dport (!= )?\{ ([^}]*) \} /))) matches &&= inPorts(m[2]!, p.dport) !== Boolean(m[1]);
+      else break;
+    }
+    const verdict = /^(accept|drop|return)(?: comment "[^"]*")?$/.exec(rest);
+    assert.ok(verdict, `the test's reader does not understand "${line}"`);
+    if (matches) return { verdict: verdict[1]!, by };
+  }
+  assert.fail(`chain for ${workload} ends without a verdict`);
+}
+
+const INTERNET = '2a00:1450:4001:81c::200e';
+const ECHO_A = '2001:db8:100:8::41';
+const ECHO_B = '2001:db8:100:8::81';
+const INTERNAL = '2001:db8:100:8::82';
+const NODE = '2001:db8:100::3';
+const http = (saddr: string, daddr: string, dport = 8080): Packet => ({ saddr, daddr, proto: 'tcp', dport });
 
 test('policy: the baseline and the app policies apply in Calico order', () => {
   const { summary } = compilePolicy(labPolicyInputs(), 'n2');
@@ -25,13 +105,33 @@ test('policy: the baseline and the app policies apply in Calico order', () => {
   ]);
 });
 
-test('policy: nftables for a node (golden shape)', () => {
+test('policy: nftables for a node, with every address set written out', () => {
   const { script } = compilePolicy(labPolicyInputs(), 'n2');
-  // internal's ingress: the private guard drops sources outside cluster/trusted, then echo pods on 8080 are let in.
-  assert.match(script, /# echo\/internal 2001:db8:100:8::82\n {4}# baseline-guard-private-workloads \(order 10\)\n {4}ip6 saddr != @s\d+ drop/);
-  assert.match(script, /meta l4proto tcp ip6 saddr @s\d+ th dport \{ 8080 \} accept/);
+  const text = resolved(script);
+  // internal's ingress: the private guard drops sources outside the cluster's ranges (no trusted
+  // sources in the lab), the trusted sources (none) are let in, then echo pods on 8080.
+  assert.ok(
+    text.includes(
+      [
+        '    # echo/internal 2001:db8:100:8::82',
+        '    # baseline-guard-private-workloads (order 10)',
+        '    ip6 saddr != { 2001:db8:100:8::/64, 2001:db8:100::/64 } drop',
+        '    # baseline-allow-trusted-sources (order 20)',
+        '    ip6 saddr { } accept',
+        '    # knp.default.internal-from-echo (order 1000)',
+        '    meta l4proto tcp ip6 saddr { 2001:db8:100:8::41/128, 2001:db8:100:8::81/128 } th dport { 8080 } accept',
+        '    # baseline-default-deny (order 10000)',
+        '    drop comment "end of tier"',
+      ].join('\n'),
+    ),
+    text,
+  );
+  // echo's ingress: the public guard lets the cluster and spec.policy.publicSources (::/0 by default) in.
+  assert.match(text, /# baseline-guard-public-workloads \(order 10\)\n {4}ip6 saddr != \{ 2001:db8:100:8::\/64, 2001:db8:100::\/64, ::\/0 \} drop\n/);
+  assert.match(text, /# knp.default.echo-public-ingress \(order 1000\)\n {4}meta l4proto tcp ip6 saddr \{ ::\/0 \} th dport \{ 8080 \} accept\n/);
   // The API server rule: the Service's endpoints and port.
-  assert.match(script, /meta l4proto tcp ip6 daddr @s\d+ th dport \{ 443 \} return/);
+  assert.match(text, /meta l4proto tcp ip6 daddr \{ 2001:db8:100::3\/128, 2001:db8:100::5\/128 \} th dport \{ 443 \} return/);
+  assert.match(text, /# knp.default.echo-to-internal \(order 1000\)\n {4}meta l4proto tcp ip6 daddr \{ 2001:db8:100:8::82\/128 \} th dport \{ 8080 \} return\n/);
   assert.match(script, /drop comment "end of tier"/);
   assert.match(script, /ip6 daddr vmap \{ 2001:db8:100:8::81 : jump in0, 2001:db8:100:8::82 : jump in1 \}/);
   assert.equal(compilePolicy(labPolicyInputs(), 'n2').script, script, 'deterministic');
@@ -42,6 +142,44 @@ test('policy: nftables for a node (golden shape)', () => {
   }
   // A node without workloads still gets the table (conntrack rules), and no dispatch.
   assert.doesNotMatch(compilePolicy(labPolicyInputs(), 'n9').script, /vmap/);
+});
+
+test('policy: packets judged by the rendered policies (internet, nodes, pods)', () => {
+  const { script } = compilePolicy(labPolicyInputs(), 'n2');
+  assert.deepEqual(judge(script, 'echo/echo-b', 'in', http(INTERNET, ECHO_B)), { verdict: 'accept', by: 'knp.default.echo-public-ingress' });
+  assert.deepEqual(judge(script, 'echo/echo-b', 'in', http(INTERNET, ECHO_B, 22)), { verdict: 'drop', by: 'baseline-default-deny' });
+  assert.deepEqual(judge(script, 'echo/internal', 'in', http(INTERNET, INTERNAL)), { verdict: 'drop', by: 'baseline-guard-private-workloads' });
+  assert.deepEqual(judge(script, 'echo/internal', 'in', http(ECHO_A, INTERNAL)), { verdict: 'accept', by: 'knp.default.internal-from-echo' });
+  assert.deepEqual(judge(script, 'echo/internal', 'in', http(NODE, INTERNAL)), { verdict: 'drop', by: 'baseline-default-deny' });
+  assert.deepEqual(judge(script, 'echo/echo-b', 'eg', http(ECHO_B, INTERNAL)), { verdict: 'return', by: 'knp.default.echo-to-internal' });
+  assert.deepEqual(judge(script, 'echo/echo-b', 'eg', http(ECHO_B, INTERNET, 443)), { verdict: 'drop', by: 'baseline-default-deny' });
+  assert.deepEqual(judge(script, 'echo/internal', 'eg', http(INTERNAL, NODE, 443)), { verdict: 'return', by: 'baseline-allow-apiserver' });
+});
+
+test('policy: a namespace policy that opens a private workload to ::/0 is still overruled by the baseline guard', () => {
+  const inputs = labPolicyInputs();
+  const open: PolicyInputs = {
+    ...inputs,
+    networkPolicies: [
+      ...inputs.networkPolicies,
+      {
+        metadata: { name: 'internal-from-anywhere', namespace: 'echo' },
+        spec: {
+          podSelector: { matchLabels: { app: 'internal' } },
+          policyTypes: ['Ingress'],
+          ingress: [{ from: [{ ipBlock: { cidr: '::/0' } }], ports: [{ protocol: 'TCP', port: 8080 }] }],
+        },
+      },
+    ],
+  };
+  const { script } = compilePolicy(open, 'n2');
+  // From the internet: dropped by the guard, before the namespace's policy is reached.
+  assert.deepEqual(judge(script, 'echo/internal', 'in', http(INTERNET, INTERNAL)), { verdict: 'drop', by: 'baseline-guard-private-workloads' });
+  assert.deepEqual(judge(script, 'echo/internal', 'in', http('2001:db8:ffff:9::1', INTERNAL)), { verdict: 'drop', by: 'baseline-guard-private-workloads' });
+  // From inside the cluster the namespace's policy does open it.
+  assert.deepEqual(judge(script, 'echo/internal', 'in', http(NODE, INTERNAL)), { verdict: 'accept', by: 'knp.default.internal-from-anywhere' });
+  // A public workload opened the same way is reachable from the internet (the guard is what differs).
+  assert.deepEqual(judge(script, 'echo/echo-b', 'in', http(INTERNET, ECHO_B)), { verdict: 'accept', by: 'knp.default.echo-public-ingress' });
 });
 
 test('policy: what the engine does not reproduce is refused', () => {
