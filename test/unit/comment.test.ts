@@ -4,8 +4,13 @@ import { test } from 'node:test';
 import { COMMENT_LIMIT, commentMarker, renderPlanComment, stripAnsi, type PlanCommentInput, type PlanView, type ResourceChange } from '../../lib/gitops/comment.js';
 import { assertGolden } from '../golden.js';
 
+/** GitHub refuses an issue or pull-request comment whose body is longer than this (its REST API: "body is too long (maximum is 65536 characters)"). */
+const GITHUB_LIMIT = 65_536;
+
 const DEVICE = 'equinix:metal/device:Device';
 const urn = (type: string, name: string) => `urn:pulumi:dfw::native6::${type}::${name}`;
+/** 12345 as 12,345, as the comment writes counts. */
+const count = (n: number) => n.toLocaleString('en-US');
 const change = (op: ResourceChange['op'], type: string, name: string, diffs?: string[]): ResourceChange => ({ urn: urn(type, name), type, name, op, ...(diffs ? { diffs } : {}) });
 
 const before: PlanView = {
@@ -153,11 +158,16 @@ test('comment: ``` in the output cannot close the fence', () => {
   assert.ok(details.includes('`\u200b`\u200b`\nafter `\u200b`\u200b`\u200b`x'));
 });
 
+test('comment: the product keeps under GitHub\'s limit', () => {
+  assert.ok(COMMENT_LIMIT <= GITHUB_LIMIT, `COMMENT_LIMIT ${COMMENT_LIMIT} is above GitHub's ${GITHUB_LIMIT}`);
+});
+
 test('comment: a huge output keeps its tail and says how much was cut', () => {
   const lines = Array.from({ length: 40_000 }, (_, i) => `    + kubernetes:core/v1:ConfigMap cm-${i} create`);
   const raw = `${lines.join('\n')}\n`;
   const body = renderPlanComment({ ...small, rawOutput: raw });
-  assert.ok(body.length <= COMMENT_LIMIT, `${body.length} > ${COMMENT_LIMIT}`);
+  assert.ok(body.length <= GITHUB_LIMIT, `${body.length} > ${GITHUB_LIMIT}: GitHub would refuse it`);
+  assert.ok(body.length > 60_000, `${body.length}: most of GitHub's room is used`);
   assert.ok(body.length > COMMENT_LIMIT - 200, 'as much of the tail as fits is kept');
   assert.ok(body.startsWith(commentMarker('dfw')));
   assert.match(body, /\| \*\*total\*\* \| \*\*6\*\* \|/, 'the summary is whole');
@@ -171,12 +181,36 @@ test('comment: a huge output keeps its tail and says how much was cut', () => {
   assert.ok(clean.endsWith(kept));
   const cut = Number(/_The first ([\d,]+) characters of the output were cut/.exec(body)?.[1]?.replace(/,/g, ''));
   assert.equal(cut, clean.length - kept.length);
+  // Whole lines, and as many as fit: with the line before them the body would be too long.
+  const first = Number(/cm-(\d+) create/.exec(kept)?.[1]);
+  assert.equal(kept, lines.slice(first).join('\n'));
+  const withOneMore = body.replace(`${count(cut)} characters`, `${count(cut - lines[first - 1]!.length - 1)} characters`).replace(kept, `${lines[first - 1]}\n${kept}`);
+  assert.ok(withOneMore.length > COMMENT_LIMIT, `one more line (${withOneMore.length} characters) would have fitted`);
+});
+
+test('comment: an output whose kept tail starts exactly at a line keeps that line, blank lines included', () => {
+  // Blank lines make whole-line tails of every length, so the cut can land exactly at a line start.
+  const lines = Array.from({ length: 30_000 }, (_, i) => (i % 3 === 1 ? '' : `row ${i}`));
+  const raw = lines.join('\n');
+  const body = renderPlanComment({ ...small, rawOutput: raw });
+  assert.ok(body.length <= GITHUB_LIMIT);
+  const kept = /```text\n([\s\S]*)\n```\n\n<\/details>\n$/.exec(body)?.[1];
+  assert.ok(kept !== undefined);
+  const cut = Number(/_The first ([\d,]+) characters of the output were cut/.exec(body)?.[1]?.replace(/,/g, ''));
+  // What is shown is exactly the output from a line start on, and it says how many characters came before.
+  assert.equal(raw.slice(cut), kept);
+  assert.equal(raw[cut - 1], '\n');
+  // And it is as much as fits: from the previous line's start on, the body would be too long.
+  const previous = raw.lastIndexOf('\n', cut - 2) + 1;
+  const longer = body.replace(`${count(cut)} characters`, `${count(previous)} characters`).replace(`\`\`\`text\n${kept}`, `\`\`\`text\n${raw.slice(previous)}`);
+  assert.ok(longer.length > COMMENT_LIMIT, `the output from character ${previous} on (${longer.length} characters) would have fitted`);
 });
 
 test('comment: 5,000 resources: the output goes first, then rows, and the body says how many were left out', () => {
   const changes = Array.from({ length: 5000 }, (_, i) => change('create', 'kubernetes:core/v1:ConfigMap', `app-config-${String(i).padStart(4, '0')}`, ['data', 'metadata']));
   const body = renderPlanComment({ ...small, changes, rawOutput: 'x'.repeat(10_000) });
-  assert.ok(body.length <= COMMENT_LIMIT, `${body.length} > ${COMMENT_LIMIT}`);
+  assert.ok(body.length <= GITHUB_LIMIT, `${body.length} > ${GITHUB_LIMIT}: GitHub would refuse it`);
+  assert.ok(body.length > 60_000, `${body.length}: most of GitHub's room is used`);
   assert.ok(body.startsWith(commentMarker('dfw')));
   assert.match(body, /\| `\+` create \| 5,000 \|\n\| \*\*total\*\* \| \*\*5,000\*\* \|/);
   const shown = (body.match(/^\| `\+` create \| `kubernetes:core\/v1:ConfigMap` \|/gm) ?? []).length;
@@ -193,7 +227,8 @@ test('comment: when even the plan is too long, the picture goes, then the plan i
   const machines = Array.from({ length: 3000 }, (_, i) => ({ name: `dfw-w-${i + 1}`, role: 'worker' as const, pool: 'w', address: `2604:1380:4641:c500:1::${(2 * i + 3).toString(16)}` }));
   const big = { ranges: after.ranges, machines };
   const body = renderPlanComment({ ...small, before: undefined, after: big, changes: small.changes });
-  assert.ok(body.length <= COMMENT_LIMIT, `${body.length} > ${COMMENT_LIMIT}`);
+  assert.ok(body.length <= GITHUB_LIMIT, `${body.length} > ${GITHUB_LIMIT}: GitHub would refuse it`);
+  assert.ok(body.length > 60_000, `${body.length}: most of GitHub's room is used`);
   assert.ok(body.startsWith(commentMarker('dfw')));
   assert.match(body, /\| \*\*total\*\* \| \*\*6\*\* \|/);
   assert.ok(!body.includes('```mermaid'));
