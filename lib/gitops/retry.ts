@@ -45,7 +45,9 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, o: RetryOpti
   const log = o.log ?? (() => {});
   const start = now();
   let last: unknown;
+  let made = 0;
   for (let n = 1; n <= o.attempts; n++) {
+    made = n;
     try {
       const value = await fn(n);
       if (n > 1) log(`${o.what}: attempt ${n}/${o.attempts} succeeded after ${((now() - start) / 1000).toFixed(1)}s`);
@@ -62,5 +64,6 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, o: RetryOpti
       await sleep(wait);
     }
   }
-  throw new RetryError(`${o.what}: gave up after ${o.attempts} attempts over ${((now() - start) / 1000).toFixed(1)}s; last error: ${reason(last)}`, o.attempts, last);
+  // The attempts actually made, not the ones allowed: the error says what happened.
+  throw new RetryError(`${o.what}: gave up after ${made} attempt${made === 1 ? '' : 's'} over ${((now() - start) / 1000).toFixed(1)}s; last error: ${reason(last)}`, made, last);
 }

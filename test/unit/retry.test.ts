@@ -40,12 +40,14 @@ test('succeeds on a later attempt, logging every failed one with its wait', asyn
 test('gives up after the last attempt with an error that says what, how often, how long and why', async () => {
   const c = clock();
   const lines: string[] = [];
+  let calls = 0;
   await assert.rejects(
-    retry(async () => Promise.reject(new Error('503 Service Unavailable\nbody…')), { what: 'the API server of dfw', attempts: 4, initialMs: 2000, maxMs: 5000, log: (l) => lines.push(l), sleep: c.sleep, now: c.now }),
+    retry(async () => (calls++, Promise.reject(new Error('503 Service Unavailable\nbody…'))), { what: 'the API server of dfw', attempts: 4, initialMs: 2000, maxMs: 5000, log: (l) => lines.push(l), sleep: c.sleep, now: c.now }),
     (e: unknown) => {
       assert.ok(e instanceof RetryError);
       assert.equal(e.message, 'the API server of dfw: gave up after 4 attempts over 11.0s; last error: 503 Service Unavailable');
       assert.equal(e.attempts, 4);
+      assert.equal(calls, 4, 'the attempts reported are the attempts made');
       return true;
     },
   );
@@ -71,6 +73,42 @@ test('a fatal error is not retried', async () => {
   assert.deepEqual(c.waits, []);
 });
 
-test('refuses a nonsensical attempt count', async () => {
-  await assert.rejects(retry(async () => 1, { what: 'x', attempts: 0, initialMs: 1, maxMs: 1 }), /attempts must be a positive integer/);
+test('refuses a nonsensical attempt count, before trying anything', async () => {
+  for (const attempts of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    let calls = 0;
+    await assert.rejects(
+      retry(async () => ++calls, { what: 'x', attempts, initialMs: 1, maxMs: 1 }),
+      (e: unknown) => {
+        assert.ok(!(e instanceof RetryError));
+        assert.equal((e as Error).message, `retry: attempts must be a positive integer, got ${attempts}`);
+        return true;
+      },
+    );
+    assert.equal(calls, 0, `attempts ${attempts}`);
+  }
+});
+
+test('one attempt allowed: no wait, and the error says one attempt', async () => {
+  const c = clock();
+  const lines: string[] = [];
+  let calls = 0;
+  await assert.rejects(
+    retry(
+      async () => {
+        calls++;
+        throw new Error('ECONNRESET');
+      },
+      { what: 'git push', attempts: 1, initialMs: 1000, maxMs: 1000, log: (l) => lines.push(l), sleep: c.sleep, now: c.now },
+    ),
+    (e: unknown) => {
+      assert.ok(e instanceof RetryError);
+      assert.equal(e.message, 'git push: gave up after 1 attempt over 0.0s; last error: ECONNRESET');
+      assert.equal(e.attempts, 1);
+      assert.equal((e.lastError as Error).message, 'ECONNRESET');
+      return true;
+    },
+  );
+  assert.equal(calls, 1);
+  assert.deepEqual(c.waits, []);
+  assert.deepEqual(lines, ['git push: attempt 1/1 failed: ECONNRESET']);
 });
