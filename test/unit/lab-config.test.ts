@@ -44,9 +44,12 @@ test('routers: FRR configuration (golden)', () => {
   const c = routerConfig(t, t.routers[0], { local: 65000, peer: 65530 }, pw);
   assertGolden('lab/r1-bgpd.conf', c.bgpd);
   assertGolden('lab/r1-bfdd.conf', c.bfdd);
-  const noBfd = routerConfig(t, t.routers[1], { local: 65000, peer: 65530 }, pw, { keepalive: 60, hold: 180 });
-  assert.ok(!noBfd.bgpd.includes('bfd'));
-  assert.match(noBfd.bgpd, /timers bgp 60 180/);
+  const r2 = routerConfig(t, t.routers[1], { local: 65000, peer: 65530 }, pw, { keepalive: 60, hold: 180 });
+  assertGolden('lab/r2-bgpd.conf', r2.bgpd);
+  assertGolden('lab/r2-bfdd.conf', r2.bfdd);
+  assert.equal(r2.zebra, 'hostname n6-lab_r2\n!\n');
+  assert.ok(!r2.bgpd.includes('bfd'));
+  assert.match(r2.bgpd, /timers bgp 60 180/);
   assert.throws(() => routerConfig(t, t.routers[0], { local: 65000, peer: 65530 }, new Map()), /no BGP password for lab-cp-1/);
   assert.equal(multipathLimit(5), 16);
   assert.equal(multipathLimit(100), 101);
