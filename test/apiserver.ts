@@ -11,6 +11,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { KubeClient } from '../lib/kube/client.js';
 import { DEFAULT_CACHE_DIR, toolPaths } from '../scripts/setup.js';
+import { need } from './prerequisites.js';
 
 function sh(cmd: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -24,10 +25,11 @@ function sh(cmd: string, args: readonly string[]): Promise<{ code: number; stdou
   });
 }
 
-/** True when setup has built what apiServer() starts. */
-export function apiServerBuilt(): boolean {
+/** Fails, naming the setup step, unless setup has built what apiServer() starts. */
+export function needApiServer(): void {
   const paths = toolPaths(DEFAULT_CACHE_DIR);
-  return existsSync(paths.etcd) && existsSync(paths['kube-apiserver']);
+  need(paths.etcd, 'npm run setup -- bin:etcd');
+  need(paths['kube-apiserver'], 'npm run setup -- bin:kubernetes');
 }
 
 async function freePort(host: string): Promise<number> {
@@ -58,6 +60,7 @@ async function stop(child: ChildProcess): Promise<void> {
 
 /** etcd and kube-apiserver on loopback (AlwaysAllow, a static token): a client for it, and a stop. */
 export async function apiServer(dir: string): Promise<{ client: KubeClient; stop: () => Promise<void> }> {
+  needApiServer();
   const paths = toolPaths(DEFAULT_CACHE_DIR);
   for (const f of [paths.etcd, paths['kube-apiserver']]) assert.ok(existsSync(f), `${f} is missing: run npm run setup`);
   const children: ChildProcess[] = [];

@@ -7,7 +7,7 @@
  * calico:manifest, flux:crds).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,13 +16,15 @@ import { createLineLog } from '../../lib/gitops/log.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { calicoManifestFile } from '../../lib/toolchain/calicoManifest.js';
 import { repoRoot } from '../../scripts/common.js';
-import { apiServer, apiServerBuilt } from '../apiserver.js';
+import { apiServer } from '../apiserver.js';
+import { need } from '../prerequisites.js';
 
 const root = repoRoot();
 const cache = join(root, '.cache');
-const ready = apiServerBuilt() && existsSync(calicoManifestFile(cache)) && existsSync(join(cache, 'flux', 'crds'));
 
-test('Equinix Metal bootstrap: Calico, the fabric, the BGP Secret, then Flux, accepted by a real API server', { skip: ready ? false : 'run npm run setup (kube-apiserver, calico:manifest, flux:crds)', timeout: 180_000 }, async () => {
+test('Equinix Metal bootstrap: Calico, the fabric, the BGP Secret, then Flux, accepted by a real API server', { timeout: 180_000 }, async () => {
+  need(calicoManifestFile(cache), 'npm run setup -- calico:manifest');
+  need(join(cache, 'flux', 'crds'), 'npm run setup -- flux:crds');
   const dir = mkdtempSync(join(tmpdir(), 'n6-bootstrap-'));
   const api = await apiServer(dir);
   try {

@@ -13,7 +13,7 @@
 // - the IPPool equal to the one the fabric renders into clusters/dfw/;
 // - the same objects from the same input.
 //
-// Skipped, saying so, when the manifest has not been copied; the schemas and
+// Fails, naming the setup step, when the manifest has not been copied; the schemas and
 // yamlcheck are set up like test/integration/schemas.test.ts does.
 
 import { before, describe, test } from 'node:test';
@@ -30,7 +30,10 @@ import { calicoManifestReady, CALICO_MANIFEST } from '../../lib/toolchain/calico
 import { compareParsers, formatFileIssue, loadCatalog, parseYamlFile, runYamlcheck, validateObject, type Catalog } from '../../lib/validate/index.js';
 import { DEFAULT_CACHE_DIR, ensureSchemas, ensureYamlcheck, REPO_DIR } from '../../scripts/setup.js';
 
-const skip = calicoManifestReady(DEFAULT_CACHE_DIR) ? false : `Calico's manifest is not in ${DEFAULT_CACHE_DIR}: run \`npm run setup -- ${CALICO_MANIFEST.step}\``;
+/** Fails (never skips) when setup has not copied the manifest. */
+function needManifest(): void {
+  if (!calicoManifestReady(DEFAULT_CACHE_DIR)) assert.fail(`Calico's manifest is not in ${DEFAULT_CACHE_DIR}: run \`npm run setup -- ${CALICO_MANIFEST.step}\``);
+}
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Walk = (path: string, key: string, value: unknown) => void;
@@ -87,7 +90,7 @@ function leftovers(objects: readonly KubeObject[]): string[] {
   return found;
 }
 
-describe('Calico v3.28.5 adjusted for infra/dfw.yaml', { skip }, () => {
+describe('Calico v3.28.5 adjusted for infra/dfw.yaml', () => {
   let catalog: Catalog;
   let upstream: KubeObject[];
   let objects: KubeObject[];
@@ -95,6 +98,7 @@ describe('Calico v3.28.5 adjusted for infra/dfw.yaml', { skip }, () => {
   let plan: any;
 
   before(async () => {
+    needManifest();
     const quiet = { log: () => {} };
     await ensureSchemas(DEFAULT_CACHE_DIR, quiet);
     await ensureYamlcheck(DEFAULT_CACHE_DIR, undefined, quiet);

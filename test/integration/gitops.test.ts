@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,6 +21,7 @@ import { generateKey, selfSignedCA } from '../../lib/pki/x509.js';
 import { runTeardown, TeardownRefused } from '../../lib/gitops/teardown.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
 import { repoRoot } from '../../scripts/common.js';
+import { need } from '../prerequisites.js';
 
 const root = repoRoot();
 const sh = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
@@ -128,9 +129,8 @@ describe('teardown: guarded, then the cluster leaves the branch', () => {
   });
 });
 
-const havePulumi = existsSync(pulumiBinary(join(root, '.cache')));
-
-describe('plan: a real Pulumi preview of the lab stack, one PR comment edited in place', { skip: havePulumi ? false : 'the Pulumi CLI is not built: npm run setup -- bin:pulumi' }, () => {
+describe('plan: a real Pulumi preview of the lab stack, one PR comment edited in place', () => {
+  before(() => need(pulumiBinary(join(root, '.cache')), 'npm run setup -- bin:pulumi'));
   const comments = new Map<number, { id: number; body: string }>();
   let nextId = 1000;
   const requests: string[] = [];

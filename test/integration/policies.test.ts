@@ -4,7 +4,7 @@
  * mandatory violation failing a preview.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,13 +13,15 @@ import { ensurePolicyPack } from '../../lib/infra/policyPack.js';
 import { openStack, previewStack } from '../../lib/infra/stack.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
 import { repoRoot } from '../../scripts/common.js';
+import { need } from '../prerequisites.js';
 
 const root = repoRoot();
-const skip = existsSync(pulumiBinary(join(root, '.cache'))) ? false : 'the Pulumi CLI is not built: npm run setup -- bin:pulumi';
+const needPulumi = () => need(pulumiBinary(join(root, '.cache')), 'npm run setup -- bin:pulumi');
 
-describe('CrossGuard: the native6 pack under the real CLI', { skip }, () => {
+describe('CrossGuard: the native6 pack under the real CLI', () => {
   let work = '';
   before(() => {
+    needPulumi();
     work = mkdtempSync(join(tmpdir(), 'n6-policy-'));
   });
   after(() => rmSync(work, { recursive: true, force: true }));
@@ -56,9 +58,10 @@ describe('CrossGuard: the native6 pack under the real CLI', { skip }, () => {
   });
 });
 
-describe('the cluster secrets and the admin credential under the real engine', { skip }, () => {
+describe('the cluster secrets and the admin credential under the real engine', () => {
   let work = '';
   before(() => {
+    needPulumi();
     work = mkdtempSync(join(tmpdir(), 'n6-secrets-'));
   });
   after(() => rmSync(work, { recursive: true, force: true }));

@@ -13,17 +13,19 @@
 //   - no `${{ }}` inside a `run:` script (inputs go through env:).
 //
 // The actionlint test needs `.cache/bin/actionlint` (`npm run setup --
-// bin:actionlint`) and skips without it; the structural tests need nothing.
+// bin:actionlint`) and fails naming that step without it; the structural
+// tests need nothing.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { ACTIONLINT, actionlintBinary, actionlintVersion } from '../../lib/toolchain/actionlint.js';
 import { actionNames, esbuildOptions } from '../../scripts/build-actions.js';
+import { need } from '../prerequisites.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WORKFLOWS = join(ROOT, '.github', 'workflows');
@@ -95,9 +97,8 @@ test('the workflows are plan, apply, teardown and ci', () => {
   assert.deepEqual(files, ['apply.yml', 'ci.yml', 'plan.yml', 'teardown.yml']);
 });
 
-const why = existsSync(ACTIONLINT_BIN) ? false : `${ACTIONLINT_BIN} is not built: run \`npm run setup -- bin:actionlint\``;
-
-test('actionlint finds nothing in .github/workflows', { skip: why }, async () => {
+test('actionlint finds nothing in .github/workflows', async () => {
+  need(ACTIONLINT_BIN, 'npm run setup -- bin:actionlint');
   assert.equal(await actionlintVersion(ACTIONLINT_BIN), ACTIONLINT.version, `${ACTIONLINT_BIN} is not actionlint ${ACTIONLINT.version}: run \`npm run setup -- bin:actionlint\``);
   const r = await run(ACTIONLINT_BIN, ['-format', '{{json .}}', ...files.map((f) => join('.github', 'workflows', f))]);
   assert.ok(r.code === 0 || r.code === 1, `actionlint failed (exit ${r.code}): ${r.stderr}`);
