@@ -16,6 +16,8 @@
  *   gitops the plan comment for 10 to 5,000 changed resources (render time,
  *          size against GitHub's limit), and a real Pulumi preview of the lab
  *          stack against the CLI's start-up (scripts/bench/gitops.ts).
+ *   validate the schema catalog's load and the committed trees validated
+ *          against it (scripts/bench/validate.ts; after npm run setup).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -23,6 +25,7 @@ import { repoRoot } from './common.js';
 import { benchLab } from './bench/lab.js';
 import { benchFabric } from './bench/fabric.js';
 import { benchGitops } from './bench/gitops.js';
+import { benchValidate } from './bench/validate.js';
 
 const root = repoRoot();
 const [name] = process.argv.slice(2);
@@ -70,7 +73,7 @@ function benchPlan(): number {
   return ok ? 0 : 1;
 }
 
-const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab, fabric: benchFabric, gitops: benchGitops };
+const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab, fabric: benchFabric, gitops: benchGitops, validate: benchValidate };
 if (!name || !benches[name]) {
   console.error(`bench: name one of: ${Object.keys(benches).join(', ')} (npm run bench -- plan)`);
   process.exit(2);

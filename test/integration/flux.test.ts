@@ -97,7 +97,7 @@ test('git server: clone, push (small, chunked, this repository) and fetch over s
     // An empty repository answers; a missing one and a path outside the root do not.
     assert.equal(await git(dir, 'ls-remote', url), '');
     assert.equal(await status(`${base}/missing.git/info/refs?service=git-upload-pack`), 404);
-    assert.notEqual(await status(`${base}/..%2f..%2fetc/info/refs?service=git-upload-pack`), 200);
+    assert.equal(await status(`${base}/..%2f..%2fetc/info/refs?service=git-upload-pack`), 404);
 
     // A first commit, pushed.
     const work = join(dir, 'work');
@@ -237,21 +237,23 @@ test('a real API server accepts the Flux install; waitForKustomizations names wh
     await setStatus(client, ks[3]!, { lastAttemptedRevision: revA, conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: failing }] });
 
     // Ready=False: the error names the Kustomization, its reason and its message, and nothing that is ready.
-    const t1 = performance.now();
     await assert.rejects(waitForKustomizations(client, { timeoutMs: 1500, pollMs: 200 }), (e: Error) => {
       assert.ok(e instanceof FluxNotReadyError);
+      // Waited on until the timeout (Flux retries): the deadline's message, not Stalled's.
+      assert.match(e.message, /^Flux not reconciled after 2 s:\n/);
       assert.match(e.message, /Kustomization flux-system\/apps: Ready=False \(HealthCheckFailed\): timeout waiting for: \[Deployment\/echo\/echo status: 'InProgress'\]/);
       assert.doesNotMatch(e.message, /flux-system\/fabric|flux-system\/policies/);
       assert.deepEqual(e.states.filter((s) => !s.reconciled).map((s) => s.name), ['apps']);
       return true;
     });
-    assert.ok(performance.now() - t1 >= 1400, 'Ready=False is waited on until the timeout (Flux retries)');
 
     // Stalled: Flux gave up; the wait fails at once.
     await setStatus(client, ks[3]!, { conditions: [{ type: 'Ready', status: 'False', reason: 'BuildFailed', message: 'kustomize build failed: accumulating resources' }, { type: 'Stalled', status: 'True', reason: 'BuildFailed', message: 'kustomize build failed: accumulating resources' }] });
-    const t2 = performance.now();
-    await assert.rejects(waitForKustomizations(client, { timeoutMs: 60_000, pollMs: 200 }), /Stalled[\s\S]*flux-system\/apps \[Stalled\]: Ready=False \(BuildFailed\): kustomize build failed/);
-    assert.ok(performance.now() - t2 < 10_000, 'a Stalled Kustomization fails the wait at once');
+    // (The 60 s only guards against a hang: Stalled's own message shows the wait ended on it, not on the deadline.)
+    await assert.rejects(waitForKustomizations(client, { timeoutMs: 60_000, pollMs: 200 }), (e: Error) => {
+      assert.match(e.message, /^Flux gave up \(Stalled\):\n[\s\S]*flux-system\/apps \[Stalled\]: Ready=False \(BuildFailed\): kustomize build failed/);
+      return true;
+    });
 
     // Ready=True everywhere at the source's revision: resolves.
     await setStatus(client, ks[3]!, { ...ready(revA), conditions: [...ready(revA).conditions, { type: 'Stalled', status: 'False', reason: 'Succeeded', message: '' }] });

@@ -285,7 +285,8 @@ test('yamlcheck: kubectl/Flux read YAML 1.1; disagreements are reported', async 
   }
 });
 
-test('speed: loading the catalog and validating 50 objects', (t) => {
+// Its timings are printed as a diagnostic; the figures are `npm run bench -- validate`'s.
+test('a freshly loaded catalog validates 50 real-world objects without an issue', (t) => {
   const t0 = performance.now();
   const fresh = loadCatalog(DEFAULT_CACHE_DIR);
   const t1 = performance.now();
@@ -296,7 +297,6 @@ test('speed: loading the catalog and validating 50 objects', (t) => {
   const t2 = performance.now();
   assert.equal(issues, 0);
   t.diagnostic(`load catalog ${(t1 - t0).toFixed(0)} ms; validate ${objs.length} objects ${(t2 - t1).toFixed(1)} ms`);
-  assert.ok(t2 - t0 < 5000);
 });
 
 // ------------------------------------------------------------------ data

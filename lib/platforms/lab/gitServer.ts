@@ -151,7 +151,22 @@ function serveCgi(req: IncomingMessage, res: ServerResponse, backend: string, pr
 export function createGitHttpServer(opts: GitHttpOptions): Server {
   const backend = opts.backend ?? gitHttpBackend();
   const log = opts.log ?? (() => undefined);
-  return createServer((req, res) => serveCgi(req, res, backend, opts.projectRoot, log));
+  return createServer((req, res) => {
+    // A path that leaves the project root ("..", once decoded) or cannot be decoded is no repository here:
+    // 404 before http-backend, which would refuse it too but as a server error (500).
+    let path = '';
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://lab').pathname);
+    } catch {
+      path = '\0';
+    }
+    if (path.includes('\0') || path.split('/').includes('..')) {
+      log(`${req.socket.remoteAddress} ${req.method} ${req.url} 404 (outside the project root)`);
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    serveCgi(req, res, backend, opts.projectRoot, log);
+  });
 }
 
 /**
