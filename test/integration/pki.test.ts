@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
-import { caCertHash, generateKey, kubeconfig, selfSignedCA, signCertificate } from '../../lib/pki/x509.js';
-import type { KeyPair } from '../../lib/pki/x509.js';
+import { caCertHash, generateKey, kubeconfig, signCertificate } from '../../lib/pki/x509.js';
 import { generateSshKey } from '../../lib/pki/sshKey.js';
 import { DEFAULT_CACHE_DIR, toolPaths } from '../../scripts/setup.js';
 import { needProgram } from '../prerequisites.js';
+import { ca, leaf } from '../pki-fixture.js';
 
 const execFileAsync = promisify(execFile);
 /** Runs a command; resolves with its stdout, rejects when it exits non-zero. */
@@ -28,33 +28,9 @@ async function run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv
   return { stdout };
 }
 
-const NOW = new Date('2025-06-01T12:00:00Z');
-const IN_10_YEARS = new Date('2035-06-01T12:00:00Z');
-const IN_1_YEAR = new Date('2026-06-01T12:00:00Z');
 /** A verification time inside every validity used here (seconds since the epoch, for openssl -attime). */
 const AT = Math.floor(new Date('2025-07-01T00:00:00Z').getTime() / 1000);
 
-function ca(key: KeyPair = generateKey(), commonName = 'kubernetes', serial?: bigint): string {
-  return selfSignedCA({ key, commonName, notBefore: NOW, notAfter: IN_10_YEARS, ...(serial === undefined ? {} : { serial }) });
-}
-
-function leaf(caKey: KeyPair, caPem: string, usage: 'client' | 'server', key: KeyPair = generateKey()): string {
-  return usage === 'client'
-    ? signCertificate({ caKey, caCertPem: caPem, key: key.publicKeyPem, commonName: 'kubernetes-admin', organizations: ['system:masters'], notBefore: NOW, notAfter: IN_1_YEAR, serial: 2n, usage })
-    : signCertificate({
-        caKey,
-        caCertPem: caPem,
-        key: key.publicKeyPem,
-        commonName: 'kube-apiserver',
-        organizations: [],
-        notBefore: NOW,
-        notAfter: IN_1_YEAR,
-        serial: 3n,
-        usage,
-        dnsNames: ['kubernetes', 'kubernetes.default.svc.cluster.local'],
-        ipAddresses: ['2001:db8:2a00:1::1', '2001:db8::', '192.0.2.7'],
-      });
-}
 
 test('openssl verifies the chain strictly, shows the extensions and computes the same CA hash', async () => {
   const OPENSSL = needProgram('openssl', 'apt-get install openssl (or npm run setup -- debian:packages)');

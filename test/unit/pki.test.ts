@@ -10,10 +10,8 @@ import { parse } from 'yaml';
 import { caCertHash, generateKey, kubeconfig, selfSignedCA, signCertificate } from '../../lib/pki/x509.js';
 import type { KeyPair } from '../../lib/pki/x509.js';
 import { generateSshKey, sshPublicKeyFromPrivate } from '../../lib/pki/sshKey.js';
+import { ca, IN_10_YEARS, IN_1_YEAR, leaf, NOW } from '../pki-fixture.js';
 
-const NOW = new Date('2025-06-01T12:00:00Z');
-const IN_10_YEARS = new Date('2035-06-01T12:00:00Z');
-const IN_1_YEAR = new Date('2026-06-01T12:00:00Z');
 
 function hex(s: string): Buffer {
   return Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -58,27 +56,6 @@ function sha1OfPoint(key: KeyPair): Buffer {
   return createHash('sha1').update(spki.subarray(spki.length - 65)).digest(); // P-256: the last 65 octets are 04||X||Y
 }
 
-function ca(key: KeyPair = generateKey(), commonName = 'kubernetes', serial?: bigint): string {
-  return selfSignedCA({ key, commonName, notBefore: NOW, notAfter: IN_10_YEARS, ...(serial === undefined ? {} : { serial }) });
-}
-
-function leaf(caKey: KeyPair, caPem: string, usage: 'client' | 'server', key: KeyPair = generateKey()): string {
-  return usage === 'client'
-    ? signCertificate({ caKey, caCertPem: caPem, key: key.publicKeyPem, commonName: 'kubernetes-admin', organizations: ['system:masters'], notBefore: NOW, notAfter: IN_1_YEAR, serial: 2n, usage })
-    : signCertificate({
-        caKey,
-        caCertPem: caPem,
-        key: key.publicKeyPem,
-        commonName: 'kube-apiserver',
-        organizations: [],
-        notBefore: NOW,
-        notAfter: IN_1_YEAR,
-        serial: 3n,
-        usage,
-        dnsNames: ['kubernetes', 'kubernetes.default.svc.cluster.local'],
-        ipAddresses: ['2001:db8:2a00:1::1', '2001:db8::', '192.0.2.7'],
-      });
-}
 
 test('generateKey: SEC1 EC private key and SPKI public key of one P-256 key', () => {
   const k = generateKey();
