@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { backoffDelay, retry, RetryError } from '../../lib/gitops/retry.js';
 
-function clock() {
-  let t = 0;
+/** A fake clock; it starts far from 0 so that elapsed times are differences, not readings. */
+function clock(start = 1_700_000_000_000) {
+  let t = start;
   const waits: number[] = [];
   return { now: () => t, sleep: async (ms: number) => void (waits.push(ms), (t += ms)), waits };
 }
@@ -54,6 +55,37 @@ test('gives up after the last attempt with an error that says what, how often, h
   assert.deepEqual(c.waits, [2000, 4000, 5000]);
   assert.equal(lines.length, 4);
   assert.equal(lines[3], 'the API server of dfw: attempt 4/4 failed: 503 Service Unavailable');
+});
+
+test('success at the first attempt logs nothing and waits for nothing', async () => {
+  const c = clock();
+  const lines: string[] = [];
+  assert.equal(await retry(async (n) => `ok ${n}`, { what: 'x', attempts: 3, initialMs: 1000, maxMs: 1000, log: (l) => lines.push(l), sleep: c.sleep, now: c.now }), 'ok 1');
+  assert.deepEqual(lines, []);
+  assert.deepEqual(c.waits, []);
+});
+
+test('without a sleep of its own, it waits on a real timer for the backoff delay', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  // setImmediate is not mocked: it runs once every pending promise callback has.
+  const settle = () => new Promise<void>((r) => setImmediate(r));
+  const calls: number[] = [];
+  const done = retry(
+    async (n) => {
+      calls.push(n);
+      if (n === 1) throw new Error('busy');
+      return 'v';
+    },
+    { what: 'x', attempts: 2, initialMs: 5000, maxMs: 5000 },
+  );
+  await settle(); // the first attempt fails and the wait starts
+  assert.deepEqual(calls, [1]);
+  t.mock.timers.tick(4999);
+  await settle();
+  assert.deepEqual(calls, [1], 'the second attempt came before the delay');
+  t.mock.timers.tick(1);
+  assert.equal(await done, 'v');
+  assert.deepEqual(calls, [1, 2]);
 });
 
 test('a fatal error is not retried', async () => {
