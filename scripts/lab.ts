@@ -66,7 +66,8 @@ const ctx = createLabContext(root, cluster, { verbose: flags.has('--verbose') })
 if (command === 'verify') {
   const { report, path } = await labVerify(ctx);
   for (const c of report.checks) if (!c.ok) console.log(`✗ ${c.name}: expected ${c.expected}, observed ${c.observed}`);
-  console.log(`verify: ${report.passed} passed, ${report.failed} failed`);
+  for (const n of report.notApplicable) console.log(`- ${n.family}: not applicable: ${n.reason}`);
+  console.log(`verify: ${report.passed} passed, ${report.failed} failed, ${report.notApplicable.length} famil${report.notApplicable.length === 1 ? 'y' : 'ies'} not applicable`);
   console.log(path);
   process.exit(report.ok ? 0 : 1);
 }

@@ -4,7 +4,8 @@
  * internet namespace; the repository's HEAD pushed to it; Flux's
  * source-controller and kustomize-controller (built from their modules by
  * `npm run setup`) installed and run on the control plane; every
- * Kustomization Ready at the pushed commit; the fabric's IPPool, a baseline
+ * Kustomization Ready at the pushed commit, and verify's checks with Flux
+ * installed (every family that applies to the shape); the fabric's IPPool, a baseline
  * GlobalNetworkPolicy, the app's NetworkPolicy and Deployment applied by
  * kustomize-controller (their managedFields and Flux's ownership labels).
  * Then the loop: a commit removing a NetworkPolicy, pushed, reconciled, and
@@ -13,20 +14,20 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
 import { createRunner } from '../../lib/platforms/lab/exec.js';
 import { fieldManagers, FLUX_PHASES } from '../../lib/platforms/lab/flux.js';
-import { createLabContext, labDown, runPhases, type PhaseReport } from '../../lib/platforms/lab/lab.js';
+import { createLabContext, labDown, labVerify, runPhases, type PhaseReport } from '../../lib/platforms/lab/lab.js';
 import { listNamespaces } from '../../lib/platforms/lab/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
 import { labAdminClient } from '../../lib/platforms/lab/verify.js';
 import { KubeError } from '../../lib/kube/client.js';
-
-const root = process.getuid?.() === 0;
+import { need, needRoot } from '../prerequisites.js';
+import { assertFamilies } from './families.js';
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'safe.directory=*', '-c', 'user.name=native6 lab test', '-c', 'user.email=lab@example.invalid', ...args], { cwd, encoding: 'utf8' }).trim();
@@ -34,10 +35,12 @@ function git(cwd: string, ...args: string[]): string {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
-test('lab: Flux reconciles the cluster from the lab git server, follows a commit, prunes', { skip: root ? false : 'needs root: the lab makes network namespaces', timeout: 600_000 }, async () => {
+test('lab: Flux reconciles the cluster from the lab git server, verify checks it, Flux follows a commit, prunes', { timeout: 900_000 }, async () => {
+  needRoot();
   const scratch = scratchCluster('fx', { controlPlanes: 1, workers: 1, block: '2001:db8:4300::/56' });
   const { repo, cluster } = scratch;
   const runner = createRunner();
+  let left: string[] = [];
   try {
     writeFileSync(join(repo, '.gitignore'), '.lab/\n');
     git(repo, 'init', '--quiet', '--initial-branch=main');
@@ -46,7 +49,7 @@ test('lab: Flux reconciles the cluster from the lab git server, follows a commit
     const first = git(repo, 'rev-parse', 'HEAD');
 
     const ctx = createLabContext(repo, cluster, { binDir: join(process.cwd(), '.cache/bin') });
-    for (const b of ['kube-apiserver', 'source-controller', 'kustomize-controller']) assert.ok(existsSync(join(ctx.binDir, b)), `no ${ctx.binDir}/${b}: run npm run setup first`);
+    for (const b of ['kube-apiserver', 'source-controller', 'kustomize-controller']) need(join(ctx.binDir, b), 'npm run setup');
     const up: PhaseReport[] = [];
     await runPhases(ctx, UP_PHASES, (p) => up.push(p));
     console.log(`# lab up: ${seconds(up.reduce((s, p) => s + p.ms, 0))}`);
@@ -77,6 +80,14 @@ test('lab: Flux reconciles the cluster from the lab git server, follows a commit
     const repoStatus = await admin.get<{ status: { artifact?: { url?: string } } }>('/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system');
     assert.match(repoStatus.status.artifact?.url ?? '', /^http:\/\/\[::1\]:9090\/gitrepository\/flux-system\/flux-system\//, 'artifacts are served on the control plane\'s loopback');
 
+    // Verify with Flux installed: its family is checked (every Kustomization Ready at the source's revision),
+    // with every other family that applies to one control plane and one worker. Where the scheduler put the
+    // three pods of the echo namespace decides whether a node is free for the policy matrix's host row.
+    const { report } = await labVerify(ctx);
+    assertFamilies(report, ['api-with-control-plane-hung'], ['policy-matrix-host-row']);
+    assert.deepEqual(report.checks.filter((c) => c.family === 'flux').map((c) => c.name).sort(), ['flux/apps', 'flux/fabric', 'flux/flux-system', 'flux/policies']);
+    console.log(`# verify with Flux: ${report.passed} checks passed; not applicable: ${report.notApplicable.map((n) => n.family).join(', ')}`);
+
     // The loop: a commit removes the echo -> internal NetworkPolicy; Flux follows and prunes it.
     const npPath = '/apis/networking.k8s.io/v1/namespaces/echo/networkpolicies/echo-to-internal';
     assert.ok(await admin.find(npPath), 'echo-to-internal is there before the commit');
@@ -97,9 +108,10 @@ test('lab: Flux reconciles the cluster from the lab git server, follows a commit
     await assert.rejects(admin.get(npPath), (e: unknown) => e instanceof KubeError && e.status === 404, 'Flux pruned echo-to-internal');
     console.log(`# commit ${second.slice(0, 12)} pushed and reconciled, echo-to-internal pruned: ${seconds(followMs)}`);
   } finally {
+    // No assertion here: one would replace the error of a failed run.
     await labDown(runner, repo, cluster.spec.name);
-    const left = [...(await listNamespaces(runner, 'n6-fx-')), ...(await listNamespaces(runner, 'n6-fx_'))];
+    left = [...(await listNamespaces(runner, 'n6-fx-')), ...(await listNamespaces(runner, 'n6-fx_'))];
     scratch.remove();
-    assert.deepEqual(left, [], 'down leaves no namespace');
   }
+  assert.deepEqual(left, [], 'down leaves no namespace');
 });

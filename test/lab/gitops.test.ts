@@ -28,12 +28,10 @@ import { listNamespaces } from '../../lib/platforms/lab/netns.js';
 import { kernelRoutes, labAdminClient, nextHops, probeFrom } from '../../lib/platforms/lab/verify.js';
 import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
+import { need, needRoot } from '../prerequisites.js';
 
 const ROOT = process.cwd();
 const CLUSTER = 'gt';
-const root = process.getuid?.() === 0;
-const ready = existsSync(pulumiBinary(join(ROOT, '.cache'))) && existsSync(join(ROOT, '.cache/bin/kustomize-controller'));
-const skip = !root ? 'needs root: the lab makes network namespaces' : !ready ? 'run npm run setup first (Pulumi CLI, Flux controllers)' : false;
 
 const GIT_ENV = { GIT_AUTHOR_NAME: 'native6 e2e', GIT_AUTHOR_EMAIL: 'e2e@native6.invalid', GIT_COMMITTER_NAME: 'native6 e2e', GIT_COMMITTER_EMAIL: 'e2e@native6.invalid' };
 const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'safe.directory=*', ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
@@ -59,7 +57,11 @@ function spec(workers: number): string {
   ].join('\n');
 }
 
-test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, teardown', { skip, timeout: 1_200_000 }, async () => {
+test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, teardown', { timeout: 1_200_000 }, async () => {
+  needRoot();
+  need(pulumiBinary(join(ROOT, '.cache')), 'npm run setup -- bin:pulumi');
+  need(join(ROOT, '.cache/bin/kustomize-controller'), 'npm run setup -- bin:flux-kustomize');
+  need(join(ROOT, '.cache/bin/source-controller'), 'npm run setup -- bin:flux-source');
   const work = mkdtempSync(join(tmpdir(), 'n6-e2e-'));
   const checkout = join(work, 'checkout');
   const log = createLineLog((l) => console.log(`# ${l}`));

@@ -18,9 +18,12 @@ import { bgpPeers } from '../../render/calico.js';
 import { FLUX_NAMESPACE } from '../../render/flux.js';
 import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../gitops/flux.js';
 import type { MetalDevice } from '../equinixMetal/metadata.js';
+import { CHECK_FAMILIES, familyOf, NO_HOST_ROW, notApplicable, type FamilyId, type LabShape } from './checkFamilies.js';
 
 export interface Check {
   readonly name: string;
+  /** The family the check belongs to (checkFamilies.ts). */
+  readonly family: FamilyId;
   readonly expected: string;
   readonly observed: string;
   readonly ok: boolean;
@@ -33,6 +36,9 @@ export interface VerifyReport {
   readonly passed: number;
   readonly failed: number;
   readonly checks: readonly Check[];
+  /** The lab's shape as verify saw it, and the families that cannot apply to it, each with the reason. */
+  readonly shape: LabShape;
+  readonly notApplicable: ReadonlyArray<{ readonly family: FamilyId; readonly reason: string }>;
   /** The routes as the routers see them, and that picture as Mermaid (the SVG is written next to the report). */
   readonly fabric: FabricPicture;
   readonly mermaid: string;
@@ -79,10 +85,30 @@ async function ping(r: Runner, ns: string, from: string, to: string): Promise<bo
   return res.code === 0;
 }
 
+/** What verify needs to know before it checks: the machines, and whether Flux is installed. */
+async function labShape(ctx: LabContext): Promise<LabShape> {
+  const machines = ctx.topology.machines;
+  const controlPlanes = machines.filter((m) => m.machine.role === 'control-plane').length;
+  if (!existsSync(adminConf(ctx))) return { controlPlanes, machines: machines.length, flux: false };
+  // A 404 (no CRD, or no GitRepository) is "not installed"; any other error is thrown: verify cannot say.
+  const source = await labAdminClient(ctx).find(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${FLUX_NAMESPACE}/gitrepositories/flux-system`);
+  return { controlPlanes, machines: machines.length, flux: source !== undefined };
+}
+
+/** The families verify runs, and those it cannot, with the reason; the latter can grow while verify runs. */
+interface Families {
+  applies(family: FamilyId): boolean;
+  cannot(family: FamilyId, reason: string): void;
+}
+
 export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
   const { topology: t, runner: r } = ctx;
+  const shape = await labShape(ctx);
+  const skipped = notApplicable(shape);
+  const applies = (family: FamilyId) => !skipped.has(family);
+  const families: Families = { applies, cannot: (family, reason) => void skipped.set(family, reason) };
   const checks: Check[] = [];
-  const check = (name: string, expected: string, observed: string, ok = expected === observed) => checks.push({ name, expected, observed, ok });
+  const check: CheckFn = (name, expected, observed, ok = expected === observed) => checks.push({ name, family: familyOf(name), expected, observed, ok });
   const machines = t.machines;
   const plan = ctx.cluster.plan;
   const services = formatPrefix(plan.services);
@@ -135,11 +161,28 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
     check(`routes/${m.machine.name}/downward-default`, 'default route from BGP', dflt && dflt.protocol === 'bird' ? 'default route from BGP' : dflt ? `default route (${dflt.protocol ?? 'static'})` : 'none');
     check(`ping/internet->${m.machine.name}`, 'reply', (await ping(r, t.internet.ns, t.internet.client, m.address)) ? 'reply' : 'no reply');
   }
-  if (existsSync(adminConf(ctx))) await verifyKubernetes(ctx, check);
-  if (existsSync(adminConf(ctx))) await verifyFlux(ctx, check);
+  if (existsSync(adminConf(ctx))) await verifyKubernetes(ctx, check, families);
+  if (applies('flux')) await verifyFlux(ctx, check);
+  // A family that applies and produced no check fails: a proof that silently stops being made is caught here.
+  for (const family of CHECK_FAMILIES) {
+    if (applies(family.id) && !checks.some((c) => c.family === family.id)) {
+      checks.push({ name: `missing/${family.id}`, family: family.id, expected: `checks that ${family.proves}`, observed: 'no check of this family was produced', ok: false });
+    }
+  }
   const failed = checks.filter((c) => !c.ok).length;
   const picture = await fabricPicture(ctx);
-  return { cluster: t.cluster, at: new Date().toISOString(), ok: failed === 0, passed: checks.length - failed, failed, checks, fabric: picture, mermaid: mermaidTopology(picture) };
+  return {
+    cluster: t.cluster,
+    at: new Date().toISOString(),
+    ok: failed === 0,
+    passed: checks.length - failed,
+    failed,
+    checks,
+    shape,
+    notApplicable: [...skipped].map(([family, reason]) => ({ family, reason })),
+    fabric: picture,
+    mermaid: mermaidTopology(picture),
+  };
 }
 
 /** Every router's view: its Established sessions and its routes inside the cluster's block, by next-hop machine. */
@@ -183,10 +226,8 @@ export async function fabricPicture(ctx: LabContext): Promise<FabricPicture> {
 
 /** The lab cluster's admin client (kubeadm's admin.conf; its server is the API ClusterIP). */
 /** When Flux is installed: every Kustomization Ready at its source's current revision. */
-async function verifyFlux(ctx: LabContext, check: (name: string, expected: string, observed: string) => void): Promise<void> {
+async function verifyFlux(ctx: LabContext, check: CheckFn): Promise<void> {
   const admin = labAdminClient(ctx);
-  const source = await admin.find(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${FLUX_NAMESPACE}/gitrepositories/flux-system`).catch(() => undefined);
-  if (!source) return;
   let states: readonly KustomizationState[];
   try {
     states = await waitForKustomizations(admin, { timeoutMs: 10_000 });
@@ -234,7 +275,8 @@ export async function probeFrom(ctx: LabContext, ns: string, args: { url: string
 
 type CheckFn = (name: string, expected: string, observed: string, ok?: boolean) => void;
 
-async function verifyKubernetes(ctx: LabContext, check: CheckFn): Promise<void> {
+async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Families): Promise<void> {
+  const { applies } = families;
   const t = ctx.topology;
   const admin = labAdminClient(ctx);
   const ca = join(ctx.paths.machine(t.machines[0]!.machine.name), 'root/etc/kubernetes/pki/ca.crt');
@@ -268,11 +310,11 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn): Promise<void> 
   const normal = await fromInternet();
   check('api/clusterip-from-internet', '10 answers in a row', normal.ok ? '10 answers in a row' : `${normal.successes}/${normal.attempts} answered; last: ${normal.last}`);
 
-  await verifyWorkloads(ctx, admin, check);
+  await verifyWorkloads(ctx, admin, check, families);
 
   // Hang (SIGSTOP, not kill) one control plane: every process of the machine stops answering.
   const victim = controlPlanes[controlPlanes.length - 1];
-  if (victim && controlPlanes.length > 1) {
+  if (victim && applies('api-with-control-plane-hung')) {
     const pids = await namespacePids(ctx.runner, victim.ns);
     for (const pid of pids) signal(pid, 'SIGSTOP');
     try {
@@ -349,11 +391,12 @@ async function singleRoutes(ctx: LabContext, ips: readonly string[]): Promise<Ma
   return out;
 }
 
-async function verifyWorkloads(ctx: LabContext, admin: KubeClient, check: CheckFn): Promise<void> {
-  await verifyEchoPaths(ctx, admin, check);
-  await verifyLocalService(ctx, admin, check);
+async function verifyWorkloads(ctx: LabContext, admin: KubeClient, check: CheckFn, families: Families): Promise<void> {
+  await verifyEchoPaths(ctx, admin, check, families.applies);
+  await verifyLocalService(ctx, admin, check, families.applies);
   const matrix = await policyMatrix(ctx, admin);
   if (matrix) {
+    if (!matrix.host && families.applies('policy-matrix-host-row')) families.cannot('policy-matrix-host-row', NO_HOST_ROW);
     for (const c of matrix.cells) check(`policy/${c.source}->${c.destination}`, c.expected, c.observed);
     const allowed = matrix.cells.filter((c) => c.expected === 'deny' && c.observed === 'allow').length;
     const denied = matrix.cells.filter((c) => c.expected === 'allow' && c.observed === 'deny').length;
@@ -376,7 +419,7 @@ export interface MatrixCell {
  * observed: a new TCP connection and an HTTP answer within 3 s is "allow".
  * `overrides` changes expectations (a test that changes a policy).
  */
-export async function policyMatrix(ctx: LabContext, admin: KubeClient, overrides: Readonly<Record<string, 'allow' | 'deny'>> = {}): Promise<{ cells: MatrixCell[] } | undefined> {
+export async function policyMatrix(ctx: LabContext, admin: KubeClient, overrides: Readonly<Record<string, 'allow' | 'deny'>> = {}): Promise<{ cells: MatrixCell[]; host: string | undefined } | undefined> {
   const t = ctx.topology;
   const pods = (await admin.get<{ items: PodItem[] }>('/api/v1/namespaces/echo/pods')).items.filter((p) => p.status.podIP && !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp);
   const echo = pods.filter((p) => p.metadata.labels?.app === 'echo');
@@ -438,11 +481,11 @@ export async function policyMatrix(ctx: LabContext, admin: KubeClient, overrides
       cells.push({ source: s.name, destination: d.name, expected: overrides[key] ?? base, observed: /^[1-5]\d\d$/.test(code) ? 'allow' : 'deny' });
     }
   }
-  return { cells };
+  return { cells, host: host?.machine.name };
 }
 
 /** echo-local (externalTrafficPolicy Local): /128s only via the endpoints' nodes, the client's own address at the pod, and the routes follow a move. */
-async function verifyLocalService(ctx: LabContext, admin: KubeClient, check: CheckFn): Promise<void> {
+async function verifyLocalService(ctx: LabContext, admin: KubeClient, check: CheckFn, applies: (family: FamilyId) => boolean): Promise<void> {
   const t = ctx.topology;
   const svc = await admin.find<{ spec: { clusterIP: string; externalIPs?: string[]; externalTrafficPolicy?: string } }>('/api/v1/namespaces/echo/services/echo-local');
   if (!svc || svc.spec.externalTrafficPolicy !== 'Local') return;
@@ -470,7 +513,7 @@ async function verifyLocalService(ctx: LabContext, admin: KubeClient, check: Che
   }
   // Move: cordon one endpoint node and delete its echo pods; the /128s must follow the new endpoints.
   const from = nodes[0];
-  if (!from) return;
+  if (!from || !applies('local-service-follows-endpoints')) return;
   await admin.mergePatch(`/api/v1/nodes/${from}`, { spec: { unschedulable: true } });
   try {
     const pods = await admin.get<{ items: PodItem[] }>('/api/v1/namespaces/echo/pods?labelSelector=app%3Decho');
@@ -497,7 +540,7 @@ async function verifyLocalService(ctx: LabContext, admin: KubeClient, check: Che
   }
 }
 
-async function verifyEchoPaths(ctx: LabContext, admin: KubeClient, check: CheckFn): Promise<void> {
+async function verifyEchoPaths(ctx: LabContext, admin: KubeClient, check: CheckFn, applies: (family: FamilyId) => boolean): Promise<void> {
   const client = ctx.topology.internet.client;
   const pods = await admin.get<{ items: PodItem[] }>('/api/v1/namespaces/echo/pods');
   if (pods.items.length === 0) return;
@@ -506,19 +549,21 @@ async function verifyEchoPaths(ctx: LabContext, admin: KubeClient, check: CheckF
   const running = pods.items.filter((x) => x.status.podIP);
   const internals = running.filter((x) => x.metadata.labels?.app === 'internal');
   const pair = running.filter((x) => x.metadata.labels?.app === 'echo').flatMap((a) => internals.filter((b) => b.spec.nodeName !== a.spec.nodeName).map((b) => [a, b] as const))[0];
-  if (pair) {
-    const [a, b] = pair;
-    const out = await inPod(ctx, a, ['curl', '-s', '-m', '3', `http://[${b.status.podIP}]:8080/`]);
-    let seen = 'no answer';
-    try {
-      const ans = JSON.parse(out) as EchoAnswer;
-      seen = `${ans.node} sees client ${ans.client}`;
-    } catch {
-      // no answer
+  if (applies('pod-to-pod-across-nodes')) {
+    if (pair) {
+      const [a, b] = pair;
+      const out = await inPod(ctx, a, ['curl', '-s', '-m', '3', `http://[${b.status.podIP}]:8080/`]);
+      let seen = 'no answer';
+      try {
+        const ans = JSON.parse(out) as EchoAnswer;
+        seen = `${ans.node} sees client ${ans.client}`;
+      } catch {
+        // no answer
+      }
+      check(`pods/echo/pod-to-pod-across-nodes-no-nat`, `${b.spec.nodeName} sees client ${a.status.podIP}`, seen);
+    } else {
+      check('pods/echo/pod-to-pod-across-nodes-no-nat', 'an echo pod and the internal pod on two nodes', `echo and internal pods on ${new Set(running.map((p) => p.spec.nodeName)).size} node(s)`);
     }
-    check(`pods/echo/pod-to-pod-across-nodes-no-nat`, `${b.spec.nodeName} sees client ${a.status.podIP}`, seen);
-  } else {
-    check('pods/echo/pod-to-pod-across-nodes-no-nat', 'an echo pod and the internal pod on two nodes', `echo and internal pods on ${new Set(running.map((p) => p.spec.nodeName)).size} node(s)`);
   }
   for (const p of pods.items.filter((x) => x.metadata.labels?.app === 'echo')) {
     const [answer] = p.status.podIP ? await askEcho(ctx, `http://[${p.status.podIP}]:8080/`, 1) : [];
@@ -543,7 +588,7 @@ async function verifyEchoPaths(ctx: LabContext, admin: KubeClient, check: CheckF
       perNode.set(key, (perNode.get(key) ?? 0) + 1);
     }
     const spread = [...perNode].sort(([x], [y]) => x.localeCompare(y)).map(([n, c]) => `${n} ${c}`).join(', ');
-    check(`services/echo-cluster/${what}-ecmp-spread`, 'flows over 2 or more nodes', `flows over ${perNode.size} node(s): ${spread}`, perNode.size >= 2);
+    if (applies('cluster-service-ecmp-spread')) check(`services/echo-cluster/${what}-ecmp-spread`, 'flows over 2 or more nodes', `flows over ${perNode.size} node(s): ${spread}`, perNode.size >= 2);
     ctx.log(`verify: echo-cluster ${what} ${ip}: ${answers.length}/20 answered (${answers.retried} on a second try) through ${ingress.size} distinct ingress addresses (ECMP)`);
   }
 }

@@ -1,0 +1,87 @@
+/**
+ * The families of `verify`'s checks: what each proves, which check names
+ * belong to it, and when it cannot apply to a lab of a given shape (one
+ * machine has no second node to spread flows over, one control plane has
+ * none to fail over to, a lab without Flux has no Kustomization).
+ *
+ * Verify runs every family that applies and reports the others as not
+ * applicable, with the reason; a family that applies and produced no check
+ * fails verify, so a check that silently stops being produced is caught.
+ */
+
+export interface CheckFamily {
+  readonly id: string;
+  /** What the family proves, in a line. */
+  readonly proves: string;
+  /** The names of its checks. */
+  readonly names: RegExp;
+}
+
+export const CHECK_FAMILIES = [
+  { id: 'bgp-sessions', proves: 'each router has a BGP session Established with every machine', names: /^bgp\/[^/]+\/sessions-established$/ },
+  { id: 'pod-block-routes', proves: "every machine's pod blocks on both routers, via that machine", names: /^routes\/[^/]+\/pod-block\// },
+  { id: 'service-range-ecmp', proves: 'the Service range on both routers via every machine (ECMP)', names: /^routes\/[^/]+\/services-ecmp$/ },
+  { id: 'metadata-bgp-peers', proves: "the BGPPeers made from each machine's metadata are the rendered ones", names: /^metadata\/[^/]+\/bgp-peers$/ },
+  { id: 'downward-default', proves: 'each machine has its default route from BGP', names: /^routes\/[^/]+\/downward-default$/ },
+  { id: 'internet-to-node', proves: 'the internet reaches every machine', names: /^ping\/internet->/ },
+  { id: 'nodes-ready', proves: 'every machine is a Ready node with its address', names: /^nodes\/[^/]+$/ },
+  {
+    id: 'api-clusterip',
+    proves: "the API server through its ClusterIP from the host and the internet, every control plane behind the kubernetes Service, every etcd member running",
+    names: /^(api\/clusterip-from-host-kubeconfig|api\/kubernetes-service-endpoints|etcd\/members-running|api\/clusterip-from-internet)$/,
+  },
+  { id: 'api-with-control-plane-hung', proves: 'the API through its ClusterIP while a control plane is hung, and the machine back after', names: /^(api\/clusterip-from-internet-with-.+-hung|recovery\/.+-after-hang)$/ },
+  { id: 'pod-to-pod-across-nodes', proves: 'a pod reaches a pod on another node and is seen with its own address (no NAT)', names: /^pods\/echo\/pod-to-pod-across-nodes-no-nat$/ },
+  { id: 'pods-from-internet', proves: "the internet reaches every echo pod, which sees the client's own address", names: /^pods\/echo\/[^/]+\/from-internet-no-nat$/ },
+  { id: 'cluster-service', proves: 'echo-cluster answers on its ClusterIP and external IP from the internet, by every pod', names: /^services\/echo-cluster\/(cluster-ip|external-ip)-from-internet$/ },
+  { id: 'cluster-service-ecmp-spread', proves: "echo-cluster's flows enter through two or more nodes", names: /^services\/echo-cluster\/(cluster-ip|external-ip)-ecmp-spread$/ },
+  {
+    id: 'local-service-routes',
+    proves: "echo-local's /128s only via the nodes of its endpoints, and the client's own address at the pod",
+    names: /^(routes\/[^/]+\/local-service\/.+|services\/echo-local\/external-ip-client-address)$/,
+  },
+  { id: 'local-service-follows-endpoints', proves: "echo-local's /128s follow its endpoints to another node", names: /^routes\/local-service-follows-endpoints$/ },
+  { id: 'policy-matrix', proves: 'the zero-trust matrix from the internet and from pods: every cell as the policies say', names: /^policy\/(matrix|(internet|pod:[^>]+)->.+)$/ },
+  { id: 'policy-matrix-host-row', proves: 'the matrix from a node that runs none of the pods', names: /^policy\/host:[^>]+->.+$/ },
+  { id: 'flux', proves: 'every Kustomization Ready at its source revision', names: /^flux\/.+$/ },
+] as const satisfies readonly CheckFamily[];
+
+export type FamilyId = (typeof CHECK_FAMILIES)[number]['id'];
+
+/** The family a check's name belongs to; a name of no family is a bug in verify, and throws. */
+export function familyOf(name: string): FamilyId {
+  const matches = CHECK_FAMILIES.filter((f) => f.names.test(name));
+  if (matches.length !== 1) throw new Error(`verify: check ${name} belongs to ${matches.length === 0 ? 'no family' : `${matches.length} families (${matches.map((f) => f.id).join(', ')})`}`);
+  return matches[0]!.id;
+}
+
+/** What verify knows of the lab before it checks: its machines, and what runs on them. */
+export interface LabShape {
+  readonly controlPlanes: number;
+  readonly machines: number;
+  /** Flux is installed (its GitRepository exists). */
+  readonly flux: boolean;
+}
+
+/**
+ * Why the policy matrix has no host row, when every machine runs a pod of
+ * the demo app's namespace at the time the matrix is taken (a node reaches
+ * its own pods unpoliced, as with Calico). Pods move during verify, so this
+ * is decided when the matrix runs, not from the shape.
+ */
+export const NO_HOST_ROW = 'every machine runs a pod of the echo namespace: no node is left to test from as a host without local pods';
+
+/** The families that cannot apply to a lab of this shape, each with the reason. */
+export function notApplicable(shape: LabShape): Map<FamilyId, string> {
+  const out = new Map<FamilyId, string>();
+  if (shape.controlPlanes < 2) out.set('api-with-control-plane-hung', `${shape.controlPlanes} control plane: with it hung no API server is left to answer (3 survive the loss of one)`);
+  if (shape.machines < 2) {
+    const one = `${shape.machines} machine`;
+    out.set('pod-to-pod-across-nodes', `${one}: every pod runs on it, there is no other node to reach`);
+    out.set('cluster-service-ecmp-spread', `${one}: every flow enters through it, there is nothing to spread over`);
+    out.set('local-service-follows-endpoints', `${one}: there is no other node for the endpoints to move to`);
+  }
+  if (shape.machines < 2) out.set('policy-matrix-host-row', NO_HOST_ROW);
+  if (!shape.flux) out.set('flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --no-flux');
+  return out;
+}

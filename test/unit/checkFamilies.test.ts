@@ -1,0 +1,65 @@
+/**
+ * Verify's check families (lib/platforms/lab/checkFamilies.ts): every name
+ * verify produces (as it spells them, for a lab of routers n6-lt_r1/r2 and
+ * machines lt-cp-1…) belongs to exactly one family, a stray name throws, and
+ * which families cannot apply to which shape, with their reasons.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CHECK_FAMILIES, familyOf, NO_HOST_ROW, notApplicable } from '../../lib/platforms/lab/checkFamilies.js';
+
+const NAMES: Record<string, string[]> = {
+  'bgp-sessions': ['bgp/n6-lt_r1/sessions-established', 'bgp/n6-lt_r2/sessions-established'],
+  'pod-block-routes': ['routes/n6-lt_r1/pod-block/lt-cp-1/2001:db8:4200:80::/122', 'routes/n6-lt_r2/pod-block/lt-w-1'],
+  'service-range-ecmp': ['routes/n6-lt_r1/services-ecmp'],
+  'metadata-bgp-peers': ['metadata/lt-cp-1/bgp-peers'],
+  'downward-default': ['routes/lt-w-2/downward-default'],
+  'internet-to-node': ['ping/internet->lt-cp-2'],
+  'nodes-ready': ['nodes/lt-cp-3'],
+  'api-clusterip': ['api/clusterip-from-host-kubeconfig', 'api/kubernetes-service-endpoints', 'etcd/members-running', 'api/clusterip-from-internet'],
+  'api-with-control-plane-hung': ['api/clusterip-from-internet-with-lt-cp-3-hung', 'recovery/lt-cp-3-after-hang'],
+  'pod-to-pod-across-nodes': ['pods/echo/pod-to-pod-across-nodes-no-nat'],
+  'pods-from-internet': ['pods/echo/echo-5d8c7b9f4-x2x7q/from-internet-no-nat'],
+  'cluster-service': ['services/echo-cluster/cluster-ip-from-internet', 'services/echo-cluster/external-ip-from-internet'],
+  'cluster-service-ecmp-spread': ['services/echo-cluster/cluster-ip-ecmp-spread', 'services/echo-cluster/external-ip-ecmp-spread'],
+  'local-service-routes': ['routes/n6-lt_r1/local-service/2001:db8:4200:1::10', 'services/echo-local/external-ip-client-address'],
+  'local-service-follows-endpoints': ['routes/local-service-follows-endpoints'],
+  'policy-matrix': ['policy/internet->pod:internal', 'policy/pod:echo->service:internal', 'policy/pod:internal->api-server', 'policy/matrix'],
+  'policy-matrix-host-row': ['policy/host:lt-w-1->pod:echo', 'policy/host:lt-cp-2->api-server'],
+  flux: ['flux/flux-system', 'flux/apps'],
+};
+
+test('every check name verify produces belongs to exactly one family, and every family has names', () => {
+  assert.deepEqual(Object.keys(NAMES).sort(), CHECK_FAMILIES.map((f) => f.id).sort());
+  for (const [family, names] of Object.entries(NAMES)) {
+    for (const name of names) assert.equal(familyOf(name), family, name);
+  }
+});
+
+test('a check name of no family throws: verify cannot produce a check that no family gates', () => {
+  assert.throws(() => familyOf('routes/somewhere-else'), /^Error: verify: check routes\/somewhere-else belongs to no family$/);
+  assert.throws(() => familyOf('policy/host:x'), /belongs to no family/);
+  assert.throws(() => familyOf('pods/echo/a/b/from-internet-no-nat'), /belongs to no family/);
+});
+
+test('which families cannot apply to which shape, and why', () => {
+  const full = { controlPlanes: 3, machines: 5, flux: true };
+  assert.deepEqual([...notApplicable(full).keys()], []);
+
+  assert.deepEqual([...notApplicable({ ...full, flux: false }).entries()], [['flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --no-flux']]);
+
+  const one = notApplicable({ controlPlanes: 1, machines: 1, flux: false });
+  assert.deepEqual([...one.keys()].sort(), ['api-with-control-plane-hung', 'cluster-service-ecmp-spread', 'flux', 'local-service-follows-endpoints', 'pod-to-pod-across-nodes', 'policy-matrix-host-row']);
+  assert.equal(one.get('api-with-control-plane-hung'), '1 control plane: with it hung no API server is left to answer (3 survive the loss of one)');
+  assert.equal(one.get('pod-to-pod-across-nodes'), '1 machine: every pod runs on it, there is no other node to reach');
+  assert.equal(one.get('cluster-service-ecmp-spread'), '1 machine: every flow enters through it, there is nothing to spread over');
+  assert.equal(one.get('local-service-follows-endpoints'), '1 machine: there is no other node for the endpoints to move to');
+  assert.equal(one.get('policy-matrix-host-row'), 'every machine runs a pod of the echo namespace: no node is left to test from as a host without local pods');
+
+  // Two machines, one control plane: only the hung control plane cannot apply (whether a host is free
+  // of the app's pods for the matrix's host row is decided when the matrix runs).
+  assert.deepEqual([...notApplicable({ controlPlanes: 1, machines: 2, flux: true }).keys()], ['api-with-control-plane-hung']);
+  // Two control planes: one can hang while the other answers.
+  assert.deepEqual([...notApplicable({ controlPlanes: 2, machines: 2, flux: true }).keys()], []);
+  assert.equal(NO_HOST_ROW, 'every machine runs a pod of the echo namespace: no node is left to test from as a host without local pods');
+});
