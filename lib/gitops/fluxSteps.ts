@@ -25,7 +25,9 @@ import { FLUX_NAMESPACE } from '../render/flux.js';
 import { loadSpecFile } from '../repo/workspace.js';
 import type { FluxContext } from './apply.js';
 import { calicoInstallObjects, readCalicoManifest } from '../platforms/equinixMetal/calico.js';
-import { applyFluxInstall, applyObjects, crdsEstablished, fluxInstallManifests, readFluxCrds, requestReconcile, waitForKustomizations, type KubeObject } from './flux.js';
+import { applyFluxInstall, fluxInstallManifests, readFluxCrds, requestReconcile } from '../flux/install.js';
+import { waitForKustomizations } from '../flux/status.js';
+import { applyObjects, crdsEstablished, type KubeObject } from '../kube/objects.js';
 import { retry } from './retry.js';
 import { git } from './git.js';
 

@@ -257,7 +257,7 @@ export function confdBinary(cacheDir: string): string {
  * (tools/flux/<name>: upstream's go.mod has replace directives, so `go
  * install module@version` refuses it; one module for both would let MVS
  * move one controller's dependencies to the other's). On the cloud the same
- * release runs from upstream's images (lib/gitops/flux.ts).
+ * release runs from upstream's images (lib/flux/install.ts).
  */
 export interface FluxControllerPin extends GoBuildPin {
   /** Program name, file name in `<cache>/bin/`, and Deployment name. */

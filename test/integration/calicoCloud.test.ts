@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { KubeObject } from '../../lib/gitops/flux.js';
+import type { KubeObject } from '../../lib/kube/objects.js';
 import { calicoInstallObjects, parseCniTemplate, readCalicoManifest, type EnvVar } from '../../lib/platforms/equinixMetal/calico.js';
 import { manifestFile } from '../../lib/render/yaml.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';

@@ -28,20 +28,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeClient } from '../../lib/kube/client.js';
-import {
-  applyFluxInstall,
-  applyObjects,
-  crdsEstablished,
-  DEPLOYMENT_PLACEMENT,
-  FluxNotReadyError,
-  fluxControllerArgs,
-  fluxInstallManifests,
-  objectPath,
-  readFluxCrds,
-  revisionIs,
-  waitForKustomizations,
-  type KubeObject,
-} from '../../lib/gitops/flux.js';
+import { applyFluxInstall, DEPLOYMENT_PLACEMENT, fluxControllerArgs, fluxInstallManifests, readFluxCrds } from '../../lib/flux/install.js';
+import { FluxNotReadyError, revisionIs, waitForKustomizations } from '../../lib/flux/status.js';
+import { applyObjects, crdsEstablished, type KubeObject } from '../../lib/kube/objects.js';
+import { objectPath } from '../../lib/kube/paths.js';
 import { createGitHttpServer, ensureBareRepository, parseCgiHead } from '../../lib/platforms/lab/gitServer.js';
 import { FLUX_CONTROLLERS, fluxBinary } from '../../lib/toolchain/pins.js';
 import { DEFAULT_CACHE_DIR, goBinaryModuleVersion, REPO_DIR } from '../../scripts/setup.js';

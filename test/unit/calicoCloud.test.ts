@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { KubeObject } from '../../lib/gitops/flux.js';
+import type { KubeObject } from '../../lib/kube/objects.js';
 import {
   CALICO_UPSTREAM,
   calicoInstallObjects,

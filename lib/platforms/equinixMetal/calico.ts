@@ -106,7 +106,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import type { KubeObject } from '../../gitops/flux.js';
+import type { KubeObject } from '../../kube/objects.js';
 import { formatAddress } from '../../net/ipv6.js';
 import type { AddressPlan } from '../../plan/addressPlan.js';
 import { CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT, ipPool } from '../../render/calico.js';

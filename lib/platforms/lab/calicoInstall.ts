@@ -6,11 +6,10 @@
  * (the apply flow's job: never in git), then the rendered fabric
  * (clusters/<name>/fabric) with server-side apply.
  */
-import { objectPath, type ObjectRef } from '../../kube/paths.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { KubeClient } from '../../kube/client.js';
+import type { KubeObject } from '../../kube/objects.js';
 import { BGP_SECRET } from '../../render/calico.js';
 import { SCHEMA_PINS } from '../../validate/pins.js';
 import { schemaDir } from '../../validate/load.js';
@@ -22,7 +21,7 @@ export const FIELD_MANAGER = 'native6-lab';
 const READ = ['get', 'list', 'watch'];
 
 /** What the lab's BGP agent (standing in for calico-node) may do. */
-export function calicoNodeRbac(): object[] {
+export function calicoNodeRbac(): KubeObject[] {
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: CALICO_NODE_SA, namespace: CALICO_NAMESPACE } },
     {
@@ -53,38 +52,24 @@ export function calicoNodeRbac(): object[] {
 }
 
 /** The Calico CRDs of the pinned release, from the setup's cache. */
-export function calicoCrds(cacheDir: string): Array<{ metadata: { name: string } }> {
+export function calicoCrds(cacheDir: string): KubeObject[] {
   const pin = SCHEMA_PINS.find((p) => p.name === 'calico');
   if (!pin) throw new Error('no Calico schema pin');
   const dir = schemaDir(cacheDir, pin);
-  const out: Array<{ metadata: { name: string } }> = [];
+  const out: KubeObject[] = [];
   for (const f of readdirSync(dir).filter((n) => pin.match.test(n)).sort()) {
     for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
-      const crd = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
-      if (crd?.kind === 'CustomResourceDefinition' && crd.metadata?.name) out.push(crd as { metadata: { name: string } });
+      const crd = doc.toJS() as Partial<KubeObject> | null;
+      if (crd?.kind === 'CustomResourceDefinition' && crd.metadata?.name) out.push(crd as KubeObject);
     }
   }
   if (out.length === 0) throw new Error(`no Calico CRDs in ${dir}; run npm run setup`);
   return out;
 }
 
-export async function applyAll(client: KubeClient, objects: readonly object[]): Promise<number> {
-  for (const o of objects) await client.apply(objectPath(o as ObjectRef), o, FIELD_MANAGER);
-  return objects.length;
-}
-
 /** The BGP password Secret the rendered BGPPeers refer to (one key per node). */
-export function bgpSecret(passwords: ReadonlyMap<string, string>): object {
+export function bgpSecret(passwords: ReadonlyMap<string, string>): KubeObject {
   const data: Record<string, string> = {};
   for (const [k, v] of [...passwords].sort(([a], [b]) => a.localeCompare(b))) data[k] = Buffer.from(v, 'utf8').toString('base64');
   return { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: BGP_SECRET, namespace: CALICO_NAMESPACE }, data };
-}
-
-/** Waits until every CRD is Established (so its resources can be applied). */
-export async function crdsEstablished(client: KubeClient, names: readonly string[]): Promise<boolean> {
-  for (const n of names) {
-    const crd = await client.find<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${n}`);
-    if (!crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return false;
-  }
-  return true;
 }

@@ -34,7 +34,8 @@ import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type KubeadmOptions } from '
 import { pidAlive } from './daemons.js';
 import type { LabContext, Phase } from './lab.js';
 import { BGP_SESSIONS_PHASE, bootstrapMarker, CODE_ROOT, sessionEstablished } from './lab.js';
-import { applyAll, bgpSecret, calicoCrds, calicoNodeRbac, CALICO_NAMESPACE, CALICO_NODE_SA, crdsEstablished, FIELD_MANAGER } from './calicoInstall.js';
+import { bgpSecret, calicoCrds, calicoNodeRbac, CALICO_NAMESPACE, CALICO_NODE_SA, FIELD_MANAGER } from './calicoInstall.js';
+import { applyObjects, crdsEstablished } from '../../kube/objects.js';
 import { calicoConfdDir, confdBinary } from '../../toolchain/pins.js';
 import { ensureMachineMounts, mountNsFile, runOnMachine } from './machine.js';
 import { ensureBgpPasswords, ensureClusterSecrets } from './state.js';
@@ -313,11 +314,11 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
       const server = `https://[${cp1.address}]:${API_SERVER_PORT}`;
       const admin = adminClient(ctx, server);
       const crds = calicoCrds(cacheDir(ctx));
-      await applyAll(admin, crds);
-      await waitFor('the Calico CRDs established', 60_000, () => crdsEstablished(admin, crds.map((c) => c.metadata.name)), ctx.log);
-      await applyAll(admin, calicoNodeRbac());
+      await applyObjects(admin, crds, FIELD_MANAGER);
+      await waitFor('the Calico CRDs established', 60_000, () => crdsEstablished(admin, crds), ctx.log);
+      await applyObjects(admin, calicoNodeRbac(), FIELD_MANAGER);
       // The apply flow's job on the cloud: the BGP passwords, never in git.
-      await applyAll(admin, [bgpSecret(ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name)))]);
+      await applyObjects(admin, [bgpSecret(ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name)))], FIELD_MANAGER);
       const kubeconfig = join(machineRoot(ctx, cp1), 'etc/kubernetes/admin.conf');
       const dir = join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'fabric');
       const res = await ctx.runner.run(join(ctx.binDir, 'kubectl'), ['--kubeconfig', kubeconfig, '--server', server, 'apply', '--server-side', '--field-manager', FIELD_MANAGER, '-k', dir], { timeoutMs: 60_000 });

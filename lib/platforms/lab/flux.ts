@@ -1,7 +1,7 @@
 /**
  * Flux, for real, in the lab: the source-controller and kustomize-controller
  * `npm run setup` builds from their modules (v1.9.5), installed into a
- * running lab as `flux install` would install them (lib/gitops/flux.ts:
+ * running lab as `flux install` would install them (lib/flux/install.ts:
  * the same objects as on the cloud, without the Deployments), and run as
  * processes under the first control plane's kubelet (its processes.json,
  * restarted when they exit, as kube-proxy and the BGP agent are), in that
@@ -29,20 +29,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KubeClient, credentialsFromKubeconfig } from '../../kube/client.js';
-import {
-  applyFluxInstall,
-  applyObjects,
-  fluxControllerArgs,
-  fluxInstallManifests,
-  FLUX_NAMESPACE,
-  readFluxCrds,
-  requestReconcile,
-  waitForKustomizations,
-  type ControllerPlacement,
-  type FluxControllerName,
-  type KubeObject,
-  type KustomizationState,
-} from '../../gitops/flux.js';
+import { applyFluxInstall, fluxControllerArgs, fluxInstallManifests, FLUX_NAMESPACE, readFluxCrds, requestReconcile, type ControllerPlacement, type FluxControllerName } from '../../flux/install.js';
+import { waitForKustomizations, type KustomizationState } from '../../flux/status.js';
+import { applyObjects, type KubeObject } from '../../kube/objects.js';
 import { gitopsUrl } from '../../render/flux.js';
 import { FLUX_CONTROLLERS, fluxBinary } from '../../toolchain/pins.js';
 import { FIELD_MANAGER } from './calicoInstall.js';

@@ -16,7 +16,7 @@ import type { LabContext } from './lab.js';
 import { bgpPeerStates, CODE_ROOT, establishedSessions, readFabric } from './lab.js';
 import { bgpPeers } from '../../render/calico.js';
 import { FLUX_NAMESPACE } from '../../render/flux.js';
-import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../gitops/flux.js';
+import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../flux/status.js';
 import type { MetalDevice } from '../equinixMetal/metadata.js';
 import { CHECK_FAMILIES, familyOf, NO_HOST_ROW, notApplicable, type FamilyId, type LabShape } from './checkFamilies.js';
 
