@@ -13,7 +13,8 @@
  * unless --keep is given.
  */
 import { textTable } from '../lib/plan/table.js';
-import { createLabContext, labDown, labVerify, PhaseError, runPhases, type PhaseReport } from '../lib/platforms/lab/lab.js';
+import { createLabContext, labDown, PhaseError, runPhases, type PhaseReport } from '../lib/platforms/lab/lab.js';
+import { labVerify } from '../lib/platforms/lab/verify.js';
 import { UP_PHASES } from '../lib/platforms/lab/phases.js';
 import { FLUX_PHASES } from '../lib/platforms/lab/flux.js';
 import { createRunner } from '../lib/platforms/lab/exec.js';

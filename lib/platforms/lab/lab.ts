@@ -22,8 +22,6 @@ import { buildHostAccess, buildMachines, buildProvider } from './network.js';
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
 import { labTopology, NS_PREFIX, type LabTopology } from './topology.js';
 import { formatAddress, parseAddress } from '../../net/ipv6.js';
-import { runVerify, type VerifyReport } from './verify.js';
-import { svgTopology } from '../../report/topology.js';
 
 export interface LabContext {
   readonly repoRoot: string;
@@ -260,15 +258,4 @@ export async function labDown(runner: Runner, repoRoot: string, cluster: string,
     rmSync(paths.secrets, { force: true });
   }
   return namespaces;
-}
-
-export async function labVerify(ctx: LabContext): Promise<{ report: VerifyReport; path: string }> {
-  const report = await runVerify(ctx);
-  mkdirSync(ctx.paths.reports, { recursive: true });
-  const base = join(ctx.paths.reports, `verify-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  const path = `${base}.json`;
-  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${base}.mmd`, report.mermaid);
-  writeFileSync(`${base}.svg`, svgTopology(report.fabric));
-  return { report, path };
 }

@@ -3,11 +3,11 @@
  * system. Each check has a name, what was expected, what was observed, and
  * whether they agree; the report is written as JSON.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
 import { contains, containsAddress, formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../net/ipv6.js';
-import { mermaidTopology, type FabricPicture, type FabricRoute } from '../../report/topology.js';
+import { mermaidTopology, svgTopology, type FabricPicture, type FabricRoute } from '../../report/topology.js';
 import { namespacePids } from './netns.js';
 import { onPod } from './machine.js';
 import { signal } from './process.js';
@@ -183,6 +183,18 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
     fabric: picture,
     mermaid: mermaidTopology(picture),
   };
+}
+
+/** Runs verify and writes its report beside the lab's state: JSON, Mermaid and SVG; the report and the JSON's path. */
+export async function labVerify(ctx: LabContext): Promise<{ report: VerifyReport; path: string }> {
+  const report = await runVerify(ctx);
+  mkdirSync(ctx.paths.reports, { recursive: true });
+  const base = join(ctx.paths.reports, `verify-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const path = `${base}.json`;
+  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${base}.mmd`, report.mermaid);
+  writeFileSync(`${base}.svg`, svgTopology(report.fabric));
+  return { report, path };
 }
 
 /** Every router's view: its Established sessions and its routes inside the cluster's block, by next-hop machine. */
