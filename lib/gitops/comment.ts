@@ -7,17 +7,7 @@
  * (its tail kept), then the per-resource rows, then the picture; the marker
  * and the change summary are never cut. github.ts posts it.
  */
-
-export type ResourceOp = 'create' | 'update' | 'delete' | 'replace' | 'same' | 'read' | 'refresh' | 'import' | 'discard';
-
-export interface ResourceChange {
-  readonly urn: string;
-  readonly type: string;
-  readonly name: string;
-  readonly op: ResourceOp;
-  /** Changed property names. */
-  readonly diffs?: readonly string[];
-}
+import type { ResourceChange, ResourceOp } from '../infra/stack.js';
 
 export interface PlanView {
   readonly ranges: ReadonlyArray<{ name: string; prefix: string; purpose: string }>;

@@ -9,9 +9,20 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LocalWorkspace, PulumiCommand, type EngineEvent, type OpType, type Stack } from '@pulumi/pulumi/automation/index.js';
-import type { ResourceChange, ResourceOp } from '../gitops/comment.js';
 import { pulumiBinary, pulumiRoot } from '../toolchain/pulumi.js';
 import { clusterProgram, PROJECT, type ProgramOutputs } from './program.js';
+
+/** What a preview or an update does to one resource, as the engine's events say (the PR comment shows these). */
+export type ResourceOp = 'create' | 'update' | 'delete' | 'replace' | 'same' | 'read' | 'refresh' | 'import' | 'discard';
+
+export interface ResourceChange {
+  readonly urn: string;
+  readonly type: string;
+  readonly name: string;
+  readonly op: ResourceOp;
+  /** Changed property names. */
+  readonly diffs?: readonly string[];
+}
 
 export interface StackSettings {
   readonly repoRoot: string;

@@ -1,7 +1,8 @@
 /** The plan action's PR comment (lib/gitops/comment.ts): exact body, ANSI, the size limit, Mermaid quoting, determinism, problems. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { COMMENT_LIMIT, commentMarker, renderPlanComment, stripAnsi, type PlanCommentInput, type PlanView, type ResourceChange } from '../../lib/gitops/comment.js';
+import { COMMENT_LIMIT, commentMarker, renderPlanComment, stripAnsi, type PlanCommentInput, type PlanView } from '../../lib/gitops/comment.js';
+import type { ResourceChange } from '../../lib/infra/stack.js';
 import { assertGolden } from '../golden.js';
 
 /** GitHub refuses an issue or pull-request comment whose body is longer than this (its REST API: "body is too long (maximum is 65536 characters)"). */
