@@ -13,7 +13,7 @@ import type { ProviderFacts } from '../platforms/equinixMetal/metadata.js';
 import { redactFacts } from '../platforms/equinixMetal/metadata.js';
 import { LabCluster } from '../platforms/lab/pulumi.js';
 import { apiEndpointRecord } from '../platforms/dns/digitalocean.js';
-import { kubeconfig } from '../pki/x509.js';
+import { kubeconfig } from '../kube/kubeconfig.js';
 import { API_SERVER_PORT } from '../render/kubeadm.js';
 import { loadSpecFile } from '../repo/workspace.js';
 import { formatProblem } from '../spec/problems.js';

@@ -13,7 +13,6 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parseAddress } from '../net/ipv6.js';
-import { toYaml } from '../render/yaml.js';
 
 /** PEM text of an ECDSA P-256 key pair: SEC1 "EC PRIVATE KEY" (as kubeadm writes) and SPKI "PUBLIC KEY". */
 export interface KeyPair {
@@ -51,16 +50,6 @@ export interface CertificateOptions {
   readonly dnsNames?: readonly string[];
   /** IPv6 or IPv4 addresses, without brackets or zone. */
   readonly ipAddresses?: readonly string[];
-}
-
-export interface KubeconfigOptions {
-  readonly clusterName: string;
-  /** The API server URL, e.g. https://[2001:db8::1]:443. */
-  readonly server: string;
-  readonly caCertPem: string;
-  readonly user: string;
-  readonly clientCertPem: string;
-  readonly clientKeyPem: string;
 }
 
 export function generateKey(): KeyPair {
@@ -114,42 +103,6 @@ export function signCertificate(opts: CertificateOptions): string {
 export function caCertHash(caCertPem: string): string {
   const { spki } = parseCertificate(caCertPem, 'caCertPem');
   return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
-}
-
-/** An admin kubeconfig with the CA, client certificate and key inline, its one context current. */
-export function kubeconfig(opts: KubeconfigOptions): string {
-  let url: URL;
-  try {
-    url = new URL(opts.server);
-  } catch {
-    throw new PkiError(`server "${opts.server}" is not a URL`);
-  }
-  if (url.protocol !== 'https:') throw new PkiError(`server "${opts.server}" is not an https URL`);
-  for (const [field, value] of [['clusterName', opts.clusterName], ['user', opts.user]] as const) {
-    if (value.trim() === '') throw new PkiError(`${field} is empty`);
-  }
-  const ca = parseCertificate(opts.caCertPem, 'caCertPem');
-  const client = parseCertificate(opts.clientCertPem, 'clientCertPem');
-  if (!client.x509.verify(ca.x509.publicKey)) throw new PkiError('clientCertPem is not signed by caCertPem');
-  let clientKey: KeyObject;
-  try {
-    clientKey = createPrivateKey(opts.clientKeyPem);
-  } catch (e) {
-    throw new PkiError(`clientKeyPem is not a private key: ${(e as Error).message}`);
-  }
-  if (!client.x509.checkPrivateKey(clientKey)) throw new PkiError('clientKeyPem is not the key of clientCertPem');
-
-  const b64 = (pem: string): string => Buffer.from(pem, 'utf8').toString('base64');
-  const context = `${opts.user}@${opts.clusterName}`;
-  return toYaml({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: opts.clusterName, cluster: { 'certificate-authority-data': b64(opts.caCertPem), server: opts.server } }],
-    contexts: [{ name: context, context: { cluster: opts.clusterName, user: opts.user } }],
-    'current-context': context,
-    preferences: {},
-    users: [{ name: opts.user, user: { 'client-certificate-data': b64(opts.clientCertPem), 'client-key-data': b64(opts.clientKeyPem) } }],
-  });
 }
 
 export class PkiError extends Error {
