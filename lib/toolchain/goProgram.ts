@@ -3,7 +3,7 @@
  * from PATH when one there reports the pinned version: the stamp of its
  * sources and flags (a rebuild when either changes), the search on PATH,
  * and the build into the cache (to a temporary name, then renamed, the
- * stamp written beside it). Used by scripts/setup.ts and the toolchain
+ * stamp written beside it). Used by lib/toolchain/setup.ts and the toolchain
  * modules (pulumi.ts, actionlint.ts).
  */
 import { createHash } from 'node:crypto';

@@ -15,11 +15,11 @@ import { bootstrapFlux } from '../../lib/gitops/fluxSteps.js';
 import { createLineLog } from '../../lib/gitops/log.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { calicoManifestFile } from '../../lib/toolchain/calicoManifest.js';
-import { repoRoot } from '../../scripts/common.js';
+import { REPO_DIR } from '../../lib/toolchain/setup.js';
 import { apiServer } from '../apiserver.js';
 import { need } from '../prerequisites.js';
 
-const root = repoRoot();
+const root = REPO_DIR;
 const cache = join(root, '.cache');
 
 test('Equinix Metal bootstrap: Calico, the fabric, the BGP Secret, then Flux, accepted by a real API server', { timeout: 180_000 }, async () => {

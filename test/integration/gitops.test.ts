@@ -20,10 +20,10 @@ import { runApply } from '../../lib/gitops/apply.js';
 import { generateKey, selfSignedCA } from '../../lib/pki/x509.js';
 import { runTeardown, TeardownRefused } from '../../lib/gitops/teardown.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
-import { repoRoot } from '../../scripts/common.js';
+import { REPO_DIR } from '../../lib/toolchain/setup.js';
 import { need } from '../prerequisites.js';
 
-const root = repoRoot();
+const root = REPO_DIR;
 const sh = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 const GIT_ENV = { GIT_AUTHOR_NAME: 'native6 test', GIT_AUTHOR_EMAIL: 'test@native6.invalid', GIT_COMMITTER_NAME: 'native6 test', GIT_COMMITTER_EMAIL: 'test@native6.invalid' };
 Object.assign(process.env, GIT_ENV);

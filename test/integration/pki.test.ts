@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { kubeconfig } from '../../lib/kube/kubeconfig.js';
 import { caCertHash, generateKey, signCertificate } from '../../lib/pki/x509.js';
 import { generateSshKey } from '../../lib/pki/sshKey.js';
-import { DEFAULT_CACHE_DIR, toolPaths } from '../../scripts/setup.js';
+import { DEFAULT_CACHE_DIR, toolPaths } from '../../lib/toolchain/setup.js';
 import { needProgram } from '../prerequisites.js';
 import { ca, leaf } from '../pki-fixture.js';
 

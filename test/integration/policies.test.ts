@@ -12,10 +12,10 @@ import * as pulumi from '@pulumi/pulumi';
 import { ensurePolicyPack } from '../../lib/infra/policyPack.js';
 import { openStack, previewStack } from '../../lib/infra/stack.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
-import { repoRoot } from '../../scripts/common.js';
+import { REPO_DIR } from '../../lib/toolchain/setup.js';
 import { need } from '../prerequisites.js';
 
-const root = repoRoot();
+const root = REPO_DIR;
 const needPulumi = () => need(pulumiBinary(join(root, '.cache')), 'npm run setup -- bin:pulumi');
 
 describe('CrossGuard: the native6 pack under the real CLI', () => {

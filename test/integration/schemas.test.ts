@@ -19,7 +19,7 @@ import {
   type Catalog,
   type Schema,
 } from '../../lib/validate/index.js';
-import { DEFAULT_CACHE_DIR, ensureSchemas, ensureYamlcheck, runSteps, schemaSteps } from '../../scripts/setup.js';
+import { DEFAULT_CACHE_DIR, ensureSchemas, ensureYamlcheck, runSteps, schemaSteps } from '../../lib/toolchain/setup.js';
 
 let catalog: Catalog;
 

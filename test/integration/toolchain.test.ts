@@ -33,7 +33,7 @@ import {
   missingDebianPackages,
   REPO_DIR,
   type Exec,
-} from '../../scripts/setup.js';
+} from '../../lib/toolchain/setup.js';
 
 const paths = toolPaths(DEFAULT_CACHE_DIR);
 

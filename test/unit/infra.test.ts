@@ -14,7 +14,7 @@ import { decodeFacts } from '../../lib/platforms/equinixMetal/facts.js';
 import { JOIN_DISCOVERY_TIMEOUT, NODE_ADDRESS_PLACEHOLDER } from '../../lib/platforms/equinixMetal/cloudInit.js';
 import { formatAddress } from '../../lib/net/ipv6.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
-import { repoRoot } from '../../scripts/common.js';
+import { REPO_DIR } from '../../lib/toolchain/setup.js';
 
 interface Registered {
   readonly type: string;
@@ -22,7 +22,7 @@ interface Registered {
   readonly inputs: Record<string, unknown>;
 }
 
-const root = repoRoot();
+const root = REPO_DIR;
 const registered: Registered[] = [];
 const calls: Array<{ token: string; inputs: Record<string, unknown> }> = [];
 let deviceCount = 0;

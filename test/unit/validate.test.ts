@@ -18,7 +18,7 @@ import {
   type GoDoc,
   type Schema,
 } from '../../lib/validate/index.js';
-import { runSteps, SetupError, type Step } from '../../scripts/setup.js';
+import { runSteps, SetupError, type Step } from '../../lib/toolchain/setup.js';
 
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 
