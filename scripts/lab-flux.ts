@@ -11,7 +11,8 @@
  * again after a commit to see Flux follow. Exits 1 on a failed phase, naming
  * the Kustomizations that are not Ready and why.
  */
-import { createLabContext, PhaseError, runPhases, type PhaseReport } from '../lib/platforms/lab/lab.js';
+import { PhaseError, type PhaseReport } from '../lib/phases/phase.js';
+import { createLabContext, runLabPhases } from '../lib/platforms/lab/lab.js';
 import { fieldManagers, FLUX_PHASES } from '../lib/platforms/lab/flux.js';
 import { labAdminClient } from '../lib/platforms/lab/verify.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';
@@ -34,7 +35,7 @@ if (cluster.spec.platform !== 'lab' || process.getuid?.() !== 0) {
 const ctx = createLabContext(root, cluster, { verbose: args.includes('--verbose') });
 const t0 = Date.now();
 try {
-  await runPhases(ctx, FLUX_PHASES, (p: PhaseReport) => console.log(`${p.ok ? '✓' : '✗'} ${p.name.padEnd(24)} ${p.note} (${(p.ms / 1000).toFixed(1)}s)`));
+  await runLabPhases(ctx, FLUX_PHASES, (p: PhaseReport) => console.log(`${p.ok ? '✓' : '✗'} ${p.name.padEnd(24)} ${p.note} (${(p.ms / 1000).toFixed(1)}s)`));
 } catch (e) {
   console.error(`lab-flux: ${e instanceof PhaseError ? e.message : (e as Error).message}`);
   process.exit(1);

@@ -13,7 +13,8 @@
  * unless --keep is given.
  */
 import { textTable } from '../lib/plan/table.js';
-import { createLabContext, labDown, PhaseError, runPhases, type PhaseReport } from '../lib/platforms/lab/lab.js';
+import { PhaseError, type PhaseReport } from '../lib/phases/phase.js';
+import { createLabContext, labDown, runLabPhases } from '../lib/platforms/lab/lab.js';
 import { labVerify } from '../lib/platforms/lab/verify.js';
 import { UP_PHASES } from '../lib/platforms/lab/phases.js';
 import { FLUX_PHASES } from '../lib/platforms/lab/flux.js';
@@ -75,7 +76,7 @@ if (command === 'verify') {
 
 try {
   // Flux reconciles clusters/<name>/ from the lab's git server (this repository's HEAD pushed there).
-  await runPhases(ctx, flags.has('--no-flux') ? UP_PHASES : [...UP_PHASES, ...FLUX_PHASES], progress);
+  await runLabPhases(ctx, flags.has('--no-flux') ? UP_PHASES : [...UP_PHASES, ...FLUX_PHASES], progress);
 } catch (e) {
   if (e instanceof PhaseError) {
     console.error(`lab: ${e.message}`);

@@ -11,7 +11,8 @@
 // --print-paths prints the absolute path of every program the lab runs
 // (toolPaths() from lib/toolchain/pins.ts) as JSON and sets nothing up.
 
-import { DEFAULT_CACHE_DIR, ensureSetup, seconds, SetupError, toolPaths } from '../lib/toolchain/setup.js';
+import { PhaseError } from '../lib/phases/phase.js';
+import { DEFAULT_CACHE_DIR, ensureSetup, seconds, toolPaths } from '../lib/toolchain/setup.js';
 import { isMain } from './common.js';
 
 // -------------------------------------------------------------------- main
@@ -31,10 +32,10 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`setup: ${results.length} steps, ${ran} ran, ${results.length - ran} cached (${seconds(performance.now() - t0)})\n`);
     return 0;
   } catch (e) {
-    if (e instanceof SetupError && e.results.length > 0) {
-      // The failing step's line above already says why.
-      const failed = e.results[e.results.length - 1]!;
-      process.stderr.write(`setup: stopped at ${failed.name}; fix the problem above and run \`npm run setup\` again\n`);
+    if (e instanceof PhaseError) {
+      // The failing step's line above says what failed; the whole reason follows.
+      const why = e.cause instanceof Error ? e.cause.message : String(e.cause);
+      process.stderr.write(`setup: stopped at ${e.phase}: ${why}\nfix the problem above and run \`npm run setup\` again\n`);
     } else {
       process.stderr.write(`setup: ${(e as Error).message}\n`);
     }

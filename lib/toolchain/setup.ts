@@ -19,6 +19,7 @@
  * given words); ensureSchemas()/ensureYamlcheck()/ensureToolchain() run
  * parts. New steps go into setupSteps().
  */
+import { progressLine, runPhases, type Phase, type PhaseReport } from '../phases/phase.js';
 import { providePulumi, pulumiReady } from './pulumi.js';
 import { goBuildEnv, goSourceStamp } from './goProgram.js';
 export { goSourceStamp };
@@ -93,41 +94,16 @@ export const DEFAULT_CACHE_DIR = join(REPO_DIR, '.cache');
 
 // ------------------------------------------------------------------- steps
 
-export interface Step {
-  /** `group:name`, e.g. `schemas:kubernetes`. */
-  name: string;
-  /** true when the step's result is already there. */
-  check(): boolean | Promise<boolean>;
-  /** Does the work; may return a short note for the report line. */
-  run(): Promise<string | void>;
-}
-
-export interface StepResult {
-  name: string;
-  ok: boolean;
-  /** The check said it was done; run() was not called. */
-  cached: boolean;
-  note: string;
-  ms: number;
-}
+/** A setup step: a phase of the setup's list (lib/phases), `done` when its result is already there. */
+export type Step = Phase<void>;
 
 export interface RunOptions {
   /** Where report lines go (default: stdout). */
   log?: (line: string) => void;
-  /** Run even when check() says done. */
+  /** Run even when a step says it is done. */
   force?: boolean;
   /** Do not print lines for steps that were already done. */
   quietCached?: boolean;
-}
-
-export class SetupError extends Error {
-  override name = 'SetupError';
-  constructor(
-    message: string,
-    readonly results: StepResult[],
-  ) {
-    super(message);
-  }
 }
 
 export function seconds(ms: number): string {
@@ -136,33 +112,17 @@ export function seconds(ms: number): string {
 
 /**
  * Runs steps in order, one report line each. Stops at the first failure and
- * throws SetupError (later steps may depend on earlier ones).
+ * throws PhaseError (later steps may depend on earlier ones).
  */
-export async function runSteps(steps: readonly Step[], opts: RunOptions = {}): Promise<StepResult[]> {
+export async function runSteps(steps: readonly Step[], opts: RunOptions = {}): Promise<PhaseReport[]> {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const width = Math.max(0, ...steps.map((s) => s.name.length));
-  const results: StepResult[] = [];
-  for (const step of steps) {
-    const t0 = performance.now();
-    let r: StepResult;
-    try {
-      if (!opts.force && (await step.check())) {
-        r = { name: step.name, ok: true, cached: true, note: 'cached', ms: performance.now() - t0 };
-      } else {
-        const note = await step.run();
-        if (!(await step.check())) throw new Error('the step ran but its check still fails');
-        r = { name: step.name, ok: true, cached: false, note: note || 'done', ms: performance.now() - t0 };
-      }
-    } catch (e) {
-      r = { name: step.name, ok: false, cached: false, note: (e as Error).message, ms: performance.now() - t0 };
-    }
-    results.push(r);
-    if (!(r.cached && opts.quietCached)) {
-      log(`${r.ok ? '✓' : '✗'} ${r.name.padEnd(width)}  ${r.note} (${seconds(r.ms)})`);
-    }
-    if (!r.ok) throw new SetupError(`setup step ${r.name} failed: ${r.note}`, results);
-  }
-  return results;
+  return runPhases(undefined, steps, {
+    force: opts.force ?? false,
+    progress: (r) => {
+      if (!(r.cached && opts.quietCached)) log(progressLine({ ...r, note: r.note || 'done' }, width));
+    },
+  });
 }
 
 // ---------------------------------------------------------------------- go
@@ -319,13 +279,13 @@ export async function fetchSchemas(cacheDir: string, pin: SchemaPin): Promise<st
 export function schemaSteps(cacheDir: string = DEFAULT_CACHE_DIR, pins: readonly SchemaPin[] = SCHEMA_PINS): Step[] {
   return pins.map((pin) => ({
     name: `schemas:${pin.name}`,
-    check: () => schemasCached(cacheDir, pin),
+    done: () => schemasCached(cacheDir, pin),
     run: () => fetchSchemas(cacheDir, pin),
   }));
 }
 
 /** Makes sure every pinned schema source is in `<cacheDir>/schemas/`. */
-export async function ensureSchemas(cacheDir: string = DEFAULT_CACHE_DIR, opts: RunOptions = {}): Promise<StepResult[]> {
+export async function ensureSchemas(cacheDir: string = DEFAULT_CACHE_DIR, opts: RunOptions = {}): Promise<PhaseReport[]> {
   return runSteps(schemaSteps(cacheDir), opts);
 }
 
@@ -355,7 +315,7 @@ function goToolStep(name: string, sourceDir: string, bin: string, repoDir: strin
   const stampFile = `${bin}.stamp`;
   return {
     name,
-    check: () => existsSync(bin) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === goToolStamp(repoDir, sourceDir),
+    done: () => existsSync(bin) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === goToolStamp(repoDir, sourceDir),
     run: async () => {
       await requireGo();
       mkdirSync(dirname(bin), { recursive: true });
@@ -406,7 +366,7 @@ export function confdTemplatesCached(cacheDir: string): boolean {
 export function confdTemplatesStep(cacheDir: string = DEFAULT_CACHE_DIR): Step {
   return {
     name: 'calico:confd-templates',
-    check: () => confdTemplatesCached(cacheDir),
+    done: () => confdTemplatesCached(cacheDir),
     run: async () => {
       const mod = await goModDownload(CALICO_CONFD.module, CALICO_CONFD.version);
       const final = calicoConfdDir(cacheDir);
@@ -443,7 +403,7 @@ export async function ensureYamlcheck(
   cacheDir: string = DEFAULT_CACHE_DIR,
   repoDir: string = REPO_DIR,
   opts: RunOptions = {},
-): Promise<StepResult[]> {
+): Promise<PhaseReport[]> {
   return runSteps([yamlcheckStep(cacheDir, repoDir)], opts);
 }
 
@@ -771,7 +731,7 @@ function toolStep(ctx: SetupContext, group: ToolGroup): Step {
   const pins = TOOL_PINS.filter((p) => p.group === group);
   return {
     name: `bin:${group}`,
-    check: async () => (await Promise.all(pins.map((p) => toolCached(ctx, p)))).every(Boolean),
+    done: async () => (await Promise.all(pins.map((p) => toolCached(ctx, p)))).every(Boolean),
     run: () => provideTools(ctx, group),
   };
 }
@@ -902,7 +862,7 @@ export function fluxCrdsCached(cacheDir: string): boolean {
 export function fluxCrdsStep(cacheDir: string = DEFAULT_CACHE_DIR): Step {
   return {
     name: 'flux:crds',
-    check: () => fluxCrdsCached(cacheDir),
+    done: () => fluxCrdsCached(cacheDir),
     run: async () => {
       const final = fluxCrdDir(cacheDir);
       const tmp = `${final}.tmp-${process.pid}`;
@@ -942,7 +902,7 @@ export function fluxSteps(ctx: SetupContext = { repoDir: REPO_DIR, cacheDir: DEF
     fluxCrdsStep(ctx.cacheDir),
     ...FLUX_CONTROLLERS.map((pin) => ({
       name: pin.step,
-      check: () => fluxControllerCached(ctx, pin),
+      done: () => fluxControllerCached(ctx, pin),
       run: () => provideFluxController(ctx, pin),
     })),
   ];
@@ -994,7 +954,7 @@ export function debianPackagesStep(opts: DebianOptions = {}): Step {
   const policyRcD = opts.policyRcD ?? POLICY_RC_D;
   return {
     name: 'debian:packages',
-    check: async () => (await missingDebianPackages(packages, exec)).length === 0,
+    done: async () => (await missingDebianPackages(packages, exec)).length === 0,
     run: async () => {
       const missing = await missingDebianPackages(packages, exec);
       if (missing.length === 0) return 'installed';
@@ -1043,7 +1003,7 @@ export function setupSteps(ctx: SetupContext = { repoDir: REPO_DIR, cacheDir: DE
     confdTemplatesStep(ctx.cacheDir),
     {
       name: 'calico:manifest',
-      check: () => calicoManifestReady(ctx.cacheDir),
+      done: () => calicoManifestReady(ctx.cacheDir),
       run: () => provideCalicoManifest(ctx.cacheDir, ctx.progress),
     },
     confdStep(ctx.cacheDir, ctx.repoDir),
@@ -1051,22 +1011,22 @@ export function setupSteps(ctx: SetupContext = { repoDir: REPO_DIR, cacheDir: DE
     ...fluxSteps(ctx),
     {
       name: 'bin:pulumi',
-      check: () => pulumiReady(ctx.cacheDir, ctx.repoDir),
+      done: () => pulumiReady(ctx.cacheDir, ctx.repoDir),
       run: () => providePulumi(ctx.cacheDir, ctx.repoDir, ctx.progress),
     },
     {
       name: 'bin:actionlint',
-      check: () => actionlintReady(ctx.cacheDir, ctx.repoDir),
+      done: () => actionlintReady(ctx.cacheDir, ctx.repoDir),
       run: () => provideActionlint(ctx.cacheDir, ctx.repoDir, ctx.progress),
     },
     debianPackagesStep(),
   ];
 }
 
-/** Runs the whole setup (what `npm run setup` does); throws SetupError on failure. */
+/** Runs the whole setup (what `npm run setup` does); throws PhaseError on a failed step. */
 export async function ensureSetup(
   opts: RunOptions & Partial<SetupContext> & { only?: readonly string[] } = {},
-): Promise<StepResult[]> {
+): Promise<PhaseReport[]> {
   const ctx: SetupContext = {
     repoDir: opts.repoDir ?? REPO_DIR,
     cacheDir: opts.cacheDir ?? DEFAULT_CACHE_DIR,
@@ -1077,7 +1037,7 @@ export async function ensureSetup(
     const only = opts.only;
     steps = steps.filter((s) => only.some((p) => s.name.startsWith(p)));
     if (steps.length === 0) {
-      throw new SetupError(`no setup step matches ${only.join(', ')} (steps: ${setupSteps(ctx).map((s) => s.name).join(', ')})`, []);
+      throw new Error(`no setup step matches ${only.join(', ')} (steps: ${setupSteps(ctx).map((s) => s.name).join(', ')})`);
     }
   }
   return runSteps(steps, opts);

@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRunner, type Runner } from '../../lib/platforms/lab/exec.js';
-import { CODE_ROOT, createLabContext, labDown, runPhases, type LabContext } from '../../lib/platforms/lab/lab.js';
+import { CODE_ROOT, createLabContext, labDown, runLabPhases, type LabContext } from '../../lib/platforms/lab/lab.js';
 import { onPod } from '../../lib/platforms/lab/machine.js';
 import { labAdminClient } from '../../lib/platforms/lab/verify.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
@@ -155,7 +155,7 @@ export async function benchFabric(): Promise<number> {
       const ctx = createLabContext(scratch.repo, scratch.cluster);
       const nodes = ctx.topology.machines.length;
       const t = Date.now();
-      await runPhases(ctx, UP_PHASES, quiet);
+      await runLabPhases(ctx, UP_PHASES, quiet);
       const ms = Date.now() - t;
       bringUp.push([nodes, ms]);
       console.log(`bring-up of ${nodes} nodes: ${(ms / 1000).toFixed(1)} s, ${(ms / nodes / 1000).toFixed(1)} s per node`);

@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRunner } from '../../lib/platforms/lab/exec.js';
 import type { SessionTimers } from '../../lib/platforms/lab/frr.js';
-import { createLabContext, labDown, runPhases, CODE_ROOT } from '../../lib/platforms/lab/lab.js';
+import { createLabContext, labDown, runLabPhases, CODE_ROOT } from '../../lib/platforms/lab/lab.js';
 import { mountNamespacePids } from '../../lib/platforms/lab/machine.js';
 import { namespacePids, listNamespaces } from '../../lib/platforms/lab/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
@@ -75,11 +75,11 @@ export async function benchLab(): Promise<number> {
       })();
     }, 1000);
     let t = Date.now();
-    await runPhases(ctx, UP_PHASES, quiet);
+    await runLabPhases(ctx, UP_PHASES, quiet);
     const cold = Date.now() - t;
     clearInterval(sampler);
     t = Date.now();
-    await runPhases(ctx, UP_PHASES, quiet);
+    await runLabPhases(ctx, UP_PHASES, quiet);
     const warm = Date.now() - t;
     console.log('bring-up of a 3 + 2 lab (3 control planes, 2 workers, demo workloads)');
     console.log(`  cold ${(cold / 1000).toFixed(1)} s, warm ${(warm / 1000).toFixed(1)} s (warm/cold ${(warm / cold).toFixed(3)})`);
@@ -92,7 +92,7 @@ export async function benchLab(): Promise<number> {
     const results: Array<{ name: string; ms: number[] }> = [];
     for (const v of VARIANTS) {
       const vctx = createLabContext(repo, cluster, { timers: v.timers });
-      await runPhases(vctx, UP_PHASES, quiet);
+      await runLabPhases(vctx, UP_PHASES, quiet);
       const ms = await withdrawalTimes(runner, vctx, v.timers.keepalive, 400_000);
       results.push({ name: v.name, ms });
       console.log(`  ${v.name.padEnd(46)} median ${(median(ms) / 1000).toFixed(2)} s  (${ms.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')})`);

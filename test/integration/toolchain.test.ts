@@ -145,7 +145,7 @@ function fakeHost(installed: string[]): { exec: Exec; calls: string[] } {
 test('debian: not root and a package missing -> fails with the command to run as root', async () => {
   const host = fakeHost(['frr', 'nftables']);
   const step = debianPackagesStep({ packages: ['frr', 'bird', 'nftables', 'ipset'], uid: 1000, exec: host.exec, policyRcD: '/nonexistent/policy-rc.d' });
-  assert.equal(await step.check(), false);
+  assert.equal(await step.done!(), false);
   await assert.rejects(step.run(), (e: Error) => {
     assert.match(e.message, /^missing Debian packages bird ipset; as root, run: sudo sh -c '/);
     assert.match(e.message, /apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bird ipset'$/);
@@ -167,7 +167,7 @@ test('debian: as root -> writes policy-rc.d (exit 101) unless there, apt-get upd
       'apt-get update',
       'apt-get install -y --no-install-recommends bird ipset',
     ]);
-    assert.equal(await step.check(), true);
+    assert.equal(await step.done!(), true);
 
     writeFileSync(policy, '#!/bin/sh\nexit 0\n'); // the host's own policy is kept
     const again = fakeHost([]);

@@ -20,7 +20,8 @@ import { test } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
 import { createRunner } from '../../lib/platforms/lab/exec.js';
 import { fieldManagers, FLUX_PHASES } from '../../lib/platforms/lab/flux.js';
-import { createLabContext, labDown, runPhases, type PhaseReport } from '../../lib/platforms/lab/lab.js';
+import type { PhaseReport } from '../../lib/phases/phase.js';
+import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab/lab.js';
 import { listNamespaces } from '../../lib/platforms/lab/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
@@ -51,12 +52,12 @@ test('lab: Flux reconciles the cluster from the lab git server, verify checks it
     const ctx = createLabContext(repo, cluster, { binDir: join(process.cwd(), '.cache/bin') });
     for (const b of ['kube-apiserver', 'source-controller', 'kustomize-controller']) need(join(ctx.binDir, b), 'npm run setup');
     const up: PhaseReport[] = [];
-    await runPhases(ctx, UP_PHASES, (p) => up.push(p));
+    await runLabPhases(ctx, UP_PHASES, (p) => up.push(p));
     console.log(`# lab up: ${seconds(up.reduce((s, p) => s + p.ms, 0))}`);
 
     // Git server, push, install, reconciled: every Kustomization Ready at the pushed commit.
     const flux: PhaseReport[] = [];
-    await runPhases(ctx, FLUX_PHASES, (p) => flux.push(p));
+    await runLabPhases(ctx, FLUX_PHASES, (p) => flux.push(p));
     console.log(`# flux: ${flux.map((p) => `${p.name} ${seconds(p.ms)}`).join(', ')}`);
     const reconciled = flux.find((p) => p.name === 'Flux reconciled')!;
     assert.match(reconciled.note, new RegExp(`apps, fabric, flux-system, policies Ready at main@sha1:${first}`));
@@ -100,7 +101,7 @@ test('lab: Flux reconciles the cluster from the lab git server, verify checks it
     const second = git(repo, 'rev-parse', 'HEAD');
     const t0 = Date.now();
     const again: PhaseReport[] = [];
-    await runPhases(ctx, FLUX_PHASES, (p) => again.push(p));
+    await runLabPhases(ctx, FLUX_PHASES, (p) => again.push(p));
     const followMs = Date.now() - t0;
     assert.match(again.find((p) => p.name === 'Flux reconciled')!.note, new RegExp(`Ready at main@sha1:${second}`));
     assert.match(again.find((p) => p.name === 'git server')!.note, /^running/);

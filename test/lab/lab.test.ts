@@ -17,7 +17,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createRunner } from '../../lib/platforms/lab/exec.js';
-import { createLabContext, labDown, runPhases, type PhaseReport } from '../../lib/platforms/lab/lab.js';
+import type { PhaseReport } from '../../lib/phases/phase.js';
+import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab/lab.js';
 import { MOUNT_NS_DIR } from '../../lib/platforms/lab/machine.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { listNamespaces, namespacePids } from '../../lib/platforms/lab/netns.js';
@@ -54,7 +55,7 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { timeout: 
   try {
     const ctx = createLabContext(repo, cluster, { binDir: BIN });
     const first: PhaseReport[] = [];
-    await runPhases(ctx, UP_PHASES, (p) => first.push(p));
+    await runLabPhases(ctx, UP_PHASES, (p) => first.push(p));
     assert.ok(first.every((p) => p.ok));
     console.log(`# up: ${first.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s`).join(", ")}`);
 
@@ -92,7 +93,7 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, down', { timeout: 
 
     // A second up on a running lab changes nothing.
     const second: PhaseReport[] = [];
-    await runPhases(ctx, UP_PHASES, (p) => second.push(p));
+    await runLabPhases(ctx, UP_PHASES, (p) => second.push(p));
     assert.match(second.find((p) => p.name === 'routers')!.note, /n6-lt_r1: running; n6-lt_r2: running/);
     assert.match(second.find((p) => p.name === 'kubelets')!.note, /0 started, 5 running/);
     assert.match(second.find((p) => p.name === 'control planes join')!.note, /all joined/);
@@ -153,7 +154,7 @@ test('a lab of one machine: verify runs what applies, and says why the rest cann
   try {
     const ctx = createLabContext(scratch.repo, scratch.cluster, { binDir: BIN });
     const up: PhaseReport[] = [];
-    await runPhases(ctx, UP_PHASES, (p) => up.push(p));
+    await runLabPhases(ctx, UP_PHASES, (p) => up.push(p));
     console.log(`# one machine up: ${(up.reduce((s, p) => s + p.ms, 0) / 1000).toFixed(1)} s`);
     const { report } = await labVerify(ctx);
     assertFamilies(report, [...ONE_MACHINE, 'flux']);

@@ -13,7 +13,7 @@
  *   address plan   lib/plan
  *   cluster model  lib/spec
  *   edges          lib/kube, lib/pki, lib/toolchain, lib/validate, lib/exec
- *   base           lib/net
+ *   base           lib/net, lib/phases (the one phase engine)
  *
  * The house is being rebuilt (#11): the arrows that still run up are listed
  * in STILL_UP, each by file and target. The list may only shrink: an arrow
@@ -36,7 +36,7 @@ const FLOORS: ReadonlyArray<{ floor: string; dirs: readonly string[] }> = [
   { floor: 'address plan', dirs: ['lib/plan/'] },
   { floor: 'cluster model', dirs: ['lib/spec/'] },
   { floor: 'edges', dirs: ['lib/kube/', 'lib/pki/', 'lib/toolchain/', 'lib/validate/', 'lib/exec/'] },
-  { floor: 'base', dirs: ['lib/net/'] },
+  { floor: 'base', dirs: ['lib/net/', 'lib/phases/'] },
 ];
 
 /** Arrows that still run up a floor, to be removed as the house is rebuilt (#11). */

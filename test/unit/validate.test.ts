@@ -18,7 +18,8 @@ import {
   type GoDoc,
   type Schema,
 } from '../../lib/validate/index.js';
-import { runSteps, SetupError, type Step } from '../../lib/toolchain/setup.js';
+import { PhaseError } from '../../lib/phases/phase.js';
+import { runSteps, type Step } from '../../lib/toolchain/setup.js';
 
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 
@@ -481,13 +482,13 @@ test('tree: generator inputs are data, JSON 6902 patches are skipped', () => {
 
 // ------------------------------------------------------------ setup steps
 
-test('setup steps: check/run, cached, failure stops the run', async () => {
+test('setup steps: done/run, cached, failure stops the run', async () => {
   const lines: string[] = [];
   let ran = 0;
   let done = false;
   const steps: Step[] = [
-    { name: 'a:one', check: () => done, run: async () => { ran++; done = true; return 'made'; } },
-    { name: 'a:two', check: () => true, run: async () => { throw new Error('never'); } },
+    { name: 'a:one', done: () => done, run: async () => { ran++; done = true; return 'made'; } },
+    { name: 'a:two', done: () => true, run: async () => { throw new Error('never'); } },
   ];
   const first = await runSteps(steps, { log: (l) => lines.push(l) });
   assert.deepEqual(first.map((r) => [r.name, r.ok, r.cached, r.note]), [
@@ -500,13 +501,14 @@ test('setup steps: check/run, cached, failure stops the run', async () => {
   assert.equal(ran, 1, 'a second run does nothing');
 
   const failing: Step[] = [
-    { name: 'b:bad', check: () => false, run: async () => { throw new Error('no go'); } },
-    { name: 'b:after', check: () => false, run: async () => { throw new Error('must not run'); } },
+    { name: 'b:bad', done: () => false, run: async () => { throw new Error('no go'); } },
+    { name: 'b:after', done: () => false, run: async () => { throw new Error('must not run'); } },
   ];
   const out: string[] = [];
   await assert.rejects(runSteps(failing, { log: (l) => out.push(l) }), (e: unknown) => {
-    assert.ok(e instanceof SetupError);
-    assert.match(e.message, /b:bad failed: no go/);
+    assert.ok(e instanceof PhaseError);
+    assert.equal(e.message, 'phase "b:bad" failed: no go');
+    assert.deepEqual(e.reports.map((r) => [r.name, r.ok, r.note]), [['b:bad', false, 'no go']]);
     return true;
   });
   assert.equal(out.length, 1);

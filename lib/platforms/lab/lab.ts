@@ -6,6 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runPhases, type Phase as EnginePhase, type PhaseReport } from '../../phases/phase.js';
 import { parseAllDocuments } from 'yaml';
 import type { LoadedCluster } from '../../repo/workspace.js';
 import { renderCluster } from '../../render/tree.js';
@@ -40,21 +41,8 @@ export interface LabContext {
 /** The project's own folder (where scripts/ and node_modules/ are), whatever repository the lab serves. */
 export const CODE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export interface Phase {
-  readonly name: string;
-  run(ctx: LabContext): Promise<string | void>;
-}
-
-export class PhaseError extends Error {
-  override name = 'PhaseError';
-  constructor(
-    readonly phase: string,
-    override readonly cause: unknown,
-    readonly logFile: string,
-  ) {
-    super(`phase "${phase}" failed: ${cause instanceof Error ? cause.message : String(cause)}\n(log: ${logFile})`);
-  }
-}
+/** A phase of the lab's workflows (lib/phases), run with the lab's context. */
+export type Phase = EnginePhase<LabContext>;
 
 export function createLabContext(repoRoot: string, cluster: LoadedCluster, options: { timers?: SessionTimers; verbose?: boolean; binDir?: string } = {}): LabContext {
   const paths = labPaths(repoRoot, cluster.spec.name);
@@ -215,26 +203,9 @@ export async function establishedSessions(r: Runner, ns: string): Promise<number
   return [...(await bgpPeerStates(r, ns)).values()].filter((s) => s === 'Established').length;
 }
 
-export interface PhaseReport {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly note: string;
-  readonly ms: number;
-}
-
-export async function runPhases(ctx: LabContext, phases: readonly Phase[], progress: (p: PhaseReport) => void): Promise<void> {
-  for (const phase of phases) {
-    const start = Date.now();
-    ctx.log(`phase ${phase.name}`);
-    try {
-      const note = (await phase.run(ctx)) ?? '';
-      progress({ name: phase.name, ok: true, note, ms: Date.now() - start });
-    } catch (e) {
-      ctx.log(`phase ${phase.name} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-      progress({ name: phase.name, ok: false, note: e instanceof Error ? e.message.split('\n')[0]! : String(e), ms: Date.now() - start });
-      throw new PhaseError(phase.name, e, join(ctx.paths.logs, 'lab.log'));
-    }
-  }
+/** Runs the lab's phases with the lab's log as their trace; a failure names the phase and the log file. */
+export async function runLabPhases(ctx: LabContext, phases: readonly Phase[], progress: (p: PhaseReport) => void): Promise<PhaseReport[]> {
+  return runPhases(ctx, phases, { progress, trace: ctx.log, hint: `log: ${join(ctx.paths.logs, 'lab.log')}` });
 }
 
 /** Removes every namespace (and so every process in it) the lab made for the cluster, and its state unless kept. */

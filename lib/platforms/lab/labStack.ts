@@ -8,7 +8,7 @@ import { loadSpecFile } from '../../repo/workspace.js';
 import { formatProblem } from '../../spec/problems.js';
 import type { MetalDevice } from '../equinixMetal/metadata.js';
 import { createRunner } from './exec.js';
-import { createLabContext, labDown, runPhases } from './lab.js';
+import { createLabContext, labDown, runLabPhases } from './lab.js';
 import { labDevices } from './metadata.js';
 import { UP_PHASES } from './phases.js';
 import { adminConf } from './verify.js';
@@ -19,7 +19,7 @@ export async function labStackUp(repoRoot: string, specFile: string): Promise<{ 
   if (cluster.spec.platform !== 'lab') throw new Error(`${specFile}: spec.platform is "${cluster.spec.platform}", not lab`);
   if (process.getuid?.() !== 0) throw new Error('the lab makes network namespaces and must run as root');
   const ctx = createLabContext(repoRoot, cluster);
-  await runPhases(ctx, UP_PHASES, (p) => ctx.log(`${p.ok ? 'ok' : 'failed'} ${p.name}: ${p.note} (${(p.ms / 1000).toFixed(1)}s)`));
+  await runLabPhases(ctx, UP_PHASES, (p) => ctx.log(`${p.ok ? 'ok' : 'failed'} ${p.name}: ${p.note} (${(p.ms / 1000).toFixed(1)}s)`));
   return { devices: labDevices(cluster.spec, cluster.plan), kubeconfig: readFileSync(adminConf(ctx), 'utf8') };
 }
 
