@@ -12,7 +12,10 @@
 // (toolPaths() from lib/toolchain/pins.ts) as JSON and sets nothing up.
 
 import { PhaseError } from '../lib/phases/phase.js';
-import { DEFAULT_CACHE_DIR, ensureSetup, seconds, toolPaths } from '../lib/toolchain/setup.js';
+import { DEFAULT_CACHE_DIR } from '../lib/toolchain/repo.js';
+import { ensureSetup } from '../lib/toolchain/setup.js';
+import { seconds } from '../lib/toolchain/steps/step.js';
+import { toolPaths } from '../lib/toolchain/pins.js';
 import { isMain } from './common.js';
 
 // -------------------------------------------------------------------- main

@@ -18,7 +18,8 @@ import {
   SETUP_COMMAND,
   validateTree,
 } from '../lib/validate/index.js';
-import { DEFAULT_CACHE_DIR, ensureSetup, REPO_DIR } from '../lib/toolchain/setup.js';
+import { DEFAULT_CACHE_DIR, REPO_DIR } from '../lib/toolchain/repo.js';
+import { ensureSetup } from '../lib/toolchain/setup.js';
 import { isMain } from './common.js';
 
 export const DEFAULT_PATHS = ['clusters', 'apps', 'policies'] as const;

@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { KubeClient } from '../lib/kube/client.js';
-import { DEFAULT_CACHE_DIR, toolPaths } from '../lib/toolchain/setup.js';
+import { DEFAULT_CACHE_DIR } from '../lib/toolchain/repo.js';
+import { toolPaths } from '../lib/toolchain/pins.js';
 import { need } from './prerequisites.js';
 
 function sh(cmd: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {

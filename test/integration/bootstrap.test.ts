@@ -15,7 +15,7 @@ import { bootstrapFlux } from '../../lib/gitops/fluxSteps.js';
 import { createLineLog } from '../../lib/gitops/log.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { calicoManifestFile } from '../../lib/toolchain/calicoManifest.js';
-import { REPO_DIR } from '../../lib/toolchain/setup.js';
+import { REPO_DIR } from '../../lib/toolchain/repo.js';
 import { apiServer } from '../apiserver.js';
 import { need } from '../prerequisites.js';
 

@@ -28,7 +28,9 @@ import { manifestFile } from '../../lib/render/yaml.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { calicoManifestReady, CALICO_MANIFEST } from '../../lib/toolchain/calicoManifest.js';
 import { compareParsers, formatFileIssue, loadCatalog, parseYamlFile, runYamlcheck, validateObject, type Catalog } from '../../lib/validate/index.js';
-import { DEFAULT_CACHE_DIR, ensureSchemas, ensureYamlcheck, REPO_DIR } from '../../lib/toolchain/setup.js';
+import { DEFAULT_CACHE_DIR, REPO_DIR } from '../../lib/toolchain/repo.js';
+import { ensureSchemas } from '../../lib/toolchain/steps/schemas.js';
+import { ensureYamlcheck } from '../../lib/toolchain/steps/confdTemplates.js';
 
 /** Fails (never skips) when setup has not copied the manifest. */
 function needManifest(): void {

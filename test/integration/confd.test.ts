@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { confdKv } from '../../lib/calico/confd.js';
 import { calicoConfdDir, confdBinary } from '../../lib/toolchain/pins.js';
 import { SETUP_COMMAND } from '../../lib/validate/pins.js';
-import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/setup.js';
+import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/repo.js';
 import { assertGolden } from '../golden.js';
 import { labSnapshot } from '../calico-fixture.js';
 

@@ -34,7 +34,8 @@ import { applyObjects, crdsEstablished, type KubeObject } from '../../lib/kube/o
 import { objectPath } from '../../lib/kube/paths.js';
 import { createGitHttpServer, ensureBareRepository, parseCgiHead } from '../../lib/platforms/lab/gitServer.js';
 import { FLUX_CONTROLLERS, fluxBinary } from '../../lib/toolchain/pins.js';
-import { DEFAULT_CACHE_DIR, goBinaryModuleVersion, REPO_DIR } from '../../lib/toolchain/setup.js';
+import { DEFAULT_CACHE_DIR, REPO_DIR } from '../../lib/toolchain/repo.js';
+import { goBinaryModuleVersion } from '../../lib/toolchain/steps/flux.js';
 import { apiServer } from '../apiserver.js';
 
 function sh(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -20,7 +20,7 @@ import { runApply } from '../../lib/gitops/apply.js';
 import { generateKey, selfSignedCA } from '../../lib/pki/x509.js';
 import { runTeardown, TeardownRefused } from '../../lib/gitops/teardown.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
-import { REPO_DIR } from '../../lib/toolchain/setup.js';
+import { REPO_DIR } from '../../lib/toolchain/repo.js';
 import { need } from '../prerequisites.js';
 
 const root = REPO_DIR;

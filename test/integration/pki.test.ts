@@ -18,7 +18,8 @@ import { promisify } from 'node:util';
 import { kubeconfig } from '../../lib/kube/kubeconfig.js';
 import { caCertHash, generateKey, signCertificate } from '../../lib/pki/x509.js';
 import { generateSshKey } from '../../lib/pki/sshKey.js';
-import { DEFAULT_CACHE_DIR, toolPaths } from '../../lib/toolchain/setup.js';
+import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/repo.js';
+import { toolPaths } from '../../lib/toolchain/pins.js';
 import { needProgram } from '../prerequisites.js';
 import { ca, leaf } from '../pki-fixture.js';
 

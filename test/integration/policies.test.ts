@@ -12,7 +12,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { ensurePolicyPack } from '../../lib/infra/policyPack.js';
 import { openStack, previewStack } from '../../lib/infra/stack.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
-import { REPO_DIR } from '../../lib/toolchain/setup.js';
+import { REPO_DIR } from '../../lib/toolchain/repo.js';
 import { need } from '../prerequisites.js';
 
 const root = REPO_DIR;

@@ -19,7 +19,10 @@ import {
   type Catalog,
   type Schema,
 } from '../../lib/validate/index.js';
-import { DEFAULT_CACHE_DIR, ensureSchemas, ensureYamlcheck, runSteps, schemaSteps } from '../../lib/toolchain/setup.js';
+import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/repo.js';
+import { ensureSchemas, schemaSteps } from '../../lib/toolchain/steps/schemas.js';
+import { ensureYamlcheck } from '../../lib/toolchain/steps/confdTemplates.js';
+import { runSteps } from '../../lib/toolchain/steps/step.js';
 
 let catalog: Catalog;
 

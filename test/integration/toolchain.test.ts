@@ -25,15 +25,10 @@ import {
 } from '../../lib/toolchain/pins.js';
 import { SETUP_COMMAND } from '../../lib/validate/pins.js';
 import { apiServer } from '../apiserver.js';
-import {
-  checkGoModPins,
-  debianPackagesStep,
-  DEFAULT_CACHE_DIR,
-  goModDownload,
-  missingDebianPackages,
-  REPO_DIR,
-  type Exec,
-} from '../../lib/toolchain/setup.js';
+import { checkGoModPins } from '../../lib/toolchain/steps/labPrograms.js';
+import { debianPackagesStep, missingDebianPackages, type Exec } from '../../lib/toolchain/steps/debian.js';
+import { DEFAULT_CACHE_DIR, REPO_DIR } from '../../lib/toolchain/repo.js';
+import { goModDownload } from '../../lib/toolchain/go.js';
 
 const paths = toolPaths(DEFAULT_CACHE_DIR);
 

@@ -14,7 +14,7 @@ import { decodeFacts } from '../../lib/platforms/equinixMetal/facts.js';
 import { JOIN_DISCOVERY_TIMEOUT, NODE_ADDRESS_PLACEHOLDER } from '../../lib/platforms/equinixMetal/cloudInit.js';
 import { formatAddress } from '../../lib/net/ipv6.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
-import { REPO_DIR } from '../../lib/toolchain/setup.js';
+import { REPO_DIR } from '../../lib/toolchain/repo.js';
 
 interface Registered {
   readonly type: string;

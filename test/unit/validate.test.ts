@@ -19,7 +19,7 @@ import {
   type Schema,
 } from '../../lib/validate/index.js';
 import { PhaseError } from '../../lib/phases/phase.js';
-import { runSteps, type Step } from '../../lib/toolchain/setup.js';
+import { runSteps, type Step } from '../../lib/toolchain/steps/step.js';
 
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 
