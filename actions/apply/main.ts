@@ -1,7 +1,7 @@
 /** The apply action (action.yml): inputs to a plain object, then lib/gitops/actions.ts applyAction. */
 import * as core from '@actions/core';
 import { applyAction } from '../../lib/gitops/actions.js';
-import { createCoreLog, durationInput, listInput } from '../../lib/gitops/coreLog.js';
+import { createCoreLog, durationInput, listInput } from '../_shared/core.js';
 
 async function main(): Promise<void> {
   const results = await applyAction(

@@ -2,7 +2,7 @@
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { planAction } from '../../lib/gitops/actions.js';
-import { createCoreLog, listInput } from '../../lib/gitops/coreLog.js';
+import { createCoreLog, listInput } from '../_shared/core.js';
 import { createOctokit } from '../../lib/gitops/github.js';
 
 async function main(): Promise<void> {

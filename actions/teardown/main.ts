@@ -1,7 +1,7 @@
 /** The teardown action (action.yml): inputs to a plain object, then lib/gitops/actions.ts teardownAction. */
 import * as core from '@actions/core';
 import { teardownAction } from '../../lib/gitops/actions.js';
-import { createCoreLog } from '../../lib/gitops/coreLog.js';
+import { createCoreLog } from '../_shared/core.js';
 
 async function main(): Promise<void> {
   await teardownAction(

@@ -1,9 +1,10 @@
 /**
- * ActionLog on @actions/core: groups, annotations with file and line,
+ * ActionLog on @actions/core (the one importer of @actions/core besides the
+ * actions' own main.ts): groups, annotations with file and line,
  * setSecret for every secret, the job summary.
  */
 import * as core from '@actions/core';
-import type { ActionLog } from './log.js';
+import type { ActionLog } from '../../lib/gitops/log.js';
 
 export function createCoreLog(): ActionLog {
   return {
