@@ -55,6 +55,20 @@ test('facts: the mixed fixture (IPv4 and IPv6, multihop or not, MD5 or not) deco
   assert.equal(publicIPv6({ hostname: 'v4-only', network: { addresses: [facts.devices[0]!.network.addresses[0]!] }, bgp_neighbors: [] }), undefined);
 });
 
+test('decodeFacts: the facts read are the values in the file, fields outside the shape left out', () => {
+  const json = JSON.parse(fixture('facts/dfw-mixed.json'));
+  // What the product reads of each address: management, network and netmask are the provider's extras.
+  const expected = {
+    ...json,
+    devices: json.devices.map((d: any) => ({
+      ...d,
+      network: { addresses: d.network.addresses.map(({ management: _m, network: _n, netmask: _k, ...a }: any) => a) },
+    })),
+  };
+  assert.deepEqual(decoded(fixture('facts/dfw-mixed.json')), expected);
+  assert.equal(expected.devices[0].network.addresses[1].cidr, 127);
+});
+
 test('BGPPeers: IPv4 neighbours are skipped; a multihop peer is reached through the gateway; no MD5, no password reference', () => {
   const peers = bgpPeers(decoded(fixture('facts/dfw-mixed.json')).devices);
   const cp1 = (peerIP: string, name: string) => ({
