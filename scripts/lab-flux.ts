@@ -14,7 +14,7 @@
 import { PhaseError, type PhaseReport } from '../lib/phases/phase.js';
 import { createLabContext, runLabPhases } from '../lib/platforms/lab/lab.js';
 import { fieldManagers, FLUX_PHASES } from '../lib/platforms/lab/flux.js';
-import { labAdminClient } from '../lib/platforms/lab/verify.js';
+import { labAdminClient } from '../lib/platforms/lab/verify/probes.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/spec/problems.js';
 import { repoRoot } from './common.js';

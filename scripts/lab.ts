@@ -19,7 +19,7 @@ import { labVerify } from '../lib/platforms/lab/verify.js';
 import { UP_PHASES } from '../lib/platforms/lab/phases.js';
 import { FLUX_PHASES } from '../lib/platforms/lab/flux.js';
 import { createRunner } from '../lib/platforms/lab/exec.js';
-import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify.js';
+import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify/probes.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/spec/problems.js';
 import { repoRoot } from './common.js';

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { createRunner, type Runner } from '../../lib/platforms/lab/exec.js';
 import { CODE_ROOT, createLabContext, labDown, runLabPhases, type LabContext } from '../../lib/platforms/lab/lab.js';
 import { onPod } from '../../lib/platforms/lab/machine.js';
-import { labAdminClient } from '../../lib/platforms/lab/verify.js';
+import { labAdminClient } from '../../lib/platforms/lab/verify/probes.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
 import { withdrawalTimes } from './withdrawal.js';

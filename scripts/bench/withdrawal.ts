@@ -10,7 +10,7 @@ import type { Runner } from '../../lib/platforms/lab/exec.js';
 import type { LabContext } from '../../lib/platforms/lab/lab.js';
 import { namespacePids } from '../../lib/platforms/lab/netns.js';
 import { signal } from '../../lib/platforms/lab/process.js';
-import { kernelRoutes } from '../../lib/platforms/lab/verify.js';
+import { kernelRoutes } from '../../lib/platforms/lab/verify/probes.js';
 
 export async function withdrawalTimes(r: Runner, ctx: LabContext, keepaliveS: number, limitMs: number): Promise<number[]> {
   const victims = ctx.topology.machines.slice(-3);

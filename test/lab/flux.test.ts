@@ -25,7 +25,8 @@ import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab
 import { listNamespaces } from '../../lib/platforms/lab/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
-import { labAdminClient, labVerify } from '../../lib/platforms/lab/verify.js';
+import { labAdminClient } from '../../lib/platforms/lab/verify/probes.js';
+import { labVerify } from '../../lib/platforms/lab/verify.js';
 import { KubeError } from '../../lib/kube/client.js';
 import { need, needRoot } from '../prerequisites.js';
 import { assertFamilies } from './families.js';

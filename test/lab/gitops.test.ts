@@ -25,7 +25,7 @@ import { createRunner } from '../../lib/platforms/lab/exec.js';
 import { ensureBareRepository, labGitServer } from '../../lib/platforms/lab/gitServer.js';
 import { createLabContext, labDown } from '../../lib/platforms/lab/lab.js';
 import { listNamespaces } from '../../lib/platforms/lab/netns.js';
-import { kernelRoutes, labAdminClient, nextHops, probeFrom } from '../../lib/platforms/lab/verify.js';
+import { kernelRoutes, labAdminClient, nextHops, probeFrom } from '../../lib/platforms/lab/verify/probes.js';
 import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
 import { need, needRoot } from '../prerequisites.js';

@@ -22,7 +22,9 @@ import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab
 import { MOUNT_NS_DIR } from '../../lib/platforms/lab/machine.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { listNamespaces, namespacePids } from '../../lib/platforms/lab/netns.js';
-import { kernelRoutes, labAdminClient, labVerify, policyMatrix, probeFrom } from '../../lib/platforms/lab/verify.js';
+import { kernelRoutes, labAdminClient, probeFrom } from '../../lib/platforms/lab/verify/probes.js';
+import { labVerify } from '../../lib/platforms/lab/verify.js';
+import { policyMatrix } from '../../lib/platforms/lab/verify/policyMatrix.js';
 import { parseAllDocuments } from 'yaml';
 import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
 import { need, needRoot } from '../prerequisites.js';

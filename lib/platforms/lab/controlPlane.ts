@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
 import { formatAddress } from '../../net/ipv6.js';
-import { probeFrom } from './verify.js';
+import { probeFrom } from './verify/probes.js';
 import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from '../../render/apiBootstrap.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type KubeadmOptions } from '../../render/kubeadm.js';
 import { pidAlive } from './daemons.js';

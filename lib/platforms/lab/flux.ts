@@ -40,7 +40,7 @@ import { ensureLabGitServer, pushToLabGitServer } from './gitServer.js';
 import type { LabContext, Phase } from './lab.js';
 import { runOnMachine } from './machine.js';
 import type { MachineNode } from './topology.js';
-import { labAdminClient } from './verify.js';
+import { labAdminClient } from './verify/probes.js';
 
 /** The machine the controllers run on: the first control plane. */
 export function fluxMachine(ctx: LabContext): MachineNode {

@@ -11,7 +11,7 @@ import { createRunner } from './exec.js';
 import { createLabContext, labDown, runLabPhases } from './lab.js';
 import { labDevices } from './metadata.js';
 import { UP_PHASES } from './phases.js';
-import { adminConf } from './verify.js';
+import { adminConf } from './verify/probes.js';
 
 export async function labStackUp(repoRoot: string, specFile: string): Promise<{ devices: MetalDevice[]; kubeconfig: string }> {
   const { cluster, problems } = loadSpecFile(repoRoot, specFile);
