@@ -23,11 +23,12 @@
  * the step fails and says what the module holds instead.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { MANIFEST_NAME, sha256 } from '../validate/load.js';
 import { CALICO_CONFD } from './pins.js';
+import { replaceCacheDir } from './cacheDir.js';
 
 export const CALICO_MANIFEST = {
   module: CALICO_CONFD.module,
@@ -166,17 +167,9 @@ export async function provideCalicoManifest(cacheDir: string, progress?: (line: 
   }
   const record: CalicoManifestRecord = { module, version, productVersion, sum: mod.Sum, path, bytes: data.length, sha256: sha256(data) };
   const final = calicoManifestDir(cacheDir);
-  const tmp = `${final}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  try {
+  await replaceCacheDir(final, (tmp) => {
     writeFileSync(join(tmp, CALICO_MANIFEST.file), data);
-    writeFileSync(join(tmp, MANIFEST_NAME), `${JSON.stringify(record, null, 2)}\n`);
-    rmSync(final, { recursive: true, force: true });
-    mkdirSync(dirname(final), { recursive: true });
-    renameSync(tmp, final);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+    return record;
+  });
   return `copied ${path} (Calico ${productVersion}, ${data.length} bytes) into ${relative(process.cwd(), final) || final}`;
 }

@@ -1,6 +1,6 @@
 /** Setup steps flux:crds, bin:flux-source, bin:flux-kustomize: Flux's CRDs and controllers of the pinned release. */
 import { goBuildEnv, goSourceStamp } from '../goProgram.js';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { MANIFEST_NAME, sha256, type ManifestFile } from '../../validate/load.js';
 import { FLUX_CONTROLLERS, FLUX_CRDS, FLUX_LDFLAGS, fluxBinary, fluxCrdDir, type FluxControllerPin } from '../pins.js';
@@ -8,6 +8,7 @@ import { type SetupContext, type Step } from './step.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../repo.js';
 import { BUILD_FLAGS, goModDownload, requireGo, run } from '../go.js';
 import { checkGoModPins, inside, isExecutableFile, linkTo, readStampFile, readToolManifest, writeToolManifest } from './labPrograms.js';
+import { copyMatching, replaceCacheDir } from '../cacheDir.js';
 
 // -------------------------------------------------------------------- Flux
 //
@@ -121,33 +122,19 @@ export function fluxCrdsStep(cacheDir: string = DEFAULT_CACHE_DIR): Step {
     done: () => fluxCrdsCached(cacheDir),
     run: async () => {
       const final = fluxCrdDir(cacheDir);
-      const tmp = `${final}.tmp-${process.pid}`;
-      rmSync(tmp, { recursive: true, force: true });
-      mkdirSync(tmp, { recursive: true });
-      try {
-        const manifest: FluxCrdManifest = { modules: [] };
+      const manifest = await replaceCacheDir(final, async (tmp): Promise<FluxCrdManifest> => {
+        const modules: FluxCrdManifest['modules'] = [];
         for (const pin of FLUX_CONTROLLERS) {
           const mod = await goModDownload(pin.module, pin.version);
-          const src = join(mod.Dir, FLUX_CRDS.dir);
-          const files: ManifestFile[] = [];
-          for (const n of readdirSync(src).filter((x) => FLUX_CRDS.match.test(x)).sort()) {
-            const data = readFileSync(join(src, n));
-            writeFileSync(join(tmp, n), data);
-            files.push({ name: n, sha256: sha256(data), bytes: data.length });
-          }
+          const files = copyMatching(join(mod.Dir, FLUX_CRDS.dir), tmp, FLUX_CRDS.match);
           const missing = FLUX_CRDS.mustHave[pin.name].filter((n) => !files.some((f) => f.name === n));
           if (missing.length > 0) throw new Error(`${pin.module}@${pin.version} lacks ${missing.map((n) => `${FLUX_CRDS.dir}/${n}`).join(', ')}`);
-          manifest.modules.push({ module: pin.module, version: pin.version, sum: mod.Sum, dir: FLUX_CRDS.dir, files });
+          modules.push({ module: pin.module, version: pin.version, sum: mod.Sum, dir: FLUX_CRDS.dir, files });
         }
-        writeFileSync(join(tmp, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
-        rmSync(final, { recursive: true, force: true });
-        mkdirSync(dirname(final), { recursive: true });
-        renameSync(tmp, final);
-        const n = manifest.modules.reduce((s, m) => s + m.files.length, 0);
-        return `copied ${n} CRDs (${FLUX_CONTROLLERS.map((p) => `${p.name} ${p.version}`).join(', ')}) into ${relative(process.cwd(), final) || final}`;
-      } finally {
-        rmSync(tmp, { recursive: true, force: true });
-      }
+        return { modules };
+      });
+      const n = manifest!.modules.reduce((s, m) => s + m.files.length, 0);
+      return `copied ${n} CRDs (${FLUX_CONTROLLERS.map((p) => `${p.name} ${p.version}`).join(', ')}) into ${relative(process.cwd(), final) || final}`;
     },
   };
 }

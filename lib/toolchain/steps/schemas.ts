@@ -1,12 +1,13 @@
 /** Setup steps schemas:*: the pinned API schemas (Kubernetes OpenAPI, Calico and Flux CRDs) copied from their modules. */
 import { type PhaseReport } from '../../phases/phase.js';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { SCHEMA_PINS, type SchemaPin } from '../../validate/pins.js';
-import { MANIFEST_NAME, readManifest, schemaDir, sha256, type ManifestFile, type SchemaManifest } from '../../validate/load.js';
+import { readManifest, schemaDir, type SchemaManifest } from '../../validate/load.js';
 import { type RunOptions, type Step, runSteps } from './step.js';
 import { DEFAULT_CACHE_DIR } from '../repo.js';
 import { goModDownload } from '../go.js';
+import { copyMatching, replaceCacheDir } from '../cacheDir.js';
 
 // ----------------------------------------------------------------- schemas
 
@@ -33,46 +34,22 @@ export async function fetchSchemas(cacheDir: string, pin: SchemaPin): Promise<st
   const missing = pin.mustHave.filter((n) => !names.includes(n));
   if (missing.length > 0) throw new Error(`${pin.module}@${pin.version} lacks ${missing.map((n) => `${pin.dir}/${n}`).join(', ')}`);
 
-  const final = schemaDir(cacheDir, pin);
-  mkdirSync(dirname(final), { recursive: true });
-  const tmp = `${final}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  try {
-    const files: ManifestFile[] = [];
-    for (const name of names) {
-      const data = readFileSync(join(src, name));
-      writeFileSync(join(tmp, name), data);
-      files.push({ name, sha256: sha256(data), bytes: data.length });
-    }
-    const manifest: SchemaManifest = {
+  const made = await replaceCacheDir(
+    schemaDir(cacheDir, pin),
+    (tmp): SchemaManifest => ({
       module: pin.module,
       version: pin.version,
       sum: mod.Sum,
       product: pin.product,
       productVersion: pin.productVersion,
       dir: pin.dir,
-      files,
-    };
-    writeFileSync(join(tmp, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
+      files: copyMatching(src, tmp, pin.match),
+    }),
     // Another setup (a parallel test run) may have finished first; keep
     // its complete copy rather than pulling it from under its readers.
-    if (schemasCached(cacheDir, pin)) {
-      rmSync(tmp, { recursive: true, force: true });
-      return 'cached (by a concurrent setup)';
-    }
-    rmSync(final, { recursive: true, force: true });
-    try {
-      renameSync(tmp, final);
-    } catch (e) {
-      if (!schemasCached(cacheDir, pin)) throw e;
-      rmSync(tmp, { recursive: true, force: true });
-      return 'cached (by a concurrent setup)';
-    }
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+    () => schemasCached(cacheDir, pin),
+  );
+  if (made === undefined) return 'cached (by a concurrent setup)';
   return `copied ${names.length} file${names.length === 1 ? "" : "s"} from ${pin.module}@${pin.version}`;
 }
 
