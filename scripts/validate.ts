@@ -15,9 +15,9 @@ import {
   readTree,
   realFs,
   runYamlcheck,
-  SETUP_COMMAND,
   validateTree,
 } from '../lib/validate/index.js';
+import { SETUP_COMMAND } from '../lib/toolchain/pins.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../lib/toolchain/repo.js';
 import { ensureSetup } from '../lib/toolchain/setup.js';
 import { isMain } from './common.js';

@@ -27,7 +27,7 @@ import { applyObjects, crdsEstablished, type KubeObject } from '../kube/objects.
 import { objectPath } from '../kube/paths.js';
 import { FLUX_NAMESPACE } from '../render/flux.js';
 import { FLUX_CONTROLLERS, fluxCrdDir, type FluxControllerPin } from '../toolchain/pins.js';
-import { FLUX_VERSION } from '../validate/pins.js';
+import { FLUX_VERSION } from '../toolchain/pins.js';
 
 export { FLUX_NAMESPACE };
 

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GO_MIN_VERSION } from '../validate/pins.js';
+import { GO_MIN_VERSION } from '../toolchain/pins.js';
 
 // ---------------------------------------------------------------------- go
 

@@ -30,7 +30,6 @@ export {
   type TreeResult,
 } from './tree.js';
 export * as names from './names.js';
-export * from './pins.js';
 export {
   loadCatalog,
   readManifest,

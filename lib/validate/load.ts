@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { buildCatalog, type CrdInput, type OpenApiInput } from './catalog.js';
 import type { FsView, PathKind } from './kustomize.js';
-import { SCHEMA_PINS, SETUP_COMMAND, schemaDirName, schemaSourcesLabel, YAMLCHECK_BINARY, type SchemaPin } from './pins.js';
+import { SCHEMA_PINS, SETUP_COMMAND, schemaDirName, schemaSourcesLabel, YAMLCHECK_BINARY, type SchemaPin } from '../toolchain/pins.js';
 import type { GoDoc, SourceFile } from './tree.js';
 import type { Catalog } from './types.js';
 

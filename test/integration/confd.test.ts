@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { confdKv } from '../../lib/calico/confd.js';
 import { calicoConfdDir, confdBinary } from '../../lib/toolchain/pins.js';
-import { SETUP_COMMAND } from '../../lib/validate/pins.js';
+import { SETUP_COMMAND } from '../../lib/toolchain/pins.js';
 import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/repo.js';
 import { assertGolden } from '../golden.js';
 import { labSnapshot } from '../calico-fixture.js';

@@ -12,7 +12,6 @@ import {
   loadCatalog,
   realFs,
   runYamlcheck,
-  SCHEMA_PINS,
   SetupNeededError,
   validateObject,
   validateTree,
@@ -20,6 +19,7 @@ import {
   type Schema,
 } from '../../lib/validate/index.js';
 import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/repo.js';
+import { SCHEMA_PINS } from '../../lib/toolchain/pins.js';
 import { ensureSchemas, schemaSteps } from '../../lib/toolchain/steps/schemas.js';
 import { ensureYamlcheck } from '../../lib/toolchain/steps/confdTemplates.js';
 import { runSteps } from '../../lib/toolchain/steps/step.js';

@@ -23,7 +23,7 @@ import {
   toolPaths,
   type ToolPaths,
 } from '../../lib/toolchain/pins.js';
-import { SETUP_COMMAND } from '../../lib/validate/pins.js';
+import { SETUP_COMMAND } from '../../lib/toolchain/pins.js';
 import { apiServer } from '../apiserver.js';
 import { checkGoModPins } from '../../lib/toolchain/steps/labPrograms.js';
 import { debianPackagesStep, missingDebianPackages, type Exec } from '../../lib/toolchain/steps/debian.js';

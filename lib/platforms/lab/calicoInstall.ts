@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../kube/objects.js';
 import { BGP_SECRET } from '../../render/calico.js';
-import { SCHEMA_PINS } from '../../validate/pins.js';
+import { SCHEMA_PINS } from '../../toolchain/pins.js';
 import { schemaDir } from '../../validate/load.js';
 
 export const CALICO_NAMESPACE = 'kube-system';
