@@ -108,7 +108,7 @@ function startKubelet(ctx: LabContext, m: MachineNode): boolean {
     process.execPath,
     '--import',
     'tsx',
-    join(CODE_ROOT, 'scripts/lab/kubelet.ts'),
+    join(CODE_ROOT, 'lib/platforms/lab/programs/kubelet.ts'),
     '--machine',
     m.machine.name,
     '--address',
@@ -207,7 +207,7 @@ async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
       process.execPath,
       '--import',
       'tsx',
-      join(CODE_ROOT, 'scripts/lab/bgp-agent.ts'),
+      join(CODE_ROOT, 'lib/platforms/lab/programs/bgp-agent.ts'),
       '--node',
       m.machine.name,
       '--address',
@@ -221,7 +221,7 @@ async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
       '--confdir',
       calicoConfdDir(cache),
       '--sv-dir',
-      join(CODE_ROOT, 'scripts/lab/sbin'),
+      join(CODE_ROOT, 'lib/platforms/lab/programs/sbin'),
     ],
   });
 }

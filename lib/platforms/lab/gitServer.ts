@@ -256,7 +256,7 @@ export async function ensureLabGitServer(ctx: Pick<LabContext, 'paths' | 'topolo
   const out = openSync(s.logFile, 'a');
   const child = spawn(
     'ip',
-    ['netns', 'exec', s.ns, process.execPath, '--import', 'tsx', join(CODE_ROOT, 'scripts/lab/git-server.ts'), '--listen', s.address, '--port', String(s.port), '--root', s.projectRoot],
+    ['netns', 'exec', s.ns, process.execPath, '--import', 'tsx', join(CODE_ROOT, 'lib/platforms/lab/programs/git-server.ts'), '--listen', s.address, '--port', String(s.port), '--root', s.projectRoot],
     { cwd: CODE_ROOT, detached: true, stdio: ['ignore', out, out] },
   );
   writeFileSync(s.pidFile, `${child.pid}\n`);
@@ -275,7 +275,7 @@ function serverPid(s: LabGitServer): number | undefined {
   const pid = pidAlive(s.pidFile);
   if (!pid) return undefined;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('scripts/lab/git-server.ts') ? pid : undefined;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('lib/platforms/lab/programs/git-server.ts') ? pid : undefined;
   } catch {
     return undefined;
   }

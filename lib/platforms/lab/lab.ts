@@ -149,7 +149,7 @@ export const NETWORK_PHASES: readonly Phase[] = [
       const out = openSync(join(ctx.paths.logs, 'metadata.log'), 'a');
       const child = spawn(
         'ip',
-        ['netns', 'exec', ctx.topology.internet.ns, process.execPath, '--import', 'tsx', join(CODE_ROOT, 'scripts/lab/metadata.ts'), '--listen', ctx.topology.internet.metadata, '--port', '80', '--devices', file],
+        ['netns', 'exec', ctx.topology.internet.ns, process.execPath, '--import', 'tsx', join(CODE_ROOT, 'lib/platforms/lab/programs/metadata.ts'), '--listen', ctx.topology.internet.metadata, '--port', '80', '--devices', file],
         { cwd: CODE_ROOT, detached: true, stdio: ['ignore', out, out] },
       );
       writeFileSync(pidFile, `${child.pid}\n`);

@@ -4,7 +4,7 @@
  * plugins of /etc/cni/net.d exactly as the kubelet does (CNI_* environment,
  * the network configuration on stdin, ADD then DEL), runs the pod's program
  * inside it, and reports phase, conditions and pod IPs. The one program it
- * knows how to run is agnhost's `netexec` (scripts/lab/echo.ts answers like
+ * knows how to run is agnhost's `netexec` (lib/platforms/lab/programs/echo.ts answers like
  * it); any other image is reported as not runnable here, never faked.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -180,7 +180,7 @@ export class PodRuntime {
     const out = openSync(join(this.o.logs, `${this.o.node}.${p.metadata.namespace}.${p.metadata.name}.log`), 'a');
     const child = spawn(
       'nsenter',
-      [`--net=/run/netns/${r.netns}`, '--', process.execPath, '--import', 'tsx', join(this.o.codeRoot, 'scripts/lab/echo.ts'), '--port', String(port), '--pod', p.metadata.name, '--node', this.o.node],
+      [`--net=/run/netns/${r.netns}`, '--', process.execPath, '--import', 'tsx', join(this.o.codeRoot, 'lib/platforms/lab/programs/echo.ts'), '--port', String(port), '--pod', p.metadata.name, '--node', this.o.node],
       { cwd: this.o.codeRoot, stdio: ['ignore', out, out] },
     );
     r.child = child;

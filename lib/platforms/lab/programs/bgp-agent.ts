@@ -8,8 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { credentialsFromKubeconfig, KubeClient } from '../../lib/kube/client.js';
-import { runAgent } from '../../lib/platforms/lab/bgpAgent.js';
+import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
+import { runAgent } from '../bgpAgent.js';
 
 const { values } = parseArgs({
   options: {

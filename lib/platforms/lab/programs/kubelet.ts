@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
-import { credentialsFromKubeconfig, KubeClient } from '../../lib/kube/client.js';
-import { NodeAgent, type StaticPod } from '../../lib/platforms/lab/kubelet/nodeAgent.js';
-import { PodRuntime, type ApiPod } from '../../lib/platforms/lab/kubelet/pods.js';
-import { tlsBootstrap } from '../../lib/platforms/lab/kubelet/bootstrap.js';
-import { hashOf, processesOfManifest, Supervisor, type Child, type ProcessSpec } from '../../lib/platforms/lab/supervisor.js';
+import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
+import { NodeAgent, type StaticPod } from '../kubelet/nodeAgent.js';
+import { PodRuntime, type ApiPod } from '../kubelet/pods.js';
+import { tlsBootstrap } from '../kubelet/bootstrap.js';
+import { hashOf, processesOfManifest, Supervisor, type Child, type ProcessSpec } from '../supervisor.js';
 
 const { values } = parseArgs({
   options: {

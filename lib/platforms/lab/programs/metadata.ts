@@ -10,8 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { parseAddress } from '../../lib/net/ipv6.js';
-import { publicIPv6, type MetalDevice } from '../../lib/platforms/equinixMetal/metadata.js';
+import { parseAddress } from '../../../net/ipv6.js';
+import { publicIPv6, type MetalDevice } from '../../../platforms/equinixMetal/metadata.js';
 
 const { values } = parseArgs({ options: { listen: { type: 'string' }, port: { type: 'string', default: '80' }, devices: { type: 'string' } } });
 if (!values.listen || !values.devices) {

@@ -72,9 +72,9 @@ export interface ProbeResult {
   readonly last: string;
 }
 
-/** HTTP(S) probes from inside a namespace (scripts/lab/probe.ts), e.g. the internet's client address. */
+/** HTTP(S) probes from inside a namespace (lib/platforms/lab/programs/probe.ts), e.g. the internet's client address. */
 export async function probeFrom(ctx: LabContext, ns: string, args: { url: string; ca?: string; source?: string; need?: number; timeoutS?: number; expect?: string }): Promise<ProbeResult> {
-  const argv = ['--import', 'tsx', join(CODE_ROOT, 'scripts/lab/probe.ts'), '--url', args.url];
+  const argv = ['--import', 'tsx', join(CODE_ROOT, 'lib/platforms/lab/programs/probe.ts'), '--url', args.url];
   if (args.ca) argv.push('--ca', args.ca);
   if (args.source) argv.push('--source', args.source);
   if (args.need) argv.push('--need', String(args.need));
