@@ -314,3 +314,337 @@ test('comment: problems name file:line, field, message and fix, sorted', () => {
   assert.ok(!body.includes('```mermaid'), 'no picture without a plan');
   assert.ok(!renderPlanComment({ ...small, problems: [] }).includes('### Problems'));
 });
+
+// ---------------------------------------------------------------------------
+// Every part of the layout, exactly (from the first mutation run of comment.ts).
+
+const T = 'equinix:metal/device:Device';
+const CM = 'kubernetes:v1:ConfigMap';
+const step = (op: ResourceChange['op'], name: string, diffs?: string[], type = T, stepUrn = `urn:${type}::${name}`): ResourceChange => ({ urn: stepUrn, type, name, op, ...(diffs ? { diffs } : {}) });
+
+const everyBefore: PlanView = {
+  ranges: [
+    { name: 'legacy', prefix: '2001:db8:9::/64', purpose: 'old' },
+    { name: 'pods', prefix: '2001:db8:1:8::/64', purpose: 'pod pool' },
+    { name: 'load-balancers', prefix: '2001:db8:1:2::/120', purpose: 'LB' },
+    { name: 'services', prefix: '2001:db8:1:1::/112', purpose: 'Service ClusterIPs' },
+    { name: 'block', prefix: '2001:db8:1::/56', purpose: 'block' },
+  ],
+  machines: [
+    { name: 'c-cp-1', role: 'control-plane', pool: 'cp', address: '2001:db8:1::3' },
+    { name: 'c-w-1', role: 'worker', pool: 'w', address: '2001:db8:1::1:3' },
+    { name: 'c-w-2', role: 'worker', pool: 'w', address: '2001:db8:1::1:5' },
+    { name: 'c-w-10', role: 'worker', pool: 'w', address: '2001:db8:1::1:15' },
+    { name: 'c-g-1', role: 'worker', pool: 'gpu', address: '2001:db8:1::2:3' },
+    { name: 'c-x-1', role: 'worker', pool: 'x', address: '2001:db8:1::3:3' },
+  ],
+};
+const everyAfter: PlanView = {
+  ranges: [
+    { name: 'block', prefix: '2001:db8:1::/56', purpose: 'block' },
+    { name: 'services', prefix: '2001:db8:1:1::/112', purpose: 'Service ClusterIPs, announced' },
+    { name: 'external-ips', prefix: '2001:db8:1:3::/120', purpose: 'external <IPs> & more' },
+    { name: 'pods', prefix: '2001:db8:1:80::/57', purpose: 'pod pool' },
+    { name: 'legacy', prefix: '2001:db8:9::/64', purpose: 'old' },
+    { name: 'extra', prefix: '2001:db8:a::/64', purpose: 'new | piped' },
+  ],
+  machines: [
+    { name: 'c-w-3', role: 'worker', pool: 'w', address: '2001:db8:1::1:7' },
+    { name: 'c-cp-1', role: 'control-plane', pool: 'cp', address: '2001:db8:1::3' },
+    { name: 'c-w-1', role: 'worker', pool: 'w', address: '2001:db8:1::1:9' },
+    { name: 'c-w-10', role: 'worker', pool: 'w', address: '2001:db8:1::1:15' },
+    { name: 'c-g-1', role: 'worker', pool: 'edge', address: '2001:db8:1::2:3' },
+    { name: 'c-x-1', role: 'control-plane', pool: 'cp', address: '2001:db8:1::3:3' },
+  ],
+};
+
+test('comment: every operation, name order, quoting, range and machine change, and output clean-up (exact body)', () => {
+  const body = renderPlanComment({
+    stack: 'st',
+    specFile: 'infra/st.yaml',
+    commitSha: 'abcdef1234567',
+    changes: [
+      step('refresh', 'r-1'),
+      step('same', 's-1'),
+      step('import', 'imp-1'),
+      step('discard', 'dis-1'),
+      step('read', 'rd-1'),
+      ...['n-10', 'n-9', 'n-1', 'n-01', 'n', 'n-2b', 'n-2a', 'n-1-1'].map((n) => step('create', n)),
+      step('update', 'same-name', ['b'], T, 'urn:z'),
+      step('update', 'same-name', ['a'], T, 'urn:z'),
+      step('update', 'same-name', undefined, T, 'urn:a'),
+      step('create', 'a`b', undefined, CM),
+      step('create', '`tick', undefined, CM),
+      step('create', 'pi|pe', ['x|y', 'x|y'], CM),
+    ],
+    before: everyBefore,
+    after: everyAfter,
+    rawOutput: '\n\n\nstep 1\rstep 2\r\nnext\r\n\tindented\u0000\u0007 end   \n\ndone\r',
+  });
+  const expected = [
+    '<!-- native6:plan stack=st -->',
+    '## Plan for `st`: `infra/st.yaml` at `abcdef1`',
+    '',
+    '### Changes',
+    '',
+    '| Operation | Resources |',
+    '| --- | ---: |',
+    '| `+` create | 11 |',
+    '| `~` update | 3 |',
+    '| `=` import | 1 |',
+    '| `<` discard | 1 |',
+    '| `>` read | 1 |',
+    '| `↺` refresh | 1 |',
+    '| `·` same | 1 |',
+    '| **total** | **19** |',
+    '',
+    '| Op | Type | Name | Changed properties |',
+    '| --- | --- | --- | --- |',
+    // By type, then names in natural order: numbers by value, "01" before "1", a prefix before its extensions.
+    ...['n', 'n-01', 'n-1', 'n-1-1', 'n-2a', 'n-2b', 'n-9', 'n-10'].map((n) => `| \`+\` create | \`${T}\` | \`${n}\` |  |`),
+    // Backticks in a name: a longer fence, padded when the name starts or ends with one; pipes escaped; diffs once.
+    `| \`+\` create | \`${CM}\` | \`\` \`tick \`\` |  |`,
+    `| \`+\` create | \`${CM}\` | \`\`a\`b\`\` |  |`,
+    `| \`+\` create | \`${CM}\` | \`pi\\|pe\` | \`x\\|y\` |`,
+    // The same name: by URN, then by the changed properties.
+    `| \`~\` update | \`${T}\` | \`same-name\` |  |`,
+    `| \`~\` update | \`${T}\` | \`same-name\` | \`a\` |`,
+    `| \`~\` update | \`${T}\` | \`same-name\` | \`b\` |`,
+    `| \`=\` import | \`${T}\` | \`imp-1\` |  |`,
+    `| \`<\` discard | \`${T}\` | \`dis-1\` |  |`,
+    '',
+    '### Address plan',
+    '',
+    'Ranges: 2 added, 1 removed, 2 changed, 2 unchanged.',
+    '',
+    '| | Range | Before | After | Purpose |',
+    '| --- | --- | --- | --- | --- |',
+    '|  | `block` | `2001:db8:1::/56` | `2001:db8:1::/56` | block |',
+    '| `~` changed | `services` | `2001:db8:1:1::/112` | `2001:db8:1:1::/112` | Service ClusterIPs, announced (was: Service ClusterIPs) |',
+    '| `-` removed | `load-balancers` | `2001:db8:1:2::/120` | — | LB |',
+    '| `+` added | `external-ips` | — | `2001:db8:1:3::/120` | external &lt;IPs&gt; &amp; more |',
+    '| `~` changed | `pods` | `2001:db8:1:8::/64` | `2001:db8:1:80::/57` | pod pool |',
+    // Ranges the layout does not know come last, by name.
+    '| `+` added | `extra` | — | `2001:db8:a::/64` | new \\| piped |',
+    '|  | `legacy` | `2001:db8:9::/64` | `2001:db8:9::/64` | old |',
+    '',
+    'Machines: 1 added, 1 removed, 3 changed, 2 unchanged.',
+    '',
+    '- `~` `c-x-1`: worker in pool `x` → control plane, `2001:db8:1::3:3`',
+    '- `~` `c-g-1`: worker in pool `gpu` → worker in pool `edge`, `2001:db8:1::2:3`',
+    '- `~` `c-w-1`: worker in pool `w`, `2001:db8:1::1:3` → `2001:db8:1::1:9`',
+    '- `-` `c-w-2`: worker in pool `w`, `2001:db8:1::1:5`',
+    '- `+` `c-w-3`: worker in pool `w`, `2001:db8:1::1:7`',
+    '',
+    '### Topology',
+    '',
+    '```mermaid',
+    'flowchart TB',
+    '  rt[["upstream routers<br/>BGP"]]',
+    '  subgraph pool0["control plane"]',
+    '    direction LR',
+    '    m0["c-cp-1<br/>2001:db8:1::3"]',
+    '    m1["c-x-1<br/>2001:db8:1::3:3"]',
+    '  end',
+    '  rt ---|"BGP"| pool0',
+    '  subgraph pool1["worker pool edge"]',
+    '    direction LR',
+    '    m2["c-g-1<br/>2001:db8:1::2:3"]',
+    '  end',
+    '  rt ---|"BGP"| pool1',
+    '  subgraph pool2["worker pool w"]',
+    '    direction LR',
+    '    m3["c-w-1<br/>2001:db8:1::1:9<br/>was 2001:db8:1::1:3"]',
+    '    m4["c-w-2<br/>2001:db8:1::1:5"]',
+    '    m5["c-w-3<br/>2001:db8:1::1:7"]',
+    '    m6["c-w-10<br/>2001:db8:1::1:15"]',
+    '  end',
+    '  rt ---|"BGP"| pool2',
+    '  subgraph ranges["address plan"]',
+    '    direction LR',
+    '    g0(["block<br/>2001:db8:1::/56"])',
+    '    g1(["services<br/>2001:db8:1:1::/112"])',
+    '    g2(["load-balancers<br/>2001:db8:1:2::/120"])',
+    '    g3(["external-ips<br/>2001:db8:1:3::/120"])',
+    '    g4(["pods<br/>2001:db8:1:80::/57<br/>was 2001:db8:1:8::/64"])',
+    '    g5(["extra<br/>2001:db8:a::/64"])',
+    '    g6(["legacy<br/>2001:db8:9::/64"])',
+    '  end',
+    '  rt ~~~ ranges',
+    '  classDef added fill:#dafbe1,stroke:#1a7f37,color:#0f5323',
+    '  classDef removed fill:#ffebe9,stroke:#cf222e,color:#82071e,stroke-dasharray: 5 5',
+    '  classDef changed fill:#fff8c5,stroke:#9a6700,color:#4d2d00',
+    '  class m5,g3,g5 added',
+    '  class m4,g2 removed',
+    '  class m1,m2,m3,g1,g4 changed',
+    '```',
+    '',
+    'Green: added, red (dashed): removed, yellow: changed.',
+    '',
+    '<details><summary>Pulumi preview output</summary>',
+    '',
+    '```text',
+    // Blank lines around trimmed, a carriage return's overwrite kept, control characters dropped (not tabs).
+    'step 2',
+    'next',
+    '\tindented end',
+    '',
+    'done',
+    '```',
+    '',
+    '</details>',
+    '',
+  ].join('\n');
+  assert.equal(body, expected);
+});
+
+test('comment: texts in Markdown and Mermaid are one line, whatever the line ends', () => {
+  const body = renderPlanComment({
+    ...small,
+    before: undefined,
+    after: { ranges: [], machines: [{ name: 'n\r\n1\r2\n3', role: 'worker', pool: 'p\rq', address: 'a' }] },
+    problems: [{ file: 'f', field: 'x|y', message: 'one\r\ntwo\rthree\nfour', fix: 'a\rb' }],
+  });
+  assert.ok(body.includes('- `f` `x|y`: one two three four. **Fix:** a b\n'), body);
+  assert.ok(body.includes('    m0["n 1 2 3<br/>a"]'), body);
+  assert.ok(body.includes('  subgraph pool0["worker pool p q"]'), body);
+  // No ranges: no ranges subgraph, and only the classes in use.
+  assert.ok(!body.includes('subgraph ranges'));
+  assert.ok(body.includes('  class m0 added\n```'));
+  assert.ok(!/class +(removed|changed)/.test(body));
+});
+
+test('comment: problems sorted by file, line (none first), field, message, then fix', () => {
+  const p = (file: string, line: number | undefined, field: string, message: string, fix: string) => ({ file, ...(line !== undefined ? { line } : {}), field, message, fix });
+  const body = renderPlanComment({
+    ...small,
+    problems: [p('b.yaml', 1, 'a', 'm', 'f'), p('a.yaml', 2, 'a', 'm', 'f'), p('a.yaml', 1, 'b', 'm', 'f'), p('a.yaml', 1, 'a', 'n', 'f'), p('a.yaml', 1, 'a', 'm', 'g'), p('a.yaml', 1, 'a', 'm', 'f'), p('a.yaml', undefined, 'z', 'm', 'f')],
+  });
+  const section = /### Problems in the spec \(7\)\n\n([\s\S]*?)\n\n/.exec(body)?.[1];
+  assert.equal(
+    section,
+    [
+      '- `a.yaml` `z`: m. **Fix:** f',
+      '- `a.yaml:1` `a`: m. **Fix:** f',
+      '- `a.yaml:1` `a`: m. **Fix:** g',
+      '- `a.yaml:1` `a`: n. **Fix:** f',
+      '- `a.yaml:1` `b`: m. **Fix:** f',
+      '- `a.yaml:2` `a`: m. **Fix:** f',
+      '- `b.yaml:1` `a`: m. **Fix:** f',
+    ].join('\n'),
+  );
+});
+
+test('comment: a long failure shows its head and counts the rest', () => {
+  const section = (failed: string) => /\*\*The preview failed:\*\*\n\n```text\n([\s\S]*?)\n```/.exec(renderPlanComment({ ...small, failed }))?.[1];
+  assert.equal(section('e'.repeat(4000)), 'e'.repeat(4000));
+  assert.equal(section(`${'e'.repeat(4000)}x`), `${'e'.repeat(4000)}\n… 1 more character`);
+  assert.equal(section(`${'e'.repeat(4000)}${'x'.repeat(1234)}`), `${'e'.repeat(4000)}\n… 1,234 more characters`);
+});
+
+test('comment: ANSI sequences without their end, and device control strings, are removed too', () => {
+  assert.equal(stripAnsi('text\u001b]0;window title'), 'text');
+  assert.equal(stripAnsi('\u001bPq#0;2;0;0;0\u001b\\after'), 'after');
+  assert.equal(stripAnsi('\u001b_app command\u001b\\x'), 'x');
+  assert.equal(stripAnsi('\u001b^private\u001b\\y'), 'y');
+  assert.equal(stripAnsi('\u001bXstring\u001b\\z'), 'z');
+});
+
+/** The output a body shows and the count of characters it says were cut before it. */
+function shownOutput(body: string): { kept: string; cut: number } {
+  const kept = /```text\n([\s\S]*)\n```\n\n<\/details>\n$/.exec(body)?.[1];
+  assert.ok(kept !== undefined, 'no output shown');
+  const cut = Number(/_The first ([\d,]+) characters? of the output were cut/.exec(body)?.[1]?.replace(/,/g, ''));
+  return { kept, cut };
+}
+
+test('comment: an output of one long line keeps as much of its end as fits', () => {
+  const raw = Array.from({ length: 100_000 }, (_, i) => String(i % 10)).join('');
+  const body = renderPlanComment({ ...small, rawOutput: raw });
+  assert.ok(body.length <= GITHUB_LIMIT);
+  const { kept, cut } = shownOutput(body);
+  assert.ok(kept.length > 0 && cut > 0);
+  assert.equal(raw.slice(cut), kept);
+  const longer = body.replace(`${count(cut)} characters`, `${count(cut - 1)} characters`).replace(`\`\`\`text\n${kept}`, `\`\`\`text\n${raw.slice(cut - 1)}`);
+  assert.ok(longer.length > COMMENT_LIMIT, 'one more character would have fitted');
+});
+
+test('comment: an output cut inside a surrogate pair starts at the whole character', () => {
+  const raw = '😀'.repeat(60_000);
+  const body = renderPlanComment({ ...small, rawOutput: raw });
+  assert.ok(body.length <= GITHUB_LIMIT);
+  const { kept, cut } = shownOutput(body);
+  assert.equal(cut % 2, 0, 'the cut is between two emoji');
+  assert.equal(kept.codePointAt(0), 0x1f600);
+  assert.equal(raw.slice(cut), kept);
+  const longer = body.replace(`${count(cut)} characters`, `${count(cut - 2)} characters`).replace(`\`\`\`text\n${kept}`, `\`\`\`text\n${raw.slice(cut - 2)}`);
+  assert.ok(longer.length > COMMENT_LIMIT, 'one more emoji would have fitted');
+});
+
+test('comment: counts of a million and more are grouped by thousands', () => {
+  const raw = Array.from({ length: 60_000 }, (_, i) => `line ${String(i).padStart(5, '0')} ${'x'.repeat(12)}`).join('\n');
+  assert.ok(raw.length > 1_000_000);
+  const { kept, cut } = shownOutput(renderPlanComment({ ...small, rawOutput: raw }));
+  assert.equal(cut, raw.length - kept.length);
+  assert.match(renderPlanComment({ ...small, rawOutput: raw }), new RegExp(`_The first ${count(cut)} characters of the output were cut`));
+  assert.match(count(cut), /^1,\d{3},\d{3}$/);
+});
+
+test('comment: a picture Mermaid would refuse is left out, saying why', () => {
+  const machines = Array.from({ length: 1500 }, (_, i) => ({ name: `dfw-w-${i + 1}`, role: 'worker' as const, pool: 'w', address: `2604:1380:4641:c500:1::${(2 * i + 3).toString(16)}` }));
+  const view = { ranges: after.ranges, machines };
+  // The same plan before and after: the plan section is short, the picture is not.
+  const body = renderPlanComment({ ...small, before: view, after: view });
+  assert.ok(body.length <= GITHUB_LIMIT);
+  const n = Number(/_The picture is left out: at ([\d,]+) characters it is more than Mermaid draws._/.exec(body)?.[1]?.replace(/,/g, ''));
+  assert.ok(n > 50_000, `${n}`);
+  assert.ok(!body.includes('```mermaid'));
+  assert.match(body, /Machines: 0 added, 0 removed, 0 changed, 1,500 unchanged\./);
+});
+
+test('comment: when the picture and the plan do not fit together, the picture goes and the plan stays whole', () => {
+  const machines = Array.from({ length: 700 }, (_, i) => ({ name: `c-w-${i + 1}`, role: 'worker' as const, pool: 'w', address: `2001:db8:1::1:${(2 * i + 3).toString(16)}` }));
+  const body = renderPlanComment({ ...small, changes: [], before: undefined, after: { ranges: after.ranges, machines }, rawOutput: '' });
+  assert.ok(body.length <= GITHUB_LIMIT);
+  assert.ok(body.includes("### Topology\n\n_The picture is left out to keep this comment under GitHub's size limit._"));
+  assert.ok(!body.includes('```mermaid'));
+  for (const m of machines) assert.ok(body.includes(`- \`+\` \`${m.name}\`: worker in pool \`w\`, \`${m.address}\`\n`), m.name);
+  assert.ok(!body.includes('of the plan and problems cut'));
+  // With fewer machines the picture is drawn.
+  const fewer = renderPlanComment({ ...small, changes: [], before: undefined, after: { ranges: after.ranges, machines: machines.slice(0, 300) }, rawOutput: '' });
+  assert.ok(fewer.includes('```mermaid\nflowchart TB'));
+});
+
+test('comment: when the problems alone are too long, they are cut at a line and the rest is counted exactly', () => {
+  const problems = Array.from({ length: 1500 }, (_, i) => ({ file: 'infra/x.yaml', line: i + 1, field: 'spec.f', message: `m${'e'.repeat(40)}`, fix: 'f' }));
+  const body = renderPlanComment({ stack: 'x', specFile: 'infra/x.yaml', commitSha: '0123456789', changes: [], problems, rawOutput: '' });
+  assert.ok(body.length <= GITHUB_LIMIT);
+  // The whole middle, written out here: the plan that did not load, then every problem.
+  const middle = [
+    '### Address plan',
+    '',
+    '_The spec on this branch did not load, so there is no plan to compare._',
+    '',
+    '### Problems in the spec (1,500)',
+    '',
+    ...problems.map((p) => `- \`infra/x.yaml:${p.line}\` \`spec.f\`: ${p.message}. **Fix:** f`),
+  ].join('\n');
+  const start = body.indexOf('### Address plan');
+  const note = /\n\n_…([\d,]+) more characters of the plan and problems cut to keep this comment under GitHub's size limit._\n\n<details>/.exec(body);
+  assert.ok(start > 0 && note, body.slice(0, 300));
+  const shown = body.slice(start, note.index);
+  assert.ok(middle.startsWith(shown));
+  assert.equal(middle[shown.length], '\n', 'cut at a line end');
+  assert.equal(Number(note[1]!.replace(/,/g, '')), middle.length - shown.length);
+  assert.ok(!body.includes('```mermaid') && !body.includes('### Topology'));
+  // As many lines as fit: one more would not.
+  const next = middle.indexOf('\n', shown.length + 1);
+  const longer = body.replace(`${shown}\n\n_…${note[1]} more`, `${middle.slice(0, next)}\n\n_…${count(middle.length - next)} more`);
+  assert.ok(longer.length > COMMENT_LIMIT);
+});
+
+test('comment: a stack name beyond any reason still gives a body GitHub takes, starting with the marker', () => {
+  const body = renderPlanComment({ ...small, stack: 's'.repeat(70_000) });
+  assert.ok(body.length <= GITHUB_LIMIT, `${body.length}`);
+  assert.ok(body.startsWith('<!-- native6:plan stack=sss'));
+});

@@ -293,4 +293,7 @@ test('malformed selectors: SelectorError with the selector, the position and wha
   const deep = (n: number): string => `${'('.repeat(n)}has(a)${')'.repeat(n)}`;
   check(deep(1000), [{ a: '' }], [{}]);
   rejects(deep(1001), 1000, 'at most 1000 nested parentheses', "'('");
+  // The limit is on nesting, not on the number of groups: 1,001 groups side by side are fine.
+  const sideBySide = Array.from({ length: 1001 }, () => "(a == '')").join(' && ');
+  check(sideBySide, [{ a: '' }], [{ a: 'x' }, {}]);
 });
