@@ -22,7 +22,7 @@ import { CODE_ROOT, createLabContext, labDown, runLabPhases, type LabContext } f
 import { onPod } from '../../lib/platforms/lab/machine.js';
 import { labAdminClient } from '../../lib/platforms/lab/verify/probes.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
-import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
+import { scratchCluster } from '../../lib/repo/scratch.js';
 import { withdrawalTimes } from './withdrawal.js';
 
 type Pod = { metadata: { name: string; uid: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { podIP?: string } };

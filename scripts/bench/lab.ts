@@ -20,7 +20,7 @@ import { createLabContext, labDown, runLabPhases, CODE_ROOT } from '../../lib/pl
 import { mountNamespacePids } from '../../lib/platforms/lab/machine.js';
 import { namespacePids, listNamespaces } from '../../lib/platforms/lab/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
-import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
+import { scratchCluster } from '../../lib/repo/scratch.js';
 import { withdrawalTimes } from './withdrawal.js';
 
 

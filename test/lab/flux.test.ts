@@ -24,7 +24,7 @@ import type { PhaseReport } from '../../lib/phases/phase.js';
 import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab/lab.js';
 import { listNamespaces } from '../../lib/platforms/lab/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
-import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
+import { scratchCluster } from '../../lib/repo/scratch.js';
 import { labAdminClient } from '../../lib/platforms/lab/verify/probes.js';
 import { labVerify } from '../../lib/platforms/lab/verify.js';
 import { KubeError } from '../../lib/kube/client.js';

@@ -26,7 +26,7 @@ import { kernelRoutes, labAdminClient, probeFrom } from '../../lib/platforms/lab
 import { labVerify } from '../../lib/platforms/lab/verify.js';
 import { policyMatrix } from '../../lib/platforms/lab/verify/policyMatrix.js';
 import { parseAllDocuments } from 'yaml';
-import { scratchCluster } from '../../lib/platforms/lab/scratch.js';
+import { scratchCluster } from '../../lib/repo/scratch.js';
 import { need, needRoot } from '../prerequisites.js';
 import { assertFamilies, ONE_MACHINE } from './families.js';
 

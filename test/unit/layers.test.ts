@@ -43,10 +43,8 @@ const FLOORS: ReadonlyArray<{ floor: string; dirs: readonly string[] }> = [
 const STILL_UP: readonly string[] = [
   // YAML writing is the renderer's; it belongs on the base floor.
   'lib/kube/kubeconfig.ts -> lib/render/yaml.ts',
-  // The lab takes LoadedCluster and the loader from the workspace: the Platform seam hands them down.
-  'lib/platforms/lab/lab.ts -> lib/repo/workspace.ts',
+  // The lab's Pulumi provider (run in Pulumi's own process) loads the cluster itself: it belongs with the lab's programs.
   'lib/platforms/lab/labStack.ts -> lib/repo/workspace.ts',
-  'lib/platforms/lab/scratch.ts -> lib/repo/workspace.ts',
   // The renderer names Equinix Metal's device shape and the lab's git URL: a neutral facts shape beside the model.
   'lib/render/calico.ts -> lib/platforms/equinixMetal/metadata.ts',
   'lib/render/flux.ts -> lib/platforms/lab/provider.ts',

@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runPhases, type Phase as EnginePhase, type PhaseReport } from '../../phases/phase.js';
 import { parseAllDocuments } from 'yaml';
-import type { LoadedCluster } from '../../repo/workspace.js';
-import { renderCluster } from '../../render/tree.js';
+import { renderCluster, type ClusterInputs } from '../../render/tree.js';
 import type { Manifest } from '../../render/yaml.js';
 import { ensureRouterDaemons, pidAlive } from './daemons.js';
 import { labDevices } from './metadata.js';
@@ -26,7 +25,8 @@ import { formatAddress, parseAddress } from '../../net/ipv6.js';
 
 export interface LabContext {
   readonly repoRoot: string;
-  readonly cluster: LoadedCluster;
+  /** The cluster as loaded (spec, address plan, devices, the files it came from). */
+  readonly cluster: ClusterInputs;
   readonly topology: LabTopology;
   readonly paths: LabPaths;
   readonly runner: Runner;
@@ -44,7 +44,7 @@ export const CODE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** A phase of the lab's workflows (lib/phases), run with the lab's context. */
 export type Phase = EnginePhase<LabContext>;
 
-export function createLabContext(repoRoot: string, cluster: LoadedCluster, options: { timers?: SessionTimers; verbose?: boolean; binDir?: string } = {}): LabContext {
+export function createLabContext(repoRoot: string, cluster: ClusterInputs, options: { timers?: SessionTimers; verbose?: boolean; binDir?: string } = {}): LabContext {
   const paths = labPaths(repoRoot, cluster.spec.name);
   mkdirSync(paths.logs, { recursive: true });
   const logFile = join(paths.logs, 'lab.log');

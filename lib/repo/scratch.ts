@@ -6,8 +6,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSpecFile, ownedDirs, renderAll, writeTree, type LoadedCluster } from '../../repo/workspace.js';
-import { formatProblem } from '../../spec/problems.js';
+import { loadSpecFile, ownedDirs, renderAll, writeTree, type LoadedCluster } from './workspace.js';
+import { formatProblem } from '../spec/problems.js';
 
 export interface ScratchCluster {
   readonly repo: string;
