@@ -26,7 +26,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { MANIFEST_NAME, sha256 } from '../validate/load.js';
+import { MANIFEST_NAME, sha256 } from './cacheDir.js';
 import { CALICO_CONFD } from './pins.js';
 import { replaceCacheDir } from './cacheDir.js';
 

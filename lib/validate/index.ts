@@ -30,17 +30,6 @@ export {
   type TreeResult,
 } from './tree.js';
 export * as names from './names.js';
-export {
-  loadCatalog,
-  readManifest,
-  readTree,
-  realFs,
-  runYamlcheck,
-  parseYamlcheckOutput,
-  schemaDir,
-  yamlcheckPath,
-  SetupNeededError,
-  MANIFEST_NAME,
-  type SchemaManifest,
-  type ManifestFile,
-} from './load.js';
+export { loadCatalog, readTree, realFs, runYamlcheck, parseYamlcheckOutput } from './load.js';
+// The cache's layout is the toolchain's (setup writes it); the validator reads it.
+export { readManifest, schemaDir, yamlcheckPath, SetupNeededError, MANIFEST_NAME, type SchemaManifest, type ManifestFile } from '../toolchain/cacheDir.js';

@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../kube/objects.js';
 import { BGP_SECRET } from '../../render/calico.js';
 import { SCHEMA_PINS } from '../../toolchain/pins.js';
-import { schemaDir } from '../../validate/load.js';
+import { schemaDir } from '../../toolchain/cacheDir.js';
 
 export const CALICO_NAMESPACE = 'kube-system';
 export const CALICO_NODE_SA = 'calico-node';

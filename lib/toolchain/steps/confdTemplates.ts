@@ -2,7 +2,7 @@
 import { type PhaseReport } from '../../phases/phase.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { MANIFEST_NAME, type ManifestFile } from '../../validate/load.js';
+import { MANIFEST_NAME, type ManifestFile } from '../cacheDir.js';
 import { CALICO_CONFD, calicoConfdDir } from '../pins.js';
 import { type RunOptions, type Step, runSteps } from './step.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../repo.js';

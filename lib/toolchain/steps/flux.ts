@@ -2,7 +2,7 @@
 import { goBuildEnv, goSourceStamp } from '../goProgram.js';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { MANIFEST_NAME, sha256, type ManifestFile } from '../../validate/load.js';
+import { MANIFEST_NAME, sha256, type ManifestFile } from '../cacheDir.js';
 import { FLUX_CONTROLLERS, FLUX_CRDS, FLUX_LDFLAGS, fluxBinary, fluxCrdDir, type FluxControllerPin } from '../pins.js';
 import { type SetupContext, type Step } from './step.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../repo.js';

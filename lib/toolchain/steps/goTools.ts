@@ -3,7 +3,7 @@ import { goBuildEnv } from '../goProgram.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { YAMLCHECK_SOURCE_DIR } from '../pins.js';
-import { sha256, yamlcheckPath } from '../../validate/load.js';
+import { sha256, yamlcheckPath } from '../cacheDir.js';
 import { CONFD_SOURCE_DIR, confdBinary } from '../pins.js';
 import { type Step } from './step.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../repo.js';

@@ -3,7 +3,7 @@ import { type PhaseReport } from '../../phases/phase.js';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCHEMA_PINS, type SchemaPin } from '../pins.js';
-import { readManifest, schemaDir, type SchemaManifest } from '../../validate/load.js';
+import { readManifest, schemaDir, type SchemaManifest } from '../cacheDir.js';
 import { type RunOptions, type Step, runSteps } from './step.js';
 import { DEFAULT_CACHE_DIR } from '../repo.js';
 import { goModDownload } from '../go.js';
