@@ -191,6 +191,59 @@ const expected: Record<string, string[]> = {
   'invalid-metal-block-size.yaml': [
     '@:14:16: spec.network.blockSize: Equinix Metal reserves a /56 per project and metro, not a /57. Fix: use blockSize: 56',
   ],
+  // Each section's wrong shapes and values, reported together.
+  'invalid-lab-many-fields.yaml': [
+    '@:8:10: spec.metro: the lab platform has one metro, "lab". Fix: remove the field or set it to "lab"',
+    '@:9:22: spec.kubernetesVersion: "v1.35" is not a Kubernetes release version. Fix: write it as v1.MINOR.PATCH, e.g. v1.35.4',
+    '@:11:11: spec.controlPlane.plan: "c3.small.x86" is not a lab machine plan. Fix: remove the field; lab machines have one plan, "lab"',
+    '@:13:7: spec.workers[0]: must be a mapping, found the string "general". Fix: write spec.workers[0] as "key: value" lines',
+    '@:14:7: spec.workers[1].name: is required. Fix: give the pool a name, e.g. "name: general"',
+    '@:15:13: spec.workers[2].name: "Gpu" is not a valid pool name. Fix: use at most 20 lower-case letters, digits and "-", starting and ending with a letter or digit',
+    '@:17:7: spec.workers[3].count: is required. Fix: add "count: <machines>"',
+    '@:19:12: spec.network.block: must be a string, found the number 56. Fix: write the prefix as a string, e.g. 2001:db8:100::/56',
+    '@:21:21: spec.policy.trustedSources: must be a list, found the string "2001:db8:ab00::/40". Fix: write a list of IPv6 prefixes, e.g. ["2001:db8:ab00::/40"]',
+    '@:23:10: spec.gitops.url: must be a string, found the number 42. Fix: write the repository URL as a string',
+    '@:24:13: spec.gitops.branch: "-x" is not a branch name. Fix: use a plain branch name such as main',
+    '@:25:15: spec.gitops.interval: "5 minutes" is not a duration. Fix: write a duration such as 1m, 5m or 1h',
+  ],
+  'invalid-document-shape.yaml': [
+    '@:2:1: (document): has a key that is not a string. Fix: use plain field names as keys',
+    '@:2:1: apiVersion: is required. Fix: add "apiVersion: native6.dev/v1alpha1"',
+    '@:3:7: kind: must be a string, found the number 42. Fix: set it to Cluster',
+    '@:5:3: metadata: must be a mapping, found a list. Fix: write metadata as "key: value" lines',
+    '@:7:3: spec.platform: is required. Fix: add "platform: lab" or "platform: equinix-metal"',
+  ],
+  'invalid-document-list.yaml': [
+    '@:2:1: (document): must be a mapping, found a list. Fix: write (document) as "key: value" lines',
+  ],
+  'invalid-metal-fields.yaml': [
+    '@:7:3: spec.controlPlane: is required on equinix-metal. Fix: add "controlPlane: {count: 3, plan: c3.small.x86}"',
+    '@:11:7: spec.workers[0].plan: is required. Fix: add the Equinix Metal machine plan, e.g. "plan: c3.small.x86"',
+    "@:14:12: spec.network.block: Equinix Metal reserves a /56 per project and metro, not a /48. Fix: write the project's /56 for this metro",
+    '@:16:5: spec.gitops.url: is required on equinix-metal. Fix: add the repository URL Flux reconciles from',
+    '@:19:11: spec.dns.name: "api.example.com" is not a record name relative to the zone. Fix: write the name without the zone, e.g. api.sv1 for api.sv1.<zone>',
+  ],
+  'invalid-lab-empty-sections.yaml': [
+    '@:9:17: spec.controlPlane: must be a mapping, found the string "three". Fix: write spec.controlPlane as "key: value" lines',
+    '@:10:12: spec.workers: must be a list, found the string "general". Fix: write workers as a list of pools: "- name: general\\n  count: 2"',
+    "@:11:12: spec.network.block: is required. Fix: add \"block: <prefix>/56\" (the block you hold) or, on equinix-metal, \"blockSize: 56\" to use the project's block found at apply",
+    '@:13:20: spec.policy.publicSources: is empty, so no workload could be public. Fix: remove the field (default ::/0, the whole internet) or list the networks allowed in',
+  ],
+  'invalid-lab-no-network.yaml': [
+    '@:7:3: spec.network: is required. Fix: add a network section with at least the reserved block, e.g. "block: 2001:db8:100::/56"',
+    '@:9:11: spec.policy: must be a mapping, found the string "open". Fix: write spec.policy as "key: value" lines',
+  ],
+  'invalid-metal-dns-and-block.yaml': [
+    '@:14:12: spec.network.block: "not-a-prefix" has no prefix length (write it as address/length, e.g. 2001:db8::/56). Fix: write an IPv6 network prefix with its host bits zero, e.g. 2001:db8:100::/56',
+    '@:16:21: spec.policy.publicSources[0]: must be a string, found the number 5. Fix: write the prefix as a string',
+    '@:20:11: spec.dns.zone: "localhost" is not a DNS zone. Fix: write a domain in lower case, e.g. example.com',
+  ],
+  'invalid-metal-dns-no-zone.yaml': [
+    '@:18:5: spec.dns.zone: is required with spec.dns. Fix: add the DigitalOcean domain that gets the record, e.g. "zone: example.com"',
+  ],
+  'invalid-platform-type.yaml': [
+    '@:7:13: spec.platform: must be a string, found a list. Fix: use one of: equinix-metal, lab',
+  ],
   'invalid-yaml-syntax.yaml': [
     "@:9:1: (yaml): Flow sequence in block collection must be sufficiently indented and end with a ]. Fix: correct the YAML syntax at that line",
   ],
