@@ -12,7 +12,7 @@ import { formatPrefix, parsePrefix } from '../../lib/net/ipv6.js';
 import { machineRows, planAddresses, PlanError, planRows, poolSlot, slotCollisions } from '../../lib/plan/addressPlan.js';
 import { podPoolPlacement } from '../../lib/plan/layout.js';
 import { textTable } from '../../lib/plan/table.js';
-import type { ClusterSpec } from '../../lib/spec/cluster.js';
+import { nodeCount, type ClusterSpec } from '../../lib/spec/cluster.js';
 import { loadCluster } from '../../lib/spec/load.js';
 import { formatProblem } from '../../lib/spec/problems.js';
 
@@ -91,6 +91,7 @@ test('machines: control planes, then each pool in spec order, named, numbered an
     { machine: 'lab-general-2', role: 'worker', plan: 'lab', address: '2001:db8:100::24b9:216b:5/127', gateway: '2001:db8:100::24b9:216b:4' },
   ]);
   assert.equal(formatPrefix(plan.machines[0]!.link!.prefix), '2001:db8:100::2/127');
+  assert.equal(nodeCount(load('infra/lab.yaml').spec), 5);
   // On Equinix Metal the provider numbers the machines.
   const dfw = load('infra/dfw.yaml').plan;
   assert.deepEqual(
