@@ -382,7 +382,13 @@ function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, platform
   }
   const peerASN = int('peerASN', DEFAULTS.peerASN, 1, 4294967294, `use the provider's ASN (Equinix Metal: ${DEFAULTS.peerASN})`);
   if (localASN !== undefined && peerASN !== undefined && localASN === peerASN) {
-    r.report([...path, 'peerASN'], f.get('peerASN')?.value ?? f.get('localASN')?.value, `is the same as localASN (${localASN}); the nodes peer with the provider over eBGP`, `set peerASN to the provider's ASN (Equinix Metal: ${DEFAULTS.peerASN})`);
+    const peerField = f.get('peerASN');
+    if (peerField && !isNull(peerField.value)) {
+      r.report([...path, 'peerASN'], peerField.value, `is the same as localASN (${localASN}); the nodes peer with the provider over eBGP`, `set peerASN to the provider's ASN (Equinix Metal: ${DEFAULTS.peerASN})`);
+    } else {
+      // peerASN is the default, the provider's: it is localASN that is wrong.
+      r.report([...path, 'localASN'], f.get('localASN')?.value, `is ${localASN}, the provider's ASN (peerASN, ${DEFAULTS.peerASN} by default); the nodes peer with the provider over eBGP`, `set localASN to a private ASN of the cluster's own, e.g. ${DEFAULTS.localASN}`);
+    }
     ok = false;
   }
   const serviceRangeSize = int(

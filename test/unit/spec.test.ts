@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { loadCluster } from '../../lib/spec/load.js';
-import { formatProblem } from '../../lib/spec/problems.js';
+import { formatProblem, ProblemsError } from '../../lib/spec/problems.js';
+import { formatPrefix } from '../../lib/net/ipv6.js';
 import { decodeCluster } from '../../lib/spec/decode.js';
 import type { ClusterSpec } from '../../lib/spec/cluster.js';
 import { stringify } from 'yaml';
@@ -206,13 +207,6 @@ const expected: Record<string, string[]> = {
     '@:24:13: spec.gitops.branch: "-x" is not a branch name. Fix: use a plain branch name such as main',
     '@:25:15: spec.gitops.interval: "5 minutes" is not a duration. Fix: write a duration such as 1m, 5m or 1h',
   ],
-  'invalid-document-shape.yaml': [
-    '@:2:1: (document): has a key that is not a string. Fix: use plain field names as keys',
-    '@:2:1: apiVersion: is required. Fix: add "apiVersion: native6.dev/v1alpha1"',
-    '@:3:7: kind: must be a string, found the number 42. Fix: set it to Cluster',
-    '@:5:3: metadata: must be a mapping, found a list. Fix: write metadata as "key: value" lines',
-    '@:7:3: spec.platform: is required. Fix: add "platform: lab" or "platform: equinix-metal"',
-  ],
   'invalid-document-list.yaml': [
     '@:2:1: (document): must be a mapping, found a list. Fix: write (document) as "key: value" lines',
   ],
@@ -243,6 +237,74 @@ const expected: Record<string, string[]> = {
   ],
   'invalid-platform-type.yaml': [
     '@:7:13: spec.platform: must be a string, found a list. Fix: use one of: equinix-metal, lab',
+  ],
+  // Every kind of value where another is needed, texts almost right, and the decoder's other paths.
+  'invalid-document-shape.yaml': [
+    '@:2:1: (document): has a key that is not a string. Fix: use plain field names as keys',
+    '@:3:1: spxyz: unknown field "spxyz". Fix: remove it; known fields here: apiVersion, kind, metadata, spec',
+    '@:2:1: apiVersion: is required. Fix: add "apiVersion: native6.dev/v1alpha1"',
+    '@:4:7: kind: must be a string, found the number 42. Fix: set it to Cluster',
+    '@:6:3: metadata: must be a mapping, found a list. Fix: write metadata as "key: value" lines',
+    '@:8:3: spec.platform: is required. Fix: add "platform: lab" or "platform: equinix-metal"',
+  ],
+  'invalid-no-kind-no-spec.yaml': [
+    '@:2:13: apiVersion: must be a string, found the number 1. Fix: set it to native6.dev/v1alpha1',
+    '@:2:1: kind: is required. Fix: add "kind: Cluster"',
+    '@:3:11: metadata.name: is required. Fix: add "name: <cluster>", the same as the file name',
+    '@:2:1: spec: is required. Fix: add the spec section',
+  ],
+  'invalid-no-metadata.yaml': [
+    '@:2:1: metadata: is required. Fix: add metadata with the cluster name',
+    '@:4:7: spec: must be a mapping, found the string "lab". Fix: write spec as "key: value" lines',
+  ],
+  'invalid-name-type.yaml': [
+    '@:5:9: metadata.name: must be a string, found the number 42. Fix: write the name as a string',
+  ],
+  'invalid-lab-value-kinds.yaml': [
+    '@:8:10: spec.metro: must be a string, found the boolean true. Fix: write the metro code as a string, e.g. "da"',
+    '@:9:22: spec.kubernetesVersion: must be a string, found a mapping. Fix: quote it, e.g. "v1.35.4"',
+    '@:11:11: spec.controlPlane.plan: must be a string, found the number 1. Fix: remove the field; lab machines have one plan',
+    '@:13:13: spec.workers[0].name: must be a string, found the number 1. Fix: write the name as a string',
+    '@:14:14: spec.workers[0].count: must be a whole number, found the number 1.5. Fix: use 0 to 32767 machines',
+    '@:15:12: spec.network: must be a mapping, found a list. Fix: write spec.network as "key: value" lines',
+    '@:17:21: spec.policy.publicSources[0]: must be a string, found nothing. Fix: write the prefix as a string',
+    '@:18:11: spec.gitops: must be a mapping, found the string "main". Fix: write spec.gitops as "key: value" lines',
+  ],
+  'invalid-lab-alias.yaml': [
+    '@:8:22: spec.kubernetesVersion: must be a string, found an unsupported value. Fix: quote it, e.g. "v1.35.4"',
+  ],
+  'invalid-metal-text-shapes.yaml': [
+    '@:8:10: spec.metro: "dfw" is not an Equinix Metal metro code. Fix: use the two-letter metro code, e.g. "da", "ny", "sv", "am"',
+    '@:12:11: spec.controlPlane.plan: "c3.small.x86-b" is not an Equinix Metal plan name. Fix: use a plan slug such as c3.small.x86 or m3.large.x86',
+    '@:16:13: spec.workers[0].plan: "1c3.small.x86" is not an Equinix Metal plan name. Fix: use a plan slug such as c3.small.x86 or m3.large.x86',
+    '@:20:10: spec.gitops.url: "git+https://github.com/example/clusters" is not a repository URL Flux can clone. Fix: use an https:// or ssh:// URL, e.g. https://github.com/<owner>/<repo>',
+    '@:21:13: spec.gitops.branch: "a b" is not a branch name. Fix: use a plain branch name such as main',
+    '@:22:15: spec.gitops.interval: "5m!" is not a duration. Fix: write a duration such as 1m, 5m or 1h',
+    '@:23:8: spec.dns: must be a mapping, found the string "api.example.com". Fix: write spec.dns as "key: value" lines',
+  ],
+  'invalid-lab-text-shapes.yaml': [
+    '@:5:9: metadata.name: "lab-" is not a valid cluster name. Fix: use at most 30 lower-case letters, digits and "-", starting and ending with a letter or digit',
+    '@:8:22: spec.kubernetesVersion: "v1.35.4-rc.1" is not a Kubernetes release version. Fix: write it as v1.MINOR.PATCH, e.g. v1.35.4',
+    '@:10:13: spec.workers[0].name: "gpu-" is not a valid pool name. Fix: use at most 20 lower-case letters, digits and "-", starting and ending with a letter or digit',
+    '@:15:10: spec.gitops.url: "https://github.com/example/a b" is not a repository URL Flux can clone. Fix: use an https:// or ssh:// URL, e.g. https://github.com/<owner>/<repo>',
+    '@:16:13: spec.gitops.branch: "~main" is not a branch name. Fix: use a plain branch name such as main',
+    '@:17:15: spec.gitops.interval: "x5m" is not a duration. Fix: write a duration such as 1m, 5m or 1h',
+  ],
+  'invalid-asn-same-as-default-peer.yaml': [
+    "@:11:15: spec.network.localASN: is 65530, the provider's ASN (peerASN, 65530 by default); the nodes peer with the provider over eBGP. Fix: set localASN to a private ASN of the cluster's own, e.g. 65000",
+  ],
+  'invalid-pod-pool-size-range.yaml': [
+    '@:11:18: spec.network.podPoolSize: 113 is out of range (48 to 112). Fix: use 48 to 112 (64 by default)',
+  ],
+  'invalid-lab-block-size-range.yaml': [
+    '@:10:16: spec.network.blockSize: 61 is out of range (32 to 60). Fix: use 56, the size Equinix Metal reserves per project and metro',
+  ],
+  'invalid-metal-value-kinds.yaml': [
+    '@:8:10: spec.metro: must be a string, found the number 1. Fix: write the metro code as a string, e.g. "da"',
+    '@:17:13: spec.gitops.branch: must be a string, found the number 1. Fix: write the branch name as a string',
+    '@:18:15: spec.gitops.interval: must be a string, found the number 2. Fix: write a duration such as 5m',
+    '@:20:11: spec.dns.zone: must be a string, found the number 1. Fix: write the zone as a string',
+    '@:21:11: spec.dns.name: must be a string, found the number 2. Fix: write the record name as a string',
   ],
   'invalid-yaml-syntax.yaml': [
     "@:9:1: (yaml): Flow sequence in block collection must be sufficiently indented and end with a ]. Fix: correct the YAML syntax at that line",
@@ -359,4 +421,62 @@ test('the values at the edges of every range decode', () => {
     if (!r.ok) continue;
     assert.equal(read(r.spec), want, what);
   }
+});
+
+test('values the decoder accepts beyond the edges: other blocks on Equinix Metal, plan and DNS names, URLs, branches, durations, empty fields', () => {
+  const label = (n: number, c: string) => c.repeat(n);
+  const zone253 = [label(63, 'a'), label(63, 'b'), label(63, 'c'), label(61, 'd')].join('.');
+  assert.equal(zone253.length, 253);
+  const cases: Array<[string, 'lab' | 'equinix-metal', (s: Record<string, any>) => void, (spec: ClusterSpec) => unknown, unknown]> = [
+    ['a block outside documentation space', 'equinix-metal', (s) => (s.network = { block: '2604:1380:4641:c500::/56' }), (x) => formatPrefix(x.network.block.prefix!), '2604:1380:4641:c500::/56'],
+    ['a block in the lab provider\'s range (it is only the lab\'s)', 'equinix-metal', (s) => (s.network = { block: '2001:db8:ffff:ff00::/56' }), (x) => x.network.block.length, 56],
+    ['a plan whose first part is three characters', 'equinix-metal', (s) => (s.controlPlane.plan = 'n2x.xlarge.x86'), (x) => x.controlPlane.plan, 'n2x.xlarge.x86'],
+    ['an http:// repository', 'lab', (s) => (s.gitops = { url: 'http://git.example.com/clusters.git' }), (x) => x.gitops.url, 'http://git.example.com/clusters.git'],
+    ['a branch with dots, slashes and underscores', 'lab', (s) => (s.gitops = { branch: 'release/1.2_x' }), (x) => x.gitops.branch, 'release/1.2_x'],
+    ['a duration of three units', 'lab', (s) => (s.gitops = { interval: '1h30m15s' }), (x) => x.gitops.interval, '1h30m15s'],
+    ['a zone of three labels and a one-letter record', 'equinix-metal', (s) => (s.dns = { zone: 'example.co.uk', name: 'k' }), (x) => x.dns, { zone: 'example.co.uk', name: 'k' }],
+    ['a record of two labels', 'equinix-metal', (s) => (s.dns = { zone: 'example.io', name: 'api.cluster1' }), (x) => x.dns, { zone: 'example.io', name: 'api.cluster1' }],
+    ['a zone of 253 characters', 'equinix-metal', (s) => (s.dns = { zone: zone253 }), (x) => x.dns?.zone, zone253],
+    ['no publicSources beside trustedSources: the whole internet', 'lab', (s) => (s.policy = { trustedSources: ['2001:db8:ab00::/40'] }), (x) => x.policy.publicSources.map(formatPrefix), ['::/0']],
+    [
+      'fields present but empty take their defaults',
+      'lab',
+      (s) => Object.assign(s, { metro: null, controlPlane: null, workers: null, policy: null, gitops: null, dns: null, network: { block: '2001:db8:100::/56', serviceRangeSize: null, localASN: null } }),
+      (x) => [x.metro, x.controlPlane.count, x.workers.length, x.network.serviceRangeSize, x.network.localASN, x.policy.publicSources.map(formatPrefix), x.gitops.branch, x.dns],
+      ['lab', 3, 0, 112, 65000, ['::/0'], 'main', undefined],
+    ],
+  ];
+  for (const [what, platform, edit, read, want] of cases) {
+    const r = loadCluster('edge.yaml', specText(platform, edit));
+    assert.ok(r.ok, `${what}: ${r.ok ? '' : r.problems.map(formatProblem).join('\n')}`);
+    if (!r.ok) continue;
+    assert.deepEqual(read(r.spec), want, what);
+  }
+  // One character more and the zone is refused.
+  const r = loadCluster('edge.yaml', specText('equinix-metal', (s) => (s.dns = { zone: `${zone253}d` })));
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.deepEqual(r.problems.map(formatProblem), [`edge.yaml:21:11: spec.dns.zone: "${zone253}d" is not a DNS zone. Fix: write a domain in lower case, e.g. example.com`]);
+});
+
+test('an invalid name is reported once, not also as a file-name mismatch', () => {
+  const r = loadCluster('infra/lab.yaml', readFileSync(new URL('invalid-name.yaml', dir), 'utf8'), { expectName: 'lab' });
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.deepEqual(r.problems.map(formatProblem), [
+    'infra/lab.yaml:4:9: metadata.name: "Bad_Name" is not a valid cluster name. Fix: use at most 30 lower-case letters, digits and "-", starting and ending with a letter or digit',
+  ]);
+});
+
+test('ProblemsError carries every problem and says them one a line', () => {
+  const problems = [
+    { file: 'a.yaml', line: 3, column: 5, field: 'spec.x', message: 'is wrong', fix: 'fix it' },
+    { file: 'b.json', field: 'devices', message: 'must be a list', fix: 're-run apply' },
+  ];
+  const e = new ProblemsError(problems);
+  assert.ok(e instanceof Error);
+  assert.equal(e.name, 'ProblemsError');
+  assert.equal(e.problems, problems);
+  assert.equal(e.message, 'a.yaml:3:5: spec.x: is wrong. Fix: fix it\nb.json: devices: must be a list. Fix: re-run apply');
+  assert.equal(formatProblem({ file: 'c', line: 7, field: '(document)', message: 'm', fix: 'f' }), 'c:7:1: (document): m. Fix: f');
 });
