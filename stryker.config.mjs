@@ -33,8 +33,6 @@ export default {
     'lib/calico/selector.ts',
     'lib/gitops/comment.ts',
     'lib/gitops/retry.ts',
-    'lib/platforms/equinixMetal/facts.ts',
-    'lib/platforms/equinixMetal/metadata.ts',
   ],
   // The sandbox is a copy of the checkout: leave out setup's cache and the lab's state.
   ignorePatterns: ['.cache', '.lab', '.scratch', 'actions/*/dist', '*.log'],

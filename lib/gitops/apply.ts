@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { credentialsFromKubeconfig, KubeClient } from '../kube/client.js';
 import type { UpOutcome } from '../infra/stack.js';
 import type { ProgramOutputs } from '../infra/program.js';
-import { redactFacts } from '../platforms/equinixMetal/metadata.js';
+import { redactFacts } from '../spec/devices.js';
 import { FACTS_FILE } from '../render/tree.js';
 import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
 import type { ClusterSpec } from '../spec/cluster.js';

@@ -9,8 +9,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import { formatAddress, formatPrefix } from '../net/ipv6.js';
 import { MetalCluster } from '../platforms/equinixMetal/pulumi.js';
-import type { ProviderFacts } from '../platforms/equinixMetal/metadata.js';
-import { redactFacts } from '../platforms/equinixMetal/metadata.js';
+import type { ProviderFacts } from '../spec/devices.js';
+import { redactFacts } from '../spec/devices.js';
 import { LabCluster } from '../platforms/lab/pulumi.js';
 import { apiEndpointRecord } from '../platforms/dns/digitalocean.js';
 import { kubeconfig } from '../kube/kubeconfig.js';

@@ -9,7 +9,7 @@
 import { formatAddress, formatPrefix, parseAddress } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../spec/cluster.js';
-import { publicIPv6, type MetalDevice } from '../platforms/equinixMetal/metadata.js';
+import { publicIPv6, type Device } from '../spec/devices.js';
 import type { Manifest } from './yaml.js';
 
 export const CALICO_API = 'crd.projectcalico.org/v1';
@@ -79,7 +79,7 @@ export function peerName(node: string, peerIP: string): string {
 }
 
 /** One BGPPeer per device and per IPv6 router it peers with, from the provider's metadata. */
-export function bgpPeers(devices: readonly MetalDevice[]): Manifest[] {
+export function bgpPeers(devices: readonly Device[]): Manifest[] {
   const out: Manifest[] = [];
   for (const device of [...devices].sort((a, b) => a.hostname.localeCompare(b.hostname))) {
     const v6 = publicIPv6(device);

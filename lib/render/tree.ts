@@ -5,7 +5,7 @@
  */
 import type { AddressPlan } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../spec/cluster.js';
-import type { MetalDevice } from '../platforms/equinixMetal/metadata.js';
+import type { Device } from '../spec/devices.js';
 import { bgpConfiguration, bgpPeers, bgpSecretAccess, felixConfiguration, ipPool, networkSets } from './calico.js';
 import { echoBase, echoPublicAddresses } from './apps.js';
 import { fluxKustomization, fluxSync, kustomization, stages } from './flux.js';
@@ -24,7 +24,7 @@ export interface ClusterInputs {
   readonly spec: ClusterSpec;
   readonly plan: AddressPlan;
   /** The provider's per-device metadata; undefined before the first apply on a cloud platform. */
-  readonly devices?: readonly MetalDevice[];
+  readonly devices?: readonly Device[];
   /** Files the render read, named in every header. */
   readonly sources: readonly string[];
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import { checkFacts, decodeFacts, planWithFacts } from '../platforms/equinixMetal/facts.js';
+import { checkFacts, decodeFacts, planWithFacts } from '../plan/facts.js';
 import { labDevices } from '../platforms/lab/metadata.js';
 import { loadCluster } from '../spec/load.js';
 import type { Problem } from '../spec/problems.js';

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { formatAddress, formatPrefix } from '../../lib/net/ipv6.js';
 import type { AddressPlan } from '../../lib/plan/addressPlan.js';
-import type { MetalDevice } from '../../lib/platforms/equinixMetal/metadata.js';
+import type { Device } from '../../lib/spec/devices.js';
 import { assignExternalIPs, type PublicService } from '../../lib/render/apps.js';
 import { renderCluster } from '../../lib/render/tree.js';
 import { manifestFile } from '../../lib/render/yaml.js';
@@ -45,7 +45,7 @@ const text = stringify({
 });
 
 /** Provider metadata as Equinix Metal would return it: a /127 per device in the node range. */
-function devicesFor(plan: AddressPlan): MetalDevice[] {
+function devicesFor(plan: AddressPlan): Device[] {
   return plan.machines.map((m, i) => {
     const gateway = plan.nodes.address + 2n * BigInt(i + 1);
     const address = formatAddress(gateway + 1n);

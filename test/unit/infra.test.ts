@@ -10,7 +10,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
 import { clusterProgram } from '../../lib/infra/program.js';
 import { ADMIN_DAYS, ADMIN_RENEW_DAYS, adminRenewal, generateClusterSecrets, signAdmin } from '../../lib/infra/secrets.js';
-import { decodeFacts } from '../../lib/platforms/equinixMetal/facts.js';
+import { decodeFacts } from '../../lib/plan/facts.js';
 import { JOIN_DISCOVERY_TIMEOUT, NODE_ADDRESS_PLACEHOLDER } from '../../lib/platforms/equinixMetal/cloudInit.js';
 import { formatAddress } from '../../lib/net/ipv6.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';

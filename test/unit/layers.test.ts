@@ -46,9 +46,7 @@ const STILL_UP: readonly string[] = [
   // The lab's Pulumi provider (run in Pulumi's own process) loads the cluster itself: it belongs with the lab's programs.
   'lib/platforms/lab/labStack.ts -> lib/repo/workspace.ts',
   // The renderer names Equinix Metal's device shape and the lab's git URL: a neutral facts shape beside the model.
-  'lib/render/calico.ts -> lib/platforms/equinixMetal/metadata.ts',
   'lib/render/flux.ts -> lib/platforms/lab/provider.ts',
-  'lib/render/tree.ts -> lib/platforms/equinixMetal/metadata.ts',
   // The spec decoder applies the planner's and the lab's rules: they move behind the Platform seam and an address-plan check.
   'lib/spec/decode.ts -> lib/plan/layout.ts',
   'lib/spec/decode.ts -> lib/platforms/lab/provider.ts',

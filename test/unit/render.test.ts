@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { labDevices } from '../../lib/platforms/lab/metadata.js';
-import { checkFacts, decodeFacts, planWithFacts } from '../../lib/platforms/equinixMetal/facts.js';
+import { checkFacts, decodeFacts, planWithFacts } from '../../lib/plan/facts.js';
 import { apiBootstrapNat } from '../../lib/render/apiBootstrap.js';
 import { assignExternalIPs } from '../../lib/render/apps.js';
 import { bgpPeers, peerName } from '../../lib/render/calico.js';

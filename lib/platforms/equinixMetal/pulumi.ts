@@ -15,7 +15,7 @@ import { formatPrefix } from '../../net/ipv6.js';
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
 import type { ClusterSpec } from '../../spec/cluster.js';
 import { userData, type DeviceSecrets } from './cloudInit.js';
-import type { MetalAddress, MetalBgpNeighbor, MetalDevice } from './metadata.js';
+import type { DeviceAddress, BgpNeighbor, Device } from '../../spec/devices.js';
 
 export const OPERATING_SYSTEM = 'ubuntu_24_04';
 export const BILLING_CYCLE = 'hourly';
@@ -33,10 +33,10 @@ export interface MetalMachine {
   readonly machine: Machine;
   readonly device: metal.Device;
   readonly session: metal.BgpSession;
-  readonly facts: pulumi.Output<MetalDevice>;
+  readonly facts: pulumi.Output<Device>;
 }
 
-function neighborOf(n: metal.types.output.GetDeviceBgpNeighborsBgpNeighbor): MetalBgpNeighbor {
+function neighborOf(n: metal.types.output.GetDeviceBgpNeighborsBgpNeighbor): BgpNeighbor {
   return {
     address_family: n.addressFamily === 4 ? 4 : 6,
     customer_as: n.customerAs,
@@ -50,7 +50,7 @@ function neighborOf(n: metal.types.output.GetDeviceBgpNeighborsBgpNeighbor): Met
   };
 }
 
-function addressOf(n: metal.types.output.DeviceNetwork): MetalAddress {
+function addressOf(n: metal.types.output.DeviceNetwork): DeviceAddress {
   return { address_family: n.family === 4 ? 4 : 6, public: n.public, address: n.address, gateway: n.gateway, cidr: n.cidr };
 }
 
@@ -59,7 +59,7 @@ export class MetalCluster extends pulumi.ComponentResource {
   readonly sshKey: metal.ProjectSshKey;
   readonly machines: readonly MetalMachine[];
   /** The provider facts of every device, in the plan's machine order (no passwords). */
-  readonly devices: pulumi.Output<MetalDevice[]>;
+  readonly devices: pulumi.Output<Device[]>;
   /** The first control plane's own address: the API before the ClusterIP is announced. */
   readonly firstControlPlaneAddress: pulumi.Output<string>;
 
@@ -124,7 +124,7 @@ export class MetalCluster extends pulumi.ComponentResource {
           hostname: machine.name,
           network: { addresses: networks.map(addressOf) },
           bgp_neighbors: found.bgpNeighbors.map(neighborOf),
-        } satisfies MetalDevice;
+        } satisfies Device;
       });
       machines.push({ machine, device, session, facts });
     }

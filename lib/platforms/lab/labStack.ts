@@ -6,14 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { loadSpecFile } from '../../repo/workspace.js';
 import { formatProblem } from '../../spec/problems.js';
-import type { MetalDevice } from '../equinixMetal/metadata.js';
+import type { Device } from '../../spec/devices.js';
 import { createRunner } from './exec.js';
 import { createLabContext, labDown, runLabPhases } from './lab.js';
 import { labDevices } from './metadata.js';
 import { UP_PHASES } from './phases.js';
 import { adminConf } from './verify/probes.js';
 
-export async function labStackUp(repoRoot: string, specFile: string): Promise<{ devices: MetalDevice[]; kubeconfig: string }> {
+export async function labStackUp(repoRoot: string, specFile: string): Promise<{ devices: Device[]; kubeconfig: string }> {
   const { cluster, problems } = loadSpecFile(repoRoot, specFile);
   if (!cluster) throw new Error(problems.map(formatProblem).join('\n'));
   if (cluster.spec.platform !== 'lab') throw new Error(`${specFile}: spec.platform is "${cluster.spec.platform}", not lab`);

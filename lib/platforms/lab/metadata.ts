@@ -6,10 +6,10 @@
 import { formatAddress, formatPrefix } from '../../net/ipv6.js';
 import type { AddressPlan } from '../../plan/addressPlan.js';
 import type { ClusterSpec } from '../../spec/cluster.js';
-import type { MetalDevice, ProviderFacts } from '../equinixMetal/metadata.js';
+import type { Device, ProviderFacts } from '../../spec/devices.js';
 import { LAB_ROUTER_PEERS } from './provider.js';
 
-export function labDevices(spec: ClusterSpec, plan: AddressPlan): MetalDevice[] {
+export function labDevices(spec: ClusterSpec, plan: AddressPlan): Device[] {
   return plan.machines.map((m) => {
     if (!m.link) throw new Error(`lab machine ${m.name} has no planned address`);
     const address = formatAddress(m.link.address);

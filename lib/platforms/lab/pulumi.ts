@@ -11,7 +11,7 @@
  * captures no closure over our modules.
  */
 import * as pulumi from '@pulumi/pulumi';
-import type { MetalDevice } from '../equinixMetal/metadata.js';
+import type { Device } from '../../spec/devices.js';
 
 export interface LabClusterInputs {
   readonly cluster: string;
@@ -24,12 +24,12 @@ export interface LabClusterInputs {
 }
 
 export interface LabClusterOutputs extends LabClusterInputs {
-  readonly devices: MetalDevice[];
+  readonly devices: Device[];
   readonly kubeconfig: string;
 }
 
 interface LabOps {
-  labStackUp(repoRoot: string, specFile: string): Promise<{ devices: MetalDevice[]; kubeconfig: string }>;
+  labStackUp(repoRoot: string, specFile: string): Promise<{ devices: Device[]; kubeconfig: string }>;
   labStackDown(repoRoot: string, cluster: string): Promise<void>;
 }
 
@@ -69,7 +69,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
 };
 
 export class LabCluster extends pulumi.dynamic.Resource {
-  declare readonly devices: pulumi.Output<MetalDevice[]>;
+  declare readonly devices: pulumi.Output<Device[]>;
   declare readonly kubeconfig: pulumi.Output<string>;
 
   constructor(name: string, args: LabClusterInputs, opts?: pulumi.CustomResourceOptions) {

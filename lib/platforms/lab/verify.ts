@@ -14,7 +14,7 @@ import { bgpPeerStates, establishedSessions, readFabric } from './lab.js';
 import { bgpPeers } from '../../render/calico.js';
 import { FLUX_NAMESPACE } from '../../render/flux.js';
 import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../flux/status.js';
-import type { MetalDevice } from '../equinixMetal/metadata.js';
+import type { Device } from '../../spec/devices.js';
 import { CHECK_FAMILIES, familyOf, notApplicable, type FamilyId, type LabShape } from './checkFamilies.js';
 import { type Check, type CheckFn, type Families } from './verify/check.js';
 import { adminConf, findRoute, kernelRoutes, labAdminClient, nextHops, ping, probeFrom } from './verify/probes.js';
@@ -90,7 +90,7 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
     const res = await r.run('curl', ['-s', '-m', '3', `http://[${t.internet.metadata}]/metadata`], { ns: m.ns, allowFail: true, timeoutMs: 6000 });
     let observed = 'no answer';
     try {
-      const device = JSON.parse(res.stdout) as MetalDevice;
+      const device = JSON.parse(res.stdout) as Device;
       const fromMetadata = JSON.stringify(bgpPeers([device]));
       const rendered = JSON.stringify(fabric.filter((o) => o.kind === 'BGPPeer' && (o.spec as { node?: string }).node === m.machine.name));
       observed = device.hostname !== m.machine.name ? `metadata of ${device.hostname}` : fromMetadata === rendered ? 'its BGPPeers, as rendered' : 'BGPPeers that differ from the rendered ones';

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { parseAddress } from '../../../net/ipv6.js';
-import { publicIPv6, type MetalDevice } from '../../../platforms/equinixMetal/metadata.js';
+import { publicIPv6, type Device } from '../../../spec/devices.js';
 
 const { values } = parseArgs({ options: { listen: { type: 'string' }, port: { type: 'string', default: '80' }, devices: { type: 'string' } } });
 if (!values.listen || !values.devices) {
@@ -19,9 +19,9 @@ if (!values.listen || !values.devices) {
   process.exit(2);
 }
 
-function deviceFor(source: string): MetalDevice | undefined {
+function deviceFor(source: string): Device | undefined {
   // Read on every request: the lab rewrites the file when machines come and go.
-  const devices = JSON.parse(readFileSync(values.devices!, 'utf8')) as MetalDevice[];
+  const devices = JSON.parse(readFileSync(values.devices!, 'utf8')) as Device[];
   let address: bigint;
   try {
     address = parseAddress(source.replace(/^::ffff:/, ''));

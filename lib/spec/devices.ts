@@ -1,11 +1,12 @@
 /**
- * Equinix Metal's per-device metadata, the part the product reads: the
- * device's addresses and its BGP neighbors, in the JSON shape the metadata
- * service (and the API's bgp_neighbors) returns. The lab serves the same
- * shape, so this is the code path both platforms run.
+ * The machines as the provider sees them, the part the product reads: each
+ * device's addresses and its BGP neighbors. The shape is Equinix Metal's
+ * metadata JSON (and its API's bgp_neighbors); every platform speaks it (the
+ * lab serves it from its metadata service), so the renderer and the address
+ * plan read one neutral shape and never a platform's module.
  */
 
-export interface MetalAddress {
+export interface DeviceAddress {
   readonly address_family: 4 | 6;
   readonly public: boolean;
   readonly management?: boolean;
@@ -16,12 +17,12 @@ export interface MetalAddress {
   readonly cidr: number;
 }
 
-export interface MetalRoute {
+export interface BgpRoute {
   readonly route: string;
   readonly exact: boolean;
 }
 
-export interface MetalBgpNeighbor {
+export interface BgpNeighbor {
   readonly address_family: 4 | 6;
   readonly customer_as: number;
   readonly customer_ip: string;
@@ -31,14 +32,14 @@ export interface MetalBgpNeighbor {
   readonly multihop: boolean;
   readonly peer_as: number;
   readonly peer_ips: readonly string[];
-  readonly routes_in: readonly MetalRoute[];
-  readonly routes_out: readonly MetalRoute[];
+  readonly routes_in: readonly BgpRoute[];
+  readonly routes_out: readonly BgpRoute[];
 }
 
-export interface MetalDevice {
+export interface Device {
   readonly hostname: string;
-  readonly network: { readonly addresses: readonly MetalAddress[] };
-  readonly bgp_neighbors: readonly MetalBgpNeighbor[];
+  readonly network: { readonly addresses: readonly DeviceAddress[] };
+  readonly bgp_neighbors: readonly BgpNeighbor[];
 }
 
 /**
@@ -51,11 +52,11 @@ export interface ProviderFacts {
   readonly kind: 'ProviderFacts';
   readonly cluster: string;
   readonly reservedBlock: string;
-  readonly devices: readonly MetalDevice[];
+  readonly devices: readonly Device[];
 }
 
 /** The device's public IPv6 address entry (its /127 on Equinix Metal). */
-export function publicIPv6(device: MetalDevice): MetalAddress | undefined {
+export function publicIPv6(device: Device): DeviceAddress | undefined {
   return device.network.addresses.find((a) => a.address_family === 6 && a.public);
 }
 

@@ -4,11 +4,11 @@
  * JSON field and the fix; nothing is rendered from facts that disagree with
  * the spec.
  */
-import { AddressError, containsAddress, contains, formatPrefix, parseAddress, parsePrefix, type Prefix } from '../../net/ipv6.js';
-import { planAddresses, type AddressPlan } from '../../plan/addressPlan.js';
-import type { ClusterSpec } from '../../spec/cluster.js';
-import { fieldPath, type Problem } from '../../spec/problems.js';
-import { publicIPv6, type MetalBgpNeighbor, type MetalDevice, type ProviderFacts } from './metadata.js';
+import { AddressError, containsAddress, contains, formatPrefix, parseAddress, parsePrefix, type Prefix } from '../net/ipv6.js';
+import { planAddresses, type AddressPlan } from './addressPlan.js';
+import type { ClusterSpec } from '../spec/cluster.js';
+import { fieldPath, type Problem } from '../spec/problems.js';
+import { publicIPv6, type BgpNeighbor, type Device, type ProviderFacts } from '../spec/devices.js';
 
 type Path = Array<string | number>;
 
@@ -54,7 +54,7 @@ export function decodeFacts(file: string, text: string): FactsResult {
   }
   const cluster = r.typed<string>(root.cluster, ['cluster'], 'string');
   const reservedBlock = r.typed<string>(root.reservedBlock, ['reservedBlock'], 'string');
-  const devices: MetalDevice[] = [];
+  const devices: Device[] = [];
   (r.arr(root.devices, ['devices']) ?? []).forEach((d, i) => {
     const dp: Path = ['devices', i];
     const dev = r.obj(d, dp);
@@ -74,7 +74,7 @@ export function decodeFacts(file: string, text: string): FactsResult {
         cidr: r.typed<number>(o.cidr, [...ap, 'cidr'], 'number') ?? 0,
       };
     });
-    const neighbors: MetalBgpNeighbor[] = bgp.map((n, j) => {
+    const neighbors: BgpNeighbor[] = bgp.map((n, j) => {
       const np: Path = [...dp, 'bgp_neighbors', j];
       const o = r.obj(n, np) ?? {};
       if ('md5_password' in o && o.md5_password !== null && o.md5_password !== '') {
