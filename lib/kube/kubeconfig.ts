@@ -6,7 +6,7 @@
  * written. Reading one is client.ts's credentialsFromKubeconfig().
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { toYaml } from '../render/yaml.js';
+import { toYaml } from '../yaml/write.js';
 
 export interface KubeconfigOptions {
   readonly clusterName: string;

@@ -13,7 +13,7 @@
 import { formatAddress, formatPrefix } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../spec/cluster.js';
-import { toYaml } from './yaml.js';
+import { toYaml } from '../yaml/write.js';
 
 export const KUBEADM_API = 'kubeadm.k8s.io/v1beta4';
 export const API_SERVER_PORT = 443;

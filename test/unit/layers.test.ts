@@ -13,7 +13,7 @@
  *   address plan   lib/plan
  *   cluster model  lib/spec
  *   edges          lib/kube, lib/pki, lib/toolchain, lib/validate, lib/exec
- *   base           lib/net, lib/phases (the one phase engine)
+ *   base           lib/net, lib/phases (the one phase engine), lib/yaml (deterministic YAML)
  *
  * The house is being rebuilt (#11): the arrows that still run up are listed
  * in STILL_UP, each by file and target. The list may only shrink: an arrow
@@ -36,13 +36,11 @@ const FLOORS: ReadonlyArray<{ floor: string; dirs: readonly string[] }> = [
   { floor: 'address plan', dirs: ['lib/plan/'] },
   { floor: 'cluster model', dirs: ['lib/spec/'] },
   { floor: 'edges', dirs: ['lib/kube/', 'lib/pki/', 'lib/toolchain/', 'lib/validate/', 'lib/exec/'] },
-  { floor: 'base', dirs: ['lib/net/', 'lib/phases/'] },
+  { floor: 'base', dirs: ['lib/net/', 'lib/phases/', 'lib/yaml/'] },
 ];
 
 /** Arrows that still run up a floor, to be removed as the house is rebuilt (#11). */
 const STILL_UP: readonly string[] = [
-  // YAML writing is the renderer's; it belongs on the base floor.
-  'lib/kube/kubeconfig.ts -> lib/render/yaml.ts',
   // The lab's Pulumi provider (run in Pulumi's own process) loads the cluster itself: it belongs with the lab's programs.
   'lib/platforms/lab/labStack.ts -> lib/repo/workspace.ts',
   // The renderer names Equinix Metal's device shape and the lab's git URL: a neutral facts shape beside the model.

@@ -20,7 +20,7 @@ import { formatAddress } from '../../net/ipv6.js';
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
 import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from '../../render/apiBootstrap.js';
 import { kubeadmInit, kubeadmJoin, type JoinSecrets } from '../../render/kubeadm.js';
-import { toYaml } from '../../render/yaml.js';
+import { toYaml } from '../../yaml/write.js';
 import type { ClusterSpec } from '../../spec/cluster.js';
 
 /** Replaced by the boot script with the device's public IPv6 address. */
