@@ -32,7 +32,7 @@ export default {
     'lib/render/**/*.ts',
     'lib/calico/selector.ts',
     'lib/gitops/comment.ts',
-    'lib/gitops/retry.ts',
+    'lib/phases/retry.ts',
   ],
   // The sandbox is a copy of the checkout: leave out setup's cache and the lab's state.
   ignorePatterns: ['.cache', '.lab', '.scratch', 'actions/*/dist', '*.log'],

@@ -13,6 +13,7 @@
  */
 import { PhaseError, type PhaseReport } from '../lib/phases/phase.js';
 import { createLabContext, runLabPhases } from '../lib/platforms/lab/lab.js';
+import { LAB } from '../lib/platforms/lab/rules.js';
 import { fieldManagers, FLUX_PHASES } from '../lib/platforms/lab/flux.js';
 import { labAdminClient } from '../lib/platforms/lab/verify/probes.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';
@@ -27,8 +28,8 @@ if (!cluster) {
   for (const p of problems) console.error(formatProblem(p));
   process.exit(1);
 }
-if (cluster.spec.platform !== 'lab' || process.getuid?.() !== 0) {
-  console.error('lab-flux: needs a lab spec ("platform: lab") and root');
+if (cluster.spec.platform !== LAB || process.getuid?.() !== 0) {
+  console.error(`lab-flux: needs a lab spec ("platform: ${LAB}") and root`);
   process.exit(2);
 }
 

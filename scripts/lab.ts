@@ -19,6 +19,7 @@ import { labVerify } from '../lib/platforms/lab/verify.js';
 import { UP_PHASES } from '../lib/platforms/lab/phases.js';
 import { FLUX_PHASES } from '../lib/platforms/lab/flux.js';
 import { createRunner } from '../lib/platforms/lab/exec.js';
+import { LAB } from '../lib/platforms/lab/rules.js';
 import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify/probes.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/spec/problems.js';
@@ -41,8 +42,8 @@ if (!cluster) {
   for (const p of problems) console.error(formatProblem(p));
   process.exit(1);
 }
-if (cluster.spec.platform !== 'lab') {
-  console.error(`lab: ${file} is an ${cluster.spec.platform} cluster; the lab runs specs with "platform: lab"`);
+if (cluster.spec.platform !== LAB) {
+  console.error(`lab: ${file} is an ${cluster.spec.platform} cluster; the lab runs specs with "platform: ${LAB}"`);
   process.exit(2);
 }
 if (process.getuid?.() !== 0) {

@@ -6,6 +6,7 @@
 import { relative, resolve } from 'node:path';
 import { machineRows, planRows } from '../lib/plan/addressPlan.js';
 import { textTable } from '../lib/plan/table.js';
+import { platformOf } from '../lib/platforms/index.js';
 import { loadSpecFile, specFiles } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/spec/problems.js';
 import { repoRoot } from './common.js';
@@ -27,7 +28,7 @@ for (const file of files) {
     continue;
   }
   const { spec, plan } = cluster;
-  console.log(`${spec.name} (${spec.platform}${spec.platform === 'lab' ? '' : `, metro ${spec.metro}`}, Kubernetes ${spec.kubernetesVersion}) from ${cluster.sources.join(' and ')}`);
+  console.log(`${spec.name} (${platformOf(spec).describe(spec)}, Kubernetes ${spec.kubernetesVersion}) from ${cluster.sources.join(' and ')}`);
   console.log('');
   console.log(textTable(planRows(plan), ['range', 'prefix', 'purpose']));
   console.log('');

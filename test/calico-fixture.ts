@@ -12,7 +12,7 @@ import type { CalicoObject, DatastoreSnapshot } from '../lib/calico/confd.js';
 import { workloadLabels, type PolicyInputs } from '../lib/calico/policy.js';
 import { labDevices } from '../lib/platforms/lab/metadata.js';
 import { renderCluster, renderShared, type RenderedFile } from '../lib/render/tree.js';
-import { loadCluster } from '../lib/spec/load.js';
+import { loadCluster } from '../lib/platforms/load.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 

@@ -18,6 +18,7 @@ import { credentialsFromKubeconfig, KubeClient } from '../kube/client.js';
 import type { UpOutcome } from '../infra/stack.js';
 import type { ProgramOutputs } from '../infra/program.js';
 import { redactFacts } from '../spec/devices.js';
+import { platformOf } from '../platforms/index.js';
 import { FACTS_FILE } from '../render/tree.js';
 import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
 import type { ClusterSpec } from '../spec/cluster.js';
@@ -25,7 +26,7 @@ import { formatProblem } from '../spec/problems.js';
 import { commitAndPush } from './git.js';
 import type { ActionLog } from './log.js';
 import { stackOf } from './plan.js';
-import { retry } from './retry.js';
+import { retry } from '../phases/retry.js';
 
 export const RENDERED_PATHS = ['clusters', 'policies', 'apps'] as const;
 
@@ -119,7 +120,8 @@ export async function applyStack(inputs: ApplyInputs, deps: ApplyDeps, specFile:
   );
 
   await log.group(`${stack}: render`, async () => {
-    if (spec.platform !== 'lab') {
+    // Where the provider gives the devices, they are recorded as facts, and render reads them.
+    if (!platformOf(spec).plannedDevices) {
       const dir = join(inputs.repoRoot, 'clusters', spec.name);
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, FACTS_FILE), factsText(up.outputs));

@@ -5,7 +5,7 @@
  * Real git, run as a child process in the checkout.
  */
 import { capture, type Captured } from '../exec/capture.js';
-import { retry } from './retry.js';
+import { retry } from '../phases/retry.js';
 
 export class GitError extends Error {}
 

@@ -9,7 +9,7 @@ import type { Octokit } from '@octokit/rest';
 import { formatAddress, formatPrefix } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
 import { loadSpecFile } from '../repo/workspace.js';
-import { loadCluster } from '../spec/load.js';
+import { loadCluster } from '../platforms/load.js';
 import type { Problem } from '../spec/problems.js';
 import { commentMarker, renderPlanComment, type PlanView } from './comment.js';
 import type { ResourceChange } from '../infra/stack.js';

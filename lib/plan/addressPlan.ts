@@ -74,7 +74,7 @@ function machineLink(nodes: Prefix, pool: string, index: number): NonNullable<Ma
 
 /** Machines in a stable order: control planes, then pools in spec order. */
 export function planMachines(spec: ClusterSpec, nodes: Prefix): Machine[] {
-  const numbered = spec.platform === 'lab';
+  const numbered = spec.nodeAddresses === 'planned';
   const out: Machine[] = [];
   const add = (pool: string, role: Role, count: number, plan: string): void => {
     for (let i = 1; i <= count; i++) {
@@ -139,7 +139,7 @@ export function planAddresses(spec: ClusterSpec): AddressPlan {
     {
       name: 'nodes',
       prefix: nodes,
-      purpose: spec.platform === 'lab' ? 'node addresses: one /127 per machine (gateway even, machine odd)' : "node addresses: the provider's /127 per device",
+      purpose: spec.nodeAddresses === 'planned' ? 'node addresses: one /127 per machine (gateway even, machine odd)' : "node addresses: the provider's /127 per device",
     },
     { name: 'services', prefix: services, purpose: 'Service ClusterIPs, announced from every node (ECMP)' },
     { name: 'apiserver', prefix: { address: apiServer, length: 128 }, purpose: 'the kubernetes Service ClusterIP: the API endpoint, reachable from outside' },

@@ -10,6 +10,7 @@ import { formatAddress, formatPrefix, parseAddress } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../spec/cluster.js';
 import { publicIPv6, type Device } from '../spec/devices.js';
+import type { KubeObject } from '../kube/objects.js';
 import type { Manifest } from './yaml.js';
 
 export const CALICO_API = 'crd.projectcalico.org/v1';
@@ -120,6 +121,17 @@ export function networkSets(spec: ClusterSpec, plan: AddressPlan): Manifest[] {
     set('public-sources', 'public', spec.policy.publicSources.map(formatPrefix)),
     set('trusted-sources', 'trusted', spec.policy.trustedSources.map(formatPrefix)),
   ];
+}
+
+/**
+ * The BGP password Secret the BGPPeers reference, one key per node. Never
+ * rendered into the tree (it holds the passwords): apply's bootstrap and the
+ * lab apply it to the cluster directly.
+ */
+export function bgpPasswordSecret(passwords: ReadonlyMap<string, string>): KubeObject {
+  const data: Record<string, string> = {};
+  for (const [node, password] of [...passwords].sort(([x], [y]) => x.localeCompare(y))) data[node] = Buffer.from(password, 'utf8').toString('base64');
+  return { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: BGP_SECRET, namespace: CALICO_NAMESPACE }, data };
 }
 
 /** Lets calico-node read the BGP password Secret (and nothing else). */

@@ -4,7 +4,6 @@
  * pruned and waited on, each depending on the one before.
  */
 import type { ClusterSpec } from '../spec/cluster.js';
-import { LAB_GIT_URL } from '../platforms/lab/provider.js';
 import type { Manifest } from './yaml.js';
 
 export const FLUX_NAMESPACE = 'flux-system';
@@ -24,17 +23,13 @@ export function stages(spec: ClusterSpec): Stage[] {
   ];
 }
 
-export function gitopsUrl(spec: ClusterSpec): string {
-  return spec.gitops.url ?? LAB_GIT_URL;
-}
-
 export function fluxSync(spec: ClusterSpec): Manifest[] {
   return [
     {
       apiVersion: 'source.toolkit.fluxcd.io/v1',
       kind: 'GitRepository',
       metadata: { name: 'flux-system', namespace: FLUX_NAMESPACE },
-      spec: { interval: '1m', ref: { branch: spec.gitops.branch }, url: gitopsUrl(spec) },
+      spec: { interval: '1m', ref: { branch: spec.gitops.branch }, url: spec.gitops.url },
     },
     {
       apiVersion: 'kustomize.toolkit.fluxcd.io/v1',

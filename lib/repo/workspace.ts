@@ -4,10 +4,10 @@
  * This is the file-system edge of rendering; everything it calls is pure.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { checkFacts, decodeFacts, planWithFacts } from '../plan/facts.js';
-import { labDevices } from '../platforms/lab/metadata.js';
-import { loadCluster } from '../spec/load.js';
+import { platformOf } from '../platforms/index.js';
+import { clusterNameOf, loadCluster } from '../platforms/load.js';
 import type { Problem } from '../spec/problems.js';
 import { FACTS_FILE, renderCluster, renderShared, type ClusterInputs, type RenderedFile } from '../render/tree.js';
 import { GENERATED_MARKER } from '../render/yaml.js';
@@ -30,7 +30,7 @@ export function specFiles(root: string): string[] {
  * `ignoreFacts` reads the spec alone (the Pulumi program, which makes them).
  */
 export function loadSpecFile(root: string, file: string, options: { ignoreFacts?: boolean } = {}): { cluster?: LoadedCluster; problems: Problem[] } {
-  const name = basename(file).replace(/\.ya?ml$/, '');
+  const name = clusterNameOf(file);
   let text: string;
   try {
     text = readFileSync(join(root, file), 'utf8');
@@ -40,9 +40,9 @@ export function loadSpecFile(root: string, file: string, options: { ignoreFacts?
   const loaded = loadCluster(file, text, { expectName: name });
   if (!loaded.ok) return { problems: loaded.problems };
   const { spec } = loaded;
-  if (spec.platform === 'lab') {
-    return { cluster: { spec, plan: loaded.plan, devices: labDevices(spec, loaded.plan), sources: [file] }, problems: [] };
-  }
+  const planned = platformOf(spec).plannedDevices?.(spec, loaded.plan);
+  if (planned) return { cluster: { spec, plan: loaded.plan, devices: planned, sources: [file] }, problems: [] };
+  // The provider gives the devices: they are the facts apply recorded.
   const factsPath = `clusters/${spec.name}/${FACTS_FILE}`;
   if (options.ignoreFacts || !existsSync(join(root, factsPath))) return { cluster: { spec, plan: loaded.plan, sources: [file] }, problems: [] };
   const decoded = decodeFacts(factsPath, readFileSync(join(root, factsPath), 'utf8'));

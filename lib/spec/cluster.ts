@@ -8,15 +8,19 @@ import type { Prefix } from '../net/ipv6.js';
 export const API_VERSION = 'native6.dev/v1alpha1';
 export const KIND = 'Cluster';
 
-export type Platform = 'equinix-metal' | 'lab';
-export const PLATFORMS: readonly Platform[] = ['equinix-metal', 'lab'];
-
 /** Kubernetes minor versions the project renders kubeadm v1beta4 configuration for. */
 export const SUPPORTED_MINORS = { min: 33, max: 36 } as const;
 
+/**
+ * Who gives the machines their addresses: the address plan (one /127 per
+ * machine from the node range, gateway even, machine odd), or the provider
+ * (recorded in the provider facts at apply).
+ */
+export type NodeAddresses = 'planned' | 'provider';
+
 export interface NodeGroup {
   readonly count: number;
-  /** Provider machine plan, e.g. c3.small.x86; "lab" on the lab platform. */
+  /** The machine plan, as the platform names it (e.g. c3.small.x86). */
   readonly plan: string;
 }
 
@@ -55,8 +59,8 @@ export interface PolicySpec {
 }
 
 export interface GitOpsSpec {
-  /** The repository Flux reconciles from; undefined means the platform's default. */
-  readonly url?: string;
+  /** The repository Flux reconciles from (given, or the platform's default). */
+  readonly url: string;
   readonly branch: string;
   readonly interval: string;
 }
@@ -72,7 +76,10 @@ export interface ClusterSpec {
   /** The file it was read from, for messages. */
   readonly file: string;
   readonly name: string;
-  readonly platform: Platform;
+  /** The platform's name (lib/platforms/index.ts chooses its code from it). */
+  readonly platform: string;
+  /** Who gives the machines their addresses, as the platform decides. */
+  readonly nodeAddresses: NodeAddresses;
   readonly metro: string;
   readonly kubernetesVersion: string;
   readonly controlPlane: NodeGroup;
@@ -91,8 +98,6 @@ export const DEFAULTS = {
   podPoolSize: 64,
   podBlockSize: 122,
   controlPlaneCount: 3,
-  labPlan: 'lab',
-  labMetro: 'lab',
   branch: 'main',
   interval: '5m',
   publicSources: ['::/0'],
@@ -115,8 +120,6 @@ export const LIMITS = {
   rangeMin: 64,
   /** At least 16 addresses: the demo's public Services take the first ones. */
   rangeMax: 124,
-  /** Lab machines share one kernel: its IPv6 neighbour table holds about 190 lab nodes. */
-  labNodesMax: 150,
   /** Nodes a pool can address: one /127 each inside the pool's 16-bit slot. */
   poolCountMax: 32767,
 } as const;

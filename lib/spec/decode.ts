@@ -2,41 +2,38 @@
  * Decoding a cluster spec: strict (unknown fields are errors), defaulted,
  * then validated with every problem collected, each naming the file, line,
  * field and fix. Pure: takes the file's name and text, returns the spec or
- * the problems.
+ * the problems. What depends on the platform (its metros, machine plans,
+ * blocks, defaults) the decoder asks the platform's rules (rules.ts), given
+ * by the caller: it names no platform. The address plan's own checks come
+ * after, in the loader (lib/platforms/load.ts).
  */
 import { LineCounter, parseAllDocuments, type Node } from 'yaml';
-import {
-  AddressError,
-  DOCUMENTATION,
-  contains,
-  formatPrefix,
-  overlaps,
-  parsePrefix,
-  specialPurpose,
-  type Prefix,
-} from '../net/ipv6.js';
+import { AddressError, formatPrefix, parsePrefix, specialPurpose, type Prefix } from '../net/ipv6.js';
 import {
   API_VERSION,
   DEFAULTS,
   KIND,
   LIMITS,
-  PLATFORMS,
   SUPPORTED_MINORS,
   type ClusterSpec,
   type DnsSpec,
   type GitOpsSpec,
   type NetworkSpec,
   type NodeGroup,
-  type Platform,
   type PolicySpec,
   type WorkerPool,
 } from './cluster.js';
 import { type Problem } from './problems.js';
 import { isNull, Reader, type Field, type Path } from './reader.js';
-import { LAB_PROVIDER_RANGE } from '../platforms/lab/provider.js';
-import { podPoolPlacement } from '../plan/layout.js';
+import type { Refusal, SpecRules, WhenAbsent } from './rules.js';
 
-export type DecodeResult = { ok: true; spec: ClusterSpec } | { ok: false; problems: Problem[] };
+/** Where the first of these fields that the file sets is, for problems found after decoding. */
+export type Locate = (...paths: Path[]) => Pick<Problem, 'line' | 'column'>;
+
+export type DecodeResult = { ok: true; spec: ClusterSpec; locate: Locate } | { ok: false; problems: Problem[] };
+
+/** Every platform's rules, by the name spec.platform gives (lib/platforms/index.ts). */
+export type PlatformRules = ReadonlyMap<string, SpecRules>;
 
 export interface DecodeOptions {
   /** When set, metadata.name must equal it (infra/<name>.yaml). */
@@ -45,7 +42,7 @@ export interface DecodeOptions {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-export function decodeCluster(file: string, text: string, options: DecodeOptions = {}): DecodeResult {
+export function decodeCluster(file: string, text: string, platforms: PlatformRules, options: DecodeOptions = {}): DecodeResult {
   const lines = new LineCounter();
   const r = new Reader(file, lines);
   const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
@@ -73,13 +70,21 @@ export function decodeCluster(file: string, text: string, options: DecodeOptions
     r.report([], list[1]!.contents as Node, `has ${list.length} documents`, 'keep one cluster per file: infra/<name>.yaml');
     return { ok: false, problems: r.problems };
   }
-  const root = list[0]!.contents as Node | null;
-  const spec = decodeRoot(r, root, options);
+  const doc = list[0]!;
+  const spec = decodeRoot(r, doc.contents as Node | null, platforms, options);
   if (r.problems.length > 0 || !spec) return { ok: false, problems: r.problems };
-  return { ok: true, spec: { ...spec, file } };
+  const locate: Locate = (...paths) => {
+    for (const path of paths) {
+      const offset = (doc.getIn(path, true) as Node | undefined)?.range?.[0];
+      const pos = offset !== undefined ? lines.linePos(offset) : undefined;
+      if (pos) return { line: pos.line, column: pos.col };
+    }
+    return {};
+  };
+  return { ok: true, spec: { ...spec, file }, locate };
 }
 
-function decodeRoot(r: Reader, root: Node | null, options: DecodeOptions): Omit<ClusterSpec, 'file'> | undefined {
+function decodeRoot(r: Reader, root: Node | null, platforms: PlatformRules, options: DecodeOptions): Omit<ClusterSpec, 'file'> | undefined {
   const top = r.fields(root, [], ['apiVersion', 'kind', 'metadata', 'spec']);
   if (!top) return undefined;
 
@@ -116,45 +121,52 @@ function decodeRoot(r: Reader, root: Node | null, options: DecodeOptions): Omit<
 
   const specNode = r.required(top, 'spec', root, [], 'add the spec section');
   if (specNode === undefined) return undefined;
-  const body = decodeSpec(r, specNode, name ?? 'cluster');
+  const body = decodeSpec(r, specNode, platforms, name ?? 'cluster');
   if (!body || name === undefined) return undefined;
   return { name, ...body };
 }
 
 const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'gitops', 'dns'] as const;
 
-function decodeSpec(r: Reader, node: Node, clusterName: string): Omit<ClusterSpec, 'file' | 'name'> | undefined {
+function refuse(r: Reader, path: Path, node: Node | null | undefined, refusal: Refusal | undefined): boolean {
+  if (refusal) r.report(path, node, refusal.message, refusal.fix);
+  return refusal !== undefined;
+}
+
+/** A platform's default for an absent field, or its problem (reported at `node`). */
+function whenAbsent<T>(r: Reader, rule: WhenAbsent<T>, path: Path, node: Node | null | undefined): T | undefined {
+  if ('default' in rule) return rule.default;
+  refuse(r, path, node, rule.required);
+  return undefined;
+}
+
+function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName: string): Omit<ClusterSpec, 'file' | 'name'> | undefined {
   const path: Path = ['spec'];
   const f = r.fields(node, path, SPEC_FIELDS);
   if (!f) return undefined;
 
   // platform first: other fields' defaults and rules depend on it.
-  let platform: Platform | undefined;
-  const pNode = r.required(f, 'platform', node, path, `add "platform: lab" or "platform: equinix-metal"`);
+  const names = [...platforms.keys()].sort();
+  let rules: SpecRules | undefined;
+  const pNode = r.required(f, 'platform', node, path, `add ${[...platforms.keys()].map((n) => `"platform: ${n}"`).join(' or ')}`);
   if (pNode !== undefined) {
-    const p = r.string(pNode, ['spec', 'platform'], `use one of: ${PLATFORMS.join(', ')}`);
+    const p = r.string(pNode, ['spec', 'platform'], `use one of: ${names.join(', ')}`);
     if (p !== undefined) {
-      if ((PLATFORMS as readonly string[]).includes(p)) platform = p as Platform;
-      else r.report(['spec', 'platform'], pNode, `"${p}" is not a platform`, `use one of: ${PLATFORMS.join(', ')}`);
+      rules = platforms.get(p);
+      if (!rules) r.report(['spec', 'platform'], pNode, `"${p}" is not a platform`, `use one of: ${names.join(', ')}`);
     }
   }
-  if (!platform) return undefined;
-  const lab = platform === 'lab';
+  if (!rules) return undefined;
+  const platform = rules.name;
 
   // metro
-  let metro: string | undefined = lab ? DEFAULTS.labMetro : undefined;
+  let metro: string | undefined;
   const mField = f.get('metro');
   if (mField && !isNull(mField.value)) {
     const m = r.string(mField.value, ['spec', 'metro'], 'write the metro code as a string, e.g. "da"');
-    if (m !== undefined) {
-      if (lab && m !== DEFAULTS.labMetro) {
-        r.report(['spec', 'metro'], mField.value, `the lab platform has one metro, "${DEFAULTS.labMetro}"`, 'remove the field or set it to "lab"');
-      } else if (!lab && !/^[a-z]{2}$/.test(m)) {
-        r.report(['spec', 'metro'], mField.value, `"${m}" is not an Equinix Metal metro code`, 'use the two-letter metro code, e.g. "da", "ny", "sv", "am"');
-      } else metro = m;
-    }
-  } else if (!lab) {
-    r.report(['spec', 'metro'], mField?.key ?? node, 'is required on equinix-metal', 'add the two-letter metro code, e.g. "metro: da"');
+    if (m !== undefined && !refuse(r, ['spec', 'metro'], mField.value, rules.metro.check(m))) metro = m;
+  } else {
+    metro = whenAbsent(r, rules.metro.absent, ['spec', 'metro'], mField?.key ?? node);
   }
 
   // kubernetesVersion
@@ -175,21 +187,18 @@ function decodeSpec(r: Reader, node: Node, clusterName: string): Omit<ClusterSpe
     }
   }
 
-  const controlPlane = decodeControlPlane(r, f.get('controlPlane'), node, platform);
-  const workers = decodeWorkers(r, f.get('workers'), platform, clusterName);
-  const network = decodeNetwork(r, f.get('network'), node, platform);
+  const controlPlane = decodeControlPlane(r, f.get('controlPlane'), node, rules);
+  const workers = decodeWorkers(r, f.get('workers'), rules);
+  const network = decodeNetwork(r, f.get('network'), node, rules);
   const policy = decodePolicy(r, f.get('policy'));
-  const gitops = decodeGitOps(r, f.get('gitops'), node, platform);
-  const dns = decodeDns(r, f.get('dns'), platform, clusterName);
+  const gitops = decodeGitOps(r, f.get('gitops'), node, rules);
+  const dns = decodeDns(r, f.get('dns'), rules, clusterName);
 
   if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !gitops || dns === null) return undefined;
 
   // Cross-field rules.
   const nodes = controlPlane.count + workers.reduce((n, w) => n + w.count, 0);
-  if (lab && nodes > LIMITS.labNodesMax) {
-    r.report(['spec', 'workers'], f.get('workers')?.key ?? node, `the lab would run ${nodes} machines; its shared kernel's IPv6 neighbour table holds about ${LIMITS.labNodesMax}`, `keep the lab at ${LIMITS.labNodesMax} machines or fewer`);
-    return undefined;
-  }
+  if (refuse(r, ['spec', 'workers'], f.get('workers')?.key ?? node, rules.machines(nodes))) return undefined;
   const blocks = 1n << BigInt(network.podBlockSize - network.podPoolSize);
   if (blocks < BigInt(nodes)) {
     const netNode = f.get('network')?.value ?? node;
@@ -201,37 +210,20 @@ function decodeSpec(r: Reader, node: Node, clusterName: string): Omit<ClusterSpe
     r.report(['metadata', 'name'], node, `node name "${longest}" is longer than 63 characters`, 'shorten the cluster or pool names');
     return undefined;
   }
-  return { platform, metro, kubernetesVersion, controlPlane, workers, network, policy, gitops, ...(dns ? { dns } : {}) };
+  return { platform, nodeAddresses: rules.nodeAddresses, metro, kubernetesVersion, controlPlane, workers, network, policy, gitops, ...(dns ? { dns } : {}) };
 }
 
-function decodePlan(r: Reader, fields: Map<string, Field>, parent: Node, path: Path, platform: Platform): string | undefined {
+function decodePlan(r: Reader, fields: Map<string, Field>, parent: Node, path: Path, rules: SpecRules): string | undefined {
   const field = fields.get('plan');
-  if (platform === 'lab') {
-    if (!field || isNull(field.value)) return DEFAULTS.labPlan;
-    const p = r.string(field.value, [...path, 'plan'], 'remove the field; lab machines have one plan');
-    if (p !== undefined && p !== DEFAULTS.labPlan) {
-      r.report([...path, 'plan'], field.value, `"${p}" is not a lab machine plan`, 'remove the field; lab machines have one plan, "lab"');
-      return undefined;
-    }
-    return p;
-  }
-  const node = r.required(fields, 'plan', parent, path, 'add the Equinix Metal machine plan, e.g. "plan: c3.small.x86"');
-  if (node === undefined) return undefined;
-  const p = r.string(node, [...path, 'plan'], 'write the plan as a string, e.g. c3.small.x86');
-  if (p !== undefined && !/^[a-z][a-z0-9]*\.[a-z0-9]+\.[a-z0-9_]+$/.test(p)) {
-    r.report([...path, 'plan'], node, `"${p}" is not an Equinix Metal plan name`, 'use a plan slug such as c3.small.x86 or m3.large.x86');
-    return undefined;
-  }
+  if (!field || isNull(field.value)) return whenAbsent(r, rules.machinePlan.absent, [...path, 'plan'], field?.key ?? parent);
+  const p = r.string(field.value, [...path, 'plan'], rules.machinePlan.notAString);
+  if (p === undefined || refuse(r, [...path, 'plan'], field.value, rules.machinePlan.check(p))) return undefined;
   return p;
 }
 
-function decodeControlPlane(r: Reader, field: Field | undefined, spec: Node, platform: Platform): NodeGroup | undefined {
+function decodeControlPlane(r: Reader, field: Field | undefined, spec: Node, rules: SpecRules): NodeGroup | undefined {
   const path: Path = ['spec', 'controlPlane'];
-  if (!field || isNull(field.value)) {
-    if (platform === 'lab') return { count: DEFAULTS.controlPlaneCount, plan: DEFAULTS.labPlan };
-    r.report(path, field?.key ?? spec, 'is required on equinix-metal', 'add "controlPlane: {count: 3, plan: c3.small.x86}"');
-    return undefined;
-  }
+  if (!field || isNull(field.value)) return whenAbsent(r, rules.controlPlane, path, field?.key ?? spec);
   const f = r.fields(field.value, path, ['count', 'plan']);
   if (!f) return undefined;
   let count: number | undefined = DEFAULTS.controlPlaneCount;
@@ -243,12 +235,12 @@ function decodeControlPlane(r: Reader, field: Field | undefined, spec: Node, pla
       count = undefined;
     }
   }
-  const plan = decodePlan(r, f, field.value!, path, platform);
+  const plan = decodePlan(r, f, field.value!, path, rules);
   if (count === undefined || plan === undefined) return undefined;
   return { count, plan };
 }
 
-function decodeWorkers(r: Reader, field: Field | undefined, platform: Platform, clusterName: string): WorkerPool[] | undefined {
+function decodeWorkers(r: Reader, field: Field | undefined, rules: SpecRules): WorkerPool[] | undefined {
   const path: Path = ['spec', 'workers'];
   if (!field || isNull(field.value)) return [];
   const items = r.sequence(field.value, path, 'write workers as a list of pools: "- name: general\\n  count: 2"');
@@ -279,14 +271,13 @@ function decodeWorkers(r: Reader, field: Field | undefined, platform: Platform, 
     }
     const cNode = r.required(f, 'count', item, p, 'add "count: <machines>"');
     const count = cNode !== undefined ? r.integer(cNode, [...p, 'count'], 0, LIMITS.poolCountMax, `use 0 to ${LIMITS.poolCountMax} machines`) : undefined;
-    const plan = decodePlan(r, f, item, p, platform);
+    const plan = decodePlan(r, f, item, p, rules);
     if (name === undefined || count === undefined || plan === undefined) {
       bad = true;
       return;
     }
     pools.push({ name, count, plan });
   });
-  void clusterName;
   return bad ? undefined : pools;
 }
 
@@ -306,7 +297,7 @@ function isPrivateASN(asn: number): boolean {
   return (asn >= 64512 && asn <= 65534) || (asn >= 4200000000 && asn <= 4294967294);
 }
 
-function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, platform: Platform): NetworkSpec | undefined {
+function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, rules: SpecRules): NetworkSpec | undefined {
   const path: Path = ['spec', 'network'];
   if (!field || isNull(field.value)) {
     r.report(path, field?.key ?? spec, 'is required', 'add a network section with at least the reserved block, e.g. "block: 2001:db8:100::/56"');
@@ -349,23 +340,13 @@ function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, platform
           r.report([...path, 'block'], bField!.value, `a /${prefix.length} block is outside what the planner carves (/${LIMITS.blockMin} to /${LIMITS.blockMax})`, 'use the /56 your provider reserved (Equinix Metal: the project\'s IPv6 block in the metro)');
         } else if (why) {
           r.report([...path, 'block'], bField!.value, `${formatPrefix(prefix)} is ${why}`, 'use a global unicast block your provider routes to you');
-        } else if (platform === 'lab' && !contains(DOCUMENTATION, prefix)) {
-          r.report([...path, 'block'], bField!.value, `the lab only uses documentation addresses and ${formatPrefix(prefix)} is outside 2001:db8::/32`, 'pick a block inside 2001:db8::/32, e.g. 2001:db8:100::/56');
-        } else if (platform === 'lab' && overlaps(LAB_PROVIDER_RANGE, prefix)) {
-          r.report([...path, 'block'], bField!.value, `${formatPrefix(prefix)} overlaps the lab provider's own range ${formatPrefix(LAB_PROVIDER_RANGE)}`, 'pick a block elsewhere in 2001:db8::/32, e.g. 2001:db8:100::/56');
-        } else if (platform === 'equinix-metal' && prefix.length !== 56) {
-          r.report([...path, 'block'], bField!.value, `Equinix Metal reserves a /56 per project and metro, not a /${prefix.length}`, 'write the project\'s /56 for this metro');
-        } else block = { prefix, length: prefix.length };
+        } else if (!refuse(r, [...path, 'block'], bField!.value, rules.block(prefix))) block = { prefix, length: prefix.length };
       }
     }
     if (!block) ok = false;
   } else if (hasSize) {
     const size = r.integer(sField!.value, [...path, 'blockSize'], LIMITS.blockMin, LIMITS.blockMax, 'use 56, the size Equinix Metal reserves per project and metro');
-    if (size !== undefined && platform === 'lab') {
-      r.report([...path, 'blockSize'], sField!.value, 'the lab has no provider to allocate a block from', 'write block: with a prefix inside 2001:db8::/32 instead');
-      ok = false;
-    } else if (size !== undefined && size !== 56) {
-      r.report([...path, 'blockSize'], sField!.value, `Equinix Metal reserves a /56 per project and metro, not a /${size}`, 'use blockSize: 56');
+    if (size !== undefined && refuse(r, [...path, 'blockSize'], sField!.value, rules.blockSize(size))) {
       ok = false;
     } else if (size !== undefined) block = { length: size };
     else ok = false;
@@ -407,13 +388,6 @@ function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, platform
   if (podPoolSize !== undefined && podBlockSize !== undefined && podBlockSize < podPoolSize) {
     r.report([...path, 'podBlockSize'], f.get('podBlockSize')?.value ?? f.get('podPoolSize')?.value, `a /${podBlockSize} block does not fit in the /${podPoolSize} pod pool`, `use a podBlockSize of at least ${podPoolSize}`);
     ok = false;
-  }
-  if (block && podPoolSize !== undefined) {
-    const placement = podPoolPlacement(block.length, podPoolSize);
-    if (!placement.fits) {
-      r.report([...path, 'podPoolSize'], f.get('podPoolSize')?.value ?? bField?.value ?? sField?.value, `a /${podPoolSize} pod pool does not fit in a /${block.length} block after its fixed ranges (${placement.reason})`, `use a smaller pod pool (podPoolSize ${placement.largestFitting} or more) or a larger block`);
-      ok = false;
-    }
   }
   if (!ok || !block || localASN === undefined || peerASN === undefined || serviceRangeSize === undefined || podPoolSize === undefined || podBlockSize === undefined) {
     return undefined;
@@ -473,13 +447,10 @@ function decodePolicy(r: Reader, field: Field | undefined): PolicySpec | undefin
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 /** spec.dns: undefined when absent, null when wrong (reported). */
-function decodeDns(r: Reader, field: Field | undefined, platform: Platform, clusterName: string): DnsSpec | undefined | null {
+function decodeDns(r: Reader, field: Field | undefined, rules: SpecRules, clusterName: string): DnsSpec | undefined | null {
   const path: Path = ['spec', 'dns'];
   if (!field || isNull(field.value)) return undefined;
-  if (platform === 'lab') {
-    r.report(path, field.key, 'is for Equinix Metal clusters: the lab has no DNS provider', 'remove spec.dns from the lab spec');
-    return null;
-  }
+  if (refuse(r, path, field.key, rules.dns)) return null;
   const f = r.fields(field.value, path, ['zone', 'name']);
   if (!f) return null;
   const z = f.get('zone');
@@ -507,13 +478,13 @@ function decodeDns(r: Reader, field: Field | undefined, platform: Platform, clus
   return ok && zone !== undefined ? { zone, name } : null;
 }
 
-function decodeGitOps(r: Reader, field: Field | undefined, spec: Node, platform: Platform): GitOpsSpec | undefined {
+function decodeGitOps(r: Reader, field: Field | undefined, spec: Node, rules: SpecRules): GitOpsSpec | undefined {
   const path: Path = ['spec', 'gitops'];
-  const dflt: GitOpsSpec = { branch: DEFAULTS.branch, interval: DEFAULTS.interval };
+  const dflt = { branch: DEFAULTS.branch, interval: DEFAULTS.interval };
   if (!field || isNull(field.value)) {
-    if (platform === 'lab') return dflt;
-    r.report(path, field?.key ?? spec, 'is required on equinix-metal', 'add "gitops: {url: https://github.com/<owner>/<repo>}", the repository Flux reconciles from');
-    return undefined;
+    if (refuse(r, path, field?.key ?? spec, rules.gitops.absent)) return undefined;
+    const url = whenAbsent(r, rules.gitops.url, [...path, 'url'], field?.key ?? spec);
+    return url === undefined ? undefined : { url, ...dflt };
   }
   const f = r.fields(field.value, path, ['url', 'branch', 'interval']);
   if (!f) return undefined;
@@ -527,9 +498,9 @@ function decodeGitOps(r: Reader, field: Field | undefined, spec: Node, platform:
       url = undefined;
     }
     if (url === undefined) ok = false;
-  } else if (platform !== 'lab') {
-    r.report([...path, 'url'], u?.key ?? field.value, 'is required on equinix-metal', 'add the repository URL Flux reconciles from');
-    ok = false;
+  } else {
+    url = whenAbsent(r, rules.gitops.url, [...path, 'url'], u?.key ?? field.value);
+    if (url === undefined) ok = false;
   }
   let branch: string = dflt.branch;
   const b = f.get('branch');
@@ -549,6 +520,6 @@ function decodeGitOps(r: Reader, field: Field | undefined, spec: Node, platform:
       ok = false;
     } else interval = v;
   }
-  if (!ok) return undefined;
-  return { ...(url !== undefined ? { url } : {}), branch, interval };
+  if (!ok || url === undefined) return undefined;
+  return { url, branch, interval };
 }

@@ -14,7 +14,7 @@ import type { Device } from '../../lib/spec/devices.js';
 import { assignExternalIPs, type PublicService } from '../../lib/render/apps.js';
 import { renderCluster } from '../../lib/render/tree.js';
 import { manifestFile } from '../../lib/render/yaml.js';
-import { loadCluster } from '../../lib/spec/load.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 
 const [nodesArg = '10', servicesArg = '0', mode = 'run'] = process.argv.slice(2);
 const nodes = Number(nodesArg);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { kubeadmInit, kubeadmJoin } from '../../lib/render/kubeadm.js';
-import { loadCluster } from '../../lib/spec/load.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const kubeadm = join(root, '.cache/bin/kubeadm');

@@ -67,7 +67,7 @@ describe('the cluster secrets and the admin credential under the real engine', (
   after(() => rmSync(work, { recursive: true, force: true }));
 
   it('are made by up, kept secret in the state, unchanged by a second up, and the admin certificate is the CA\'s', async () => {
-    const { AdminCredential, ClusterSecrets } = await import('../../lib/infra/secrets.js');
+    const { AdminCredential, ClusterSecrets } = await import('../../lib/pki/clusterSecrets.js');
     const program = async () => {
       const s = new ClusterSecrets('dfw-secrets', { cluster: 'dfw' });
       const admin = new AdminCredential('dfw-admin', { cluster: 'dfw', caCertPem: s.caCertPem, caKeyPem: pulumi.secret(s.caKeyPem) });

@@ -23,7 +23,7 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { contains, formatAddress, formatPrefix, overlaps } from '../../lib/net/ipv6.js';
 import type { AddressPlan } from '../../lib/plan/addressPlan.js';
-import { loadCluster } from '../../lib/spec/load.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 import { formatProblem } from '../../lib/spec/problems.js';
 
 const RUNS = 1000;

@@ -13,7 +13,7 @@ import { machineRows, planAddresses, PlanError, planRows, poolSlot, slotCollisio
 import { podPoolPlacement } from '../../lib/plan/layout.js';
 import { textTable } from '../../lib/plan/table.js';
 import { nodeCount, type ClusterSpec } from '../../lib/spec/cluster.js';
-import { loadCluster } from '../../lib/spec/load.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 import { formatProblem } from '../../lib/spec/problems.js';
 
 function load(file: string, text = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8')) {

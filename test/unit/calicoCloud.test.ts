@@ -24,7 +24,7 @@ import {
   type EnvVar,
 } from '../../lib/platforms/equinixMetal/calico.js';
 import { ipPool } from '../../lib/render/calico.js';
-import { loadCluster } from '../../lib/spec/load.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 import { CALICO_MANIFEST, calicoManifestDir } from '../../lib/toolchain/calicoManifest.js';
 
 const SPEC = `apiVersion: native6.dev/v1alpha1

@@ -12,7 +12,7 @@ import { checkFacts, decodeFacts, planWithFacts } from '../../lib/plan/facts.js'
 import { publicIPv6, redactFacts, type ProviderFacts } from '../../lib/spec/devices.js';
 import { bgpPeers } from '../../lib/render/calico.js';
 import type { ClusterSpec } from '../../lib/spec/cluster.js';
-import { loadCluster } from '../../lib/spec/load.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 import { formatProblem } from '../../lib/spec/problems.js';
 
 const FILE = 'clusters/dfw/provider-facts.json';

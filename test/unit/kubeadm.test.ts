@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { caCertHash } from '../../lib/platforms/lab/controlPlane.js';
 import { controlPlaneEndpoint, dnsServiceIP, kubeadmInit, kubeadmJoin } from '../../lib/render/kubeadm.js';
-import { loadCluster } from '../../lib/spec/load.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 import { assertGolden } from '../golden.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

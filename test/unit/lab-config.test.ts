@@ -11,7 +11,7 @@ import type { Runner, RunOptions, RunResult } from '../../lib/platforms/lab/exec
 import { routerConfig, multipathLimit } from '../../lib/platforms/lab/frr.js';
 import { ensureVeth } from '../../lib/platforms/lab/netns.js';
 import { allNamespaces, labTopology } from '../../lib/platforms/lab/topology.js';
-import { loadCluster } from '../../lib/spec/load.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 import { assertGolden } from '../golden.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -17,7 +17,7 @@ import { renderCluster, renderShared } from '../../lib/render/tree.js';
 import { GENERATED_MARKER, manifestFile } from '../../lib/render/yaml.js';
 import { toYaml } from '../../lib/yaml/write.js';
 import { loadAll, renderAll } from '../../lib/repo/workspace.js';
-import { loadCluster } from '../../lib/spec/load.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 import { formatProblem } from '../../lib/spec/problems.js';
 import { assertGolden } from '../golden.js';
 

@@ -1,7 +1,7 @@
 /** Bounded backoff (lib/gitops/retry.ts): delays, one log line per attempt, the final error, fatal errors. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffDelay, retry, RetryError } from '../../lib/gitops/retry.js';
+import { backoffDelay, retry, RetryError } from '../../lib/phases/retry.js';
 
 /** A fake clock; it starts far from 0 so that elapsed times are differences, not readings. */
 function clock(start = 1_700_000_000_000) {

@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { loadCluster } from '../../lib/spec/load.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 import { formatProblem, ProblemsError } from '../../lib/spec/problems.js';
 import { formatPrefix } from '../../lib/net/ipv6.js';
 import { decodeCluster } from '../../lib/spec/decode.js';
+import { platformRules } from '../../lib/platforms/index.js';
 import type { ClusterSpec } from '../../lib/spec/cluster.js';
 import { stringify } from 'yaml';
 
@@ -339,7 +340,7 @@ for (const f of fixtures) {
 }
 
 test('defaults are filled in for a minimal lab spec', () => {
-  const r = decodeCluster('mini.yaml', readFileSync(new URL('valid-lab-minimal.yaml', dir), 'utf8'));
+  const r = decodeCluster('mini.yaml', readFileSync(new URL('valid-lab-minimal.yaml', dir), 'utf8'), platformRules);
   assert.ok(r.ok);
   if (!r.ok) return;
   const { spec } = r;
@@ -352,7 +353,9 @@ test('defaults are filled in for a minimal lab spec', () => {
   assert.equal(spec.network.podPoolSize, 64);
   assert.equal(spec.network.podBlockSize, 122);
   assert.equal(spec.network.loadBalancerRangeSize, undefined);
-  assert.deepEqual(spec.gitops, { branch: 'main', interval: '5m' });
+  // The lab's git server is the lab's default repository.
+  assert.deepEqual(spec.gitops, { url: 'http://[2001:db8:ffff:1::2]/native6.git', branch: 'main', interval: '5m' });
+  assert.equal(spec.nodeAddresses, 'planned');
 });
 
 test('the file name must match metadata.name when asked', () => {

@@ -104,6 +104,7 @@
  * server ignores it). Images stay what the manifest names
  * (docker.io/calico/*:v3.28.5); an image of any other release is refused.
  */
+import { EQUINIX_METAL } from './rules.js';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../kube/objects.js';
@@ -314,7 +315,7 @@ function bird6Probe(c: Obj, field: 'livenessProbe' | 'readinessProbe', v4: strin
  * IPPool (see the header). `source` names the file in messages.
  */
 export function calicoInstallObjects(upstream: readonly KubeObject[], spec: ClusterSpec, plan: AddressPlan, source: string = CALICO_UPSTREAM): KubeObject[] {
-  if (spec.platform !== 'equinix-metal') {
+  if (spec.platform !== EQUINIX_METAL) {
     throw new CalicoManifestError(`${spec.file}: Calico's install objects are for equinix-metal clusters; ${spec.name} is on platform ${spec.platform} (the lab runs its own stand-ins for calico-node)`);
   }
   if (!plan.resolved) {

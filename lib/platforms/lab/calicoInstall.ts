@@ -10,12 +10,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../kube/objects.js';
-import { BGP_SECRET } from '../../render/calico.js';
+import { CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT } from '../../render/calico.js';
 import { SCHEMA_PINS } from '../../toolchain/pins.js';
 import { schemaDir } from '../../toolchain/cacheDir.js';
 
-export const CALICO_NAMESPACE = 'kube-system';
-export const CALICO_NODE_SA = 'calico-node';
 export const FIELD_MANAGER = 'native6-lab';
 
 const READ = ['get', 'list', 'watch'];
@@ -23,7 +21,7 @@ const READ = ['get', 'list', 'watch'];
 /** What the lab's BGP agent (standing in for calico-node) may do. */
 export function calicoNodeRbac(): KubeObject[] {
   return [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: CALICO_NODE_SA, namespace: CALICO_NAMESPACE } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: CALICO_NODE_SERVICE_ACCOUNT, namespace: CALICO_NAMESPACE } },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
@@ -46,7 +44,7 @@ export function calicoNodeRbac(): KubeObject[] {
       kind: 'ClusterRoleBinding',
       metadata: { name: 'native6-lab:calico-node' },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'native6-lab:calico-node' },
-      subjects: [{ kind: 'ServiceAccount', name: CALICO_NODE_SA, namespace: CALICO_NAMESPACE }],
+      subjects: [{ kind: 'ServiceAccount', name: CALICO_NODE_SERVICE_ACCOUNT, namespace: CALICO_NAMESPACE }],
     },
   ];
 }
@@ -67,9 +65,3 @@ export function calicoCrds(cacheDir: string): KubeObject[] {
   return out;
 }
 
-/** The BGP password Secret the rendered BGPPeers refer to (one key per node). */
-export function bgpSecret(passwords: ReadonlyMap<string, string>): KubeObject {
-  const data: Record<string, string> = {};
-  for (const [k, v] of [...passwords].sort(([a], [b]) => a.localeCompare(b))) data[k] = Buffer.from(v, 'utf8').toString('base64');
-  return { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: BGP_SECRET, namespace: CALICO_NAMESPACE }, data };
-}

@@ -34,7 +34,8 @@ import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type KubeadmOptions } from '
 import { pidAlive } from './daemons.js';
 import type { LabContext, Phase } from './lab.js';
 import { BGP_SESSIONS_PHASE, bootstrapMarker, CODE_ROOT, sessionEstablished } from './lab.js';
-import { bgpSecret, calicoCrds, calicoNodeRbac, CALICO_NAMESPACE, CALICO_NODE_SA, FIELD_MANAGER } from './calicoInstall.js';
+import { bgpPasswordSecret, CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT } from '../../render/calico.js';
+import { calicoCrds, calicoNodeRbac, FIELD_MANAGER } from './calicoInstall.js';
 import { applyObjects, crdsEstablished } from '../../kube/objects.js';
 import { calicoConfdDir, confdBinary } from '../../toolchain/pins.js';
 import { ensureMachineMounts, mountNsFile, runOnMachine } from './machine.js';
@@ -198,7 +199,7 @@ async function startKubeProxy(ctx: LabContext, m: MachineNode): Promise<void> {
 /** The lab's BGP agent (ours, in place of calico-node: lib/platforms/lab/bgpAgent.ts) under the machine's kubelet. */
 async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
   // calico-node's identity: its ServiceAccount's user name, bound by calicoNodeRbac() and the rendered Role for the BGP passwords.
-  const conf = await userKubeconfig(ctx, `system:serviceaccount:${CALICO_NAMESPACE}:${CALICO_NODE_SA}`);
+  const conf = await userKubeconfig(ctx, `system:serviceaccount:${CALICO_NAMESPACE}:${CALICO_NODE_SERVICE_ACCOUNT}`);
   writeSecretFile(join(machineRoot(ctx, m), 'etc/calico/calico-node.kubeconfig'), conf);
   const cache = cacheDir(ctx);
   setProcess(ctx, m, {
@@ -318,7 +319,7 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
       await waitFor('the Calico CRDs established', 60_000, () => crdsEstablished(admin, crds), ctx.log);
       await applyObjects(admin, calicoNodeRbac(), FIELD_MANAGER);
       // The apply flow's job on the cloud: the BGP passwords, never in git.
-      await applyObjects(admin, [bgpSecret(ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name)))], FIELD_MANAGER);
+      await applyObjects(admin, [bgpPasswordSecret(ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name)))], FIELD_MANAGER);
       const kubeconfig = join(machineRoot(ctx, cp1), 'etc/kubernetes/admin.conf');
       const dir = join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'fabric');
       const res = await ctx.runner.run(join(ctx.binDir, 'kubectl'), ['--kubeconfig', kubeconfig, '--server', server, 'apply', '--server-side', '--field-manager', FIELD_MANAGER, '-k', dir], { timeoutMs: 60_000 });

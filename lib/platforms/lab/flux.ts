@@ -27,12 +27,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { KubeClient, credentialsFromKubeconfig } from '../../kube/client.js';
 import { applyFluxInstall, fluxControllerArgs, fluxInstallManifests, FLUX_NAMESPACE, readFluxCrds, requestReconcile, type ControllerPlacement, type FluxControllerName } from '../../flux/install.js';
 import { waitForKustomizations, type KustomizationState } from '../../flux/status.js';
-import { applyObjects, type KubeObject } from '../../kube/objects.js';
-import { gitopsUrl } from '../../render/flux.js';
+import { applyObjects } from '../../kube/objects.js';
+import { readSyncObjects } from '../../render/read.js';
 import { FLUX_CONTROLLERS, fluxBinary } from '../../toolchain/pins.js';
 import { FIELD_MANAGER } from './calicoInstall.js';
 import { setProcess } from './controlPlane.js';
@@ -84,15 +83,6 @@ async function controllerKubeconfig(ctx: LabContext, m: MachineNode, name: FluxC
   return file;
 }
 
-/** The sync objects of the cluster's tree (GitRepository and root Kustomization), as committed. */
-export function syncObjects(ctx: LabContext): KubeObject[] {
-  const file = join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'flux-system', 'gotk-sync.yaml');
-  const objects = parseAllDocuments(readFileSync(file, 'utf8'))
-    .map((d) => d.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => !!o);
-  if (!objects.some((o) => o.kind === 'GitRepository') || !objects.some((o) => o.kind === 'Kustomization')) throw new Error(`${file} has no GitRepository and root Kustomization: run npm run render`);
-  return objects;
-}
 
 async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -158,14 +148,14 @@ export async function installLabFlux(ctx: LabContext, client: KubeClient = labAd
     if (started.includes(p.name)) await waitUntil(`${m.machine.name}'s kubelet starting ${p.name}`, 30_000, async () => startedSince(ctx, m, `${FLUX_NAMESPACE}/${p.name}`, since));
     await waitUntil(`${p.name} healthy on ${m.machine.name} (log: ${join(ctx.paths.logs, `${m.machine.name}.${FLUX_NAMESPACE}.${p.name}.log`)})`, 120_000, () => healthy(ctx, m, placement[p.name]));
   }
-  const sync = syncObjects(ctx);
+  const sync = readSyncObjects(ctx.repoRoot, ctx.cluster.spec.name);
   await applyObjects(client, sync, FIELD_MANAGER);
   return { machine: m.machine.name, crds: crds.length, objects: objects.length + sync.length, started };
 }
 
 /** Asks Flux to fetch the source and reconcile the root Kustomization now (after a push), as `flux reconcile` does. */
 export async function requestLabReconcile(ctx: LabContext, client: KubeClient = labAdminClient(ctx)): Promise<void> {
-  for (const o of syncObjects(ctx)) await requestReconcile(client, o);
+  for (const o of readSyncObjects(ctx.repoRoot, ctx.cluster.spec.name)) await requestReconcile(client, o);
 }
 
 /** The commit pushed to the lab's git server by the push phase, per lab context. */
@@ -175,14 +165,14 @@ export const FLUX_PHASES: readonly Phase[] = [
   {
     name: 'git server',
     async run(ctx) {
-      const s = await ensureLabGitServer(ctx, gitopsUrl(ctx.cluster.spec));
+      const s = await ensureLabGitServer(ctx, ctx.cluster.spec.gitops.url);
       return `${s.started ? 'started' : 'running'}: ${s.url} (in ${s.ns})`;
     },
   },
   {
     name: 'git push',
     async run(ctx) {
-      const res = await pushToLabGitServer(ctx, { from: ctx.repoRoot, branch: ctx.cluster.spec.gitops.branch, url: gitopsUrl(ctx.cluster.spec) });
+      const res = await pushToLabGitServer(ctx, { from: ctx.repoRoot, branch: ctx.cluster.spec.gitops.branch, url: ctx.cluster.spec.gitops.url });
       pushed.set(ctx, res.commit);
       return `${ctx.repoRoot} HEAD ${res.commit.slice(0, 12)} -> ${res.url} ${res.branch}`;
     },

@@ -3,13 +3,12 @@
  * step over the topology. `up` is idempotent: on a running lab every phase
  * finds its work done and changes nothing.
  */
-import { appendFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runPhases, type Phase as EnginePhase, type PhaseReport } from '../../phases/phase.js';
-import { parseAllDocuments } from 'yaml';
-import { renderCluster, type ClusterInputs } from '../../render/tree.js';
-import type { Manifest } from '../../render/yaml.js';
+import { readFabric } from '../../render/read.js';
+import type { ClusterInputs } from '../../render/tree.js';
 import { ensureRouterDaemons, pidAlive } from './daemons.js';
 import { labDevices } from './metadata.js';
 import { spawn } from 'node:child_process';
@@ -65,22 +64,6 @@ export function createLabContext(repoRoot: string, cluster: ClusterInputs, optio
   };
 }
 
-/** The rendered fabric for the cluster, read from clusters/<name>/fabric/ and checked against a fresh render. */
-export function readFabric(ctx: LabContext): Manifest[] {
-  const dir = join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'fabric');
-  const fresh = renderCluster(ctx.cluster).filter((f) => f.path.startsWith(`clusters/${ctx.cluster.spec.name}/fabric/`));
-  for (const f of fresh) {
-    const abs = join(ctx.repoRoot, f.path);
-    if (!existsSync(abs) || readFileSync(abs, 'utf8') !== f.content) {
-      throw new Error(`${f.path} is not what npm run render writes for ${ctx.cluster.sources.join(' and ')}: run npm run render`);
-    }
-  }
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
-    .sort()
-    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as Manifest))
-    .filter(Boolean);
-}
 
 export function bootstrapMarker(ctx: LabContext): string {
   return join(ctx.paths.root, 'bootstrap-endpoint');
@@ -101,7 +84,7 @@ export const NETWORK_PHASES: readonly Phase[] = [
         if (!(await commandExists(ctx.runner, c))) missing.push(c);
       }
       if (missing.length > 0) throw new Error(`missing programs: ${missing.join(', ')}; run npm run setup (it installs frr, bird, iproute2, iputils-ping)`);
-      readFabric(ctx);
+      readFabric(ctx.repoRoot, ctx.cluster);
       return `${ctx.topology.machines.length} machines, block ${ctx.topology.block}`;
     },
   },

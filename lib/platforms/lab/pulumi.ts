@@ -38,7 +38,7 @@ const loadOps = async (): Promise<{ ops: LabOps; root: string }> => {
   const path = await import('node:path');
   const url = await import('node:url');
   const root = process.env.NATIVE6_ROOT ?? path.resolve(process.cwd(), '..');
-  return { ops: (await import(url.pathToFileURL(path.join(root, 'lib', 'platforms', 'lab', 'labStack.ts')).href)) as LabOps, root };
+  return { ops: (await import(url.pathToFileURL(path.join(root, 'lib', 'platforms', 'lab', 'programs', 'labStack.ts')).href)) as LabOps, root };
 };
 
 const provider: pulumi.dynamic.ResourceProvider = {

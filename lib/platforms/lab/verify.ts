@@ -10,7 +10,8 @@ import { mermaidTopology, svgTopology, type FabricPicture, type FabricRoute } fr
 import { namespacePids } from './netns.js';
 import { signal } from './process.js';
 import type { LabContext } from './lab.js';
-import { bgpPeerStates, establishedSessions, readFabric } from './lab.js';
+import { readFabric } from '../../render/read.js';
+import { bgpPeerStates, establishedSessions } from './lab.js';
 import { bgpPeers } from '../../render/calico.js';
 import { FLUX_NAMESPACE } from '../../render/flux.js';
 import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../flux/status.js';
@@ -85,7 +86,7 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
   }
   // Each machine reads its own metadata, as a device does; the BGPPeers made from it by the cloud path's
   // code must be exactly the ones rendered into the cluster's tree.
-  const fabric = readFabric(ctx);
+  const fabric = readFabric(ctx.repoRoot, ctx.cluster);
   for (const m of machines) {
     const res = await r.run('curl', ['-s', '-m', '3', `http://[${t.internet.metadata}]/metadata`], { ns: m.ns, allowFail: true, timeoutMs: 6000 });
     let observed = 'no answer';

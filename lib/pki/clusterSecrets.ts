@@ -14,8 +14,8 @@
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
-import { caCertHash, generateKey, selfSignedCA, signCertificate } from '../pki/x509.js';
-import { generateSshKey } from '../pki/sshKey.js';
+import { caCertHash, generateKey, selfSignedCA, signCertificate } from './x509.js';
+import { generateSshKey } from './sshKey.js';
 
 export interface ClusterSecretValues {
   readonly bootstrapToken: string;
@@ -90,7 +90,7 @@ const loadSecrets = async (): Promise<{
   const path = await import('node:path');
   const url = await import('node:url');
   const root = process.env.NATIVE6_ROOT ?? path.resolve(process.cwd(), '..');
-  return import(url.pathToFileURL(path.join(root, 'lib', 'infra', 'secrets.ts')).href);
+  return import(url.pathToFileURL(path.join(root, 'lib', 'pki', 'clusterSecrets.ts')).href);
 };
 
 const provider: pulumi.dynamic.ResourceProvider = {

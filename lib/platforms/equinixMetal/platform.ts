@@ -1,0 +1,98 @@
+/**
+ * Equinix Metal as a Platform: devices booted by cloud-init into kubeadm,
+ * an IPv6 BGP session each with the provider's routers, the project's /56;
+ * the devices' addresses are the provider's, recorded at apply. Its first
+ * bootstrap goes through the first control plane (only it is up: the others
+ * join once the Service range is announced): the BGP password Secret,
+ * Calico itself (calico.yaml of the pinned release adjusted for IPv6 only,
+ * CRDs first and waited for), the rendered fabric, so that the first node
+ * announces the Service range and the joins go through; then Flux's own
+ * objects with upstream's Deployments and the tree's sync. Flux takes the
+ * fabric over from there (same objects, same content).
+ */
+import { join } from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { applyFluxInstall, fluxInstallManifests, readFluxCrds } from '../../flux/install.js';
+import { kubeconfig } from '../../kube/kubeconfig.js';
+import { applyObjects, crdsEstablished } from '../../kube/objects.js';
+import { formatAddress, formatPrefix } from '../../net/ipv6.js';
+import { retry } from '../../phases/retry.js';
+import { ADMIN_USER, AdminCredential, ClusterSecrets } from '../../pki/clusterSecrets.js';
+import { bgpPasswordSecret } from '../../render/calico.js';
+import { API_SERVER_PORT } from '../../render/kubeadm.js';
+import { readFabric, readSyncObjects } from '../../render/read.js';
+import { redactFacts, type ProviderFacts } from '../../spec/devices.js';
+import { apiEndpointRecord } from '../dns/digitalocean.js';
+import type { BootstrapContext, Cluster, ClusterOutputs, Platform } from '../platform.js';
+import { calicoInstallObjects, readCalicoManifest } from './calico.js';
+import { MetalCluster } from './pulumi.js';
+import { equinixMetalRules } from './rules.js';
+
+/** The field manager of apply's server-side applies. */
+export const FIELD_MANAGER = 'native6-apply';
+
+function resources({ spec, plan }: Cluster, _specFile: string, config: pulumi.Config): ClusterOutputs {
+  const secrets = new ClusterSecrets(`${spec.name}-secrets`, { cluster: spec.name });
+  const organizationId = config.get('organizationId');
+  // Secret whatever the engine does with additionalSecretOutputs (mocks ignore it).
+  const secret = pulumi.secret;
+  const values = {
+    bootstrapToken: secret(secrets.bootstrapToken),
+    certificateKey: secret(secrets.certificateKey),
+    bgpPassword: secret(secrets.bgpPassword),
+    caCertPem: secrets.caCertPem,
+    caKeyPem: secret(secrets.caKeyPem),
+    caCertHash: secrets.caCertHash,
+    sshPublicKey: secrets.sshPublicKey,
+  };
+  const metal = new MetalCluster(spec.name, { spec, plan, secrets: values, ...(organizationId ? { organizationId } : {}) });
+  const facts = metal.devices.apply((devices): ProviderFacts => redactFacts({ apiVersion: 'native6.dev/v1alpha1', kind: 'ProviderFacts', cluster: spec.name, reservedBlock: formatPrefix(plan.block), devices }));
+  const admin = new AdminCredential(`${spec.name}-admin`, { cluster: spec.name, caCertPem: secrets.caCertPem, caKeyPem: values.caKeyPem });
+  const kubeconfigFor = (server: pulumi.Input<string>) =>
+    pulumi.secret(
+      pulumi.all([server, secrets.caCertPem, admin.certPem, secret(admin.keyPem)]).apply(([host, caCertPem, clientCertPem, clientKeyPem]) =>
+        kubeconfig({ clusterName: spec.name, server: `https://[${host}]:${API_SERVER_PORT}`, caCertPem, user: ADMIN_USER, clientCertPem, clientKeyPem }),
+      ),
+    );
+  // The API endpoint's name, when the spec names a zone (the API servers' certificates carry it too);
+  // the kubeconfigs keep the address, so that apply depends on no DNS.
+  const dns = spec.dns ? apiEndpointRecord(spec.name, spec.dns, plan) : undefined;
+  return {
+    facts,
+    ...(dns ? { apiEndpointName: dns.fqdn } : {}),
+    kubeconfig: kubeconfigFor(formatAddress(plan.apiServer)),
+    bootstrapKubeconfig: kubeconfigFor(metal.firstControlPlaneAddress),
+    bgpPassword: values.bgpPassword,
+  };
+}
+
+async function bootstrap(ctx: BootstrapContext): Promise<void> {
+  const { spec, plan } = ctx.cluster;
+  if (!ctx.bgpPassword) throw new Error(`the stack of ${spec.name} has no bgpPassword output: run apply again after up succeeds`);
+  await applyObjects(ctx.client, [bgpPasswordSecret(new Map(ctx.machines.map((n) => [n, ctx.bgpPassword!])))], FIELD_MANAGER);
+  const cacheDir = join(ctx.repoRoot, '.cache');
+  const calico = calicoInstallObjects(readCalicoManifest(cacheDir), spec, plan);
+  const calicoCrds = calico.filter((o) => o.kind === 'CustomResourceDefinition');
+  await applyObjects(ctx.client, calicoCrds, FIELD_MANAGER);
+  await retry(
+    async () => {
+      if (!(await crdsEstablished(ctx.client, calicoCrds))) throw new Error('not Established yet');
+    },
+    { what: `Calico's ${calicoCrds.length} CRDs`, attempts: 12, initialMs: 1000, maxMs: 10_000, log: (l) => ctx.log.info(l) },
+  );
+  await applyObjects(ctx.client, calico.filter((o) => o.kind !== 'CustomResourceDefinition'), FIELD_MANAGER);
+  const fabric = readFabric(ctx.repoRoot, ctx.cluster);
+  await applyObjects(ctx.client, fabric, FIELD_MANAGER);
+  ctx.log.info(`Calico installed: ${calico.length} objects, and the fabric's ${fabric.length}`);
+  const objects = fluxInstallManifests({ crds: readFluxCrds(cacheDir), controllers: 'deployments' });
+  // CRDs first and Established before the objects of their kinds (the sync's GitRepository, Kustomization).
+  await applyFluxInstall(ctx.client, objects, FIELD_MANAGER, readSyncObjects(ctx.repoRoot, spec.name));
+  ctx.log.info(`Flux installed: ${objects.length} objects and the sync of clusters/${spec.name}`);
+}
+
+export const equinixMetalPlatform: Platform = {
+  rules: equinixMetalRules,
+  describe: (spec) => `${spec.platform}, metro ${spec.metro}`,
+  resources,
+  bootstrap,
+};

@@ -1,0 +1,33 @@
+/**
+ * Equinix Metal's rules for a cluster spec: a two-letter metro, plan slugs
+ * such as c3.small.x86, the project's /56 per metro (given, or found at
+ * apply), and a repository for Flux, all required.
+ */
+import type { SpecRules } from '../../spec/rules.js';
+
+export const EQUINIX_METAL = 'equinix-metal';
+
+const required = (fix: string) => ({ required: { message: `is required on ${EQUINIX_METAL}`, fix } });
+
+export const equinixMetalRules: SpecRules = {
+  name: EQUINIX_METAL,
+  nodeAddresses: 'provider',
+  metro: {
+    absent: required('add the two-letter metro code, e.g. "metro: da"'),
+    check: (m) => (/^[a-z]{2}$/.test(m) ? undefined : { message: `"${m}" is not an Equinix Metal metro code`, fix: 'use the two-letter metro code, e.g. "da", "ny", "sv", "am"' }),
+  },
+  machinePlan: {
+    absent: { required: { message: 'is required', fix: 'add the Equinix Metal machine plan, e.g. "plan: c3.small.x86"' } },
+    notAString: 'write the plan as a string, e.g. c3.small.x86',
+    check: (p) =>
+      /^[a-z][a-z0-9]*\.[a-z0-9]+\.[a-z0-9_]+$/.test(p) ? undefined : { message: `"${p}" is not an Equinix Metal plan name`, fix: 'use a plan slug such as c3.small.x86 or m3.large.x86' },
+  },
+  controlPlane: required('add "controlPlane: {count: 3, plan: c3.small.x86}"'),
+  block: (prefix) => (prefix.length === 56 ? undefined : { message: `Equinix Metal reserves a /56 per project and metro, not a /${prefix.length}`, fix: "write the project's /56 for this metro" }),
+  blockSize: (size) => (size === 56 ? undefined : { message: `Equinix Metal reserves a /56 per project and metro, not a /${size}`, fix: 'use blockSize: 56' }),
+  machines: () => undefined,
+  gitops: {
+    absent: { message: `is required on ${EQUINIX_METAL}`, fix: 'add "gitops: {url: https://github.com/<owner>/<repo>}", the repository Flux reconciles from' },
+    url: required('add the repository URL Flux reconciles from'),
+  },
+};

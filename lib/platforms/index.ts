@@ -1,0 +1,23 @@
+/**
+ * The platforms, and the one place that chooses among them. A third
+ * platform is a folder beside lab/ and equinixMetal/ implementing Platform
+ * (platform.ts), and one line in PLATFORMS.
+ */
+import type { ClusterSpec } from '../spec/cluster.js';
+import type { PlatformRules } from '../spec/decode.js';
+import { equinixMetalPlatform } from './equinixMetal/platform.js';
+import { labPlatform } from './lab/platform.js';
+import type { Platform } from './platform.js';
+
+/** In the order the spec's error messages offer them. */
+export const PLATFORMS: readonly Platform[] = [labPlatform, equinixMetalPlatform];
+
+/** Every platform's spec rules, by name: what the decoder is given. */
+export const platformRules: PlatformRules = new Map(PLATFORMS.map((p) => [p.rules.name, p.rules]));
+
+/** The platform of a decoded spec. */
+export function platformOf(spec: Pick<ClusterSpec, 'platform'>): Platform {
+  const p = PLATFORMS.find((x) => x.rules.name === spec.platform);
+  if (!p) throw new Error(`no platform named "${spec.platform}" (a decoded spec names one of: ${PLATFORMS.map((x) => x.rules.name).join(', ')})`);
+  return p;
+}

@@ -1,0 +1,48 @@
+/**
+ * The lab's rules for a cluster spec: one metro and one machine plan, both
+ * "lab"; a block inside documentation space and clear of the lab provider's
+ * own range; no provider to assign a block; at most 150 machines; no DNS
+ * provider; Flux reads the lab's own git server unless told otherwise.
+ */
+import { contains, DOCUMENTATION, formatPrefix, overlaps } from '../../net/ipv6.js';
+import { DEFAULTS } from '../../spec/cluster.js';
+import type { SpecRules } from '../../spec/rules.js';
+import { LAB_GIT_URL, LAB_PROVIDER_RANGE } from './provider.js';
+
+export const LAB = 'lab';
+/** The lab's one metro and one machine plan. */
+export const LAB_METRO = 'lab';
+export const LAB_PLAN = 'lab';
+/** Lab machines share one kernel: its IPv6 neighbour table holds about 190 lab nodes. */
+export const LAB_MACHINES_MAX = 150;
+
+export const labRules: SpecRules = {
+  name: LAB,
+  nodeAddresses: 'planned',
+  metro: {
+    absent: { default: LAB_METRO },
+    check: (m) => (m === LAB_METRO ? undefined : { message: `the lab platform has one metro, "${LAB_METRO}"`, fix: `remove the field or set it to "${LAB_METRO}"` }),
+  },
+  machinePlan: {
+    absent: { default: LAB_PLAN },
+    notAString: 'remove the field; lab machines have one plan',
+    check: (p) => (p === LAB_PLAN ? undefined : { message: `"${p}" is not a lab machine plan`, fix: `remove the field; lab machines have one plan, "${LAB_PLAN}"` }),
+  },
+  controlPlane: { default: { count: DEFAULTS.controlPlaneCount, plan: LAB_PLAN } },
+  block(prefix) {
+    if (!contains(DOCUMENTATION, prefix)) {
+      return { message: `the lab only uses documentation addresses and ${formatPrefix(prefix)} is outside 2001:db8::/32`, fix: 'pick a block inside 2001:db8::/32, e.g. 2001:db8:100::/56' };
+    }
+    if (overlaps(LAB_PROVIDER_RANGE, prefix)) {
+      return { message: `${formatPrefix(prefix)} overlaps the lab provider's own range ${formatPrefix(LAB_PROVIDER_RANGE)}`, fix: 'pick a block elsewhere in 2001:db8::/32, e.g. 2001:db8:100::/56' };
+    }
+    return undefined;
+  },
+  blockSize: () => ({ message: 'the lab has no provider to allocate a block from', fix: 'write block: with a prefix inside 2001:db8::/32 instead' }),
+  machines: (count) =>
+    count > LAB_MACHINES_MAX
+      ? { message: `the lab would run ${count} machines; its shared kernel's IPv6 neighbour table holds about ${LAB_MACHINES_MAX}`, fix: `keep the lab at ${LAB_MACHINES_MAX} machines or fewer` }
+      : undefined,
+  dns: { message: 'is for Equinix Metal clusters: the lab has no DNS provider', fix: 'remove spec.dns from the lab spec' },
+  gitops: { url: { default: LAB_GIT_URL } },
+};

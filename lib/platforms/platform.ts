@@ -1,0 +1,68 @@
+/**
+ * The platform seam. A platform is where a cluster's machines come from and
+ * how they are first brought up: the lab on this machine, Equinix Metal.
+ * Everything else (the spec's shape, the address plan, the renderers, the
+ * workflows) is the same for every platform and asks these questions
+ * instead of naming one. lib/platforms/index.ts is the one place that lists
+ * the platforms; adding one is a folder and a line there.
+ */
+import type * as pulumi from '@pulumi/pulumi';
+import type { KubeClient } from '../kube/client.js';
+import type { AddressPlan } from '../plan/addressPlan.js';
+import type { ClusterSpec } from '../spec/cluster.js';
+import type { Device, ProviderFacts } from '../spec/devices.js';
+import type { SpecRules } from '../spec/rules.js';
+
+/** A loaded cluster: its spec, its address plan, and the machines' devices when known. */
+export interface Cluster {
+  readonly spec: ClusterSpec;
+  readonly plan: AddressPlan;
+  /** The devices (from the plan, or from the provider facts recorded at apply). */
+  readonly devices?: readonly Device[];
+  /** The files it was read from: the spec, then the facts when any. */
+  readonly sources: readonly string[];
+}
+
+/** What the Pulumi program exports for every platform (stack outputs). */
+export interface ClusterOutputs {
+  /** The devices as the provider sees them (passwords removed): clusters/<name>/provider-facts.json. */
+  readonly facts: pulumi.Output<ProviderFacts>;
+  /** The admin kubeconfig, naming the API server's ClusterIP (secret). */
+  readonly kubeconfig: pulumi.Output<string>;
+  /** A kubeconfig for the first control plane's own address, before the ClusterIP is announced (secret). */
+  readonly bootstrapKubeconfig?: pulumi.Output<string>;
+  /** The nodes' BGP password (secret). */
+  readonly bgpPassword?: pulumi.Output<string>;
+  /** The API endpoint's DNS name, when spec.dns names a zone. */
+  readonly apiEndpointName?: string;
+}
+
+/** What apply's bootstrap is given (lib/gitops/apply.ts). */
+export interface BootstrapContext {
+  readonly repoRoot: string;
+  readonly cluster: Cluster;
+  /** The machines' names. */
+  readonly machines: readonly string[];
+  readonly client: KubeClient;
+  readonly bgpPassword?: string;
+  readonly log: { info(line: string): void };
+}
+
+export interface Platform {
+  /** What the platform decides about a spec (its metros, plans, blocks, defaults). */
+  readonly rules: SpecRules;
+  /**
+   * The devices, when the spec and the plan decide them (the lab numbers its
+   * machines); undefined when the provider assigns them, recorded at apply
+   * as clusters/<name>/provider-facts.json.
+   */
+  plannedDevices?(spec: ClusterSpec, plan: AddressPlan): Device[];
+  /** One line naming where the cluster runs, e.g. "equinix-metal, metro da". */
+  describe(spec: ClusterSpec): string;
+  /** The cluster's Pulumi resources (the Pulumi program, lib/infra/program.ts). */
+  resources(cluster: Cluster, specFile: string, config: pulumi.Config): ClusterOutputs;
+  /** Apply's first bring-up of Flux and of what must run before it; apply calls it once, when Flux is absent. */
+  bootstrap(ctx: BootstrapContext): Promise<void>;
+  /** Before Flux is asked to reconcile: make the pushed branch reachable where Flux reads it (the lab mirrors it to its git server). */
+  publish?(ctx: Omit<BootstrapContext, 'client' | 'machines' | 'bgpPassword'>): Promise<void>;
+}

@@ -1,0 +1,50 @@
+/**
+ * What a platform decides about a cluster spec. The decoder (decode.ts) asks
+ * these questions at the fields they concern and reports the answers at
+ * those fields' lines; it never names a platform. Each platform answers them
+ * in its own folder (lib/platforms/<platform>/platform.ts), and
+ * lib/platforms/index.ts hands the decoder the table of them.
+ */
+import type { Prefix } from '../net/ipv6.js';
+import type { NodeAddresses, NodeGroup } from './cluster.js';
+
+/** A value the platform refuses, with the fix. */
+export interface Refusal {
+  readonly message: string;
+  readonly fix: string;
+}
+
+/** A field the platform either defaults or requires. */
+export type WhenAbsent<T> = { readonly default: T } | { readonly required: Refusal };
+
+export interface SpecRules {
+  /** spec.platform's value. */
+  readonly name: string;
+  readonly nodeAddresses: NodeAddresses;
+  /** spec.metro: absent, and a given value (undefined when accepted). */
+  readonly metro: { readonly absent: WhenAbsent<string>; check(metro: string): Refusal | undefined };
+  /** The machine plan of the control plane and of each worker pool. */
+  readonly machinePlan: {
+    readonly absent: WhenAbsent<string>;
+    /** The fix when the plan is not a string. */
+    readonly notAString: string;
+    check(plan: string): Refusal | undefined;
+  };
+  /** spec.controlPlane absent. */
+  readonly controlPlane: WhenAbsent<NodeGroup>;
+  /** spec.network.block: a prefix the planner can carve (length and purpose already checked). */
+  block(prefix: Prefix): Refusal | undefined;
+  /** spec.network.blockSize: the size of a block to be assigned at apply (range already checked). */
+  blockSize(size: number): Refusal | undefined;
+  /** All the machines together (undefined when the platform takes them). */
+  machines(count: number): Refusal | undefined;
+  /** spec.dns, when the platform has no DNS provider. */
+  readonly dns?: Refusal;
+  /** spec.gitops and its url: absent, the repository the platform serves, or required. */
+  readonly gitops: {
+    /** The section absent: the platform's default repository, or required. */
+    readonly absent?: Refusal;
+    /** The url absent from the section. */
+    readonly url: WhenAbsent<string>;
+  };
+}
