@@ -4,6 +4,7 @@
  * unknown fields are reported instead of ignored.
  */
 import { isMap, isScalar, isSeq, type LineCounter, type Node, type Pair } from 'yaml';
+import { editDistance } from '../text/suggest.js';
 import { fieldPath, type Problem } from './problems.js';
 
 export type Path = ReadonlyArray<string | number>;
@@ -118,7 +119,7 @@ export function describe(node: Node | null | undefined): string {
   return 'an unsupported value';
 }
 
-/** The known name within edit distance 2 of `name`, if any. */
+/** The known name within edit distance 2 of `name` (case-insensitive), if any. */
 export function closest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
@@ -130,18 +131,4 @@ export function closest(name: string, known: readonly string[]): string | undefi
     }
   }
   return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }

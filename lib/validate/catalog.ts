@@ -1,7 +1,7 @@
 // Builds the catalog (apiVersion, kind) → schema from already-parsed
 // upstream documents. Pure; lib/validate/load.ts does the reading.
 
-import { closestNames } from './schema.js';
+import { closestNames } from '../text/suggest.js';
 import { catalogKey, OBJECT_META_REF, REF_PREFIX, type Catalog, type KindEntry, type Schema } from './types.js';
 
 export interface OpenApiInput {

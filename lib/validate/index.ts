@@ -4,7 +4,8 @@
 export type { Catalog, FileIssue, Issue, KindEntry, Schema } from './types.js';
 export { catalogKey } from './types.js';
 export { formatPath, parsePath, type PathSegment } from './path.js';
-export { validateValue, resolveSchema, compilePattern, type WalkOptions } from './schema.js';
+export { validateValue, resolveSchema, type WalkOptions } from './schema.js';
+export { compilePattern } from './pattern.js';
 export { buildCatalog, crdEntries, closeKinds, type CatalogInput, type CrdInput, type OpenApiInput } from './catalog.js';
 export { validateObject, lookupKind, type ObjectOptions } from './object.js';
 export {

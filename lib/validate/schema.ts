@@ -5,6 +5,8 @@
 // Pure: no I/O. `$ref`s are resolved lazily against `defs`, so recursive
 // schemas (JSONSchemaProps) cost nothing until a value actually nests.
 
+import { closestNames } from '../text/suggest.js';
+import { compilePattern } from './pattern.js';
 import { formatPath, type PathSegment } from './path.js';
 import { OBJECT_META_REF, REF_PREFIX, type Issue, type Schema } from './types.js';
 
@@ -417,55 +419,6 @@ function unknownField(k: string, known: string[]): string {
   return `unknown field ${JSON.stringify(k)} (known: ${shown})`;
 }
 
-/**
- * Up to `max` names close to `name`: the nearest by edit distance
- * (case-insensitive) if any is near enough, else names containing it or
- * contained in it.
- */
-export function closestNames(name: string, names: Iterable<string>, max: number): string[] {
-  const lower = name.toLowerCase();
-  const near: [number, string][] = [];
-  const contains: string[] = [];
-  for (const n of names) {
-    const other = n.toLowerCase();
-    const d = editDistance(lower, other);
-    const limit = Math.max(1, Math.min(3, Math.floor(Math.max(lower.length, other.length) / 3)));
-    if (d <= limit) near.push([d, n]);
-    else if ((lower.length >= 4 && other.includes(lower)) || (other.length >= 4 && lower.includes(other))) contains.push(n);
-  }
-  if (near.length > 0) {
-    const best = Math.min(...near.map(([d]) => d));
-    return near
-      .filter(([d]) => d === best)
-      .map(([, n]) => n)
-      .sort()
-      .slice(0, max);
-  }
-  return contains.sort().slice(0, max);
-}
-
-/** Edit distance counting an adjacent swap as one edit (optimal string alignment). */
-export function editDistance(a: string, b: string): number {
-  if (a === b) return 0;
-  const rows: number[][] = [];
-  for (let i = 0; i <= a.length; i++) {
-    const row: number[] = [i];
-    for (let j = 1; j <= b.length; j++) {
-      if (i === 0) {
-        row.push(j);
-        continue;
-      }
-      const up = rows[i - 1]!;
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min(up[j]! + 1, row[j - 1]! + 1, up[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
-      row.push(d);
-    }
-    rows.push(row);
-  }
-  return rows[a.length]![b.length]!;
-}
-
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
@@ -491,37 +444,4 @@ function stableKey(v: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(v) ?? 'undefined';
-}
-
-const patternCache = new Map<string, RegExp | undefined>();
-
-/**
- * Compiles a schema pattern. Upstream patterns are Go (RE2) regular
- * expressions; the ones in use are ECMAScript-compatible except for a
- * leading flag group such as `(?i)`, which becomes a RegExp flag.
- */
-export function compilePattern(pattern: string): RegExp | undefined {
-  if (patternCache.has(pattern)) return patternCache.get(pattern);
-  let src = pattern;
-  let flags = '';
-  let m: RegExpExecArray | null;
-  // Leading flag groups, possibly after a `^`: `(?i)^…` or `^(?i)…`.
-  let anchor = '';
-  if (src.startsWith('^(?')) {
-    anchor = '^';
-    src = src.slice(1);
-  }
-  while ((m = /^\(\?([ims]+)\)/.exec(src)) !== null) {
-    for (const f of m[1]!) if (!flags.includes(f)) flags += f;
-    src = src.slice(m[0].length);
-  }
-  src = anchor + src.replace(/\\z/g, '$').replace(/\\A/g, '^');
-  let re: RegExp | undefined;
-  try {
-    re = new RegExp(src, flags);
-  } catch {
-    re = undefined;
-  }
-  patternCache.set(pattern, re);
-  return re;
 }
