@@ -9,7 +9,7 @@
 //   - teardown is dispatched by hand with `stack` and `confirm`, runs in a
 //     protected environment, in the same group as that cluster's apply;
 //   - the bundles a local action runs are built before it, by
-//     scripts/build-actions.ts, to the file its action.yml names;
+//     lib/toolchain/actionBundles.ts, to the file its action.yml names;
 //   - no `${{ }}` inside a `run:` script (inputs go through env:).
 //
 // The actionlint test needs `.cache/bin/actionlint` (`npm run setup --
@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { ACTIONLINT, actionlintBinary, actionlintVersion } from '../../lib/toolchain/actionlint.js';
-import { actionNames, esbuildOptions } from '../../scripts/build-actions.js';
+import { actionNames, esbuildOptions } from '../../lib/toolchain/actionBundles.js';
 import { need } from '../prerequisites.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

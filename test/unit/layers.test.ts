@@ -142,3 +142,10 @@ test('every module a Pulumi provider loads again by path exists', () => {
   assert.ok(loads.length >= 2, `found ${loads.length}: ${loads.join(', ')}`);
   assert.deepEqual(loads.filter((p) => !existsSync(join(ROOT, p))), []);
 });
+
+test('no test imports an entry point under scripts/: what a test needs lives in lib/', () => {
+  const tests = sourceFiles('test/');
+  assert.ok(tests.length > 30, `${tests.length} test files read`);
+  const offenders = tests.flatMap((f) => importsOf(f).filter((t) => t.startsWith('scripts/')).map((t) => `${f} -> ${t}`));
+  assert.deepEqual(offenders, []);
+});
