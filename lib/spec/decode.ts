@@ -5,10 +5,10 @@
  * the problems. What depends on the platform (its metros, machine plans,
  * blocks, defaults) the decoder asks the platform's rules (rules.ts), given
  * by the caller: it names no platform. The address plan's own checks come
- * after, in the loader (lib/platforms/load.ts).
+ * after, in the loader (lib/platforms/load.ts). spec.network and spec.policy
+ * are decoded in network.ts.
  */
 import { LineCounter, parseAllDocuments, type Node } from 'yaml';
-import { AddressError, formatPrefix, parsePrefix, specialPurpose, type Prefix } from '../net/ipv6.js';
 import {
   API_VERSION,
   DEFAULTS,
@@ -18,14 +18,13 @@ import {
   type ClusterSpec,
   type DnsSpec,
   type GitOpsSpec,
-  type NetworkSpec,
   type NodeGroup,
-  type PolicySpec,
   type WorkerPool,
 } from './cluster.js';
 import { type Problem } from './problems.js';
+import { decodeNetwork, decodePolicy } from './network.js';
 import { isNull, Reader, type Field, type Path } from './reader.js';
-import type { Refusal, SpecRules, WhenAbsent } from './rules.js';
+import { refuse, whenAbsent, type SpecRules } from './rules.js';
 
 /** Where the first of these fields that the file sets is, for problems found after decoding. */
 export type Locate = (...paths: Path[]) => Pick<Problem, 'line' | 'column'>;
@@ -127,18 +126,6 @@ function decodeRoot(r: Reader, root: Node | null, platforms: PlatformRules, opti
 }
 
 const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'gitops', 'dns'] as const;
-
-function refuse(r: Reader, path: Path, node: Node | null | undefined, refusal: Refusal | undefined): boolean {
-  if (refusal) r.report(path, node, refusal.message, refusal.fix);
-  return refusal !== undefined;
-}
-
-/** A platform's default for an absent field, or its problem (reported at `node`). */
-function whenAbsent<T>(r: Reader, rule: WhenAbsent<T>, path: Path, node: Node | null | undefined): T | undefined {
-  if ('default' in rule) return rule.default;
-  refuse(r, path, node, rule.required);
-  return undefined;
-}
 
 function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName: string): Omit<ClusterSpec, 'file' | 'name'> | undefined {
   const path: Path = ['spec'];
@@ -279,169 +266,6 @@ function decodeWorkers(r: Reader, field: Field | undefined, rules: SpecRules): W
     pools.push({ name, count, plan });
   });
   return bad ? undefined : pools;
-}
-
-const NETWORK_FIELDS = [
-  'block',
-  'blockSize',
-  'localASN',
-  'peerASN',
-  'serviceRangeSize',
-  'podPoolSize',
-  'podBlockSize',
-  'loadBalancerRangeSize',
-  'externalIPRangeSize',
-] as const;
-
-function isPrivateASN(asn: number): boolean {
-  return (asn >= 64512 && asn <= 65534) || (asn >= 4200000000 && asn <= 4294967294);
-}
-
-function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, rules: SpecRules): NetworkSpec | undefined {
-  const path: Path = ['spec', 'network'];
-  if (!field || isNull(field.value)) {
-    r.report(path, field?.key ?? spec, 'is required', 'add a network section with at least the reserved block, e.g. "block: 2001:db8:100::/56"');
-    return undefined;
-  }
-  const node = field.value!;
-  const f = r.fields(node, path, NETWORK_FIELDS);
-  if (!f) return undefined;
-  let ok = true;
-  const int = (name: (typeof NETWORK_FIELDS)[number], dflt: number | undefined, min: number, max: number, fix: string): number | undefined => {
-    const fld = f.get(name);
-    if (!fld || isNull(fld.value)) return dflt;
-    const v = r.integer(fld.value, [...path, name], min, max, fix);
-    if (v === undefined) ok = false;
-    return v;
-  };
-
-  // The reserved block: a prefix, or the size to request.
-  let block: NetworkSpec['block'] | undefined;
-  const bField = f.get('block');
-  const sField = f.get('blockSize');
-  const hasBlock = bField !== undefined && !isNull(bField.value);
-  const hasSize = sField !== undefined && !isNull(sField.value);
-  if (hasBlock && hasSize) {
-    r.report([...path, 'blockSize'], sField!.key, 'is set together with block', 'keep block (the prefix you hold) or blockSize (the size to request), not both');
-    ok = false;
-  } else if (hasBlock) {
-    const text = r.string(bField!.value, [...path, 'block'], 'write the prefix as a string, e.g. 2001:db8:100::/56');
-    if (text !== undefined) {
-      let prefix: Prefix | undefined;
-      try {
-        prefix = parsePrefix(text);
-      } catch (e) {
-        if (!(e instanceof AddressError)) throw e;
-        r.report([...path, 'block'], bField!.value, e.message, 'write an IPv6 network prefix with its host bits zero, e.g. 2001:db8:100::/56');
-      }
-      if (prefix) {
-        const why = specialPurpose(prefix);
-        if (prefix.length < LIMITS.blockMin || prefix.length > LIMITS.blockMax) {
-          r.report([...path, 'block'], bField!.value, `a /${prefix.length} block is outside what the planner carves (/${LIMITS.blockMin} to /${LIMITS.blockMax})`, 'use the /56 your provider reserved (Equinix Metal: the project\'s IPv6 block in the metro)');
-        } else if (why) {
-          r.report([...path, 'block'], bField!.value, `${formatPrefix(prefix)} is ${why}`, 'use a global unicast block your provider routes to you');
-        } else if (!refuse(r, [...path, 'block'], bField!.value, rules.block(prefix))) block = { prefix, length: prefix.length };
-      }
-    }
-    if (!block) ok = false;
-  } else if (hasSize) {
-    const size = r.integer(sField!.value, [...path, 'blockSize'], LIMITS.blockMin, LIMITS.blockMax, 'use 56, the size Equinix Metal reserves per project and metro');
-    if (size !== undefined && refuse(r, [...path, 'blockSize'], sField!.value, rules.blockSize(size))) {
-      ok = false;
-    } else if (size !== undefined) block = { length: size };
-    else ok = false;
-  } else {
-    r.report([...path, 'block'], node, 'is required', 'add "block: <prefix>/56" (the block you hold) or, on equinix-metal, "blockSize: 56" to use the project\'s block found at apply');
-    ok = false;
-  }
-
-  const asnFix = 'use a private ASN: 64512-65534 or 4200000000-4294967294';
-  const localASN = int('localASN', DEFAULTS.localASN, 1, 4294967294, asnFix);
-  if (localASN !== undefined && !isPrivateASN(localASN)) {
-    r.report([...path, 'localASN'], f.get('localASN')?.value, `${localASN} is not a private ASN`, `${asnFix} (Equinix Metal local BGP defaults to ${DEFAULTS.localASN})`);
-    ok = false;
-  }
-  const peerASN = int('peerASN', DEFAULTS.peerASN, 1, 4294967294, `use the provider's ASN (Equinix Metal: ${DEFAULTS.peerASN})`);
-  if (localASN !== undefined && peerASN !== undefined && localASN === peerASN) {
-    const peerField = f.get('peerASN');
-    if (peerField && !isNull(peerField.value)) {
-      r.report([...path, 'peerASN'], peerField.value, `is the same as localASN (${localASN}); the nodes peer with the provider over eBGP`, `set peerASN to the provider's ASN (Equinix Metal: ${DEFAULTS.peerASN})`);
-    } else {
-      // peerASN is the default, the provider's: it is localASN that is wrong.
-      r.report([...path, 'localASN'], f.get('localASN')?.value, `is ${localASN}, the provider's ASN (peerASN, ${DEFAULTS.peerASN} by default); the nodes peer with the provider over eBGP`, `set localASN to a private ASN of the cluster's own, e.g. ${DEFAULTS.localASN}`);
-    }
-    ok = false;
-  }
-  const serviceRangeSize = int(
-    'serviceRangeSize',
-    DEFAULTS.serviceRangeSize,
-    LIMITS.serviceRangeMin,
-    LIMITS.serviceRangeMax,
-    `use ${LIMITS.serviceRangeMin} to ${LIMITS.serviceRangeMax}: kube-apiserver refuses an IPv6 Service range wider than a /${LIMITS.serviceRangeMin}, and a range narrower than a /${LIMITS.serviceRangeMax} leaves too few ClusterIPs`,
-  );
-  const podPoolSize = int('podPoolSize', DEFAULTS.podPoolSize, LIMITS.podPoolMin, LIMITS.podPoolMax, `use ${LIMITS.podPoolMin} to ${LIMITS.podPoolMax} (${DEFAULTS.podPoolSize} by default)`);
-  const podBlockSize = int('podBlockSize', DEFAULTS.podBlockSize, LIMITS.podBlockMin, LIMITS.podBlockMax, `Calico accepts IPv6 block sizes from ${LIMITS.podBlockMin} to ${LIMITS.podBlockMax}; ${DEFAULTS.podBlockSize} is its default`);
-  const rangeFix = `use ${LIMITS.rangeMin} to ${LIMITS.rangeMax}, e.g. 120 for 256 addresses`;
-  const loadBalancerRangeSize = int('loadBalancerRangeSize', undefined, LIMITS.rangeMin, LIMITS.rangeMax, rangeFix);
-  const externalIPRangeSize = int('externalIPRangeSize', undefined, LIMITS.rangeMin, LIMITS.rangeMax, rangeFix);
-
-  if (podPoolSize !== undefined && podBlockSize !== undefined && podBlockSize < podPoolSize) {
-    r.report([...path, 'podBlockSize'], f.get('podBlockSize')?.value ?? f.get('podPoolSize')?.value, `a /${podBlockSize} block does not fit in the /${podPoolSize} pod pool`, `use a podBlockSize of at least ${podPoolSize}`);
-    ok = false;
-  }
-  if (!ok || !block || localASN === undefined || peerASN === undefined || serviceRangeSize === undefined || podPoolSize === undefined || podBlockSize === undefined) {
-    return undefined;
-  }
-  return {
-    block,
-    localASN,
-    peerASN,
-    serviceRangeSize,
-    podPoolSize,
-    podBlockSize,
-    ...(loadBalancerRangeSize !== undefined ? { loadBalancerRangeSize } : {}),
-    ...(externalIPRangeSize !== undefined ? { externalIPRangeSize } : {}),
-  };
-}
-
-function decodePrefixList(r: Reader, field: Field | undefined, path: Path, dflt: readonly string[]): Prefix[] | undefined {
-  if (!field || isNull(field.value)) return dflt.map((p) => parsePrefix(p));
-  const items = r.sequence(field.value, path, 'write a list of IPv6 prefixes, e.g. ["2001:db8:ab00::/40"]');
-  if (!items) return undefined;
-  const out: Prefix[] = [];
-  let ok = true;
-  items.forEach((item, i) => {
-    const text = r.string(item, [...path, i], 'write the prefix as a string');
-    if (text === undefined) {
-      ok = false;
-      return;
-    }
-    try {
-      out.push(parsePrefix(text));
-    } catch (e) {
-      if (!(e instanceof AddressError)) throw e;
-      r.report([...path, i], item, e.message, 'write an IPv6 prefix with its host bits zero, e.g. 2001:db8:ab00::/40');
-      ok = false;
-    }
-  });
-  return ok ? out : undefined;
-}
-
-function decodePolicy(r: Reader, field: Field | undefined): PolicySpec | undefined {
-  const path: Path = ['spec', 'policy'];
-  if (!field || isNull(field.value)) {
-    return { publicSources: DEFAULTS.publicSources.map((p) => parsePrefix(p)), trustedSources: [] };
-  }
-  const f = r.fields(field.value, path, ['publicSources', 'trustedSources']);
-  if (!f) return undefined;
-  const publicSources = decodePrefixList(r, f.get('publicSources'), [...path, 'publicSources'], DEFAULTS.publicSources);
-  const trustedSources = decodePrefixList(r, f.get('trustedSources'), [...path, 'trustedSources'], []);
-  if (!publicSources || !trustedSources) return undefined;
-  if (publicSources.length === 0) {
-    r.report([...path, 'publicSources'], f.get('publicSources')?.value, 'is empty, so no workload could be public', 'remove the field (default ::/0, the whole internet) or list the networks allowed in');
-    return undefined;
-  }
-  return { publicSources, trustedSources };
 }
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;

@@ -5,8 +5,10 @@
  * in its own folder (lib/platforms/<platform>/platform.ts), and
  * lib/platforms/index.ts hands the decoder the table of them.
  */
+import type { Node } from 'yaml';
 import type { Prefix } from '../net/ipv6.js';
 import type { NodeAddresses, NodeGroup } from './cluster.js';
+import type { Path, Reader } from './reader.js';
 
 /** A value the platform refuses, with the fix. */
 export interface Refusal {
@@ -47,4 +49,17 @@ export interface SpecRules {
     /** The url absent from the section. */
     readonly url: WhenAbsent<string>;
   };
+}
+
+/** Reports a platform's refusal at the field (true when there was one). */
+export function refuse(r: Reader, path: Path, node: Node | null | undefined, refusal: Refusal | undefined): boolean {
+  if (refusal) r.report(path, node, refusal.message, refusal.fix);
+  return refusal !== undefined;
+}
+
+/** A platform's default for an absent field, or its problem (reported at `node`). */
+export function whenAbsent<T>(r: Reader, rule: WhenAbsent<T>, path: Path, node: Node | null | undefined): T | undefined {
+  if ('default' in rule) return rule.default;
+  refuse(r, path, node, rule.required);
+  return undefined;
 }
