@@ -648,3 +648,170 @@ test('comment: a stack name beyond any reason still gives a body GitHub takes, s
   assert.ok(body.length <= GITHUB_LIMIT, `${body.length}`);
   assert.ok(body.startsWith('<!-- native6:plan stack=sss'));
 });
+
+// ---------------------------------------------------------------------------
+// From the mutation run of lib/gitops/comment.ts (docs/mutation.md): behaviour no test above pinned.
+
+test('comment: resource names starting with a digit sort with the others, digits first, numbers by value', () => {
+  const body = renderPlanComment({ ...small, changes: [change('create', T, 'a-1'), change('create', T, '10-b'), change('create', T, '9-c')] });
+  const names = [...body.matchAll(/^\| `\+` create \| `[^`]+` \| `([^`]+)` \|/gm)].map((m) => m[1]);
+  assert.deepEqual(names, ['9-c', '10-b', 'a-1']);
+});
+
+test('comment: a name with backticks is one code span: a longer fence, and a space where it starts or ends with one', () => {
+  const body = renderPlanComment({ ...small, changes: [change('create', T, 'a``b'), change('create', T, 'c`'), change('create', T, '`d')] });
+  assert.ok(body.includes('| `+` create | `equinix:metal/device:Device` | ```a``b``` |  |\n'), body);
+  assert.ok(body.includes('| `+` create | `equinix:metal/device:Device` | `` c` `` |  |\n'), body);
+  assert.ok(body.includes('| `+` create | `equinix:metal/device:Device` | `` `d `` |  |\n'), body);
+});
+
+test('comment: a resource row is one line, whatever the line ends in its name', () => {
+  const body = renderPlanComment({ ...small, changes: [change('create', T, 'web\napp'), change('create', T, 'db\r\none')] });
+  assert.ok(body.includes('| `+` create | `equinix:metal/device:Device` | `db one` |  |\n'), body);
+  assert.ok(body.includes('| `+` create | `equinix:metal/device:Device` | `web app` |  |\n'), body);
+});
+
+test('comment: blank lines around the output are left out of its block', () => {
+  const body = renderPlanComment({ ...small, rawOutput: '\n\n\u001b[1mPreviewing update (dfw)\u001b[0m\n\nResources: 1 unchanged\n\n\n\n' });
+  assert.ok(body.endsWith('<details><summary>Pulumi preview output</summary>\n\n```text\nPreviewing update (dfw)\n\nResources: 1 unchanged\n```\n\n</details>\n'), body);
+});
+
+const rangesShuffled: PlanView['ranges'] = [
+  { name: 'pods', prefix: '2001:db8:100:80::/57', purpose: 'pod pool' },
+  { name: 'external-ips', prefix: '2001:db8:100:3::/120', purpose: 'external IPs' },
+  { name: 'services', prefix: '2001:db8:100:1::/112', purpose: 'Service ClusterIPs' },
+  { name: 'load-balancers', prefix: '2001:db8:100:2::/120', purpose: 'LoadBalancer IPs' },
+  { name: 'block', prefix: '2001:db8:100::/56', purpose: 'reserved block' },
+  { name: 'apiserver', prefix: '2001:db8:100:1::1/128', purpose: 'API' },
+  { name: 'nodes', prefix: '2001:db8:100::/64', purpose: 'node addresses' },
+];
+const oneCp: PlanView['machines'] = [{ name: 'x-cp-1', role: 'control-plane', pool: 'cp', address: '2001:db8:100::3' }];
+
+test('comment: a new cluster: the note, then the ranges in the plan\'s order (the block first, the pods last), then the machines', () => {
+  const body = renderPlanComment({ ...small, changes: [], problems: [], before: undefined, after: { ranges: rangesShuffled, machines: oneCp }, rawOutput: '' });
+  const section = body.slice(body.indexOf('### Address plan'), body.indexOf('\n\n### Topology'));
+  assert.equal(
+    section,
+    [
+      '### Address plan',
+      '',
+      '_A new cluster: there is no plan on the base branch._',
+      '',
+      'Ranges: 7 added, 0 removed, 0 changed, 0 unchanged.',
+      '',
+      '| | Range | Before | After | Purpose |',
+      '| --- | --- | --- | --- | --- |',
+      '| `+` added | `block` | — | `2001:db8:100::/56` | reserved block |',
+      '| `+` added | `nodes` | — | `2001:db8:100::/64` | node addresses |',
+      '| `+` added | `services` | — | `2001:db8:100:1::/112` | Service ClusterIPs |',
+      '| `+` added | `apiserver` | — | `2001:db8:100:1::1/128` | API |',
+      '| `+` added | `load-balancers` | — | `2001:db8:100:2::/120` | LoadBalancer IPs |',
+      '| `+` added | `external-ips` | — | `2001:db8:100:3::/120` | external IPs |',
+      '| `+` added | `pods` | — | `2001:db8:100:80::/57` | pod pool |',
+      '',
+      'Machines: 1 added, 0 removed, 0 changed, 0 unchanged.',
+      '',
+      '- `+` `x-cp-1`: control plane, `2001:db8:100::3`',
+    ].join('\n'),
+  );
+});
+
+test('comment: nothing moved: the machines line ends the plan, with one blank line before the picture', () => {
+  const view: PlanView = { ranges: rangesShuffled.slice(4, 5), machines: oneCp };
+  const body = renderPlanComment({ ...small, changes: [], problems: [], before: view, after: view, rawOutput: '' });
+  assert.ok(body.includes('\n\nMachines: 0 added, 0 removed, 0 changed, 1 unchanged.\n\n### Topology\n\n```mermaid\n'), body);
+});
+
+/** Unchanged machines: the picture grows with them, the plan section does not list them. */
+const unchanged = (n: number, first = 'w-1'): PlanView => ({
+  ranges: after.ranges,
+  machines: Array.from({ length: n }, (_, i) => ({ name: i === 0 ? first : `w-${i + 1}`, role: 'worker' as const, pool: 'w', address: `2001:db8:1::${(2 * i + 3).toString(16)}` })),
+});
+const picture = (body: string) => /```mermaid\n([\s\S]*?)\n```/.exec(body)?.[1];
+
+test('comment: a picture of exactly 50,000 characters (Mermaid\'s maxTextSize) is drawn, one of 50,001 is not', () => {
+  const render = (view: PlanView) => renderPlanComment({ ...small, changes: [], problems: [], before: view, after: view, rawOutput: '' });
+  const base = picture(render(unchanged(800)));
+  assert.ok(base !== undefined && base.length < 50_000, `${base?.length}`);
+  // The first machine's name appears once in the picture: lengthen it to reach the limit.
+  const atLimit = render(unchanged(800, `w-1${'x'.repeat(50_000 - base.length)}`));
+  assert.equal(picture(atLimit)?.length, 50_000);
+  const over = render(unchanged(800, `w-1${'x'.repeat(50_001 - base.length)}`));
+  assert.equal(picture(over), undefined);
+  assert.ok(over.includes('\n\n### Topology\n\n_The picture is left out: at 50,001 characters it is more than Mermaid draws._\n\n'), over.slice(0, 2000));
+});
+
+test('comment: the rows go before the picture: with the picture, not one row fits, so none is shown and the picture stays', () => {
+  const view = unchanged(1200);
+  const long = change('create', T, `n-${'x'.repeat(30_000)}`);
+  const body = renderPlanComment({ ...small, changes: [long], problems: [], before: view, after: view, rawOutput: '' });
+  assert.ok(body.length <= COMMENT_LIMIT);
+  assert.ok(body.includes('```mermaid\nflowchart TB'), 'the picture is drawn');
+  assert.ok(!body.includes('n-xxx'), 'the row is not shown');
+  assert.ok(body.includes("| Op | Type | Name | Changed properties |\n| --- | --- | --- | --- |\n\n_…and 1 more resource not shown, to keep this comment under GitHub's size limit._"), body.slice(0, 2000));
+});
+
+test('comment: when the picture goes, the rows and the output keep the room left', () => {
+  const machines = Array.from({ length: 700 }, (_, i) => ({ name: `c-w-${i + 1}`, role: 'worker' as const, pool: 'w', address: `2001:db8:1::1:${(2 * i + 3).toString(16)}` }));
+  const body = renderPlanComment({ ...small, before: undefined, after: { ranges: after.ranges, machines }, rawOutput: 'Previewing update (dfw)\nResources: 6 changes' });
+  assert.ok(body.length <= COMMENT_LIMIT);
+  assert.ok(body.includes("### Topology\n\n_The picture is left out to keep this comment under GitHub's size limit._"));
+  assert.ok(body.includes('| `~` update | `kubernetes:core/v1:ConfigMap` | `calico-config` | `data`, `metadata` |\n'), 'the rows are shown');
+  assert.ok(body.endsWith('```text\nPreviewing update (dfw)\nResources: 6 changes\n```\n\n</details>\n'), 'the output is shown whole');
+});
+
+test('comment: when the plan itself is cut, the characters cut are counted in the plan as shown without its picture', () => {
+  const machines = Array.from({ length: 3000 }, (_, i) => ({ name: `dfw-w-${i + 1}`, role: 'worker' as const, pool: 'w', address: `2604:1380:4641:c500:1::${(2 * i + 3).toString(16)}` }));
+  const input = { ...small, before: undefined, after: { ranges: after.ranges, machines } };
+  const body = renderPlanComment(input);
+  // The whole middle: the plan (its ranges as a plan without machines shows them), every machine, the picture's note, the problem.
+  const noMachines = renderPlanComment({ ...input, after: { ranges: after.ranges, machines: [] } });
+  const ranges = noMachines.slice(noMachines.indexOf('### Address plan'), noMachines.indexOf('\n\nMachines:'));
+  const middle = [
+    ranges,
+    '',
+    'Machines: 3,000 added, 0 removed, 0 changed, 0 unchanged.',
+    '',
+    ...machines.map((m) => `- \`+\` \`${m.name}\`: worker in pool \`w\`, \`${m.address}\``),
+    '',
+    '### Topology',
+    '',
+    "_The picture is left out to keep this comment under GitHub's size limit._",
+    '',
+    '### Problems in the spec (1)',
+    '',
+    '- `infra/dfw.yaml:21` `spec.workers[1].plan`: plan "m3.huge" is not offered in dfw. **Fix:** use one of m3.large.x86, m3.small.x86',
+  ].join('\n');
+  const start = body.indexOf('### Address plan');
+  const note = /\n\n_…([\d,]+) more characters of the plan and problems cut to keep this comment under GitHub's size limit._\n\n<details>/.exec(body);
+  assert.ok(start > 0 && note);
+  const shown = body.slice(start, note.index);
+  assert.ok(middle.startsWith(shown));
+  assert.equal(Number(note[1]!.replace(/,/g, '')), middle.length - shown.length);
+});
+
+test('comment: an output of one long line starts at a whole character and keeps as many as fit: the first and last low surrogates, either parity, and characters above them', () => {
+  for (const unit of ['\u{10000}', '\u{10ffff}', '😀', 'a\uff58']) {
+    for (const prefix of ['', 'x']) {
+      const raw = prefix + unit.repeat(120_000 / unit.length);
+      const what = `${JSON.stringify(unit)} after "${prefix}"`;
+      const body = renderPlanComment({ ...small, rawOutput: raw });
+      const { kept, cut } = shownOutput(body);
+      assert.equal(raw.slice(cut), kept);
+      const first = kept.charCodeAt(0);
+      assert.ok(first < 0xdc00 || first > 0xdfff, `${what}: the output shown starts inside a surrogate pair`);
+      const previous = raw.codePointAt(cut - 2)! > 0xffff ? 2 : 1; // the character before the cut, in UTF-16 units
+      const longer = body.replace(`${count(cut)} characters`, `${count(cut - previous)} characters`).replace(`\`\`\`text\n${kept}`, `\`\`\`text\n${raw.slice(cut - previous)}`);
+      assert.ok(longer.length > COMMENT_LIMIT, `${what}: one more character would have fitted`);
+    }
+  }
+});
+
+test('comment: when all of the output is cut, no empty block is left', () => {
+  const changes = Array.from({ length: 5000 }, (_, i) => change('create', 'kubernetes:core/v1:ConfigMap', `app-config-${String(i).padStart(4, '0')}`, ['data', 'metadata']));
+  const body = renderPlanComment({ ...small, changes, rawOutput: 'x'.repeat(10_000) });
+  assert.ok(
+    body.endsWith("<details><summary>Pulumi preview output</summary>\n\n_All 10,000 characters of the output were cut to keep this comment under GitHub's size limit; the workflow run has it._\n\n</details>\n"),
+    body.slice(-400),
+  );
+});
