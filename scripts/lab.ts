@@ -1,23 +1,27 @@
 /**
- * npm run lab [-- up|verify|down] [infra/<cluster>.yaml] [--keep] [--verbose] [--no-flux]
+ * npm run lab [-- up|verify|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]
  *
  *   up (default)  build the lab from the spec (platform: lab): provider routers,
  *                 internet, machines, BGP, Kubernetes, Calico; then Flux, which
  *                 reconciles clusters/<name>/ from the lab's git server (this
- *                 repository's HEAD pushed there; --no-flux skips it); idempotent
+ *                 repository's HEAD pushed there); idempotent
  *   verify        check what is up; writes a JSON report, prints its path last;
  *                 exits 1 if any check fails
  *   down          remove every namespace and process the lab made
+ *   phases        list the phases of `up` and their groups
+ *   phase <name>… run those phases (or groups) on a running lab, e.g. `phase flux`
  *
- * A failed `up` names the phase and the log file, and removes what it built
- * unless --keep is given.
+ * --only and --skip take phases or groups (network, kubernetes, flux): `up
+ * --skip flux` builds the lab without Flux. A failed `up` names the phase and
+ * the log file, and removes what it built unless --keep is given (or only
+ * some phases were asked for).
  */
+import { parseArgs } from 'node:util';
 import { textTable } from '../lib/plan/table.js';
-import { PhaseError, type PhaseReport } from '../lib/phases/phase.js';
+import { PhaseError, PhaseSelectionError, phaseSlug, progressLine, selectPhases, type PhaseReport } from '../lib/phases/phase.js';
 import { createLabContext, labDown, runLabPhases } from '../lib/platforms/lab/lab.js';
 import { labVerify } from '../lib/platforms/lab/verify.js';
-import { UP_PHASES } from '../lib/platforms/lab/phases.js';
-import { FLUX_PHASES } from '../lib/platforms/lab/flux.js';
+import { LAB_PHASE_GROUPS, LAB_PHASES } from '../lib/platforms/lab/phases.js';
 import { createRunner } from '../lib/platforms/lab/exec.js';
 import { LAB } from '../lib/platforms/lab/rules.js';
 import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify/probes.js';
@@ -25,17 +29,54 @@ import { loadSpecFile } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/spec/problems.js';
 import { repoRoot } from './common.js';
 
-const root = repoRoot();
-const args = process.argv.slice(2);
-const flags = new Set(args.filter((a) => a.startsWith('--')));
-const positional = args.filter((a) => !a.startsWith('--'));
-const command = positional.find((a) => !a.endsWith('.yaml')) ?? 'up';
-const file = positional.find((a) => a.endsWith('.yaml')) ?? 'infra/lab.yaml';
-const unknown = [...flags].filter((f) => !['--keep', '--verbose', '--no-flux'].includes(f));
-if (!['up', 'verify', 'down'].includes(command) || unknown.length > 0) {
-  console.error(`lab: usage: npm run lab [-- up|verify|down] [infra/<cluster>.yaml] [--keep] [--verbose] [--no-flux]`);
+const USAGE = 'usage: npm run lab [-- up|verify|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]';
+const COMMANDS = ['up', 'verify', 'down', 'phases', 'phase'];
+
+function usage(problem: string): never {
+  console.error(`lab: ${problem}\n${USAGE}`);
   process.exit(2);
 }
+
+function parse() {
+  try {
+    return parseArgs({
+      args: process.argv.slice(2),
+      allowPositionals: true,
+      options: { only: { type: 'string', multiple: true }, skip: { type: 'string', multiple: true }, keep: { type: 'boolean' }, verbose: { type: 'boolean' } },
+    });
+  } catch (e) {
+    // --no-flux was the flag before the phases could be chosen.
+    const hint = process.argv.includes('--no-flux') ? ' (--no-flux is now --skip flux)' : '';
+    const unknown = /Unknown option '([^']+)'/.exec((e as Error).message);
+    return usage(`${unknown ? `no option ${unknown[1]}` : (e as Error).message}${hint}`);
+  }
+}
+const parsed = parse();
+const words = (list: readonly string[] | undefined) => (list ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+const root = repoRoot();
+const positional = parsed.positionals;
+const file = positional.find((a) => a.endsWith('.yaml')) ?? 'infra/lab.yaml';
+const [command = 'up', ...names] = positional.filter((a) => !a.endsWith('.yaml'));
+if (!COMMANDS.includes(command)) usage(`no command "${command}"`);
+if (command !== 'phase' && names.length > 0) usage(`"${command}" takes no names (${names.join(' ')})`);
+if (command === 'phase' && names.length === 0) usage('phase: name the phases or groups to run (npm run lab -- phases lists them)');
+if (command !== 'up' && (parsed.values.only || parsed.values.skip)) usage('--only and --skip go with up');
+
+if (command === 'phases') {
+  const groupOf = (name: string) => Object.entries(LAB_PHASE_GROUPS).find(([, ps]) => ps.some((p) => p.name === name))?.[0] ?? '';
+  console.log(textTable(LAB_PHASES.map((p) => ({ phase: phaseSlug(p.name), group: groupOf(p.name), name: p.name })), ['phase', 'group', 'name']));
+  process.exit(0);
+}
+
+let phases: typeof LAB_PHASES;
+try {
+  phases = selectPhases(LAB_PHASES, LAB_PHASE_GROUPS, command === 'phase' ? { only: words(names) } : { only: words(parsed.values.only), skip: words(parsed.values.skip) });
+} catch (e) {
+  if (e instanceof PhaseSelectionError) usage(e.message);
+  throw e;
+}
+const partial = phases.length < LAB_PHASES.length;
+const flags = { keep: parsed.values.keep === true, verbose: parsed.values.verbose === true };
 
 const { cluster, problems } = loadSpecFile(root, file);
 if (!cluster) {
@@ -53,18 +94,17 @@ if (process.getuid?.() !== 0) {
 
 const tty = process.stdout.isTTY;
 function progress(p: PhaseReport): void {
-  const mark = p.ok ? '✓' : '✗';
-  const line = `${mark} ${p.name.padEnd(24)} ${p.note} (${(p.ms / 1000).toFixed(1)}s)`;
+  const line = progressLine(p, 24);
   console.log(tty ? `\r\x1b[K${line}` : line);
 }
 
 if (command === 'down') {
-  const removed = await labDown(createRunner(), root, cluster.spec.name, flags.has('--keep'));
+  const removed = await labDown(createRunner(), root, cluster.spec.name, flags.keep);
   console.log(`lab down: removed ${removed.length} namespace(s) and every process in them${removed.length ? `: ${removed.join(' ')}` : ''}`);
   process.exit(0);
 }
 
-const ctx = createLabContext(root, cluster, { verbose: flags.has('--verbose') });
+const ctx = createLabContext(root, cluster, { verbose: flags.verbose });
 
 if (command === 'verify') {
   const { report, path } = await labVerify(ctx);
@@ -77,11 +117,11 @@ if (command === 'verify') {
 
 try {
   // Flux reconciles clusters/<name>/ from the lab's git server (this repository's HEAD pushed there).
-  await runLabPhases(ctx, flags.has('--no-flux') ? UP_PHASES : [...UP_PHASES, ...FLUX_PHASES], progress);
+  await runLabPhases(ctx, phases, progress);
 } catch (e) {
   if (e instanceof PhaseError) {
     console.error(`lab: ${e.message}`);
-    if (!flags.has('--keep')) {
+    if (!flags.keep && !partial) {
       await labDown(createRunner(), root, cluster.spec.name);
       console.error('lab: removed what was built (use --keep to leave it for inspection)');
     }
@@ -89,6 +129,7 @@ try {
   }
   throw e;
 }
+if (command === 'phase') process.exit(0);
 
 const t = ctx.topology;
 console.log('');

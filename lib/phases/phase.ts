@@ -83,3 +83,47 @@ export async function runPhases<C>(ctx: C, phases: ReadonlyArray<Phase<C>>, opts
 export function progressLine(r: PhaseReport, width = 0): string {
   return `${r.ok ? '✓' : '✗'} ${r.name.padEnd(width)}  ${r.note} (${(r.ms / 1000).toFixed(1)}s)`;
 }
+
+/** A phase's name as typed on a command line: "BGP sessions" is bgp-sessions. */
+export function phaseSlug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+export class PhaseSelectionError extends Error {
+  override name = 'PhaseSelectionError';
+}
+
+export interface PhaseSelection {
+  /** Phases (or groups) to run, and only those. */
+  readonly only?: readonly string[];
+  /** Phases (or groups) to leave out. */
+  readonly skip?: readonly string[];
+}
+
+/**
+ * The phases a selection keeps, in the workflow's order. A word names a
+ * phase (by its slug) or a group of them (a group wins over a phase of the
+ * same name); an unknown word is an error that lists what there is. Nothing
+ * left to run is an error too.
+ */
+export function selectPhases<C>(phases: ReadonlyArray<Phase<C>>, groups: Readonly<Record<string, ReadonlyArray<Phase<C>>>>, sel: PhaseSelection): Array<Phase<C>> {
+  const expand = (words: readonly string[], flag: string): Set<Phase<C>> => {
+    const out = new Set<Phase<C>>();
+    for (const word of words) {
+      const group = groups[word];
+      const phase = phases.find((p) => phaseSlug(p.name) === word);
+      if (group) for (const p of group) out.add(p);
+      else if (phase) out.add(phase);
+      else {
+        const names = phases.map((p) => phaseSlug(p.name)).join(', ');
+        throw new PhaseSelectionError(`${flag} ${word}: no such phase or group (groups: ${Object.keys(groups).join(', ')}; phases: ${names})`);
+      }
+    }
+    return out;
+  };
+  const only = sel.only && sel.only.length > 0 ? expand(sel.only, '--only') : undefined;
+  const skip = expand(sel.skip ?? [], '--skip');
+  const kept = phases.filter((p) => (!only || only.has(p)) && !skip.has(p));
+  if (kept.length === 0) throw new PhaseSelectionError('no phase left to run');
+  return kept;
+}

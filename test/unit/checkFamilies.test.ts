@@ -46,7 +46,7 @@ test('which families cannot apply to which shape, and why', () => {
   const full = { controlPlanes: 3, machines: 5, flux: true };
   assert.deepEqual([...notApplicable(full).keys()], []);
 
-  assert.deepEqual([...notApplicable({ ...full, flux: false }).entries()], [['flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --no-flux']]);
+  assert.deepEqual([...notApplicable({ ...full, flux: false }).entries()], [['flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --skip flux']]);
 
   const one = notApplicable({ controlPlanes: 1, machines: 1, flux: false });
   assert.deepEqual([...one.keys()].sort(), ['api-with-control-plane-hung', 'cluster-service-ecmp-spread', 'flux', 'local-service-follows-endpoints', 'pod-to-pod-across-nodes', 'policy-matrix-host-row']);

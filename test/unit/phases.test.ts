@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PhaseError, progressLine, runPhases, type Phase, type PhaseReport } from '../../lib/phases/phase.js';
+import { PhaseError, PhaseSelectionError, phaseSlug, progressLine, runPhases, selectPhases, type Phase, type PhaseReport } from '../../lib/phases/phase.js';
 
 interface World {
   made: Set<string>;
@@ -68,4 +68,22 @@ test('a phase that ran but whose work is still not there fails', async () => {
 test('progress lines: the mark, the name padded, the note, the time', () => {
   assert.equal(progressLine({ name: 'bin:etcd', ok: true, cached: true, note: 'cached', ms: 40 }, 12), '✓ bin:etcd      cached (0.0s)');
   assert.equal(progressLine({ name: 'routers', ok: false, cached: false, note: 'bgpd did not start', ms: 1250 }), '✗ routers  bgpd did not start (1.3s)');
+});
+
+test('phases are selected by slug or group, in the workflow order; unknown words are errors that list what there is', () => {
+  const p = (name: string) => ({ name, run: async () => {} });
+  const [a, b, c, d] = [p('provider network'), p('BGP sessions'), p('Flux'), p('Flux reconciled')];
+  const all = [a!, b!, c!, d!];
+  const groups = { network: [a!, b!], flux: [c!, d!] };
+  assert.equal(phaseSlug('BGP sessions'), 'bgp-sessions');
+  assert.equal(phaseSlug('API endpoint handover'), 'api-endpoint-handover');
+  assert.deepEqual(selectPhases(all, groups, {}), all);
+  assert.deepEqual(selectPhases(all, groups, { skip: ['flux'] }), [a, b]);
+  assert.deepEqual(selectPhases(all, groups, { only: ['flux-reconciled', 'bgp-sessions'] }), [b, d]);
+  assert.deepEqual(selectPhases(all, groups, { only: ['network'], skip: ['provider-network'] }), [b]);
+  assert.throws(() => selectPhases(all, groups, { skip: ['fluxx'] }), {
+    name: 'PhaseSelectionError',
+    message: '--skip fluxx: no such phase or group (groups: network, flux; phases: provider-network, bgp-sessions, flux, flux-reconciled)',
+  });
+  assert.throws(() => selectPhases(all, groups, { only: ['flux'], skip: ['flux'] }), (e: unknown) => e instanceof PhaseSelectionError && e.message === 'no phase left to run');
 });

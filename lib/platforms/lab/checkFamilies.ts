@@ -82,6 +82,6 @@ export function notApplicable(shape: LabShape): Map<FamilyId, string> {
     out.set('local-service-follows-endpoints', `${one}: there is no other node for the endpoints to move to`);
   }
   if (shape.machines < 2) out.set('policy-matrix-host-row', NO_HOST_ROW);
-  if (!shape.flux) out.set('flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --no-flux');
+  if (!shape.flux) out.set('flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --skip flux');
   return out;
 }
