@@ -1,6 +1,7 @@
 /**
- * The apply action's work, as an ordered list of steps per stack (each in
- * its own log group), a plain function of its inputs:
+ * The apply action's work, as a list of phases per stack (the one phase
+ * engine, lib/phases/phase.ts; each phase in its own log group), a plain
+ * function of its inputs:
  *
  *   render     every tree rendered from the specs (the lab builds from it)
  *   up         Pulumi up of the stack (the cluster's machines, sessions, secrets)
@@ -26,6 +27,7 @@ import { formatProblem } from '../spec/problems.js';
 import { commitAndPush } from './git.js';
 import type { ActionLog } from './log.js';
 import { stackOf } from './plan.js';
+import { runPhases, type Phase } from '../phases/phase.js';
 import { retry } from '../phases/retry.js';
 
 export const RENDERED_PATHS = ['clusters', 'policies', 'apps'] as const;
@@ -94,67 +96,93 @@ export async function applyStack(inputs: ApplyInputs, deps: ApplyDeps, specFile:
     throw new ApplyError(`${specFile}: ${problems.length} problem(s); nothing was applied:\n${problems.map(formatProblem).join('\n')}`);
   }
   const spec = cluster.spec;
-
-  // The tree as the spec wants it before up: the lab builds from it (and
-  // refuses a stale one); the cloud's is rendered again with the new facts.
-  await log.group(`${stack}: render (before up)`, async () => renderTrees(inputs.repoRoot, log));
-
-  const up = await log.group(`${stack}: up`, async () => {
-    const r = await deps.up(specFile, stack);
-    for (const s of [r.outputs.kubeconfig, r.outputs.bootstrapKubeconfig, r.outputs.bgpPassword]) if (s) log.secret(s);
-    log.info(`${stack}: ${Object.entries(r.summary).map(([op, n]) => `${n} ${op}`).join(', ')}`);
-    return r;
-  });
-
-  // Before the ClusterIP is announced (first apply on Equinix Metal) the first control plane answers on its own address.
-  const kubeconfig = up.outputs.bootstrapKubeconfig ?? up.outputs.kubeconfig;
-  const client = (deps.kube ?? ((k: string) => new KubeClient(credentialsFromKubeconfig(k))))(kubeconfig);
-  await log.group(`${stack}: api`, () =>
-    retry(
-      async () => {
-        const v = await client.get<{ gitVersion: string }>('/version');
-        log.info(`${stack}: API server ${v.gitVersion} answers`);
-      },
-      { what: `the API server of ${stack}`, attempts: inputs.apiAttempts ?? 10, initialMs: 2000, maxMs: 60_000, log: (l) => log.info(l), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
-    ),
-  );
-
-  await log.group(`${stack}: render`, async () => {
-    // Where the provider gives the devices, they are recorded as facts, and render reads them.
-    if (!platformOf(spec).plannedDevices) {
-      const dir = join(inputs.repoRoot, 'clusters', spec.name);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, FACTS_FILE), factsText(up.outputs));
-    }
-    renderTrees(inputs.repoRoot, log);
-  });
-
-  const pushed = await log.group(`${stack}: commit`, () =>
-    commitAndPush({
-      cwd: inputs.repoRoot,
-      paths: RENDERED_PATHS,
-      message: `apply ${stack}: render clusters/${spec.name} from ${specFile}`,
-      remote: inputs.remote,
-      branch: inputs.branch,
-      log: (l) => log.info(l),
-      ...(deps.sleep ? { sleep: deps.sleep } : {}),
-    }),
-  );
-
-  const ctx: FluxContext = { spec, client, repoRoot: inputs.repoRoot, log, machines: up.outputs.machines, ...(up.outputs.bgpPassword ? { bgpPassword: up.outputs.bgpPassword } : {}) };
-  const flux = await log.group(`${stack}: flux`, () => deps.bootstrapFlux(ctx));
-  await log.group(`${stack}: reconcile`, async () => {
-    const revision = await deps.waitFlux(ctx, inputs.fluxTimeoutMs);
-    log.info(`${stack}: every Kustomization is Ready at ${revision}`);
-  });
+  const state: ApplyState = { stack, specFile, spec };
+  await runPhases(state, applyPhases(inputs, deps));
+  const { up, pushed, flux } = state;
   return {
     stack,
-    resources: up.summary,
-    pulumiUnchanged: up.unchanged,
-    ...(pushed.commit ? { commit: pushed.commit } : {}),
-    files: pushed.files,
-    flux,
+    resources: up!.summary,
+    pulumiUnchanged: up!.unchanged,
+    ...(pushed!.commit ? { commit: pushed!.commit } : {}),
+    files: pushed!.files,
+    flux: flux!,
   };
+}
+
+/** What apply's phases hand on to each other, for one stack. */
+interface ApplyState {
+  readonly stack: string;
+  readonly specFile: string;
+  readonly spec: ClusterSpec;
+  up?: UpOutcome;
+  client?: KubeClient;
+  pushed?: Awaited<ReturnType<typeof commitAndPush>>;
+  flux?: 'installed' | 'present';
+}
+
+/** Apply as a list of phases (the one engine, lib/phases/phase.ts), each in its own log group. */
+export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<ApplyState>> {
+  const { log } = deps;
+  const phase = (name: string, run: (s: ApplyState) => Promise<void>): Phase<ApplyState> => ({ name, run: (s) => log.group(`${s.stack}: ${name}`, () => run(s)) });
+  const fluxContext = (s: ApplyState): FluxContext => ({
+    spec: s.spec,
+    client: s.client!,
+    repoRoot: inputs.repoRoot,
+    log,
+    machines: s.up!.outputs.machines,
+    ...(s.up!.outputs.bgpPassword ? { bgpPassword: s.up!.outputs.bgpPassword } : {}),
+  });
+  return [
+    // The tree as the spec wants it before up: the lab builds from it (and
+    // refuses a stale one); the cloud's is rendered again with the new facts.
+    phase('render (before up)', async () => renderTrees(inputs.repoRoot, log)),
+    phase('up', async (s) => {
+      const r = await deps.up(s.specFile, s.stack);
+      for (const secret of [r.outputs.kubeconfig, r.outputs.bootstrapKubeconfig, r.outputs.bgpPassword]) if (secret) log.secret(secret);
+      log.info(`${s.stack}: ${Object.entries(r.summary).map(([op, n]) => `${n} ${op}`).join(', ')}`);
+      s.up = r;
+    }),
+    phase('api', async (s) => {
+      // Before the ClusterIP is announced (first apply on Equinix Metal) the first control plane answers on its own address.
+      const kubeconfig = s.up!.outputs.bootstrapKubeconfig ?? s.up!.outputs.kubeconfig;
+      const client = (deps.kube ?? ((k: string) => new KubeClient(credentialsFromKubeconfig(k))))(kubeconfig);
+      await retry(
+        async () => {
+          const v = await client.get<{ gitVersion: string }>('/version');
+          log.info(`${s.stack}: API server ${v.gitVersion} answers`);
+        },
+        { what: `the API server of ${s.stack}`, attempts: inputs.apiAttempts ?? 10, initialMs: 2000, maxMs: 60_000, log: (l) => log.info(l), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
+      );
+      s.client = client;
+    }),
+    phase('render', async (s) => {
+      // Where the provider gives the devices, they are recorded as facts, and render reads them.
+      if (!platformOf(s.spec).plannedDevices) {
+        const dir = join(inputs.repoRoot, 'clusters', s.spec.name);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, FACTS_FILE), factsText(s.up!.outputs));
+      }
+      renderTrees(inputs.repoRoot, log);
+    }),
+    phase('commit', async (s) => {
+      s.pushed = await commitAndPush({
+        cwd: inputs.repoRoot,
+        paths: RENDERED_PATHS,
+        message: `apply ${s.stack}: render clusters/${s.spec.name} from ${s.specFile}`,
+        remote: inputs.remote,
+        branch: inputs.branch,
+        log: (l) => log.info(l),
+        ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      });
+    }),
+    phase('flux', async (s) => {
+      s.flux = await deps.bootstrapFlux(fluxContext(s));
+    }),
+    phase('reconcile', async (s) => {
+      const revision = await deps.waitFlux(fluxContext(s), inputs.fluxTimeoutMs);
+      log.info(`${s.stack}: every Kustomization is Ready at ${revision}`);
+    }),
+  ];
 }
 
 export async function runApply(inputs: ApplyInputs, deps: ApplyDeps): Promise<StackApply[]> {
