@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from '../kube/client.js';
 import { applyObjects, crdsEstablished, type KubeObject } from '../kube/objects.js';
+import { waitUntil } from '../phases/wait.js';
 import { objectPath } from '../kube/paths.js';
 import { FLUX_NAMESPACE } from '../render/flux.js';
 import { FLUX_CONTROLLERS, fluxCrdDir, type FluxControllerPin } from '../toolchain/pins.js';
@@ -272,11 +273,7 @@ export function readFluxCrds(cacheDir: string): KubeObject[] {
 export async function applyFluxInstall(client: KubeClient, objects: readonly KubeObject[], fieldManager: string, after: readonly KubeObject[] = [], timeoutMs = 60_000): Promise<number> {
   const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
   await applyObjects(client, crds, fieldManager);
-  const deadline = Date.now() + timeoutMs;
-  while (!(await crdsEstablished(client, crds))) {
-    if (Date.now() > deadline) throw new Error(`the Flux CRDs are not Established after ${timeoutMs / 1000} s`);
-    await new Promise((res) => setTimeout(res, 500));
-  }
+  await waitUntil('the Flux CRDs Established', () => crdsEstablished(client, crds), { timeoutMs });
   await applyObjects(client, objects.filter((o) => o.kind !== 'CustomResourceDefinition'), fieldManager);
   await applyObjects(client, after, fieldManager);
   return objects.length + after.length;

@@ -26,6 +26,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { waitUntil } from '../../phases/wait.js';
 import { credentialsFromKubeconfig, KubeClient } from '../../kube/client.js';
 import { formatAddress } from '../../net/ipv6.js';
 import { probeFrom } from './verify/probes.js';
@@ -63,20 +64,9 @@ function adminClient(ctx: LabContext, server?: string): KubeClient {
   return new KubeClient(credentialsFromKubeconfig(text, server));
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, log: (l: string) => void): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let attempt = 0;
-  while (Date.now() < deadline) {
-    attempt++;
-    try {
-      if (await check()) return;
-    } catch (e) {
-      if (e instanceof FatalError) throw e;
-      log(`${what}: attempt ${attempt}: ${(e as Error).message}`);
-    }
-    await new Promise((res) => setTimeout(res, 1000));
-  }
-  throw new Error(`${what}: not after ${timeoutMs / 1000} s (${attempt} attempts)`);
+/** The bring-up's waits: a look a second, every failed look logged; a FatalError ends the wait. */
+function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, log: (l: string) => void): Promise<void> {
+  return waitUntil(what, check, { timeoutMs, intervalMs: 1000, log, fatal: (e) => e instanceof FatalError });
 }
 
 async function readyz(client: KubeClient): Promise<boolean> {

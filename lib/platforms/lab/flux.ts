@@ -31,6 +31,7 @@ import { KubeClient, credentialsFromKubeconfig } from '../../kube/client.js';
 import { applyFluxInstall, fluxControllerArgs, fluxInstallManifests, FLUX_NAMESPACE, readFluxCrds, requestReconcile, type ControllerPlacement, type FluxControllerName } from '../../flux/install.js';
 import { waitForKustomizations, type KustomizationState } from '../../flux/status.js';
 import { applyObjects } from '../../kube/objects.js';
+import { waitUntil } from '../../phases/wait.js';
 import { readSyncObjects } from '../../render/read.js';
 import { FLUX_CONTROLLERS, fluxBinary } from '../../toolchain/pins.js';
 import { FIELD_MANAGER } from './calicoInstall.js';
@@ -84,13 +85,6 @@ async function controllerKubeconfig(ctx: LabContext, m: MachineNode, name: FluxC
 }
 
 
-async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs / 1000} s`);
-    await new Promise((res) => setTimeout(res, 500));
-  }
-}
 
 /** True when the machine's kubelet reports the process started at or after `since` (kubelet-status.json). */
 function startedSince(ctx: LabContext, m: MachineNode, id: string, since: Date): boolean {
@@ -145,8 +139,8 @@ export async function installLabFlux(ctx: LabContext, client: KubeClient = labAd
   }
   for (const p of FLUX_CONTROLLERS) {
     // A changed entry: the kubelet restarts the process within a second; do not ask the old one.
-    if (started.includes(p.name)) await waitUntil(`${m.machine.name}'s kubelet starting ${p.name}`, 30_000, async () => startedSince(ctx, m, `${FLUX_NAMESPACE}/${p.name}`, since));
-    await waitUntil(`${p.name} healthy on ${m.machine.name} (log: ${join(ctx.paths.logs, `${m.machine.name}.${FLUX_NAMESPACE}.${p.name}.log`)})`, 120_000, () => healthy(ctx, m, placement[p.name]));
+    if (started.includes(p.name)) await waitUntil(`${m.machine.name}'s kubelet starting ${p.name}`, async () => startedSince(ctx, m, `${FLUX_NAMESPACE}/${p.name}`, since), { timeoutMs: 30_000 });
+    await waitUntil(`${p.name} healthy on ${m.machine.name} (log: ${join(ctx.paths.logs, `${m.machine.name}.${FLUX_NAMESPACE}.${p.name}.log`)})`, () => healthy(ctx, m, placement[p.name]), { timeoutMs: 120_000 });
   }
   const sync = readSyncObjects(ctx.repoRoot, ctx.cluster.spec.name);
   await applyObjects(client, sync, FIELD_MANAGER);

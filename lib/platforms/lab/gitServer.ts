@@ -24,6 +24,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitUntil } from '../../phases/wait.js';
 import { pidAlive } from './daemons.js';
 import type { Runner } from './exec.js';
 import type { LabContext } from './lab.js';
@@ -261,12 +262,16 @@ export async function ensureLabGitServer(ctx: Pick<LabContext, 'paths' | 'topolo
   );
   writeFileSync(s.pidFile, `${child.pid}\n`);
   child.unref();
-  const deadline = Date.now() + 20_000;
-  while (!(await gitServerAnswers(ctx.runner, s))) {
-    if (!serverPid(s)) throw new Error(`the lab's git server exited at start: see ${s.logFile}`);
-    if (Date.now() > deadline) throw new Error(`the lab's git server does not answer ${s.url} after 20 s: see ${s.logFile}`);
-    await new Promise((res) => setTimeout(res, 250));
-  }
+  class Exited extends Error {}
+  await waitUntil(
+    `the lab's git server answering ${s.url} (log: ${s.logFile})`,
+    async () => {
+      if (await gitServerAnswers(ctx.runner, s)) return true;
+      if (!serverPid(s)) throw new Exited(`the lab's git server exited at start: see ${s.logFile}`);
+      return false;
+    },
+    { timeoutMs: 20_000, intervalMs: 250, fatal: (e) => e instanceof Exited },
+  );
   return { ...s, started: true };
 }
 

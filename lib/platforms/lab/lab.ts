@@ -6,6 +6,7 @@
 import { appendFileSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../../phases/wait.js';
 import { runPhases, type Phase as EnginePhase, type PhaseReport } from '../../phases/phase.js';
 import { readFabric } from '../../render/read.js';
 import type { ClusterInputs } from '../../render/tree.js';
@@ -147,18 +148,19 @@ export const BGP_SESSIONS_PHASE: Phase = {
     name: 'BGP sessions',
     async run(ctx) {
       const want = ctx.topology.machines.length;
-      const deadline = Date.now() + 90_000;
-      let last = '';
-      while (Date.now() < deadline) {
-        const counts = await Promise.all(ctx.topology.routers.map((router) => establishedSessions(ctx.runner, router.ns)));
-        const defaults = await Promise.all(ctx.topology.machines.map((m) => hasBgpDefault(ctx.runner, m.ns)));
-        const withDefault = defaults.filter(Boolean).length;
-        last = `${ctx.topology.routers.map((router, i) => `${router.ns} ${counts[i]}/${want}`).join(', ')}; downward default on ${withDefault}/${want} machines`;
-        ctx.log(`sessions: ${last}`);
-        if (counts.every((c) => c === want) && withDefault === want) return last;
-        await new Promise((res) => setTimeout(res, 1000));
-      }
-      throw new Error(`BGP not converged after 90 s: ${last}`);
+      return waitFor(
+        'BGP converged',
+        async (look) => {
+          const counts = await Promise.all(ctx.topology.routers.map((router) => establishedSessions(ctx.runner, router.ns)));
+          const defaults = await Promise.all(ctx.topology.machines.map((m) => hasBgpDefault(ctx.runner, m.ns)));
+          const withDefault = defaults.filter(Boolean).length;
+          const seen = `${ctx.topology.routers.map((router, i) => `${router.ns} ${counts[i]}/${want}`).join(', ')}; downward default on ${withDefault}/${want} machines`;
+          look.seen(seen);
+          ctx.log(`sessions: ${seen}`);
+          return counts.every((c) => c === want) && withDefault === want && seen;
+        },
+        { timeoutMs: 90_000, intervalMs: 1000, log: ctx.log },
+      );
     },
   };
 

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
+import { waitFor } from '../../../phases/wait.js';
 
 /** A PEM CSR for the node, made by openssl (Node's crypto makes keys, not CSRs). */
 export function nodeCsr(node: string, keyPem: string): string {
@@ -40,24 +41,25 @@ export async function tlsBootstrap(node: string, bootstrapKubeconfig: string, lo
   });
   const name = created.metadata.name;
   log(`TLS bootstrap: CSR ${name} sent for system:node:${node}`);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const csrObj = await client.get<{ status?: { certificate?: string; conditions?: Array<{ type: string; message?: string }> } }>(`/apis/certificates.k8s.io/v1/certificatesigningrequests/${name}`);
-    const denied = csrObj.status?.conditions?.find((c) => c.type === 'Denied' || c.type === 'Failed');
-    if (denied) throw new Error(`CSR ${name} ${denied.type}: ${denied.message ?? ''}`);
-    if (csrObj.status?.certificate) {
-      log(`TLS bootstrap: CSR ${name} approved and issued`);
-      const cluster = { server: creds.server, 'certificate-authority-data': Buffer.from(creds.ca).toString('base64') };
-      return stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'default-cluster', cluster }],
-        users: [{ name: 'default-auth', user: { 'client-certificate-data': csrObj.status.certificate, 'client-key-data': Buffer.from(keyPem).toString('base64') } }],
-        contexts: [{ name: 'default-context', context: { cluster: 'default-cluster', user: 'default-auth', namespace: 'default' } }],
-        'current-context': 'default-context',
-      });
-    }
-    await new Promise((res) => setTimeout(res, 1000));
-  }
-  throw new Error(`CSR ${name} not issued within ${timeoutMs / 1000} s`);
+  class Refused extends Error {}
+  const certificate = await waitFor(
+    `CSR ${name} issued`,
+    async () => {
+      const csrObj = await client.get<{ status?: { certificate?: string; conditions?: Array<{ type: string; message?: string }> } }>(`/apis/certificates.k8s.io/v1/certificatesigningrequests/${name}`);
+      const denied = csrObj.status?.conditions?.find((c) => c.type === 'Denied' || c.type === 'Failed');
+      if (denied) throw new Refused(`CSR ${name} ${denied.type}: ${denied.message ?? ''}`);
+      return csrObj.status?.certificate;
+    },
+    { timeoutMs, intervalMs: 1000, log, fatal: (e) => e instanceof Refused },
+  );
+  log(`TLS bootstrap: CSR ${name} approved and issued`);
+  const cluster = { server: creds.server, 'certificate-authority-data': Buffer.from(creds.ca).toString('base64') };
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'default-cluster', cluster }],
+    users: [{ name: 'default-auth', user: { 'client-certificate-data': certificate, 'client-key-data': Buffer.from(keyPem).toString('base64') } }],
+    contexts: [{ name: 'default-context', context: { cluster: 'default-cluster', user: 'default-auth', namespace: 'default' } }],
+    'current-context': 'default-context',
+  });
 }
