@@ -6,9 +6,9 @@
  */
 import { AddressError, containsAddress, contains, formatPrefix, parseAddress, parsePrefix, type Prefix } from '../net/ipv6.js';
 import { planAddresses, type AddressPlan } from './addressPlan.js';
-import type { ClusterSpec } from '../spec/cluster.js';
+import { API_VERSION, type ClusterSpec } from '../spec/cluster.js';
 import { fieldPath, type Problem } from '../spec/problems.js';
-import { publicIPv6, type BgpNeighbor, type Device, type ProviderFacts } from '../spec/devices.js';
+import { providerFacts, publicIPv6, type BgpNeighbor, type Device, type ProviderFacts } from '../spec/devices.js';
 
 type Path = Array<string | number>;
 
@@ -49,8 +49,8 @@ export function decodeFacts(file: string, text: string): FactsResult {
   }
   const root = r.obj(json, []);
   if (!root) return { ok: false, problems: r.problems };
-  if (root.apiVersion !== 'native6.dev/v1alpha1' || root.kind !== 'ProviderFacts') {
-    r.report(['kind'], 'is not a native6.dev/v1alpha1 ProviderFacts file', 're-run apply to record the provider facts again');
+  if (root.apiVersion !== API_VERSION || root.kind !== 'ProviderFacts') {
+    r.report(['kind'], `is not a ${API_VERSION} ProviderFacts file`, 're-run apply to record the provider facts again');
   }
   const cluster = r.typed<string>(root.cluster, ['cluster'], 'string');
   const reservedBlock = r.typed<string>(root.reservedBlock, ['reservedBlock'], 'string');
@@ -100,7 +100,7 @@ export function decodeFacts(file: string, text: string): FactsResult {
     devices.push({ hostname: hostname ?? '', network: { addresses: addrs }, bgp_neighbors: neighbors });
   });
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
-  return { ok: true, facts: { apiVersion: 'native6.dev/v1alpha1', kind: 'ProviderFacts', cluster: cluster!, reservedBlock: reservedBlock!, devices } };
+  return { ok: true, facts: providerFacts(cluster!, reservedBlock!, devices) };
 }
 
 /** The plan with the provider's block filled in when the spec only gave its size. */

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSpecFile, ownedDirs, renderAll, writeTree, type LoadedCluster } from './workspace.js';
-import { formatProblem } from '../spec/problems.js';
+import { ProblemsError } from '../spec/problems.js';
 
 export interface ScratchCluster {
   readonly repo: string;
@@ -40,7 +40,7 @@ export function scratchCluster(name: string, shape: { controlPlanes: number; wor
   const { cluster, problems } = loadSpecFile(repo, `infra/${name}.yaml`);
   if (!cluster) {
     rmSync(repo, { recursive: true, force: true });
-    throw new Error(problems.map(formatProblem).join('\n'));
+    throw new ProblemsError(problems);
   }
   writeTree(repo, renderAll([cluster]), ownedDirs([cluster]));
   return { repo, cluster, remove: () => rmSync(repo, { recursive: true, force: true }) };

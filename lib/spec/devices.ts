@@ -6,6 +6,8 @@
  * plan read one neutral shape and never a platform's module.
  */
 
+import { API_VERSION } from './cluster.js';
+
 export interface DeviceAddress {
   readonly address_family: 4 | 6;
   readonly public: boolean;
@@ -48,11 +50,16 @@ export interface Device {
  * assigned and each device's metadata with passwords removed.
  */
 export interface ProviderFacts {
-  readonly apiVersion: 'native6.dev/v1alpha1';
+  readonly apiVersion: typeof API_VERSION;
   readonly kind: 'ProviderFacts';
   readonly cluster: string;
   readonly reservedBlock: string;
   readonly devices: readonly Device[];
+}
+
+/** The facts record of a cluster: its block and its devices, as given (redactFacts() before writing them). */
+export function providerFacts(cluster: string, reservedBlock: string, devices: readonly Device[]): ProviderFacts {
+  return { apiVersion: API_VERSION, kind: 'ProviderFacts', cluster, reservedBlock, devices };
 }
 
 /** The device's public IPv6 address entry (its /127 on Equinix Metal). */

@@ -21,7 +21,7 @@ import { ADMIN_USER, AdminCredential, ClusterSecrets } from '../../pki/clusterSe
 import { bgpPasswordSecret } from '../../render/calico.js';
 import { API_SERVER_PORT } from '../../render/kubeadm.js';
 import { readFabric, readSyncObjects } from '../../render/read.js';
-import { redactFacts, type ProviderFacts } from '../../spec/devices.js';
+import { providerFacts, redactFacts } from '../../spec/devices.js';
 import { apiEndpointRecord } from '../dns/digitalocean.js';
 import type { BootstrapContext, Cluster, ClusterOutputs, Platform } from '../platform.js';
 import { calicoInstallObjects, readCalicoManifest } from './calico.js';
@@ -46,7 +46,7 @@ function resources({ spec, plan }: Cluster, _specFile: string, config: pulumi.Co
     sshPublicKey: secrets.sshPublicKey,
   };
   const metal = new MetalCluster(spec.name, { spec, plan, secrets: values, ...(organizationId ? { organizationId } : {}) });
-  const facts = metal.devices.apply((devices): ProviderFacts => redactFacts({ apiVersion: 'native6.dev/v1alpha1', kind: 'ProviderFacts', cluster: spec.name, reservedBlock: formatPrefix(plan.block), devices }));
+  const facts = metal.devices.apply((devices) => redactFacts(providerFacts(spec.name, formatPrefix(plan.block), devices)));
   const admin = new AdminCredential(`${spec.name}-admin`, { cluster: spec.name, caCertPem: secrets.caCertPem, caKeyPem: values.caKeyPem });
   const kubeconfigFor = (server: pulumi.Input<string>) =>
     pulumi.secret(

@@ -8,7 +8,7 @@
  */
 import type * as pulumi from '@pulumi/pulumi';
 import { formatPrefix } from '../../net/ipv6.js';
-import type { ProviderFacts } from '../../spec/devices.js';
+import { providerFacts } from '../../spec/devices.js';
 import type { BootstrapContext, Cluster, ClusterOutputs, Platform } from '../platform.js';
 import { installLabFlux } from './flux.js';
 import { ensureLabGitServer, pushToLabGitServer } from './gitServer.js';
@@ -24,7 +24,7 @@ function resources({ spec, plan }: Cluster, specFile: string, _config: pulumi.Co
     machines: plan.machines.map((m) => m.name),
     ranges: plan.ranges.map((r) => `${r.name}=${formatPrefix(r.prefix)}`),
   });
-  const facts = lab.devices.apply((devices): ProviderFacts => ({ apiVersion: 'native6.dev/v1alpha1', kind: 'ProviderFacts', cluster: spec.name, reservedBlock: formatPrefix(plan.block), devices }));
+  const facts = lab.devices.apply((devices) => providerFacts(spec.name, formatPrefix(plan.block), devices));
   return { facts, kubeconfig: lab.kubeconfig };
 }
 
