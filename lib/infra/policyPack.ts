@@ -9,7 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
+import { nodeLauncher } from '../toolchain/nodeLauncher.js';
 
 export const POLICY_PACK_SOURCE = 'infra/policy';
 
@@ -23,17 +24,14 @@ export function policyPackRunner(repoRoot: string): string {
 }
 
 function launcher(repoRoot: string, dir: string): string {
-  const modules = relative(dir, join(repoRoot, 'node_modules'));
-  return [
-    '#!/bin/sh',
-    '# Written by lib/infra/policyPack.ts: the native6 policy pack as an executable analyzer',
-    '# (Pulumi starts it with the engine address).',
-    'here=$(cd "$(dirname "$0")" && pwd)',
-    '# @pulumi/policy reads the pack\'s package.json from the working directory.',
-    'cd "$here"',
-    `exec node "$here/${modules}/@pulumi/pulumi/cmd/run-policy-pack/index.js" "$1" "$here"`,
-    '',
-  ].join('\n');
+  return nodeLauncher({
+    repoDir: repoRoot,
+    dir,
+    about: ['Written by lib/infra/policyPack.ts: the native6 policy pack as an executable analyzer', '(Pulumi starts it with the engine address).'],
+    cdWhy: "@pulumi/policy reads the pack's package.json from the working directory.",
+    entry: '@pulumi/pulumi/cmd/run-policy-pack/index.js',
+    args: '"$1" "$here"',
+  });
 }
 
 /** Builds the pack unless it is there from the same sources; returns the analyzer's path. */

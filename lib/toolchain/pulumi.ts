@@ -15,7 +15,8 @@
  * part of @pulumi/pulumi (README, "Pulumi").
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
+import { nodeLauncher } from './nodeLauncher.js';
 import { capture } from '../exec/capture.js';
 import { goSourceStamp, linkOrBuild, programReady } from './goProgram.js';
 
@@ -53,15 +54,17 @@ function flags(): string[] {
 }
 
 function launcher(repoDir: string, binDir: string): string {
-  const modules = relative(binDir, join(repoDir, 'node_modules'));
-  return [
-    '#!/bin/sh',
-    '# Written by `npm run setup`: the Node.js dynamic-provider host of @pulumi/pulumi, with tsx loaded',
-    '# (by absolute path: the provider runs in the Pulumi workspace, not in the repository).',
-    'here=$(cd "$(dirname "$0")" && pwd)',
-    `exec node --import "file://$here/${modules}/tsx/dist/loader.mjs" "$here/${modules}/@pulumi/pulumi/cmd/dynamic-provider/index.js" "$@"`,
-    '',
-  ].join('\n');
+  return nodeLauncher({
+    repoDir,
+    dir: binDir,
+    about: [
+      'Written by `npm run setup`: the Node.js dynamic-provider host of @pulumi/pulumi, with tsx loaded',
+      '(by absolute path: the provider runs in the Pulumi workspace, not in the repository).',
+    ],
+    imports: ['tsx/dist/loader.mjs'],
+    entry: '@pulumi/pulumi/cmd/dynamic-provider/index.js',
+    args: '"$@"',
+  });
 }
 
 export async function pulumiReady(cacheDir: string, repoDir: string): Promise<boolean> {
