@@ -16,14 +16,16 @@
  * the log file, and removes what it built unless --keep is given (or only
  * some phases were asked for).
  */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { textTable } from '../lib/plan/table.js';
 import { PhaseError, PhaseSelectionError, phaseSlug, progressLine, selectPhases, type PhaseReport } from '../lib/phases/phase.js';
-import { createLabContext, labDown, runLabPhases } from '../lib/platforms/lab/lab.js';
+import { CODE_ROOT, createLabContext, labDown, runLabPhases } from '../lib/platforms/lab/lab.js';
 import { labVerify } from '../lib/platforms/lab/verify.js';
 import { LAB_PHASE_GROUPS, LAB_PHASES } from '../lib/platforms/lab/phases.js';
 import { createRunner } from '../lib/platforms/lab/exec.js';
 import { LAB } from '../lib/platforms/lab/rules.js';
+import { labHostProblem } from '../lib/platforms/lab/host.js';
 import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify/probes.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/spec/problems.js';
@@ -87,8 +89,10 @@ if (cluster.spec.platform !== LAB) {
   console.error(`lab: ${file} is an ${cluster.spec.platform} cluster; the lab runs specs with "platform: ${LAB}"`);
   process.exit(2);
 }
-if (process.getuid?.() !== 0) {
-  console.error('lab: the lab makes network namespaces and must run as root');
+const host = labHostProblem(join(CODE_ROOT, '.cache', 'bin'));
+// down needs only root (setup's programs are not used to take the lab down).
+if (host && !(command === 'down' && process.getuid?.() === 0)) {
+  console.error(`lab: ${host}`);
   process.exit(2);
 }
 

@@ -15,10 +15,10 @@
  * (5201, 5202) and removes: the zero-trust baseline stays on throughout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRunner, type Runner } from '../../lib/platforms/lab/exec.js';
 import { CODE_ROOT, createLabContext, labDown, runLabPhases, type LabContext } from '../../lib/platforms/lab/lab.js';
+import { labHostProblem } from '../../lib/platforms/lab/host.js';
 import { onPod } from '../../lib/platforms/lab/machine.js';
 import { labAdminClient } from '../../lib/platforms/lab/verify/probes.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
@@ -135,12 +135,9 @@ async function benchPaths(r: Runner, ctx: LabContext): Promise<void> {
 }
 
 export async function benchFabric(): Promise<number> {
-  if (process.getuid?.() !== 0) {
-    console.error('bench fabric: needs root (network namespaces)');
-    return 2;
-  }
-  if (!existsSync(join(CODE_ROOT, '.cache/bin/kube-apiserver'))) {
-    console.error('bench fabric: run npm run setup first');
+  const host = labHostProblem(join(CODE_ROOT, '.cache/bin'));
+  if (host) {
+    console.error(`bench fabric: ${host}`);
     return 2;
   }
   const r = createRunner();

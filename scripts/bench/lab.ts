@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { createRunner } from '../../lib/platforms/lab/exec.js';
 import type { SessionTimers } from '../../lib/platforms/lab/frr.js';
 import { createLabContext, labDown, runLabPhases, CODE_ROOT } from '../../lib/platforms/lab/lab.js';
+import { labHostProblem } from '../../lib/platforms/lab/host.js';
 import { mountNamespacePids } from '../../lib/platforms/lab/machine.js';
 import { namespacePids, listNamespaces } from '../../lib/platforms/lab/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
@@ -45,12 +46,9 @@ function rssKiB(pid: number): number {
 }
 
 export async function benchLab(): Promise<number> {
-  if (process.getuid?.() !== 0) {
-    console.error('bench lab: needs root (network namespaces)');
-    return 2;
-  }
-  if (!existsSync(join(CODE_ROOT, '.cache/bin/kube-apiserver'))) {
-    console.error('bench lab: run npm run setup first');
+  const host = labHostProblem(join(CODE_ROOT, '.cache/bin'));
+  if (host) {
+    console.error(`bench lab: ${host}`);
     return 2;
   }
   const scratch = scratchCluster('bench', { controlPlanes: 3, workers: 2, block: '2001:db8:4300::/56' });

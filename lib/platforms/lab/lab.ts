@@ -11,6 +11,7 @@ import { runPhases, type Phase as EnginePhase, type PhaseReport } from '../../ph
 import { readFabric } from '../../render/read.js';
 import type { ClusterInputs } from '../../render/tree.js';
 import { ensureRouterDaemons, pidAlive } from './daemons.js';
+import { labHostProblem } from './host.js';
 import { labDevices } from './metadata.js';
 import { spawn } from 'node:child_process';
 import { createRunner, type Runner } from './exec.js';
@@ -79,7 +80,8 @@ export const NETWORK_PHASES: readonly Phase[] = [
   {
     name: 'preflight',
     async run(ctx) {
-      if (process.getuid?.() !== 0) throw new Error('the lab makes network namespaces: run it as root');
+      const host = labHostProblem(ctx.binDir);
+      if (host) throw new Error(host);
       const missing: string[] = [];
       for (const c of ['ip', 'sysctl', 'bird6', 'birdc6', 'vtysh', '/usr/lib/frr/bgpd', '/usr/lib/frr/bfdd', '/usr/lib/frr/zebra', 'ping']) {
         if (!(await commandExists(ctx.runner, c))) missing.push(c);

@@ -6,7 +6,7 @@
 import { formatAddress, formatPrefix } from '../../net/ipv6.js';
 import type { AddressPlan } from '../../plan/addressPlan.js';
 import type { ClusterSpec } from '../../spec/cluster.js';
-import type { Device, ProviderFacts } from '../../spec/devices.js';
+import { providerFacts, type Device, type ProviderFacts } from '../../spec/devices.js';
 import { LAB_ROUTER_PEERS } from './provider.js';
 
 export function labDevices(spec: ClusterSpec, plan: AddressPlan): Device[] {
@@ -46,11 +46,5 @@ export function labDevices(spec: ClusterSpec, plan: AddressPlan): Device[] {
 }
 
 export function labFacts(spec: ClusterSpec, plan: AddressPlan): ProviderFacts {
-  return {
-    apiVersion: 'native6.dev/v1alpha1',
-    kind: 'ProviderFacts',
-    cluster: spec.name,
-    reservedBlock: formatPrefix(plan.block),
-    devices: labDevices(spec, plan),
-  };
+  return providerFacts(spec.name, formatPrefix(plan.block), labDevices(spec, plan));
 }

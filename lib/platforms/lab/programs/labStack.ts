@@ -11,6 +11,7 @@ import { formatProblem } from '../../../spec/problems.js';
 import type { Device } from '../../../spec/devices.js';
 import { createRunner } from '../exec.js';
 import { createLabContext, labDown, runLabPhases } from '../lab.js';
+import { labHostProblem } from '../host.js';
 import { labDevices } from '../metadata.js';
 import { UP_PHASES } from '../phases.js';
 import { LAB } from '../rules.js';
@@ -21,9 +22,10 @@ export async function labStackUp(repoRoot: string, specFile: string): Promise<{ 
   if (!loaded.ok) throw new Error(loaded.problems.map(formatProblem).join('\n'));
   const { spec, plan } = loaded;
   if (spec.platform !== LAB) throw new Error(`${specFile}: spec.platform is "${spec.platform}", not ${LAB}`);
-  if (process.getuid?.() !== 0) throw new Error('the lab makes network namespaces and must run as root');
   const devices = labDevices(spec, plan);
   const ctx = createLabContext(repoRoot, { spec, plan, devices, sources: [specFile] });
+  const host = labHostProblem(ctx.binDir);
+  if (host) throw new Error(host);
   await runLabPhases(ctx, UP_PHASES, (p) => ctx.log(`${p.ok ? 'ok' : 'failed'} ${p.name}: ${p.note} (${(p.ms / 1000).toFixed(1)}s)`));
   return { devices, kubeconfig: readFileSync(adminConf(ctx), 'utf8') };
 }
