@@ -23,7 +23,7 @@ import { PhaseError, PhaseSelectionError, phaseSlug, progressLine, selectPhases,
 import { CODE_ROOT, createLabContext, labDown, runLabPhases } from '../lib/platforms/lab/lab.js';
 import { labVerify } from '../lib/platforms/lab/verify.js';
 import { LAB_PHASE_GROUPS, LAB_PHASES } from '../lib/platforms/lab/phases.js';
-import { createRunner } from '../lib/platforms/lab/exec.js';
+import { createRunner } from '../lib/exec/run.js';
 import { LAB } from '../lib/platforms/lab/rules.js';
 import { labHostProblem } from '../lib/platforms/lab/host.js';
 import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify/probes.js';

@@ -4,12 +4,12 @@
  * it moved meanwhile (bounded). Nothing is committed when nothing changed.
  * Real git, run as a child process in the checkout.
  */
-import { capture, type Captured } from '../exec/capture.js';
+import { capture, type RunResult } from '../exec/run.js';
 import { retry } from '../phases/retry.js';
 
 export class GitError extends Error {}
 
-export function git(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Captured> {
+export function git(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
   return capture('git', args, { cwd, env });
 }
 

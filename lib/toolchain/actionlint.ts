@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { capture } from '../exec/capture.js';
+import { capture } from '../exec/run.js';
 import { goSourceStamp, linkOrBuild, programReady } from './goProgram.js';
 
 export const ACTIONLINT = {

@@ -22,10 +22,9 @@
  * (charts/calico). When the file is missing or is not the pinned release,
  * the step fails and says what the module holds instead.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { goModDownload } from './go.js';
 import { MANIFEST_NAME, sha256 } from './cacheDir.js';
 import { CALICO_CONFD } from './pins.js';
 import { replaceCacheDir } from './cacheDir.js';
@@ -102,36 +101,6 @@ export function calicoManifestReady(cacheDir: string): boolean {
   } catch {
     return false;
   }
-}
-
-interface Downloaded {
-  Dir: string;
-  Sum: string;
-}
-
-function goModDownload(module: string, version: string): Promise<Downloaded> {
-  const cwd = mkdtempSync(join(tmpdir(), 'native6-gomod-'));
-  const env = { ...process.env, GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=mod`.trim() };
-  return new Promise<Downloaded>((resolve, reject) => {
-    execFile('go', ['mod', 'download', '-json', `${module}@${version}`], { cwd, env, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      rmSync(cwd, { recursive: true, force: true });
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new Error('`go` is not on PATH: setup needs Go to fetch the pinned Calico module (see the README, "Setup")'));
-        return;
-      }
-      let info: Partial<Downloaded> & { Error?: string } = {};
-      try {
-        info = JSON.parse(stdout) as typeof info;
-      } catch {
-        // reported below
-      }
-      if (err || info.Error || !info.Dir) {
-        reject(new Error(`go mod download ${module}@${version} failed: ${(info.Error ?? stderr.trim()) || err?.message || 'no Dir in its answer'}`));
-        return;
-      }
-      resolve({ Dir: info.Dir, Sum: info.Sum ?? '' });
-    });
-  });
 }
 
 /** What the module offers in place of a missing manifest, for the error. */

@@ -1,5 +1,5 @@
 /** The Go toolchain as setup needs it: the version check, and `go mod download` of one pinned module. */
-import { execFile } from 'node:child_process';
+import { capture } from '../exec/run.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,19 +18,8 @@ export interface GoInfo {
 
 let goInfo: Promise<GoInfo> | undefined;
 
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolveRun, reject) => {
-    execFile(
-      cmd,
-      args,
-      { cwd: opts.cwd, env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') reject(err);
-        else resolveRun({ stdout, stderr, code: err ? (typeof err.code === 'number' ? err.code : 1) : 0 });
-      },
-    );
-  });
-}
+/** Setup's commands: run to their end, whatever the exit (lib/exec/run.ts). */
+export const run = capture;
 
 const GO_NEEDED =
   `Go >= ${GO_MIN_VERSION.join('.')} is needed for \`npm run setup\`: it fetches the pinned upstream API schemas ` +
@@ -41,12 +30,8 @@ const GO_NEEDED =
 /** Checks that a recent enough `go` is on PATH (once per process). */
 export function requireGo(): Promise<GoInfo> {
   goInfo ??= (async () => {
-    let out: { stdout: string; code: number };
-    try {
-      out = await run('go', ['version']);
-    } catch {
-      throw new Error(`\`go\` is not on PATH. ${GO_NEEDED}`);
-    }
+    const out = await run('go', ['version']);
+    if (out.code === 127) throw new Error(`\`go\` is not on PATH. ${GO_NEEDED}`);
     const m = /go(\d+)\.(\d+)(\.\d+)?/.exec(out.stdout);
     if (out.code !== 0 || !m) throw new Error(`\`go version\` did not work (${out.stdout.trim()}). ${GO_NEEDED}`);
     const info = { version: m[0], major: Number(m[1]), minor: Number(m[2]) };

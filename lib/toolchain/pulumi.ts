@@ -17,7 +17,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { nodeLauncher } from './nodeLauncher.js';
-import { capture } from '../exec/capture.js';
+import { capture } from '../exec/run.js';
 import { goSourceStamp, linkOrBuild, programReady } from './goProgram.js';
 
 export const PULUMI = {

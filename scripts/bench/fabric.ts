@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createRunner, type Runner } from '../../lib/platforms/lab/exec.js';
+import { createRunner, type Runner } from '../../lib/exec/run.js';
 import { CODE_ROOT, createLabContext, labDown, runLabPhases, type LabContext } from '../../lib/platforms/lab/lab.js';
 import { labHostProblem } from '../../lib/platforms/lab/host.js';
 import { onPod } from '../../lib/platforms/lab/machine.js';

@@ -14,7 +14,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRunner } from '../../lib/platforms/lab/exec.js';
+import { createRunner } from '../../lib/exec/run.js';
 import type { SessionTimers } from '../../lib/platforms/lab/frr.js';
 import { createLabContext, labDown, runLabPhases, CODE_ROOT } from '../../lib/platforms/lab/lab.js';
 import { labHostProblem } from '../../lib/platforms/lab/host.js';

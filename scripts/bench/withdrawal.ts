@@ -6,7 +6,7 @@
  * (SIGCONT) whatever happens. Milliseconds per machine, NaN if not withdrawn
  * within `limitMs`.
  */
-import type { Runner } from '../../lib/platforms/lab/exec.js';
+import type { Runner } from '../../lib/exec/run.js';
 import type { LabContext } from '../../lib/platforms/lab/lab.js';
 import { namespacePids } from '../../lib/platforms/lab/netns.js';
 import { signal } from '../../lib/platforms/lab/process.js';

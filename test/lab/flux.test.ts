@@ -18,7 +18,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
-import { createRunner } from '../../lib/platforms/lab/exec.js';
+import { createRunner } from '../../lib/exec/run.js';
 import { fieldManagers, FLUX_PHASES } from '../../lib/platforms/lab/flux.js';
 import type { PhaseReport } from '../../lib/phases/phase.js';
 import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab/lab.js';

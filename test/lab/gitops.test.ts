@@ -21,7 +21,7 @@ import { containsAddress, formatPrefix, parseAddress, parsePrefix } from '../../
 import { applyAction, planAction, teardownAction } from '../../lib/gitops/actions.js';
 import { createOctokit } from '../../lib/gitops/github.js';
 import { createLineLog } from '../../lib/gitops/log.js';
-import { createRunner } from '../../lib/platforms/lab/exec.js';
+import { createRunner } from '../../lib/exec/run.js';
 import { ensureBareRepository, labGitServer } from '../../lib/platforms/lab/gitServer.js';
 import { createLabContext, labDown } from '../../lib/platforms/lab/lab.js';
 import { listNamespaces } from '../../lib/platforms/lab/netns.js';

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createRunner } from '../../lib/platforms/lab/exec.js';
+import { createRunner } from '../../lib/exec/run.js';
 import type { PhaseReport } from '../../lib/phases/phase.js';
 import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab/lab.js';
 import { MOUNT_NS_DIR } from '../../lib/platforms/lab/machine.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Runner, RunOptions, RunResult } from '../../lib/platforms/lab/exec.js';
+import type { Runner, RunOptions, RunResult } from '../../lib/exec/run.js';
 import { routerConfig, multipathLimit } from '../../lib/platforms/lab/frr.js';
 import { ensureVeth } from '../../lib/platforms/lab/netns.js';
 import { allNamespaces, labTopology } from '../../lib/platforms/lab/topology.js';

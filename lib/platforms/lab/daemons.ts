@@ -7,7 +7,7 @@
  */
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Runner } from './exec.js';
+import type { Runner } from '../../exec/run.js';
 import type { RouterConfig } from './frr.js';
 import { processAlive } from './process.js';
 

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitUntil } from '../../phases/wait.js';
 import { pidAlive } from './daemons.js';
-import type { Runner } from './exec.js';
+import type { Runner } from '../../exec/run.js';
 import type { LabContext } from './lab.js';
 import { killAll } from './process.js';
 import { LAB_GIT_URL } from './provider.js';

@@ -14,7 +14,7 @@ import { ensureRouterDaemons, pidAlive } from './daemons.js';
 import { labHostProblem } from './host.js';
 import { labDevices } from './metadata.js';
 import { spawn } from 'node:child_process';
-import { createRunner, type Runner } from './exec.js';
+import { createRunner, type Runner } from '../../exec/run.js';
 import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './frr.js';
 import { deleteNamespace, listNamespaces } from './netns.js';
 import { mountNamespacePids, releaseMachineMounts, releaseMountNsDir, removeCreatedMountpoints } from './machine.js';

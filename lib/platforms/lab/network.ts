@@ -2,7 +2,7 @@
  * Building the lab's wires: namespaces, links, addresses and static routes
  * of the provider side (routers, internet) and of every machine. Idempotent.
  */
-import type { Runner } from './exec.js';
+import type { Runner } from '../../exec/run.js';
 import { ensureAddress, ensureNamespace, ensureRoute, ensureVeth, linkExists, linkUp, sysctl } from './netns.js';
 import type { LabTopology } from './topology.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { clusterNameOf, loadCluster } from '../../load.js';
 import { formatProblem } from '../../../spec/problems.js';
 import type { Device } from '../../../spec/devices.js';
-import { createRunner } from '../exec.js';
+import { createRunner } from '../../../exec/run.js';
 import { createLabContext, labDown, runLabPhases } from '../lab.js';
 import { labHostProblem } from '../host.js';
 import { labDevices } from '../metadata.js';

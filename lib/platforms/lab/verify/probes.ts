@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
 import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../../net/ipv6.js';
 import { onPod } from '../machine.js';
-import type { Runner } from '../exec.js';
+import type { Runner } from '../../../exec/run.js';
 import type { LabContext } from '../lab.js';
 import { CODE_ROOT } from '../lab.js';
 

@@ -1,15 +1,19 @@
 /**
- * Running the lab's commands: every command goes through a Runner, which
- * logs it, bounds it in time, and on failure throws an error carrying the
- * command and its output (so a failed phase can say exactly what failed).
- * Tests swap the Runner for a recording fake.
+ * Running a program: the one way the product runs commands (the lab's, in
+ * its namespaces; git; setup's Go builds). A Runner logs each command,
+ * bounds it in time, and on failure throws an error carrying the command and
+ * its output (so a failed phase can say exactly what failed); `capture`
+ * returns the result whatever the exit. Tests swap the Runner for a
+ * recording fake.
  */
 import { execFile } from 'node:child_process';
 
 export interface RunOptions {
   /** Run inside this network namespace (ip netns exec). */
   readonly ns?: string;
+  readonly cwd?: string;
   readonly input?: string;
+  /** 30 s by default; 0 for none. */
   readonly timeoutMs?: number;
   /** Return the result instead of throwing on a non-zero exit. */
   readonly allowFail?: boolean;
@@ -50,11 +54,12 @@ export function createRunner(log: (line: string) => void = () => {}): Runner {
         const child = execFile(
           argv[0]!,
           argv.slice(1),
-          { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, env: options.env ?? process.env, encoding: 'utf8' },
+          { timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, env: options.env ?? process.env, encoding: 'utf8', ...(options.cwd ? { cwd: options.cwd } : {}) },
           (error, stdout, stderr) => {
-            // A non-zero exit carries its status as a number; a failed start (ENOENT...) as a string.
+            // A non-zero exit carries its status as a number; a failed start (ENOENT...) as a string:
+            // 127 then, as a shell says of a command it cannot run.
             const status = (error as { code?: unknown } | null)?.code;
-            const code = !error ? 0 : typeof status === 'number' ? status : 1;
+            const code = !error ? 0 : typeof status === 'number' ? status : 127;
             const result = { code, stdout, stderr: error && !stderr ? error.message : stderr };
             if (code !== 0 && !options.allowFail) reject(new CommandError(text, result));
             else resolve(result);
@@ -66,4 +71,9 @@ export function createRunner(log: (line: string) => void = () => {}): Runner {
       });
     },
   };
+}
+
+/** Runs a program to its end and returns its exit and output, whatever they are (no time limit; a program that cannot start exits 127 with the reason as stderr). */
+export function capture(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return createRunner().run(cmd, args, { ...opts, allowFail: true, timeoutMs: 0 });
 }
