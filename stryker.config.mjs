@@ -34,7 +34,7 @@ export default {
     'lib/text/suggest.ts',
     'lib/plan/**/*.ts',
     'lib/render/**/*.ts',
-    'lib/calico/selector.ts',
+    'lib/platforms/lab/calicoNode/selector.ts',
     'lib/gitops/comment.ts',
     'lib/phases/retry.ts',
   ],

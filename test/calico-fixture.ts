@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import type { CalicoObject, DatastoreSnapshot } from '../lib/calico/confd.js';
-import { workloadLabels, type PolicyInputs } from '../lib/calico/policy.js';
-import { labDevices } from '../lib/platforms/lab/metadata.js';
+import type { CalicoObject, DatastoreSnapshot } from '../lib/platforms/lab/calicoNode/confd.js';
+import { workloadLabels, type PolicyInputs } from '../lib/platforms/lab/calicoNode/policy.js';
+import { labDevices } from '../lib/platforms/lab/provider/metadata.js';
 import { renderCluster, renderShared, type RenderedFile } from '../lib/render/tree.js';
 import { loadCluster } from '../lib/platforms/load.js';
 

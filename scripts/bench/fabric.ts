@@ -17,9 +17,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createRunner, type Runner } from '../../lib/exec/run.js';
-import { CODE_ROOT, createLabContext, labDown, runLabPhases, type LabContext } from '../../lib/platforms/lab/lab.js';
+import { CODE_ROOT } from '../../lib/platforms/lab/codeRoot.js';
+import { createLabContext, labDown, runLabPhases, type LabContext } from '../../lib/platforms/lab/lab.js';
 import { labHostProblem } from '../../lib/platforms/lab/host.js';
-import { onPod } from '../../lib/platforms/lab/machine.js';
+import { onPod } from '../../lib/platforms/lab/machine/machine.js';
 import { labAdminClient } from '../../lib/platforms/lab/verify/probes.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { scratchCluster } from '../../lib/repo/scratch.js';

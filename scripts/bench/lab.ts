@@ -15,11 +15,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRunner } from '../../lib/exec/run.js';
-import type { SessionTimers } from '../../lib/platforms/lab/frr.js';
-import { createLabContext, labDown, runLabPhases, CODE_ROOT } from '../../lib/platforms/lab/lab.js';
+import type { SessionTimers } from '../../lib/platforms/lab/provider/frr.js';
+import { CODE_ROOT } from '../../lib/platforms/lab/codeRoot.js';
+import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab/lab.js';
 import { labHostProblem } from '../../lib/platforms/lab/host.js';
-import { mountNamespacePids } from '../../lib/platforms/lab/machine.js';
-import { namespacePids, listNamespaces } from '../../lib/platforms/lab/netns.js';
+import { mountNamespacePids } from '../../lib/platforms/lab/machine/machine.js';
+import { namespacePids, listNamespaces } from '../../lib/platforms/lab/machine/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { scratchCluster } from '../../lib/repo/scratch.js';
 import { withdrawalTimes } from './withdrawal.js';

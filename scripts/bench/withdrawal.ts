@@ -8,8 +8,8 @@
  */
 import type { Runner } from '../../lib/exec/run.js';
 import type { LabContext } from '../../lib/platforms/lab/lab.js';
-import { namespacePids } from '../../lib/platforms/lab/netns.js';
-import { signal } from '../../lib/platforms/lab/process.js';
+import { namespacePids } from '../../lib/platforms/lab/machine/netns.js';
+import { signal } from '../../lib/platforms/lab/machine/process.js';
 import { kernelRoutes } from '../../lib/platforms/lab/verify/probes.js';
 
 export async function withdrawalTimes(r: Runner, ctx: LabContext, keepaliveS: number, limitMs: number): Promise<number[]> {

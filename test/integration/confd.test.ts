@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { confdKv } from '../../lib/calico/confd.js';
+import { confdKv } from '../../lib/platforms/lab/calicoNode/confd.js';
 import { calicoConfdDir, confdBinary } from '../../lib/toolchain/pins.js';
 import { SETUP_COMMAND } from '../../lib/toolchain/pins.js';
 import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/repo.js';

@@ -32,7 +32,7 @@ import { applyFluxInstall, DEPLOYMENT_PLACEMENT, fluxControllerArgs, fluxInstall
 import { FluxNotReadyError, revisionIs, waitForKustomizations } from '../../lib/flux/status.js';
 import { applyObjects, crdsEstablished, type KubeObject } from '../../lib/kube/objects.js';
 import { objectPath } from '../../lib/kube/paths.js';
-import { createGitHttpServer, ensureBareRepository, parseCgiHead } from '../../lib/platforms/lab/gitServer.js';
+import { createGitHttpServer, ensureBareRepository, parseCgiHead } from '../../lib/platforms/lab/provider/gitServer.js';
 import { FLUX_CONTROLLERS, fluxBinary } from '../../lib/toolchain/pins.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../../lib/toolchain/repo.js';
 import { goBinaryModuleVersion } from '../../lib/toolchain/steps/flux.js';

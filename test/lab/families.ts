@@ -5,7 +5,7 @@
  * must pass, and nothing may be reported missing.
  */
 import assert from 'node:assert/strict';
-import type { VerifyReport } from '../../lib/platforms/lab/verify.js';
+import type { VerifyReport } from '../../lib/platforms/lab/verify/verify.js';
 
 export const ALL_FAMILIES = [
   'bgp-sessions',

@@ -22,9 +22,9 @@ import { applyAction, planAction, teardownAction } from '../../lib/gitops/action
 import { createOctokit } from '../../lib/gitops/github.js';
 import { createLineLog } from '../../lib/gitops/log.js';
 import { createRunner } from '../../lib/exec/run.js';
-import { ensureBareRepository, labGitServer } from '../../lib/platforms/lab/gitServer.js';
+import { ensureBareRepository, labGitServer } from '../../lib/platforms/lab/provider/gitServer.js';
 import { createLabContext, labDown } from '../../lib/platforms/lab/lab.js';
-import { listNamespaces } from '../../lib/platforms/lab/netns.js';
+import { listNamespaces } from '../../lib/platforms/lab/machine/netns.js';
 import { kernelRoutes, labAdminClient, nextHops, probeFrom } from '../../lib/platforms/lab/verify/probes.js';
 import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { confdKv, ConfdInputError } from '../../lib/calico/confd.js';
-import { affinityName, blockAllocations, cidrToName, confirmedAffinity, emptyBlock, freeBlocks } from '../../lib/calico/ipam.js';
-import { advertisedServiceRanges, loopPreventionMode, loopPreventionScript } from '../../lib/calico/loopPrevention.js';
+import { confdKv, ConfdInputError } from '../../lib/platforms/lab/calicoNode/confd.js';
+import { affinityName, blockAllocations, cidrToName, confirmedAffinity, emptyBlock, freeBlocks } from '../../lib/platforms/lab/calicoNode/ipam.js';
+import { advertisedServiceRanges, loopPreventionMode, loopPreventionScript } from '../../lib/platforms/lab/calicoNode/loopPrevention.js';
 import { formatPrefix, parsePrefix } from '../../lib/net/ipv6.js';
 import { labFabric, labSnapshot } from '../calico-fixture.js';
 

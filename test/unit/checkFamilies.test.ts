@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CHECK_FAMILIES, familyOf, NO_HOST_ROW, notApplicable } from '../../lib/platforms/lab/checkFamilies.js';
+import { CHECK_FAMILIES, familyOf, NO_HOST_ROW, notApplicable } from '../../lib/platforms/lab/verify/checkFamilies.js';
 
 const NAMES: Record<string, string[]> = {
   'bgp-sessions': ['bgp/n6-lt_r1/sessions-established', 'bgp/n6-lt_r2/sessions-established'],

@@ -8,7 +8,7 @@
  *   entry points   scripts/, actions/, infra/
  *   workflows      lib/gitops
  *   the workspace  lib/infra (the Pulumi edge), lib/repo (the repository edge)
- *   platforms      lib/platforms, lib/calico (the lab's calico-node stand-ins)
+ *   platforms      lib/platforms (the lab's calico-node stand-ins in lib/platforms/lab/calicoNode)
  *   manifests      lib/flux, lib/render, lib/report
  *   address plan   lib/plan
  *   cluster model  lib/spec
@@ -31,7 +31,7 @@ const FLOORS: ReadonlyArray<{ floor: string; dirs: readonly string[] }> = [
   { floor: 'entry points', dirs: ['scripts/', 'actions/', 'infra/'] },
   { floor: 'workflows', dirs: ['lib/gitops/'] },
   { floor: 'the workspace', dirs: ['lib/infra/', 'lib/repo/'] },
-  { floor: 'platforms', dirs: ['lib/platforms/', 'lib/calico/'] },
+  { floor: 'platforms', dirs: ['lib/platforms/'] },
   { floor: 'manifests', dirs: ['lib/flux/', 'lib/render/', 'lib/report/'] },
   { floor: 'address plan', dirs: ['lib/plan/'] },
   { floor: 'cluster model', dirs: ['lib/spec/'] },

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compilePolicy, PolicyError, type PolicyInputs } from '../../lib/calico/policy.js';
+import { compilePolicy, PolicyError, type PolicyInputs } from '../../lib/platforms/lab/calicoNode/policy.js';
 import { containsAddress, parseAddress, parsePrefix } from '../../lib/net/ipv6.js';
 import { labPolicyInputs } from '../calico-fixture.js';
 

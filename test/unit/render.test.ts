@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { labDevices } from '../../lib/platforms/lab/metadata.js';
+import { labDevices } from '../../lib/platforms/lab/provider/metadata.js';
 import { checkFacts, decodeFacts, planWithFacts } from '../../lib/plan/facts.js';
 import { apiBootstrapNat } from '../../lib/render/apiBootstrap.js';
 import { assignExternalIPs } from '../../lib/render/apps.js';

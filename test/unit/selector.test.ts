@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSelector, SelectorError } from '../../lib/calico/selector.js';
+import { parseSelector, SelectorError } from '../../lib/platforms/lab/calicoNode/selector.js';
 
 type Labels = Record<string, string>;
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffMs, imageBinary, processesOfManifest, Supervisor, type Child, type ProcessSpec } from '../../lib/platforms/lab/supervisor.js';
+import { backoffMs, imageBinary, processesOfManifest, Supervisor, type Child, type ProcessSpec } from '../../lib/platforms/lab/machine/supervisor.js';
 
 const MANIFEST = `apiVersion: v1
 kind: Pod

@@ -5,21 +5,20 @@
  */
 import { appendFileSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { waitFor } from '../../phases/wait.js';
 import { runPhases, type Phase as EnginePhase, type PhaseReport } from '../../phases/phase.js';
 import { readFabric } from '../../render/read.js';
 import type { ClusterInputs } from '../../render/tree.js';
-import { ensureRouterDaemons, pidAlive } from './daemons.js';
+import { ensureRouterDaemons, pidAlive } from './provider/daemons.js';
 import { labHostProblem } from './host.js';
-import { labDevices } from './metadata.js';
+import { labDevices } from './provider/metadata.js';
 import { spawn } from 'node:child_process';
 import { createRunner, type Runner } from '../../exec/run.js';
-import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './frr.js';
-import { deleteNamespace, listNamespaces } from './netns.js';
-import { mountNamespacePids, releaseMachineMounts, releaseMountNsDir, removeCreatedMountpoints } from './machine.js';
-import { killAll } from './process.js';
-import { buildHostAccess, buildMachines, buildProvider } from './network.js';
+import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './provider/frr.js';
+import { deleteNamespace, listNamespaces } from './machine/netns.js';
+import { mountNamespacePids, releaseMachineMounts, releaseMountNsDir, removeCreatedMountpoints } from './machine/machine.js';
+import { killAll } from './machine/process.js';
+import { buildHostAccess, buildMachines, buildProvider } from './provider/network.js';
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
 import { labTopology, NS_PREFIX, type LabTopology } from './topology.js';
 import { formatAddress, parseAddress } from '../../net/ipv6.js';
@@ -40,7 +39,7 @@ export interface LabContext {
 }
 
 /** The project's own folder (where scripts/ and node_modules/ are), whatever repository the lab serves. */
-export const CODE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+import { CODE_ROOT } from './codeRoot.js';
 
 /** A phase of the lab's workflows (lib/phases), run with the lab's context. */
 export type Phase = EnginePhase<LabContext>;

@@ -4,8 +4,8 @@
  * (`npm run lab -- up --skip flux` builds the lab without Flux;
  * `npm run lab -- phase flux` runs Flux's phases on a running lab).
  */
-import { CONTROL_PLANE_PHASES } from './controlPlane.js';
-import { FLUX_PHASES } from './flux.js';
+import { CONTROL_PLANE_PHASES } from './kubernetes/controlPlane.js';
+import { FLUX_PHASES } from './kubernetes/flux.js';
 import { NETWORK_PHASES, type Phase } from './lab.js';
 
 /** The lab without Flux: what the lab's Pulumi resource brings up (apply installs Flux itself). */

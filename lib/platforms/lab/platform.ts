@@ -10,10 +10,10 @@ import type * as pulumi from '@pulumi/pulumi';
 import { formatPrefix } from '../../net/ipv6.js';
 import { providerFacts } from '../../spec/devices.js';
 import type { BootstrapContext, Cluster, ClusterOutputs, Platform } from '../platform.js';
-import { installLabFlux } from './flux.js';
-import { ensureLabGitServer, pushToLabGitServer } from './gitServer.js';
+import { installLabFlux } from './kubernetes/flux.js';
+import { ensureLabGitServer, pushToLabGitServer } from './provider/gitServer.js';
 import { createLabContext } from './lab.js';
-import { labDevices } from './metadata.js';
+import { labDevices } from './provider/metadata.js';
 import { LabCluster } from './pulumi.js';
 import { labRules } from './rules.js';
 

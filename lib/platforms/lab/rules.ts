@@ -7,7 +7,7 @@
 import { contains, DOCUMENTATION, formatPrefix, overlaps } from '../../net/ipv6.js';
 import { DEFAULTS } from '../../spec/cluster.js';
 import type { SpecRules } from '../../spec/rules.js';
-import { LAB_GIT_URL, LAB_PROVIDER_RANGE } from './provider.js';
+import { LAB_GIT_URL, LAB_PROVIDER_RANGE } from './provider/provider.js';
 
 export const LAB = 'lab';
 /** The lab's one metro and one machine plan. */

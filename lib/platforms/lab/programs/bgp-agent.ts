@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
-import { runAgent } from '../bgpAgent.js';
+import { runAgent } from '../calicoNode/bgpAgent.js';
 
 const { values } = parseArgs({
   options: {

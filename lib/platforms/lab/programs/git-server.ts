@@ -6,7 +6,7 @@
  *   git-server.ts --listen IPV6 --port 80 --root DIR
  */
 import { parseArgs } from 'node:util';
-import { createGitHttpServer } from '../gitServer.js';
+import { createGitHttpServer } from '../provider/gitServer.js';
 
 const { values } = parseArgs({ options: { listen: { type: 'string' }, port: { type: 'string', default: '80' }, root: { type: 'string' } } });
 if (!values.listen || !values.root) {

@@ -16,10 +16,10 @@ import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
-import { NodeAgent, type StaticPod } from '../kubelet/nodeAgent.js';
-import { PodRuntime, type ApiPod } from '../kubelet/pods.js';
-import { tlsBootstrap } from '../kubelet/bootstrap.js';
-import { hashOf, processesOfManifest, Supervisor, type Child, type ProcessSpec } from '../supervisor.js';
+import { NodeAgent, type StaticPod } from '../machine/kubelet/nodeAgent.js';
+import { PodRuntime, type ApiPod } from '../machine/kubelet/pods.js';
+import { tlsBootstrap } from '../machine/kubelet/bootstrap.js';
+import { hashOf, processesOfManifest, Supervisor, type Child, type ProcessSpec } from '../machine/supervisor.js';
 
 const { values } = parseArgs({
   options: {

@@ -12,7 +12,7 @@ import type { Device } from '../../../spec/devices.js';
 import { createRunner } from '../../../exec/run.js';
 import { createLabContext, labDown, runLabPhases } from '../lab.js';
 import { labHostProblem } from '../host.js';
-import { labDevices } from '../metadata.js';
+import { labDevices } from '../provider/metadata.js';
 import { UP_PHASES } from '../phases.js';
 import { LAB } from '../rules.js';
 import { adminConf } from '../verify/probes.js';

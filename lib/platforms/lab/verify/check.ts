@@ -1,5 +1,5 @@
 /** A verify check, the callback that records one, and the families verify runs or reports not applicable. */
-import { type FamilyId } from '../checkFamilies.js';
+import { type FamilyId } from './checkFamilies.js';
 
 export interface Check {
   readonly name: string;

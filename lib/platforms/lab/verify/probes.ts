@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
 import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../../net/ipv6.js';
-import { onPod } from '../machine.js';
+import { onPod } from '../machine/machine.js';
 import type { Runner } from '../../../exec/run.js';
 import type { LabContext } from '../lab.js';
-import { CODE_ROOT } from '../lab.js';
+import { CODE_ROOT } from '../codeRoot.js';
 
 interface KernelRoute {
   dst: string;

@@ -2,7 +2,7 @@
 import { KubeClient } from '../../../kube/client.js';
 import { containsAddress, formatAddress, parseAddress, parsePrefix } from '../../../net/ipv6.js';
 import type { LabContext } from '../lab.js';
-import { NO_HOST_ROW, type FamilyId } from '../checkFamilies.js';
+import { NO_HOST_ROW, type FamilyId } from './checkFamilies.js';
 import { type CheckFn, type Families } from './check.js';
 import { type EchoAnswer, type PodItem, askEcho, endpointNodes, inPod, singleRoutes } from './probes.js';
 import { policyMatrix } from './policyMatrix.js';

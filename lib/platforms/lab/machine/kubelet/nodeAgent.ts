@@ -9,7 +9,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { parse } from 'yaml';
-import { KubeError, type KubeClient } from '../../../kube/client.js';
+import { KubeError, type KubeClient } from '../../../../kube/client.js';
 
 export interface NodeIdentity {
   readonly name: string;

@@ -16,7 +16,7 @@
  * OURS, in place of Felix (README, "Calico in the lab"). Pure: the lab's
  * BGP agent applies the script with `nft -f -`.
  */
-import { formatPrefix, parsePrefix } from '../net/ipv6.js';
+import { formatPrefix, parsePrefix } from '../../../net/ipv6.js';
 import type { CalicoObject } from './confd.js';
 
 export const LOOP_TABLE = 'n6-felix-loop-prevention';

@@ -9,7 +9,7 @@
  * next block), then a confirmed BlockAffinity for itself, as Calico's IPAM
  * does (libcalico-go/lib/ipam: claimAffineBlock).
  */
-import { formatAddress, formatPrefix, parseAddress, type Prefix } from '../net/ipv6.js';
+import { formatAddress, formatPrefix, parseAddress, type Prefix } from '../../../net/ipv6.js';
 
 /** Calico's KDD name for a CIDR: '.', ':' and '/' become '-' (libcalico-go names.CIDRToName). */
 export function cidrToName(cidr: string): string {

@@ -27,20 +27,20 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KubeClient, credentialsFromKubeconfig } from '../../kube/client.js';
-import { applyFluxInstall, fluxControllerArgs, fluxInstallManifests, FLUX_NAMESPACE, readFluxCrds, requestReconcile, type ControllerPlacement, type FluxControllerName } from '../../flux/install.js';
-import { waitForKustomizations, type KustomizationState } from '../../flux/status.js';
-import { applyObjects } from '../../kube/objects.js';
-import { waitUntil } from '../../phases/wait.js';
-import { readSyncObjects } from '../../render/read.js';
-import { FLUX_CONTROLLERS, fluxBinary } from '../../toolchain/pins.js';
+import { KubeClient, credentialsFromKubeconfig } from '../../../kube/client.js';
+import { applyFluxInstall, fluxControllerArgs, fluxInstallManifests, FLUX_NAMESPACE, readFluxCrds, requestReconcile, type ControllerPlacement, type FluxControllerName } from '../../../flux/install.js';
+import { waitForKustomizations, type KustomizationState } from '../../../flux/status.js';
+import { applyObjects } from '../../../kube/objects.js';
+import { waitUntil } from '../../../phases/wait.js';
+import { readSyncObjects } from '../../../render/read.js';
+import { FLUX_CONTROLLERS, fluxBinary } from '../../../toolchain/pins.js';
 import { FIELD_MANAGER } from './calicoInstall.js';
 import { setProcess } from './controlPlane.js';
-import { ensureLabGitServer, pushToLabGitServer } from './gitServer.js';
-import type { LabContext, Phase } from './lab.js';
-import { runOnMachine } from './machine.js';
-import type { MachineNode } from './topology.js';
-import { labAdminClient } from './verify/probes.js';
+import { ensureLabGitServer, pushToLabGitServer } from '../provider/gitServer.js';
+import type { LabContext, Phase } from '../lab.js';
+import { runOnMachine } from '../machine/machine.js';
+import type { MachineNode } from '../topology.js';
+import { labAdminClient } from '../verify/probes.js';
 
 /** The machine the controllers run on: the first control plane. */
 export function fluxMachine(ctx: LabContext): MachineNode {

@@ -5,21 +5,21 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { contains, formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../net/ipv6.js';
-import { mermaidTopology, svgTopology, type FabricPicture, type FabricRoute } from '../../report/topology.js';
-import { namespacePids } from './netns.js';
-import { signal } from './process.js';
-import type { LabContext } from './lab.js';
-import { readFabric } from '../../render/read.js';
-import { bgpPeerStates, establishedSessions } from './lab.js';
-import { bgpPeers } from '../../render/calico.js';
-import { FLUX_NAMESPACE } from '../../render/flux.js';
-import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../flux/status.js';
-import type { Device } from '../../spec/devices.js';
+import { contains, formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../../net/ipv6.js';
+import { mermaidTopology, svgTopology, type FabricPicture, type FabricRoute } from '../../../report/topology.js';
+import { namespacePids } from '../machine/netns.js';
+import { signal } from '../machine/process.js';
+import type { LabContext } from '../lab.js';
+import { readFabric } from '../../../render/read.js';
+import { bgpPeerStates, establishedSessions } from '../lab.js';
+import { bgpPeers } from '../../../render/calico.js';
+import { FLUX_NAMESPACE } from '../../../render/flux.js';
+import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../../flux/status.js';
+import type { Device } from '../../../spec/devices.js';
 import { CHECK_FAMILIES, familyOf, notApplicable, type FamilyId, type LabShape } from './checkFamilies.js';
-import { type Check, type CheckFn, type Families } from './verify/check.js';
-import { adminConf, findRoute, kernelRoutes, labAdminClient, nextHops, ping, probeFrom } from './verify/probes.js';
-import { verifyWorkloads } from './verify/workloads.js';
+import { type Check, type CheckFn, type Families } from './check.js';
+import { adminConf, findRoute, kernelRoutes, labAdminClient, nextHops, ping, probeFrom } from './probes.js';
+import { verifyWorkloads } from './workloads.js';
 
 export interface VerifyReport {
   readonly cluster: string;

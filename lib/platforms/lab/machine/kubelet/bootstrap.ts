@@ -12,8 +12,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
-import { waitFor } from '../../../phases/wait.js';
+import { credentialsFromKubeconfig, KubeClient } from '../../../../kube/client.js';
+import { waitFor } from '../../../../phases/wait.js';
 
 /** A PEM CSR for the node, made by openssl (Node's crypto makes keys, not CSRs). */
 export function nodeCsr(node: string, keyPem: string): string {

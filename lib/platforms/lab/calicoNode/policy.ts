@@ -30,7 +30,7 @@
  * serviceAccountSelector, HTTP match, ICMP type match, named ports, egress
  * ipBlock except in Kubernetes policies, host endpoints.
  */
-import { formatPrefix, parsePrefix } from '../net/ipv6.js';
+import { formatPrefix, parsePrefix } from '../../../net/ipv6.js';
 import { parseSelector, type Selector } from './selector.js';
 
 export interface Workload {

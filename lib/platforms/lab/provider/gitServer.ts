@@ -23,12 +23,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { waitUntil } from '../../phases/wait.js';
+import { waitUntil } from '../../../phases/wait.js';
 import { pidAlive } from './daemons.js';
-import type { Runner } from '../../exec/run.js';
-import type { LabContext } from './lab.js';
-import { killAll } from './process.js';
+import type { Runner } from '../../../exec/run.js';
+import { CODE_ROOT } from '../codeRoot.js';
+import type { LabContext } from '../lab.js';
+import { killAll } from '../machine/process.js';
 import { LAB_GIT_URL } from './provider.js';
 
 // ---------------------------------------------------------------- the server
@@ -193,8 +193,6 @@ function git(args: readonly string[]): string {
 
 // -------------------------------------------------------------------- the lab
 
-/** The project's own folder (lab.ts's CODE_ROOT; not imported, so that the server program stays small). */
-const CODE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Where the lab's git server answers, and what it serves. */
 export interface LabGitServer {

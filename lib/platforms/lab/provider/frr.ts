@@ -10,7 +10,7 @@
  *   - BFD towards every machine when enabled.
  * Pure: returns file contents.
  */
-import type { LabTopology, RouterNode } from './topology.js';
+import type { LabTopology, RouterNode } from '../topology.js';
 
 export interface SessionTimers {
   /** BGP keepalive and hold time, seconds. */

@@ -8,11 +8,11 @@
  * it); any other image is reported as not runnable here, never faked.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRunner } from '../../../exec/run.js';
+import { createRunner } from '../../../../exec/run.js';
 import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubeClient } from '../../../kube/client.js';
-import { KubeError } from '../../../kube/client.js';
+import type { KubeClient } from '../../../../kube/client.js';
+import { KubeError } from '../../../../kube/client.js';
 import { httpProbe } from './nodeAgent.js';
 import { podNetns } from '../machine.js';
 

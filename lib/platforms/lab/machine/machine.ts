@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Runner } from '../../exec/run.js';
+import type { Runner } from '../../../exec/run.js';
 
 export const MOUNT_NS_DIR = '/run/n6-mnt';
 

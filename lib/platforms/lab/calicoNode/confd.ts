@@ -12,7 +12,7 @@
  * peerings between Calico nodes, the node-to-node mesh, IPv4) is refused
  * with an error naming the object, never silently ignored.
  */
-import { containsAddress, formatAddress, formatPrefix, parseAddress, parsePrefix, type Prefix } from '../net/ipv6.js';
+import { containsAddress, formatAddress, formatPrefix, parseAddress, parsePrefix, type Prefix } from '../../../net/ipv6.js';
 
 type Meta = { name?: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
 export type CalicoObject = { metadata?: Meta; spec?: Record<string, unknown> };

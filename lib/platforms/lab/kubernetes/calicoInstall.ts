@@ -9,10 +9,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { KubeObject } from '../../kube/objects.js';
-import { CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT } from '../../render/calico.js';
-import { SCHEMA_PINS } from '../../toolchain/pins.js';
-import { schemaDir } from '../../toolchain/cacheDir.js';
+import type { KubeObject } from '../../../kube/objects.js';
+import { CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT } from '../../../render/calico.js';
+import { SCHEMA_PINS } from '../../../toolchain/pins.js';
+import { schemaDir } from '../../../toolchain/cacheDir.js';
 
 export const FIELD_MANAGER = 'native6-lab';
 

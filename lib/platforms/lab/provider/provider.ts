@@ -3,7 +3,7 @@
  * (routers, the internet behind them). All of it is documentation space
  * (RFC 3849) and disjoint from any cluster block a lab spec may hold.
  */
-import { parseAddress, parsePrefix, type Prefix } from '../../net/ipv6.js';
+import { parseAddress, parsePrefix, type Prefix } from '../../../net/ipv6.js';
 
 /** Everything the emulated provider numbers itself from. */
 export const LAB_PROVIDER_RANGE: Prefix = parsePrefix('2001:db8:ffff::/48');

@@ -3,10 +3,10 @@
  * out, computed from the plan. The lab's metadata service serves exactly
  * this, and the renderer reads it through the same code as cloud facts.
  */
-import { formatAddress, formatPrefix } from '../../net/ipv6.js';
-import type { AddressPlan } from '../../plan/addressPlan.js';
-import type { ClusterSpec } from '../../spec/cluster.js';
-import { providerFacts, type Device, type ProviderFacts } from '../../spec/devices.js';
+import { formatAddress, formatPrefix } from '../../../net/ipv6.js';
+import type { AddressPlan } from '../../../plan/addressPlan.js';
+import type { ClusterSpec } from '../../../spec/cluster.js';
+import { providerFacts, type Device, type ProviderFacts } from '../../../spec/devices.js';
 import { LAB_ROUTER_PEERS } from './provider.js';
 
 export function labDevices(spec: ClusterSpec, plan: AddressPlan): Device[] {

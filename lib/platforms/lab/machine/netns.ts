@@ -4,7 +4,7 @@
  * when the thing is already as wanted, so a second `npm run lab` changes
  * nothing.
  */
-import type { Runner } from '../../exec/run.js';
+import type { Runner } from '../../../exec/run.js';
 import { killAll } from './process.js';
 
 export async function listNamespaces(r: Runner, prefix: string): Promise<string[]> {

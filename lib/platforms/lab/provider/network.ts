@@ -2,9 +2,9 @@
  * Building the lab's wires: namespaces, links, addresses and static routes
  * of the provider side (routers, internet) and of every machine. Idempotent.
  */
-import type { Runner } from '../../exec/run.js';
-import { ensureAddress, ensureNamespace, ensureRoute, ensureVeth, linkExists, linkUp, sysctl } from './netns.js';
-import type { LabTopology } from './topology.js';
+import type { Runner } from '../../../exec/run.js';
+import { ensureAddress, ensureNamespace, ensureRoute, ensureVeth, linkExists, linkUp, sysctl } from '../machine/netns.js';
+import type { LabTopology } from '../topology.js';
 
 /** Flows are hashed on ports too, so ECMP spreads them over the machines. */
 const ECMP_SYSCTLS = { 'net.ipv6.fib_multipath_hash_policy': '1' };

@@ -7,9 +7,9 @@
  */
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Runner } from '../../exec/run.js';
+import type { Runner } from '../../../exec/run.js';
 import type { RouterConfig } from './frr.js';
-import { processAlive } from './process.js';
+import { processAlive } from '../machine/process.js';
 
 export function pidAlive(pidFile: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;

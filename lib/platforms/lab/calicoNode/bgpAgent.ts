@@ -26,12 +26,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { KubeError, type KubeClient } from '../../kube/client.js';
-import { formatPrefix, parsePrefix, type Prefix } from '../../net/ipv6.js';
-import { blockAllocations, cidrToName, confirmedAffinity, emptyBlock, freeBlocks } from '../../calico/ipam.js';
-import { confdKv, type DatastoreSnapshot } from '../../calico/confd.js';
-import { advertisedServiceRanges, loopPreventionMode, loopPreventionScript } from '../../calico/loopPrevention.js';
-import { compilePolicy, workloadLabels, type PolicyInputs } from '../../calico/policy.js';
+import { KubeError, type KubeClient } from '../../../kube/client.js';
+import { formatPrefix, parsePrefix, type Prefix } from '../../../net/ipv6.js';
+import { blockAllocations, cidrToName, confirmedAffinity, emptyBlock, freeBlocks } from './ipam.js';
+import { confdKv, type DatastoreSnapshot } from './confd.js';
+import { advertisedServiceRanges, loopPreventionMode, loopPreventionScript } from './loopPrevention.js';
+import { compilePolicy, workloadLabels, type PolicyInputs } from './policy.js';
 
 export interface AgentOptions {
   readonly node: string;
