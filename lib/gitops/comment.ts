@@ -1,3 +1,4 @@
+// Over 450 lines on purpose: one comment's renderer, whose sections share the one cut order that keeps the body under GitHub's limit.
 /**
  * The plan action's pull-request comment: what a preview of one stack would
  * change (Pulumi's resource steps), the address plan before and after, the

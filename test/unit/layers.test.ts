@@ -149,3 +149,11 @@ test('no test imports an entry point under scripts/: what a test needs lives in 
   const offenders = tests.flatMap((f) => importsOf(f).filter((t) => t.startsWith('scripts/')).map((t) => `${f} -> ${t}`));
   assert.deepEqual(offenders, []);
 });
+
+test('no source file is over 450 lines without a one-line reason at its top', () => {
+  const long = FILES.map((f) => ({ f, text: readFileSync(join(ROOT, f), 'utf8') }))
+    .filter(({ text }) => text.split('\n').length - (text.endsWith('\n') ? 1 : 0) > 450)
+    .filter(({ text }) => !/^\/\/ Over 450 lines on purpose: \S.{20,}/.test(text))
+    .map(({ f }) => f);
+  assert.deepEqual(long, [], 'split these files, or say on their first line why not ("// Over 450 lines on purpose: …")');
+});
