@@ -39,15 +39,26 @@ export interface PublishResult {
   readonly pushes: number;
 }
 
-/** Files changed under paths (staged, unstaged, untracked, deleted). */
+/**
+ * The paths of `git status --porcelain=v1 -z`: each entry is "XY path"; a
+ * rename or copy (R or C in X or Y) is followed by one more entry, the path
+ * it came from, with no status before it. Both paths changed.
+ */
+export function porcelainPaths(out: string): string[] {
+  const entries = out.split('\0');
+  const paths: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.length < 4) continue;
+    paths.push(e.slice(3));
+    if (/[RC]/.test(e.slice(0, 2)) && entries[i + 1]) paths.push(entries[++i]!);
+  }
+  return [...new Set(paths)].sort();
+}
+
+/** Files changed under paths (staged, unstaged, untracked, deleted; both sides of a rename). */
 export async function changedFiles(cwd: string, paths: readonly string[]): Promise<string[]> {
-  const out = await must(cwd, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--', ...paths]);
-  return out
-    .split('\0')
-    .filter(Boolean)
-    .map((l) => l.slice(3))
-    .filter((f) => f.length > 0)
-    .sort();
+  return porcelainPaths(await must(cwd, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--', ...paths]));
 }
 
 export async function commitAndPush(o: PublishOptions): Promise<PublishResult> {

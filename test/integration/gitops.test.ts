@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { openStack, previewStack } from '../../lib/infra/stack.js';
-import { commitAndPush } from '../../lib/gitops/git.js';
+import { changedFiles, commitAndPush } from '../../lib/gitops/git.js';
 import { createOctokit } from '../../lib/gitops/github.js';
 import { createLineLog } from '../../lib/gitops/log.js';
 import { runPlan } from '../../lib/gitops/plan.js';
@@ -54,6 +54,20 @@ describe('git: commit and push what apply rendered', () => {
       const out = await commitAndPush({ cwd: r.clone, paths: ['clusters'], message: 'm', remote: 'origin', branch: 'main' });
       assert.equal(out.commit, undefined);
       assert.equal(sh(r.origin, 'rev-list', '--count', 'main'), '1');
+    } finally {
+      rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists both sides of a staged rename, with their names whole', async () => {
+    const r = repos({ 'clusters/lab/old.yaml': 'x: 1\n', 'clusters/lab/keep.yaml': 'k: 1\n' });
+    try {
+      sh(r.clone, 'mv', 'clusters/lab/old.yaml', 'clusters/lab/new.yaml');
+      writeFileSync(join(r.clone, 'clusters/lab/keep.yaml'), 'k: 2\n');
+      assert.deepEqual(await changedFiles(r.clone, ['clusters']), ['clusters/lab/keep.yaml', 'clusters/lab/new.yaml', 'clusters/lab/old.yaml']);
+      const out = await commitAndPush({ cwd: r.clone, paths: ['clusters'], message: 'rename', remote: 'origin', branch: 'main' });
+      assert.deepEqual(out.files, ['clusters/lab/keep.yaml', 'clusters/lab/new.yaml', 'clusters/lab/old.yaml']);
+      assert.equal(sh(r.origin, 'ls-tree', '-r', '--name-only', 'main'), 'clusters/lab/keep.yaml\nclusters/lab/new.yaml');
     } finally {
       rmSync(r.dir, { recursive: true, force: true });
     }
