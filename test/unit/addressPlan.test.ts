@@ -169,3 +169,16 @@ test('text tables: columns padded to the widest cell, headers in capitals, no tr
   );
   assert.equal(textTable([], ['a', 'long']), 'A  LONG');
 });
+
+// From the mutation run of lib/plan (docs/mutation.md).
+
+test('a pool whose name hashes to 0 takes slot 1, not the control planes\' slot', () => {
+  // FNV-1a of "v1iraa1l" is 0 (found by a meet-in-the-middle search).
+  const text = readFileSync(new URL('../../infra/lab.yaml', import.meta.url), 'utf8').replace('    - name: general\n      count: 2', '    - name: v1iraa1l\n      count: 1');
+  const { plan } = load('infra/lab.yaml', text);
+  assert.deepEqual(machineRows(plan).slice(3), [{ machine: 'lab-v1iraa1l-1', role: 'worker', plan: 'lab', address: '2001:db8:100::1:3/127', gateway: '2001:db8:100::1:2' }]);
+});
+
+test('text tables: a missing cell is blank and does not widen its column', () => {
+  assert.equal(textTable([{ a: '1', b: 'x' }, { b: 'y' }], ['a', 'b']), ['A  B', '1  x', '   y'].join('\n'));
+});
