@@ -17,7 +17,6 @@
  * some phases were asked for).
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { textTable } from '../lib/plan/table.js';
 import { PhaseError, PhaseSelectionError, phaseSlug, progressLine, selectPhases, type PhaseReport } from '../lib/phases/phase.js';
 import { CODE_ROOT } from '../lib/platforms/lab/codeRoot.js';
@@ -30,7 +29,7 @@ import { labHostProblem } from '../lib/platforms/lab/host.js';
 import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify/probes.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/spec/problems.js';
-import { repoRoot } from './common.js';
+import { parseCommandLine, repoRoot } from './common.js';
 
 const USAGE = 'usage: npm run lab [-- up|verify|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]';
 const COMMANDS = ['up', 'verify', 'down', 'phases', 'phase'];
@@ -40,21 +39,14 @@ function usage(problem: string): never {
   process.exit(2);
 }
 
-function parse() {
-  try {
-    return parseArgs({
-      args: process.argv.slice(2),
-      allowPositionals: true,
-      options: { only: { type: 'string', multiple: true }, skip: { type: 'string', multiple: true }, keep: { type: 'boolean' }, verbose: { type: 'boolean' } },
-    });
-  } catch (e) {
-    // --no-flux was the flag before the phases could be chosen.
-    const hint = process.argv.includes('--no-flux') ? ' (--no-flux is now --skip flux)' : '';
-    const unknown = /Unknown option '([^']+)'/.exec((e as Error).message);
-    return usage(`${unknown ? `no option ${unknown[1]}` : (e as Error).message}${hint}`);
-  }
-}
-const parsed = parse();
+// --no-flux was the flag before the phases could be chosen.
+const parsed = parseCommandLine(
+  'lab',
+  USAGE.replace(/^usage: /, ''),
+  process.argv.slice(2),
+  { only: { type: 'string', multiple: true }, skip: { type: 'string', multiple: true }, keep: { type: 'boolean' }, verbose: { type: 'boolean' } },
+  process.argv.includes('--no-flux') ? ' (--no-flux is now --skip flux)' : '',
+);
 const words = (list: readonly string[] | undefined) => (list ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
 const root = repoRoot();
 const positional = parsed.positionals;

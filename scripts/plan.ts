@@ -9,10 +9,10 @@ import { textTable } from '../lib/plan/table.js';
 import { platformOf } from '../lib/platforms/index.js';
 import { loadSpecFile, specFiles } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/spec/problems.js';
-import { repoRoot } from './common.js';
+import { parseCommandLine, repoRoot } from './common.js';
 
 const root = repoRoot();
-const args = process.argv.slice(2);
+const args = parseCommandLine('plan', 'npm run plan [-- infra/<cluster>.yaml …]', process.argv.slice(2), {}).positionals;
 const files = args.length > 0 ? args.map((a) => relative(root, resolve(process.env.INIT_CWD ?? process.cwd(), a))) : specFiles(root);
 if (files.length === 0) {
   console.error('plan: no cluster specs found under infra/; pass one: npm run plan -- infra/<cluster>.yaml');

@@ -16,18 +16,21 @@ import { DEFAULT_CACHE_DIR } from '../lib/toolchain/repo.js';
 import { ensureSetup } from '../lib/toolchain/setup.js';
 import { seconds } from '../lib/toolchain/steps/step.js';
 import { toolPaths } from '../lib/toolchain/pins.js';
-import { isMain } from './common.js';
+import { isMain, parseCommandLine } from './common.js';
 
 // -------------------------------------------------------------------- main
 
+const USAGE = 'npm run setup [-- [--force] [STEP…] | --print-paths]';
+
 async function main(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--print-paths')) {
+  const { values, positionals } = parseCommandLine('setup', USAGE, argv, { force: { type: 'boolean' }, 'print-paths': { type: 'boolean' } });
+  if (values['print-paths']) {
     // For the lab and for people: where every pinned program is (whether or not it is there yet).
     process.stdout.write(`${JSON.stringify(toolPaths(DEFAULT_CACHE_DIR), null, 2)}\n`);
     return 0;
   }
-  const force = argv.includes('--force');
-  const only = argv.filter((a) => !a.startsWith('--'));
+  const force = values.force === true;
+  const only = positionals;
   const t0 = performance.now();
   try {
     const results = await ensureSetup({ force, only, progress: (line) => process.stderr.write(`${line}\n`) });

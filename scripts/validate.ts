@@ -20,7 +20,7 @@ import {
 import { SETUP_COMMAND } from '../lib/toolchain/pins.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../lib/toolchain/repo.js';
 import { ensureSetup } from '../lib/toolchain/setup.js';
-import { isMain } from './common.js';
+import { isMain, parseCommandLine } from './common.js';
 
 export const DEFAULT_PATHS = ['clusters', 'apps', 'policies'] as const;
 
@@ -32,7 +32,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const err = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
-  const explicit = argv.filter((a) => !a.startsWith('--'));
+  const explicit = parseCommandLine('validate', 'npm run validate [-- PATH…]', argv, {}).positionals;
   // Default trees are relative to the repository; given paths to the cwd.
   const paths = explicit.length > 0 ? [...explicit] : DEFAULT_PATHS.map((p) => relative(process.cwd(), resolve(REPO_DIR, p)) || '.');
 
