@@ -185,8 +185,22 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
   ];
 }
 
+/** The job summary of an apply: one row per stack. */
+export function applySummary(results: readonly StackApply[]): string {
+  const ops = (r: Record<string, number>) => Object.entries(r).map(([op, n]) => `${n} ${op}`).join(', ') || 'none';
+  return [
+    '### apply',
+    '',
+    '| stack | resources | commit | files | Flux |',
+    '| --- | --- | --- | --- | --- |',
+    ...results.map((r) => `| ${r.stack} | ${r.pulumiUnchanged ? 'unchanged' : ops(r.resources)} | ${r.commit ? `\`${r.commit.slice(0, 12)}\`` : 'none (nothing changed)'} | ${r.files.length} | ${r.flux} |`),
+    '',
+  ].join('\n');
+}
+
 export async function runApply(inputs: ApplyInputs, deps: ApplyDeps): Promise<StackApply[]> {
   const out: StackApply[] = [];
   for (const specFile of inputs.specs) out.push(await applyStack(inputs, deps, specFile));
+  await deps.log.summary(applySummary(out));
   return out;
 }

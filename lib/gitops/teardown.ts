@@ -39,5 +39,19 @@ export async function runTeardown(inputs: TeardownInputs, deps: TeardownDeps): P
     if (paths.length === 0) return undefined;
     return commitAndPush({ cwd: inputs.repoRoot, paths, message: `teardown ${inputs.stack}: remove ${paths.join(' and ')}`, remote: inputs.remote, branch: inputs.branch, log: (l) => log.info(l) });
   });
-  return { destroyed, ...(pushed?.commit ? { commit: pushed.commit } : {}) };
+  const result = { destroyed, ...(pushed?.commit ? { commit: pushed.commit } : {}) };
+  await log.summary(teardownSummary(inputs.stack, paths, result));
+  return result;
+}
+
+/** The job summary of a teardown. */
+export function teardownSummary(stack: string, removed: readonly string[], r: { destroyed: Record<string, number>; commit?: string }): string {
+  const destroyed = Object.entries(r.destroyed).map(([op, n]) => `${n} ${op}`).join(', ') || 'nothing';
+  return [
+    `### teardown ${stack}`,
+    '',
+    `- destroyed: ${destroyed}`,
+    `- removed from the repository: ${removed.map((p) => `\`${p}\``).join(', ') || 'nothing'}${r.commit ? ` (commit \`${r.commit.slice(0, 12)}\`)` : ''}`,
+    '',
+  ].join('\n');
 }
