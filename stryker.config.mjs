@@ -30,7 +30,7 @@ export default {
   // Each test file is one "test" for the tap runner: a mutant runs only the files that reach it.
   coverageAnalysis: 'perTest',
   mutate: [
-    'lib/spec/**/*.ts',
+    'lib/cluster/**/*.ts',
     // What the spec decoder's platform checks, loader and suggestions moved to (24bf6c0, f1a52eb).
     'lib/platforms/load.ts',
     'lib/platforms/*/rules.ts',
@@ -38,7 +38,7 @@ export default {
     'lib/plan/**/*.ts',
     'lib/render/**/*.ts',
     'lib/platforms/lab/calicoNode/selector.ts',
-    'lib/gitops/comment.ts',
+    'lib/workflows/comment.ts',
     'lib/phases/retry.ts',
   ],
   // The sandbox is a copy of the checkout: leave out setup's cache and the lab's state.

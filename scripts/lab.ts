@@ -28,7 +28,7 @@ import { LAB } from '../lib/platforms/lab/rules.js';
 import { labHostProblem } from '../lib/platforms/lab/host.js';
 import { kernelRoutes, nextHops } from '../lib/platforms/lab/verify/probes.js';
 import { loadSpecFile } from '../lib/repo/workspace.js';
-import { formatProblem } from '../lib/spec/problems.js';
+import { formatProblem } from '../lib/cluster/problems.js';
 import { parseCommandLine, repoRoot } from './common.js';
 
 const USAGE = 'usage: npm run lab [-- up|verify|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]';

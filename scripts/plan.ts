@@ -8,7 +8,7 @@ import { machineRows, planRows } from '../lib/plan/addressPlan.js';
 import { textTable } from '../lib/plan/table.js';
 import { platformOf } from '../lib/platforms/index.js';
 import { loadSpecFile, specFiles } from '../lib/repo/workspace.js';
-import { formatProblem } from '../lib/spec/problems.js';
+import { formatProblem } from '../lib/cluster/problems.js';
 import { parseCommandLine, repoRoot } from './common.js';
 
 const root = repoRoot();

@@ -4,7 +4,7 @@
  * to write anything when any spec has a problem.
  */
 import { loadAll, ownedDirs, renderAll, writeTree } from '../lib/repo/workspace.js';
-import { formatProblem } from '../lib/spec/problems.js';
+import { formatProblem } from '../lib/cluster/problems.js';
 import { repoRoot } from './common.js';
 
 const root = repoRoot();

@@ -4,7 +4,7 @@
  * setSecret for every secret, the job summary.
  */
 import * as core from '@actions/core';
-import type { ActionLog } from '../../lib/gitops/log.js';
+import type { ActionLog } from '../../lib/workflows/log.js';
 
 export function createCoreLog(): ActionLog {
   return {

@@ -1,6 +1,6 @@
-/** The apply action (action.yml): inputs to a plain object, then lib/gitops/actions.ts applyAction. */
+/** The apply action (action.yml): inputs to a plain object, then lib/workflows/actions.ts applyAction. */
 import * as core from '@actions/core';
-import { applyAction } from '../../lib/gitops/actions.js';
+import { applyAction } from '../../lib/workflows/actions.js';
 import { createCoreLog, durationInput, listInput } from '../_shared/core.js';
 
 async function main(): Promise<void> {

@@ -1,9 +1,9 @@
-/** The plan action (action.yml): inputs to a plain object, then lib/gitops/actions.ts planAction. */
+/** The plan action (action.yml): inputs to a plain object, then lib/workflows/actions.ts planAction. */
 import * as core from '@actions/core';
 import * as github from '@actions/github';
-import { planAction } from '../../lib/gitops/actions.js';
+import { planAction } from '../../lib/workflows/actions.js';
 import { createCoreLog, listInput } from '../_shared/core.js';
-import { createOctokit } from '../../lib/gitops/github.js';
+import { createOctokit } from '../../lib/workflows/github.js';
 
 async function main(): Promise<void> {
   const log = createCoreLog();

@@ -1,6 +1,6 @@
-/** The teardown action (action.yml): inputs to a plain object, then lib/gitops/actions.ts teardownAction. */
+/** The teardown action (action.yml): inputs to a plain object, then lib/workflows/actions.ts teardownAction. */
 import * as core from '@actions/core';
-import { teardownAction } from '../../lib/gitops/actions.js';
+import { teardownAction } from '../../lib/workflows/actions.js';
 import { createCoreLog } from '../_shared/core.js';
 
 async function main(): Promise<void> {

@@ -5,7 +5,7 @@
  * why nothing is renumbered when the spec grows.
  */
 import { formatAddress, formatPrefix, subnet, type Prefix } from '../net/ipv6.js';
-import type { ClusterSpec } from '../spec/cluster.js';
+import type { ClusterSpec } from '../cluster/cluster.js';
 import { podPoolPlacement, SLOT } from './layout.js';
 
 export type Role = 'control-plane' | 'worker';

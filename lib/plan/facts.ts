@@ -6,9 +6,9 @@
  */
 import { AddressError, containsAddress, contains, formatPrefix, parseAddress, parsePrefix, type Prefix } from '../net/ipv6.js';
 import { planAddresses, type AddressPlan } from './addressPlan.js';
-import { API_VERSION, type ClusterSpec } from '../spec/cluster.js';
-import { fieldPath, type Problem } from '../spec/problems.js';
-import { providerFacts, publicIPv6, type BgpNeighbor, type Device, type ProviderFacts } from '../spec/devices.js';
+import { API_VERSION, type ClusterSpec } from '../cluster/cluster.js';
+import { fieldPath, type Problem } from '../cluster/problems.js';
+import { providerFacts, publicIPv6, type BgpNeighbor, type Device, type ProviderFacts } from '../cluster/devices.js';
 
 type Path = Array<string | number>;
 

@@ -3,8 +3,8 @@
  * platform is a folder beside lab/ and equinixMetal/ implementing Platform
  * (platform.ts), and one line in PLATFORMS.
  */
-import type { ClusterSpec } from '../spec/cluster.js';
-import type { PlatformRules } from '../spec/decode.js';
+import type { ClusterSpec } from '../cluster/cluster.js';
+import type { PlatformRules } from '../cluster/decode.js';
 import { equinixMetalPlatform } from './equinixMetal/platform.js';
 import { labPlatform } from './lab/platform.js';
 import type { Platform } from './platform.js';

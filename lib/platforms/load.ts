@@ -6,9 +6,9 @@
 import { basename } from 'node:path';
 import { planAddresses, slotCollisions, type AddressPlan } from '../plan/addressPlan.js';
 import { podPoolPlacement } from '../plan/layout.js';
-import type { ClusterSpec } from '../spec/cluster.js';
-import { decodeCluster, type DecodeOptions, type Locate } from '../spec/decode.js';
-import type { Problem } from '../spec/problems.js';
+import type { ClusterSpec } from '../cluster/cluster.js';
+import { decodeCluster, type DecodeOptions, type Locate } from '../cluster/decode.js';
+import type { Problem } from '../cluster/problems.js';
 import { platformRules } from './index.js';
 
 export type LoadResult = { ok: true; spec: ClusterSpec; plan: AddressPlan } | { ok: false; problems: Problem[] };

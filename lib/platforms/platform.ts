@@ -9,9 +9,9 @@
 import type * as pulumi from '@pulumi/pulumi';
 import type { KubeClient } from '../kube/client.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
-import type { ClusterSpec } from '../spec/cluster.js';
-import type { Device, ProviderFacts } from '../spec/devices.js';
-import type { SpecRules } from '../spec/rules.js';
+import type { ClusterSpec } from '../cluster/cluster.js';
+import type { Device, ProviderFacts } from '../cluster/devices.js';
+import type { SpecRules } from '../cluster/rules.js';
 
 /** A loaded cluster: its spec, its address plan, and the machines' devices when known. */
 export interface Cluster {
@@ -37,7 +37,7 @@ export interface ClusterOutputs {
   readonly apiEndpointName?: string;
 }
 
-/** What apply's bootstrap is given (lib/gitops/apply.ts). */
+/** What apply's bootstrap is given (lib/workflows/apply.ts). */
 export interface BootstrapContext {
   readonly repoRoot: string;
   readonly cluster: Cluster;
@@ -59,7 +59,7 @@ export interface Platform {
   plannedDevices?(spec: ClusterSpec, plan: AddressPlan): Device[];
   /** One line naming where the cluster runs, e.g. "equinix-metal, metro da". */
   describe(spec: ClusterSpec): string;
-  /** The cluster's Pulumi resources (the Pulumi program, lib/infra/program.ts). */
+  /** The cluster's Pulumi resources (the Pulumi program, lib/pulumi/program.ts). */
   resources(cluster: Cluster, specFile: string, config: pulumi.Config): ClusterOutputs;
   /** Apply's first bring-up of Flux and of what must run before it; apply calls it once, when Flux is absent. */
   bootstrap(ctx: BootstrapContext): Promise<void>;

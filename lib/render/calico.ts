@@ -8,8 +8,8 @@
  */
 import { formatAddress, formatPrefix, parseAddress } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
-import type { ClusterSpec } from '../spec/cluster.js';
-import { publicIPv6, type Device } from '../spec/devices.js';
+import type { ClusterSpec } from '../cluster/cluster.js';
+import { publicIPv6, type Device } from '../cluster/devices.js';
 import type { KubeObject } from '../kube/objects.js';
 import type { Manifest } from './yaml.js';
 

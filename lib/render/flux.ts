@@ -3,7 +3,7 @@
  * its root Kustomization) and the chain fabric -> policies -> apps, each
  * pruned and waited on, each depending on the one before.
  */
-import type { ClusterSpec } from '../spec/cluster.js';
+import type { ClusterSpec } from '../cluster/cluster.js';
 import type { Manifest } from './yaml.js';
 
 export const FLUX_NAMESPACE = 'flux-system';

@@ -12,7 +12,7 @@
  */
 import { formatAddress, formatPrefix } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
-import type { ClusterSpec } from '../spec/cluster.js';
+import type { ClusterSpec } from '../cluster/cluster.js';
 import { toYaml } from '../yaml/write.js';
 
 export const KUBEADM_API = 'kubeadm.k8s.io/v1beta4';

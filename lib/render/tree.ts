@@ -4,8 +4,8 @@
  * same inputs give byte-identical files.
  */
 import type { AddressPlan } from '../plan/addressPlan.js';
-import type { ClusterSpec } from '../spec/cluster.js';
-import type { Device } from '../spec/devices.js';
+import type { ClusterSpec } from '../cluster/cluster.js';
+import type { Device } from '../cluster/devices.js';
 import { bgpConfiguration, bgpPeers, bgpSecretAccess, felixConfiguration, ipPool, networkSets } from './calico.js';
 import { echoBase, echoPublicAddresses } from './apps.js';
 import { fluxKustomization, fluxSync, kustomization, stages } from './flux.js';

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSpecFile, ownedDirs, renderAll, writeTree, type LoadedCluster } from './workspace.js';
-import { ProblemsError } from '../spec/problems.js';
+import { ProblemsError } from '../cluster/problems.js';
 
 export interface ScratchCluster {
   readonly repo: string;

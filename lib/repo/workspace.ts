@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { checkFacts, decodeFacts, planWithFacts } from '../plan/facts.js';
 import { platformOf } from '../platforms/index.js';
 import { clusterNameOf, loadCluster } from '../platforms/load.js';
-import type { Problem } from '../spec/problems.js';
+import type { Problem } from '../cluster/problems.js';
 import { FACTS_FILE, renderCluster, renderShared, type ClusterInputs, type RenderedFile } from '../render/tree.js';
 import { GENERATED_MARKER } from '../render/yaml.js';
 

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { formatAddress, formatPrefix } from '../../lib/net/ipv6.js';
 import type { AddressPlan } from '../../lib/plan/addressPlan.js';
-import type { Device } from '../../lib/spec/devices.js';
+import type { Device } from '../../lib/cluster/devices.js';
 import { assignExternalIPs, type PublicService } from '../../lib/render/apps.js';
 import { renderCluster } from '../../lib/render/tree.js';
 import { manifestFile } from '../../lib/render/yaml.js';

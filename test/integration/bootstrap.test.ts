@@ -1,5 +1,5 @@
 /**
- * Apply's first bootstrap on Equinix Metal (lib/gitops/fluxSteps.ts) against
+ * Apply's first bootstrap on Equinix Metal (lib/workflows/fluxSteps.ts) against
  * a real kube-apiserver: Calico of the pinned release adjusted for IPv6 only
  * (CRDs waited for), the rendered fabric, the BGP password Secret, then Flux
  * and the tree's sync — every object accepted, in that order; a second run
@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { bootstrapFlux } from '../../lib/gitops/fluxSteps.js';
-import { createLineLog } from '../../lib/gitops/log.js';
+import { bootstrapFlux } from '../../lib/workflows/fluxSteps.js';
+import { createLineLog } from '../../lib/workflows/log.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { calicoManifestFile } from '../../lib/toolchain/calicoManifest.js';
 import { REPO_DIR } from '../../lib/toolchain/repo.js';

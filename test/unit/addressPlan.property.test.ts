@@ -24,7 +24,7 @@ import { stringify } from 'yaml';
 import { contains, formatAddress, formatPrefix, overlaps } from '../../lib/net/ipv6.js';
 import type { AddressPlan } from '../../lib/plan/addressPlan.js';
 import { loadCluster } from '../../lib/platforms/load.js';
-import { formatProblem } from '../../lib/spec/problems.js';
+import { formatProblem } from '../../lib/cluster/problems.js';
 
 const RUNS = 1000;
 

@@ -12,9 +12,9 @@ import { formatPrefix, parsePrefix } from '../../lib/net/ipv6.js';
 import { machineRows, planAddresses, PlanError, planRows, poolSlot, slotCollisions } from '../../lib/plan/addressPlan.js';
 import { podPoolPlacement } from '../../lib/plan/layout.js';
 import { textTable } from '../../lib/plan/table.js';
-import { nodeCount, type ClusterSpec } from '../../lib/spec/cluster.js';
+import { nodeCount, type ClusterSpec } from '../../lib/cluster/cluster.js';
 import { loadCluster } from '../../lib/platforms/load.js';
-import { formatProblem } from '../../lib/spec/problems.js';
+import { formatProblem } from '../../lib/cluster/problems.js';
 
 function load(file: string, text = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8')) {
   const r = loadCluster(file, text);

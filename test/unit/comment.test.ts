@@ -1,8 +1,8 @@
-/** The plan action's PR comment (lib/gitops/comment.ts): exact body, ANSI, the size limit, Mermaid quoting, determinism, problems. */
+/** The plan action's PR comment (lib/workflows/comment.ts): exact body, ANSI, the size limit, Mermaid quoting, determinism, problems. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { COMMENT_LIMIT, commentMarker, renderPlanComment, stripAnsi, type PlanCommentInput, type PlanView } from '../../lib/gitops/comment.js';
-import type { ResourceChange } from '../../lib/infra/stack.js';
+import { COMMENT_LIMIT, commentMarker, renderPlanComment, stripAnsi, type PlanCommentInput, type PlanView } from '../../lib/workflows/comment.js';
+import type { ResourceChange } from '../../lib/pulumi/stack.js';
 import { assertGolden } from '../golden.js';
 
 /** GitHub refuses an issue or pull-request comment whose body is longer than this (its REST API: "body is too long (maximum is 65536 characters)"). */
@@ -650,7 +650,7 @@ test('comment: a stack name beyond any reason still gives a body GitHub takes, s
 });
 
 // ---------------------------------------------------------------------------
-// From the mutation run of lib/gitops/comment.ts (docs/mutation.md): behaviour no test above pinned.
+// From the mutation run of lib/workflows/comment.ts (docs/mutation.md): behaviour no test above pinned.
 
 test('comment: resource names starting with a digit sort with the others, digits first, numbers by value', () => {
   const body = renderPlanComment({ ...small, changes: [change('create', T, 'a-1'), change('create', T, '10-b'), change('create', T, '9-c')] });

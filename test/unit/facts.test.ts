@@ -1,5 +1,5 @@
 /**
- * Provider facts (lib/plan/facts.ts and lib/spec/devices.ts): the
+ * Provider facts (lib/plan/facts.ts and lib/cluster/devices.ts): the
  * structural decoder's and the semantic check's exact problems, the
  * redaction that keeps passwords out of git, and the BGPPeers rendered from
  * neighbours of every kind the provider reports (IPv4 and IPv6, multihop or
@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { checkFacts, decodeFacts, planWithFacts } from '../../lib/plan/facts.js';
-import { publicIPv6, redactFacts, type ProviderFacts } from '../../lib/spec/devices.js';
+import { publicIPv6, redactFacts, type ProviderFacts } from '../../lib/cluster/devices.js';
 import { bgpPeers } from '../../lib/render/calico.js';
-import type { ClusterSpec } from '../../lib/spec/cluster.js';
+import type { ClusterSpec } from '../../lib/cluster/cluster.js';
 import { loadCluster } from '../../lib/platforms/load.js';
-import { formatProblem } from '../../lib/spec/problems.js';
+import { formatProblem } from '../../lib/cluster/problems.js';
 
 const FILE = 'clusters/dfw/provider-facts.json';
 const REFRESH = 'Fix: re-run apply to record the provider facts again';

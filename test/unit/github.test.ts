@@ -1,12 +1,12 @@
-/** The plan comment on GitHub (lib/gitops/github.ts), against a fake GitHub (msw): create, find on the last page, leave alone, errors. */
+/** The plan comment on GitHub (lib/workflows/github.ts), against a fake GitHub (msw): create, find on the last page, leave alone, errors. */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import type { components } from '@octokit/openapi-types';
 
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import { commentMarker } from '../../lib/gitops/comment.js';
-import { createOctokit, GitHubCommentError, upsertComment } from '../../lib/gitops/github.js';
+import { commentMarker } from '../../lib/workflows/comment.js';
+import { createOctokit, GitHubCommentError, upsertComment } from '../../lib/workflows/github.js';
 
 type IssueComment = components['schemas']['issue-comment'];
 type User = NonNullable<components['schemas']['nullable-simple-user']>;

@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
-import { clusterProgram } from '../../lib/infra/program.js';
+import { clusterProgram } from '../../lib/pulumi/program.js';
 import { ADMIN_DAYS, ADMIN_RENEW_DAYS, adminRenewal, generateClusterSecrets, signAdmin } from '../../lib/pki/clusterSecrets.js';
 import { decodeFacts } from '../../lib/plan/facts.js';
 import { JOIN_DISCOVERY_TIMEOUT, NODE_ADDRESS_PLACEHOLDER } from '../../lib/platforms/equinixMetal/cloudInit.js';

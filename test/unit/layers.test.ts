@@ -6,12 +6,12 @@
  *
  * Floors, top to bottom (a file may import its own floor and those below):
  *   entry points   scripts/, actions/, infra/
- *   workflows      lib/gitops
- *   the workspace  lib/infra (the Pulumi edge), lib/repo (the repository edge)
+ *   workflows      lib/workflows
+ *   the workspace  lib/pulumi (the Pulumi edge), lib/repo (the repository edge)
  *   platforms      lib/platforms (the lab's calico-node stand-ins in lib/platforms/lab/calicoNode)
  *   manifests      lib/flux, lib/render, lib/report
  *   address plan   lib/plan
- *   cluster model  lib/spec
+ *   cluster model  lib/cluster
  *   edges          lib/kube, lib/pki, lib/toolchain, lib/validate, lib/exec
  *   base           lib/net, lib/phases (the one phase engine), lib/text, lib/yaml
  *
@@ -29,12 +29,12 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 const FLOORS: ReadonlyArray<{ floor: string; dirs: readonly string[] }> = [
   { floor: 'entry points', dirs: ['scripts/', 'actions/', 'infra/'] },
-  { floor: 'workflows', dirs: ['lib/gitops/'] },
-  { floor: 'the workspace', dirs: ['lib/infra/', 'lib/repo/'] },
+  { floor: 'workflows', dirs: ['lib/workflows/'] },
+  { floor: 'the workspace', dirs: ['lib/pulumi/', 'lib/repo/'] },
   { floor: 'platforms', dirs: ['lib/platforms/'] },
   { floor: 'manifests', dirs: ['lib/flux/', 'lib/render/', 'lib/report/'] },
   { floor: 'address plan', dirs: ['lib/plan/'] },
-  { floor: 'cluster model', dirs: ['lib/spec/'] },
+  { floor: 'cluster model', dirs: ['lib/cluster/'] },
   { floor: 'edges', dirs: ['lib/kube/', 'lib/pki/', 'lib/toolchain/', 'lib/validate/', 'lib/exec/'] },
   { floor: 'base', dirs: ['lib/net/', 'lib/phases/', 'lib/text/', 'lib/yaml/'] },
 ];
@@ -82,7 +82,7 @@ test('every source file stands on a floor', () => {
   assert.ok(FILES.length > 100, `${FILES.length} files read`);
   // The reader finds what it should: a known static, type-only and multi-line import.
   assert.ok(GRAPH.get('lib/flux/install.ts')!.includes('lib/kube/objects.ts'));
-  assert.ok(GRAPH.get('lib/gitops/comment.ts')!.includes('lib/infra/stack.ts'));
+  assert.ok(GRAPH.get('lib/workflows/comment.ts')!.includes('lib/pulumi/stack.ts'));
 });
 
 test('no import runs up a floor', () => {

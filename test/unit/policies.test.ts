@@ -1,8 +1,8 @@
-/** The CrossGuard policies (lib/infra/policies.ts), called as the policy runner calls them. */
+/** The CrossGuard policies (lib/pulumi/policies.ts), called as the policy runner calls them. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs } from '@pulumi/policy';
-import { BGP_SESSION, bgpSessionPerDevice, DEVICE, ipv6Sessions, LAB, labDocumentationSpace, localBgp, noIPv4Exposure, POLICIES, PROJECT } from '../../lib/infra/policies.js';
+import { BGP_SESSION, bgpSessionPerDevice, DEVICE, ipv6Sessions, LAB, labDocumentationSpace, localBgp, noIPv4Exposure, POLICIES, PROJECT } from '../../lib/pulumi/policies.js';
 
 function resource(type: string, name: string, props: Record<string, unknown>, deps: Record<string, PolicyResource[]> = {}): PolicyResource {
   return { type, name, urn: `urn:pulumi:dfw::native6::${type}::${name}`, props, opts: {}, dependencies: [], propertyDependencies: deps } as unknown as PolicyResource;

@@ -18,7 +18,7 @@ import { GENERATED_MARKER, manifestFile } from '../../lib/render/yaml.js';
 import { toYaml } from '../../lib/yaml/write.js';
 import { loadAll, renderAll } from '../../lib/repo/workspace.js';
 import { loadCluster } from '../../lib/platforms/load.js';
-import { formatProblem } from '../../lib/spec/problems.js';
+import { formatProblem } from '../../lib/cluster/problems.js';
 import { assertGolden } from '../golden.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

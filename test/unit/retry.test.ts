@@ -1,4 +1,4 @@
-/** Bounded backoff (lib/gitops/retry.ts): delays, one log line per attempt, the final error, fatal errors. */
+/** Bounded backoff (lib/workflows/retry.ts): delays, one log line per attempt, the final error, fatal errors. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { backoffDelay, retry, RetryError } from '../../lib/phases/retry.js';

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { loadCluster } from '../../lib/platforms/load.js';
-import { formatProblem, ProblemsError } from '../../lib/spec/problems.js';
+import { formatProblem, ProblemsError } from '../../lib/cluster/problems.js';
 import { formatPrefix } from '../../lib/net/ipv6.js';
-import { decodeCluster } from '../../lib/spec/decode.js';
+import { decodeCluster } from '../../lib/cluster/decode.js';
 import { platformRules } from '../../lib/platforms/index.js';
-import type { ClusterSpec } from '../../lib/spec/cluster.js';
+import type { ClusterSpec } from '../../lib/cluster/cluster.js';
 import { stringify } from 'yaml';
 
 const dir = new URL('../fixtures/specs/', import.meta.url);

@@ -1,8 +1,8 @@
 /** The job summaries apply and teardown write (plan's is its comment, tested in comment.test.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applySummary } from '../../lib/gitops/apply.js';
-import { teardownSummary } from '../../lib/gitops/teardown.js';
+import { applySummary } from '../../lib/workflows/apply.js';
+import { teardownSummary } from '../../lib/workflows/teardown.js';
 
 test("apply's summary: one row per stack, what Pulumi changed, the commit and Flux", () => {
   assert.equal(

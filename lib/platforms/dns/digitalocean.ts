@@ -8,7 +8,7 @@ import * as digitalocean from '@pulumi/digitalocean';
 import * as pulumi from '@pulumi/pulumi';
 import { formatAddress } from '../../net/ipv6.js';
 import type { AddressPlan } from '../../plan/addressPlan.js';
-import type { DnsSpec } from '../../spec/cluster.js';
+import type { DnsSpec } from '../../cluster/cluster.js';
 
 export const API_RECORD_TTL = 300;
 

@@ -112,7 +112,7 @@ import { formatAddress } from '../../net/ipv6.js';
 import type { AddressPlan } from '../../plan/addressPlan.js';
 import { CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT, ipPool } from '../../render/calico.js';
 import { API_SERVER_PORT } from '../../render/kubeadm.js';
-import type { ClusterSpec } from '../../spec/cluster.js';
+import type { ClusterSpec } from '../../cluster/cluster.js';
 import { CALICO_MANIFEST, calicoManifestFile, readCalicoManifestRecord } from '../../toolchain/calicoManifest.js';
 
 /** What the objects are, for messages when no file path is given. */

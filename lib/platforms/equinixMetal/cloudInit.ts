@@ -21,7 +21,7 @@ import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
 import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from '../../render/apiBootstrap.js';
 import { kubeadmInit, kubeadmJoin, type JoinSecrets } from '../../render/kubeadm.js';
 import { toYaml } from '../../yaml/write.js';
-import type { ClusterSpec } from '../../spec/cluster.js';
+import type { ClusterSpec } from '../../cluster/cluster.js';
 
 /** Replaced by the boot script with the device's public IPv6 address. */
 export const NODE_ADDRESS_PLACEHOLDER = '@NODE_ADDRESS@';

@@ -21,7 +21,7 @@ import { ADMIN_USER, AdminCredential, ClusterSecrets } from '../../pki/clusterSe
 import { bgpPasswordSecret } from '../../render/calico.js';
 import { API_SERVER_PORT } from '../../render/kubeadm.js';
 import { readFabric, readSyncObjects } from '../../render/read.js';
-import { providerFacts, redactFacts } from '../../spec/devices.js';
+import { providerFacts, redactFacts } from '../../cluster/devices.js';
 import { apiEndpointRecord } from '../dns/digitalocean.js';
 import type { BootstrapContext, Cluster, ClusterOutputs, Platform } from '../platform.js';
 import { calicoInstallObjects, readCalicoManifest } from './calico.js';

@@ -13,9 +13,9 @@ import * as metal from '@pulumi/equinix-metal';
 import * as pulumi from '@pulumi/pulumi';
 import { formatPrefix } from '../../net/ipv6.js';
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
-import type { ClusterSpec } from '../../spec/cluster.js';
+import type { ClusterSpec } from '../../cluster/cluster.js';
 import { userData, type DeviceSecrets } from './cloudInit.js';
-import type { DeviceAddress, BgpNeighbor, Device } from '../../spec/devices.js';
+import type { DeviceAddress, BgpNeighbor, Device } from '../../cluster/devices.js';
 
 export const OPERATING_SYSTEM = 'ubuntu_24_04';
 export const BILLING_CYCLE = 'hourly';

@@ -3,7 +3,7 @@
  * such as c3.small.x86, the project's /56 per metro (given, or found at
  * apply), and a repository for Flux, all required.
  */
-import type { SpecRules } from '../../spec/rules.js';
+import type { SpecRules } from '../../cluster/rules.js';
 
 export const EQUINIX_METAL = 'equinix-metal';
 

@@ -8,7 +8,7 @@
  */
 import type * as pulumi from '@pulumi/pulumi';
 import { formatPrefix } from '../../net/ipv6.js';
-import { providerFacts } from '../../spec/devices.js';
+import { providerFacts } from '../../cluster/devices.js';
 import type { BootstrapContext, Cluster, ClusterOutputs, Platform } from '../platform.js';
 import { installLabFlux } from './kubernetes/flux.js';
 import { ensureLabGitServer, pushToLabGitServer } from './provider/gitServer.js';

@@ -11,7 +11,7 @@
  * captures no closure over our modules.
  */
 import * as pulumi from '@pulumi/pulumi';
-import type { Device } from '../../spec/devices.js';
+import type { Device } from '../../cluster/devices.js';
 
 export interface LabClusterInputs {
   readonly cluster: string;

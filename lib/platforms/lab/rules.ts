@@ -5,8 +5,8 @@
  * provider; Flux reads the lab's own git server unless told otherwise.
  */
 import { contains, DOCUMENTATION, formatPrefix, overlaps } from '../../net/ipv6.js';
-import { DEFAULTS } from '../../spec/cluster.js';
-import type { SpecRules } from '../../spec/rules.js';
+import { DEFAULTS } from '../../cluster/cluster.js';
+import type { SpecRules } from '../../cluster/rules.js';
 import { LAB_GIT_URL, LAB_PROVIDER_RANGE } from './provider/provider.js';
 
 export const LAB = 'lab';

@@ -19,7 +19,7 @@
  */
 import { formatAddress, formatPrefix, parseAddress, type Prefix } from '../../net/ipv6.js';
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
-import type { ClusterSpec } from '../../spec/cluster.js';
+import type { ClusterSpec } from '../../cluster/cluster.js';
 import { LAB_INTERNET, LAB_ROUTER_PEERS } from './provider/provider.js';
 
 /** Every namespace the lab makes starts with this, so `down` can find them all. */

@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterNameOf, loadCluster } from '../../load.js';
-import { formatProblem } from '../../../spec/problems.js';
-import type { Device } from '../../../spec/devices.js';
+import { formatProblem } from '../../../cluster/problems.js';
+import type { Device } from '../../../cluster/devices.js';
 import { createRunner } from '../../../exec/run.js';
 import { createLabContext, labDown, runLabPhases } from '../lab.js';
 import { labHostProblem } from '../host.js';

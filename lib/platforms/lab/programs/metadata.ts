@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { parseAddress } from '../../../net/ipv6.js';
-import { publicIPv6, type Device } from '../../../spec/devices.js';
+import { publicIPv6, type Device } from '../../../cluster/devices.js';
 
 const { values } = parseArgs({ options: { listen: { type: 'string' }, port: { type: 'string', default: '80' }, devices: { type: 'string' } } });
 if (!values.listen || !values.devices) {

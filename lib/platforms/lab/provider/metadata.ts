@@ -5,8 +5,8 @@
  */
 import { formatAddress, formatPrefix } from '../../../net/ipv6.js';
 import type { AddressPlan } from '../../../plan/addressPlan.js';
-import type { ClusterSpec } from '../../../spec/cluster.js';
-import { providerFacts, type Device, type ProviderFacts } from '../../../spec/devices.js';
+import type { ClusterSpec } from '../../../cluster/cluster.js';
+import { providerFacts, type Device, type ProviderFacts } from '../../../cluster/devices.js';
 import { LAB_ROUTER_PEERS } from './provider.js';
 
 export function labDevices(spec: ClusterSpec, plan: AddressPlan): Device[] {

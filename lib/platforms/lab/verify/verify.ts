@@ -15,7 +15,7 @@ import { bgpPeerStates, establishedSessions } from '../lab.js';
 import { bgpPeers } from '../../../render/calico.js';
 import { FLUX_NAMESPACE } from '../../../render/flux.js';
 import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../../flux/status.js';
-import type { Device } from '../../../spec/devices.js';
+import type { Device } from '../../../cluster/devices.js';
 import { CHECK_FAMILIES, familyOf, notApplicable, type FamilyId, type LabShape } from './checkFamilies.js';
 import { type Check, type CheckFn, type Families } from './check.js';
 import { adminConf, findRoute, kernelRoutes, labAdminClient, nextHops, ping, probeFrom } from './probes.js';

@@ -1,12 +1,12 @@
 /**
  * The three actions with their real edges wired: Pulumi through the
- * Automation API (lib/infra/stack.ts), GitHub through Octokit, git, the
+ * Automation API (lib/pulumi/stack.ts), GitHub through Octokit, git, the
  * cluster's API server, Flux. Each actions/<name>/main.ts turns the
  * action's inputs into the plain objects below and calls one function here.
  */
 import type { Octokit } from '@octokit/rest';
-import { ensurePolicyPack } from '../infra/policyPack.js';
-import { destroyStack, openStack, previewStack, upStack, type StackSettings } from '../infra/stack.js';
+import { ensurePolicyPack } from '../pulumi/policyPack.js';
+import { destroyStack, openStack, previewStack, upStack, type StackSettings } from '../pulumi/stack.js';
 import { specFiles } from '../repo/workspace.js';
 import { runApply, type ApplyDeps, type ApplyInputs, type StackApply } from './apply.js';
 import { bootstrapFlux, waitFlux } from './fluxSteps.js';

@@ -17,7 +17,7 @@ import { platformOf } from '../platforms/index.js';
 import type { FluxContext } from './apply.js';
 import { requestReconcile } from '../flux/install.js';
 import { waitForKustomizations } from '../flux/status.js';
-import { git } from './git.js';
+import { git } from '../repo/git.js';
 
 async function fluxPresent(ctx: FluxContext): Promise<boolean> {
   return (await ctx.client.find(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${FLUX_NAMESPACE}/gitrepositories/flux-system`)) !== undefined;

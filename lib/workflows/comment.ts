@@ -8,7 +8,7 @@
  * (its tail kept), then the per-resource rows, then the picture; the marker
  * and the change summary are never cut. github.ts posts it.
  */
-import type { ResourceChange, ResourceOp } from '../infra/stack.js';
+import type { ResourceChange, ResourceOp } from '../pulumi/stack.js';
 
 export interface PlanView {
   readonly ranges: ReadonlyArray<{ name: string; prefix: string; purpose: string }>;

@@ -150,7 +150,7 @@ export interface PreviewOutcome {
 }
 
 export interface RunOptions {
-  /** CrossGuard packs (executable analyzers; lib/infra/policyPack.ts): a mandatory violation fails the run. */
+  /** CrossGuard packs (executable analyzers; lib/pulumi/policyPack.ts): a mandatory violation fails the run. */
   readonly policyPacks?: readonly string[];
 }
 

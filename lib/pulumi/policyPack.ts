@@ -27,7 +27,7 @@ function launcher(repoRoot: string, dir: string): string {
   return nodeLauncher({
     repoDir: repoRoot,
     dir,
-    about: ['Written by lib/infra/policyPack.ts: the native6 policy pack as an executable analyzer', '(Pulumi starts it with the engine address).'],
+    about: ['Written by lib/pulumi/policyPack.ts: the native6 policy pack as an executable analyzer', '(Pulumi starts it with the engine address).'],
     cdWhy: "@pulumi/policy reads the pack's package.json from the working directory.",
     entry: '@pulumi/pulumi/cmd/run-policy-pack/index.js',
     args: '"$1" "$here"',

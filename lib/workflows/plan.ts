@@ -10,13 +10,13 @@ import { formatAddress, formatPrefix } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
 import { loadSpecFile } from '../repo/workspace.js';
 import { loadCluster } from '../platforms/load.js';
-import type { Problem } from '../spec/problems.js';
+import type { Problem } from '../cluster/problems.js';
 import { commentMarker, renderPlanComment, type PlanView } from './comment.js';
-import type { ResourceChange } from '../infra/stack.js';
-import { git } from './git.js';
+import type { ResourceChange } from '../pulumi/stack.js';
+import { git } from '../repo/git.js';
 import { upsertComment, type PullRequestRef } from './github.js';
 import type { ActionLog } from './log.js';
-import type { PreviewOutcome } from '../infra/stack.js';
+import type { PreviewOutcome } from '../pulumi/stack.js';
 
 export interface PlanInputs {
   readonly repoRoot: string;
@@ -33,7 +33,7 @@ export interface PlanInputs {
 export interface PlanDeps {
   readonly log: ActionLog;
   readonly octokit?: Octokit;
-  /** Runs the Pulumi preview of one stack (lib/infra/stack.ts in the action). */
+  /** Runs the Pulumi preview of one stack (lib/pulumi/stack.ts in the action). */
   readonly preview: (specFile: string, stack: string) => Promise<PreviewOutcome>;
 }
 

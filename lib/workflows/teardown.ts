@@ -7,7 +7,7 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { commitAndPush } from './git.js';
+import { commitAndPush } from '../repo/git.js';
 import type { ActionLog } from './log.js';
 
 export interface TeardownInputs {

@@ -10,8 +10,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import { platformOf } from '../platforms/index.js';
 import { loadSpecFile } from '../repo/workspace.js';
-import type { ProviderFacts } from '../spec/devices.js';
-import { formatProblem } from '../spec/problems.js';
+import type { ProviderFacts } from '../cluster/devices.js';
+import { formatProblem } from '../cluster/problems.js';
 
 export const PROJECT = 'native6';
 
