@@ -131,15 +131,22 @@ const minutes = (seconds: number) => `${Math.floor(seconds / 60)} min ${Math.rou
 
 async function printReport(): Promise<void> {
   const modules = await configured();
+  const read = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Result;
+  const saved = existsSync(RESULTS) ? readdirSync(RESULTS).map((f) => read(join(RESULTS, f))) : [];
+  const source = (file: string) => (existsSync(join(root, file)) ? sha1(readFileSync(join(root, file), 'utf8')) : undefined);
+  // A module's own result, or, for a module moved unchanged, the latest result of the same source at its old path.
   const results = new Map<string, Result>();
-  for (const file of modules) if (existsSync(resultPath(file))) results.set(file, JSON.parse(readFileSync(resultPath(file), 'utf8')) as Result);
+  for (const file of modules) {
+    const r = existsSync(resultPath(file)) ? read(resultPath(file)) : saved.filter((x) => x.sha1 === source(file)).sort((a, b) => b.measured.localeCompare(a.measured))[0];
+    if (r) results.set(file, r);
+  }
   const files = [...results.keys()];
   const header = ['module', 'killed', 'timeout', 'survived', 'no cover', 'errors', 'ignored', 'all', 'score', 'measured'];
   const row = (name: string, t: Tally, when = '') => [name, t.killed, t.timeout, t.survived, t.noCoverage, t.errors, t.ignored, t.all].map(String).concat(score(t), when);
-  const changed = (r: Result) => sha1(readFileSync(join(root, r.file), 'utf8')) !== r.sha1;
-  const when = (r: Result) => `${r.measured.slice(0, 16).replace('T', ' ')} UTC at ${r.commit}${changed(r) ? ' (source changed since)' : ''}`;
+  const when = (file: string, r: Result) =>
+    `${r.measured.slice(0, 16).replace('T', ' ')} UTC at ${r.commit}${r.file !== file ? ` as ${r.file}` : ''}${source(file) !== r.sha1 ? ' (source changed since)' : ''}`;
   const total = tally(files.flatMap((f) => results.get(f)!.mutants));
-  console.log(`\n${table([header, ...files.map((f) => row(f, tally(results.get(f)!.mutants), when(results.get(f)!))), row('TOTAL', total)])}`);
+  console.log(`\n${table([header, ...files.map((f) => row(f, tally(results.get(f)!.mutants), when(f, results.get(f)!))), row('TOTAL', total)])}`);
   console.log('\nscore = (killed + timeout) / (all − compile errors − runtime errors − ignored); a mutant no test reaches (no cover) counts as not killed.');
   const missing = modules.filter((f) => !results.has(f));
   console.log(missing.length === 0 ? `every configured module (${modules.length}) has a result.` : `no result yet for ${missing.length} of ${modules.length} configured module(s): ${missing.join(', ')}`);
