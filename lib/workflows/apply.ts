@@ -21,7 +21,7 @@ import type { ProgramOutputs } from '../pulumi/program.js';
 import { redactFacts } from '../cluster/devices.js';
 import { platformOf } from '../platforms/index.js';
 import { FACTS_FILE } from '../render/tree.js';
-import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
+import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree, type LoadedCluster } from '../repo/workspace.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { formatProblem } from '../cluster/problems.js';
 import { commitAndPush } from '../repo/git.js';
@@ -44,6 +44,8 @@ export interface ApplyInputs {
 
 export interface FluxContext {
   readonly spec: ClusterSpec;
+  /** The cluster as rendered after up (with the provider facts apply recorded). */
+  readonly cluster: LoadedCluster;
   readonly client: KubeClient;
   readonly repoRoot: string;
   readonly log: ActionLog;
@@ -79,12 +81,13 @@ function factsText(outputs: ProgramOutputs): string {
   return `${JSON.stringify(redactFacts(outputs.facts), null, 2)}\n`;
 }
 
-/** npm run render's code: every tree from infra/ and the recorded facts; nothing written on a problem. */
-function renderTrees(repoRoot: string, log: ActionLog): void {
+/** npm run render's code: every tree from infra/ and the recorded facts; nothing written on a problem. The clusters it rendered. */
+function renderTrees(repoRoot: string, log: ActionLog): LoadedCluster[] {
   const all = loadAll(repoRoot);
   if (all.problems.length > 0) throw new ApplyError(`render: ${all.problems.map(formatProblem).join('\n')}`);
   const written = writeTree(repoRoot, renderAll(all.clusters), ownedDirs(all.clusters));
   log.info(`render: ${written.written.length} written, ${written.removed.length} removed, ${written.unchanged} unchanged`);
+  return all.clusters;
 }
 
 export async function applyStack(inputs: ApplyInputs, deps: ApplyDeps, specFile: string): Promise<StackApply> {
@@ -116,6 +119,8 @@ interface ApplyState {
   readonly spec: ClusterSpec;
   up?: UpOutcome;
   client?: KubeClient;
+  /** The cluster as rendered after up. */
+  cluster?: LoadedCluster;
   pushed?: Awaited<ReturnType<typeof commitAndPush>>;
   flux?: 'installed' | 'present';
 }
@@ -126,6 +131,7 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
   const phase = (name: string, run: (s: ApplyState) => Promise<void>): Phase<ApplyState> => ({ name, run: (s) => log.group(`${s.stack}: ${name}`, () => run(s)) });
   const fluxContext = (s: ApplyState): FluxContext => ({
     spec: s.spec,
+    cluster: s.cluster!,
     client: s.client!,
     repoRoot: inputs.repoRoot,
     log,
@@ -135,7 +141,7 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
   return [
     // The tree as the spec wants it before up: the lab builds from it (and
     // refuses a stale one); the cloud's is rendered again with the new facts.
-    phase('render (before up)', async () => renderTrees(inputs.repoRoot, log)),
+    phase('render (before up)', async () => void renderTrees(inputs.repoRoot, log)),
     phase('up', async (s) => {
       const r = await deps.up(s.specFile, s.stack);
       for (const secret of [r.outputs.kubeconfig, r.outputs.bootstrapKubeconfig, r.outputs.bgpPassword]) if (secret) log.secret(secret);
@@ -162,7 +168,8 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, FACTS_FILE), factsText(s.up!.outputs));
       }
-      renderTrees(inputs.repoRoot, log);
+      s.cluster = renderTrees(inputs.repoRoot, log).find((c) => c.spec.name === s.spec.name);
+      if (!s.cluster) throw new ApplyError(`render: ${s.specFile} was not rendered`);
     }),
     phase('commit', async (s) => {
       s.pushed = await commitAndPush({

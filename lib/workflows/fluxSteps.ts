@@ -11,8 +11,6 @@
  */
 import { FLUX_NAMESPACE } from '../render/flux.js';
 import { readSyncObjects } from '../render/read.js';
-import { loadSpecFile } from '../repo/workspace.js';
-import type { Cluster } from '../platforms/platform.js';
 import { platformOf } from '../platforms/index.js';
 import type { FluxContext } from './apply.js';
 import { requestReconcile } from '../flux/install.js';
@@ -23,13 +21,6 @@ async function fluxPresent(ctx: FluxContext): Promise<boolean> {
   return (await ctx.client.find(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${FLUX_NAMESPACE}/gitrepositories/flux-system`)) !== undefined;
 }
 
-/** The cluster as render sees it now (with the facts apply recorded). */
-function loaded(ctx: FluxContext): Cluster {
-  const { cluster } = loadSpecFile(ctx.repoRoot, ctx.spec.file);
-  if (!cluster) throw new Error(`${ctx.spec.file} no longer loads`);
-  return cluster;
-}
-
 export async function bootstrapFlux(ctx: FluxContext): Promise<'installed' | 'present'> {
   if (await fluxPresent(ctx)) {
     ctx.log.info('Flux is installed: nothing to bootstrap');
@@ -37,7 +28,7 @@ export async function bootstrapFlux(ctx: FluxContext): Promise<'installed' | 'pr
   }
   await platformOf(ctx.spec).bootstrap({
     repoRoot: ctx.repoRoot,
-    cluster: loaded(ctx),
+    cluster: ctx.cluster,
     machines: ctx.machines,
     client: ctx.client,
     log: ctx.log,
@@ -49,7 +40,7 @@ export async function bootstrapFlux(ctx: FluxContext): Promise<'installed' | 'pr
 export async function waitFlux(ctx: FluxContext, timeoutMs: number): Promise<string> {
   const head = await git(ctx.repoRoot, ['rev-parse', 'HEAD']);
   const revision = head.code === 0 ? head.stdout.trim() : undefined;
-  await platformOf(ctx.spec).publish?.({ repoRoot: ctx.repoRoot, cluster: loaded(ctx), log: ctx.log });
+  await platformOf(ctx.spec).publish?.({ repoRoot: ctx.repoRoot, cluster: ctx.cluster, log: ctx.log });
   for (const o of readSyncObjects(ctx.repoRoot, ctx.spec.name)) await requestReconcile(ctx.client, o);
   const states = await waitForKustomizations(ctx.client, { timeoutMs, log: (l) => ctx.log.info(l), ...(revision ? { revision } : {}) });
   return `${states.map((s) => s.name).join(', ')} at ${revision?.slice(0, 12) ?? 'the source head'}`;

@@ -28,10 +28,11 @@ test('Equinix Metal bootstrap: Calico, the fabric, the BGP Secret, then Flux, ac
   const dir = mkdtempSync(join(tmpdir(), 'n6-bootstrap-'));
   const api = await apiServer(dir);
   try {
-    const { spec, plan } = loadSpecFile(root, 'infra/dfw.yaml').cluster!;
+    const cluster = loadSpecFile(root, 'infra/dfw.yaml').cluster!;
+    const { spec, plan } = cluster;
     const lines: string[] = [];
     const machines = plan.machines.map((m) => m.name);
-    const ctx = { spec, client: api.client, repoRoot: root, log: createLineLog((l) => lines.push(l)), machines, bgpPassword: 'AbCdEfGhIjKlMnOpQrSt' };
+    const ctx = { spec, cluster, client: api.client, repoRoot: root, log: createLineLog((l) => lines.push(l)), machines, bgpPassword: 'AbCdEfGhIjKlMnOpQrSt' };
     assert.equal(await bootstrapFlux(ctx), 'installed', lines.join('\n'));
     const get = <T>(path: string) => api.client.get<T>(path);
     const secret = await get<{ data: Record<string, string> }>('/api/v1/namespaces/kube-system/secrets/bgp-md5');
