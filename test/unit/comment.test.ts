@@ -815,3 +815,12 @@ test('comment: when all of the output is cut, no empty block is left', () => {
     body.slice(-400),
   );
 });
+
+test('comment: pools and machines whose numbers differ only in leading zeros come in one order, whatever the input order', () => {
+  const m = (name: string, pool: string, address: string) => ({ name, role: 'worker' as const, pool, address });
+  const machines = [m('c-w1-1', 'w1', '2001:db8::5'), m('c-w01-1', 'w01', '2001:db8::3')];
+  const body = (ms: PlanView['machines']) => renderPlanComment({ ...small, before: undefined, after: { ranges: [], machines: ms } });
+  const text = body(machines);
+  assert.equal(body([...machines].reverse()), text);
+  assert.ok(text.includes('- `+` `c-w01-1`: worker in pool `w01`, `2001:db8::3`\n- `+` `c-w1-1`: worker in pool `w1`, `2001:db8::5`'), text);
+});
