@@ -11,8 +11,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { credentialsFromKubeconfig, KubeClient } from '../../../../kube/client.js';
+import { kubeconfig } from '../../../../kube/kubeconfig.js';
 import { waitFor } from '../../../../phases/wait.js';
 
 /** A PEM CSR for the node, made by openssl (Node's crypto makes keys, not CSRs). */
@@ -53,13 +53,13 @@ export async function tlsBootstrap(node: string, bootstrapKubeconfig: string, lo
     { timeoutMs, intervalMs: 1000, log, fatal: (e) => e instanceof Refused },
   );
   log(`TLS bootstrap: CSR ${name} approved and issued`);
-  const cluster = { server: creds.server, 'certificate-authority-data': Buffer.from(creds.ca).toString('base64') };
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'default-cluster', cluster }],
-    users: [{ name: 'default-auth', user: { 'client-certificate-data': certificate, 'client-key-data': Buffer.from(keyPem).toString('base64') } }],
-    contexts: [{ name: 'default-context', context: { cluster: 'default-cluster', user: 'default-auth', namespace: 'default' } }],
-    'current-context': 'default-context',
+  // The kubelet's own kubeconfig, written (and checked: the certificate is the CA's, the key its own) as every kubeconfig is.
+  return kubeconfig({
+    clusterName: 'default-cluster',
+    server: creds.server,
+    caCertPem: creds.ca,
+    user: `system:node:${node}`,
+    clientCertPem: Buffer.from(certificate, 'base64').toString('utf8'),
+    clientKeyPem: keyPem,
   });
 }
