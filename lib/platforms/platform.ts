@@ -9,19 +9,10 @@
 import type * as pulumi from '@pulumi/pulumi';
 import type { KubeClient } from '../kube/client.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
+import type { LoadedCluster } from '../plan/loaded.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import type { Device, ProviderFacts } from '../cluster/devices.js';
 import type { SpecRules } from '../cluster/rules.js';
-
-/** A loaded cluster: its spec, its address plan, and the machines' devices when known. */
-export interface Cluster {
-  readonly spec: ClusterSpec;
-  readonly plan: AddressPlan;
-  /** The devices (from the plan, or from the provider facts recorded at apply). */
-  readonly devices?: readonly Device[];
-  /** The files it was read from: the spec, then the facts when any. */
-  readonly sources: readonly string[];
-}
 
 /** What the Pulumi program exports for every platform (stack outputs). */
 export interface ClusterOutputs {
@@ -40,7 +31,7 @@ export interface ClusterOutputs {
 /** What apply's bootstrap is given (lib/workflows/apply.ts). */
 export interface BootstrapContext {
   readonly repoRoot: string;
-  readonly cluster: Cluster;
+  readonly cluster: LoadedCluster;
   /** The machines' names. */
   readonly machines: readonly string[];
   readonly client: KubeClient;
@@ -60,7 +51,7 @@ export interface Platform {
   /** One line naming where the cluster runs, e.g. "equinix-metal, metro da". */
   describe(spec: ClusterSpec): string;
   /** The cluster's Pulumi resources (the Pulumi program, lib/pulumi/program.ts). */
-  resources(cluster: Cluster, specFile: string, config: pulumi.Config): ClusterOutputs;
+  resources(cluster: LoadedCluster, specFile: string, config: pulumi.Config): ClusterOutputs;
   /** Apply's first bring-up of Flux and of what must run before it; apply calls it once, when Flux is absent. */
   bootstrap(ctx: BootstrapContext): Promise<void>;
   /** Before Flux is asked to reconcile: make the pushed branch reachable where Flux reads it (the lab mirrors it to its git server). */

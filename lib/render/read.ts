@@ -8,7 +8,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/objects.js';
-import { renderCluster, type ClusterInputs } from './tree.js';
+import type { LoadedCluster } from '../plan/loaded.js';
+import { renderCluster } from './tree.js';
 
 function objectsOf(file: string): KubeObject[] {
   return parseAllDocuments(readFileSync(file, 'utf8'))
@@ -17,7 +18,7 @@ function objectsOf(file: string): KubeObject[] {
 }
 
 /** The fabric (clusters/<name>/fabric/*.yaml but its kustomization), checked against a fresh render. */
-export function readFabric(repoRoot: string, cluster: ClusterInputs): KubeObject[] {
+export function readFabric(repoRoot: string, cluster: LoadedCluster): KubeObject[] {
   const name = cluster.spec.name;
   const fresh = renderCluster(cluster).filter((f) => f.path.startsWith(`clusters/${name}/fabric/`));
   for (const f of fresh) {

@@ -3,9 +3,7 @@
  * clusters/<name>/, and the shared trees policies/ and apps/. Pure: the
  * same inputs give byte-identical files.
  */
-import type { AddressPlan } from '../plan/addressPlan.js';
-import type { ClusterSpec } from '../cluster/cluster.js';
-import type { Device } from '../cluster/devices.js';
+import type { LoadedCluster } from '../plan/loaded.js';
 import { bgpConfiguration, bgpPeers, bgpSecretAccess, felixConfiguration, ipPool, networkSets } from './calico.js';
 import { echoBase, echoPublicAddresses } from './apps.js';
 import { fluxKustomization, fluxSync, kustomization, stages } from './flux.js';
@@ -20,16 +18,7 @@ export interface RenderedFile {
 
 export const FACTS_FILE = 'provider-facts.json';
 
-export interface ClusterInputs {
-  readonly spec: ClusterSpec;
-  readonly plan: AddressPlan;
-  /** The provider's per-device metadata; undefined before the first apply on a cloud platform. */
-  readonly devices?: readonly Device[];
-  /** Files the render read, named in every header. */
-  readonly sources: readonly string[];
-}
-
-export function renderCluster(inputs: ClusterInputs): RenderedFile[] {
+export function renderCluster(inputs: LoadedCluster): RenderedFile[] {
   const { spec, plan, devices } = inputs;
   const root = `clusters/${spec.name}`;
   const source = inputs.sources.join(' and ');

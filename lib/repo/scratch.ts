@@ -6,7 +6,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSpecFile, ownedDirs, renderAll, writeTree, type LoadedCluster } from './workspace.js';
+import type { LoadedCluster } from '../plan/loaded.js';
+import { loadSpecFile, ownedDirs, renderAll, writeTree } from './workspace.js';
 import { ProblemsError } from '../cluster/problems.js';
 
 export interface ScratchCluster {

@@ -9,11 +9,9 @@ import { checkFacts, decodeFacts, planWithFacts } from '../plan/facts.js';
 import { platformOf } from '../platforms/index.js';
 import { clusterNameOf, loadCluster } from '../platforms/load.js';
 import type { Problem } from '../cluster/problems.js';
-import { FACTS_FILE, renderCluster, renderShared, type ClusterInputs, type RenderedFile } from '../render/tree.js';
+import type { LoadedCluster } from '../plan/loaded.js';
+import { FACTS_FILE, renderCluster, renderShared, type RenderedFile } from '../render/tree.js';
 import { GENERATED_MARKER } from '../render/yaml.js';
-
-/** A spec read from infra/, planned, with its provider facts: what renderCluster takes. */
-export type LoadedCluster = ClusterInputs;
 
 /** Cluster spec files: infra/*.yaml, but not Pulumi's own project and stack files. */
 export function specFiles(root: string): string[] {

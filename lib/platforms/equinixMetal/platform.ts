@@ -23,7 +23,8 @@ import { API_SERVER_PORT } from '../../render/kubeadm.js';
 import { readFabric, readSyncObjects } from '../../render/read.js';
 import { providerFacts, redactFacts } from '../../cluster/devices.js';
 import { apiEndpointRecord } from '../dns/digitalocean.js';
-import type { BootstrapContext, Cluster, ClusterOutputs, Platform } from '../platform.js';
+import type { LoadedCluster } from '../../plan/loaded.js';
+import type { BootstrapContext, ClusterOutputs, Platform } from '../platform.js';
 import { calicoInstallObjects, readCalicoManifest } from './calico.js';
 import { MetalCluster } from './pulumi.js';
 import { equinixMetalRules } from './rules.js';
@@ -31,7 +32,7 @@ import { equinixMetalRules } from './rules.js';
 /** The field manager of apply's server-side applies. */
 export const FIELD_MANAGER = 'native6-apply';
 
-function resources({ spec, plan }: Cluster, _specFile: string, config: pulumi.Config): ClusterOutputs {
+function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pulumi.Config): ClusterOutputs {
   const secrets = new ClusterSecrets(`${spec.name}-secrets`, { cluster: spec.name });
   const organizationId = config.get('organizationId');
   // Secret whatever the engine does with additionalSecretOutputs (mocks ignore it).

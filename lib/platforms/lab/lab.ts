@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { waitFor } from '../../phases/wait.js';
 import { runPhases, type Phase as EnginePhase, type PhaseReport } from '../../phases/phase.js';
 import { readFabric } from '../../render/read.js';
-import type { ClusterInputs } from '../../render/tree.js';
+import type { LoadedCluster } from '../../plan/loaded.js';
 import { ensureRouterDaemons, pidAlive } from './provider/daemons.js';
 import { labHostProblem } from './host.js';
 import { labDevices } from './provider/metadata.js';
@@ -26,7 +26,7 @@ import { formatAddress, parseAddress } from '../../net/ipv6.js';
 export interface LabContext {
   readonly repoRoot: string;
   /** The cluster as loaded (spec, address plan, devices, the files it came from). */
-  readonly cluster: ClusterInputs;
+  readonly cluster: LoadedCluster;
   readonly topology: LabTopology;
   readonly paths: LabPaths;
   readonly runner: Runner;
@@ -44,7 +44,7 @@ import { CODE_ROOT } from './codeRoot.js';
 /** A phase of the lab's workflows (lib/phases), run with the lab's context. */
 export type Phase = EnginePhase<LabContext>;
 
-export function createLabContext(repoRoot: string, cluster: ClusterInputs, options: { timers?: SessionTimers; verbose?: boolean; binDir?: string } = {}): LabContext {
+export function createLabContext(repoRoot: string, cluster: LoadedCluster, options: { timers?: SessionTimers; verbose?: boolean; binDir?: string } = {}): LabContext {
   const paths = labPaths(repoRoot, cluster.spec.name);
   mkdirSync(paths.logs, { recursive: true });
   const logFile = join(paths.logs, 'lab.log');

@@ -9,7 +9,8 @@
 import type * as pulumi from '@pulumi/pulumi';
 import { formatPrefix } from '../../net/ipv6.js';
 import { providerFacts } from '../../cluster/devices.js';
-import type { BootstrapContext, Cluster, ClusterOutputs, Platform } from '../platform.js';
+import type { LoadedCluster } from '../../plan/loaded.js';
+import type { BootstrapContext, ClusterOutputs, Platform } from '../platform.js';
 import { installLabFlux } from './kubernetes/flux.js';
 import { ensureLabGitServer, pushToLabGitServer } from './provider/gitServer.js';
 import { createLabContext } from './lab.js';
@@ -17,7 +18,7 @@ import { labDevices } from './provider/metadata.js';
 import { LabCluster } from './pulumi.js';
 import { labRules } from './rules.js';
 
-function resources({ spec, plan }: Cluster, specFile: string, _config: pulumi.Config): ClusterOutputs {
+function resources({ spec, plan }: LoadedCluster, specFile: string, _config: pulumi.Config): ClusterOutputs {
   const lab = new LabCluster(spec.name, {
     cluster: spec.name,
     specFile,
