@@ -4,7 +4,7 @@
  * in total, and every mutant the tests let live.
  *
  *   npm run mutation                            all the modules in stryker.config.mjs
- *   npm run mutation -- lib/gitops/retry.ts     one module (or several), to iterate on it
+ *   npm run mutation -- lib/phases/retry.ts     one module (or several), to iterate on it
  *   npm run mutation -- --report                print the figures of every configured module, without running
  *   npm run mutation -- --save [report.json]    record a report's results (the last run's unless given) without running
  *
@@ -173,7 +173,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const files = argv.filter((a) => !a.startsWith('--'));
   for (const f of files) {
     if (!existsSync(join(root, f)) && !(argv.includes('--save') && existsSync(f))) {
-      console.error(`mutation: ${f} does not exist (give paths relative to the repository, e.g. lib/gitops/retry.ts)`);
+      console.error(`mutation: ${f} does not exist (give paths relative to the repository, e.g. lib/phases/retry.ts)`);
       return 2;
     }
   }
