@@ -1,0 +1,93 @@
+/**
+ * Reading a cluster's rendered tree back (lib/render/read.ts): the fabric that
+ * is applied before Flux runs, and Flux's own sync objects, each refused when
+ * the tree on disk is not what `npm run render` writes.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { LoadedCluster } from '../../lib/plan/loaded.js';
+import { readFabric, readSyncObjects } from '../../lib/render/read.js';
+import { renderCluster } from '../../lib/render/tree.js';
+import { loadAll } from '../../lib/repo/workspace.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+function cluster(name: string): LoadedCluster {
+  const c = loadAll(root).clusters.find((x) => x.spec.name === name);
+  assert.ok(c, `no cluster ${name} under infra/`);
+  return c;
+}
+
+const names = (objects: ReadonlyArray<{ kind?: string; metadata?: { name?: string } }>) => objects.map((o) => `${o.kind}/${o.metadata?.name}`);
+
+/** A scratch repository holding `cluster`'s rendered tree, changed by `edit`. */
+function withTree(c: LoadedCluster, edit: (dir: string) => void, check: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'native6-read-'));
+  try {
+    for (const f of renderCluster(c)) {
+      mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+      writeFileSync(join(dir, f.path), f.content);
+    }
+    edit(dir);
+    check(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('the fabric read back: every object of the fabric files in file-name order, the kustomize file left out', () => {
+  assert.deepEqual(names(readFabric(root, cluster('dfw'))), [
+    'BGPConfiguration/default',
+    'Role/calico-bgp-passwords',
+    'RoleBinding/calico-bgp-passwords',
+    'FelixConfiguration/default',
+    'IPPool/pods',
+    'GlobalNetworkSet/cluster',
+    'GlobalNetworkSet/public-sources',
+    'GlobalNetworkSet/trusted-sources',
+  ]);
+  // The lab's machines are planned: its fabric has a BGPPeer per machine and router, after bgp-passwords-rbac.yaml.
+  const lab = names(readFabric(root, cluster('lab')));
+  assert.deepEqual(lab.slice(0, 4), ['BGPConfiguration/default', 'Role/calico-bgp-passwords', 'RoleBinding/calico-bgp-passwords', 'BGPPeer/lab-cp-1-2001-db8-ffff--e']);
+  assert.equal(lab.filter((n) => n.startsWith('BGPPeer/')).length, 10);
+  assert.deepEqual(lab.slice(-4), ['IPPool/pods', 'GlobalNetworkSet/cluster', 'GlobalNetworkSet/public-sources', 'GlobalNetworkSet/trusted-sources']);
+});
+
+test('a fabric that is not what npm run render writes is refused, naming the file and the sources', () => {
+  const c = cluster('dfw');
+  const message = (file: string) => `clusters/dfw/fabric/${file} is not what npm run render writes for infra/dfw.yaml and x/facts.json: run npm run render`;
+  const withSources = { ...c, sources: ['infra/dfw.yaml', 'x/facts.json'] };
+  // Changed by hand.
+  withTree(withSources, (dir) => writeFileSync(join(dir, 'clusters/dfw/fabric/ippool.yaml'), '# edited\n'), (dir) => {
+    assert.throws(() => readFabric(dir, withSources), { message: message('ippool.yaml') });
+  });
+  // Missing.
+  withTree(withSources, (dir) => rmSync(join(dir, 'clusters/dfw/fabric/felix-configuration.yaml')), (dir) => {
+    assert.throws(() => readFabric(dir, withSources), { message: message('felix-configuration.yaml') });
+  });
+  // Only the .yaml files are read: anything else beside them is not applied.
+  withTree(withSources, (dir) => writeFileSync(join(dir, 'clusters/dfw/fabric/notes.txt'), 'kind: Secret\n'), (dir) => {
+    assert.equal(readFabric(dir, withSources).length, 8);
+  });
+});
+
+test('the sync objects read back: the GitRepository and the root Kustomization; a file without them is refused', () => {
+  assert.deepEqual(names(readSyncObjects(root, 'lab')), ['GitRepository/flux-system', 'Kustomization/flux-system']);
+  const c = cluster('lab');
+  const sync = (dir: string) => join(dir, 'clusters/lab/flux-system/gotk-sync.yaml');
+  const refused = (dir: string) => ({ message: `${sync(dir)} has no GitRepository and root Kustomization: run npm run render` });
+  // Either one alone is not enough.
+  for (const kind of ['GitRepository', 'Kustomization']) {
+    withTree(c, (dir) => writeFileSync(sync(dir), `---\napiVersion: v1\nkind: ${kind}\nmetadata:\n  name: flux-system\n`), (dir) => {
+      assert.throws(() => readSyncObjects(dir, 'lab'), refused(dir));
+    });
+  }
+  // Empty documents are skipped, not read as objects.
+  withTree(c, (dir) => writeFileSync(sync(dir), '---\n---\nkind: GitRepository\n---\nkind: Kustomization\n'), (dir) => {
+    assert.deepEqual(readSyncObjects(dir, 'lab').map((o) => o.kind), ['GitRepository', 'Kustomization']);
+  });
+});
