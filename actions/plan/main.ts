@@ -24,7 +24,7 @@ async function main(): Promise<void> {
       metalAuthToken: core.getInput('metal-auth-token'),
     },
     log,
-    token ? createOctokit(token) : undefined,
+    token ? createOctokit(token, { log }) : undefined,
   );
   core.setOutput('changes', JSON.stringify(Object.fromEntries(result.stacks.map((s) => [s.stack, s.changes.length]))));
   if (!result.ok) core.setFailed(`plan failed for ${result.stacks.filter((s) => !s.ok).map((s) => s.stack).join(', ')}: see the annotations and the PR comment`);

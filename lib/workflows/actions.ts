@@ -4,13 +4,12 @@
  * cluster's API server, Flux. Each actions/<name>/main.ts turns the
  * action's inputs into the plain objects below and calls one function here.
  */
-import type { Octokit } from '@octokit/rest';
 import { ensurePolicyPack } from '../pulumi/policyPack.js';
 import { destroyStack, openStack, previewStack, upStack, type StackSettings } from '../pulumi/stack.js';
 import { specFiles } from '../repo/workspace.js';
 import { runApply, type ApplyDeps, type ApplyInputs, type StackApply } from './apply.js';
 import { bootstrapFlux, waitFlux } from './fluxSteps.js';
-import type { PullRequestRef } from './github.js';
+import type { GitHubClient, PullRequestRef } from './github.js';
 import type { ActionLog } from './log.js';
 import { runPlan, type StackPlan } from './plan.js';
 import { runTeardown } from './teardown.js';
@@ -59,7 +58,7 @@ function maskInputs(log: ActionLog, p: PulumiInputs): void {
 export async function planAction(
   i: PulumiInputs & { repoRoot: string; specs: readonly string[]; baseRef?: string; commitSha: string; runUrl?: string; pullRequest?: PullRequestRef },
   log: ActionLog,
-  octokit?: Octokit,
+  octokit?: GitHubClient,
 ): Promise<{ ok: boolean; stacks: StackPlan[] }> {
   maskInputs(log, i);
   const specs = resolveSpecs(i.repoRoot, i.specs);

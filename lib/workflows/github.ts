@@ -1,10 +1,19 @@
 /**
- * The plan comment on GitHub: one comment per stack on a pull request, found
- * by its marker (commentMarker in comment.ts) among ALL the PR's comments
- * (paginated, 100 a page) and edited in place, or created. The Octokit is
+ * GitHub for the actions: the Octokit as GitHub Actions builds it
+ * (getOctokit from @actions/github: GITHUB_API_URL as the base URL, so GitHub
+ * Enterprise Server works, and the runner's proxy settings), with the retry
+ * and throttling plugins, every retry bounded and said in the log.
+ *
+ * The plan comment: one comment per stack on a pull request, found by its
+ * marker (commentMarker in comment.ts) among ALL the PR's comments
+ * (paginated, 100 a page) and edited in place, or created. The client is
  * injected, so tests reach GitHub through a fake.
  */
-import { Octokit } from '@octokit/rest';
+import { getOctokit } from '@actions/github';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import Bottleneck from 'bottleneck';
+import type { ActionLog } from './log.js';
 
 export interface PullRequestRef {
   readonly owner: string;
@@ -38,9 +47,149 @@ export class GitHubCommentError extends Error {
   }
 }
 
-/** An Octokit for the REST API with the given token; `fetchImpl` replaces the global fetch (tests, proxies). */
-export function createOctokit(token: string, fetchImpl?: typeof fetch): Octokit {
-  return new Octokit({ auth: token, userAgent: 'native6', ...(fetchImpl ? { request: { fetch: fetchImpl } } : {}) });
+/** How many times a call is tried again after GitHub refused it for a while (a 5xx, a rate limit), at most. */
+export const GITHUB_RETRIES = 3;
+/** The longest wait a rate limit may ask for; a longer one is not waited out, and the call fails. */
+export const GITHUB_MAX_WAIT_SECONDS = 300;
+/**
+ * Statuses the retry plugin does not retry: its own list, and 429, so that
+ * rate limits (403 and 429) belong to the throttling plugin alone, which waits
+ * as long as GitHub's retry-after says.
+ */
+const DO_NOT_RETRY = [400, 401, 403, 404, 410, 422, 429, 451];
+
+/** The Octokit the actions use: REST methods, pagination, retry and throttling. */
+export type GitHubClient = ReturnType<typeof getOctokit>;
+/** An Octokit plugin, as getOctokit takes them. */
+type Plugin = NonNullable<Parameters<typeof getOctokit>[2]>;
+
+export interface GitHubClientOptions {
+  /** Where retries and rate limits are said. */
+  readonly log: ActionLog;
+  /**
+   * Replaces the fetch @actions/github builds (undici through the runner's
+   * proxy, https_proxy and no_proxy): tests hand the global fetch, which
+   * their fake GitHub intercepts.
+   */
+  readonly fetch?: typeof fetch;
+  /**
+   * How long one of GitHub's seconds lasts here, in milliseconds: the unit of
+   * retry-after, of the retry plugin's backoff (1, 4, 9 s) and of the spacing
+   * between writes (1 s, 3 s before a write that notifies). 1000 unless a
+   * test shrinks time; the waits themselves stay the plugins' own.
+   */
+  readonly secondMs?: number;
+}
+
+type CallOptions = { readonly method?: string; readonly url?: string; readonly baseUrl?: string; readonly request?: { readonly retryCount?: number } } & Record<string, unknown>;
+
+/** The call, the base URL and query left out and the route's parameters filled in: POST /repos/acme/native6/issues/7/comments. */
+function callOf(options: CallOptions): string {
+  let url = options.url ?? '';
+  if (options.baseUrl && url.startsWith(options.baseUrl)) url = url.slice(options.baseUrl.length);
+  url = url.replace(/\?.*$/, '').replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = options[name];
+    return typeof value === 'string' || typeof value === 'number' ? encodeURIComponent(String(value)) : whole;
+  });
+  return `${options.method ?? 'GET'} ${url}`;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : undefined;
+}
+
+/**
+ * A plugin that says in the log when the retry plugin will try a failed call
+ * again (the retry plugin says nothing). Given to getOctokit before the retry
+ * plugin, so that its error hook is the innermost and sees every attempt.
+ */
+function logRetries(log: ActionLog): Plugin {
+  return (octokit) => {
+    octokit.hook.error('request', (error, options) => {
+      const status = statusOf(error);
+      if (status !== undefined && status >= 400 && !DO_NOT_RETRY.includes(status)) {
+        const done = (options as CallOptions).request?.retryCount ?? 0;
+        const call = callOf(options as CallOptions);
+        if (done < GITHUB_RETRIES) log.info(`GitHub answered HTTP ${status} to ${call}: retry ${done + 1} of ${GITHUB_RETRIES} in ${(done + 1) ** 2} s`);
+        else log.warning(`GitHub answered HTTP ${status} to ${call}: no retry left (${GITHUB_RETRIES} done), the call fails`);
+      }
+      throw error;
+    });
+  };
+}
+
+/**
+ * A plugin that gives each call its own `request` options. Octokit hands
+ * every call the same object, and the retry and throttling plugins write
+ * their retry count into it, so one call's retries carried into the next (a
+ * longer backoff, a wrong count in the log; octokit/plugin-throttling#462
+ * describes the shared object). Given to getOctokit last, so that its wrap is
+ * the outermost and runs first.
+ */
+const ownRequestOptions: Plugin = (octokit) => {
+  octokit.hook.wrap('request', (request, options) => {
+    options.request = { ...options.request };
+    return request(options);
+  });
+};
+
+/** The throttling plugin's handler for one kind of limit: retry while retries are left and the wait is bounded. */
+function onLimit(log: ActionLog, kind: string) {
+  return (retryAfter: number, options: unknown, _octokit: unknown, retryCount: number): boolean => {
+    const call = callOf(options as CallOptions);
+    if (retryCount >= GITHUB_RETRIES) {
+      log.warning(`GitHub: ${kind} on ${call}: no retry left (${GITHUB_RETRIES} done), the call fails`);
+      return false;
+    }
+    if (retryAfter > GITHUB_MAX_WAIT_SECONDS) {
+      log.warning(`GitHub: ${kind} on ${call}: GitHub asks to wait ${retryAfter} s, more than ${GITHUB_MAX_WAIT_SECONDS} s: not waited, the call fails`);
+      return false;
+    }
+    log.info(`GitHub: ${kind} on ${call}: retry ${retryCount + 1} of ${GITHUB_RETRIES} in ${retryAfter} s`);
+    return true;
+  };
+}
+
+/**
+ * The Octokit for the REST API with the given token, as GitHub Actions builds
+ * it (getOctokit: base URL from GITHUB_API_URL, the runner's proxy), with
+ * the retry plugin (a 5xx is tried again up to GITHUB_RETRIES times, after
+ * 1, 4 and 9 s) and the throttling plugin (writes spaced as GitHub asks; a
+ * rate limit is waited out as its retry-after says, up to GITHUB_RETRIES
+ * times and GITHUB_MAX_WAIT_SECONDS each). Every retry is said in the log.
+ */
+export function createOctokit(token: string, options: GitHubClientOptions): GitHubClient {
+  const { log, secondMs = 1000 } = options;
+  // The throttling plugin's own write and notification groups, with its
+  // spacings (1 s between writes, 3 s before a write that notifies), made
+  // here so that the unit of time follows secondMs.
+  const write = new Bottleneck.Group({ id: 'native6-write', maxConcurrent: 1, minTime: secondMs });
+  const notifications = new Bottleneck.Group({ id: 'native6-notifications', maxConcurrent: 1, minTime: 3 * secondMs });
+  return getOctokit(
+    token,
+    {
+      userAgent: 'native6',
+      log: {
+        debug: () => undefined,
+        info: (message: string) => log.info(`GitHub: ${message}`),
+        warn: (message: string) => log.warning(`GitHub: ${message}`),
+        error: (message: string) => log.error(`GitHub: ${message}`),
+      },
+      retry: { retries: GITHUB_RETRIES, doNotRetry: DO_NOT_RETRY, retryAfterBaseValue: secondMs },
+      throttle: {
+        onRateLimit: onLimit(log, 'rate limit'),
+        onSecondaryRateLimit: onLimit(log, 'secondary rate limit'),
+        retryAfterBaseValue: secondMs,
+        write,
+        notifications,
+      },
+      ...(options.fetch ? { request: { fetch: options.fetch } } : {}),
+    },
+    logRetries(log),
+    retry,
+    throttling,
+    ownRequestOptions,
+  );
 }
 
 /** Does this comment body belong to the marker? It must begin with it (after leading whitespace); merely mentioning it does not count. */
@@ -50,14 +199,16 @@ function isMarked(body: string | undefined | null, marker: string): boolean {
 
 function describe(error: unknown, doing: string, pr: PullRequestRef): GitHubCommentError {
   const where = `${pr.owner}/${pr.repo}#${pr.number}`;
-  const status = typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : undefined;
+  const status = statusOf(error);
   const detail = error instanceof Error ? error.message : String(error);
   const hint =
     status === 404
       ? ' (the repository or pull request does not exist, or the token cannot see it)'
-      : status === 403 || status === 401
-        ? ' (the token lacks permission: the workflow needs `pull-requests: write`)'
-        : '';
+      : (status === 403 || status === 429) && /rate limit/i.test(detail)
+        ? ' (a GitHub rate limit, retried as the log says)'
+        : status === 403 || status === 401
+          ? ' (the token lacks permission: the workflow needs `pull-requests: write`)'
+          : '';
   return new GitHubCommentError(`GitHub: ${doing} on ${where} failed${status !== undefined ? ` with HTTP ${status}` : ''}: ${detail}${hint}`, status, { cause: error });
 }
 
@@ -67,7 +218,7 @@ function describe(error: unknown, doing: string, pr: PullRequestRef): GitHubComm
  * (unchanged otherwise), or a new comment is created. `body` should start
  * with the marker, or the next run will not find it.
  */
-export async function upsertComment(octokit: Octokit, pr: PullRequestRef, marker: string, body: string): Promise<UpsertResult> {
+export async function upsertComment(octokit: GitHubClient, pr: PullRequestRef, marker: string, body: string): Promise<UpsertResult> {
   const target = { owner: pr.owner, repo: pr.repo };
   const comments = await octokit.paginate(octokit.rest.issues.listComments, { ...target, issue_number: pr.number, per_page: 100 }).catch((error: unknown) => {
     throw describe(error, 'listing comments', pr);

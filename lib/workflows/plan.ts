@@ -5,7 +5,6 @@
  * preview of its stack, then one comment per stack on the pull request,
  * edited in place, mirrored to the job summary.
  */
-import type { Octokit } from '@octokit/rest';
 import { formatAddress, formatPrefix } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
 import { loadSpecFile } from '../repo/workspace.js';
@@ -14,7 +13,7 @@ import type { Problem } from '../cluster/problems.js';
 import { commentMarker, renderPlanComment, type PlanView } from './comment.js';
 import type { ResourceChange } from '../pulumi/stack.js';
 import { git } from '../repo/git.js';
-import { upsertComment, type PullRequestRef } from './github.js';
+import { upsertComment, type GitHubClient, type PullRequestRef } from './github.js';
 import type { ActionLog } from './log.js';
 import type { PreviewOutcome } from '../pulumi/stack.js';
 
@@ -32,7 +31,7 @@ export interface PlanInputs {
 
 export interface PlanDeps {
   readonly log: ActionLog;
-  readonly octokit?: Octokit;
+  readonly octokit?: GitHubClient;
   /** Runs the Pulumi preview of one stack (lib/pulumi/stack.ts in the action). */
   readonly preview: (specFile: string, stack: string) => Promise<PreviewOutcome>;
 }

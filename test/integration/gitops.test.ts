@@ -210,7 +210,7 @@ describe('plan: a real Pulumi preview of the lab stack, one PR comment edited in
       previewStack(await openStack({ repoRoot: repo, specFile, stackName: stack, backendUrl: backend, passphrase: 'integration', pulumiHome: join(work, 'home'), workDir: join(work, 'ws') }));
     const lines: string[] = [];
     const log = createLineLog((l) => lines.push(l));
-    const octokit = createOctokit('test-token', fetch);
+    const octokit = createOctokit('test-token', { log, fetch });
     const inputs = { repoRoot: repo, specs: ['infra/lab.yaml'], baseRef: 'HEAD~1', commitSha: sh(repo, 'rev-parse', 'HEAD'), pullRequest: { owner: 'acme', repo: 'native6', number: 12 } };
     const first = await runPlan(inputs, { log, octokit, preview });
     assert.equal(first.ok, true, lines.join('\n'));
@@ -279,7 +279,7 @@ describe('plan: a real Pulumi preview of the lab stack, one PR comment edited in
     const log = createLineLog((l) => (l.startsWith('error:') ? errors.push(l) : undefined));
     const r = await runPlan(
       { repoRoot: repo, specs: ['infra/lab.yaml'], commitSha: 'abc1234', pullRequest: { owner: 'acme', repo: 'native6', number: 12 } },
-      { log, octokit: createOctokit('t', fetch), preview: async () => assert.fail('a bad spec is not previewed') },
+      { log, octokit: createOctokit('t', { log, fetch }), preview: async () => assert.fail('a bad spec is not previewed') },
     );
     assert.equal(r.ok, false);
     assert.ok(errors.some((e) => /spec\.network\.localASN/.test(e) && /\(infra\/lab\.yaml:\d+\)$/.test(e)), errors.join('\n'));

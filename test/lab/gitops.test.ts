@@ -124,7 +124,7 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
     writeFileSync(join(checkout, `infra/${CLUSTER}.yaml`), spec(2));
     git(checkout, 'commit', '--quiet', '-am', 'gt: a second worker');
     t = Date.now();
-    const plan = await planAction({ ...pulumi, repoRoot: checkout, specs: [`infra/${CLUSTER}.yaml`], baseRef: 'main', commitSha: git(checkout, 'rev-parse', 'HEAD'), pullRequest: { owner: 'acme', repo: 'native6', number: 1 } }, log, createOctokit('e2e-token', fetch));
+    const plan = await planAction({ ...pulumi, repoRoot: checkout, specs: [`infra/${CLUSTER}.yaml`], baseRef: 'main', commitSha: git(checkout, 'rev-parse', 'HEAD'), pullRequest: { owner: 'acme', repo: 'native6', number: 1 } }, log, createOctokit('e2e-token', { log, fetch }));
     console.log(`# plan: ${((Date.now() - t) / 1000).toFixed(1)} s`);
     assert.equal(plan.ok, true);
     const change = plan.stacks[0]!.changes.find((c) => c.name === CLUSTER);

@@ -1,77 +1,29 @@
-/** The plan comment on GitHub (lib/workflows/github.ts), against a fake GitHub (msw): create, find on the last page, leave alone, errors. */
+/**
+ * The plan comment on GitHub (lib/workflows/github.ts), against a fake GitHub
+ * (msw): create, find on the last page, leave alone, errors; the retry and
+ * throttling plugins at work (a secondary rate limit, a 5xx, the primary
+ * limit), every retry bounded and logged.
+ */
 import assert from 'node:assert/strict';
+import { dirname, resolve } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import type { components } from '@octokit/openapi-types';
-
+import { fileURLToPath } from 'node:url';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { commentMarker } from '../../lib/workflows/comment.js';
-import { createOctokit, GitHubCommentError, upsertComment } from '../../lib/workflows/github.js';
+import { createOctokit, GitHubCommentError, GITHUB_MAX_WAIT_SECONDS, upsertComment } from '../../lib/workflows/github.js';
+import { createLineLog } from '../../lib/workflows/log.js';
+import { runPlan } from '../../lib/workflows/plan.js';
+import { actionsBot, API, human, issueComment, otherBot, pr, primaryRateLimit, secondaryRateLimit, serverError, type IssueComment } from '../github-fixture.js';
 
-type IssueComment = components['schemas']['issue-comment'];
-type User = NonNullable<components['schemas']['nullable-simple-user']>;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-const API = 'https://api.github.com';
-const pr = { owner: 'acme', repo: 'native6', number: 7 };
 const marker = commentMarker('dfw');
 const body = `${marker}\n## Plan for \`dfw\`: \`infra/dfw.yaml\` at \`0123456\`\n\nNo resource steps were reported.\n`;
 
-function user(login: string, id: number, type: 'Bot' | 'User'): User {
-  const url = `${API}/users/${encodeURIComponent(login)}`;
-  return {
-    login,
-    id,
-    node_id: `U_kgDO${id}`,
-    avatar_url: `https://avatars.githubusercontent.com/u/${id}?v=4`,
-    gravatar_id: '',
-    url,
-    html_url: `https://github.com/${login}`,
-    followers_url: `${url}/followers`,
-    following_url: `${url}/following{/other_user}`,
-    gists_url: `${url}/gists{/gist_id}`,
-    starred_url: `${url}/starred{/owner}{/repo}`,
-    subscriptions_url: `${url}/subscriptions`,
-    organizations_url: `${url}/orgs`,
-    repos_url: `${url}/repos`,
-    events_url: `${url}/events{/privacy}`,
-    received_events_url: `${url}/received_events`,
-    type,
-    site_admin: false,
-    user_view_type: 'public',
-  };
-}
-const actionsBot = user('github-actions[bot]', 41898282, 'Bot');
-const otherBot = user('pulumi[bot]', 30351955, 'Bot');
-const human = user('octocat', 583231, 'User');
-
-/** A comment as GitHub returns it; ids grow with time, as on GitHub. */
-function issueComment(id: number, text: string, by: User = human): IssueComment {
-  const created = new Date(Date.UTC(2025, 0, 1) + id * 60_000).toISOString().replace('.000', '');
-  return {
-    id,
-    node_id: `IC_kwDOAbCdEf${id}`,
-    url: `${API}/repos/${pr.owner}/${pr.repo}/issues/comments/${id}`,
-    html_url: `https://github.com/${pr.owner}/${pr.repo}/pull/${pr.number}#issuecomment-${id}`,
-    body: text,
-    user: by,
-    created_at: created,
-    updated_at: created,
-    issue_url: `${API}/repos/${pr.owner}/${pr.repo}/issues/${pr.number}`,
-    author_association: by.type === 'Bot' ? 'NONE' : 'MEMBER',
-    performed_via_github_app: null,
-    reactions: {
-      url: `${API}/repos/${pr.owner}/${pr.repo}/issues/comments/${id}/reactions`,
-      total_count: 0,
-      '+1': 0,
-      '-1': 0,
-      laugh: 0,
-      confused: 0,
-      heart: 0,
-      hooray: 0,
-      eyes: 0,
-      rocket: 0,
-    },
-  };
+/** The client as the actions build it, its fetch the global one (which msw intercepts), GitHub's second shrunk to 1 ms. */
+function client(lines: string[] = []) {
+  return createOctokit('test-token', { log: createLineLog((l) => lines.push(l)), fetch, secondMs: 1 });
 }
 
 const LIST = `${API}/repos/:owner/:repo/issues/:number/comments`;
@@ -120,7 +72,7 @@ test('github: no comment yet: one is created with the exact body', async () => {
       return HttpResponse.json(issueComment(103, body, actionsBot), { status: 201 });
     }),
   );
-  const result = await upsertComment(createOctokit('test-token'), pr, marker, body);
+  const result = await upsertComment(client(), pr, marker, body);
   assert.deepEqual(posted, { body });
   assert.deepEqual(result, { id: 103, action: 'created', url: 'https://github.com/acme/native6/pull/7#issuecomment-103', duplicates: [] });
   assert.deepEqual(seen, ['GET /repos/acme/native6/issues/7/comments?per_page=100', 'POST /repos/acme/native6/issues/7/comments']);
@@ -137,7 +89,7 @@ test('github: the marked comment on page 3 of 3 is updated in place, after readi
       return HttpResponse.json({ ...issueComment(1230, body, actionsBot), updated_at: '2025-02-01T00:00:00Z' });
     }),
   );
-  const result = await upsertComment(createOctokit('test-token'), pr, marker, body);
+  const result = await upsertComment(client(), pr, marker, body);
   assert.deepEqual(patched, { id: '1230', body: { body } });
   assert.deepEqual(result, { id: 1230, action: 'updated', url: 'https://github.com/acme/native6/pull/7#issuecomment-1230', duplicates: [] });
   assert.deepEqual(seen, [
@@ -150,7 +102,7 @@ test('github: the marked comment on page 3 of 3 is updated in place, after readi
 
 test('github: the same body: nothing is written', async () => {
   server.use(listing([issueComment(1, 'first!'), issueComment(2, body, actionsBot)]));
-  const result = await upsertComment(createOctokit('test-token'), pr, marker, body);
+  const result = await upsertComment(client(), pr, marker, body);
   assert.deepEqual(result, { id: 2, action: 'unchanged', url: 'https://github.com/acme/native6/pull/7#issuecomment-2', duplicates: [] });
   assert.deepEqual(seen, ['GET /repos/acme/native6/issues/7/comments?per_page=100'], 'no PATCH, no POST');
 });
@@ -171,7 +123,7 @@ test("github: other bots' comments that look alike but do not start with the mar
       return HttpResponse.json(issueComment(16, body, actionsBot), { status: 201 });
     }),
   );
-  const result = await upsertComment(createOctokit('test-token'), pr, marker, body);
+  const result = await upsertComment(client(), pr, marker, body);
   assert.equal(result.action, 'created');
   assert.deepEqual(posted, { body });
   assert.ok(!seen.some((s) => s.startsWith('PATCH')), 'no look-alike was edited');
@@ -186,7 +138,7 @@ test('github: several marked comments: the oldest is kept up to date, the others
       return HttpResponse.json(issueComment(Number(params.id), body, actionsBot));
     }),
   );
-  const result = await upsertComment(createOctokit('test-token'), pr, marker, body);
+  const result = await upsertComment(client(), pr, marker, body);
   assert.deepEqual(patchedIds, ['21']);
   assert.deepEqual(result, { id: 21, action: 'updated', url: 'https://github.com/acme/native6/pull/7#issuecomment-21', duplicates: [23] });
 });
@@ -198,7 +150,7 @@ test('github: an injected fetch carries every request', async () => {
     return fetch(input, init);
   };
   server.use(listing([issueComment(2, body, actionsBot)]));
-  const result = await upsertComment(createOctokit('test-token', fetchImpl), pr, marker, body);
+  const result = await upsertComment(createOctokit('test-token', { log: createLineLog(() => undefined), fetch: fetchImpl }), pr, marker, body);
   assert.equal(result.action, 'unchanged');
   assert.deepEqual(through, ['GET https://api.github.com/repos/acme/native6/issues/7/comments?per_page=100']);
 });
@@ -212,7 +164,7 @@ test('github: a 404 on the listing names the repository and pull request', async
       ),
     ),
   );
-  await assert.rejects(upsertComment(createOctokit('test-token'), pr, marker, body), (error: unknown) => {
+  await assert.rejects(upsertComment(client(), pr, marker, body), (error: unknown) => {
     assert.ok(error instanceof GitHubCommentError);
     assert.equal(error.status, 404);
     assert.match(error.message, /listing comments on acme\/native6#7 failed with HTTP 404/);
@@ -231,7 +183,7 @@ test('github: a 403 on the update names the repository, pull request and comment
       ),
     ),
   );
-  await assert.rejects(upsertComment(createOctokit('test-token'), pr, marker, body), (error: unknown) => {
+  await assert.rejects(upsertComment(client(), pr, marker, body), (error: unknown) => {
     assert.ok(error instanceof GitHubCommentError);
     assert.equal(error.status, 403);
     assert.match(error.message, /updating comment 5 on acme\/native6#7 failed with HTTP 403: Resource not accessible by integration/);
@@ -239,4 +191,149 @@ test('github: a 403 on the update names the repository, pull request and comment
     return true;
   });
   assert.ok(!seen.some((s) => s.startsWith('POST')), 'a refused update does not fall back to a second comment');
+  assert.equal(seen.filter((s) => s.startsWith('PATCH')).length, 1, 'a refusal that is no rate limit is not retried');
+});
+
+/**
+ * A pull request's comments held as GitHub holds them: listed, created,
+ * edited. `faults` are answered instead, in order, to the first requests
+ * whose method they name; the comments are left as they were.
+ */
+function conversation(initial: readonly IssueComment[], faults: Array<{ method: 'GET' | 'POST' | 'PATCH'; answer: { body: object; init: ResponseInit } }> = []) {
+  const comments = [...initial];
+  let nextId = 500;
+  const fault = (method: string) => {
+    const i = faults.findIndex((f) => f.method === method);
+    if (i < 0) return undefined;
+    const [f] = faults.splice(i, 1);
+    return HttpResponse.json(f!.answer.body, f!.answer.init);
+  };
+  server.use(
+    http.get(LIST, ({ request }) => fault(request.method) ?? HttpResponse.json(comments)),
+    http.post(LIST, async ({ request }) => {
+      const refused = fault(request.method);
+      if (refused) return refused;
+      const c = issueComment(nextId++, ((await request.json()) as { body: string }).body, actionsBot);
+      comments.push(c);
+      return HttpResponse.json(c, { status: 201 });
+    }),
+    http.patch(ONE, async ({ request, params }) => {
+      const refused = fault(request.method);
+      if (refused) return refused;
+      const i = comments.findIndex((c) => c.id === Number(params.id));
+      if (i < 0) return HttpResponse.json({ message: 'Not Found', documentation_url: 'https://docs.github.com/rest/issues/comments#update-an-issue-comment', status: '404' }, { status: 404 });
+      comments[i] = { ...comments[i]!, body: ((await request.json()) as { body: string }).body };
+      return HttpResponse.json(comments[i]);
+    }),
+  );
+  return comments;
+}
+
+test('github: a secondary rate limit on the comment POST is waited out once (the throttling plugin), and the plan posts exactly one comment', async () => {
+  const comments = conversation([issueComment(1, 'LGTM', human)], [{ method: 'POST', answer: secondaryRateLimit(1) }]);
+  const lines: string[] = [];
+  const log = createLineLog((l) => lines.push(l));
+  const result = await runPlan(
+    { repoRoot: ROOT, specs: ['infra/dfw.yaml'], commitSha: '0123456', pullRequest: pr },
+    { log, octokit: createOctokit('test-token', { log, fetch, secondMs: 1 }), preview: async () => ({ changes: [], summary: {}, output: '' }) },
+  );
+  assert.equal(result.ok, true, lines.join('\n'));
+  assert.equal(result.stacks[0]?.comment, 'created');
+  assert.deepEqual(seen, ['GET /repos/acme/native6/issues/7/comments?per_page=100', 'POST /repos/acme/native6/issues/7/comments', 'POST /repos/acme/native6/issues/7/comments']);
+  const plans = comments.filter((c) => c.body?.startsWith(commentMarker('dfw')));
+  assert.equal(plans.length, 1, 'exactly one plan comment');
+  assert.equal(comments.length, 2);
+  assert.ok(lines.includes('GitHub: secondary rate limit on POST /repos/acme/native6/issues/7/comments: retry 1 of 3 in 1 s'), lines.join('\n'));
+  assert.ok(lines.includes(`comment created: ${plans[0]!.html_url}`), lines.join('\n'));
+});
+
+test('github: a secondary rate limit (429) on the comment PATCH is waited out once, and the one comment is edited', async () => {
+  const comments = conversation([issueComment(5, `${marker}\nold`, actionsBot)], [{ method: 'PATCH', answer: secondaryRateLimit(2, 429) }]);
+  const lines: string[] = [];
+  const result = await upsertComment(client(lines), pr, marker, body);
+  assert.deepEqual(result, { id: 5, action: 'updated', url: 'https://github.com/acme/native6/pull/7#issuecomment-5', duplicates: [] });
+  assert.deepEqual(seen, ['GET /repos/acme/native6/issues/7/comments?per_page=100', 'PATCH /repos/acme/native6/issues/comments/5', 'PATCH /repos/acme/native6/issues/comments/5']);
+  assert.deepEqual(comments.map((c) => c.body), [body]);
+  assert.deepEqual(lines, ['GitHub: secondary rate limit on PATCH /repos/acme/native6/issues/comments/5: retry 1 of 3 in 2 s']);
+});
+
+test('github: a 5xx is tried again (the retry plugin): a 502 on the listing, a 503 on the POST, and one comment', async () => {
+  const comments = conversation([], [{ method: 'GET', answer: serverError(502) }, { method: 'POST', answer: serverError(503) }]);
+  const lines: string[] = [];
+  const result = await upsertComment(client(lines), pr, marker, body);
+  assert.equal(result.action, 'created');
+  assert.equal(comments.length, 1);
+  assert.deepEqual(seen, [
+    'GET /repos/acme/native6/issues/7/comments?per_page=100',
+    'GET /repos/acme/native6/issues/7/comments?per_page=100',
+    'POST /repos/acme/native6/issues/7/comments',
+    'POST /repos/acme/native6/issues/7/comments',
+  ]);
+  assert.deepEqual(lines, [
+    'GitHub answered HTTP 502 to GET /repos/acme/native6/issues/7/comments: retry 1 of 3 in 1 s',
+    'GitHub answered HTTP 503 to POST /repos/acme/native6/issues/7/comments: retry 1 of 3 in 1 s',
+  ]);
+});
+
+test('github: the primary rate limit spent is waited out until its reset', async () => {
+  conversation([issueComment(2, body, actionsBot)], [{ method: 'GET', answer: primaryRateLimit(Math.floor(Date.now() / 1000) + 1) }]);
+  const lines: string[] = [];
+  const result = await upsertComment(client(lines), pr, marker, body);
+  assert.equal(result.action, 'unchanged');
+  assert.equal(seen.length, 2);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^GitHub: rate limit on GET \/repos\/acme\/native6\/issues\/7\/comments: retry 1 of 3 in \d+ s$/);
+});
+
+test('github: retries are bounded: a secondary rate limit every time is tried 3 more times, then the call fails and says so', async () => {
+  conversation(
+    [],
+    Array.from({ length: 10 }, () => ({ method: 'POST' as const, answer: secondaryRateLimit(1) })),
+  );
+  const lines: string[] = [];
+  await assert.rejects(upsertComment(client(lines), pr, marker, body), (error: unknown) => {
+    assert.ok(error instanceof GitHubCommentError);
+    assert.equal(error.status, 403);
+    assert.match(error.message, /creating a comment on acme\/native6#7 failed with HTTP 403: You have exceeded a secondary rate limit/);
+    assert.match(error.message, /a GitHub rate limit, retried as the log says/);
+    assert.doesNotMatch(error.message, /pull-requests: write/);
+    return true;
+  });
+  assert.equal(seen.filter((s) => s.startsWith('POST')).length, 4);
+  const call = 'POST /repos/acme/native6/issues/7/comments';
+  assert.deepEqual(lines, [
+    `GitHub: secondary rate limit on ${call}: retry 1 of 3 in 1 s`,
+    `GitHub: secondary rate limit on ${call}: retry 2 of 3 in 1 s`,
+    `GitHub: secondary rate limit on ${call}: retry 3 of 3 in 1 s`,
+    `warning: GitHub: secondary rate limit on ${call}: no retry left (3 done), the call fails`,
+  ]);
+});
+
+test('github: retries are bounded: a 502 every time is tried 3 more times, then the call fails and says so', async () => {
+  conversation([], Array.from({ length: 10 }, () => ({ method: 'GET' as const, answer: serverError(502) })));
+  const lines: string[] = [];
+  await assert.rejects(upsertComment(client(lines), pr, marker, body), (error: unknown) => {
+    assert.ok(error instanceof GitHubCommentError);
+    assert.equal(error.status, 502);
+    assert.match(error.message, /listing comments on acme\/native6#7 failed with HTTP 502: Server Error/);
+    return true;
+  });
+  assert.equal(seen.length, 4);
+  const call = 'GET /repos/acme/native6/issues/7/comments';
+  assert.deepEqual(lines, [
+    `GitHub answered HTTP 502 to ${call}: retry 1 of 3 in 1 s`,
+    `GitHub answered HTTP 502 to ${call}: retry 2 of 3 in 4 s`,
+    `GitHub answered HTTP 502 to ${call}: retry 3 of 3 in 9 s`,
+    `warning: GitHub answered HTTP 502 to ${call}: no retry left (3 done), the call fails`,
+  ]);
+});
+
+test(`github: a rate limit asking for a wait longer than ${GITHUB_MAX_WAIT_SECONDS} s is not waited out`, async () => {
+  conversation([], [{ method: 'POST', answer: secondaryRateLimit(3600) }]);
+  const lines: string[] = [];
+  await assert.rejects(upsertComment(client(lines), pr, marker, body), (error: unknown) => error instanceof GitHubCommentError && error.status === 403);
+  assert.equal(seen.filter((s) => s.startsWith('POST')).length, 1);
+  assert.deepEqual(lines, [
+    `warning: GitHub: secondary rate limit on POST /repos/acme/native6/issues/7/comments: GitHub asks to wait 3600 s, more than ${GITHUB_MAX_WAIT_SECONDS} s: not waited, the call fails`,
+  ]);
 });
