@@ -47,7 +47,7 @@ export class GitHubCommentError extends Error {
   }
 }
 
-/** How many times a call is tried again after GitHub refused it for a while (a 5xx, a rate limit), at most. */
+/** How many times a call is tried again after GitHub refused it for a while (a 5xx, a rate limit) or did not answer, at most. */
 export const GITHUB_RETRIES = 3;
 /** The longest wait a rate limit may ask for; a longer one is not waited out, and the call fails. */
 export const GITHUB_MAX_WAIT_SECONDS = 300;
@@ -94,6 +94,11 @@ function callOf(options: CallOptions): string {
   return `${options.method ?? 'GET'} ${url}`;
 }
 
+/** Did GitHub answer? Octokit reports a call that got no answer (refused, reset, DNS) as HTTP 500 without a response. */
+function answered(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'response' in error && error.response !== undefined;
+}
+
 function statusOf(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : undefined;
 }
@@ -110,8 +115,9 @@ function logRetries(log: ActionLog): Plugin {
       if (status !== undefined && status >= 400 && !DO_NOT_RETRY.includes(status)) {
         const done = (options as CallOptions).request?.retryCount ?? 0;
         const call = callOf(options as CallOptions);
-        if (done < GITHUB_RETRIES) log.info(`GitHub answered HTTP ${status} to ${call}: retry ${done + 1} of ${GITHUB_RETRIES} in ${(done + 1) ** 2} s`);
-        else log.warning(`GitHub answered HTTP ${status} to ${call}: no retry left (${GITHUB_RETRIES} done), the call fails`);
+        const what = answered(error) ? `GitHub answered HTTP ${status} to ${call}` : `${call} got no answer from GitHub (${error instanceof Error ? error.message : String(error)})`;
+        if (done < GITHUB_RETRIES) log.info(`${what}: retry ${done + 1} of ${GITHUB_RETRIES} in ${(done + 1) ** 2} s`);
+        else log.warning(`${what}: no retry left (${GITHUB_RETRIES} done), the call fails`);
       }
       throw error;
     });
@@ -199,7 +205,7 @@ function isMarked(body: string | undefined | null, marker: string): boolean {
 
 function describe(error: unknown, doing: string, pr: PullRequestRef): GitHubCommentError {
   const where = `${pr.owner}/${pr.repo}#${pr.number}`;
-  const status = statusOf(error);
+  const status = answered(error) ? statusOf(error) : undefined;
   const detail = error instanceof Error ? error.message : String(error);
   const hint =
     status === 404

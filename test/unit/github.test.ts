@@ -275,6 +275,37 @@ test('github: a 5xx is tried again (the retry plugin): a 502 on the listing, a 5
   ]);
 });
 
+test('github: a call that gets no answer (the connection fails) is tried again, and the log says it got no answer', async () => {
+  let failed = false;
+  server.use(
+    http.get(LIST, () => {
+      if (failed) return HttpResponse.json([issueComment(2, body, actionsBot)]);
+      failed = true;
+      return HttpResponse.error();
+    }),
+  );
+  const lines: string[] = [];
+  const result = await upsertComment(client(lines), pr, marker, body);
+  assert.equal(result.action, 'unchanged');
+  assert.equal(seen.length, 2);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^GET \/repos\/acme\/native6\/issues\/7\/comments got no answer from GitHub \(.+\): retry 1 of 3 in 1 s$/);
+});
+
+test('github: a call that never gets an answer fails after 3 retries without claiming an HTTP status', async () => {
+  server.use(http.get(LIST, () => HttpResponse.error()));
+  const lines: string[] = [];
+  await assert.rejects(upsertComment(client(lines), pr, marker, body), (error: unknown) => {
+    assert.ok(error instanceof GitHubCommentError);
+    assert.equal(error.status, undefined);
+    assert.match(error.message, /^GitHub: listing comments on acme\/native6#7 failed: /);
+    assert.doesNotMatch(error.message, /HTTP/);
+    return true;
+  });
+  assert.equal(seen.length, 4);
+  assert.match(lines.at(-1)!, /^warning: GET \/repos\/acme\/native6\/issues\/7\/comments got no answer from GitHub \(.+\): no retry left \(3 done\), the call fails$/);
+});
+
 test('github: the primary rate limit spent is waited out until its reset', async () => {
   conversation([issueComment(2, body, actionsBot)], [{ method: 'GET', answer: primaryRateLimit(Math.floor(Date.now() / 1000) + 1) }]);
   const lines: string[] = [];
