@@ -2,7 +2,8 @@
  * The fabric as the routers see it, drawn: routers, nodes with their pod
  * blocks, the Service routes with their ECMP fan-out and the Local /128s,
  * as a Mermaid flowchart (for Markdown, PR comments) and as a standalone SVG
- * a person can open. Pure and deterministic: same picture, same bytes.
+ * a person can open, each of its boxes as wide as its longest label. Pure
+ * and deterministic: same picture, same bytes.
  */
 
 export interface FabricRoute {
@@ -60,70 +61,130 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** Font sizes of the SVG's text, and the space between a box's edge and its text. */
+const FONT = 11;
+const TITLE_FONT = 13;
+const PAD = 12;
+/** Boxes in a row stand this far apart; the picture has this margin. */
+const GAP = 20;
+const MARGIN = 20;
+
+/**
+ * How wide a line of monospace text is drawn, conservatively: the glyphs'
+ * advance is 0.60 em in DejaVu Sans Mono, Liberation Mono, Menlo and Courier
+ * New, 0.55 em in Consolas; we reserve 0.62 em (bold included: a monospace
+ * bold keeps its advance). A box sized from this holds its longest line.
+ */
+function textWidth(s: string, size = FONT): number {
+  return Math.ceil([...s].length * size * 0.62);
+}
+
+/** The narrowest box; routers stand at least two such columns apart. */
+const MIN_BOX = 220;
+
+/** A box's width: its longest line and the padding on both sides, never narrower than MIN_BOX. */
+function boxWidth(lines: readonly string[]): number {
+  return Math.max(MIN_BOX, ...lines.map((l) => textWidth(l) + 2 * PAD));
+}
+
 export function svgTopology(p: FabricPicture): string {
   const routes = routesOf(p);
   const services = routes.filter((r) => r.kind === 'service-range' || r.kind === 'service-128');
-  const colW = 240;
-  const width = Math.max(p.machines.length, p.routers.length * 2, services.length) * colW + 40;
+  const blocks = (name: string) => routes.filter((r) => r.kind === 'pod-block' && r.via.length === 1 && r.via[0] === name).map((r) => r.prefix);
+  // Every label, as drawn, by box: each row's boxes take the width of its longest label.
+  const routerLines = p.routers.map((r) => [r.name, `${r.peerIP} · ${r.sessions.length}/${p.machines.length} sessions`]);
+  const serviceLines = services.map((s) => [s.prefix, s.kind === 'service-range' ? `Service range, ECMP x${s.via.length}` : `Local Service, x${s.via.length}`]);
+  const machineLines = p.machines.map((m) => [`${m.name} (${m.role})`, m.address, ...blocks(m.name).map((b) => `pods ${b}`)]);
+  const routerW = boxWidth(routerLines.flat());
+  const serviceW = boxWidth(serviceLines.flat());
+  const machineW = boxWidth(machineLines.flat());
+  const title = `${p.cluster}: routes as the routers see them`;
+  const legend = [
+    { text: 'BGP session', stroke: 'stroke="#9aa5b1"' },
+    { text: 'Service range next hop (ECMP)', stroke: 'stroke="#3b6fb6" stroke-width="1.5"' },
+    { text: 'Local Service /128 next hop', stroke: 'stroke="#c77700" stroke-width="2.5"' },
+  ];
+  // The legend's items in a line: a 30 px stroke, its text, two gaps.
+  const legendX: number[] = [];
+  let legendRight = MARGIN - 2 * GAP;
+  for (const item of legend) {
+    legendX.push(legendRight + 2 * GAP);
+    legendRight += 2 * GAP + 36 + textWidth(item.text);
+  }
+  const width = Math.max(
+    p.machines.length * (machineW + GAP),
+    p.routers.length * (routerW + GAP),
+    p.routers.length * 2 * (MIN_BOX + GAP),
+    services.length * (serviceW + GAP),
+    textWidth(title, TITLE_FONT),
+    legendRight - MARGIN,
+  ) + 2 * MARGIN;
+  const inner = width - 2 * MARGIN;
   const routerY = 30;
   const serviceY = 170;
   const machineY = 330;
-  const machineX = (i: number) => 20 + i * colW + (width - 40 - p.machines.length * colW) / 2;
-  const routerX = (i: number) => 20 + ((i + 0.5) * (width - 40)) / p.routers.length - 110;
-  const serviceX = (i: number) => 20 + i * colW + (width - 40 - services.length * colW) / 2;
-  const center = (x: number) => x + 110;
-  const blocks = (name: string) => routes.filter((r) => r.kind === 'pod-block' && r.via.length === 1 && r.via[0] === name).map((r) => r.prefix);
+  const machineX = (i: number) => MARGIN + i * (machineW + GAP) + (inner - p.machines.length * (machineW + GAP)) / 2;
+  const routerX = (i: number) => MARGIN + ((i + 0.5) * inner) / p.routers.length - routerW / 2;
+  const serviceX = (i: number) => MARGIN + i * (serviceW + GAP) + (inner - services.length * (serviceW + GAP)) / 2;
   const maxBlocks = Math.max(1, ...p.machines.map((m) => blocks(m.name).length));
   const machineH = 56 + maxBlocks * 16;
   const height = machineY + machineH + 60;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="monospace" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="monospace" font-size="${FONT}">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="20" y="18" font-size="13" font-weight="bold">${esc(p.cluster)}: routes as the routers see them</text>`,
+    `<text x="${MARGIN}" y="18" font-size="${TITLE_FONT}" font-weight="bold">${esc(title)}</text>`,
   ];
   const machineIndex = new Map(p.machines.map((m, i) => [m.name, i]));
   // Sessions: router to machine.
   p.routers.forEach((r, ri) => {
     p.machines.forEach((m, mi) => {
       const up = r.sessions.includes(m.name);
-      out.push(`<line x1="${center(routerX(ri))}" y1="${routerY + 44}" x2="${center(machineX(mi))}" y2="${machineY}" stroke="${up ? '#9aa5b1' : '#d64545'}" stroke-width="1"${up ? '' : ' stroke-dasharray="4 3"'}/>`);
+      out.push(`<line x1="${routerX(ri) + routerW / 2}" y1="${routerY + 44}" x2="${machineX(mi) + machineW / 2}" y2="${machineY}" stroke="${up ? '#9aa5b1' : '#d64545'}" stroke-width="1"${up ? '' : ' stroke-dasharray="4 3"'}/>`);
     });
   });
   // Service routes: fan-out to their next hops.
   services.forEach((s, si) => {
-    const x = center(serviceX(si));
+    const x = serviceX(si) + serviceW / 2;
     for (const v of s.via) {
       const mi = machineIndex.get(v);
       if (mi === undefined) continue;
-      out.push(`<line x1="${x}" y1="${serviceY + 40}" x2="${center(machineX(mi))}" y2="${machineY}" stroke="${s.kind === 'service-range' ? '#3b6fb6' : '#c77700'}" stroke-width="${s.kind === 'service-range' ? 1.5 : 2.5}"/>`);
+      out.push(`<line x1="${x}" y1="${serviceY + 40}" x2="${machineX(mi) + machineW / 2}" y2="${machineY}" stroke="${s.kind === 'service-range' ? '#3b6fb6' : '#c77700'}" stroke-width="${s.kind === 'service-range' ? 1.5 : 2.5}"/>`);
     }
   });
-  p.routers.forEach((r, ri) => {
+  // Each box is a group, its rectangle and then its labels: the picture test checks that every label lies inside its box.
+  const box = (cls: string, rect: string, x: number, labels: ReadonlyArray<{ text: string; y: number; attrs?: string }>) =>
+    out.push(`<g class="${cls}">${rect}`, ...labels.map((l) => `<text x="${x + PAD}" y="${l.y}"${l.attrs ?? ''}>${esc(l.text)}</text>`), '</g>');
+  p.routers.forEach((_, ri) => {
     const x = routerX(ri);
-    out.push(`<rect x="${x}" y="${routerY}" width="220" height="44" rx="6" fill="#eef0f3" stroke="#3e4c59"/>`);
-    out.push(`<text x="${x + 10}" y="${routerY + 18}" font-weight="bold">${esc(r.name)}</text>`);
-    out.push(`<text x="${x + 10}" y="${routerY + 34}">${esc(r.peerIP)} · ${r.sessions.length}/${p.machines.length} sessions</text>`);
+    const [name = '', line = ''] = routerLines[ri] ?? [];
+    box('router', `<rect x="${x}" y="${routerY}" width="${routerW}" height="44" rx="6" fill="#eef0f3" stroke="#3e4c59"/>`, x, [
+      { text: name, y: routerY + 18, attrs: ' font-weight="bold"' },
+      { text: line, y: routerY + 34 },
+    ]);
   });
   services.forEach((s, si) => {
     const x = serviceX(si);
     const range = s.kind === 'service-range';
-    out.push(`<rect x="${x}" y="${serviceY}" width="220" height="40" rx="20" fill="${range ? '#e8f1ff' : '#fff1e0'}" stroke="${range ? '#3b6fb6' : '#c77700'}"/>`);
-    out.push(`<text x="${x + 12}" y="${serviceY + 16}">${esc(s.prefix)}</text>`);
-    out.push(`<text x="${x + 12}" y="${serviceY + 31}">${range ? `Service range, ECMP x${s.via.length}` : `Local Service, x${s.via.length}`}</text>`);
+    const [prefix = '', line = ''] = serviceLines[si] ?? [];
+    box('service', `<rect x="${x}" y="${serviceY}" width="${serviceW}" height="40" rx="20" fill="${range ? '#e8f1ff' : '#fff1e0'}" stroke="${range ? '#3b6fb6' : '#c77700'}"/>`, x, [
+      { text: prefix, y: serviceY + 16 },
+      { text: line, y: serviceY + 31 },
+    ]);
   });
-  p.machines.forEach((m, mi) => {
+  p.machines.forEach((_, mi) => {
     const x = machineX(mi);
-    out.push(`<rect x="${x}" y="${machineY}" width="220" height="${machineH}" rx="4" fill="#f5f7fa" stroke="#3e4c59"/>`);
-    out.push(`<text x="${x + 10}" y="${machineY + 18}" font-weight="bold">${esc(m.name)} (${esc(m.role)})</text>`);
-    out.push(`<text x="${x + 10}" y="${machineY + 34}">${esc(m.address)}</text>`);
-    blocks(m.name).forEach((b, bi) => out.push(`<text x="${x + 10}" y="${machineY + 52 + bi * 16}" fill="#2f8132">pods ${esc(b)}</text>`));
+    const [name = '', address = '', ...pods] = machineLines[mi] ?? [];
+    box('machine', `<rect x="${x}" y="${machineY}" width="${machineW}" height="${machineH}" rx="4" fill="#f5f7fa" stroke="#3e4c59"/>`, x, [
+      { text: name, y: machineY + 18, attrs: ' font-weight="bold"' },
+      { text: address, y: machineY + 34 },
+      ...pods.map((b, bi) => ({ text: b, y: machineY + 52 + bi * 16, attrs: ' fill="#2f8132"' })),
+    ]);
   });
   const ly = height - 20;
-  out.push(
-    `<line x1="20" y1="${ly}" x2="50" y2="${ly}" stroke="#9aa5b1"/><text x="56" y="${ly + 4}">BGP session</text>`,
-    `<line x1="160" y1="${ly}" x2="190" y2="${ly}" stroke="#3b6fb6" stroke-width="1.5"/><text x="196" y="${ly + 4}">Service range next hop (ECMP)</text>`,
-    `<line x1="420" y1="${ly}" x2="450" y2="${ly}" stroke="#c77700" stroke-width="2.5"/><text x="456" y="${ly + 4}">Local Service /128 next hop</text>`,
-    '</svg>',
-  );
+  legend.forEach((item, i) => {
+    const x = legendX[i]!;
+    out.push(`<line x1="${x}" y1="${ly}" x2="${x + 30}" y2="${ly}" ${item.stroke}/><text x="${x + 36}" y="${ly + 4}">${esc(item.text)}</text>`);
+  });
+  out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
