@@ -25,7 +25,6 @@ import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from '../kube/client.js';
 import { applyObjects, crdsEstablished, type KubeObject } from '../kube/objects.js';
 import { waitUntil } from '../phases/wait.js';
-import { objectPath } from '../kube/paths.js';
 import { FLUX_NAMESPACE } from '../render/flux.js';
 import { FLUX_CONTROLLERS, fluxCrdDir, type FluxControllerPin } from '../toolchain/pins.js';
 import { FLUX_VERSION } from '../toolchain/pins.js';
@@ -281,5 +280,5 @@ export async function applyFluxInstall(client: KubeClient, objects: readonly Kub
 
 /** What `flux reconcile` does: asks the controller to reconcile the object now. */
 export async function requestReconcile(client: KubeClient, o: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>, at: Date = new Date()): Promise<void> {
-  await client.mergePatch(objectPath(o), { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': at.toISOString() } } });
+  await client.mergePatch(await client.pathOf(o), { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': at.toISOString() } } });
 }

@@ -1,45 +1,28 @@
 /**
- * A small Kubernetes API client over node:https: kubeconfig with client
- * certificates (what kubeadm writes), JSON requests, server-side apply, and
- * watches. Enough for the lab's kubelet and the lab's checks, with no
- * dependency; every error names the request and the API's message.
+ * The product's Kubernetes client: a small interface (KubeClient) that every
+ * caller and test uses, carried by @kubernetes/client-node.
+ *
+ * The library does what a user's kubeconfig needs: client certificates,
+ * tokens, exec credential plugins, OIDC, proxies (proxy-url), TLS server
+ * names; its HTTP layer carries every request, its Watch every watch, its
+ * discovery finds an object's API path (no plural table of ours).
+ *
+ * Bodies go over the wire as the product wrote them, and answers come back
+ * as the API server sent them: the library's typed serializer is not used,
+ * because it drops every field its models do not know (a newer API's field,
+ * any CRD status), which server-side apply would then remove.
  */
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import {
+  HttpMethod,
+  IsomorphicFetchHttpLibrary,
+  KubeConfig,
+  KubernetesObjectApi,
+  RequestContext,
+  Watch,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
-
-export interface Credentials {
-  readonly server: string;
-  readonly ca: string;
-  readonly cert?: string;
-  readonly key?: string;
-  readonly token?: string;
-}
-
-interface KubeconfigFile {
-  clusters?: Array<{ name: string; cluster: { server: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string } }>;
-  users?: Array<{ name: string; user: { 'client-certificate-data'?: string; 'client-key-data'?: string; 'client-certificate'?: string; 'client-key'?: string; token?: string } }>;
-  contexts?: Array<{ name: string; context: { cluster: string; user: string } }>;
-  'current-context'?: string;
-}
-
-const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
-
-/** The current context's server and credentials; `server` overrides the file's (e.g. a node's own API server). */
-export function credentialsFromKubeconfig(text: string, server?: string): Credentials {
-  const kc = parse(text) as KubeconfigFile;
-  const ctx = kc.contexts?.find((c) => c.name === kc['current-context']) ?? kc.contexts?.[0];
-  const cluster = kc.clusters?.find((c) => c.name === ctx?.context.cluster) ?? kc.clusters?.[0];
-  const user = kc.users?.find((u) => u.name === ctx?.context.user) ?? kc.users?.[0];
-  if (!cluster) throw new Error('kubeconfig has no cluster');
-  const c = cluster.cluster;
-  const u = user?.user ?? {};
-  const ca = c['certificate-authority-data'] ? b64(c['certificate-authority-data']) : c['certificate-authority'] ? readFileSync(c['certificate-authority'], 'utf8') : undefined;
-  if (!ca) throw new Error('kubeconfig has no certificate authority');
-  const cert = u['client-certificate-data'] ? b64(u['client-certificate-data']) : u['client-certificate'] ? readFileSync(u['client-certificate'], 'utf8') : undefined;
-  const key = u['client-key-data'] ? b64(u['client-key-data']) : u['client-key'] ? readFileSync(u['client-key'], 'utf8') : undefined;
-  return { server: server ?? c.server, ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(u.token ? { token: u.token } : {}) };
-}
+import { parse, stringify } from 'yaml';
 
 export class KubeError extends Error {
   override name = 'KubeError';
@@ -64,55 +47,101 @@ export interface WatchEvent<T> {
   readonly object: T;
 }
 
-export class KubeClient {
-  constructor(
-    readonly credentials: Credentials,
-    private readonly timeoutMs = 15_000,
-  ) {}
+/** What identifies an object to the API: its group/version, kind, namespace and name. */
+export interface ObjectRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string };
+}
 
-  private options(method: string, path: string, headers: Record<string, string>): RequestOptions {
-    const url = new URL(path, this.credentials.server);
-    return {
-      method,
-      hostname: url.hostname.replace(/^\[|\]$/g, ''),
-      port: url.port || 443,
-      path: `${url.pathname}${url.search}`,
-      ca: this.credentials.ca,
-      ...(this.credentials.cert ? { cert: this.credentials.cert, key: this.credentials.key } : {}),
-      headers: { Accept: 'application/json', ...(this.credentials.token ? { Authorization: `Bearer ${this.credentials.token}` } : {}), ...headers },
-    };
+export interface DeleteOptions {
+  readonly gracePeriodSeconds?: number;
+  readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
+  readonly propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+}
+
+/** Everything the product asks of a Kubernetes API. Paths are the API's own (/api/v1/…, /apis/…). */
+export interface KubeClient {
+  /** The API server's URL this client talks to. */
+  readonly server: string;
+  /** A request; resolves with the parsed body (or the text, when not JSON), rejects with KubeError on a non-2xx status. */
+  request<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<T>;
+  get<T = unknown>(path: string): Promise<T>;
+  /** GET that answers undefined on 404. */
+  find<T = unknown>(path: string): Promise<T | undefined>;
+  /** Server-side apply at a path, forced, as `fieldManager` (dryRun: the server checks and answers, nothing is stored). */
+  apply<T = unknown>(path: string, object: unknown, fieldManager: string, options?: { readonly dryRun?: boolean }): Promise<T>;
+  mergePatch<T = unknown>(path: string, patch: unknown): Promise<T>;
+  /** DELETE with DeleteOptions; `missingOk` answers false instead of failing on 404. */
+  delete(path: string, options?: DeleteOptions & { readonly missingOk?: boolean }): Promise<boolean>;
+  /** An object's API path, found by discovery (a CRD's kinds included once it is Established). */
+  pathOf(o: ObjectRef): Promise<string>;
+  /** Streams watch events until `signal` aborts or the server ends the watch. */
+  watch<T>(path: string, onEvent: (e: WatchEvent<T>) => void, signal?: AbortSignal): Promise<void>;
+}
+
+export interface KubeClientOptions {
+  /** Talk to this server instead of the kubeconfig's (e.g. a node's own API server). */
+  readonly server?: string;
+  /** How long one request may take before it fails (watches excepted). */
+  readonly timeoutMs?: number;
+}
+
+/** Discovery from the library, exposed: the API path of an object. */
+class Discovery extends KubernetesObjectApi {
+  path(o: ObjectRef): Promise<string> {
+    const spec: KubernetesObject = { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) } };
+    return this.specUriPath(spec, 'read');
+  }
+}
+
+class LibraryKubeClient implements KubeClient {
+  private readonly http = new IsomorphicFetchHttpLibrary();
+  private readonly discovery: Discovery;
+  readonly server: string;
+
+  constructor(
+    private readonly config: KubeConfig,
+    private readonly timeoutMs: number,
+  ) {
+    const cluster = config.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = cluster.server.replace(/\/+$/, '');
+    this.discovery = config.makeApiClient(Discovery);
   }
 
-  /** A request; resolves with the parsed body, rejects with KubeError on a non-2xx status. */
-  request<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    return new Promise<T>((resolve, reject) => {
-      // Content-Length, not chunked: the API server ignores a chunked DELETE body (its DeleteOptions).
-      const req = httpsRequest(this.options(method, path, payload !== undefined ? { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(payload)) } : {}), (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) return reject(new KubeError(method, path, res.statusCode ?? 0, text));
-          try {
-            resolve((text ? JSON.parse(text) : {}) as T);
-          } catch {
-            resolve(text as T);
-          }
-        });
-      });
-      req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer in ${this.timeoutMs} ms`)));
-      req.on('error', (e) => reject(e));
-      if (payload !== undefined) req.write(payload);
-      req.end();
-    });
+  async request<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const context = new RequestContext(`${this.server}${path}`, method.toUpperCase() as HttpMethod);
+    context.setHeaderParam('Accept', 'application/json');
+    if (body !== undefined) {
+      context.setHeaderParam('Content-Type', contentType);
+      context.setBody(typeof body === 'string' ? body : JSON.stringify(body));
+    }
+    await this.config.applySecurityAuthentication(context);
+    context.setSignal(AbortSignal.timeout(this.timeoutMs));
+    let text: string;
+    let status: number;
+    try {
+      const response = await this.http.send(context).toPromise();
+      status = response.httpStatusCode;
+      text = await response.body.text();
+    } catch (e) {
+      const err = e as Error;
+      if (err.name === 'AbortError' || err.name === 'TimeoutError') throw new Error(`${method} ${path}: no answer in ${this.timeoutMs} ms`);
+      throw new Error(`${method} ${path}: ${err.message}`, { cause: e });
+    }
+    if (status < 200 || status >= 300) throw new KubeError(method, path, status, text);
+    try {
+      return (text ? JSON.parse(text) : {}) as T;
+    } catch {
+      return text as T;
+    }
   }
 
   get<T = unknown>(path: string): Promise<T> {
     return this.request<T>('GET', path);
   }
 
-  /** GET that answers undefined on 404. */
   async find<T = unknown>(path: string): Promise<T | undefined> {
     try {
       return await this.get<T>(path);
@@ -122,43 +151,104 @@ export class KubeClient {
     }
   }
 
-  /** Server-side apply of one object at its path. */
-  apply<T = unknown>(path: string, object: unknown, fieldManager: string): Promise<T> {
-    return this.request<T>('PATCH', `${path}?fieldManager=${encodeURIComponent(fieldManager)}&force=true`, object, 'application/apply-patch+yaml');
+  apply<T = unknown>(path: string, object: unknown, fieldManager: string, options: { readonly dryRun?: boolean } = {}): Promise<T> {
+    const query = `fieldManager=${encodeURIComponent(fieldManager)}&force=true${options.dryRun ? '&dryRun=All' : ''}`;
+    return this.request<T>('PATCH', `${path}?${query}`, object, 'application/apply-patch+yaml');
   }
 
   mergePatch<T = unknown>(path: string, patch: unknown): Promise<T> {
     return this.request<T>('PATCH', path, patch, 'application/merge-patch+json');
   }
 
-  /** Streams watch events until `signal` aborts or the server ends the watch. */
-  watch<T>(path: string, onEvent: (e: WatchEvent<T>) => void, signal?: AbortSignal): Promise<void> {
-    const sep = path.includes('?') ? '&' : '?';
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(this.options('GET', `${path}${sep}watch=1&allowWatchBookmarks=true`, {}), (res) => {
-        if ((res.statusCode ?? 0) !== 200) {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => reject(new KubeError('WATCH', path, res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))));
-          return;
-        }
-        let buffer = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let nl: number;
-          while ((nl = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, nl).trim();
-            buffer = buffer.slice(nl + 1);
-            if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
-          }
-        });
-        res.on('end', () => resolve());
-        res.on('error', reject);
-      });
-      req.on('error', (e) => (signal?.aborted ? resolve() : reject(e)));
-      signal?.addEventListener('abort', () => req.destroy());
-      req.end();
+  async delete(path: string, options: DeleteOptions & { readonly missingOk?: boolean } = {}): Promise<boolean> {
+    const { missingOk, ...deleteOptions } = options;
+    try {
+      await this.request('DELETE', path, { apiVersion: 'v1', kind: 'DeleteOptions', ...deleteOptions });
+      return true;
+    } catch (e) {
+      if (missingOk && e instanceof KubeError && e.status === 404) return false;
+      throw e;
+    }
+  }
+
+  pathOf(o: ObjectRef): Promise<string> {
+    return this.discovery.path(o).catch((e: unknown) => {
+      throw new Error(`no API path for ${o.apiVersion} ${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}: ${(e as Error).message}`);
     });
   }
+
+  async watch<T>(path: string, onEvent: (e: WatchEvent<T>) => void, signal?: AbortSignal): Promise<void> {
+    const [pathname, search] = path.split('?', 2) as [string, string | undefined];
+    const query: Record<string, string> = { allowWatchBookmarks: 'true' };
+    for (const [k, v] of new URLSearchParams(search ?? '')) query[k] = v;
+    if (signal?.aborted) return;
+    let failure: unknown;
+    let aborter: AbortController | undefined;
+    const ended = new Promise<void>((resolve) => {
+      void new Watch(this.config)
+        .watch(pathname, query, (type, object) => onEvent({ type: type as WatchEvent<T>['type'], object: object as T }), (err: unknown) => {
+          failure = err;
+          resolve();
+        })
+        .then((c) => {
+          aborter = c;
+          if (signal?.aborted) c.abort();
+        });
+    });
+    const onAbort = (): void => aborter?.abort();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      await ended;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (failure && !signal?.aborted) {
+      const status = (failure as { statusCode?: number }).statusCode;
+      if (status !== undefined) throw new KubeError('WATCH', path, status, (failure as Error).message);
+      throw new Error(`WATCH ${path}: ${(failure as Error).message ?? String(failure)}`, { cause: failure });
+    }
+  }
+}
+
+/** A client from a kubeconfig's text, its current context (any kind of user the library supports). */
+export function kubeClient(kubeconfigText: string, options: KubeClientOptions = {}): KubeClient {
+  const config = new KubeConfig();
+  let text = kubeconfigText;
+  if (options.server) {
+    const doc = parse(kubeconfigText) as { 'current-context'?: string; contexts?: Array<{ name: string; context: { cluster: string } }>; clusters?: Array<{ name: string; cluster: { server: string } }> };
+    const context = doc.contexts?.find((c) => c.name === doc['current-context']) ?? doc.contexts?.[0];
+    const cluster = doc.clusters?.find((c) => c.name === context?.context.cluster) ?? doc.clusters?.[0];
+    if (!cluster) throw new Error('kubeconfig has no cluster');
+    cluster.cluster.server = options.server;
+    text = stringify(doc);
+  }
+  try {
+    config.loadFromString(text);
+  } catch (e) {
+    throw new Error(`kubeconfig: ${(e as Error).message}`);
+  }
+  return new LibraryKubeClient(config, options.timeoutMs ?? 15_000);
+}
+
+/** A client that presents a bearer token (a test API server's token file, a service account's token). */
+export function tokenKubeClient(server: string, caPem: string, token: string, options: Omit<KubeClientOptions, 'server'> = {}): KubeClient {
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'cluster', server, caData: Buffer.from(caPem).toString('base64') }],
+    users: [{ name: 'user', token }],
+    contexts: [{ name: 'context', cluster: 'cluster', user: 'user' }],
+    currentContext: 'context',
+  });
+  return new LibraryKubeClient(config, options.timeoutMs ?? 15_000);
+}
+
+/** The current context's API server and its CA (PEM), as the library reads the kubeconfig. */
+export function kubeconfigCluster(kubeconfigText: string): { readonly server: string; readonly caPem: string } {
+  const config = new KubeConfig();
+  config.loadFromString(kubeconfigText);
+  const cluster = config.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const caPem = cluster.caData ? Buffer.from(cluster.caData, 'base64').toString('utf8') : cluster.caFile ? readFileSync(cluster.caFile, 'utf8') : undefined;
+  if (!caPem) throw new Error(`kubeconfig: cluster ${cluster.name} has no certificate authority`);
+  return { server: cluster.server, caPem };
 }

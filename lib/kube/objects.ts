@@ -5,7 +5,6 @@
  * datastore all do.
  */
 import type { KubeClient } from './client.js';
-import { objectPath } from './paths.js';
 
 /** A Kubernetes object as applied: apiVersion, kind, metadata.name at least. */
 export interface KubeObject {
@@ -17,7 +16,7 @@ export interface KubeObject {
 
 /** Server-side apply of each object, in order (forced: the applier owns what it applies). */
 export async function applyObjects(client: KubeClient, objects: readonly KubeObject[], fieldManager: string): Promise<number> {
-  for (const o of objects) await client.apply(objectPath(o), o, fieldManager);
+  for (const o of objects) await client.apply(await client.pathOf(o), o, fieldManager);
   return objects.length;
 }
 

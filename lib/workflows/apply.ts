@@ -15,7 +15,7 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentialsFromKubeconfig, KubeClient } from '../kube/client.js';
+import { kubeClient, type KubeClient } from '../kube/client.js';
 import type { UpOutcome } from '../pulumi/stack.js';
 import type { ProgramOutputs } from '../pulumi/program.js';
 import { redactFacts } from '../cluster/devices.js';
@@ -152,7 +152,7 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
     phase('api', async (s) => {
       // Before the ClusterIP is announced (first apply on Equinix Metal) the first control plane answers on its own address.
       const kubeconfig = s.up!.outputs.bootstrapKubeconfig ?? s.up!.outputs.kubeconfig;
-      const client = (deps.kube ?? ((k: string) => new KubeClient(credentialsFromKubeconfig(k))))(kubeconfig);
+      const client = (deps.kube ?? ((k: string) => kubeClient(k)))(kubeconfig);
       await retry(
         async () => {
           const v = await client.get<{ gitVersion: string }>('/version');

@@ -131,7 +131,7 @@ async function benchPaths(r: Runner, ctx: LabContext): Promise<void> {
     }
   } finally {
     for (const s of servers) s.kill('SIGTERM');
-    for (const p of BENCH_POLICIES) await api.request('DELETE', `/apis/networking.k8s.io/v1/namespaces/echo/networkpolicies/${p.metadata.name}`).catch(() => undefined);
+    for (const p of BENCH_POLICIES) await api.delete(`/apis/networking.k8s.io/v1/namespaces/echo/networkpolicies/${p.metadata.name}`, { missingOk: true });
   }
 }
 

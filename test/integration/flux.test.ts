@@ -27,11 +27,10 @@ import { get as httpGet, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeClient } from '../../lib/kube/client.js';
+import type { KubeClient } from '../../lib/kube/client.js';
 import { applyFluxInstall, DEPLOYMENT_PLACEMENT, fluxControllerArgs, fluxInstallManifests, readFluxCrds } from '../../lib/flux/install.js';
 import { FluxNotReadyError, revisionIs, waitForKustomizations } from '../../lib/flux/status.js';
 import { applyObjects, crdsEstablished, type KubeObject } from '../../lib/kube/objects.js';
-import { objectPath } from '../../lib/kube/paths.js';
 import { createGitHttpServer, ensureBareRepository, parseCgiHead } from '../../lib/platforms/lab/provider/gitServer.js';
 import { FLUX_CONTROLLERS, fluxBinary } from '../../lib/toolchain/pins.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../../lib/toolchain/repo.js';
@@ -185,7 +184,7 @@ const SHA_B = 'b'.repeat(40);
 async function setStatus(client: KubeClient, o: KubeObject, status: Record<string, unknown>): Promise<void> {
   const now = new Date().toISOString();
   const conditions = (status.conditions as Array<Record<string, unknown>> | undefined)?.map((c) => ({ lastTransitionTime: now, observedGeneration: 1, ...c }));
-  await client.request('PATCH', `${objectPath(o)}/status`, { status: { observedGeneration: 1, ...status, ...(conditions ? { conditions } : {}) } }, 'application/merge-patch+json');
+  await client.request('PATCH', `${await client.pathOf(o)}/status`, { status: { observedGeneration: 1, ...status, ...(conditions ? { conditions } : {}) } }, 'application/merge-patch+json');
 }
 
 function kustomization(name: string, dependsOn?: string): KubeObject {

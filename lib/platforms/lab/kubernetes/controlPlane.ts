@@ -27,7 +27,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { waitUntil } from '../../../phases/wait.js';
-import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
+import { kubeClient, type KubeClient } from '../../../kube/client.js';
 import { formatAddress } from '../../../net/ipv6.js';
 import { probeFrom } from '../verify/probes.js';
 import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from '../../../render/apiBootstrap.js';
@@ -62,7 +62,7 @@ async function kubeadm(ctx: LabContext, m: MachineNode, args: readonly string[],
 function adminClient(ctx: LabContext, server?: string): KubeClient {
   const first = ctx.topology.machines[0]!;
   const text = readFileSync(join(machineRoot(ctx, first), 'etc/kubernetes/admin.conf'), 'utf8');
-  return new KubeClient(credentialsFromKubeconfig(text, server));
+  return kubeClient(text, server ? { server } : {});
 }
 
 /** The bring-up's waits: a look a second, every failed look logged; a FatalError ends the wait. */

@@ -27,7 +27,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KubeClient, credentialsFromKubeconfig } from '../../../kube/client.js';
+import { kubeClient, type KubeClient } from '../../../kube/client.js';
 import { applyFluxInstall, fluxControllerArgs, fluxInstallManifests, FLUX_NAMESPACE, readFluxCrds, requestReconcile, type ControllerPlacement, type FluxControllerName } from '../../../flux/install.js';
 import { waitForKustomizations, type KustomizationState } from '../../../flux/status.js';
 import { applyObjects } from '../../../kube/objects.js';
@@ -199,5 +199,5 @@ export async function fieldManagers(client: KubeClient, path: string): Promise<s
 /** A client for the controller's own kubeconfig (to check what its identity may do). */
 export function controllerClient(ctx: LabContext, name: FluxControllerName, server?: string): KubeClient {
   const file = join(fluxDir(ctx, fluxMachine(ctx)), `${name}.kubeconfig`);
-  return new KubeClient(credentialsFromKubeconfig(readFileSync(file, 'utf8'), server));
+  return kubeClient(readFileSync(file, 'utf8'), server ? { server } : {});
 }

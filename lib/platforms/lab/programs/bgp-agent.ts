@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
+import { kubeClient } from '../../../kube/client.js';
 import { runAgent } from '../calicoNode/bgpAgent.js';
 
 const { values } = parseArgs({
@@ -32,7 +32,7 @@ if (!node || !address || !kubeconfig || !confd || !confdir || !svDir) {
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${node}: ${line}\n`);
 const controller = new AbortController();
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => controller.abort());
-const client = new KubeClient(credentialsFromKubeconfig(readFileSync(kubeconfig, 'utf8')));
+const client = kubeClient(readFileSync(kubeconfig, 'utf8'));
 log('native6 BGP agent (substitute for calico-node startup, IPAM block claim and confd; README "Calico in the lab")');
 runAgent(
   { node, address, prefixLength: Number(values['prefix-length']), client, confd, confdir, svDir, namespace: values.namespace!, log },

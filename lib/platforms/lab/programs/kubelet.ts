@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
-import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
+import { kubeClient, type KubeClient } from '../../../kube/client.js';
 import { NodeAgent, type StaticPod } from '../machine/kubelet/nodeAgent.js';
 import { PodRuntime, type ApiPod } from '../machine/kubelet/pods.js';
 import { tlsBootstrap } from '../machine/kubelet/bootstrap.js';
@@ -134,7 +134,7 @@ async function agentTick(): Promise<void> {
         writeFileSync(values.kubeconfig!, kubeconfig, { mode: 0o600 });
       }
       const labels = Object.fromEntries(values.labels!.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-      client = new KubeClient(credentialsFromKubeconfig(readFileSync(values.kubeconfig!, 'utf8')));
+      client = kubeClient(readFileSync(values.kubeconfig!, 'utf8'));
       agent = new NodeAgent(client, { name: machine!, address: values.address!, kubeletVersion: values.version!, labels }, log);
       await agent.register();
     }

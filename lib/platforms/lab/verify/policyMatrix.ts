@@ -1,5 +1,5 @@
 /** The zero-trust policy matrix, observed with packets: every source against every destination, expected vs observed. */
-import { KubeClient } from '../../../kube/client.js';
+import type { KubeClient } from '../../../kube/client.js';
 import { formatAddress } from '../../../net/ipv6.js';
 import type { LabContext } from '../lab.js';
 import { type PodItem, inPod } from './probes.js';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentialsFromKubeconfig, KubeClient } from '../../../kube/client.js';
+import { kubeClient, type KubeClient } from '../../../kube/client.js';
 import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../../net/ipv6.js';
 import { onPod } from '../machine/machine.js';
 import type { Runner } from '../../../exec/run.js';
@@ -56,7 +56,7 @@ export async function ping(r: Runner, ns: string, from: string, to: string): Pro
 
 /** The lab cluster's admin client (kubeadm's admin.conf; its server is the API ClusterIP). */
 export function labAdminClient(ctx: LabContext): KubeClient {
-  return new KubeClient(credentialsFromKubeconfig(readFileSync(adminConf(ctx), 'utf8')));
+  return kubeClient(readFileSync(adminConf(ctx), 'utf8'));
 }
 
 export function adminConf(ctx: LabContext): string {

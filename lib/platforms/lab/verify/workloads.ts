@@ -1,5 +1,5 @@
 /** Verify's workload checks: the echo paths (pod to pod, from the internet, echo-cluster and its ECMP spread), echo-local's /128s and their move, the policy matrix. */
-import { KubeClient } from '../../../kube/client.js';
+import type { KubeClient } from '../../../kube/client.js';
 import { containsAddress, formatAddress, parseAddress, parsePrefix } from '../../../net/ipv6.js';
 import type { LabContext } from '../lab.js';
 import { NO_HOST_ROW, type FamilyId } from './checkFamilies.js';
@@ -53,7 +53,7 @@ async function verifyLocalService(ctx: LabContext, admin: KubeClient, check: Che
   await admin.mergePatch(`/api/v1/nodes/${from}`, { spec: { unschedulable: true } });
   try {
     const pods = await admin.get<{ items: PodItem[] }>('/api/v1/namespaces/echo/pods?labelSelector=app%3Decho');
-    for (const p of pods.items.filter((x) => x.spec.nodeName === from)) await admin.request('DELETE', `/api/v1/namespaces/echo/pods/${p.metadata.name}`);
+    for (const p of pods.items.filter((x) => x.spec.nodeName === from)) await admin.delete(`/api/v1/namespaces/echo/pods/${p.metadata.name}`);
     const start = Date.now();
     let after = await endpointNodes(admin, 'echo', 'echo-local');
     while (after.includes(from) && Date.now() - start < 60_000) {

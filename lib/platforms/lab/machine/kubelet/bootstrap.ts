@@ -11,7 +11,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentialsFromKubeconfig, KubeClient } from '../../../../kube/client.js';
+import { kubeClient, kubeconfigCluster } from '../../../../kube/client.js';
 import { kubeconfig } from '../../../../kube/kubeconfig.js';
 import { waitFor } from '../../../../phases/wait.js';
 
@@ -28,8 +28,8 @@ export function nodeCsr(node: string, keyPem: string): string {
 }
 
 export async function tlsBootstrap(node: string, bootstrapKubeconfig: string, log: (l: string) => void, timeoutMs = 120_000): Promise<string> {
-  const creds = credentialsFromKubeconfig(bootstrapKubeconfig);
-  const client = new KubeClient(creds);
+  const cluster = kubeconfigCluster(bootstrapKubeconfig);
+  const client = kubeClient(bootstrapKubeconfig);
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const keyPem = privateKey.export({ type: 'sec1', format: 'pem' }).toString();
   const csr = nodeCsr(node, keyPem);
@@ -56,8 +56,8 @@ export async function tlsBootstrap(node: string, bootstrapKubeconfig: string, lo
   // The kubelet's own kubeconfig, written (and checked: the certificate is the CA's, the key its own) as every kubeconfig is.
   return kubeconfig({
     clusterName: 'default-cluster',
-    server: creds.server,
-    caCertPem: creds.ca,
+    server: cluster.server,
+    caCertPem: cluster.caPem,
     user: `system:node:${node}`,
     clientCertPem: Buffer.from(certificate, 'base64').toString('utf8'),
     clientKeyPem: keyPem,

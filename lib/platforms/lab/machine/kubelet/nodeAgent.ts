@@ -9,7 +9,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { parse } from 'yaml';
-import { KubeError, type KubeClient } from '../../../../kube/client.js';
+import type { KubeClient } from '../../../../kube/client.js';
 
 export interface NodeIdentity {
   readonly name: string;
@@ -143,7 +143,7 @@ export class NodeAgent {
       if (this.mirrored.get(name) !== pod.hash) {
         const existing = existingPods.get(`${ns}/${name}`);
         if (existing?.metadata.annotations?.['kubernetes.io/config.mirror'] !== pod.hash) {
-          if (existing) await this.client.request('DELETE', path).catch((e: unknown) => (e instanceof KubeError && e.status === 404 ? undefined : Promise.reject(e)));
+          if (existing) await this.client.delete(path, { missingOk: true });
           await this.client.request('POST', `/api/v1/namespaces/${ns}/pods`, {
             apiVersion: 'v1',
             kind: 'Pod',

@@ -119,8 +119,8 @@ export class PodRuntime {
         if (p) {
           // The kubelet confirms the deletion once the pod is stopped; until the API answers, it is retried next time.
           await client
-            .request('DELETE', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } })
-            .catch((e: unknown) => (e instanceof KubeError && (e.status === 404 || e.status === 409) ? undefined : Promise.reject(e)));
+            .delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid }, missingOk: true })
+            .catch((e: unknown) => (e instanceof KubeError && e.status === 409 ? undefined : Promise.reject(e)));
           this.o.log(`pod ${key}: stopped and deleted`);
         }
         this.pods.delete(key);
@@ -132,8 +132,8 @@ export class PodRuntime {
         // confirm the deletion until the API lets the pod go (a 409 is answered next round).
         if (!this.pods.has(key)) {
           await client
-            .request('DELETE', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } })
-            .catch((e: unknown) => (e instanceof KubeError && (e.status === 404 || e.status === 409) ? undefined : Promise.reject(e)));
+            .delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid }, missingOk: true })
+            .catch((e: unknown) => (e instanceof KubeError && e.status === 409 ? undefined : Promise.reject(e)));
         }
         continue;
       }
