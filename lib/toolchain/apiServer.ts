@@ -45,6 +45,8 @@ export interface ApiServerOptions {
   /** 90 s by default. */
   readonly readyTimeoutMs?: number;
   readonly runner?: Runner;
+  /** Aborting ends the start: what was started is stopped and the start throws. */
+  readonly signal?: AbortSignal;
 }
 
 /** The programs startApiServer needs, each with the setup step that builds it; throws SetupNeededError naming the missing ones. */
@@ -70,6 +72,10 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
+function gone(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
 function daemon(file: string, args: readonly string[]): { child: ChildProcess; out: () => string } {
   let out = '';
   const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
@@ -83,11 +89,11 @@ function daemon(file: string, args: readonly string[]): { child: ChildProcess; o
 }
 
 async function end(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const gone = new Promise((r) => child.once('exit', r));
+  if (gone(child) || child.pid === undefined) return;
+  const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await gone;
+  await exited;
   clearTimeout(t);
 }
 
@@ -143,7 +149,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       if (ownDir) rmSync(dir, { recursive: true, force: true });
     })());
   const t0 = performance.now();
+  const aborted = (): void => {
+    if (opts.signal?.aborted) throw new Error('the API server\'s start was cancelled');
+  };
   try {
+    aborted();
     const [client, peer, api] = [await freePort('127.0.0.1'), await freePort('127.0.0.1'), await freePort('::1')];
     const etcdUrl = `http://127.0.0.1:${client}`;
     const peerUrl = `http://127.0.0.1:${peer}`;
@@ -159,6 +169,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       '--log-level=error',
     ]);
     children.push(etcd.child);
+    aborted();
     const sa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     writeFileSync(join(dir, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
     writeFileSync(join(dir, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
@@ -170,6 +181,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const token = randomBytes(24).toString('hex');
     writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin,system:masters\n`, { mode: 0o600 });
     mkdirSync(join(dir, 'certs'));
+    aborted();
     const apiserver = daemon(tools.apiserver, [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=::1',
@@ -196,9 +208,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     writeFileSync(kubeconfig, kubeconfigFor(server, ca, token), { mode: 0o600 });
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 90_000);
     for (;;) {
-      const r = await runner.run(tools.kubectl, ['--kubeconfig', kubeconfig, 'get', '--raw=/readyz', '--request-timeout=2s'], { allowFail: true, timeoutMs: 5000 });
+      aborted();
+      const r = await runner.run(tools.kubectl, ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'kubectl-cache'), 'get', '--raw=/readyz', '--request-timeout=2s'], { allowFail: true, timeoutMs: 5000 });
       if (r.code === 0 && r.stdout.trim() === 'ok') break;
-      if (apiserver.child.exitCode !== null || etcd.child.exitCode !== null || Date.now() > deadline) {
+      if (gone(apiserver.child) || gone(etcd.child) || Date.now() > deadline) {
         throw new Error(`the API server did not become ready:\n${apiserver.out()}\n${etcd.out()}`);
       }
       await new Promise((res) => setTimeout(res, 250));
