@@ -25,7 +25,7 @@ import { spawn } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { waitUntil } from '../../../phases/wait.js';
 import { kubeClient, type KubeClient } from '../../../kube/client.js';
 import { formatAddress } from '../../../net/ipv6.js';
@@ -38,7 +38,7 @@ import { CODE_ROOT } from '../codeRoot.js';
 import { BGP_SESSIONS_PHASE, bootstrapMarker, sessionEstablished } from '../lab.js';
 import { bgpPasswordSecret, CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT } from '../../../render/calico.js';
 import { calicoCrds, calicoNodeRbac, FIELD_MANAGER } from './calicoInstall.js';
-import { applyObjects, crdsEstablished } from '../../../kube/objects.js';
+import { applyObjects, crdsEstablished, type KubeObject } from '../../../kube/objects.js';
 import { calicoConfdDir, confdBinary } from '../../../toolchain/pins.js';
 import { ensureMachineMounts, mountNsFile, runOnMachine } from '../machine/machine.js';
 import { ensureBgpPasswords, ensureClusterSecrets } from '../state.js';
@@ -187,6 +187,22 @@ async function startKubeProxy(ctx: LabContext, m: MachineNode): Promise<void> {
   setProcess(ctx, m, { id: 'kube-proxy/kube-proxy', argv: ['kube-proxy', '--config=/etc/kubernetes/kube-proxy.yaml'] });
 }
 
+/** Where kubectl apply puts a kind first: Namespaces and CRDs before what lives in them or is of their kinds. */
+const APPLY_FIRST = ['Namespace', 'CustomResourceDefinition'];
+
+/**
+ * A kustomization built with the kustomize inside the pinned kubectl (`kubectl kustomize`, no API call),
+ * then server-side applied through the product's client, Namespaces and CRDs first: what Flux does with a path.
+ */
+async function kustomizeApply(ctx: LabContext, client: KubeClient, dir: string): Promise<number> {
+  const built = await ctx.runner.run(join(ctx.binDir, 'kubectl'), ['kustomize', dir], { timeoutMs: 60_000 });
+  const objects = parseAllDocuments(built.stdout)
+    .map((d) => d.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => o !== null);
+  const rank = (o: KubeObject) => (APPLY_FIRST.includes(o.kind) ? APPLY_FIRST.indexOf(o.kind) : APPLY_FIRST.length);
+  return applyObjects(client, [...objects].sort((a, b) => rank(a) - rank(b)), FIELD_MANAGER);
+}
+
 /** The lab's BGP agent (ours, in place of calico-node: lib/platforms/lab/bgpAgent.ts) under the machine's kubelet. */
 async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
   // calico-node's identity: its ServiceAccount's user name, bound by calicoNodeRbac() and the rendered Role for the BGP passwords.
@@ -311,11 +327,9 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
       await applyObjects(admin, calicoNodeRbac(), FIELD_MANAGER);
       // The apply flow's job on the cloud: the BGP passwords, never in git.
       await applyObjects(admin, [bgpPasswordSecret(ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name)))], FIELD_MANAGER);
-      const kubeconfig = join(machineRoot(ctx, cp1), 'etc/kubernetes/admin.conf');
-      const dir = join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'fabric');
-      const res = await ctx.runner.run(join(ctx.binDir, 'kubectl'), ['--kubeconfig', kubeconfig, '--server', server, 'apply', '--server-side', '--field-manager', FIELD_MANAGER, '-k', dir], { timeoutMs: 60_000 });
+      const fabric = await kustomizeApply(ctx, admin, join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'fabric'));
       await nodeNetworking(ctx, cp1);
-      return `${crds.length} CRDs (Calico v3.28.5), calico-node RBAC, Secret bgp-md5, ${res.stdout.trim().split('\n').length} objects of clusters/${ctx.cluster.spec.name}/fabric; ${cp1.machine.name} announces`;
+      return `${crds.length} CRDs (Calico v3.28.5), calico-node RBAC, Secret bgp-md5, ${fabric} objects of clusters/${ctx.cluster.spec.name}/fabric; ${cp1.machine.name} announces`;
     },
   },
   {
@@ -396,12 +410,9 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
     async run(ctx) {
       // The zero-trust baseline, then the cluster's apps overlay, in the order of the Flux chain
       // (fabric -> policies -> apps), built with the kustomize inside kubectl and server-side applied.
-      const cp1 = ctx.topology.machines[0]!;
-      const kubeconfig = join(machineRoot(ctx, cp1), 'etc/kubernetes/admin.conf');
-      const kubectlApply = (dir: string) => ctx.runner.run(join(ctx.binDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager', FIELD_MANAGER, '-k', dir], { timeoutMs: 60_000 });
-      await kubectlApply(join(ctx.repoRoot, 'policies', 'baseline'));
-      const res = await kubectlApply(join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'apps'));
       const admin = adminClient(ctx);
+      await kustomizeApply(ctx, admin, join(ctx.repoRoot, 'policies', 'baseline'));
+      const apps = await kustomizeApply(ctx, admin, join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'apps'));
       await waitFor('the demo pods Ready', 120_000, async () => {
         const deployments = await admin.get<{ items: Array<{ spec: { replicas?: number }; status: { availableReplicas?: number; updatedReplicas?: number } }> }>('/apis/apps/v1/namespaces/echo/deployments');
         return deployments.items.length > 0 && deployments.items.every((d) => (d.status.availableReplicas ?? 0) === (d.spec.replicas ?? 1) && (d.status.updatedReplicas ?? 0) === (d.spec.replicas ?? 1));
@@ -413,7 +424,7 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
         const probe = await probeFrom(ctx, ctx.topology.internet.ns, { url: `http://[${ip}]/healthz`, need: 10, timeoutS: 60 });
         if (!probe.ok) throw new Error(`echo-cluster on ${ip} does not answer the internet: ${probe.successes}/${probe.attempts}, last ${probe.last}`);
       }
-      return `${res.stdout.trim().split('\n').length} objects from clusters/${ctx.cluster.spec.name}/apps applied; every Deployment available and served`;
+      return `${apps} objects from clusters/${ctx.cluster.spec.name}/apps applied; every Deployment available and served`;
     },
   },
 ];

@@ -134,9 +134,11 @@ async function agentTick(): Promise<void> {
         writeFileSync(values.kubeconfig!, kubeconfig, { mode: 0o600 });
       }
       const labels = Object.fromEntries(values.labels!.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-      client = kubeClient(readFileSync(values.kubeconfig!, 'utf8'));
-      agent = new NodeAgent(client, { name: machine!, address: values.address!, kubeletVersion: values.version!, labels }, log);
-      await agent.register();
+      client ??= kubeClient(readFileSync(values.kubeconfig!, 'utf8'));
+      // Kept only once registered: a register that failed (the API not up yet) is tried again next tick.
+      const registering = new NodeAgent(client, { name: machine!, address: values.address!, kubeletVersion: values.version!, labels }, log);
+      await registering.register();
+      agent = registering;
     }
     await agent.heartbeat();
     const status = supervisor.status();
