@@ -183,8 +183,8 @@ describe('plan: a real Pulumi preview of the lab stack, one PR comment edited in
   );
   let work = '';
   before(() => {
-    // GitHub is faked; anything else unhandled is an error, but for the Kubernetes API servers the tests point apply at ([::1]).
-    server.listen({ onUnhandledRequest: (request, print) => (new URL(request.url).hostname === '[::1]' ? undefined : print.error()) });
+    // GitHub is faked; anything else unhandled is an error, but for the Kubernetes API servers apply talks to (IPv6 literals).
+    server.listen({ onUnhandledRequest: (request, print) => (new URL(request.url).hostname.startsWith('[') ? undefined : print.error()) });
     work = mkdtempSync(join(tmpdir(), 'n6-plan-'));
     // The repository as a PR checkout: base commit, then the PR's commit adding a worker.
     const repo = join(work, 'repo');
