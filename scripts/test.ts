@@ -14,6 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from './common.js';
+import { createRunner } from '../lib/exec/run.js';
+import { labDown } from '../lib/platforms/lab/lab.js';
+import { listNamespaces } from '../lib/platforms/lab/machine/netns.js';
+import { NS_PREFIX } from '../lib/platforms/lab/topology.js';
 import { closingLine, parseTap, tierBlocker, tierProblems, TIERS, type Tier, type TierOutcome } from '../test/tiers.js';
 
 const USAGE = `usage: npm test [-- [${TIERS.join('|')} ...] [--exclude <tier>]...]`;
@@ -63,13 +67,29 @@ function runTier(tier: Tier, tapFile: string): Promise<number> {
   });
 }
 
+/**
+ * The lab tier's safety net: network namespaces a test left behind (a test that hung in a failure
+ * never reaches its `finally`) are torn down with their processes, and the tier fails naming them.
+ */
+async function sweepLabs(before: ReadonlySet<string>): Promise<string[]> {
+  const runner = createRunner();
+  const left = (await listNamespaces(runner, NS_PREFIX)).filter((ns) => !before.has(ns));
+  // A lab's routers are n6-<cluster>_r1/_r2: their cluster names what labDown removes.
+  const clusters = [...new Set(left.flatMap((ns) => /^n6-(.+)_[^_]+$/.exec(ns)?.[1] ?? []))];
+  for (const c of clusters) await labDown(runner, root, c).catch(() => []);
+  return left;
+}
+
 const work = mkdtempSync(join(tmpdir(), 'native6-test-'));
 const outcomes: TierOutcome[] = [];
+const leftBehind: string[] = [];
 try {
   for (const tier of tiers) {
     console.log(`\n== ${tier} tier`);
     const tapFile = join(work, `${tier}.tap`);
+    const namespacesBefore = tier === 'lab' ? new Set(await listNamespaces(createRunner(), NS_PREFIX)) : undefined;
     const exitCode = await runTier(tier, tapFile);
+    if (namespacesBefore) leftBehind.push(...(await sweepLabs(namespacesBefore)));
     let text = '';
     try {
       text = readFileSync(tapFile, 'utf8');
@@ -90,6 +110,10 @@ for (const o of outcomes) {
   const counts = c ? `${c.pass} passed, ${c.fail + c.cancelled} failed, ${c.skipped + c.todo} skipped` : 'no counts';
   console.log(`${problems.length === 0 ? '✓' : '✗'} ${o.tier}: ${counts}${problems.length ? `: ${problems.join('; ')}` : ''}`);
   if (problems.length > 0) ok = false;
+}
+if (leftBehind.length > 0) {
+  console.log(`✗ lab: tests left ${leftBehind.length} network namespace(s) behind, now removed: ${leftBehind.join(' ')}`);
+  ok = false;
 }
 if (excluded.length > 0) console.log(`! excluded by name, not run and not counted: ${excluded.join(', ')}`);
 console.log(closingLine(outcomes));
