@@ -345,7 +345,7 @@ export const TOOL_MANIFEST = 'bin/manifest.json'; // relative to the cache dir
  * the policies, the usual interface tools, and git (its `git http-backend`
  * is the lab's git server, lib/platforms/lab/gitServer.ts).
  */
-export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux', 'curl', 'iperf3', 'git', 'openssl', 'openssh-client'];
+export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux', 'curl', 'iperf3', 'git', 'openssl', 'openssh-client', 'jq'];
 
 /** Written (when absent) before installing, so that no package starts its daemon in the host namespace. */
 export const POLICY_RC_D = '/usr/sbin/policy-rc.d';

@@ -1,7 +1,7 @@
 /**
  * The Equinix Metal boot script as rendered, for every machine of
  * infra/dfw.yaml: what the review (bootstrap-2026-12) found wrong, pinned on
- * the text (test/integration/bootScript.test.ts runs it).
+ * the text (test/lab/bootScript.test.ts runs it).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

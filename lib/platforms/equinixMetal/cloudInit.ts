@@ -17,7 +17,7 @@
  * control plane's Calico announces the Service range, which apply installs
  * right after up.
  *
- * The script is run, not only read: test/integration/bootScript.test.ts
+ * The script is run, not only read: test/lab/bootScript.test.ts
  * boots it as cloud-init would, in namespaces, with stubs for what a
  * machine installs or reaches (docs/bootstrap.md).
  */
