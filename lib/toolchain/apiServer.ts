@@ -2,13 +2,13 @@
  * An ephemeral Kubernetes API server: the pinned etcd and kube-apiserver
  * (built by `npm run setup`, step bin:kubernetes and bin:etcd) on loopback,
  * their state in one folder, AlwaysAllow with a static token, a kubeconfig
- * for the pinned kubectl, and a stop that ends both (call it in `finally`).
- * `npm run validate` submits the rendered trees to it; the integration tests
- * start it through test/apiserver.ts.
+ * for it, and a stop that ends both (call it in `finally`). `npm run
+ * validate` submits the rendered trees to it; the integration tests start
+ * it through test/apiserver.ts.
  *
  * The serving certificate comes from lib/pki (node:crypto), so nothing but
- * the three pinned programs is needed. Readiness is asked of /readyz with
- * the pinned kubectl: this module holds no Kubernetes client.
+ * the two pinned programs is needed. Readiness is asked of /readyz through
+ * the product's Kubernetes client (lib/kube), with the token.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRunner, type Runner } from '../exec/run.js';
+import { KubeError, tokenKubeClient } from '../kube/client.js';
 import { generateKey, selfSignedCA, signCertificate } from '../pki/x509.js';
 import { SetupNeededError } from './cacheDir.js';
 import { SETUP_COMMAND, toolPaths } from './pins.js';
@@ -30,8 +30,6 @@ export interface ApiServer {
   readonly token: string;
   /** A kubeconfig file for this server (in the server's folder). */
   readonly kubeconfig: string;
-  /** The pinned kubectl. */
-  readonly kubectl: string;
   /** How long etcd and kube-apiserver took to become ready, in ms. */
   readonly startMs: number;
   /** Ends kube-apiserver and etcd (SIGTERM, SIGKILL after 5 s); removes the folder when it made it. Safe to call twice. */
@@ -44,19 +42,17 @@ export interface ApiServerOptions {
   readonly dir?: string;
   /** 90 s by default. */
   readonly readyTimeoutMs?: number;
-  readonly runner?: Runner;
   /** Aborting ends the start: what was started is stopped and the start throws. */
   readonly signal?: AbortSignal;
 }
 
 /** The programs startApiServer needs, each with the setup step that builds it; throws SetupNeededError naming the missing ones. */
-export function checkApiServerTools(cacheDir: string): { etcd: string; apiserver: string; kubectl: string } {
+export function checkApiServerTools(cacheDir: string): { etcd: string; apiserver: string } {
   const paths = toolPaths(cacheDir);
-  const tools = { etcd: paths.etcd, apiserver: paths['kube-apiserver'], kubectl: paths.kubectl };
+  const tools = { etcd: paths.etcd, apiserver: paths['kube-apiserver'] };
   const missing = [
     [paths.etcd, 'bin:etcd'],
     [paths['kube-apiserver'], 'bin:kubernetes'],
-    [paths.kubectl, 'bin:kubernetes'],
   ].filter(([f]) => !existsSync(f!));
   if (missing.length > 0) {
     throw new SetupNeededError(`${missing.map(([f]) => f).join(', ')} missing; run \`${SETUP_COMMAND} -- ${[...new Set(missing.map(([, s]) => s))].join(' ')}\``);
@@ -122,7 +118,7 @@ function servingCertificate(): [string, string, string] {
   return [ca, cert, key.privateKeyPem];
 }
 
-/** A kubeconfig (JSON, which kubectl reads as YAML) with the CA inline and the token. */
+/** A kubeconfig (JSON, which every kubeconfig reader takes as YAML) with the CA inline and the token. */
 export function kubeconfigFor(server: string, ca: string, token: string): string {
   const config = {
     apiVersion: 'v1',
@@ -138,7 +134,6 @@ export function kubeconfigFor(server: string, ca: string, token: string): string
 /** Starts etcd and kube-apiserver on loopback and waits until /readyz answers ok. */
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const tools = checkApiServerTools(opts.cacheDir);
-  const runner = opts.runner ?? createRunner();
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'native6-apiserver-'));
   const children: ChildProcess[] = [];
@@ -207,16 +202,23 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigFor(server, ca, token), { mode: 0o600 });
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 90_000);
+    const probe = tokenKubeClient(server, ca, token, { timeoutMs: 2000 });
+    let last = 'no answer';
     for (;;) {
       aborted();
-      const r = await runner.run(tools.kubectl, ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'kubectl-cache'), 'get', '--raw=/readyz', '--request-timeout=2s'], { allowFail: true, timeoutMs: 5000 });
-      if (r.code === 0 && r.stdout.trim() === 'ok') break;
+      // Not listening yet, or 500 while etcd and the post-start hooks come up: not yet.
+      const answer = await probe.request('GET', '/readyz').then(
+        (body) => (typeof body === 'string' ? body.trim() : JSON.stringify(body)),
+        (e: unknown) => (e instanceof KubeError ? `${e.status}` : (e as Error).message),
+      );
+      if (answer === 'ok') break;
+      last = answer;
       if (gone(apiserver.child) || gone(etcd.child) || Date.now() > deadline) {
-        throw new Error(`the API server did not become ready:\n${apiserver.out()}\n${etcd.out()}`);
+        throw new Error(`the API server did not become ready (/readyz: ${last.split('\n')[0]}):\n${apiserver.out()}\n${etcd.out()}`);
       }
       await new Promise((res) => setTimeout(res, 250));
     }
-    return { server, ca, token, kubeconfig, kubectl: tools.kubectl, startMs: performance.now() - t0, stop };
+    return { server, ca, token, kubeconfig, startMs: performance.now() - t0, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -2,13 +2,15 @@
 // (./kustomizeBuild.ts) while an ephemeral etcd and kube-apiserver start
 // (lib/toolchain/apiServer.ts), install the pinned Calico and Flux CRDs (the
 // files the schema check reads), and submit every built object as a
-// server-side dry run (./dryRun.ts). The server and the scratch folder are
-// gone when it returns, whatever happened.
+// server-side dry run (./dryRun.ts), through the product's Kubernetes client
+// (lib/kube). The server and the scratch folder are gone when it returns,
+// whatever happened.
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRunner, type Runner } from '../exec/run.js';
+import { tokenKubeClient } from '../kube/client.js';
 import { startApiServer, type ApiServer } from '../toolchain/apiServer.js';
 import { readManifest, schemaDir } from '../toolchain/cacheDir.js';
 import { KUBERNETES_VERSION, SCHEMA_PINS, toolPaths } from '../toolchain/pins.js';
@@ -75,10 +77,9 @@ export async function checkWithApiServer(files: readonly SourceFile[], opts: Ser
     const plan = planBuilds(parsed, root, opts.display);
     mkdirSync(join(scratch, 'apiserver'));
     mkdirSync(join(scratch, 'builds'));
-    mkdirSync(join(scratch, 'submit'));
     // The server starts while the builds run; a tree with nothing to build needs none.
     if (plan.targets.length > 0) {
-      starting = startApiServer({ cacheDir: opts.cacheDir, dir: join(scratch, 'apiserver'), runner, signal: abort.signal });
+      starting = startApiServer({ cacheDir: opts.cacheDir, dir: join(scratch, 'apiserver'), signal: abort.signal });
       starting.catch(() => undefined);
     }
     const tb = performance.now();
@@ -98,12 +99,12 @@ export async function checkWithApiServer(files: readonly SourceFile[], opts: Ser
 
     server = await starting;
     const tc = performance.now();
-    // kubectl's discovery cache, in the scratch folder: kubectl refreshes it when a kind is missing.
-    const k = { kubectl: server.kubectl, kubeconfig: server.kubeconfig, runner, cacheDir: join(scratch, 'kubectl') };
-    const crdCount = await installCrds(k, crds);
+    // One client for the CRDs and the dry run: its discovery asks once per group and version.
+    const client = tokenKubeClient(server.server, server.ca, server.token, { timeoutMs: 60_000 });
+    const crdCount = await installCrds(client, crds);
     const crdMs = performance.now() - tc;
     const ts = performance.now();
-    const sub = await submitObjects(k, built.objects, { scratch: join(scratch, 'submit'), display: opts.display });
+    const sub = await submitObjects(client, built.objects, { display: opts.display });
     return result(sub, crdCount, { build: buildMs, start: server.startMs, crds: crdMs, submit: performance.now() - ts });
   } finally {
     await cleanup();

@@ -2,10 +2,12 @@
 // (test/fixtures/validate/<case>/: clusters/ and apps/ as render lays them
 // out): every Flux Kustomization built with the pinned kubectl kustomize,
 // every built object submitted to a real kube-apiserver (etcd and
-// kube-apiserver from `npm run setup`) with the pinned Calico and Flux CRDs.
-// Each broken fixture passes the schema check (--offline) and fails the
-// full run with one line per problem naming the file, the object and the
-// API's or kustomize's words. Needs `npm run setup`.
+// kube-apiserver from `npm run setup`) with the pinned Calico and Flux CRDs,
+// through the product's Kubernetes client. Each broken fixture passes the
+// schema check (--offline) and fails the full run with one line per problem
+// naming the file, the object and the API server's or kustomize's words
+// (the API server's Status message as it sends it: `Deployment.apps "web"
+// is invalid: …`). Needs `npm run setup`.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,14 +108,14 @@ test('broken-kustomization: a patch whose target is not there, and a Flux path t
 
 test('cel: a GitRepository that breaks a CEL rule of the pinned Flux CRD is refused, on its file and spec', { timeout: 180_000 }, async () => {
   await expectProblems('cel', [
-    `clusters/demo/flux-system/gotk-sync.yaml:6:1: spec: GitRepository flux-system/flux-system: the API server refused it (server-side dry run, as built for Kustomization flux-system/flux-system): The GitRepository "flux-system" is invalid: spec: Invalid value: serviceAccountName can only be set when provider is 'azure' or 'aws'`,
+    `clusters/demo/flux-system/gotk-sync.yaml:6:1: spec: GitRepository flux-system/flux-system: the API server refused it (server-side dry run, as built for Kustomization flux-system/flux-system): GitRepository.source.toolkit.fluxcd.io "flux-system" is invalid: spec: Invalid value: serviceAccountName can only be set when provider is 'azure' or 'aws'`,
   ]);
 });
 
 test('server-only: a selector that misses its template, externalTrafficPolicy Local on a ClusterIP Service, a namespace nothing makes', { timeout: 180_000 }, async () => {
   await expectProblems('server-only', [
-    'apps/web/settings.yaml:1:1: ConfigMap wbe/web-settings: the API server refused it (server-side dry run, as built for Kustomization flux-system/apps): (NotFound) namespaces "wbe" not found',
-    'apps/web/web.yaml:13:7: spec.template.metadata.labels: Deployment web/web: the API server refused it (server-side dry run, as built for Kustomization flux-system/apps): The Deployment "web" is invalid: spec.template.metadata.labels: Invalid value: {"app":"web-v2"}: `selector` does not match template `labels`',
-    'apps/web/web.yaml:35:3: spec.externalTrafficPolicy: Service web/web: the API server refused it (server-side dry run, as built for Kustomization flux-system/apps): The Service "web" is invalid: spec.externalTrafficPolicy: Invalid value: "Local": may only be set for externally-accessible services',
+    'apps/web/settings.yaml:1:1: ConfigMap wbe/web-settings: the API server refused it (server-side dry run, as built for Kustomization flux-system/apps): namespaces "wbe" not found',
+    'apps/web/web.yaml:13:7: spec.template.metadata.labels: Deployment web/web: the API server refused it (server-side dry run, as built for Kustomization flux-system/apps): Deployment.apps "web" is invalid: spec.template.metadata.labels: Invalid value: {"app":"web-v2"}: `selector` does not match template `labels`',
+    'apps/web/web.yaml:35:3: spec.externalTrafficPolicy: Service web/web: the API server refused it (server-side dry run, as built for Kustomization flux-system/apps): Service "web" is invalid: spec.externalTrafficPolicy: Invalid value: "Local": may only be set for externally-accessible services',
   ]);
 });
