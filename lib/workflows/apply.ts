@@ -39,7 +39,10 @@ export interface ApplyInputs {
   readonly remote: string;
   readonly branch: string;
   readonly fluxTimeoutMs: number;
-  /** Attempts to reach the API server (2 s doubling to 60 s between them). */
+  /**
+   * Attempts to reach the API server, 2 s doubling to 60 s between them: 30 by default, about 26
+   * minutes, for a first control plane that still installs its packages and pulls its images.
+   */
   readonly apiAttempts?: number;
 }
 
@@ -150,17 +153,30 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
       s.up = r;
     }),
     phase('api', async (s) => {
-      // Before the ClusterIP is announced (first apply on Equinix Metal) the first control plane answers on its own address.
-      const kubeconfig = s.up!.outputs.bootstrapKubeconfig ?? s.up!.outputs.kubeconfig;
-      const client = (deps.kube ?? ((k: string) => kubeClient(k)))(kubeconfig);
-      await retry(
+      // The API ClusterIP first: every control plane serves it, so a first control plane that is down
+      // does not stop apply. Before the ClusterIP is announced (a first apply on Equinix Metal), the
+      // first control plane answers on its own address. Each attempt asks both, in that order.
+      const make = deps.kube ?? ((k: string) => kubeClient(k));
+      const ways = [
+        { via: 'the API ClusterIP', kubeconfig: s.up!.outputs.kubeconfig },
+        ...(s.up!.outputs.bootstrapKubeconfig ? [{ via: 'the first control plane', kubeconfig: s.up!.outputs.bootstrapKubeconfig }] : []),
+      ].map((w) => ({ via: w.via, client: make(w.kubeconfig) }));
+      s.client = await retry(
         async () => {
-          const v = await client.get<{ gitVersion: string }>('/version');
-          log.info(`${s.stack}: API server ${v.gitVersion} answers`);
+          const failures: string[] = [];
+          for (const w of ways) {
+            try {
+              const v = await w.client.get<{ gitVersion: string }>('/version');
+              log.info(`${s.stack}: API server ${v.gitVersion} answers through ${w.via}`);
+              return w.client;
+            } catch (e) {
+              failures.push(ways.length > 1 ? `${w.via}: ${(e as Error).message}` : (e as Error).message);
+            }
+          }
+          throw new Error(failures.join('; '));
         },
-        { what: `the API server of ${s.stack}`, attempts: inputs.apiAttempts ?? 10, initialMs: 2000, maxMs: 60_000, log: (l) => log.info(l), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
+        { what: `the API server of ${s.stack}`, attempts: inputs.apiAttempts ?? 30, initialMs: 2000, maxMs: 60_000, log: (l) => log.info(l), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
       );
-      s.client = client;
     }),
     phase('render', async (s) => {
       // Where the provider gives the devices, they are recorded as facts, and render reads them.
