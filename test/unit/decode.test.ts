@@ -2,7 +2,7 @@
  * The spec decoder's paths that the fixtures of spec.test.ts leave out (from
  * the mutation run of lib/cluster/decode.ts): a missing Kubernetes version, a
  * version with text before it, the name checks with the file name asked for,
- * a DNS zone that is not a string, and where `locate` finds a field.
+ * a DNS zone or record name that is not a string, and where `locate` finds a field.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -70,6 +70,12 @@ test('with the cluster name wrong, the DNS record fix still shows a whole exampl
 test('a DNS zone that is not a string, with a good record name: the zone\'s problem alone', () => {
   assert.deepEqual(problems(metal('edge', '  dns:', '    zone: 42', '    name: api')), [
     'x.yaml:15:11: spec.dns.zone: must be a string, found the number 42. Fix: write the zone as a string',
+  ]);
+});
+
+test('a DNS record name that is not a string, in a good zone: the name\'s problem alone', () => {
+  assert.deepEqual(problems(metal('edge', '  dns:', '    zone: example.com', '    name: 2')), [
+    'x.yaml:16:11: spec.dns.name: must be a string, found the number 2. Fix: write the record name as a string',
   ]);
 });
 
