@@ -158,7 +158,7 @@ test('fluxInstallManifests: the same objects on both platforms, Deployments only
   assert.ok(kinds(cloud).indexOf('Namespace/flux-system') > kinds(cloud).lastIndexOf(kinds(cloud).find((k) => k.startsWith('CustomResourceDefinition/'))!), 'CRDs come first');
   for (const p of FLUX_CONTROLLERS) {
     const d = cloud.find((o) => o.kind === 'Deployment' && o.metadata.name === p.name) as unknown as { spec: { template: { spec: { serviceAccountName: string; containers: Array<{ image: string; args: string[] }> } } } };
-    assert.equal(d.spec.template.spec.containers[0]!.image, `ghcr.io/fluxcd/${p.name}:${p.version}`);
+    assert.equal(d.spec.template.spec.containers[0]!.image, `docker.io/fluxcd/${p.name}:${p.version}`);
     assert.equal(d.spec.template.spec.serviceAccountName, p.name);
   }
   assert.deepEqual(fluxControllerArgs('source-controller', { leaderElection: false, storagePath: '/s', storageAddr: '[::1]:9090', storageAdvAddr: '[::1]:9090', metricsAddr: '[::1]:8080', healthAddr: '[::1]:9440' }), [
