@@ -412,14 +412,9 @@ function fluxSchemaVersion(module: string): string {
   return pin.version;
 }
 
-/**
- * A Flux controller's pin. Its image comes from Docker Hub (docker.io/fluxcd, where every flux2
- * release publishes the controllers too): it answers over IPv6, and ghcr.io has no AAAA record, so
- * an IPv6-only node could not pull from it.
- */
 function fluxController(name: FluxControllerPin['name'], step: string): FluxControllerPin {
   const module = `github.com/fluxcd/${name}`;
-  const version = fluxSchemaVersion(module);
+  const version = fluxSchemaVersion(module); // The image from docker.io (answers over IPv6), not ghcr.io (no AAAA record).
   return { name, step, module, version, image: `docker.io/fluxcd/${name}`, sourceDir: `tools/flux/${name}`, requires: { [module]: version } };
 }
 
