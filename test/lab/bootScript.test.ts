@@ -1,18 +1,21 @@
 /**
- * The boot script every Equinix Metal machine runs, run: the user-data that
+ * The bootstrap every Equinix Metal machine runs, run: the user-data that
  * userData() renders for dfw-cp-1 (kubeadm init), dfw-cp-2 (control-plane
  * join) and dfw-general-1 (worker join) of infra/dfw.yaml, booted as
- * cloud-init would in a sandbox of namespaces with stubs for what a machine
- * installs or reaches (test/bootSandbox.ts; the metadata documents in
- * test/fixtures/metadata). What it shows: nothing is used before it is
- * installed; apt waits out a first boot's locks; swap stays off after a
- * reboot; the uplink keeps its router advertisements; kubeadm init only on
- * the first control plane, joins through the API ClusterIP; the bootstrap
- * DNAT is loaded before init and goes only once kube-proxy serves the
- * ClusterIP itself (not a Service whose address merely starts with it), and
- * a handover that never comes is a failure; no secret is printed; the
- * kubeadm configuration is deleted after success; a failure leaves a status
- * file naming the line.
+ * cloud-init and systemd would in a sandbox of namespaces with stubs for
+ * what a machine installs or reaches (test/bootSandbox.ts; the metadata
+ * documents in test/fixtures/metadata), then rebooted where the test says.
+ * What it shows: nothing is used before it is installed; apt waits out a
+ * first boot's locks; swap stays off after a reboot; the uplink keeps its
+ * router advertisements; kubeadm init only on the first control plane and
+ * only when no cluster answers (a replaced one joins), joins through the
+ * API ClusterIP, tried until they succeed; the bootstrap runs again at
+ * every boot until it succeeded once, and systemd runs it again after a
+ * failure; every control plane answers the ClusterIP itself at every boot
+ * until its kube-proxy serves it (not a Service whose address merely starts
+ * with it), so a full restart comes back; no secret is printed; the kubeadm
+ * configurations and the CA key are deleted after success; a failure
+ * leaves a status file naming the line.
  *
  * Needs root (namespaces, overlays), unshare, jq and nft of the host, and
  * the pinned kubeadm (`npm run setup -- bin:kubernetes`).
@@ -24,12 +27,24 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { formatAddress } from '../../lib/net/ipv6.js';
 import { generateClusterSecrets } from '../../lib/pki/clusterSecrets.js';
-import { BOOT_STATUS, KUBEADM_CONFIG, METADATA_URL, userData, type DeviceSecrets } from '../../lib/platforms/equinixMetal/cloudInit.js';
+import { METADATA_URL, userData, type DeviceSecrets } from '../../lib/platforms/equinixMetal/cloudInit.js';
+import {
+  BOOT_DONE,
+  BOOT_SCRIPT,
+  BOOT_STATUS,
+  BOOT_UNIT,
+  CA_KEY,
+  HANDOVER_STATUS,
+  HANDOVER_UNIT,
+  KUBEADM_INIT_CONFIG,
+  KUBEADM_JOIN_CONFIG,
+  ROUTES_UNIT,
+} from '../../lib/render/bootstrap.js';
 import { dnsServiceIP } from '../../lib/render/kubeadm.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { toolPaths } from '../../lib/toolchain/pins.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../../lib/toolchain/repo.js';
-import { withBoot, type BootRun, type BootScenario, type Call } from '../bootSandbox.js';
+import { withBoot, type BootRecord, type BootRun, type BootScenario, type Call } from '../bootSandbox.js';
 import { need, needProgram } from '../prerequisites.js';
 
 const { spec, plan } = loadSpecFile(REPO_DIR, 'infra/dfw.yaml').cluster!;
@@ -43,7 +58,6 @@ const secrets: DeviceSecrets = {
 };
 const clusterIP = formatAddress(plan.apiServer);
 const decoyIP = formatAddress(plan.apiServer + 15n);
-const SCRIPT = '/usr/local/sbin/native6-boot';
 /**
  * The image the program orders (ubuntu_24_04) has curl and gpg, not jq,
  * nftables or containerd; a minimal image (Debian's) may lack curl and gpg
@@ -78,26 +92,42 @@ function boot<T>(name: string, use: (b: BootRun, m: Metadata) => T | Promise<T>,
 }
 
 const show = (c: Call) => [c.name, ...c.args].join(' ');
-const callsOf = (b: BootRun, name: string) => b.calls.filter((c) => c.name === name);
-const indexOf = (b: BootRun, pred: (c: Call) => boolean, what: string) => {
+const callsOf = (b: BootRecord, name: string) => b.calls.filter((c) => c.name === name);
+const indexOf = (b: BootRecord, pred: (c: Call) => boolean, what: string) => {
   const i = b.calls.findIndex(pred);
   assert.ok(i >= 0, `no call ${what}:\n${b.calls.map(show).join('\n')}`);
   return i;
 };
 const is = (name: string, ...args: string[]) => (c: Call) => c.name === name && args.every((a) => c.args.includes(a));
-const explain = (b: BootRun) => `exit ${b.exitCode}\nstdout:\n${b.stdout}\nstderr:\n${b.stderr}\ncalls:\n${b.calls.map((c) => `${c.state === 'base' ? '' : `[${c.state}] `}${show(c)}`).join('\n')}`;
+const explain = (b: BootRun | BootRecord) =>
+  `${'exitCode' in b ? `exit ${b.exitCode}\nstdout:\n${b.stdout}\nstderr:\n${b.stderr}\n` : ''}units:\n${b.units.join('\n')}\njournal:\n${b.journal}\ncalls:\n${b.calls.map((c) => `${c.state === 'base' ? '' : `[${c.state}] `}${show(c)}`).join('\n')}`;
+/** systemd's model's record of a unit: its exits' statuses, and whether its condition kept it from running. */
+const exits = (b: BootRecord, unit: string) => b.units.filter((u) => u.startsWith(`${unit} exit `)).map((u) => Number(u.split(' ')[2]));
+const skipped = (b: BootRecord, unit: string) => b.units.includes(`${unit} condition-failed`);
+const INIT = `kubeadm init --config ${KUBEADM_INIT_CONFIG} --upload-certs --skip-token-print --skip-certificate-key-print`;
+const JOIN = `kubeadm join --config ${KUBEADM_JOIN_CONFIG}`;
+const natTo = (address: string) => new RegExp(`ip6 daddr ${clusterIP} tcp dport 443 dnat to \\[${address}\\]:443`);
 
 /** What every machine's boot must show, whatever its role. */
 function assertBooted(b: BootRun, m: Metadata): void {
   const missing = b.calls.filter((c) => c.state === 'missing');
   assert.deepEqual(missing.map(show), [], `used before it was installed (exit 127 on a stock image):\n${explain(b)}`);
   assert.equal(b.exitCode, 0, explain(b));
+  // cloud-init's runcmd, in order: the sysctls, the module, the units; the bootstrap is started, not waited for.
+  const controlPlane = b.file(`/etc/systemd/system/${HANDOVER_UNIT}`) !== undefined;
+  assert.deepEqual(b.calls.slice(0, 5).map(show), [
+    'sysctl --system',
+    'modprobe overlay',
+    'systemctl daemon-reload',
+    `systemctl enable ${BOOT_UNIT} ${ROUTES_UNIT}${controlPlane ? ` ${HANDOVER_UNIT}` : ''}`,
+    `systemctl start --no-block ${BOOT_UNIT}`,
+  ]);
+  assert.equal(exits(b, BOOT_UNIT).at(-1), 0, `the bootstrap unit succeeded in the end:\n${explain(b)}`);
   assert.equal(b.file(BOOT_STATUS)?.trim(), 'done', 'the status file says done');
-  // cloud-init's runcmd, in order: the sysctls, the module, then the script.
-  assert.deepEqual(b.calls.slice(0, 2).map(show), ['sysctl --system', 'modprobe overlay']);
+  assert.equal(b.file(BOOT_DONE), '', 'the stamp that keeps the bootstrap from running again');
   // apt waits for a first boot's locks: the dpkg lock through apt, the lists lock retried.
   for (const c of callsOf(b, 'apt-get')) assert.ok(c.args.join(' ').includes('-o DPkg::Lock::Timeout=600'), `apt-get without the lock timeout: ${show(c)}`);
-  const packages = (b.state('packages') ?? '').trim().split('\n').sort();
+  const packages = [...new Set((b.state('packages') ?? '').trim().split('\n'))].sort();
   assert.deepEqual(packages, ['containerd', 'curl', 'gpg', 'jq', 'kubeadm', 'kubectl', 'kubelet', 'nftables']);
   assert.ok(callsOf(b, 'apt-mark').some((c) => c.args.join(' ') === 'hold kubelet kubeadm kubectl'));
   assert.match(b.file('/etc/containerd/config.toml') ?? '', /SystemdCgroup = true/);
@@ -105,6 +135,7 @@ function assertBooted(b: BootRun, m: Metadata): void {
   // The node as the provider numbered it: the peers' routes through its gateway.
   const v6 = publicV6(m);
   for (const peer of m.bgp_neighbors[0]!.peer_ips) indexOf(b, is('ip', 'route', 'replace', `${peer}/128`, v6.gateway), `ip -6 route replace ${peer}/128 via ${v6.gateway}`);
+  assert.equal(b.file('/etc/native6/peer-routes'), m.bgp_neighbors[0]!.peer_ips.map((p) => `${p} ${v6.gateway}\n`).join(''), 'kept for the next boots');
   // Forwarding on, router advertisements still taken on the uplink (accept_ra=2), now and after a reboot.
   indexOf(b, is('sysctl', 'net/ipv6/conf/bond0/accept_ra=2'), 'sysctl -w net/ipv6/conf/bond0/accept_ra=2');
   assert.match(b.file('/etc/sysctl.d/91-native6-uplink.conf') ?? '', /^net\/ipv6\/conf\/bond0\/accept_ra = 2$/m);
@@ -121,8 +152,8 @@ function assertBooted(b: BootRun, m: Metadata): void {
   assert.match(fstab, /^UUID=1c5a7f2e-0b7d-4c1a-9a3e-5f0d2b6c8e11\t\/\text4\terrors=remount-ro\t0\t1$/m, 'the root line stays');
   assert.match(fstab, /^# A comment that names swap stays as it is\.$/m);
   assert.equal((fstab.match(/^# \(native6: the kubelet runs without swap\) /gm) ?? []).length, 2, fstab);
-  // The kubeadm configuration: the node's own address put in, deleted after success (it holds the token).
-  assert.equal(b.file(KUBEADM_CONFIG), undefined, `${KUBEADM_CONFIG} is left after success`);
+  // The kubeadm configurations (token, certificate key) and the CA key: deleted after success.
+  for (const f of [KUBEADM_INIT_CONFIG, KUBEADM_JOIN_CONFIG, CA_KEY]) assert.equal(b.file(f), undefined, `${f} is left after success`);
   // No secret printed: not the token, the certificate key, the CA key or the BGP password.
   const caKeyLine = secrets.caKeyPem.split('\n')[1]!;
   const md5 = m.bgp_neighbors[0]!.md5_password;
@@ -138,76 +169,193 @@ function kubeadmDocs(b: BootRun, sub: 'init' | 'join'): Array<Record<string, unk
   return parseAllDocuments(text).map((d) => d.toJS() as Record<string, unknown>);
 }
 
-describe('the Equinix Metal boot script, run (dfw)', () => {
-  it('dfw-cp-1: kubeadm init behind the bootstrap DNAT, handed over once kube-proxy serves the ClusterIP', () =>
+/** A control plane's API handover in one boot: the ClusterIP translated to its own API server, until kube-proxy served it. */
+function assertHandedOver(b: BootRecord): void {
+  assert.deepEqual(exits(b, HANDOVER_UNIT), [0], `the handover ended:\n${explain(b)}`);
+  const load = b.calls.findLastIndex(is('nft', '-f', '/etc/native6/api-bootstrap.nft'));
+  assert.ok(load >= 0 && b.calls.slice(load).some(is('nft', 'delete', 'table', 'ip6', 'n6-api-bootstrap')), `the translation loaded, then deleted:\n${explain(b)}`);
+  assert.equal(b.handover, 'served', `the translation went before kube-proxy served the ClusterIP:\n${explain(b)}`);
+  assert.doesNotMatch(b.ruleset, /n6-api-bootstrap/, 'the bootstrap DNAT is left');
+  assert.match(b.ruleset, /table ip6 kube-proxy/);
+  assert.match(b.journal, new RegExp(`\\[${clusterIP}\\]:443 answered by this machine's API server until kube-proxy serves it`));
+  assert.match(b.journal, /API endpoint handed over to kube-proxy/);
+}
+
+describe('the Equinix Metal bootstrap, run (dfw)', () => {
+  it('dfw-cp-1: no cluster answers, so kubeadm init behind the bootstrap DNAT, handed over once kube-proxy serves the ClusterIP', () =>
     boot('dfw-cp-1', (b, m) => {
       assertBooted(b, m);
       const address = publicV6(m).address;
-      const kubeadm = callsOf(b, 'kubeadm');
-      assert.deepEqual(kubeadm.map(show), [`kubeadm init --config ${KUBEADM_CONFIG} --upload-certs --skip-token-print --skip-certificate-key-print`]);
+      assert.deepEqual(callsOf(b, 'kubeadm').map(show), [INIT]);
+      // Asked first whether the cluster exists, with the CA: three looks, none answered.
+      const looks = b.calls.filter((c) => c.name === 'curl' && c.args.includes(`https://[${clusterIP}]:443/version`));
+      assert.equal(looks.length, 3);
+      for (const c of looks) assert.equal(c.args[c.args.indexOf('--cacert') + 1], '/etc/native6/pki/ca.crt');
+      assert.ok(b.calls.indexOf(looks[2]!) < indexOf(b, is('kubeadm', 'init'), 'kubeadm init'));
       const [init] = kubeadmDocs(b, 'init');
       assert.equal((init!.localAPIEndpoint as { advertiseAddress: string }).advertiseAddress, address);
       // The DNAT was there when kubeadm init ran, to this machine's own API server.
-      const atInit = b.state('bootstrap-at-init.nft') ?? '';
-      assert.match(atInit, new RegExp(`ip6 daddr ${clusterIP.replace(/:/g, ':')} tcp dport 443 dnat to \\[${address}\\]:443`));
+      assert.match(b.state('bootstrap-at-init.nft') ?? '', natTo(address));
       assert.ok(indexOf(b, is('nft', '-f', '/etc/native6/api-bootstrap.nft'), 'nft -f the bootstrap file') < indexOf(b, is('kubeadm', 'init'), 'kubeadm init'));
+      assert.equal(b.file('/etc/kubernetes/pki/ca.key'), secrets.caKeyPem, 'kubeadm found the cluster CA');
       // Handed over only once kube-proxy served the ClusterIP itself: the decoy Service came first.
       assert.ok(decoyIP.startsWith(clusterIP), `${decoyIP} starts with ${clusterIP}`);
-      assert.equal(b.state('handover')?.trim(), 'served', 'the bootstrap DNAT went before kube-proxy served the ClusterIP');
-      const ruleset = b.state('ruleset.after') ?? '';
-      assert.doesNotMatch(ruleset, /n6-api-bootstrap/, 'the bootstrap DNAT is left');
-      assert.match(ruleset, /table ip6 kube-proxy/);
-      assert.match(b.journal, /API endpoint handed over to kube-proxy/);
+      assertHandedOver(b);
+      assert.equal(b.file(HANDOVER_STATUS)?.trim(), 'handed over');
+      assert.match(b.file('/etc/native6/api-bootstrap.nft') ?? '', natTo(address), 'kept, with this machine\'s address, for the next boots');
     }));
 
   for (const [name, controlPlane] of [['dfw-cp-2', true], ['dfw-general-1', false]] as const) {
-    it(`${name}: kubeadm join through the API ClusterIP${controlPlane ? ' as a control plane' : ''}, no DNAT of its own`, () =>
+    it(`${name}: kubeadm join through the API ClusterIP${controlPlane ? ' as a control plane, then answers the ClusterIP itself until its kube-proxy serves it' : ', no translation of its own'}`, () =>
       boot(name, (b, m) => {
         assertBooted(b, m);
         const address = publicV6(m).address;
-        assert.deepEqual(callsOf(b, 'kubeadm').map(show), [`kubeadm join --config ${KUBEADM_CONFIG}`]);
+        assert.deepEqual(callsOf(b, 'kubeadm').map(show), [JOIN]);
         const [join] = kubeadmDocs(b, 'join') as [{ discovery: { bootstrapToken: { apiServerEndpoint: string; caCertHashes: string[] } }; controlPlane?: { localAPIEndpoint: { advertiseAddress: string } }; nodeRegistration: { name: string; kubeletExtraArgs: Array<{ name: string; value: string }> } }];
         assert.equal(join.discovery.bootstrapToken.apiServerEndpoint, `[${clusterIP}]:443`);
         assert.deepEqual(join.discovery.bootstrapToken.caCertHashes, [secrets.caCertHash]);
         assert.equal(join.nodeRegistration.name, name);
         assert.deepEqual(join.nodeRegistration.kubeletExtraArgs, [{ name: 'node-ip', value: address }]);
         assert.equal(join.controlPlane?.localAPIEndpoint.advertiseAddress, controlPlane ? address : undefined);
-        assert.deepEqual(callsOf(b, 'nft').map(show), [], 'a joining machine loads no DNAT');
-        assert.doesNotMatch(b.state('ruleset.after') ?? '', /n6-api-bootstrap/);
+        assert.equal(b.file('/etc/native6/pki/ca.crt'), undefined, 'only the first control plane is given the CA');
+        if (controlPlane) {
+          // Only after the join: the translation would send the join to this machine's own, absent API server.
+          assert.ok(indexOf(b, is('kubeadm', 'join'), 'kubeadm join') < indexOf(b, is('nft', '-f'), 'nft -f'));
+          assert.match(b.file('/etc/native6/api-bootstrap.nft') ?? '', natTo(address));
+          assertHandedOver(b);
+        } else {
+          assert.deepEqual(callsOf(b, 'nft').map(show), [], 'a worker loads no DNAT');
+          assert.deepEqual(exits(b, HANDOVER_UNIT), []);
+          assert.doesNotMatch(b.ruleset, /n6-api-bootstrap/);
+        }
       }));
   }
 
   it('dfw-general-1 on a minimal image (no curl, no gpg): everything it uses, it installs first', () =>
     boot('dfw-general-1', (b, m) => assertBooted(b, m), { preinstalled: MINIMAL }));
 
-  it('dfw-cp-1: kube-proxy never serving the ClusterIP is a failure, with the DNAT kept and the line in the status file', () =>
+  it('dfw-general-1: a join that fails (the endpoint not answering yet) is reset and tried again until it succeeds', () =>
     boot(
-      'dfw-cp-1',
-      (b) => {
-        assert.notEqual(b.exitCode, 0, explain(b));
-        assert.doesNotMatch(b.journal, /native6-boot: done/);
-        assert.match(b.file(BOOT_STATUS) ?? '', /^failed: kube-proxy did not serve/m);
-        assert.match(b.state('ruleset.after') ?? '', /table ip6 n6-api-bootstrap/, 'the DNAT stays: the API still answers on its ClusterIP');
-        assert.equal(b.state('handover'), undefined);
+      'dfw-general-1',
+      (b, m) => {
+        assertBooted(b, m);
+        assert.deepEqual(callsOf(b, 'kubeadm').map(show), [JOIN, 'kubeadm reset --force', JOIN, 'kubeadm reset --force', JOIN, 'kubeadm reset --force', JOIN]);
+        assert.equal(b.state('resets')?.trim(), '3');
+        assert.equal((b.journal.match(/kubeadm join through \[[0-9a-f:]+\]:443 failed \(try \d\): kubeadm reset, again in 30 s/g) ?? []).length, 3);
       },
-      { kubeProxyServesAfter: undefined },
+      { failKubeadm: { sub: 'join', times: 3 } },
     ));
 
-  it('dfw-cp-1: a failing command leaves a status file naming its line', () =>
+  it('dfw-general-1: the metadata service down at the first boot; systemd tries again, and the next boot finishes the bootstrap', () =>
+    boot(
+      'dfw-general-1',
+      (b, m) => {
+        // The first boot: the unit fails, systemd runs it again 30 s later, each time to the same end.
+        assert.ok(exits(b, BOOT_UNIT).length > 1 && exits(b, BOOT_UNIT).every((e) => e !== 0), explain(b));
+        assert.ok(callsOf(b, 'sleep').some((c) => c.args[0] === '30'), 'RestartSec');
+        assert.deepEqual(callsOf(b, 'kubeadm'), []);
+        // The second boot: runcmd does not run again, systemd starts the enabled unit, which finishes.
+        const [again] = b.reboots;
+        assert.ok(again);
+        assert.ok(!again.calls.some((c) => c.name === 'systemctl' && c.args[0] === 'daemon-reload'), 'cloud-init ran runcmd again');
+        assert.deepEqual(exits(again, BOOT_UNIT), [0], explain(again));
+        assert.deepEqual(callsOf(again, 'kubeadm').map(show), [JOIN]);
+        assert.equal(b.file(BOOT_STATUS)?.trim(), 'done');
+        void m;
+      },
+      { metadataDown: true, reboots: [{ metadataDown: false }] },
+    ));
+
+  it('dfw-cp-1: kube-proxy never serving the ClusterIP: the bootstrap is done, the translation stays and the handover keeps looking', () =>
+    boot(
+      'dfw-cp-1',
+      (b, m) => {
+        assertBooted(b, m);
+        assert.match(b.ruleset, natTo(publicV6(m).address), 'the DNAT stays: the API still answers on its ClusterIP');
+        assert.equal(b.handover, undefined);
+        assert.match(b.file(HANDOVER_STATUS) ?? '', /^waiting: /);
+        assert.match(b.journal, /kube-proxy does not serve \[[0-9a-f:]+\]:443 yet \(60 s\): the translation stays/);
+        assert.ok(b.units.includes(`${HANDOVER_UNIT} cut-off`), explain(b));
+      },
+      { kubeProxyServesAfter: undefined, horizonS: 900 },
+    ));
+
+  it('dfw-cp-1: kubeadm init failing late is reset and run again by systemd; every try leaves its line in the status file', () =>
+    boot(
+      'dfw-cp-1',
+      (b, m) => {
+        assertBooted(b, m);
+        assert.deepEqual(exits(b, BOOT_UNIT), [1, 0]);
+        assert.deepEqual(callsOf(b, 'kubeadm').map(show), [INIT, 'kubeadm reset --force', INIT]);
+        assert.match(b.journal, /failed: exit 1 at line \d+: kubeadm init /);
+        assert.match(b.journal, /a former try left kubeadm's files: kubeadm reset/);
+      },
+      { failKubeadm: { sub: 'init', times: 1 } },
+    ));
+
+  it('dfw-cp-1: kubeadm init failing every time: the status file names the line, the configuration is kept for the next try', () =>
     boot(
       'dfw-cp-1',
       (b) => {
-        assert.notEqual(b.exitCode, 0, explain(b));
+        assert.ok(exits(b, BOOT_UNIT).every((e) => e === 1), explain(b));
+        assert.ok(b.units.includes(`${BOOT_UNIT} sandbox-gave-up`), explain(b));
         const status = b.file(BOOT_STATUS) ?? '';
-        const m = /^failed: exit 1 at line (\d+): (.*)$/m.exec(status);
-        assert.ok(m, `status: ${status}`);
-        const script = (b.file(SCRIPT) ?? '').split('\n');
-        assert.match(script[Number(m[1]) - 1] ?? '', /^kubeadm init /, `line ${m[1]} of the script is the failing command`);
-        assert.match(m[2]!, /^kubeadm init /);
-        assert.match(b.journal, /failed: exit 1 at line \d+: kubeadm init/);
-        // Kept for a second try: the configuration is deleted only after success.
-        assert.ok(b.file(KUBEADM_CONFIG));
+        const found = /^failed: exit 1 at line (\d+): (.*)$/m.exec(status);
+        assert.ok(found, `status: ${status}`);
+        const script = (b.file(BOOT_SCRIPT) ?? '').split('\n');
+        assert.match(script[Number(found[1]) - 1] ?? '', /^\s*kubeadm init /, `line ${found[1]} of the script is the failing command`);
+        assert.match(found[2]!, /^kubeadm init /);
+        assert.ok(b.file(KUBEADM_INIT_CONFIG));
+        assert.ok(b.file(CA_KEY));
+        assert.equal(b.file(BOOT_DONE), undefined);
       },
-      { failKubeadm: 'init' },
+      { failKubeadm: { sub: 'init', times: Infinity } },
     ));
+
+  it('dfw-cp-1 replaced: the cluster answers on its ClusterIP, so it joins as a control plane, no kubeadm init', () =>
+    boot(
+      'dfw-cp-1',
+      (b, m) => {
+        assertBooted(b, m);
+        assert.deepEqual(callsOf(b, 'kubeadm').map(show), [JOIN]);
+        const [join] = kubeadmDocs(b, 'join') as [{ controlPlane?: { localAPIEndpoint: { advertiseAddress: string } } }];
+        assert.equal(join.controlPlane?.localAPIEndpoint.advertiseAddress, publicV6(m).address);
+        assert.match(b.journal, /the cluster answers on \[[0-9a-f:]+\]:443: this machine joins it as a control plane/);
+        assert.equal(b.state('bootstrap-at-init.nft'), undefined);
+        assert.ok(indexOf(b, is('kubeadm', 'join'), 'kubeadm join') < indexOf(b, is('nft', '-f'), 'nft -f'), 'no translation before the join');
+        assert.equal(b.file('/etc/kubernetes/pki/ca.key'), undefined, 'the CA key is not installed for a join');
+        assertHandedOver(b);
+      },
+      { clusterAnswers: true },
+    ));
+
+  for (const name of ['dfw-cp-1', 'dfw-cp-2', 'dfw-general-1']) {
+    const controlPlane = name.includes('-cp-');
+    it(`${name}, every machine restarted at once: the bootstrap does not run again, the peer routes come back${controlPlane ? '; the ClusterIP is answered here until kube-proxy serves it' : ''}`, () =>
+      boot(
+        name,
+        (b, m) => {
+          assertBooted(b, m);
+          const [again, never] = b.reboots;
+          assert.ok(again && never);
+          for (const r of [again, never]) {
+            assert.ok(skipped(r, BOOT_UNIT), explain(r));
+            assert.deepEqual([...callsOf(r, 'kubeadm'), ...callsOf(r, 'apt-get')], []);
+            // The kernel forgot the routes to the BGP peers: made again at every boot (P2).
+            assert.deepEqual(exits(r, ROUTES_UNIT), [0]);
+            const gw = publicV6(m).gateway;
+            assert.deepEqual(callsOf(r, 'ip').map(show), m.bgp_neighbors[0]!.peer_ips.map((p) => `ip -6 route replace ${p}/128 via ${gw}`));
+          }
+          if (!controlPlane) {
+            assert.deepEqual([...callsOf(again, 'nft'), ...callsOf(never, 'nft')], []);
+            return;
+          }
+          assertHandedOver(again);
+          // kube-proxy not serving (it has not reached the API yet): the translation stays, so it can.
+          assert.match(never.ruleset, natTo(publicV6(m).address), explain(never));
+          assert.equal(never.handover, undefined);
+        },
+        { reboots: [{}, { kubeProxyServesAfter: undefined }], horizonS: 600 },
+      ));
+  }
 });

@@ -1,24 +1,29 @@
 /**
- * The Equinix Metal boot script as rendered, for every machine of
- * infra/dfw.yaml: what the review (bootstrap-2026-12) found wrong, pinned on
- * the text (test/lab/bootScript.test.ts runs it).
+ * The bootstrap as Equinix Metal's user-data renders it, for every machine
+ * of infra/dfw.yaml: what the review (bootstrap-2026-12) found wrong, pinned
+ * on the text (test/lab/bootScript.test.ts runs it).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { formatAddress } from '../../lib/net/ipv6.js';
+import { userData, type DeviceSecrets } from '../../lib/platforms/equinixMetal/cloudInit.js';
 import {
   APT_LOCK_TIMEOUT,
+  BOOT_DONE,
   BOOT_SCRIPT,
   BOOT_STATUS,
-  HANDOVER_SLEEP,
-  HANDOVER_TRIES,
-  KUBEADM_CONFIG,
+  BOOT_UNIT,
+  CA_KEY,
+  HANDOVER_SCRIPT,
+  HANDOVER_UNIT,
+  KUBEADM_INIT_CONFIG,
+  KUBEADM_JOIN_CONFIG,
+  ROUTES_UNIT,
+  UNIT_DIR,
   UPLINK_SYSCTL,
-  userData,
-  type DeviceSecrets,
-} from '../../lib/platforms/equinixMetal/cloudInit.js';
+} from '../../lib/render/bootstrap.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { REPO_DIR } from '../../lib/toolchain/repo.js';
 
@@ -32,11 +37,13 @@ const secrets: DeviceSecrets = {
 };
 const clusterIP = formatAddress(plan.apiServer);
 
-function scriptOf(name: string): string[] {
-  const machine = plan.machines.find((m) => m.name === name)!;
-  const config = parse(userData(spec, plan, machine, secrets)) as { write_files: Array<{ path: string; content: string }> };
-  return config.write_files.find((f) => f.path === BOOT_SCRIPT)!.content.split('\n');
+interface CloudConfig {
+  write_files: Array<{ path: string; content: string; permissions: string }>;
+  runcmd: string[][];
 }
+const configOf = (name: string) => parse(userData(spec, plan, plan.machines.find((m) => m.name === name)!, secrets)) as CloudConfig;
+const fileOf = (config: CloudConfig, path: string) => config.write_files.find((f) => f.path === path);
+const scriptOf = (name: string): string[] => fileOf(configOf(name), BOOT_SCRIPT)!.content.split('\n');
 
 /** The lines that run (comments and blank lines out), with their index in the script. */
 const commands = (lines: string[]) => lines.map((text, i) => ({ text: text.trim(), i })).filter((l) => l.text !== '' && !l.text.startsWith('#'));
@@ -62,32 +69,64 @@ describe('the Equinix Metal boot script (dfw)', () => {
       assert.match(aptGets[0]!.text, new RegExp(`^apt-get -o DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT} "\\$@" && return 0$`));
       assert.deepEqual(commands(lines).filter((c) => /^apt_get /.test(c.text)).map((c) => c.text.split(' ')[1]), ['update', 'install', 'update', 'install']);
       // M5: swap off now, commented out of fstab and its units masked.
-      const kubeadm = lineOf(lines, (t) => /^kubeadm (init|join) /.test(t), 'running kubeadm');
+      const kubeadm = lineOf(lines, (t) => /^(kubeadm (init|join) |until kubeadm join )/.test(t), 'running kubeadm');
       for (const [what, re] of [['swapoff', /^swapoff -a$/], ['fstab', /^sed -Ei .*swap.* \/etc\/fstab$/], ['mask', /^systemctl mask swap\.target$/]] as const) {
         assert.ok(lineOf(lines, (t) => re.test(t), what) < kubeadm, `${what} before kubeadm`);
       }
       // M14: forwarding on, router advertisements still taken on the uplink, kept for the next boots.
       lineOf(lines, (t) => t === 'sysctl -q -w "net/ipv6/conf/$uplink/accept_ra=2"', 'accept_ra=2 now');
       lineOf(lines, (t) => t === `echo "net/ipv6/conf/$uplink/accept_ra = 2" > ${UPLINK_SYSCTL}`, 'accept_ra=2 at every boot');
-      // M9: the configuration (token, certificate key) deleted once kubeadm succeeded.
-      assert.equal(commands(lines).find((c) => c.i > kubeadm)?.text, `rm -f ${KUBEADM_CONFIG}`);
-      // P3: a trap records any failed command with its line; running first, done last.
+      // M9: the configurations (token, certificate key) and the CA key deleted once kubeadm succeeded, then the stamp.
+      const end = commands(lines).slice(-(first || machine.role === 'control-plane' ? 5 : 4)).map((c) => c.text);
+      assert.deepEqual(end, [
+        `rm -f ${first ? `${KUBEADM_INIT_CONFIG} ` : ''}${KUBEADM_JOIN_CONFIG}${first ? ` ${CA_KEY}` : ''}`,
+        `touch ${BOOT_DONE}`,
+        'status done',
+        ...(machine.role === 'control-plane' ? [`systemctl start --no-block ${HANDOVER_UNIT}`] : []),
+        'log done',
+      ]);
+      // P3: a trap records any failed command with its line; running first.
       assert.match(commands(lines).find((c) => c.text.startsWith('trap '))!.text, /status "failed: exit \$rc at line \$LINENO: \$BASH_COMMAND".*' ERR$/);
       assert.equal(lineOf(lines, (t) => t.startsWith('status '), 'a status'), lineOf(lines, (t) => t === 'status running', 'status running'));
-      assert.deepEqual(commands(lines).slice(-2).map((c) => c.text), ['status done', 'log done']);
       assert.ok(lines.join('\n').includes(`echo "$*" > ${BOOT_STATUS}`));
-      assert.match(lines[2]!, /^set -Eeuo pipefail$/, 'the ERR trap holds in functions (-E)');
+      assert.match(lines[3]!, /^set -Eeuo pipefail$/, 'the ERR trap holds in functions (-E)');
+      // F7: joins tried until they succeed, kubeadm reset between tries.
+      const join = lineOf(lines, (t) => t === `until kubeadm join --config ${KUBEADM_JOIN_CONFIG}; do`, 'the join loop');
+      assert.equal(commands(lines).find((c) => c.i > join && c.text.startsWith('kubeadm '))?.text, 'kubeadm reset --force || log "kubeadm reset failed too; trying the join anyway"');
       if (first) {
-        // M9: kubeadm init prints neither the token nor the certificate key.
-        assert.equal(lines[kubeadm], `kubeadm init --config ${KUBEADM_CONFIG} --upload-certs --skip-token-print --skip-certificate-key-print`);
-        // P1: handed over on the ClusterIP's own element of kube-proxy's map; a loop that runs out fails.
-        lineOf(lines, (t) => t === `if nft get element ip6 kube-proxy service-ips "{ ${clusterIP} . tcp . 443 }" >/dev/null 2>&1; then`, 'matching the exact element');
-        assert.ok(!lines.some((l) => l.includes('grep -qF')), 'no substring match');
-        lineOf(lines, (t) => t === `[ -n "$handed" ] || fail "kube-proxy did not serve [${clusterIP}]:443 within ${HANDOVER_TRIES * HANDOVER_SLEEP} s: the bootstrap DNAT stays"`, 'failing when never handed over');
+        // M9: kubeadm init prints neither the token nor the certificate key; M3: only when no cluster answers.
+        const init = lineOf(lines, (t) => t.startsWith('kubeadm init '), 'kubeadm init');
+        assert.equal(lines[init]!.trim(), `kubeadm init --config ${KUBEADM_INIT_CONFIG} --upload-certs --skip-token-print --skip-certificate-key-print`);
+        assert.ok(lineOf(lines, (t) => t === 'if cluster_answers; then', 'asking whether the cluster answers') < init);
       } else {
-        assert.equal(lines[kubeadm], `kubeadm join --config ${KUBEADM_CONFIG}`);
-        assert.ok(!lines.some((l) => /\bnft\s+(-f|get|delete)\b/.test(l)), 'a joining machine has no DNAT');
+        assert.ok(!lines.some((l) => /\bkubeadm init\b/.test(l)));
+        assert.ok(!lines.some((l) => /\bnft\s+(-f|get|delete)\b/.test(l)), 'a joining machine loads no DNAT while it boots');
       }
+    });
+
+    it(`${machine.name}: a unit that runs the bootstrap at every boot until done, started by cloud-init, not waited for${machine.role === 'control-plane' ? '; the API handover at every boot' : ''}`, () => {
+      const config = configOf(machine.name);
+      const controlPlane = machine.role === 'control-plane';
+      const units = [BOOT_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT] : [])];
+      assert.deepEqual(config.runcmd, [['sysctl', '--system'], ['modprobe', 'overlay'], ['systemctl', 'daemon-reload'], ['systemctl', 'enable', ...units], ['systemctl', 'start', '--no-block', BOOT_UNIT]]);
+      const boot = fileOf(config, `${UNIT_DIR}/${BOOT_UNIT}`)!.content;
+      for (const line of [`ConditionPathExists=!${BOOT_DONE}`, 'StartLimitIntervalSec=0', 'Type=oneshot', `ExecStart=${BOOT_SCRIPT}`, 'Restart=on-failure', 'RestartSec=30', 'WantedBy=multi-user.target']) {
+        assert.ok(boot.split('\n').includes(line), `${BOOT_UNIT} lacks ${line}:\n${boot}`);
+      }
+      const handover = fileOf(config, `${UNIT_DIR}/${HANDOVER_UNIT}`);
+      assert.equal(handover !== undefined, controlPlane);
+      if (handover) {
+        for (const line of [`ConditionPathExists=${BOOT_DONE}`, `ExecStart=${HANDOVER_SCRIPT}`, 'Restart=on-failure', 'WantedBy=multi-user.target']) assert.ok(handover.content.split('\n').includes(line), `${HANDOVER_UNIT} lacks ${line}`);
+        const script = fileOf(config, HANDOVER_SCRIPT)!.content;
+        execFileSync('bash', ['-n'], { input: script });
+        // P1: handed over on the ClusterIP's own element of kube-proxy's map, not a substring.
+        assert.ok(script.includes(`until nft get element ip6 kube-proxy service-ips "{ ${clusterIP} . tcp . 443 }" >/dev/null 2>&1; do`));
+        assert.ok(!script.includes('grep -qF'));
+        assert.equal(fileOf(config, '/etc/native6/api-bootstrap.nft')?.permissions, '0644');
+      }
+      // Only the first control plane gets the CA, its key readable by root only.
+      assert.equal(fileOf(config, CA_KEY)?.permissions, machine.index === 1 && controlPlane ? '0600' : undefined);
+      for (const f of [KUBEADM_INIT_CONFIG, KUBEADM_JOIN_CONFIG]) assert.ok([undefined, '0600'].includes(fileOf(config, f)?.permissions), f);
     });
   }
 });

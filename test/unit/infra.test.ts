@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { clusterProgram } from '../../lib/pulumi/program.js';
 import { ADMIN_DAYS, ADMIN_RENEW_DAYS, adminRenewal, generateClusterSecrets, signAdmin } from '../../lib/pki/clusterSecrets.js';
 import { decodeFacts } from '../../lib/plan/facts.js';
-import { JOIN_DISCOVERY_TIMEOUT, NODE_ADDRESS_PLACEHOLDER } from '../../lib/platforms/equinixMetal/cloudInit.js';
+import { CA_CERT, JOIN_DISCOVERY_TIMEOUT, KUBEADM_INIT_CONFIG, KUBEADM_JOIN_CONFIG, NODE_ADDRESS_PLACEHOLDER } from '../../lib/render/bootstrap.js';
 import { formatAddress } from '../../lib/net/ipv6.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { REPO_DIR } from '../../lib/toolchain/repo.js';
@@ -174,17 +174,18 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
       assert.ok(text.startsWith('#cloud-config\n'), `${d.name}: not a cloud-config`);
       const config = parse(text) as { hostname: string; write_files: Array<{ path: string; content: string; permissions: string }> };
       assert.equal(config.hostname, d.inputs.hostname);
-      const kubeadm = config.write_files.find((f) => f.path === '/etc/native6/kubeadm.yaml')!;
+      const first = d.inputs.hostname === 'dfw-cp-1';
+      const kubeadm = config.write_files.find((f) => f.path === (first ? KUBEADM_INIT_CONFIG : KUBEADM_JOIN_CONFIG))!;
       assert.equal(kubeadm.permissions, '0600');
       const boot = config.write_files.find((f) => f.path === '/usr/local/sbin/native6-boot')!.content;
       assert.match(boot, /kubelet="1\.35\.4-\*"/);
       assert.match(boot, /pkgs\.k8s\.io\/core:\/stable:\/v1\.35\/deb/);
       assert.ok(kubeadm.content.includes(NODE_ADDRESS_PLACEHOLDER), 'the node address comes from the metadata at boot');
       const docs = kubeadm.content.split(/^---\n/m).filter(Boolean).map((x) => parse(x) as Record<string, unknown>);
-      if (d.inputs.hostname === 'dfw-cp-1') {
+      if (first) {
         assert.equal(docs[0]!.kind, 'InitConfiguration');
         assert.match(boot, /kubeadm init --config/);
-        assert.ok(config.write_files.some((f) => f.path === '/etc/kubernetes/pki/ca.key' && f.permissions === '0600'));
+        assert.ok(config.write_files.some((f) => f.path === '/etc/native6/pki/ca.key' && f.permissions === '0600'));
         assert.ok(config.write_files.some((f) => f.path === '/etc/native6/api-bootstrap.nft'));
       } else {
         const join = docs[0] as { kind: string; discovery: { bootstrapToken: { apiServerEndpoint: string; caCertHashes: string[] } }; controlPlane?: unknown; timeouts?: { discovery: string } };
@@ -200,7 +201,7 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
     assert.equal(hashes.size, 1, 'every join pins the same CA');
     // The pinned hash is the CA's that the first control plane boots with.
     const cp1 = parse(secretValue(devices().find((d) => d.inputs.hostname === 'dfw-cp-1')!.inputs.userData, 'userData')) as { write_files: Array<{ path: string; content: string }> };
-    const ca = cp1.write_files.find((f) => f.path === '/etc/kubernetes/pki/ca.crt')!.content;
+    const ca = cp1.write_files.find((f) => f.path === CA_CERT)!.content;
     const { caCertHash } = await import('../../lib/pki/x509.js');
     assert.equal(caCertHash(ca), [...hashes][0]);
   });

@@ -1,0 +1,403 @@
+/**
+ * The bootstrap a machine of the cluster runs, whatever brings it there
+ * (cloud-init on Equinix Metal; SSH on metal): the files to put in place
+ * and the commands that start it. One bootstrap for every transport: a
+ * platform gives only how the machine learns its own address and gateway
+ * (NodeDiscovery).
+ *
+ * It survives what real machines and real applies do:
+ * - it is a systemd unit that runs at every boot until it has succeeded
+ *   once (a stamp file), started again by systemd 30 s after any failure:
+ *   a slow mirror, a failed apply or a power cut half-way strand nothing;
+ * - joins are tried until they succeed (kubeadm reset between tries), so a
+ *   machine may wait hours for the endpoint to answer;
+ * - every control plane answers the API ClusterIP itself (a DNAT to its own
+ *   API server) at every boot, until its own kube-proxy serves the
+ *   ClusterIP, then hands over (the API handover unit): after a full
+ *   restart, kube-proxy and Calico, which reach the API only through the
+ *   ClusterIP, find it;
+ * - the first control plane initialises the cluster only when no API server
+ *   of this cluster (TLS checked against the cluster CA) answers on the
+ *   ClusterIP; a replacement joins the cluster it finds.
+ *
+ * Each step may be run again: a later try redoes what an earlier one did
+ * and resets what kubeadm left half done. docs/bootstrap.md says what it
+ * does and how it is run in tests (test/lab/bootScript.test.ts).
+ */
+import { formatAddress } from '../net/ipv6.js';
+import type { AddressPlan, Machine } from '../plan/addressPlan.js';
+import type { ClusterSpec } from '../cluster/cluster.js';
+import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from './apiBootstrap.js';
+import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type JoinSecrets } from './kubeadm.js';
+
+/** Replaced by the boot script with the machine's IPv6 address, learnt at boot. */
+export const NODE_ADDRESS_PLACEHOLDER = '@NODE_ADDRESS@';
+export const BOOT_SCRIPT = '/usr/local/sbin/native6-boot';
+export const HANDOVER_SCRIPT = '/usr/local/sbin/native6-api-handover';
+export const ROUTES_SCRIPT = '/usr/local/sbin/native6-peer-routes';
+export const BOOT_UNIT = 'native6-boot.service';
+/** The routes to the BGP peers, put back at every boot (the kernel forgets them). */
+export const ROUTES_UNIT = 'native6-peer-routes.service';
+/** The peers and the gateway they are reached through, as the bootstrap learnt them: `<peer> <gateway>` a line. */
+export const PEER_ROUTES = '/etc/native6/peer-routes';
+export const HANDOVER_UNIT = 'native6-api-handover.service';
+export const UNIT_DIR = '/etc/systemd/system';
+export const KUBEADM_INIT_CONFIG = '/etc/native6/kubeadm-init.yaml';
+export const KUBEADM_JOIN_CONFIG = '/etc/native6/kubeadm-join.yaml';
+/** The cluster CA, given to the first control plane: kubeadm reset empties /etc/kubernetes/pki, so it waits here. */
+export const CA_CERT = '/etc/native6/pki/ca.crt';
+export const CA_KEY = '/etc/native6/pki/ca.key';
+export const API_BOOTSTRAP_FILE = '/etc/native6/api-bootstrap.nft';
+/** The boot's state: `running`, `done`, or `failed: <what>` (for a failed command: its exit status, line and text). */
+export const BOOT_STATUS = '/var/lib/native6/boot-status';
+/** Written once the machine is in the cluster: the boot unit does not run again. */
+export const BOOT_DONE = '/var/lib/native6/boot-done';
+/** The API handover's state on a control plane: `waiting: …` or `handed over`. */
+export const HANDOVER_STATUS = '/var/lib/native6/api-handover';
+/** accept_ra = 2 on the uplink, kept for the next boots. */
+export const UPLINK_SYSCTL = '/etc/sysctl.d/91-native6-uplink.conf';
+/** How long one join try waits for the endpoint before it is reset and tried again. */
+export const JOIN_DISCOVERY_TIMEOUT = '5m0s';
+/** Seconds between join tries, and before systemd runs a failed bootstrap again. */
+export const JOIN_RETRY_SLEEP = 30;
+export const BOOT_RESTART_SEC = 30;
+/** apt waits this long (seconds) for dpkg's lock, which unattended-upgrades often holds right after a first boot. */
+export const APT_LOCK_TIMEOUT = 600;
+/** apt-get tried this often, 10 s apart: the lists' lock (apt-daily) is one no apt option waits for. */
+export const APT_TRIES = 30;
+/** The handover looks this often (seconds) for kube-proxy serving the ClusterIP, and says so every minute. */
+export const HANDOVER_SLEEP = 5;
+/** Whether the cluster already answers: this many looks, 5 s apart. */
+export const CLUSTER_CHECK_TRIES = 3;
+const SWAP_COMMENT = '# (native6: the kubelet runs without swap) ';
+
+export interface BootSecrets extends JoinSecrets {
+  /** The cluster CA (PEM): the first control plane's, and what a replacement checks the cluster by. */
+  readonly caCertPem: string;
+  readonly caKeyPem: string;
+  /** sha256:<hex> of the CA's public key, as kubeadm join's discovery pins it. */
+  readonly caCertHash: string;
+}
+
+/**
+ * How the machine learns what the platform numbered: shell lines, run once
+ * the prerequisites (curl, jq) are installed, that set `addr` (its IPv6
+ * address), `gw` (its IPv6 gateway) and `peers` (BGP peers reached through
+ * the gateway, space-separated, empty when they are on the link). They may
+ * call `fail "<why>"` and must print no secret.
+ */
+export interface NodeDiscovery {
+  readonly lines: readonly string[];
+}
+
+export interface BootFile {
+  readonly path: string;
+  readonly mode: '0600' | '0644' | '0700';
+  readonly content: string;
+}
+
+export interface Bootstrap {
+  readonly files: readonly BootFile[];
+  /** Run once, as root, after the files are in place: the sysctls, then the boot unit started (not waited for). */
+  readonly start: readonly (readonly string[])[];
+}
+
+/** The Kubernetes package repository's minor channel for a version like v1.35.4. */
+export function packageChannel(kubernetesVersion: string): string {
+  const m = /^v(\d+)\.(\d+)\.\d+$/.exec(kubernetesVersion);
+  if (!m) throw new Error(`kubernetesVersion "${kubernetesVersion}" is not vMAJOR.MINOR.PATCH`);
+  return `v${m[1]}.${m[2]}`;
+}
+
+const dirOf = (path: string) => path.slice(0, path.lastIndexOf('/'));
+const isFirst = (m: Machine) => m.role === 'control-plane' && m.index === 1;
+
+/** Logging (systemd puts the output in the journal), the status file, and a trap that records any failed command with its line. */
+function prelude(machine: Machine): string[] {
+  const role = isFirst(machine) ? 'first control plane: kubeadm init, or join a cluster that answers' : machine.role === 'control-plane' ? 'control plane: kubeadm join' : 'worker: kubeadm join';
+  return [
+    '#!/bin/bash',
+    `# native6 boot: ${machine.name} (${role})`,
+    `# Run by ${BOOT_UNIT} at every boot until ${BOOT_DONE} exists; systemd runs it again ${BOOT_RESTART_SEC} s after a failure.`,
+    // -E: the ERR trap holds inside functions too.
+    'set -Eeuo pipefail',
+    'export DEBIAN_FRONTEND=noninteractive',
+    'log() { echo "native6-boot: $*"; }',
+    `status() { mkdir -p ${dirOf(BOOT_STATUS)}; echo "$*" > ${BOOT_STATUS}; }`,
+    'fail() { status "failed: $*"; log "failed: $*"; exit 1; }',
+    // Once, in the script itself (not again in the subshell of a failed $(...)).
+    `trap 'rc=$?; if [ "$BASH_SUBSHELL" = 0 ]; then status "failed: exit $rc at line $LINENO: $BASH_COMMAND"; log "failed: exit $rc at line $LINENO: $BASH_COMMAND"; fi' ERR`,
+    'status running',
+    '',
+    '# apt at a first boot: unattended-upgrades holds dpkg\'s lock for minutes (apt waits for it),',
+    '# apt-daily the lists\' lock, which no apt option waits for (tried again).',
+    'apt_get() {',
+    '  local try',
+    `  for try in $(seq 1 ${APT_TRIES}); do`,
+    `    apt-get -o DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT} "$@" && return 0`,
+    `    log "apt-get $1 failed (try $try of ${APT_TRIES}), again in 10 s"`,
+    '    sleep 10',
+    '  done',
+    '  return 1',
+    '}',
+    '',
+  ];
+}
+
+/** The machine as the platform numbered it (discovery), its peers' routes, its uplink, its address put into the configurations. */
+function node(discovery: NodeDiscovery, configs: readonly string[]): string[] {
+  return [
+    '# The machine, as the platform numbered it.',
+    'addr= gw= peers=',
+    ...discovery.lines,
+    '[ -n "$addr" ] && [ "$addr" != null ] || fail "no IPv6 address for this machine"',
+    '[ -n "$gw" ] && [ "$gw" != null ] || fail "no IPv6 gateway for this machine"',
+    '# Multihop BGP: peers off the link are reached through the gateway, now and at every boot.',
+    `: > ${PEER_ROUTES}.new`,
+    'for peer in $peers; do',
+    `  echo "$peer $gw" >> ${PEER_ROUTES}.new`,
+    'done',
+    `mv ${PEER_ROUTES}.new ${PEER_ROUTES}`,
+    ROUTES_SCRIPT,
+    '# Forwarding is on (90-native6.conf): the uplink still takes router advertisements, now and at every boot.',
+    'uplink=$(ip -6 -o route get "$gw" | sed -n \'s/.* dev \\([^ ]*\\).*/\\1/p\')',
+    '[ -n "$uplink" ] || fail "no interface towards the gateway $gw"',
+    `echo "net/ipv6/conf/$uplink/accept_ra = 2" > ${UPLINK_SYSCTL}`,
+    'sysctl -q -w "net/ipv6/conf/$uplink/accept_ra=2"',
+    `sed -i "s/${NODE_ADDRESS_PLACEHOLDER}/$addr/g" ${configs.join(' ')}`,
+    '',
+  ];
+}
+
+/** containerd, then kubelet, kubeadm and kubectl pinned to the spec's version; swap off for good. */
+function runtime(spec: ClusterSpec): string[] {
+  const channel = packageChannel(spec.kubernetesVersion);
+  const pkgVersion = `${spec.kubernetesVersion.slice(1)}-*`;
+  const repo = `https://pkgs.k8s.io/core:/stable:/${channel}/deb/`;
+  return [
+    '# Container runtime and the Kubernetes packages, pinned to the spec\'s version.',
+    'mkdir -p /etc/containerd /etc/apt/keyrings',
+    'containerd config default | sed "s/SystemdCgroup = false/SystemdCgroup = true/" > /etc/containerd/config.toml',
+    'systemctl restart containerd',
+    `curl -fsSL ${repo}Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes.gpg`,
+    `echo "deb [signed-by=/etc/apt/keyrings/kubernetes.gpg] ${repo} /" > /etc/apt/sources.list.d/kubernetes.list`,
+    'apt_get update -q',
+    `apt_get install -y -q kubelet="${pkgVersion}" kubeadm="${pkgVersion}" kubectl="${pkgVersion}"`,
+    'apt-mark hold kubelet kubeadm kubectl',
+    '# No swap, now and after a reboot: the kubelet does not start with swap on (failSwapOn).',
+    'swapoff -a',
+    `sed -Ei '/^[[:space:]]*[^#[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]+swap[[:space:]]/ s/^/${SWAP_COMMENT}/' /etc/fstab`,
+    'systemctl mask swap.target',
+    '',
+  ];
+}
+
+/** Joins tried until one succeeds: each waits up to JOIN_DISCOVERY_TIMEOUT for the endpoint; kubeadm reset between tries. */
+function joinLoop(endpoint: string): string[] {
+  return [
+    'join_until_done() {',
+    '  local try=1',
+    `  until kubeadm join --config ${KUBEADM_JOIN_CONFIG}; do`,
+    `    log "kubeadm join through ${endpoint} failed (try $try): kubeadm reset, again in ${JOIN_RETRY_SLEEP} s"`,
+    '    kubeadm reset --force || log "kubeadm reset failed too; trying the join anyway"',
+    '    try=$((try + 1))',
+    `    sleep ${JOIN_RETRY_SLEEP}`,
+    '  done',
+    '}',
+    '',
+  ];
+}
+
+function kubeadmSteps(machine: Machine, clusterIP: string): string[] {
+  const endpoint = `[${clusterIP}]:${API_SERVER_PORT}`;
+  if (!isFirst(machine)) {
+    return [...joinLoop(endpoint), `log "kubeadm join through ${endpoint} (tried until the endpoint answers)"`, 'join_until_done'];
+  }
+  return [
+    ...joinLoop(endpoint),
+    '# Whether this cluster exists already (a replaced first control plane): an API server that',
+    '# proves, by TLS, to hold a certificate of the cluster CA answers on the ClusterIP. A former',
+    '# try\'s translation to this machine\'s own, half-made API server goes first.',
+    `nft delete table ip6 ${API_BOOTSTRAP_TABLE} 2>/dev/null || true`,
+    'cluster_answers() {',
+    '  local try',
+    `  for try in $(seq 1 ${CLUSTER_CHECK_TRIES}); do`,
+    `    curl -sS --cacert ${CA_CERT} --connect-timeout 5 --max-time 10 -o /dev/null "https://${endpoint}/version" && return 0`,
+    '    sleep 5',
+    '  done',
+    '  return 1',
+    '}',
+    'if cluster_answers; then',
+    `  log "the cluster answers on ${endpoint}: this machine joins it as a control plane (no kubeadm init)"`,
+    '  join_until_done',
+    'else',
+    '  if [ -e /etc/kubernetes/manifests/kube-apiserver.yaml ] || [ -e /etc/kubernetes/admin.conf ]; then',
+    '    log "a former try left kubeadm\'s files: kubeadm reset"',
+    '    kubeadm reset --force',
+    '  fi',
+    `  install -D -m 0644 ${CA_CERT} /etc/kubernetes/pki/ca.crt`,
+    `  install -D -m 0600 ${CA_KEY} /etc/kubernetes/pki/ca.key`,
+    '  # The API endpoint before anything is routed: the ClusterIP answered here (handed over below).',
+    `  nft -f ${API_BOOTSTRAP_FILE}`,
+    `  log "kubeadm init (API endpoint ${endpoint})"`,
+    `  kubeadm init --config ${KUBEADM_INIT_CONFIG} --upload-certs --skip-token-print --skip-certificate-key-print`,
+    'fi',
+  ];
+}
+
+function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, discovery: NodeDiscovery): string {
+  const clusterIP = formatAddress(plan.apiServer);
+  const controlPlane = machine.role === 'control-plane';
+  const configs = [...(isFirst(machine) ? [KUBEADM_INIT_CONFIG] : []), KUBEADM_JOIN_CONFIG, ...(controlPlane ? [API_BOOTSTRAP_FILE] : [])];
+  const secrets = [...(isFirst(machine) ? [KUBEADM_INIT_CONFIG] : []), KUBEADM_JOIN_CONFIG, ...(isFirst(machine) ? [CA_KEY] : [])];
+  return [
+    ...prelude(machine),
+    '# First what the rest uses: a stock image has no jq, nft or containerd (a minimal one no curl or gpg either).',
+    'apt_get update -q',
+    'apt_get install -y -q containerd curl gpg jq nftables',
+    '',
+    ...node(discovery, configs),
+    ...runtime(spec),
+    ...kubeadmSteps(machine, clusterIP),
+    '',
+    '# In the cluster: what holds the bootstrap token, the certificate key (and the CA key) is not kept.',
+    `rm -f ${secrets.join(' ')}`,
+    `touch ${BOOT_DONE}`,
+    'status done',
+    ...(controlPlane ? ['# This control plane answers the ClusterIP until its kube-proxy serves it, now and at every boot.', `systemctl start --no-block ${HANDOVER_UNIT}`] : []),
+    'log done',
+    '',
+  ].join('\n');
+}
+
+/** The control planes' handover: the ClusterIP answered here until kube-proxy serves it (every boot). */
+function handoverScript(machine: Machine, clusterIP: string): string {
+  const endpoint = `[${clusterIP}]:${API_SERVER_PORT}`;
+  return [
+    '#!/bin/bash',
+    `# native6 API handover: ${machine.name}. Run by ${HANDOVER_UNIT} at every boot once the machine is in the cluster.`,
+    '# Until this machine\'s kube-proxy serves the API ClusterIP, the ClusterIP is answered by this machine\'s',
+    '# own API server (a DNAT, for its own programs and for what the routers bring it): after a full',
+    '# restart, kube-proxy and Calico reach the API through it. Translation, not an address: connections',
+    '# made through it keep their translation when it goes.',
+    'set -Eeuo pipefail',
+    'log() { echo "native6-api-handover: $*"; }',
+    `status() { mkdir -p ${dirOf(HANDOVER_STATUS)}; echo "$*" > ${HANDOVER_STATUS}; }`,
+    `! grep -q '${NODE_ADDRESS_PLACEHOLDER}' ${API_BOOTSTRAP_FILE} || { log "${API_BOOTSTRAP_FILE} has no address yet (the bootstrap has not run)"; exit 1; }`,
+    `nft -f ${API_BOOTSTRAP_FILE}`,
+    `status "waiting: ${endpoint} answered here until kube-proxy serves it"`,
+    `log "${endpoint} answered by this machine's API server until kube-proxy serves it"`,
+    'looks=0',
+    `until nft get element ip6 kube-proxy service-ips "{ ${clusterIP} . tcp . ${API_SERVER_PORT} }" >/dev/null 2>&1; do`,
+    '  looks=$((looks + 1))',
+    `  [ $((looks % ${60 / HANDOVER_SLEEP})) -ne 0 ] || log "kube-proxy does not serve ${endpoint} yet ($((looks * ${HANDOVER_SLEEP})) s): the translation stays"`,
+    `  sleep ${HANDOVER_SLEEP}`,
+    'done',
+    `nft delete table ip6 ${API_BOOTSTRAP_TABLE}`,
+    'status "handed over"',
+    'log "API endpoint handed over to kube-proxy"',
+    '',
+  ].join('\n');
+}
+
+/** The peer routes the bootstrap learnt, (re)made: by the bootstrap, then at every boot by its unit. */
+function routesScript(): string {
+  return [
+    '#!/bin/bash',
+    `# native6: the routes to the BGP peers that are off the link (${PEER_ROUTES}, written by the bootstrap),`,
+    '# through their gateway. Run by the bootstrap, then at every boot: the kernel does not keep them.',
+    'set -euo pipefail',
+    'while read -r peer gw; do',
+    '  [ -n "$peer" ] || continue',
+    '  ip -6 route replace "$peer/128" via "$gw"',
+    `done < ${PEER_ROUTES}`,
+    '',
+  ].join('\n');
+}
+
+function unit(lines: Record<string, readonly string[]>): string {
+  return `${Object.entries(lines)
+    .map(([section, entries]) => `[${section}]\n${entries.join('\n')}\n`)
+    .join('\n')}`;
+}
+
+function bootUnit(machine: Machine): string {
+  return unit({
+    Unit: [
+      `Description=native6 bootstrap of ${machine.name}: kubeadm init or join, at every boot until it succeeded once`,
+      'Wants=network-online.target',
+      'After=network-online.target',
+      `ConditionPathExists=!${BOOT_DONE}`,
+      // Never given up: a machine that cannot join yet keeps trying.
+      'StartLimitIntervalSec=0',
+    ],
+    Service: ['Type=oneshot', `ExecStart=${BOOT_SCRIPT}`, 'Restart=on-failure', `RestartSec=${BOOT_RESTART_SEC}`, 'TimeoutStartSec=infinity'],
+    Install: ['WantedBy=multi-user.target'],
+  });
+}
+
+function routesUnit(): string {
+  return unit({
+    Unit: [
+      'Description=native6: the routes to the BGP peers, through the gateway',
+      'Wants=network-online.target',
+      'After=network-online.target',
+      'Before=kubelet.service',
+      `ConditionPathExists=${PEER_ROUTES}`,
+    ],
+    Service: ['Type=oneshot', 'RemainAfterExit=yes', `ExecStart=${ROUTES_SCRIPT}`, 'Restart=on-failure', 'RestartSec=10'],
+    Install: ['WantedBy=multi-user.target'],
+  });
+}
+
+function handoverUnit(machine: Machine): string {
+  return unit({
+    Unit: [
+      `Description=native6: the API ClusterIP answered by ${machine.name} until its kube-proxy serves it`,
+      'Wants=network-online.target',
+      'After=network-online.target',
+      `ConditionPathExists=${BOOT_DONE}`,
+      'StartLimitIntervalSec=0',
+    ],
+    Service: ['Type=simple', `ExecStart=${HANDOVER_SCRIPT}`, 'Restart=on-failure', 'RestartSec=10'],
+    Install: ['WantedBy=multi-user.target'],
+  });
+}
+
+/**
+ * The bootstrap of one machine: its files (secrets in files readable by
+ * root only; the whole is itself a secret) and the commands that start it.
+ */
+export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Machine, secrets: BootSecrets, discovery: NodeDiscovery): Bootstrap {
+  const first = isFirst(machine);
+  const controlPlane = machine.role === 'control-plane';
+  const clusterIP = formatAddress(plan.apiServer);
+  const address = { name: machine.name, address: NODE_ADDRESS_PLACEHOLDER };
+  const files: BootFile[] = [
+    { path: '/etc/sysctl.d/90-native6.conf', mode: '0644', content: 'net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.default.forwarding = 1\n' },
+    { path: '/etc/modules-load.d/native6.conf', mode: '0644', content: 'overlay\n' },
+    ...(first ? [{ path: KUBEADM_INIT_CONFIG, mode: '0600' as const, content: kubeadmInit(spec, plan, address, secrets) }] : []),
+    {
+      path: KUBEADM_JOIN_CONFIG,
+      mode: '0600',
+      content: kubeadmJoin(plan, address, secrets, { controlPlane, caCertHash: secrets.caCertHash }, { discoveryTimeout: JOIN_DISCOVERY_TIMEOUT }),
+    },
+    { path: BOOT_SCRIPT, mode: '0700', content: bootScript(spec, plan, machine, discovery) },
+    { path: `${UNIT_DIR}/${BOOT_UNIT}`, mode: '0644', content: bootUnit(machine) },
+    { path: ROUTES_SCRIPT, mode: '0700', content: routesScript() },
+    { path: `${UNIT_DIR}/${ROUTES_UNIT}`, mode: '0644', content: routesUnit() },
+  ];
+  if (first) files.push({ path: CA_CERT, mode: '0644', content: secrets.caCertPem }, { path: CA_KEY, mode: '0600', content: secrets.caKeyPem });
+  if (controlPlane) {
+    files.push(
+      { path: API_BOOTSTRAP_FILE, mode: '0644', content: apiBootstrapNat(clusterIP, NODE_ADDRESS_PLACEHOLDER) },
+      { path: HANDOVER_SCRIPT, mode: '0700', content: handoverScript(machine, clusterIP) },
+      { path: `${UNIT_DIR}/${HANDOVER_UNIT}`, mode: '0644', content: handoverUnit(machine) },
+    );
+  }
+  const units = [BOOT_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT] : [])];
+  return {
+    files,
+    start: [['sysctl', '--system'], ['modprobe', 'overlay'], ['systemctl', 'daemon-reload'], ['systemctl', 'enable', ...units], ['systemctl', 'start', '--no-block', BOOT_UNIT]],
+  };
+}
