@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LocalWorkspace, PulumiCommand, type EngineEvent, type OpType, type Stack } from '@pulumi/pulumi/automation/index.js';
 import { pulumiBinary, pulumiRoot } from '../toolchain/pulumi.js';
+import { backendKind } from './backend.js';
 import { clusterProgram, PROJECT, type ProgramOutputs } from './program.js';
 
 /** What a preview or an update does to one resource, as the engine's events say (the PR comment shows these). */
@@ -56,10 +57,7 @@ async function command(settings: StackSettings): Promise<PulumiCommand> {
 
 export async function openStack(settings: StackSettings): Promise<Stack> {
   if (!settings.passphrase) throw new StackError('the Pulumi passphrase is empty: set PULUMI_CONFIG_PASSPHRASE (a repository secret in Actions)');
-  if (!/^(file|s3|gs|azblob):\/\//.test(settings.backendUrl)) {
-    throw new StackError(`the Pulumi backend "${settings.backendUrl}" is not a self-managed backend URL (file://, s3://, gs://, azblob://)`);
-  }
-  if (settings.backendUrl.startsWith('file://')) mkdirSync(settings.backendUrl.slice('file://'.length), { recursive: true });
+  if (backendKind(settings.backendUrl) === 'file') mkdirSync(settings.backendUrl.slice('file://'.length), { recursive: true });
   const pulumiHome = settings.pulumiHome ?? join(settings.repoRoot, '.cache', 'pulumi-home');
   mkdirSync(pulumiHome, { recursive: true });
   const workDir = settings.workDir ?? join(settings.repoRoot, '.cache', 'pulumi-work');

@@ -4,6 +4,7 @@
  * cluster's API server, Flux. Each actions/<name>/main.ts turns the
  * action's inputs into the plain objects below and calls one function here.
  */
+import { checkBackend } from '../pulumi/backend.js';
 import { ensurePolicyPack } from '../pulumi/policyPack.js';
 import { destroyStack, openStack, previewStack, upStack, type StackSettings } from '../pulumi/stack.js';
 import { specFiles } from '../repo/workspace.js';
@@ -19,6 +20,8 @@ export interface PulumiInputs {
   readonly passphrase: string;
   /** Equinix Metal API token; empty for lab stacks. */
   readonly metalAuthToken: string;
+  /** The environment the backend's credentials are read from (default: the process's). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
   /** The Automation API's workspace and PULUMI_HOME (defaults under .cache/). */
   readonly workDir?: string;
   readonly pulumiHome?: string;
@@ -50,9 +53,12 @@ function settings(repoRoot: string, p: PulumiInputs, specFile: string, stackName
   };
 }
 
+/** The secrets masked, and the backend checked (it must keep the state, and have its credentials) before any stack opens. */
 function maskInputs(log: ActionLog, p: PulumiInputs): void {
   log.secret(p.passphrase);
   if (p.metalAuthToken) log.secret(p.metalAuthToken);
+  const backend = checkBackend(p.backendUrl, p.env ?? process.env);
+  for (const s of backend.secrets) log.secret(s);
 }
 
 export async function planAction(

@@ -65,7 +65,9 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
   const work = mkdtempSync(join(tmpdir(), 'n6-e2e-'));
   const checkout = join(work, 'checkout');
   const log = createLineLog((l) => console.log(`# ${l}`));
-  const pulumi = { backendUrl: `file://${join(work, 'state')}`, passphrase: 'e2e-passphrase', metalAuthToken: '', workDir: join(work, 'pulumi-work'), pulumiHome: join(work, 'pulumi-home') };
+  // The state in a folder this machine keeps, as on a self-hosted runner (a GitHub-hosted one would be refused:
+  // lib/pulumi/backend.ts), whatever environment the test itself runs in.
+  const pulumi = { backendUrl: `file://${join(work, 'state')}`, passphrase: 'e2e-passphrase', metalAuthToken: '', workDir: join(work, 'pulumi-work'), pulumiHome: join(work, 'pulumi-home'), env: { GITHUB_ACTIONS: 'true', RUNNER_ENVIRONMENT: 'self-hosted' } };
   const comments = new Map<number, string>();
   const github = setupServer(
     http.get('https://api.github.com/repos/acme/native6/issues/1/comments', () =>
