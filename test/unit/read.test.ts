@@ -75,6 +75,16 @@ test('a fabric that is not what npm run render writes is refused, naming the fil
   });
 });
 
+test('only the fabric is checked against a fresh render: the rest of the tree, edited or missing, does not stop it being read', () => {
+  const c = cluster('dfw');
+  const expected = names(readFabric(root, c));
+  const edit = (dir: string) => {
+    writeFileSync(join(dir, 'clusters/dfw/apps/kustomization.yaml'), '# edited\n');
+    rmSync(join(dir, 'clusters/dfw/flux-system'), { recursive: true });
+  };
+  withTree(c, edit, (dir) => assert.deepEqual(names(readFabric(dir, c)), expected));
+});
+
 test('the sync objects read back: the GitRepository and the root Kustomization; a file without them is refused', () => {
   assert.deepEqual(names(readSyncObjects(root, 'lab')), ['GitRepository/flux-system', 'Kustomization/flux-system']);
   const c = cluster('lab');
