@@ -24,6 +24,8 @@ export interface ClusterOutputs {
   readonly bootstrapKubeconfig?: pulumi.Output<string>;
   /** The nodes' BGP password (secret). */
   readonly bgpPassword?: pulumi.Output<string>;
+  /** The kubeadm bootstrap token every machine's bootstrap joins with (secret): apply keeps it valid (lib/kube/bootstrapToken.ts). */
+  readonly joinToken?: pulumi.Output<string>;
   /** The API endpoint's DNS name, when spec.dns names a zone. */
   readonly apiEndpointName?: string;
 }

@@ -32,6 +32,8 @@ export interface ProgramOutputs {
   readonly kubeconfig: string;
   readonly bootstrapKubeconfig?: string;
   readonly bgpPassword?: string;
+  /** The kubeadm bootstrap token of every machine's join (secret), which apply renews. */
+  readonly joinToken?: string;
   /** The API endpoint's DNS name, when spec.dns names a zone. */
   readonly apiEndpointName?: string;
 }

@@ -44,6 +44,8 @@ export interface ApiServerOptions {
   readonly readyTimeoutMs?: number;
   /** Aborting ends the start: what was started is stopped and the start throws. */
   readonly signal?: AbortSignal;
+  /** More kube-apiserver flags (e.g. --enable-bootstrap-token-auth). */
+  readonly extraArgs?: readonly string[];
 }
 
 /** The programs startApiServer needs, each with the setup step that builds it; throws SetupNeededError naming the missing ones. */
@@ -196,6 +198,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       '--profiling=false',
       // As kubeadm runs it: calico-node is privileged.
       '--allow-privileged=true',
+      ...(opts.extraArgs ?? []),
     ]);
     children.push(apiserver.child);
     const server = `https://[::1]:${api}`;

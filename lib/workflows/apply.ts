@@ -7,9 +7,11 @@
  *   up         Pulumi up of the stack (the cluster's machines, sessions, secrets)
  *   api        the API server answers through the kubeconfig (bounded backoff, every attempt logged)
  *   render     provider facts recorded, every tree rendered again with them
+ *   join token the stack's bootstrap token valid for a day from now (machines added later join with it)
  *   commit     clusters/, policies/, apps/ committed and pushed; no commit when nothing changed
  *   flux       Flux installed when absent (first apply), its source pointed at the branch
  *   reconcile  every Flux Kustomization Ready at the pushed revision, or the failing one named
+ *   nodes      every machine of the spec a Ready Node, or each one that is not named with why
  *
  * A second apply of an unchanged spec changes no resource and commits nothing.
  */
@@ -30,8 +32,12 @@ import type { ActionLog } from './log.js';
 import { stackOf } from './plan.js';
 import { runPhases, type Phase } from '../phases/phase.js';
 import { retry } from '../phases/retry.js';
+import { renewBootstrapToken, tokenId } from '../kube/bootstrapToken.js';
+import { waitForNodes, type Readiness } from './nodes.js';
 
 export const RENDERED_PATHS = ['clusters', 'policies', 'apps'] as const;
+/** The field manager of what apply itself writes into a cluster (the join token). */
+export const APPLY_FIELD_MANAGER = 'native6-apply';
 
 export interface ApplyInputs {
   readonly repoRoot: string;
@@ -44,6 +50,8 @@ export interface ApplyInputs {
    * minutes, for a first control plane that still installs its packages and pulls its images.
    */
   readonly apiAttempts?: number;
+  /** How long the last phase waits for every machine to be a Ready Node: 15 minutes by default. */
+  readonly nodesTimeoutMs?: number;
 }
 
 export interface FluxContext {
@@ -68,6 +76,8 @@ export interface ApplyDeps {
   readonly waitFlux: (ctx: FluxContext, timeoutMs: number) => Promise<string>;
   readonly kube?: (kubeconfig: string) => KubeClient;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The clock: the join token's expiration is counted from it, and the nodes' wait by it. */
+  readonly now?: () => Date;
 }
 
 export interface StackApply {
@@ -77,6 +87,8 @@ export interface StackApply {
   readonly commit?: string;
   readonly files: readonly string[];
   readonly flux: 'installed' | 'present';
+  /** The machines that are Ready Nodes (all of the spec's, once apply succeeded). */
+  readonly readyNodes: number;
 }
 
 export class ApplyError extends Error {}
@@ -105,7 +117,7 @@ export async function applyStack(inputs: ApplyInputs, deps: ApplyDeps, specFile:
   const spec = cluster.spec;
   const state: ApplyState = { stack, specFile, spec };
   await runPhases(state, applyPhases(inputs, deps));
-  const { up, pushed, flux } = state;
+  const { up, pushed, flux, nodes } = state;
   return {
     stack,
     resources: up!.summary,
@@ -113,6 +125,7 @@ export async function applyStack(inputs: ApplyInputs, deps: ApplyDeps, specFile:
     ...(pushed!.commit ? { commit: pushed!.commit } : {}),
     files: pushed!.files,
     flux: flux!,
+    readyNodes: nodes!.ready.length,
   };
 }
 
@@ -127,6 +140,7 @@ interface ApplyState {
   cluster?: LoadedCluster;
   pushed?: Awaited<ReturnType<typeof commitAndPush>>;
   flux?: 'installed' | 'present';
+  nodes?: Readiness;
 }
 
 /** Apply as a list of phases (the one engine, lib/phases/phase.ts), each in its own log group. */
@@ -148,7 +162,7 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
     phase('render (before up)', async () => void renderTrees(inputs.repoRoot, log)),
     phase('up', async (s) => {
       const r = await deps.up(s.specFile, s.stack);
-      for (const secret of [r.outputs.kubeconfig, r.outputs.bootstrapKubeconfig, r.outputs.bgpPassword]) if (secret) log.secret(secret);
+      for (const secret of [r.outputs.kubeconfig, r.outputs.bootstrapKubeconfig, r.outputs.bgpPassword, r.outputs.joinToken]) if (secret) log.secret(secret);
       log.info(`${s.stack}: ${Object.entries(r.summary).map(([op, n]) => `${n} ${op}`).join(', ')}`);
       s.up = r;
     }),
@@ -178,6 +192,17 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
         { what: `the API server of ${s.stack}`, attempts: inputs.apiAttempts ?? 30, initialMs: 2000, maxMs: 60_000, log: (l) => log.info(l), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
       );
     }),
+    phase('join token', async (s) => {
+      // Every machine joins with the stack's token, trying until it succeeds: renewed by every apply,
+      // a machine this apply added (or replaced) joins, however long after the first apply.
+      const token = s.up!.outputs.joinToken;
+      if (!token) {
+        log.info(`${s.stack}: the platform gives no join token to renew (its machines join with their own credentials)`);
+        return;
+      }
+      const until = await renewBootstrapToken(s.client!, token, APPLY_FIELD_MANAGER, deps.now?.() ?? new Date());
+      log.info(`${s.stack}: join token ${tokenId(token)} valid until ${until.toISOString()}`);
+    }),
     phase('render', async (s) => {
       // Where the provider gives the devices, they are recorded as facts, and render reads them.
       if (!platformOf(s.spec).plannedDevices) {
@@ -206,6 +231,17 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
       const revision = await deps.waitFlux(fluxContext(s), inputs.fluxTimeoutMs);
       log.info(`${s.stack}: every Kustomization is Ready at ${revision}`);
     }),
+    phase('nodes', async (s) => {
+      const r = await waitForNodes(s.client!, s.up!.outputs.machines, {
+        timeoutMs: inputs.nodesTimeoutMs ?? 15 * 60_000,
+        log: (l) => log.info(l),
+        ...(deps.sleep ? { sleep: deps.sleep } : {}),
+        ...(deps.now ? { now: () => deps.now!().getTime() } : {}),
+      });
+      log.info(`${s.stack}: ${r.ready.length} of ${s.up!.outputs.machines.length} machines are Ready Nodes`);
+      if (r.unknown.length > 0) log.warning(`${s.stack}: Nodes that no machine of ${s.specFile} names (removed machines leave their Node: drain and delete it): ${r.unknown.join(', ')}`);
+      s.nodes = r;
+    }),
   ];
 }
 
@@ -215,9 +251,9 @@ export function applySummary(results: readonly StackApply[]): string {
   return [
     '### apply',
     '',
-    '| stack | resources | commit | files | Flux |',
-    '| --- | --- | --- | --- | --- |',
-    ...results.map((r) => `| ${r.stack} | ${r.pulumiUnchanged ? 'unchanged' : ops(r.resources)} | ${r.commit ? `\`${r.commit.slice(0, 12)}\`` : 'none (nothing changed)'} | ${r.files.length} | ${r.flux} |`),
+    '| stack | resources | commit | files | Flux | Ready nodes |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...results.map((r) => `| ${r.stack} | ${r.pulumiUnchanged ? 'unchanged' : ops(r.resources)} | ${r.commit ? `\`${r.commit.slice(0, 12)}\`` : 'none (nothing changed)'} | ${r.files.length} | ${r.flux} | ${r.readyNodes} |`),
     '',
   ].join('\n');
 }

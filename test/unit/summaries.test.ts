@@ -4,19 +4,19 @@ import { test } from 'node:test';
 import { applySummary } from '../../lib/workflows/apply.js';
 import { teardownSummary } from '../../lib/workflows/teardown.js';
 
-test("apply's summary: one row per stack, what Pulumi changed, the commit and Flux", () => {
+test("apply's summary: one row per stack, what Pulumi changed, the commit, Flux and the Ready nodes", () => {
   assert.equal(
     applySummary([
-      { stack: 'dfw', resources: { create: 7, same: 1 }, pulumiUnchanged: false, commit: '0123456789abcdef0123', files: ['clusters/dfw/a.yaml', 'clusters/dfw/b.yaml'], flux: 'installed' },
-      { stack: 'lab', resources: { same: 2 }, pulumiUnchanged: true, files: [], flux: 'present' },
+      { stack: 'dfw', resources: { create: 7, same: 1 }, pulumiUnchanged: false, commit: '0123456789abcdef0123', files: ['clusters/dfw/a.yaml', 'clusters/dfw/b.yaml'], flux: 'installed', readyNodes: 6 },
+      { stack: 'lab', resources: { same: 2 }, pulumiUnchanged: true, files: [], flux: 'present', readyNodes: 5 },
     ]),
     [
       '### apply',
       '',
-      '| stack | resources | commit | files | Flux |',
-      '| --- | --- | --- | --- | --- |',
-      '| dfw | 7 create, 1 same | `0123456789ab` | 2 | installed |',
-      '| lab | unchanged | none (nothing changed) | 0 | present |',
+      '| stack | resources | commit | files | Flux | Ready nodes |',
+      '| --- | --- | --- | --- | --- | --- |',
+      '| dfw | 7 create, 1 same | `0123456789ab` | 2 | installed | 6 |',
+      '| lab | unchanged | none (nothing changed) | 0 | present | 5 |',
       '',
     ].join('\n'),
   );

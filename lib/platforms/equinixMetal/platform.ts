@@ -64,6 +64,7 @@ function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pul
     kubeconfig: kubeconfigFor(formatAddress(plan.apiServer)),
     bootstrapKubeconfig: kubeconfigFor(metal.firstControlPlaneAddress),
     bgpPassword: values.bgpPassword,
+    joinToken: values.bootstrapToken,
   };
 }
 
