@@ -3,7 +3,10 @@
  * (encrypted by its secrets provider), never in git: the kubeadm bootstrap
  * token and certificate key shared by every join, the BGP MD5 password, the
  * cluster CA (so joins pin its hash and apply gets an admin kubeconfig
- * without logging in to a machine), and the devices' SSH key. The admin
+ * without logging in to a machine), the keys every control plane shares
+ * (front-proxy CA, etcd CA, service-account key: the first control plane
+ * starts with them, and apply hands them to control planes that join
+ * later, lib/kube/kubeadmCerts.ts), and the devices' SSH key. The admin
  * client certificate is its own resource (AdminCredential): signed by that
  * CA, valid for ADMIN_DAYS, replaced by the first apply within
  * ADMIN_RENEW_DAYS of its end.
@@ -25,6 +28,12 @@ export interface ClusterSecretValues {
   readonly caCertPem: string;
   readonly caKeyPem: string;
   readonly caCertHash: string;
+  readonly frontProxyCaCertPem: string;
+  readonly frontProxyCaKeyPem: string;
+  readonly etcdCaCertPem: string;
+  readonly etcdCaKeyPem: string;
+  readonly saKeyPem: string;
+  readonly saPubPem: string;
   readonly sshPrivateKeyPem: string;
   readonly sshPublicKey: string;
 }
@@ -34,7 +43,26 @@ export const SECRET_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
   'certificateKey',
   'bgpPassword',
   'caKeyPem',
+  'frontProxyCaKeyPem',
+  'etcdCaKeyPem',
+  'saKeyPem',
   'sshPrivateKeyPem',
+];
+const OUTPUT_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
+  'bootstrapToken',
+  'certificateKey',
+  'bgpPassword',
+  'caCertPem',
+  'caKeyPem',
+  'caCertHash',
+  'frontProxyCaCertPem',
+  'frontProxyCaKeyPem',
+  'etcdCaCertPem',
+  'etcdCaKeyPem',
+  'saKeyPem',
+  'saPubPem',
+  'sshPrivateKeyPem',
+  'sshPublicKey',
 ];
 
 /** kubeadm binds this group to cluster-admin (kubeadm >= 1.29's admin.conf). */
@@ -58,6 +86,10 @@ export function generateClusterSecrets(cluster: string, now: Date = new Date()):
   const caNotAfter = new Date(notBefore.getTime());
   caNotAfter.setUTCFullYear(caNotAfter.getUTCFullYear() + CA_YEARS);
   const caCertPem = selfSignedCA({ key: ca, commonName: 'kubernetes', notBefore, notAfter: caNotAfter, serial: serialOf(cluster, 'ca') });
+  // The names kubeadm gives them.
+  const frontProxy = generateKey();
+  const etcd = generateKey();
+  const sa = generateKey();
   const ssh = generateSshKey();
   return {
     bootstrapToken: `${chars(lower, 6)}.${chars(lower, 16)}`,
@@ -66,6 +98,12 @@ export function generateClusterSecrets(cluster: string, now: Date = new Date()):
     caCertPem,
     caKeyPem: ca.privateKeyPem,
     caCertHash: caCertHash(caCertPem),
+    frontProxyCaCertPem: selfSignedCA({ key: frontProxy, commonName: 'front-proxy-ca', notBefore, notAfter: caNotAfter, serial: serialOf(cluster, 'front-proxy-ca') }),
+    frontProxyCaKeyPem: frontProxy.privateKeyPem,
+    etcdCaCertPem: selfSignedCA({ key: etcd, commonName: 'etcd-ca', notBefore, notAfter: caNotAfter, serial: serialOf(cluster, 'etcd-ca') }),
+    etcdCaKeyPem: etcd.privateKeyPem,
+    saKeyPem: sa.privateKeyPem,
+    saPubPem: sa.publicKeyPem,
     sshPrivateKeyPem: ssh.privateKeyPem,
     sshPublicKey: ssh.publicKeyOpenSsh,
   };
@@ -110,12 +148,19 @@ export class ClusterSecrets extends pulumi.dynamic.Resource {
   declare readonly caCertPem: pulumi.Output<string>;
   declare readonly caKeyPem: pulumi.Output<string>;
   declare readonly caCertHash: pulumi.Output<string>;
+  /** Absent (undefined) in a stack made before they were: its first control plane made its own. */
+  declare readonly frontProxyCaCertPem: pulumi.Output<string | undefined>;
+  declare readonly frontProxyCaKeyPem: pulumi.Output<string | undefined>;
+  declare readonly etcdCaCertPem: pulumi.Output<string | undefined>;
+  declare readonly etcdCaKeyPem: pulumi.Output<string | undefined>;
+  declare readonly saKeyPem: pulumi.Output<string | undefined>;
+  declare readonly saPubPem: pulumi.Output<string | undefined>;
   declare readonly sshPrivateKeyPem: pulumi.Output<string>;
   declare readonly sshPublicKey: pulumi.Output<string>;
 
   constructor(name: string, args: { cluster: string }, opts?: pulumi.CustomResourceOptions) {
     const outs: Record<string, undefined> = {};
-    for (const k of ['bootstrapToken', 'certificateKey', 'bgpPassword', 'caCertPem', 'caKeyPem', 'caCertHash', 'sshPrivateKeyPem', 'sshPublicKey']) outs[k] = undefined;
+    for (const k of OUTPUT_FIELDS) outs[k] = undefined;
     super(provider, name, { cluster: args.cluster, ...outs }, { ...opts, additionalSecretOutputs: [...SECRET_FIELDS] }, 'native6-secrets');
   }
 }

@@ -7,6 +7,7 @@
  * the platforms; adding one is a folder and a line there.
  */
 import type * as pulumi from '@pulumi/pulumi';
+import type { SharedControlPlaneKeys } from '../kube/kubeadmCerts.js';
 import type { KubeClient } from '../kube/client.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
 import type { LoadedCluster } from '../plan/loaded.js';
@@ -26,6 +27,8 @@ export interface ClusterOutputs {
   readonly bgpPassword?: pulumi.Output<string>;
   /** The kubeadm bootstrap token every machine's bootstrap joins with (secret): apply keeps it valid (lib/kube/bootstrapToken.ts). */
   readonly joinToken?: pulumi.Output<string>;
+  /** The keys every control plane shares and the certificate key that encrypts them (secret): apply hands them to joining control planes (lib/kube/kubeadmCerts.ts). */
+  readonly controlPlaneKeys?: pulumi.Output<{ readonly certificateKey: string; readonly keys: SharedControlPlaneKeys } | undefined>;
   /** The API endpoint's DNS name, when spec.dns names a zone. */
   readonly apiEndpointName?: string;
 }

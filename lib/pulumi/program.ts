@@ -11,6 +11,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { platformOf } from '../platforms/index.js';
 import { loadSpecFile } from '../repo/workspace.js';
 import type { ProviderFacts } from '../cluster/devices.js';
+import type { SharedControlPlaneKeys } from '../kube/kubeadmCerts.js';
 import { formatProblem } from '../cluster/problems.js';
 
 export const PROJECT = 'native6';
@@ -34,6 +35,8 @@ export interface ProgramOutputs {
   readonly bgpPassword?: string;
   /** The kubeadm bootstrap token of every machine's join (secret), which apply renews. */
   readonly joinToken?: string;
+  /** The control planes' shared keys and their certificate key (secret), which apply uploads for joins. */
+  readonly controlPlaneKeys?: { readonly certificateKey: string; readonly keys: SharedControlPlaneKeys };
   /** The API endpoint's DNS name, when spec.dns names a zone. */
   readonly apiEndpointName?: string;
 }

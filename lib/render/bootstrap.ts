@@ -29,6 +29,7 @@ import type { AddressPlan, Machine } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from './apiBootstrap.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type JoinSecrets } from './kubeadm.js';
+import { SHARED_KEY_FILES, type SharedControlPlaneKeys } from '../kube/kubeadmCerts.js';
 
 /** Replaced by the boot script with the machine's IPv6 address, learnt at boot. */
 export const NODE_ADDRESS_PLACEHOLDER = '@NODE_ADDRESS@';
@@ -77,7 +78,20 @@ export interface BootSecrets extends JoinSecrets {
   readonly caKeyPem: string;
   /** sha256:<hex> of the CA's public key, as kubeadm join's discovery pins it. */
   readonly caCertHash: string;
+  /**
+   * The other keys every control plane shares, made by the stack (absent in a stack made before):
+   * the first control plane starts with them, and apply uploads them for later joins, so
+   * kubeadm init does not upload its own (lib/kube/kubeadmCerts.ts).
+   */
+  readonly shared?: Omit<SharedControlPlaneKeys, 'caCertPem' | 'caKeyPem'>;
 }
+
+/** Where the first control plane is given the shared keys: /etc/native6/pki/<kubeadm's file name>. */
+export const sharedKeyPath = (file: string) => `${dirOf(CA_CERT)}/${file}`;
+const SHARED_FILES = (Object.entries(SHARED_KEY_FILES) as Array<[keyof SharedControlPlaneKeys, string]>).filter(([k]) => k !== 'caCertPem' && k !== 'caKeyPem') as Array<
+  [keyof Omit<SharedControlPlaneKeys, 'caCertPem' | 'caKeyPem'>, string]
+>;
+const isPrivate = (file: string) => file.endsWith('.key');
 
 /**
  * How the machine learns what the platform numbered: shell lines, run once
@@ -208,7 +222,7 @@ function joinLoop(endpoint: string): string[] {
   ];
 }
 
-function kubeadmSteps(machine: Machine, clusterIP: string): string[] {
+function kubeadmSteps(machine: Machine, clusterIP: string, shared: boolean): string[] {
   const endpoint = `[${clusterIP}]:${API_SERVER_PORT}`;
   if (!isFirst(machine)) {
     return [...joinLoop(endpoint), `log "kubeadm join through ${endpoint} (tried until the endpoint answers)"`, 'join_until_done'];
@@ -237,19 +251,29 @@ function kubeadmSteps(machine: Machine, clusterIP: string): string[] {
     '  fi',
     `  install -D -m 0644 ${CA_CERT} /etc/kubernetes/pki/ca.crt`,
     `  install -D -m 0600 ${CA_KEY} /etc/kubernetes/pki/ca.key`,
+    ...(shared
+      ? [
+          '  # The keys every control plane shares, the stack\'s: apply hands them to later joins, so init uploads none.',
+          ...SHARED_FILES.map(([, f]) => `  install -D -m ${isPrivate(f) ? '0600' : '0644'} ${sharedKeyPath(f)} /etc/kubernetes/pki/${f}`),
+        ]
+      : []),
     '  # The API endpoint before anything is routed: the ClusterIP answered here (handed over below).',
     `  nft -f ${API_BOOTSTRAP_FILE}`,
     `  log "kubeadm init (API endpoint ${endpoint})"`,
-    `  kubeadm init --config ${KUBEADM_INIT_CONFIG} --upload-certs --skip-token-print --skip-certificate-key-print`,
+    `  kubeadm init --config ${KUBEADM_INIT_CONFIG}${shared ? '' : ' --upload-certs'} --skip-token-print --skip-certificate-key-print`,
     'fi',
   ];
 }
 
-function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, discovery: NodeDiscovery): string {
+function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, discovery: NodeDiscovery, shared: boolean): string {
   const clusterIP = formatAddress(plan.apiServer);
   const controlPlane = machine.role === 'control-plane';
   const configs = [...(isFirst(machine) ? [KUBEADM_INIT_CONFIG] : []), KUBEADM_JOIN_CONFIG, ...(controlPlane ? [API_BOOTSTRAP_FILE] : [])];
-  const secrets = [...(isFirst(machine) ? [KUBEADM_INIT_CONFIG] : []), KUBEADM_JOIN_CONFIG, ...(isFirst(machine) ? [CA_KEY] : [])];
+  const secrets = [
+    ...(isFirst(machine) ? [KUBEADM_INIT_CONFIG] : []),
+    KUBEADM_JOIN_CONFIG,
+    ...(isFirst(machine) ? [CA_KEY, ...(shared ? SHARED_FILES.map(([, f]) => f).filter(isPrivate).map(sharedKeyPath) : [])] : []),
+  ];
   return [
     ...prelude(machine),
     '# First what the rest uses: a stock image has no jq, nft or containerd (a minimal one no curl or gpg either).',
@@ -258,7 +282,7 @@ function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, disc
     '',
     ...node(discovery, configs),
     ...runtime(spec),
-    ...kubeadmSteps(machine, clusterIP),
+    ...kubeadmSteps(machine, clusterIP, shared),
     '',
     '# In the cluster: what holds the bootstrap token, the certificate key (and the CA key) is not kept.',
     `rm -f ${secrets.join(' ')}`,
@@ -382,12 +406,16 @@ export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Mac
       mode: '0600',
       content: kubeadmJoin(plan, address, secrets, { controlPlane, caCertHash: secrets.caCertHash }, { discoveryTimeout: JOIN_DISCOVERY_TIMEOUT }),
     },
-    { path: BOOT_SCRIPT, mode: '0700', content: bootScript(spec, plan, machine, discovery) },
+    { path: BOOT_SCRIPT, mode: '0700', content: bootScript(spec, plan, machine, discovery, first && secrets.shared !== undefined) },
     { path: `${UNIT_DIR}/${BOOT_UNIT}`, mode: '0644', content: bootUnit(machine) },
     { path: ROUTES_SCRIPT, mode: '0700', content: routesScript() },
     { path: `${UNIT_DIR}/${ROUTES_UNIT}`, mode: '0644', content: routesUnit() },
   ];
-  if (first) files.push({ path: CA_CERT, mode: '0644', content: secrets.caCertPem }, { path: CA_KEY, mode: '0600', content: secrets.caKeyPem });
+  if (first) {
+    files.push({ path: CA_CERT, mode: '0644', content: secrets.caCertPem }, { path: CA_KEY, mode: '0600', content: secrets.caKeyPem });
+    const shared = secrets.shared;
+    if (shared) for (const [k, f] of SHARED_FILES) files.push({ path: sharedKeyPath(f), mode: isPrivate(f) ? '0600' : '0644', content: shared[k] });
+  }
   if (controlPlane) {
     files.push(
       { path: API_BOOTSTRAP_FILE, mode: '0644', content: apiBootstrapNat(clusterIP, NODE_ADDRESS_PLACEHOLDER) },

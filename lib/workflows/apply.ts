@@ -7,7 +7,8 @@
  *   up         Pulumi up of the stack (the cluster's machines, sessions, secrets)
  *   api        the API server answers through the kubeconfig (bounded backoff, every attempt logged)
  *   render     provider facts recorded, every tree rendered again with them
- *   join token the stack's bootstrap token valid for a day from now (machines added later join with it)
+ *   join credentials  the stack's bootstrap token valid for a day from now, and the keys the control
+ *              planes share uploaded (machines added later join, control planes included)
  *   commit     clusters/, policies/, apps/ committed and pushed; no commit when nothing changed
  *   flux       Flux installed when absent (first apply), its source pointed at the branch
  *   reconcile  every Flux Kustomization Ready at the pushed revision, or the failing one named
@@ -33,6 +34,7 @@ import { stackOf } from './plan.js';
 import { runPhases, type Phase } from '../phases/phase.js';
 import { retry } from '../phases/retry.js';
 import { renewBootstrapToken, tokenId } from '../kube/bootstrapToken.js';
+import { uploadSharedKeys } from '../kube/kubeadmCerts.js';
 import { waitForNodes, type Readiness } from './nodes.js';
 
 export const RENDERED_PATHS = ['clusters', 'policies', 'apps'] as const;
@@ -162,7 +164,8 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
     phase('render (before up)', async () => void renderTrees(inputs.repoRoot, log)),
     phase('up', async (s) => {
       const r = await deps.up(s.specFile, s.stack);
-      for (const secret of [r.outputs.kubeconfig, r.outputs.bootstrapKubeconfig, r.outputs.bgpPassword, r.outputs.joinToken]) if (secret) log.secret(secret);
+      const cp = r.outputs.controlPlaneKeys;
+      for (const secret of [r.outputs.kubeconfig, r.outputs.bootstrapKubeconfig, r.outputs.bgpPassword, r.outputs.joinToken, cp?.certificateKey, cp?.keys.caKeyPem, cp?.keys.frontProxyCaKeyPem, cp?.keys.etcdCaKeyPem, cp?.keys.saKeyPem]) if (secret) log.secret(secret);
       log.info(`${s.stack}: ${Object.entries(r.summary).map(([op, n]) => `${n} ${op}`).join(', ')}`);
       s.up = r;
     }),
@@ -192,7 +195,7 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
         { what: `the API server of ${s.stack}`, attempts: inputs.apiAttempts ?? 30, initialMs: 2000, maxMs: 60_000, log: (l) => log.info(l), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
       );
     }),
-    phase('join token', async (s) => {
+    phase('join credentials', async (s) => {
       // Every machine joins with the stack's token, trying until it succeeds: renewed by every apply,
       // a machine this apply added (or replaced) joins, however long after the first apply.
       const token = s.up!.outputs.joinToken;
@@ -202,6 +205,15 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
       }
       const until = await renewBootstrapToken(s.client!, token, APPLY_FIELD_MANAGER, deps.now?.() ?? new Date());
       log.info(`${s.stack}: join token ${tokenId(token)} valid until ${until.toISOString()}`);
+      // A joining control plane downloads the keys the control planes share, encrypted with the stack's
+      // certificate key: written without kubeadm's 2-hour owner, they wait for joins made any time.
+      const cp = s.up!.outputs.controlPlaneKeys;
+      if (!cp) {
+        log.warning(`${s.stack}: the stack holds no shared control-plane keys (it was made before they were): a control plane can join only within 2 hours of a kubeadm upload-certs on a control plane`);
+        return;
+      }
+      await uploadSharedKeys(s.client!, cp.keys, cp.certificateKey, APPLY_FIELD_MANAGER);
+      log.info(`${s.stack}: the control planes' shared keys uploaded for joins (kube-system/kubeadm-certs)`);
     }),
     phase('render', async (s) => {
       // Where the provider gives the devices, they are recorded as facts, and render reads them.

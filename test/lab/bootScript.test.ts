@@ -39,6 +39,7 @@ import {
   KUBEADM_INIT_CONFIG,
   KUBEADM_JOIN_CONFIG,
   ROUTES_UNIT,
+  sharedKeyPath,
 } from '../../lib/render/bootstrap.js';
 import { dnsServiceIP } from '../../lib/render/kubeadm.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
@@ -55,8 +56,17 @@ const secrets: DeviceSecrets = {
   caCertPem: generated.caCertPem,
   caKeyPem: generated.caKeyPem,
   caCertHash: generated.caCertHash,
+  shared: {
+    frontProxyCaCertPem: generated.frontProxyCaCertPem,
+    frontProxyCaKeyPem: generated.frontProxyCaKeyPem,
+    etcdCaCertPem: generated.etcdCaCertPem,
+    etcdCaKeyPem: generated.etcdCaKeyPem,
+    saKeyPem: generated.saKeyPem,
+    saPubPem: generated.saPubPem,
+  },
 };
-const clusterIP = formatAddress(plan.apiServer);
+/** A stack made before the shared keys were (kubeadm makes them, and uploads them for 2 hours). */
+const { shared: _shared, ...olderSecrets } = secrets;const clusterIP = formatAddress(plan.apiServer);
 const decoyIP = formatAddress(plan.apiServer + 15n);
 /**
  * The image the program orders (ubuntu_24_04) has curl and gpg, not jq,
@@ -84,11 +94,11 @@ function programs(): BootScenario['programs'] {
   };
 }
 
-function boot<T>(name: string, use: (b: BootRun, m: Metadata) => T | Promise<T>, scenario: Partial<BootScenario> = {}): Promise<T> {
+function boot<T>(name: string, use: (b: BootRun, m: Metadata) => T | Promise<T>, scenario: Partial<BootScenario> = {}, given: DeviceSecrets = secrets): Promise<T> {
   const machine = plan.machines.find((m) => m.name === name)!;
   const metadata = metadataOf(name);
   const base: BootScenario = { metadata, metadataUrl: METADATA_URL, clusterIP, decoyIP, dnsIP: dnsServiceIP(plan), kubeProxyServesAfter: 15, preinstalled: UBUNTU_24_04, programs: programs() };
-  return withBoot(userData(spec, plan, machine, secrets), { ...base, ...scenario }, (b) => use(b, metadata));
+  return withBoot(userData(spec, plan, machine, given), { ...base, ...scenario }, (b) => use(b, metadata));
 }
 
 const show = (c: Call) => [c.name, ...c.args].join(' ');
@@ -104,7 +114,7 @@ const explain = (b: BootRun | BootRecord) =>
 /** systemd's model's record of a unit: its exits' statuses, and whether its condition kept it from running. */
 const exits = (b: BootRecord, unit: string) => b.units.filter((u) => u.startsWith(`${unit} exit `)).map((u) => Number(u.split(' ')[2]));
 const skipped = (b: BootRecord, unit: string) => b.units.includes(`${unit} condition-failed`);
-const INIT = `kubeadm init --config ${KUBEADM_INIT_CONFIG} --upload-certs --skip-token-print --skip-certificate-key-print`;
+const INIT = `kubeadm init --config ${KUBEADM_INIT_CONFIG} --skip-token-print --skip-certificate-key-print`;
 const JOIN = `kubeadm join --config ${KUBEADM_JOIN_CONFIG}`;
 const natTo = (address: string) => new RegExp(`ip6 daddr ${clusterIP} tcp dport 443 dnat to \\[${address}\\]:443`);
 
@@ -153,11 +163,20 @@ function assertBooted(b: BootRun, m: Metadata): void {
   assert.match(fstab, /^# A comment that names swap stays as it is\.$/m);
   assert.equal((fstab.match(/^# \(native6: the kubelet runs without swap\) /gm) ?? []).length, 2, fstab);
   // The kubeadm configurations (token, certificate key) and the CA key: deleted after success.
-  for (const f of [KUBEADM_INIT_CONFIG, KUBEADM_JOIN_CONFIG, CA_KEY]) assert.equal(b.file(f), undefined, `${f} is left after success`);
+  for (const f of [KUBEADM_INIT_CONFIG, KUBEADM_JOIN_CONFIG, CA_KEY, ...['front-proxy-ca.key', 'etcd/ca.key', 'sa.key'].map(sharedKeyPath)]) assert.equal(b.file(f), undefined, `${f} is left after success`);
   // No secret printed: not the token, the certificate key, the CA key or the BGP password.
   const caKeyLine = secrets.caKeyPem.split('\n')[1]!;
   const md5 = m.bgp_neighbors[0]!.md5_password;
-  for (const [what, secret] of [['the bootstrap token', secrets.bootstrapToken.split('.')[1]!], ['the certificate key', secrets.certificateKey], ['the CA key', caKeyLine], ['the BGP password', md5]] as const) {
+  const keyLine = (pem: string) => pem.split('\n')[1]!;
+  for (const [what, secret] of [
+    ['the bootstrap token', secrets.bootstrapToken.split('.')[1]!],
+    ['the certificate key', secrets.certificateKey],
+    ['the CA key', caKeyLine],
+    ['the front-proxy CA key', keyLine(generated.frontProxyCaKeyPem)],
+    ['the etcd CA key', keyLine(generated.etcdCaKeyPem)],
+    ['the service-account key', keyLine(generated.saKeyPem)],
+    ['the BGP password', md5],
+  ] as const) {
     for (const [where, text] of [['stdout', b.stdout], ['stderr', b.stderr], ['the journal', b.journal]] as const) assert.ok(!text.includes(secret), `${what} is printed to ${where}`);
   }
 }
@@ -198,12 +217,28 @@ describe('the Equinix Metal bootstrap, run (dfw)', () => {
       assert.match(b.state('bootstrap-at-init.nft') ?? '', natTo(address));
       assert.ok(indexOf(b, is('nft', '-f', '/etc/native6/api-bootstrap.nft'), 'nft -f the bootstrap file') < indexOf(b, is('kubeadm', 'init'), 'kubeadm init'));
       assert.equal(b.file('/etc/kubernetes/pki/ca.key'), secrets.caKeyPem, 'kubeadm found the cluster CA');
+      // The keys the control planes share, the stack's: kubeadm uses them, and uploads none (apply does, for later joins).
+      for (const [file, pem] of [['front-proxy-ca.crt', generated.frontProxyCaCertPem], ['front-proxy-ca.key', generated.frontProxyCaKeyPem], ['etcd/ca.crt', generated.etcdCaCertPem], ['etcd/ca.key', generated.etcdCaKeyPem], ['sa.key', generated.saKeyPem], ['sa.pub', generated.saPubPem]] as const) {
+        assert.equal(b.file(`/etc/kubernetes/pki/${file}`), pem, file);
+      }
       // Handed over only once kube-proxy served the ClusterIP itself: the decoy Service came first.
       assert.ok(decoyIP.startsWith(clusterIP), `${decoyIP} starts with ${clusterIP}`);
       assertHandedOver(b);
       assert.equal(b.file(HANDOVER_STATUS)?.trim(), 'handed over');
       assert.match(b.file('/etc/native6/api-bootstrap.nft') ?? '', natTo(address), 'kept, with this machine\'s address, for the next boots');
     }));
+
+  it('dfw-cp-1 of a stack made before the shared keys: kubeadm makes its own and uploads them (for 2 hours)', () =>
+    boot(
+      'dfw-cp-1',
+      (b, m) => {
+        assertBooted(b, m);
+        assert.deepEqual(callsOf(b, 'kubeadm').map(show), [`kubeadm init --config ${KUBEADM_INIT_CONFIG} --upload-certs --skip-token-print --skip-certificate-key-print`]);
+        assert.equal(b.file('/etc/kubernetes/pki/sa.key'), undefined);
+      },
+      {},
+      olderSecrets,
+    ));
 
   for (const [name, controlPlane] of [['dfw-cp-2', true], ['dfw-general-1', false]] as const) {
     it(`${name}: kubeadm join through the API ClusterIP${controlPlane ? ' as a control plane, then answers the ClusterIP itself until its kube-proxy serves it' : ', no translation of its own'}`, () =>

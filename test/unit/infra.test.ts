@@ -221,7 +221,18 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
     assert.equal(await secretOf(outputs.kubeconfig), true);
     assert.equal(await secretOf(outputs.bootstrapKubeconfig), true);
     assert.equal(await secretOf(outputs.bgpPassword), true);
+    assert.equal(await secretOf(outputs.joinToken), true);
+    assert.equal(await secretOf(outputs.controlPlaneKeys), true);
     assert.equal(await secretOf(outputs.facts), false);
+    // What apply hands to joining control planes: the keys the first control plane boots with.
+    const cp = await valueOf<{ certificateKey: string; keys: Record<string, string> }>(outputs.controlPlaneKeys);
+    assert.match(cp.certificateKey, /^[0-9a-f]{64}$/);
+    const cp1 = parse(secretValue(devices().find((d) => d.inputs.hostname === 'dfw-cp-1')!.inputs.userData, 'userData')) as { write_files: Array<{ path: string; content: string; permissions: string }> };
+    for (const [field, file] of [['frontProxyCaKeyPem', 'front-proxy-ca.key'], ['etcdCaKeyPem', 'etcd/ca.key'], ['saKeyPem', 'sa.key'], ['saPubPem', 'sa.pub'], ['caKeyPem', 'ca.key']] as const) {
+      const f = cp1.write_files.find((w) => w.path === `/etc/native6/pki/${file}`);
+      assert.equal(f?.content, cp.keys[field], file);
+      assert.equal(f?.permissions, file.endsWith('.key') ? '0600' : '0644', file);
+    }
     const kc = parse(await valueOf<string>(outputs.kubeconfig)) as {
       clusters: Array<{ cluster: { server: string; 'certificate-authority-data': string } }>;
       users: Array<{ user: { 'client-certificate-data': string } }>;

@@ -80,11 +80,11 @@ function phases(client: KubeClient, outputs: { machines: string[]; joinToken?: s
   return { run, lines, sleeps, state, clock: () => clock };
 }
 
-describe("apply's join token", () => {
+describe("apply's join credentials", () => {
   it('writes the token\'s Secret as kubeadm does, valid for a day from now, forced over kubeadm\'s', async () => {
     const { client, applied } = fakeClient([]);
     const p = phases(client, { machines: [], joinToken: TOKEN });
-    await p.run('join token');
+    await p.run('join credentials');
     assert.equal(applied.length, 1);
     const [a] = applied;
     assert.equal(a!.path, '/api/v1/namespaces/kube-system/secrets/bootstrap-token-abcdef');
@@ -104,10 +104,41 @@ describe("apply's join token", () => {
     assert.ok(!p.lines.join('\n').includes('0123456789abcdef'), 'the token\'s secret half is not logged');
   });
 
+  it('uploads the shared control-plane keys when the stack holds them, and takes away an owner kubeadm gave', async () => {
+    const { client, applied } = fakeClient([]);
+    const patched: Array<{ path: string; patch: unknown }> = [];
+    Object.assign(client, {
+      get: async () => ({ metadata: { ownerReferences: [{ kind: 'Secret', name: 'bootstrap-token-xyz123' }] } }),
+      mergePatch: async (path: string, patch: unknown) => void patched.push({ path, patch }),
+    });
+    const keys = { caCertPem: 'a', caKeyPem: 'b', frontProxyCaCertPem: 'c', frontProxyCaKeyPem: 'd', etcdCaCertPem: 'e', etcdCaKeyPem: 'f', saKeyPem: 'g', saPubPem: 'h' };
+    const p = phases(client, { machines: [], joinToken: TOKEN, controlPlaneKeys: { certificateKey: 'ab'.repeat(32), keys } } as never);
+    await p.run('join credentials');
+    assert.deepEqual(
+      applied.map((a) => a.path),
+      [
+        '/api/v1/namespaces/kube-system/secrets/bootstrap-token-abcdef',
+        '/api/v1/namespaces/kube-system/secrets/kubeadm-certs',
+        '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles/kubeadm%3Akubeadm-certs',
+        '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings/kubeadm%3Akubeadm-certs',
+      ],
+    );
+    assert.deepEqual(patched, [{ path: '/api/v1/namespaces/kube-system/secrets/kubeadm-certs', patch: { metadata: { ownerReferences: null } } }]);
+    assert.ok(p.lines.some((l) => l.includes("the control planes' shared keys uploaded")), p.lines.join('\n'));
+  });
+
+  it('a stack without shared keys: the token only, and a warning that says what that means', async () => {
+    const { client, applied } = fakeClient([]);
+    const p = phases(client, { machines: [], joinToken: TOKEN });
+    await p.run('join credentials');
+    assert.equal(applied.length, 1);
+    assert.ok(p.lines.some((l) => l.startsWith('warning: dfw: the stack holds no shared control-plane keys')), p.lines.join('\n'));
+  });
+
   it('does nothing when the platform gives no token, and refuses a malformed one without printing it', async () => {
     const { client, applied } = fakeClient([]);
     const p = phases(client, { machines: [] });
-    await p.run('join token');
+    await p.run('join credentials');
     assert.deepEqual(applied, []);
     assert.ok(p.lines.some((l) => l.includes('gives no join token')));
     assert.throws(() => tokenId('ABCDEF.0123456789abcdef'), (e: Error) => !e.message.includes('0123456789abcdef'));

@@ -46,7 +46,15 @@ function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pul
     caCertHash: secrets.caCertHash,
     sshPublicKey: secrets.sshPublicKey,
   };
-  const metal = new MetalCluster(spec.name, { spec, plan, secrets: values, ...(organizationId ? { organizationId } : {}) });
+  // The keys every control plane shares: made with the stack's other secrets (undefined in a stack made before).
+  const shared = secret(
+    pulumi
+      .all([secrets.frontProxyCaCertPem, secrets.frontProxyCaKeyPem, secrets.etcdCaCertPem, secrets.etcdCaKeyPem, secrets.saKeyPem, secrets.saPubPem])
+      .apply(([frontProxyCaCertPem, frontProxyCaKeyPem, etcdCaCertPem, etcdCaKeyPem, saKeyPem, saPubPem]) =>
+        frontProxyCaCertPem && frontProxyCaKeyPem && etcdCaCertPem && etcdCaKeyPem && saKeyPem && saPubPem ? { frontProxyCaCertPem, frontProxyCaKeyPem, etcdCaCertPem, etcdCaKeyPem, saKeyPem, saPubPem } : undefined,
+      ),
+  );
+  const metal = new MetalCluster(spec.name, { spec, plan, secrets: values, sharedKeys: shared, ...(organizationId ? { organizationId } : {}) });
   const facts = metal.devices.apply((devices) => redactFacts(providerFacts(spec.name, formatPrefix(plan.block), devices)));
   const admin = new AdminCredential(`${spec.name}-admin`, { cluster: spec.name, caCertPem: secrets.caCertPem, caKeyPem: values.caKeyPem });
   const kubeconfigFor = (server: pulumi.Input<string>) =>
@@ -65,6 +73,9 @@ function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pul
     bootstrapKubeconfig: kubeconfigFor(metal.firstControlPlaneAddress),
     bgpPassword: values.bgpPassword,
     joinToken: values.bootstrapToken,
+    controlPlaneKeys: secret(
+      pulumi.all([values.certificateKey, secrets.caCertPem, values.caKeyPem, shared]).apply(([certificateKey, caCertPem, caKeyPem, rest]) => (rest ? { certificateKey, keys: { caCertPem, caKeyPem, ...rest } } : undefined)),
+    ),
   };
 }
 

@@ -24,7 +24,9 @@ export const TAG = 'native6';
 export interface MetalClusterArgs {
   readonly spec: ClusterSpec;
   readonly plan: AddressPlan;
-  readonly secrets: { readonly [K in keyof DeviceSecrets | 'bgpPassword' | 'sshPublicKey']: pulumi.Input<string> };
+  readonly secrets: { readonly [K in Exclude<keyof DeviceSecrets, 'shared'> | 'bgpPassword' | 'sshPublicKey']: pulumi.Input<string> };
+  /** The keys the control planes share, when the stack made them (lib/render/bootstrap.ts BootSecrets.shared). */
+  readonly sharedKeys?: pulumi.Input<DeviceSecrets['shared']>;
   /** The organization the project is made in (config native6:organizationId); the token's default when absent. */
   readonly organizationId?: pulumi.Input<string>;
 }
@@ -86,8 +88,8 @@ export class MetalCluster extends pulumi.ComponentResource {
 
     const s = args.secrets;
     const secrets = pulumi
-      .all([s.bootstrapToken, s.certificateKey, s.caCertPem, s.caKeyPem, s.caCertHash])
-      .apply(([bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash]): DeviceSecrets => ({ bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash }));
+      .all([s.bootstrapToken, s.certificateKey, s.caCertPem, s.caKeyPem, s.caCertHash, args.sharedKeys])
+      .apply(([bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash, shared]): DeviceSecrets => ({ bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash, ...(shared ? { shared } : {}) }));
     const machines: MetalMachine[] = [];
     let first: metal.Device | undefined;
     for (const machine of plan.machines) {
