@@ -3,9 +3,12 @@
  * yields exactly the problems listed here ("@" stands for the file's path).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadCluster } from '../../lib/platforms/load.js';
+import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { formatProblem, ProblemsError } from '../../lib/cluster/problems.js';
 import { formatPrefix } from '../../lib/net/ipv6.js';
 import { decodeCluster } from '../../lib/cluster/decode.js';
@@ -365,6 +368,22 @@ test('the file name must match metadata.name when asked', () => {
   assert.deepEqual(r.problems.map(formatProblem), [
     'infra/other.yaml:4:9: metadata.name: "mini" does not match the file name "other". Fix: rename the file to infra/mini.yaml or set the name to "other"',
   ]);
+});
+
+test('a spec file under infra/ must be named after its cluster, with .yaml or .yml', () => {
+  const repo = mkdtempSync(join(tmpdir(), 'native6-spec-'));
+  try {
+    mkdirSync(join(repo, 'infra'));
+    const minimal = readFileSync(new URL('valid-lab-minimal.yaml', dir), 'utf8');
+    for (const file of ['infra/mini.yaml', 'infra/mini.yml', 'infra/edge.yml']) writeFileSync(join(repo, file), minimal);
+    assert.equal(loadSpecFile(repo, 'infra/mini.yaml').cluster?.spec.name, 'mini');
+    assert.equal(loadSpecFile(repo, 'infra/mini.yml').cluster?.spec.name, 'mini');
+    assert.deepEqual(loadSpecFile(repo, 'infra/edge.yml').problems.map(formatProblem), [
+      'infra/edge.yml:4:9: metadata.name: "mini" does not match the file name "edge". Fix: rename the file to infra/mini.yaml or set the name to "edge"',
+    ]);
+  } finally {
+    rmSync(repo, { recursive: true, force: true });
+  }
 });
 
 /** A spec as data, changed by `edit`, written as YAML: for the values at the edges of each range. */
