@@ -19,21 +19,15 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
 import { caCertHash, generateKey, selfSignedCA, signCertificate } from './x509.js';
 import { generateSshKey } from './sshKey.js';
+import type { SharedControlPlaneKeys } from '../kube/kubeadmCerts.js';
 
-export interface ClusterSecretValues {
+/** The cluster CA and the other keys every control plane shares, with the rest of the stack's secrets. */
+export interface ClusterSecretValues extends SharedControlPlaneKeys {
   readonly bootstrapToken: string;
   readonly certificateKey: string;
   /** Equinix Metal's project BGP password (also the lab routers'); at most 20 characters of [A-Za-z0-9]. */
   readonly bgpPassword: string;
-  readonly caCertPem: string;
-  readonly caKeyPem: string;
   readonly caCertHash: string;
-  readonly frontProxyCaCertPem: string;
-  readonly frontProxyCaKeyPem: string;
-  readonly etcdCaCertPem: string;
-  readonly etcdCaKeyPem: string;
-  readonly saKeyPem: string;
-  readonly saPubPem: string;
   readonly sshPrivateKeyPem: string;
   readonly sshPublicKey: string;
 }
