@@ -34,7 +34,7 @@ export function onPod(machineNs: string, podUid: string, command: string, args: 
   return ['nsenter', [`--mount=${mountNsFile(machineNs)}`, '--', 'ip', 'netns', 'exec', podNetns(podUid), command, ...args]];
 }
 
-export async function runOnMachine(r: Runner, ns: string, command: string, args: readonly string[], options: { allowFail?: boolean; timeoutMs?: number; input?: string } = {}) {
+export async function runOnMachine(r: Runner, ns: string, command: string, args: readonly string[], options: { allowFail?: boolean; timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}) {
   const [cmd, argv] = onMachine(ns, command, args);
   return r.run(cmd, argv, options);
 }

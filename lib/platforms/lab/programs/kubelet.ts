@@ -10,7 +10,8 @@
  *              [--kubeconfig /etc/kubernetes/kubelet.conf] [--labels k=v,...]
  */
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
@@ -96,7 +97,9 @@ function wanted(): ProcessSpec[] {
   return out;
 }
 
+let lastTick = 0;
 function tick(): void {
+  lastTick = Date.now();
   supervisor.reconcile(wanted());
   writeFileSync(status!, `${JSON.stringify({ machine, pid: process.pid, at: new Date().toISOString(), processes: supervisor.status() }, null, 2)}\n`);
 }
@@ -121,10 +124,17 @@ async function podsTick(): Promise<void> {
   }
 }
 let agentBusy = false;
+/** Set by SIGHUP: the next look starts from the kubeconfig again. */
+let reload = false;
 async function agentTick(): Promise<void> {
   if (agentBusy || stopping) return;
   agentBusy = true;
   try {
+    if (reload) {
+      reload = false;
+      client = undefined;
+      agent = undefined;
+    }
     if (!agent) {
       if (!existsSync(values.kubeconfig!)) {
         // kubeadm join wrote a bootstrap kubeconfig: get our own credentials, as the kubelet does.
@@ -181,10 +191,30 @@ function stop(): void {
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// systemctl start/restart kubelet on the machine (the lab's shim, programs/sbin/systemctl): read the
+// kubeconfig again, as a restarted kubelet does, and keep the static pods running.
+process.on('SIGHUP', () => {
+  log('SIGHUP: reading the kubeconfig again');
+  reload = true;
+  void agentTick();
+});
+// Where the machine's systemctl shim finds this kubelet (the machine's own /run).
+mkdirSync('/run/native6-lab', { recursive: true });
+writeFileSync('/run/native6-lab/kubelet.pid', `${process.pid}\n`);
 
 const timer = setInterval(tick, 1000);
 tick();
 const agentTimer = setInterval(() => void agentTick(), 5000);
 const podsTimer = setInterval(() => void podsTick(), 2000);
 void agentTick();
+// The kubelet's health endpoint, where kubeadm's wait-control-plane asks (healthzBindAddress ::1,
+// healthzPort 10248 of the rendered KubeletConfiguration): ok while this kubelet runs its loop.
+const healthz = createServer((req, res) => {
+  const fresh = Date.now() - lastTick < 10_000;
+  res.writeHead(req.url === '/healthz' && fresh ? 200 : req.url === '/healthz' ? 500 : 404, { 'content-type': 'text/plain' });
+  res.end(req.url === '/healthz' ? (fresh ? 'ok' : 'the supervision loop has not run for 10 s') : 'not found');
+});
+healthz.on('error', (e) => log(`healthz on [::1]:10248: ${e.message}`));
+healthz.listen(10248, '::1');
+healthz.unref();
 log(`kubelet for ${machine} (${values.address}): supervising ${values.manifests}${values.processes ? ` and ${values.processes}` : ''}`);
