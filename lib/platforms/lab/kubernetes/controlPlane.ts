@@ -1,8 +1,8 @@
 /**
- * The lab's Kubernetes, for real: kubeadm's file phases with the same
- * configuration the cloud path renders, static pods run by the lab's
- * process kubelet, stacked etcd, and the API endpoint on the `kubernetes`
- * Service's ClusterIP.
+ * The lab's Kubernetes, for real: `kubeadm init` and `kubeadm join` whole
+ * (but for preflight and mark-control-plane) with the configuration the
+ * cloud path renders, static pods run by the lab's process kubelet, stacked
+ * etcd, and the API endpoint on the `kubernetes` Service's ClusterIP.
  *
  * The order of operations breaks the ClusterIP's chicken-and-egg:
  *   1. the first control plane translates the ClusterIP to its own API
@@ -52,6 +52,8 @@ const LAB_KUBEADM: KubeadmOptions = { criSocket: 'unix:///run/native6-lab/no-con
  * lab runs the demo) and CoreDNS (issue #14 brings the cluster's DNS).
  */
 const LAB_INIT: KubeadmOptions = { ...LAB_KUBEADM, skipPhases: ['preflight', 'mark-control-plane', 'addon/coredns'] };
+/** kubeadm join runs whole, but for preflight and (on control planes) mark-control-plane, as init. */
+const LAB_JOIN = (controlPlane: boolean): KubeadmOptions => ({ ...LAB_KUBEADM, skipPhases: ['preflight', ...(controlPlane ? ['control-plane-join/mark-control-plane'] : [])] });
 /** The machine's systemctl is the lab's shim (programs/sbin/systemctl): kubeadm never reaches the host's systemd. */
 const LAB_SBIN = join(CODE_ROOT, 'lib/platforms/lab/programs/sbin');
 
@@ -261,6 +263,16 @@ async function nodeNetworking(ctx: LabContext, m: MachineNode): Promise<void> {
   }, ctx.log);
 }
 
+/**
+ * `kubeadm join` whole on a machine (its configuration written at /etc/kubernetes/kubeadm-join.yaml),
+ * after a `kubeadm reset` when a former run left any of `leftovers` (a join stopped half-way).
+ */
+async function joinWhole(ctx: LabContext, m: MachineNode, leftovers: readonly string[]): Promise<void> {
+  assertKubeletAlive(ctx, m);
+  if (leftovers.some((f) => existsSync(f))) await kubeadm(ctx, m, ['reset', '--force', '--cri-socket', LAB_KUBEADM.criSocket!]);
+  await kubeadm(ctx, m, ['join', '--config', '/etc/kubernetes/kubeadm-join.yaml'], 600_000);
+}
+
 /** An error no retry can fix. */
 class FatalError extends Error {
   override name = 'FatalError';
@@ -348,15 +360,10 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
       const joined: string[] = [];
       for (const m of rest) {
         const root = machineRoot(ctx, m);
-        const config = kubeadmJoin(ctx.cluster.plan, { name: m.machine.name, address: m.address }, secrets, { controlPlane: true, caCertHash: hash }, LAB_KUBEADM);
+        const config = kubeadmJoin(ctx.cluster.plan, { name: m.machine.name, address: m.address }, secrets, { controlPlane: true, caCertHash: hash }, LAB_JOIN(true));
         writeSecretFile(join(root, 'etc/kubernetes/kubeadm-join.yaml'), config);
-        const cfg = ['--config', '/etc/kubernetes/kubeadm-join.yaml'];
         if (existsSync(join(root, 'etc/kubernetes/manifests/etcd.yaml'))) continue;
-        await kubeadm(ctx, m, ['join', 'phase', 'control-plane-prepare', 'all', ...cfg]);
-        // The lab's kubelet credentials: a node client certificate from the cluster CA (kubeadm's kubelet-start phase waits for a real kubelet's TLS bootstrap).
-        const kubeletConf = await kubeadm(ctx, cp1!, ['kubeconfig', 'user', '--client-name', `system:node:${m.machine.name}`, '--org', 'system:nodes', '--config', '/etc/kubernetes/kubeadm-init.yaml']);
-        writeSecretFile(join(root, 'etc/kubernetes/kubelet.conf'), kubeletConf.stdout);
-        await kubeadm(ctx, m, ['join', 'phase', 'etcd-join', ...cfg], 240_000);
+        await joinWhole(ctx, m, [join(root, 'etc/kubernetes/manifests/kube-apiserver.yaml'), join(root, 'etc/kubernetes/kubelet.conf')]);
         await nodeNetworking(ctx, m);
         joined.push(m.machine.name);
       }
@@ -375,16 +382,12 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
       const joined: string[] = [];
       for (const m of ctx.topology.machines.filter((x) => x.machine.role === 'worker')) {
         const root = machineRoot(ctx, m);
-        const config = kubeadmJoin(ctx.cluster.plan, { name: m.machine.name, address: m.address }, secrets, { controlPlane: false, caCertHash: hash }, LAB_KUBEADM);
+        const config = kubeadmJoin(ctx.cluster.plan, { name: m.machine.name, address: m.address }, secrets, { controlPlane: false, caCertHash: hash }, LAB_JOIN(false));
         writeSecretFile(join(root, 'etc/kubernetes/kubeadm-join.yaml'), config);
         if (existsSync(join(root, 'etc/kubernetes/kubelet.conf'))) continue;
         // kubeadm discovers the cluster with the bootstrap token and writes the kubelet's bootstrap kubeconfig;
-        // the lab's kubelet then does the TLS bootstrap (a CSR the controller manager approves).
-        await kubeadm(ctx, m, ['join', 'phase', 'kubelet-start', '--config', '/etc/kubernetes/kubeadm-join.yaml']);
-        await waitFor(`${m.machine.name}'s kubelet TLS bootstrap`, 120_000, async () => {
-          assertKubeletAlive(ctx, m);
-          return existsSync(join(root, 'etc/kubernetes/kubelet.conf'));
-        }, ctx.log);
+        // the lab's kubelet then does the TLS bootstrap (a CSR the controller manager approves), which kubeadm waits for.
+        await joinWhole(ctx, m, [join(root, 'etc/kubernetes/bootstrap-kubelet.conf')]);
         await nodeNetworking(ctx, m);
         joined.push(m.machine.name);
       }
