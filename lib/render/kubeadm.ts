@@ -85,8 +85,9 @@ export function clusterConfiguration(spec: ClusterSpec, plan: AddressPlan): Reco
     controlPlaneEndpoint: controlPlaneEndpoint(plan),
     networking: { serviceSubnet: formatPrefix(plan.services), podSubnet: formatPrefix(plan.pods.pool), dnsDomain: 'cluster.local' },
     apiServer: {
-      // The API endpoint's DNS name too, when the spec gives it one (spec.dns).
-      certSANs: [apiServer, `kubernetes.default.svc`, ...(spec.dns ? [`${spec.dns.name}.${spec.dns.zone}`] : [])],
+      // The API ClusterIP, and its DNS name when the spec gives it one (spec.dns); kubeadm adds the
+      // node's name and address and kubernetes, kubernetes.default[.svc[.cluster.local]] itself.
+      certSANs: [apiServer, ...(spec.dns ? [`${spec.dns.name}.${spec.dns.zone}`] : [])],
       extraArgs: [{ name: 'bind-address', value: '::' }],
     },
     // Calico IPAM hands out pod blocks; the controller manager allocates no node CIDRs.
