@@ -2,7 +2,9 @@
  * The spec decoder's paths that the fixtures of spec.test.ts leave out (from
  * the mutation run of lib/cluster/decode.ts): a missing Kubernetes version, a
  * version with text before it, the name checks with the file name asked for,
- * a DNS zone or record name that is not a string, and where `locate` finds a field.
+ * a DNS zone or record name that is not a string, and where `locate` finds a field;
+ * and what the platforms' rules (lib/platforms/<platform>/rules.ts) answer that the
+ * fixtures leave out.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -90,4 +92,22 @@ test('locate: the position of the first of the fields that the file sets, nothin
   assert.deepEqual(r.locate(size, block, pool), { line: 9, column: 12 });
   assert.deepEqual(r.locate(size), {});
   assert.deepEqual(r.locate(), {});
+});
+
+test('on Equinix Metal, a machine plan that is not a string is refused with how to write one', () => {
+  const text = metal('edge', '  workers:', '    - {name: general, count: 2, plan: [c3.small.x86]}').replace('plan: c3.small.x86}', 'plan: 3}');
+  assert.deepEqual(problems(text), [
+    'x.yaml:9:34: spec.controlPlane.plan: must be a string, found the number 3. Fix: write the plan as a string, e.g. c3.small.x86',
+    'x.yaml:15:39: spec.workers[0].plan: must be a string, found a list. Fix: write the plan as a string, e.g. c3.small.x86',
+  ]);
+});
+
+test('an Equinix Metal spec leaves the node addresses to the provider, a lab spec plans them', () => {
+  const decoded = (text: string) => {
+    const r = loadCluster('x.yaml', text);
+    assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+    return r.spec;
+  };
+  assert.equal(decoded(metal('edge')).nodeAddresses, 'provider');
+  assert.equal(decoded(lab('edge', '  kubernetesVersion: v1.35.4', '  network:', '    block: 2001:db8:100::/56')).nodeAddresses, 'planned');
 });
