@@ -189,15 +189,18 @@ function runtime(spec: ClusterSpec): string[] {
   const pkgVersion = `${spec.kubernetesVersion.slice(1)}-*`;
   const repo = `https://pkgs.k8s.io/core:/stable:/${channel}/deb/`;
   return [
-    '# Container runtime and the Kubernetes packages, pinned to the spec\'s version.',
+    '# The Kubernetes packages, pinned to the spec\'s version; they and the container runtime held.',
     'mkdir -p /etc/containerd /etc/apt/keyrings',
-    'containerd config default | sed "s/SystemdCgroup = false/SystemdCgroup = true/" > /etc/containerd/config.toml',
-    'systemctl restart containerd',
     `curl -fsSL ${repo}Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes.gpg`,
     `echo "deb [signed-by=/etc/apt/keyrings/kubernetes.gpg] ${repo} /" > /etc/apt/sources.list.d/kubernetes.list`,
     'apt_get update -q',
     `apt_get install -y -q kubelet="${pkgVersion}" kubeadm="${pkgVersion}" kubectl="${pkgVersion}"`,
-    'apt-mark hold kubelet kubeadm kubectl',
+    'apt-mark hold kubelet kubeadm kubectl containerd',
+    '# containerd: systemd cgroups, and the pause image this kubeadm names (containerd 1.7\'s sandbox_image, 2.x\'s pinned sandbox).',
+    `pause=$(kubeadm config images list --kubernetes-version ${spec.kubernetesVersion} | grep '/pause:')`,
+    '[ -n "$pause" ] || fail "kubeadm names no pause image"',
+    'containerd config default | sed -e "s/SystemdCgroup = false/SystemdCgroup = true/" -e "s#^\\([[:space:]]*sandbox_image = \\).*#\\1\\"$pause\\"#" -e "s#^\\([[:space:]]*sandbox = \\).*#\\1\'$pause\'#" > /etc/containerd/config.toml',
+    'systemctl restart containerd',
     '# No swap, now and after a reboot: the kubelet does not start with swap on (failSwapOn).',
     'swapoff -a',
     `sed -Ei '/^[[:space:]]*[^#[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]+swap[[:space:]]/ s/^/${SWAP_COMMENT}/' /etc/fstab`,

@@ -102,7 +102,7 @@ function boot<T>(name: string, use: (b: BootRun, m: Metadata) => T | Promise<T>,
 }
 
 const show = (c: Call) => [c.name, ...c.args].join(' ');
-const callsOf = (b: BootRecord, name: string) => b.calls.filter((c) => c.name === name);
+const callsOf = (b: BootRecord, name: string) => b.calls.filter((c) => c.name === name && !(name === 'kubeadm' && c.args[0] === 'config'));
 const indexOf = (b: BootRecord, pred: (c: Call) => boolean, what: string) => {
   const i = b.calls.findIndex(pred);
   assert.ok(i >= 0, `no call ${what}:\n${b.calls.map(show).join('\n')}`);
@@ -139,8 +139,12 @@ function assertBooted(b: BootRun, m: Metadata): void {
   for (const c of callsOf(b, 'apt-get')) assert.ok(c.args.join(' ').includes('-o DPkg::Lock::Timeout=600'), `apt-get without the lock timeout: ${show(c)}`);
   const packages = [...new Set((b.state('packages') ?? '').trim().split('\n'))].sort();
   assert.deepEqual(packages, ['containerd', 'curl', 'gpg', 'jq', 'kubeadm', 'kubectl', 'kubelet', 'nftables']);
-  assert.ok(callsOf(b, 'apt-mark').some((c) => c.args.join(' ') === 'hold kubelet kubeadm kubectl'));
-  assert.match(b.file('/etc/containerd/config.toml') ?? '', /SystemdCgroup = true/);
+  assert.ok(callsOf(b, 'apt-mark').some((c) => c.args.join(' ') === 'hold kubelet kubeadm kubectl containerd'));
+  // containerd: systemd cgroups, and the pause image the pinned kubeadm names (not containerd's own).
+  const containerd = b.file('/etc/containerd/config.toml') ?? '';
+  assert.match(containerd, /SystemdCgroup = true/);
+  assert.match(containerd, /^ {4}sandbox_image = "registry\.k8s\.io\/pause:3\.10\.1"$/m, containerd);
+  assert.ok(indexOf(b, is('kubeadm', 'config', 'images', 'list', '--kubernetes-version', 'v1.35.4'), 'asking kubeadm its pause image') < indexOf(b, is('systemctl', 'restart', 'containerd'), 'containerd restarted'));
   assert.match(b.file('/etc/apt/sources.list.d/kubernetes.list') ?? '', /https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.35\/deb\//);
   // The node as the provider numbered it: the peers' routes through its gateway.
   const v6 = publicV6(m);
@@ -149,8 +153,8 @@ function assertBooted(b: BootRun, m: Metadata): void {
   // Forwarding on, router advertisements still taken on the uplink (accept_ra=2), now and after a reboot.
   indexOf(b, is('sysctl', 'net/ipv6/conf/bond0/accept_ra=2'), 'sysctl -w net/ipv6/conf/bond0/accept_ra=2');
   assert.match(b.file('/etc/sysctl.d/91-native6-uplink.conf') ?? '', /^net\/ipv6\/conf\/bond0\/accept_ra = 2$/m);
-  // Swap off now and after a reboot: fstab's swap lines commented out, swap units masked; before kubeadm.
-  const kubeadm = indexOf(b, (c) => c.name === 'kubeadm', 'kubeadm');
+  // Swap off now and after a reboot: fstab's swap lines commented out, swap units masked; before kubeadm init or join.
+  const kubeadm = indexOf(b, (c) => c.name === 'kubeadm' && ['init', 'join'].includes(c.args[0]!), 'kubeadm init or join');
   assert.ok(indexOf(b, is('swapoff', '-a'), 'swapoff -a') < kubeadm);
   assert.ok(indexOf(b, is('systemctl', 'mask', 'swap.target'), 'systemctl mask swap.target') < kubeadm);
   const fstab = b.file('/etc/fstab') ?? '';
