@@ -30,46 +30,38 @@ import type { ClusterSpec } from '../cluster/cluster.js';
 import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from './apiBootstrap.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type JoinSecrets } from './kubeadm.js';
 import { SHARED_KEY_FILES, type SharedControlPlaneKeys } from '../kube/kubeadmCerts.js';
+import { HOST_FIREWALL_FILE, hostFirewall, PEER_ELEMENTS_PLACEHOLDER } from './hostFirewall.js';
+import { bootUnit, firewallScript, firewallUnit, handoverScript, handoverUnit, routesScript, routesUnit } from './bootUnits.js';
+import {
+  API_BOOTSTRAP_FILE,
+  APT_LOCK_TIMEOUT,
+  APT_TRIES,
+  BOOT_DONE,
+  BOOT_RESTART_SEC,
+  BOOT_SCRIPT,
+  BOOT_STATUS,
+  BOOT_UNIT,
+  CA_CERT,
+  CA_KEY,
+  CLUSTER_CHECK_TRIES,
+  FIREWALL_SCRIPT,
+  FIREWALL_UNIT,
+  HANDOVER_SCRIPT,
+  HANDOVER_UNIT,
+  JOIN_DISCOVERY_TIMEOUT,
+  JOIN_RETRY_SLEEP,
+  KUBEADM_INIT_CONFIG,
+  KUBEADM_JOIN_CONFIG,
+  NODE_ADDRESS_PLACEHOLDER,
+  PEER_ROUTES,
+  ROUTES_SCRIPT,
+  ROUTES_UNIT,
+  UNIT_DIR,
+  UPLINK_SYSCTL,
+} from './bootPaths.js';
 
-/** Replaced by the boot script with the machine's IPv6 address, learnt at boot. */
-export const NODE_ADDRESS_PLACEHOLDER = '@NODE_ADDRESS@';
-export const BOOT_SCRIPT = '/usr/local/sbin/native6-boot';
-export const HANDOVER_SCRIPT = '/usr/local/sbin/native6-api-handover';
-export const ROUTES_SCRIPT = '/usr/local/sbin/native6-peer-routes';
-export const BOOT_UNIT = 'native6-boot.service';
-/** The routes to the BGP peers, put back at every boot (the kernel forgets them). */
-export const ROUTES_UNIT = 'native6-peer-routes.service';
-/** The peers and the gateway they are reached through, as the bootstrap learnt them: `<peer> <gateway>` a line. */
-export const PEER_ROUTES = '/etc/native6/peer-routes';
-export const HANDOVER_UNIT = 'native6-api-handover.service';
-export const UNIT_DIR = '/etc/systemd/system';
-export const KUBEADM_INIT_CONFIG = '/etc/native6/kubeadm-init.yaml';
-export const KUBEADM_JOIN_CONFIG = '/etc/native6/kubeadm-join.yaml';
-/** The cluster CA, given to the first control plane: kubeadm reset empties /etc/kubernetes/pki, so it waits here. */
-export const CA_CERT = '/etc/native6/pki/ca.crt';
-export const CA_KEY = '/etc/native6/pki/ca.key';
-export const API_BOOTSTRAP_FILE = '/etc/native6/api-bootstrap.nft';
-/** The boot's state: `running`, `done`, or `failed: <what>` (for a failed command: its exit status, line and text). */
-export const BOOT_STATUS = '/var/lib/native6/boot-status';
-/** Written once the machine is in the cluster: the boot unit does not run again. */
-export const BOOT_DONE = '/var/lib/native6/boot-done';
-/** The API handover's state on a control plane: `waiting: …` or `handed over`. */
-export const HANDOVER_STATUS = '/var/lib/native6/api-handover';
-/** accept_ra = 2 on the uplink, kept for the next boots. */
-export const UPLINK_SYSCTL = '/etc/sysctl.d/91-native6-uplink.conf';
-/** How long one join try waits for the endpoint before it is reset and tried again. */
-export const JOIN_DISCOVERY_TIMEOUT = '5m0s';
-/** Seconds between join tries, and before systemd runs a failed bootstrap again. */
-export const JOIN_RETRY_SLEEP = 30;
-export const BOOT_RESTART_SEC = 30;
-/** apt waits this long (seconds) for dpkg's lock, which unattended-upgrades often holds right after a first boot. */
-export const APT_LOCK_TIMEOUT = 600;
-/** apt-get tried this often, 10 s apart: the lists' lock (apt-daily) is one no apt option waits for. */
-export const APT_TRIES = 30;
-/** The handover looks this often (seconds) for kube-proxy serving the ClusterIP, and says so every minute. */
-export const HANDOVER_SLEEP = 5;
-/** Whether the cluster already answers: this many looks, 5 s apart. */
-export const CLUSTER_CHECK_TRIES = 3;
+export * from './bootPaths.js';
+
 const SWAP_COMMENT = '# (native6: the kubelet runs without swap) ';
 
 export interface BootSecrets extends JoinSecrets {
@@ -179,6 +171,13 @@ function node(discovery: NodeDiscovery, configs: readonly string[]): string[] {
     `echo "net/ipv6/conf/$uplink/accept_ra = 2" > ${UPLINK_SYSCTL}`,
     'sysctl -q -w "net/ipv6/conf/$uplink/accept_ra=2"',
     `sed -i "s/${NODE_ADDRESS_PLACEHOLDER}/$addr/g" ${configs.join(' ')}`,
+    '# The machine\'s own firewall, with its BGP peers: now, and at every boot before the network is up.',
+    'if [ -n "$peers" ]; then',
+    `  sed -i "s|${PEER_ELEMENTS_PLACEHOLDER}|elements = { $(echo $peers | sed 's/ /, /g') }|" ${HOST_FIREWALL_FILE}`,
+    'else',
+    `  sed -i "/${PEER_ELEMENTS_PLACEHOLDER}/d" ${HOST_FIREWALL_FILE}`,
+    'fi',
+    FIREWALL_SCRIPT,
     '',
   ];
 }
@@ -297,100 +296,6 @@ function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, disc
   ].join('\n');
 }
 
-/** The control planes' handover: the ClusterIP answered here until kube-proxy serves it (every boot). */
-function handoverScript(machine: Machine, clusterIP: string): string {
-  const endpoint = `[${clusterIP}]:${API_SERVER_PORT}`;
-  return [
-    '#!/bin/bash',
-    `# native6 API handover: ${machine.name}. Run by ${HANDOVER_UNIT} at every boot once the machine is in the cluster.`,
-    '# Until this machine\'s kube-proxy serves the API ClusterIP, the ClusterIP is answered by this machine\'s',
-    '# own API server (a DNAT, for its own programs and for what the routers bring it): after a full',
-    '# restart, kube-proxy and Calico reach the API through it. Translation, not an address: connections',
-    '# made through it keep their translation when it goes.',
-    'set -Eeuo pipefail',
-    'log() { echo "native6-api-handover: $*"; }',
-    `status() { mkdir -p ${dirOf(HANDOVER_STATUS)}; echo "$*" > ${HANDOVER_STATUS}; }`,
-    `! grep -q '${NODE_ADDRESS_PLACEHOLDER}' ${API_BOOTSTRAP_FILE} || { log "${API_BOOTSTRAP_FILE} has no address yet (the bootstrap has not run)"; exit 1; }`,
-    `nft -f ${API_BOOTSTRAP_FILE}`,
-    `status "waiting: ${endpoint} answered here until kube-proxy serves it"`,
-    `log "${endpoint} answered by this machine's API server until kube-proxy serves it"`,
-    'looks=0',
-    `until nft get element ip6 kube-proxy service-ips "{ ${clusterIP} . tcp . ${API_SERVER_PORT} }" >/dev/null 2>&1; do`,
-    '  looks=$((looks + 1))',
-    `  [ $((looks % ${60 / HANDOVER_SLEEP})) -ne 0 ] || log "kube-proxy does not serve ${endpoint} yet ($((looks * ${HANDOVER_SLEEP})) s): the translation stays"`,
-    `  sleep ${HANDOVER_SLEEP}`,
-    'done',
-    `nft delete table ip6 ${API_BOOTSTRAP_TABLE}`,
-    'status "handed over"',
-    'log "API endpoint handed over to kube-proxy"',
-    '',
-  ].join('\n');
-}
-
-/** The peer routes the bootstrap learnt, (re)made: by the bootstrap, then at every boot by its unit. */
-function routesScript(): string {
-  return [
-    '#!/bin/bash',
-    `# native6: the routes to the BGP peers that are off the link (${PEER_ROUTES}, written by the bootstrap),`,
-    '# through their gateway. Run by the bootstrap, then at every boot: the kernel does not keep them.',
-    'set -euo pipefail',
-    'while read -r peer gw; do',
-    '  [ -n "$peer" ] || continue',
-    '  ip -6 route replace "$peer/128" via "$gw"',
-    `done < ${PEER_ROUTES}`,
-    '',
-  ].join('\n');
-}
-
-function unit(lines: Record<string, readonly string[]>): string {
-  return `${Object.entries(lines)
-    .map(([section, entries]) => `[${section}]\n${entries.join('\n')}\n`)
-    .join('\n')}`;
-}
-
-function bootUnit(machine: Machine): string {
-  return unit({
-    Unit: [
-      `Description=native6 bootstrap of ${machine.name}: kubeadm init or join, at every boot until it succeeded once`,
-      'Wants=network-online.target',
-      'After=network-online.target',
-      `ConditionPathExists=!${BOOT_DONE}`,
-      // Never given up: a machine that cannot join yet keeps trying.
-      'StartLimitIntervalSec=0',
-    ],
-    Service: ['Type=oneshot', `ExecStart=${BOOT_SCRIPT}`, 'Restart=on-failure', `RestartSec=${BOOT_RESTART_SEC}`, 'TimeoutStartSec=infinity'],
-    Install: ['WantedBy=multi-user.target'],
-  });
-}
-
-function routesUnit(): string {
-  return unit({
-    Unit: [
-      'Description=native6: the routes to the BGP peers, through the gateway',
-      'Wants=network-online.target',
-      'After=network-online.target',
-      'Before=kubelet.service',
-      `ConditionPathExists=${PEER_ROUTES}`,
-    ],
-    Service: ['Type=oneshot', 'RemainAfterExit=yes', `ExecStart=${ROUTES_SCRIPT}`, 'Restart=on-failure', 'RestartSec=10'],
-    Install: ['WantedBy=multi-user.target'],
-  });
-}
-
-function handoverUnit(machine: Machine): string {
-  return unit({
-    Unit: [
-      `Description=native6: the API ClusterIP answered by ${machine.name} until its kube-proxy serves it`,
-      'Wants=network-online.target',
-      'After=network-online.target',
-      `ConditionPathExists=${BOOT_DONE}`,
-      'StartLimitIntervalSec=0',
-    ],
-    Service: ['Type=simple', `ExecStart=${HANDOVER_SCRIPT}`, 'Restart=on-failure', 'RestartSec=10'],
-    Install: ['WantedBy=multi-user.target'],
-  });
-}
-
 /**
  * The bootstrap of one machine: its files (secrets in files readable by
  * root only; the whole is itself a secret) and the commands that start it.
@@ -411,6 +316,9 @@ export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Mac
     },
     { path: BOOT_SCRIPT, mode: '0700', content: bootScript(spec, plan, machine, discovery, first && secrets.shared !== undefined) },
     { path: `${UNIT_DIR}/${BOOT_UNIT}`, mode: '0644', content: bootUnit(machine) },
+    { path: HOST_FIREWALL_FILE, mode: '0644', content: hostFirewall(spec, plan) },
+    { path: FIREWALL_SCRIPT, mode: '0700', content: firewallScript() },
+    { path: `${UNIT_DIR}/${FIREWALL_UNIT}`, mode: '0644', content: firewallUnit() },
     { path: ROUTES_SCRIPT, mode: '0700', content: routesScript() },
     { path: `${UNIT_DIR}/${ROUTES_UNIT}`, mode: '0644', content: routesUnit() },
   ];
@@ -426,7 +334,7 @@ export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Mac
       { path: `${UNIT_DIR}/${HANDOVER_UNIT}`, mode: '0644', content: handoverUnit(machine) },
     );
   }
-  const units = [BOOT_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT] : [])];
+  const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT] : [])];
   return {
     files,
     start: [['sysctl', '--system'], ['modprobe', 'overlay'], ['systemctl', 'daemon-reload'], ['systemctl', 'enable', ...units], ['systemctl', 'start', '--no-block', BOOT_UNIT]],

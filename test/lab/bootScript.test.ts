@@ -34,6 +34,7 @@ import {
   BOOT_STATUS,
   BOOT_UNIT,
   CA_KEY,
+  FIREWALL_UNIT,
   HANDOVER_STATUS,
   HANDOVER_UNIT,
   KUBEADM_INIT_CONFIG,
@@ -129,7 +130,7 @@ function assertBooted(b: BootRun, m: Metadata): void {
     'sysctl --system',
     'modprobe overlay',
     'systemctl daemon-reload',
-    `systemctl enable ${BOOT_UNIT} ${ROUTES_UNIT}${controlPlane ? ` ${HANDOVER_UNIT}` : ''}`,
+    `systemctl enable ${BOOT_UNIT} ${FIREWALL_UNIT} ${ROUTES_UNIT}${controlPlane ? ` ${HANDOVER_UNIT}` : ''}`,
     `systemctl start --no-block ${BOOT_UNIT}`,
   ]);
   assert.equal(exits(b, BOOT_UNIT).at(-1), 0, `the bootstrap unit succeeded in the end:\n${explain(b)}`);
@@ -150,6 +151,9 @@ function assertBooted(b: BootRun, m: Metadata): void {
   const v6 = publicV6(m);
   for (const peer of m.bgp_neighbors[0]!.peer_ips) indexOf(b, is('ip', 'route', 'replace', `${peer}/128`, v6.gateway), `ip -6 route replace ${peer}/128 via ${v6.gateway}`);
   assert.equal(b.file('/etc/native6/peer-routes'), m.bgp_neighbors[0]!.peer_ips.map((p) => `${p} ${v6.gateway}\n`).join(''), 'kept for the next boots');
+  // The machine's own firewall, with its peers, loaded before kubeadm (the real nft, in the sandbox's network namespace).
+  assertFirewall(b, m);
+  assert.ok(indexOf(b, is('nft', '-f', '/etc/native6/host-firewall.nft'), 'the firewall loaded') < indexOf(b, (c) => c.name === 'kubeadm' && ['init', 'join'].includes(c.args[0]!), 'kubeadm init or join'));
   // Forwarding on, router advertisements still taken on the uplink (accept_ra=2), now and after a reboot.
   indexOf(b, is('sysctl', 'net/ipv6/conf/bond0/accept_ra=2'), 'sysctl -w net/ipv6/conf/bond0/accept_ra=2');
   assert.match(b.file('/etc/sysctl.d/91-native6-uplink.conf') ?? '', /^net\/ipv6\/conf\/bond0\/accept_ra = 2$/m);
@@ -183,6 +187,16 @@ function assertBooted(b: BootRun, m: Metadata): void {
   ] as const) {
     for (const [where, text] of [['stdout', b.stdout], ['stderr', b.stderr], ['the journal', b.journal]] as const) assert.ok(!text.includes(secret), `${what} is printed to ${where}`);
   }
+}
+
+/** The machine's firewall as the kernel holds it at the end of a boot: input dropped but for what is named, BGP from its peers. */
+function assertFirewall(b: BootRecord, m: Metadata): void {
+  const table = /table inet n6-host \{[\s\S]*?\n\}/.exec(b.ruleset)?.[0] ?? '';
+  assert.ok(table, `no firewall in the ruleset:\n${b.ruleset}`);
+  assert.match(table, /type filter hook input priority filter; policy drop;/);
+  assert.match(table, new RegExp(`set bgp-peers \\{[^}]*elements = \\{ ${m.bgp_neighbors[0]!.peer_ips.join(',\\s+')} \\}`));
+  assert.match(table, /ip6 saddr @bgp-peers tcp dport 179 accept/);
+  assert.match(table, /ip6 saddr @cluster tcp dport \{ 2379, 2380, 10250, 10256 \} accept/);
 }
 
 /** The kubeadm configuration kubeadm was given (the stub kept it). */
@@ -259,11 +273,11 @@ describe('the Equinix Metal bootstrap, run (dfw)', () => {
         assert.equal(b.file('/etc/native6/pki/ca.crt'), undefined, 'only the first control plane is given the CA');
         if (controlPlane) {
           // Only after the join: the translation would send the join to this machine's own, absent API server.
-          assert.ok(indexOf(b, is('kubeadm', 'join'), 'kubeadm join') < indexOf(b, is('nft', '-f'), 'nft -f'));
+          assert.ok(indexOf(b, is('kubeadm', 'join'), 'kubeadm join') < indexOf(b, is('nft', '-f', '/etc/native6/api-bootstrap.nft'), 'nft -f the translation'));
           assert.match(b.file('/etc/native6/api-bootstrap.nft') ?? '', natTo(address));
           assertHandedOver(b);
         } else {
-          assert.deepEqual(callsOf(b, 'nft').map(show), [], 'a worker loads no DNAT');
+          assert.deepEqual(callsOf(b, 'nft').map(show), ['nft -f /etc/native6/host-firewall.nft'], 'a worker loads its firewall and no DNAT');
           assert.deepEqual(exits(b, HANDOVER_UNIT), []);
           assert.doesNotMatch(b.ruleset, /n6-api-bootstrap/);
         }
@@ -361,7 +375,7 @@ describe('the Equinix Metal bootstrap, run (dfw)', () => {
         assert.equal(join.controlPlane?.localAPIEndpoint.advertiseAddress, publicV6(m).address);
         assert.match(b.journal, /the cluster answers on \[[0-9a-f:]+\]:443: this machine joins it as a control plane/);
         assert.equal(b.state('bootstrap-at-init.nft'), undefined);
-        assert.ok(indexOf(b, is('kubeadm', 'join'), 'kubeadm join') < indexOf(b, is('nft', '-f'), 'nft -f'), 'no translation before the join');
+        assert.ok(indexOf(b, is('kubeadm', 'join'), 'kubeadm join') < indexOf(b, is('nft', '-f', '/etc/native6/api-bootstrap.nft'), 'nft -f the translation'), 'no translation before the join');
         assert.equal(b.file('/etc/kubernetes/pki/ca.key'), undefined, 'the CA key is not installed for a join');
         assertHandedOver(b);
       },
@@ -380,13 +394,15 @@ describe('the Equinix Metal bootstrap, run (dfw)', () => {
           for (const r of [again, never]) {
             assert.ok(skipped(r, BOOT_UNIT), explain(r));
             assert.deepEqual([...callsOf(r, 'kubeadm'), ...callsOf(r, 'apt-get')], []);
-            // The kernel forgot the routes to the BGP peers: made again at every boot (P2).
+            // The kernel forgot the routes to the BGP peers and the firewall: made again at every boot (P2, M10).
             assert.deepEqual(exits(r, ROUTES_UNIT), [0]);
+            assert.deepEqual(exits(r, FIREWALL_UNIT), [0]);
+            assertFirewall(r, m);
             const gw = publicV6(m).gateway;
             assert.deepEqual(callsOf(r, 'ip').map(show), m.bgp_neighbors[0]!.peer_ips.map((p) => `ip -6 route replace ${p}/128 via ${gw}`));
           }
           if (!controlPlane) {
-            assert.deepEqual([...callsOf(again, 'nft'), ...callsOf(never, 'nft')], []);
+            assert.deepEqual([...callsOf(again, 'nft'), ...callsOf(never, 'nft')].map(show), ['nft -f /etc/native6/host-firewall.nft', 'nft -f /etc/native6/host-firewall.nft'], 'its firewall, and no translation');
             return;
           }
           assertHandedOver(again);

@@ -16,6 +16,7 @@ import {
   BOOT_STATUS,
   BOOT_UNIT,
   CA_KEY,
+  FIREWALL_UNIT,
   HANDOVER_SCRIPT,
   HANDOVER_UNIT,
   KUBEADM_INIT_CONFIG,
@@ -107,7 +108,7 @@ describe('the Equinix Metal boot script (dfw)', () => {
     it(`${machine.name}: a unit that runs the bootstrap at every boot until done, started by cloud-init, not waited for${machine.role === 'control-plane' ? '; the API handover at every boot' : ''}`, () => {
       const config = configOf(machine.name);
       const controlPlane = machine.role === 'control-plane';
-      const units = [BOOT_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT] : [])];
+      const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT] : [])];
       assert.deepEqual(config.runcmd, [['sysctl', '--system'], ['modprobe', 'overlay'], ['systemctl', 'daemon-reload'], ['systemctl', 'enable', ...units], ['systemctl', 'start', '--no-block', BOOT_UNIT]]);
       const boot = fileOf(config, `${UNIT_DIR}/${BOOT_UNIT}`)!.content;
       for (const line of [`ConditionPathExists=!${BOOT_DONE}`, 'StartLimitIntervalSec=0', 'Type=oneshot', `ExecStart=${BOOT_SCRIPT}`, 'Restart=on-failure', 'RestartSec=30', 'WantedBy=multi-user.target']) {
