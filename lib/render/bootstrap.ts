@@ -28,7 +28,7 @@ import { formatAddress } from '../net/ipv6.js';
 import type { AddressPlan, Machine } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from './apiBootstrap.js';
-import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type JoinSecrets } from './kubeadm.js';
+import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type JoinSecrets, type KubeadmOptions } from './kubeadm.js';
 import { SHARED_KEY_FILES, type SharedControlPlaneKeys } from '../kube/kubeadmCerts.js';
 import { HOST_FIREWALL_FILE, hostFirewall, PEER_ELEMENTS_PLACEHOLDER } from './hostFirewall.js';
 import { bootUnit, firewallScript, firewallUnit, handoverScript, handoverUnit, routesScript, routesUnit } from './bootUnits.js';
@@ -88,12 +88,28 @@ const isPrivate = (file: string) => file.endsWith('.key');
 /**
  * How the machine learns what the platform numbered: shell lines, run once
  * the prerequisites (curl, jq) are installed, that set `addr` (its IPv6
- * address), `gw` (its IPv6 gateway) and `peers` (BGP peers reached through
- * the gateway, space-separated, empty when they are on the link). They may
- * call `fail "<why>"` and must print no secret.
+ * address), `gw` (its IPv6 gateway) and `peers` (its BGP peers,
+ * space-separated, empty when they are on the link), and may set `routed`
+ * (the peers given a route through the gateway; all of `peers` unless set).
+ * They may call `fail "<why>"` and must print no secret.
  */
 export interface NodeDiscovery {
   readonly lines: readonly string[];
+}
+
+/** What a platform changes in the bootstrap beside discovery. */
+export interface BootOptions {
+  /** kubeadm's options for the init and the join configurations (the lab's: no container runtime). */
+  readonly kubeadm?: { readonly init?: KubeadmOptions; readonly join?: KubeadmOptions };
+  /**
+   * Where containerd, kubeadm, the kubelet and kubectl come from. `apt` (the
+   * default): Kubernetes' package repository, pinned to the spec's version
+   * and held, with containerd, curl, jq and nftables from the distribution.
+   * `image`: the machine's image carries them (an air-gapped machine, a
+   * golden image, the lab): the bootstrap checks they are there, kubeadm at
+   * the spec's version, and installs nothing.
+   */
+  readonly packages?: 'apt' | 'image';
 }
 
 export interface BootFile {
@@ -155,12 +171,14 @@ function node(discovery: NodeDiscovery, configs: readonly string[]): string[] {
   return [
     '# The machine, as the platform numbered it.',
     'addr= gw= peers=',
+    'unset routed',
     ...discovery.lines,
+    'routed=${routed-$peers}',
     '[ -n "$addr" ] && [ "$addr" != null ] || fail "no IPv6 address for this machine"',
     '[ -n "$gw" ] && [ "$gw" != null ] || fail "no IPv6 gateway for this machine"',
     '# Multihop BGP: peers off the link are reached through the gateway, now and at every boot.',
     `: > ${PEER_ROUTES}.new`,
-    'for peer in $peers; do',
+    'for peer in $routed; do',
     `  echo "$peer $gw" >> ${PEER_ROUTES}.new`,
     'done',
     `mv ${PEER_ROUTES}.new ${PEER_ROUTES}`,
@@ -182,8 +200,34 @@ function node(discovery: NodeDiscovery, configs: readonly string[]): string[] {
   ];
 }
 
-/** containerd, then kubelet, kubeadm and kubectl pinned to the spec's version; swap off for good. */
-function runtime(spec: ClusterSpec): string[] {
+/** The programs a stock image lacks, from the distribution: what the rest of the script uses. */
+function prerequisites(packages: 'apt' | 'image'): string[] {
+  if (packages === 'image') {
+    return [
+      '# The machine\'s image brings every program (packages: image): checked, nothing installed.',
+      `for p in ${IMAGE_PROGRAMS.join(' ')}; do`,
+      '  command -v "$p" >/dev/null || fail "the machine\'s image has no $p (packages: image installs nothing)"',
+      'done',
+    ];
+  }
+  return [
+    '# First what the rest uses: a stock image has no jq, nft or containerd (a minimal one no curl or gpg either).',
+    'apt_get update -q',
+    'apt_get install -y -q containerd curl gpg jq nftables',
+  ];
+}
+
+/** What an image must carry for `packages: image`. */
+export const IMAGE_PROGRAMS = ['containerd', 'curl', 'jq', 'nft', 'kubeadm', 'kubelet', 'kubectl'] as const;
+
+/** The Kubernetes packages pinned to the spec's version and held (apt), or the image's kubeadm checked against it. */
+function kubernetesPackages(spec: ClusterSpec, packages: 'apt' | 'image'): string[] {
+  if (packages === 'image') {
+    return [
+      `[ "$(kubeadm version -o short)" = ${spec.kubernetesVersion} ] || fail "the image's kubeadm is $(kubeadm version -o short), the spec asks ${spec.kubernetesVersion}"`,
+      'mkdir -p /etc/containerd',
+    ];
+  }
   const channel = packageChannel(spec.kubernetesVersion);
   const pkgVersion = `${spec.kubernetesVersion.slice(1)}-*`;
   const repo = `https://pkgs.k8s.io/core:/stable:/${channel}/deb/`;
@@ -195,6 +239,13 @@ function runtime(spec: ClusterSpec): string[] {
     'apt_get update -q',
     `apt_get install -y -q kubelet="${pkgVersion}" kubeadm="${pkgVersion}" kubectl="${pkgVersion}"`,
     'apt-mark hold kubelet kubeadm kubectl containerd',
+  ];
+}
+
+/** containerd, then kubelet, kubeadm and kubectl pinned to the spec's version; swap off for good. */
+function runtime(spec: ClusterSpec, packages: 'apt' | 'image'): string[] {
+  return [
+    ...kubernetesPackages(spec, packages),
     '# containerd: systemd cgroups, and the pause image this kubeadm names (containerd 1.7\'s sandbox_image, 2.x\'s pinned sandbox).',
     `pause=$(kubeadm config images list --kubernetes-version ${spec.kubernetesVersion} | grep '/pause:')`,
     '[ -n "$pause" ] || fail "kubeadm names no pause image"',
@@ -267,7 +318,7 @@ function kubeadmSteps(machine: Machine, clusterIP: string, shared: boolean): str
   ];
 }
 
-function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, discovery: NodeDiscovery, shared: boolean): string {
+function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, discovery: NodeDiscovery, shared: boolean, packages: 'apt' | 'image'): string {
   const clusterIP = formatAddress(plan.apiServer);
   const controlPlane = machine.role === 'control-plane';
   const configs = [...(isFirst(machine) ? [KUBEADM_INIT_CONFIG] : []), KUBEADM_JOIN_CONFIG, ...(controlPlane ? [API_BOOTSTRAP_FILE] : [])];
@@ -278,12 +329,10 @@ function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, disc
   ];
   return [
     ...prelude(machine),
-    '# First what the rest uses: a stock image has no jq, nft or containerd (a minimal one no curl or gpg either).',
-    'apt_get update -q',
-    'apt_get install -y -q containerd curl gpg jq nftables',
+    ...prerequisites(packages),
     '',
     ...node(discovery, configs),
-    ...runtime(spec),
+    ...runtime(spec, packages),
     ...kubeadmSteps(machine, clusterIP, shared),
     '',
     '# In the cluster: what holds the bootstrap token, the certificate key (and the CA key) is not kept.',
@@ -300,7 +349,7 @@ function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, disc
  * The bootstrap of one machine: its files (secrets in files readable by
  * root only; the whole is itself a secret) and the commands that start it.
  */
-export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Machine, secrets: BootSecrets, discovery: NodeDiscovery): Bootstrap {
+export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Machine, secrets: BootSecrets, discovery: NodeDiscovery, options: BootOptions = {}): Bootstrap {
   const first = isFirst(machine);
   const controlPlane = machine.role === 'control-plane';
   const clusterIP = formatAddress(plan.apiServer);
@@ -308,13 +357,13 @@ export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Mac
   const files: BootFile[] = [
     { path: '/etc/sysctl.d/90-native6.conf', mode: '0644', content: 'net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.default.forwarding = 1\n' },
     { path: '/etc/modules-load.d/native6.conf', mode: '0644', content: 'overlay\n' },
-    ...(first ? [{ path: KUBEADM_INIT_CONFIG, mode: '0600' as const, content: kubeadmInit(spec, plan, address, secrets) }] : []),
+    ...(first ? [{ path: KUBEADM_INIT_CONFIG, mode: '0600' as const, content: kubeadmInit(spec, plan, address, secrets, options.kubeadm?.init) }] : []),
     {
       path: KUBEADM_JOIN_CONFIG,
       mode: '0600',
-      content: kubeadmJoin(plan, address, secrets, { controlPlane, caCertHash: secrets.caCertHash }, { discoveryTimeout: JOIN_DISCOVERY_TIMEOUT }),
+      content: kubeadmJoin(plan, address, secrets, { controlPlane, caCertHash: secrets.caCertHash }, { discoveryTimeout: JOIN_DISCOVERY_TIMEOUT, ...options.kubeadm?.join }),
     },
-    { path: BOOT_SCRIPT, mode: '0700', content: bootScript(spec, plan, machine, discovery, first && secrets.shared !== undefined) },
+    { path: BOOT_SCRIPT, mode: '0700', content: bootScript(spec, plan, machine, discovery, first && secrets.shared !== undefined, options.packages ?? 'apt') },
     { path: `${UNIT_DIR}/${BOOT_UNIT}`, mode: '0644', content: bootUnit(machine) },
     { path: HOST_FIREWALL_FILE, mode: '0644', content: hostFirewall(spec, plan) },
     { path: FIREWALL_SCRIPT, mode: '0700', content: firewallScript() },

@@ -27,7 +27,8 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { formatAddress } from '../../lib/net/ipv6.js';
 import { generateClusterSecrets } from '../../lib/pki/clusterSecrets.js';
-import { METADATA_URL, userData, type DeviceSecrets } from '../../lib/platforms/equinixMetal/cloudInit.js';
+import { cloudConfig, EQUINIX_DISCOVERY, METADATA_URL, userData, type DeviceSecrets } from '../../lib/platforms/equinixMetal/cloudInit.js';
+import type { ClusterSpec } from '../../lib/cluster/cluster.js';
 import {
   BOOT_DONE,
   BOOT_SCRIPT,
@@ -39,8 +40,10 @@ import {
   HANDOVER_UNIT,
   KUBEADM_INIT_CONFIG,
   KUBEADM_JOIN_CONFIG,
+  nodeBootstrap,
   ROUTES_UNIT,
   sharedKeyPath,
+  type BootOptions,
 } from '../../lib/render/bootstrap.js';
 import { dnsServiceIP } from '../../lib/render/kubeadm.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
@@ -102,6 +105,18 @@ function boot<T>(name: string, use: (b: BootRun, m: Metadata) => T | Promise<T>,
   return withBoot(userData(spec, plan, machine, given), { ...base, ...scenario }, (b) => use(b, metadata));
 }
 
+/** Every package the sandbox models: an image built with the programs (packages: image). */
+const ALL_PACKAGES = ['containerd', 'curl', 'gpg', 'jq', 'nftables', 'kubelet', 'kubeadm', 'kubectl'];
+
+/** Boots a bootstrap rendered with options (Equinix Metal's discovery), as cloud-init would. */
+function bootWith<T>(name: string, options: BootOptions, use: (b: BootRun, m: Metadata) => T | Promise<T>, scenario: Partial<BootScenario> = {}, withSpec: ClusterSpec = spec): Promise<T> {
+  const machine = plan.machines.find((m) => m.name === name)!;
+  const metadata = metadataOf(name);
+  const base: BootScenario = { metadata, metadataUrl: METADATA_URL, clusterIP, decoyIP, dnsIP: dnsServiceIP(plan), kubeProxyServesAfter: 15, preinstalled: UBUNTU_24_04, programs: programs() };
+  const userData = cloudConfig(name, nodeBootstrap(withSpec, plan, machine, secrets, EQUINIX_DISCOVERY, options));
+  return withBoot(userData, { ...base, ...scenario }, (b) => use(b, metadata));
+}
+
 const show = (c: Call) => [c.name, ...c.args].join(' ');
 const callsOf = (b: BootRecord, name: string) => b.calls.filter((c) => c.name === name && !(name === 'kubeadm' && c.args[0] === 'config'));
 const indexOf = (b: BootRecord, pred: (c: Call) => boolean, what: string) => {
@@ -119,8 +134,8 @@ const INIT = `kubeadm init --config ${KUBEADM_INIT_CONFIG} --skip-token-print --
 const JOIN = `kubeadm join --config ${KUBEADM_JOIN_CONFIG}`;
 const natTo = (address: string) => new RegExp(`ip6 daddr ${clusterIP} tcp dport 443 dnat to \\[${address}\\]:443`);
 
-/** What every machine's boot must show, whatever its role. */
-function assertBooted(b: BootRun, m: Metadata): void {
+/** What every machine's boot must show, whatever its role (from the package repository, unless its image carries the programs). */
+function assertBooted(b: BootRun, m: Metadata, packages: 'apt' | 'image' = 'apt'): void {
   const missing = b.calls.filter((c) => c.state === 'missing');
   assert.deepEqual(missing.map(show), [], `used before it was installed (exit 127 on a stock image):\n${explain(b)}`);
   assert.equal(b.exitCode, 0, explain(b));
@@ -138,15 +153,17 @@ function assertBooted(b: BootRun, m: Metadata): void {
   assert.equal(b.file(BOOT_DONE), '', 'the stamp that keeps the bootstrap from running again');
   // apt waits for a first boot's locks: the dpkg lock through apt, the lists lock retried.
   for (const c of callsOf(b, 'apt-get')) assert.ok(c.args.join(' ').includes('-o DPkg::Lock::Timeout=600'), `apt-get without the lock timeout: ${show(c)}`);
-  const packages = [...new Set((b.state('packages') ?? '').trim().split('\n'))].sort();
-  assert.deepEqual(packages, ['containerd', 'curl', 'gpg', 'jq', 'kubeadm', 'kubectl', 'kubelet', 'nftables']);
-  assert.ok(callsOf(b, 'apt-mark').some((c) => c.args.join(' ') === 'hold kubelet kubeadm kubectl containerd'));
+  if (packages === 'apt') {
+    const installed = [...new Set((b.state('packages') ?? '').trim().split('\n'))].sort();
+    assert.deepEqual(installed, ['containerd', 'curl', 'gpg', 'jq', 'kubeadm', 'kubectl', 'kubelet', 'nftables']);
+    assert.ok(callsOf(b, 'apt-mark').some((c) => c.args.join(' ') === 'hold kubelet kubeadm kubectl containerd'));
+    assert.match(b.file('/etc/apt/sources.list.d/kubernetes.list') ?? '', /https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.35\/deb\//);
+  }
   // containerd: systemd cgroups, and the pause image the pinned kubeadm names (not containerd's own).
   const containerd = b.file('/etc/containerd/config.toml') ?? '';
   assert.match(containerd, /SystemdCgroup = true/);
   assert.match(containerd, /^ {4}sandbox_image = "registry\.k8s\.io\/pause:3\.10\.1"$/m, containerd);
   assert.ok(indexOf(b, is('kubeadm', 'config', 'images', 'list', '--kubernetes-version', 'v1.35.4'), 'asking kubeadm its pause image') < indexOf(b, is('systemctl', 'restart', 'containerd'), 'containerd restarted'));
-  assert.match(b.file('/etc/apt/sources.list.d/kubernetes.list') ?? '', /https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.35\/deb\//);
   // The node as the provider numbered it: the peers' routes through its gateway.
   const v6 = publicV6(m);
   for (const peer of m.bgp_neighbors[0]!.peer_ips) indexOf(b, is('ip', 'route', 'replace', `${peer}/128`, v6.gateway), `ip -6 route replace ${peer}/128 via ${v6.gateway}`);
@@ -286,6 +303,32 @@ describe('the Equinix Metal bootstrap, run (dfw)', () => {
 
   it('dfw-general-1 on a minimal image (no curl, no gpg): everything it uses, it installs first', () =>
     boot('dfw-general-1', (b, m) => assertBooted(b, m), { preinstalled: MINIMAL }));
+
+  it('dfw-general-1 from an image that carries the programs (packages: image): nothing installed, its kubeadm checked against the spec', () =>
+    bootWith(
+      'dfw-general-1',
+      { packages: 'image' },
+      (b, m) => {
+        assertBooted(b, m, 'image');
+        assert.equal(b.file('/etc/apt/sources.list.d/kubernetes.list'), undefined);
+        assert.deepEqual([...callsOf(b, 'apt-get'), ...callsOf(b, 'apt-mark'), ...callsOf(b, 'gpg')].map(show), [], 'an image boot installs nothing');
+        assert.ok(b.calls.some(is('kubeadm', 'version', '-o', 'short')), explain(b));
+      },
+      { preinstalled: ALL_PACKAGES },
+    ));
+
+  it('dfw-general-1 from an image whose kubeadm is not the spec\'s version: the boot stops before kubeadm runs, and says why', () =>
+    bootWith(
+      'dfw-general-1',
+      { packages: 'image' },
+      (b) => {
+        assert.match(b.file(BOOT_STATUS) ?? '', /^failed: the image's kubeadm is v1\.35\.4, the spec asks v1\.35\.3$/m, explain(b));
+        assert.equal(b.file(BOOT_DONE), undefined);
+        assert.deepEqual(callsOf(b, 'kubeadm').map(show).filter((c) => c !== 'kubeadm version -o short'), [], 'no join tried');
+      },
+      { preinstalled: ALL_PACKAGES },
+      { ...spec, kubernetesVersion: 'v1.35.3' },
+    ));
 
   it('dfw-general-1: a join that fails (the endpoint not answering yet) is reset and tried again until it succeeds', () =>
     boot(

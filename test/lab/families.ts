@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { VerifyReport } from '../../lib/platforms/lab/verify/verify.js';
 
 export const ALL_FAMILIES = [
+  'machine-bootstrap',
   'bgp-sessions',
   'pod-block-routes',
   'service-range-ecmp',

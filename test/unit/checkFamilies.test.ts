@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { CHECK_FAMILIES, familyOf, NO_HOST_ROW, notApplicable } from '../../lib/platforms/lab/verify/checkFamilies.js';
 
 const NAMES: Record<string, string[]> = {
+  'machine-bootstrap': ['boot/lt-cp-1/done', 'boot/lt-w-1/units-enabled', 'boot/lt-cp-2/host-firewall', 'boot/lt-cp-3/api-handover'],
   'bgp-sessions': ['bgp/n6-lt_r1/sessions-established', 'bgp/n6-lt_r2/sessions-established'],
   'pod-block-routes': ['routes/n6-lt_r1/pod-block/lt-cp-1/2001:db8:4200:80::/122', 'routes/n6-lt_r2/pod-block/lt-w-1'],
   'service-range-ecmp': ['routes/n6-lt_r1/services-ecmp'],

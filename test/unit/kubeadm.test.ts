@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { caCertHash } from '../../lib/platforms/lab/kubernetes/controlPlane.js';
+import { caCertHash } from '../../lib/pki/x509.js';
 import { controlPlaneEndpoint, dnsServiceIP, kubeadmInit, kubeadmJoin } from '../../lib/render/kubeadm.js';
 import { loadCluster } from '../../lib/platforms/load.js';
 import { assertGolden } from '../golden.js';

@@ -12,7 +12,8 @@
  * machine installs or reaches (docs/bootstrap.md).
  */
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
-import { nodeBootstrap, type BootSecrets, type NodeDiscovery } from '../../render/bootstrap.js';
+import { nodeBootstrap, type Bootstrap, type BootSecrets, type NodeDiscovery } from '../../render/bootstrap.js';
+import { metadataDiscovery } from '../../render/discovery.js';
 import { toYaml } from '../../yaml/write.js';
 import type { ClusterSpec } from '../../cluster/cluster.js';
 
@@ -20,26 +21,21 @@ export const METADATA_URL = 'https://metadata.platformequinix.com/metadata';
 
 export type DeviceSecrets = BootSecrets;
 
-const PUBLIC_V6 = '[.network.addresses[] | select(.address_family == 6 and .public)][0]';
-
 /** The device as the provider numbered it; the peers (fc00::e, fc00::f) are off the link, reached through the gateway. */
-export const EQUINIX_DISCOVERY: NodeDiscovery = {
-  lines: [
-    `meta=$(curl -fsS --retry 20 --retry-delay 3 --retry-all-errors ${METADATA_URL})`,
-    `addr=$(jq -r '${PUBLIC_V6}.address' <<<"$meta")`,
-    `gw=$(jq -r '${PUBLIC_V6}.gateway' <<<"$meta")`,
-    `peers=$(jq -r '[.bgp_neighbors[] | select(.address_family == 6) | .peer_ips[]] | join(" ")' <<<"$meta")`,
-  ],
-};
+export const EQUINIX_DISCOVERY: NodeDiscovery = metadataDiscovery(METADATA_URL, { routePeers: true });
 
 /**
  * The cloud-config for one machine. Secrets go into files readable by root
  * only; the result is itself a secret (Pulumi keeps it encrypted in state).
  */
 export function userData(spec: ClusterSpec, plan: AddressPlan, machine: Machine, secrets: DeviceSecrets): string {
-  const boot = nodeBootstrap(spec, plan, machine, secrets, EQUINIX_DISCOVERY);
+  return cloudConfig(machine.name, nodeBootstrap(spec, plan, machine, secrets, EQUINIX_DISCOVERY));
+}
+
+/** A bootstrap as cloud-init's user-data: its files by write_files, its start commands by runcmd. */
+export function cloudConfig(hostname: string, boot: Bootstrap): string {
   const config = {
-    hostname: machine.name,
+    hostname,
     write_files: boot.files.map((f) => ({ path: f.path, permissions: f.mode, content: f.content })),
     runcmd: boot.start.map((c) => [...c]),
   };

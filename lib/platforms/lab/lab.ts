@@ -66,10 +66,6 @@ export function createLabContext(repoRoot: string, cluster: LoadedCluster, optio
 }
 
 
-export function bootstrapMarker(ctx: LabContext): string {
-  return join(ctx.paths.root, 'bootstrap-endpoint');
-}
-
 async function commandExists(r: Runner, command: string): Promise<boolean> {
   return (await r.run('sh', ['-c', `command -v ${command}`], { allowFail: true })).code === 0;
 }
@@ -82,7 +78,7 @@ export const NETWORK_PHASES: readonly Phase[] = [
       const host = labHostProblem(ctx.binDir);
       if (host) throw new Error(host);
       const missing: string[] = [];
-      for (const c of ['ip', 'sysctl', 'bird6', 'birdc6', 'vtysh', '/usr/lib/frr/bgpd', '/usr/lib/frr/bfdd', '/usr/lib/frr/zebra', 'ping']) {
+      for (const c of ['ip', 'sysctl', 'nft', 'curl', 'jq', 'bird6', 'birdc6', 'vtysh', '/usr/lib/frr/bgpd', '/usr/lib/frr/bfdd', '/usr/lib/frr/zebra', 'ping']) {
         if (!(await commandExists(ctx.runner, c))) missing.push(c);
       }
       if (missing.length > 0) throw new Error(`missing programs: ${missing.join(', ')}; run npm run setup (it installs frr, bird, iproute2, iputils-ping)`);
@@ -208,7 +204,6 @@ export async function labDown(runner: Runner, repoRoot: string, cluster: string,
   const paths = labPaths(repoRoot, cluster);
   removeCreatedMountpoints(paths.root);
   await releaseMountNsDir(runner);
-  rmSync(join(paths.root, 'bootstrap-endpoint'), { force: true });
   rmSync(join(paths.root, 'metadata.json'), { force: true });
   if (!keepState) {
     rmSync(join(paths.root, 'machines'), { recursive: true, force: true });

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { generateKey, selfSignedCA } from '../../pki/x509.js';
 
 /** Where the routers' configuration, pid files and logs live: readable by the frr user. */
 export const FRR_RUN = '/run/n6-frr';
@@ -60,6 +61,16 @@ export function ensureBgpPasswords(paths: LabPaths, machines: readonly string[])
 export interface ClusterSecrets {
   readonly bootstrapToken: string;
   readonly certificateKey: string;
+  /** The cluster CA, made by the lab (as the stack makes it on Equinix Metal) and given to the first control plane's bootstrap. */
+  readonly caCertPem: string;
+  readonly caKeyPem: string;
+}
+
+function clusterCA(): Pick<ClusterSecrets, 'caCertPem' | 'caKeyPem'> {
+  const key = generateKey();
+  const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000 - 5 * 60_000);
+  const notAfter = new Date(notBefore.getTime() + 10 * 365 * 24 * 3600_000);
+  return { caCertPem: selfSignedCA({ key, commonName: 'kubernetes', notBefore, notAfter }), caKeyPem: key.privateKeyPem };
 }
 
 const TOKEN_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -67,12 +78,13 @@ function tokenPart(n: number): string {
   return [...randomBytes(n)].map((b) => TOKEN_CHARS[b % TOKEN_CHARS.length]).join('');
 }
 
-/** The kubeadm bootstrap token and certificate key of the lab cluster, made once and kept. */
+/** The kubeadm bootstrap token, certificate key and cluster CA of the lab cluster, made once and kept. */
 export function ensureClusterSecrets(paths: LabPaths): ClusterSecrets {
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   const all = existsSync(paths.secrets) ? (JSON.parse(readFileSync(paths.secrets, 'utf8')) as Record<string, unknown>) : { bgpMd5: {} };
-  if (!all.kubeadm) {
-    all.kubeadm = { bootstrapToken: `${tokenPart(6)}.${tokenPart(16)}`, certificateKey: randomBytes(32).toString('hex') };
+  const old = all.kubeadm as Partial<ClusterSecrets> | undefined;
+  if (!old?.bootstrapToken || !old.caCertPem) {
+    all.kubeadm = { bootstrapToken: `${tokenPart(6)}.${tokenPart(16)}`, certificateKey: randomBytes(32).toString('hex'), ...old, ...(old?.caCertPem ? {} : clusterCA()) };
     writeFileSync(paths.secrets, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
   }
   return all.kubeadm as ClusterSecrets;

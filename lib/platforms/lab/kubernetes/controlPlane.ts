@@ -1,13 +1,13 @@
 /**
- * The lab's Kubernetes, for real: `kubeadm init` and `kubeadm join` whole
- * (but for preflight and mark-control-plane) with the configuration the
- * cloud path renders, static pods run by the lab's process kubelet, stacked
+ * The lab's Kubernetes, for real: every machine boots from the bootstrap a
+ * real machine runs (boot.ts: `kubeadm init` or `kubeadm join` whole, from
+ * its boot unit), static pods run by the lab's process kubelet, stacked
  * etcd, and the API endpoint on the `kubernetes` Service's ClusterIP.
  *
  * The order of operations breaks the ClusterIP's chicken-and-egg:
- *   1. the first control plane translates the ClusterIP to its own API
- *      server (apiBootstrapNat), so its own programs reach the API before
- *      anything is routed;
+ *   1. the first control plane's bootstrap translates the ClusterIP to its
+ *      own API server (apiBootstrapNat), so its own programs reach the API
+ *      before anything is routed;
  *   2. Calico's datastore is filled (CRDs, the rendered fabric, the BGP
  *      password Secret) and the first node's networking starts: kube-proxy,
  *      then its BGP agent, which announces the Service range — the other
@@ -16,46 +16,33 @@
  *   3. every other machine joins through that endpoint and starts its
  *      networking in the same order (kube-proxy before its announcement, so
  *      a machine never attracts Service traffic it cannot translate);
- *   4. the first control plane drops its translation (connections made
- *      through it keep theirs): the Service range, announced by every
- *      machine, carries the endpoint
- *      (ECMP to any machine, kube-proxy to any healthy API server).
+ *   4. each control plane's API handover unit drops its translation once
+ *      its own kube-proxy serves the ClusterIP (connections made through it
+ *      keep theirs): the Service range, announced by every machine, carries
+ *      the endpoint (ECMP to any machine, kube-proxy to any healthy API
+ *      server).
  */
 import { spawn } from 'node:child_process';
-import { X509Certificate, createHash } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { waitUntil } from '../../../phases/wait.js';
 import { kubeClient, type KubeClient } from '../../../kube/client.js';
 import { formatAddress } from '../../../net/ipv6.js';
 import { probeFrom } from '../verify/probes.js';
-import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from '../../../render/apiBootstrap.js';
-import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type KubeadmOptions } from '../../../render/kubeadm.js';
+import { API_SERVER_PORT } from '../../../render/kubeadm.js';
 import { pidAlive } from '../provider/daemons.js';
 import type { LabContext, Phase } from '../lab.js';
 import { CODE_ROOT } from '../codeRoot.js';
-import { BGP_SESSIONS_PHASE, bootstrapMarker, sessionEstablished } from '../lab.js';
+import { BGP_SESSIONS_PHASE, sessionEstablished } from '../lab.js';
 import { bgpPasswordSecret, CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT } from '../../../render/calico.js';
 import { calicoCrds, calicoNodeRbac, FIELD_MANAGER } from './calicoInstall.js';
 import { applyObjects, crdsEstablished, type KubeObject } from '../../../kube/objects.js';
 import { calicoConfdDir, confdBinary } from '../../../toolchain/pins.js';
 import { ensureMachineMounts, mountNsFile, runOnMachine } from '../machine/machine.js';
-import { ensureBgpPasswords, ensureClusterSecrets } from '../state.js';
+import { ensureBgpPasswords } from '../state.js';
 import type { MachineNode } from '../topology.js';
-
-/** Phases kubeadm cannot do without a container runtime; the lab does their work itself. */
-const LAB_KUBEADM: KubeadmOptions = { criSocket: 'unix:///run/native6-lab/no-container-runtime.sock', sharedKernel: true };
-/**
- * kubeadm init runs whole on the lab's first control plane, but for: preflight (it asks a container
- * runtime), mark-control-plane (the lab's control planes are not tainted and take pods, so that a small
- * lab runs the demo) and CoreDNS (issue #14 brings the cluster's DNS).
- */
-const LAB_INIT: KubeadmOptions = { ...LAB_KUBEADM, skipPhases: ['preflight', 'mark-control-plane', 'addon/coredns'] };
-/** kubeadm join runs whole, but for preflight and (on control planes) mark-control-plane, as init. */
-const LAB_JOIN = (controlPlane: boolean): KubeadmOptions => ({ ...LAB_KUBEADM, skipPhases: ['preflight', ...(controlPlane ? ['control-plane-join/mark-control-plane'] : [])] });
-/** The machine's systemctl is the lab's shim (programs/sbin/systemctl): kubeadm never reaches the host's systemd. */
-const LAB_SBIN = join(CODE_ROOT, 'lib/platforms/lab/programs/sbin');
+import { bootMachine, bootState, clusterConfigWithoutSecrets, handoverState, KUBECONFIG_USER_CONFIG, LAB_PATH } from './boot.js';
 
 function machineRoot(ctx: LabContext, m: MachineNode): string {
   return join(ctx.paths.machine(m.machine.name), 'root');
@@ -66,7 +53,7 @@ function apiServerAddress(ctx: LabContext): string {
 }
 
 async function kubeadm(ctx: LabContext, m: MachineNode, args: readonly string[], timeoutMs = 120_000) {
-  return runOnMachine(ctx.runner, m.ns, join(ctx.binDir, 'kubeadm'), args, { timeoutMs, env: { ...process.env, PATH: `${LAB_SBIN}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` } });
+  return runOnMachine(ctx.runner, m.ns, join(ctx.binDir, 'kubeadm'), args, { timeoutMs, env: { ...process.env, PATH: LAB_PATH } });
 }
 
 function adminClient(ctx: LabContext, server?: string): KubeClient {
@@ -83,12 +70,6 @@ function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>,
 async function readyz(client: KubeClient): Promise<boolean> {
   const body = await client.request<string>('GET', '/readyz');
   return String(body).trim() === 'ok';
-}
-
-/** sha256 of the CA's SubjectPublicKeyInfo, as kubeadm's --discovery-token-ca-cert-hash wants it. */
-export function caCertHash(pem: string): string {
-  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
-  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
 }
 
 function startKubelet(ctx: LabContext, m: MachineNode): boolean {
@@ -174,7 +155,7 @@ function userKubeconfig(ctx: LabContext, client: string): Promise<string> {
   let p = m.get(client);
   if (!p) {
     const cp1 = ctx.topology.machines[0]!;
-    p = kubeadm(ctx, cp1, ['kubeconfig', 'user', '--client-name', client, '--config', '/etc/kubernetes/kubeadm-init.yaml']).then((r) => r.stdout);
+    p = kubeadm(ctx, cp1, ['kubeconfig', 'user', '--client-name', client, '--config', KUBECONFIG_USER_CONFIG]).then((r) => r.stdout);
     m.set(client, p);
   }
   return p;
@@ -264,13 +245,25 @@ async function nodeNetworking(ctx: LabContext, m: MachineNode): Promise<void> {
 }
 
 /**
- * `kubeadm join` whole on a machine (its configuration written at /etc/kubernetes/kubeadm-join.yaml),
- * after a `kubeadm reset` when a former run left any of `leftovers` (a join stopped half-way).
+ * Boots the machine from its bootstrap (boot.ts) and waits until its boot unit is done: its kubeadm
+ * init or join succeeded. The unit retries by itself; a wait that ends says where it stands and why.
  */
-async function joinWhole(ctx: LabContext, m: MachineNode, leftovers: readonly string[]): Promise<void> {
+async function boot(ctx: LabContext, m: MachineNode): Promise<string> {
   assertKubeletAlive(ctx, m);
-  if (leftovers.some((f) => existsSync(f))) await kubeadm(ctx, m, ['reset', '--force', '--cri-socket', LAB_KUBEADM.criSocket!]);
-  await kubeadm(ctx, m, ['join', '--config', '/etc/kubernetes/kubeadm-join.yaml'], 600_000);
+  const how = await bootMachine(ctx, m);
+  let last = '';
+  try {
+    await waitFor(`${m.machine.name}'s bootstrap (kubeadm ${m === ctx.topology.machines[0] ? 'init' : 'join'})`, 600_000, async () => {
+      assertKubeletAlive(ctx, m);
+      const state = bootState(ctx, m);
+      if (state.status !== last) ctx.log(`${m.machine.name} boot: ${(last = state.status)}`);
+      return state.done;
+    }, ctx.log);
+  } catch (e) {
+    const state = bootState(ctx, m);
+    throw new Error(`${(e as Error).message}\n${m.machine.name}'s boot: ${state.status}\n${state.log}`);
+  }
+  return how;
 }
 
 /** An error no retry can fix. */
@@ -290,7 +283,7 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
     name: 'machine mounts',
     async run(ctx) {
       for (const m of ctx.topology.machines) await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
-      return `private /etc/kubernetes, /var/lib/etcd, /run ... on ${ctx.topology.machines.length} machines`;
+      return `a disk (/etc, /usr/local, /var over the host's), private /etc/kubernetes, /var/lib/etcd, /run ... on ${ctx.topology.machines.length} machines`;
     },
   },
   {
@@ -305,32 +298,13 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
     name: 'first control plane',
     async run(ctx) {
       const cp1 = ctx.topology.machines[0]!;
-      const secrets = ensureClusterSecrets(ctx.paths);
-      const root = machineRoot(ctx, cp1);
-      const config = kubeadmInit(ctx.cluster.spec, ctx.cluster.plan, { name: cp1.machine.name, address: cp1.address }, secrets, LAB_INIT);
-      writeSecretFile(join(root, 'etc/kubernetes/kubeadm-init.yaml'), config);
-      const done = join(root, 'etc/kubernetes/.native6-init-done');
-      if (!existsSync(done)) {
-        // The bootstrap endpoint: the first control plane translates the ClusterIP to its own API server
-        // (kubeadm's own API calls go through admin.conf, which names the ClusterIP).
-        writeFileSync(bootstrapMarker(ctx), `${cp1.machine.name}\n`);
-        await ctx.runner.run('nft', ['-f', '-'], { ns: cp1.ns, input: apiBootstrapNat(apiServerAddress(ctx), cp1.address) });
-        if (existsSync(join(root, 'etc/kubernetes/manifests/kube-apiserver.yaml'))) {
-          // A former run stopped half-way: start again from nothing, as the bootstrap does.
-          await kubeadm(ctx, cp1, ['reset', '--force', '--cri-socket', LAB_KUBEADM.criSocket!]);
-        }
-        assertKubeletAlive(ctx, cp1);
-        // kubeadm init whole: certificates, kubeconfigs, static pods (run by the lab's kubelet), the wait
-        // for them (the kubelet's /healthz, each component's health), the configuration and certificate
-        // uploads, the bootstrap token, kube-proxy's addon.
-        await kubeadm(ctx, cp1, ['init', '--config', '/etc/kubernetes/kubeadm-init.yaml', '--upload-certs', '--skip-token-print', '--skip-certificate-key-print'], 600_000);
-        writeFileSync(done, new Date().toISOString());
-      }
+      const how = await boot(ctx, cp1);
+      writeSecretFile(join(machineRoot(ctx, cp1), KUBECONFIG_USER_CONFIG), clusterConfigWithoutSecrets(ctx, cp1));
       await waitFor('the first API server answering /readyz', 180_000, async () => {
         assertKubeletAlive(ctx, cp1);
         return readyz(adminClient(ctx, `https://[${cp1.address}]:${API_SERVER_PORT}`));
       }, ctx.log);
-      return `${cp1.machine.name}: etcd, kube-apiserver on [${cp1.address}]:${API_SERVER_PORT}, controller-manager, scheduler; endpoint ${apiServerAddress(ctx)} held by ${cp1.machine.name}`;
+      return `${cp1.machine.name} (${how}): etcd, kube-apiserver on [${cp1.address}]:${API_SERVER_PORT}, controller-manager, scheduler; endpoint ${apiServerAddress(ctx)} held by ${cp1.machine.name}`;
     },
   },
   {
@@ -354,44 +328,29 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
   {
     name: 'control planes join',
     async run(ctx) {
-      const [cp1, ...rest] = ctx.topology.machines.filter((m) => m.machine.role === 'control-plane');
-      const secrets = ensureClusterSecrets(ctx.paths);
-      const hash = caCertHash(readFileSync(join(machineRoot(ctx, cp1!), 'etc/kubernetes/pki/ca.crt'), 'utf8'));
-      const joined: string[] = [];
+      const rest = ctx.topology.machines.filter((m) => m.machine.role === 'control-plane').slice(1);
+      const booted: string[] = [];
       for (const m of rest) {
-        const root = machineRoot(ctx, m);
-        const config = kubeadmJoin(ctx.cluster.plan, { name: m.machine.name, address: m.address }, secrets, { controlPlane: true, caCertHash: hash }, LAB_JOIN(true));
-        writeSecretFile(join(root, 'etc/kubernetes/kubeadm-join.yaml'), config);
-        if (existsSync(join(root, 'etc/kubernetes/manifests/etcd.yaml'))) continue;
-        await joinWhole(ctx, m, [join(root, 'etc/kubernetes/manifests/kube-apiserver.yaml'), join(root, 'etc/kubernetes/kubelet.conf')]);
+        booted.push(`${m.machine.name} (${await boot(ctx, m)})`);
         await nodeNetworking(ctx, m);
-        joined.push(m.machine.name);
       }
       for (const m of rest) {
         await waitFor(`${m.machine.name}'s API server answering /readyz`, 180_000, () => readyz(adminClient(ctx, `https://[${m.address}]:${API_SERVER_PORT}`)), ctx.log);
       }
-      return joined.length ? `joined ${joined.join(', ')} (stacked etcd)` : 'all joined';
+      return booted.length ? `${booted.join(', ')}: joined (stacked etcd)` : 'no other control plane';
     },
   },
   {
     name: 'workers join',
     async run(ctx) {
-      const cp1 = ctx.topology.machines[0]!;
-      const secrets = ensureClusterSecrets(ctx.paths);
-      const hash = caCertHash(readFileSync(join(machineRoot(ctx, cp1), 'etc/kubernetes/pki/ca.crt'), 'utf8'));
-      const joined: string[] = [];
+      const booted: string[] = [];
       for (const m of ctx.topology.machines.filter((x) => x.machine.role === 'worker')) {
-        const root = machineRoot(ctx, m);
-        const config = kubeadmJoin(ctx.cluster.plan, { name: m.machine.name, address: m.address }, secrets, { controlPlane: false, caCertHash: hash }, LAB_JOIN(false));
-        writeSecretFile(join(root, 'etc/kubernetes/kubeadm-join.yaml'), config);
-        if (existsSync(join(root, 'etc/kubernetes/kubelet.conf'))) continue;
         // kubeadm discovers the cluster with the bootstrap token and writes the kubelet's bootstrap kubeconfig;
         // the lab's kubelet then does the TLS bootstrap (a CSR the controller manager approves), which kubeadm waits for.
-        await joinWhole(ctx, m, [join(root, 'etc/kubernetes/bootstrap-kubelet.conf')]);
+        booted.push(`${m.machine.name} (${await boot(ctx, m)})`);
         await nodeNetworking(ctx, m);
-        joined.push(m.machine.name);
       }
-      return joined.length ? `joined ${joined.join(', ')} (bootstrap token, kubelet CSR approved)` : 'all joined';
+      return booted.length ? `${booted.join(', ')}: joined (bootstrap token, kubelet CSR approved)` : 'no worker';
     },
   },
   {
@@ -406,13 +365,15 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
   {
     name: 'API endpoint handover',
     async run(ctx) {
-      const cp1 = ctx.topology.machines[0]!;
-      if (existsSync(bootstrapMarker(ctx))) {
-        rmSync(bootstrapMarker(ctx));
-        await ctx.runner.run('nft', ['delete', 'table', 'ip6', API_BOOTSTRAP_TABLE], { ns: cp1.ns, allowFail: true });
-      }
+      // Each control plane's handover unit drops its translation once its own kube-proxy serves the ClusterIP.
+      const controlPlanes = ctx.topology.machines.filter((m) => m.machine.role === 'control-plane');
+      await waitFor('every control plane\'s API handover', 120_000, async () => {
+        const states = controlPlanes.map((m) => `${m.machine.name}: ${handoverState(ctx, m)}`);
+        ctx.log(`handover: ${states.join('; ')}`);
+        return controlPlanes.every((m) => handoverState(ctx, m) === 'handed over');
+      }, ctx.log);
       await waitFor('the API server through its ClusterIP (ECMP, kube-proxy)', 60_000, () => readyz(adminClient(ctx)), ctx.log);
-      return `${apiServerAddress(ctx)}:443 now reached through the Service range from every machine`;
+      return `${apiServerAddress(ctx)}:443 now reached through the Service range from every machine (${controlPlanes.length} control planes handed over)`;
     },
   },
   {

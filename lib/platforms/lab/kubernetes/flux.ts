@@ -36,6 +36,7 @@ import { readSyncObjects } from '../../../render/read.js';
 import { FLUX_CONTROLLERS, fluxBinary } from '../../../toolchain/pins.js';
 import { FIELD_MANAGER } from './calicoInstall.js';
 import { setProcess } from './controlPlane.js';
+import { KUBECONFIG_USER_CONFIG } from './boot.js';
 import { ensureLabGitServer, pushToLabGitServer } from '../provider/gitServer.js';
 import type { LabContext, Phase } from '../lab.js';
 import { runOnMachine } from '../machine/machine.js';
@@ -78,7 +79,7 @@ async function controllerKubeconfig(ctx: LabContext, m: MachineNode, name: FluxC
   const file = join(fluxDir(ctx, m), `${name}.kubeconfig`);
   if (existsSync(file)) return file;
   const cp1 = ctx.topology.machines[0]!;
-  const res = await runOnMachine(ctx.runner, cp1.ns, join(ctx.binDir, 'kubeadm'), ['kubeconfig', 'user', '--client-name', `system:serviceaccount:${FLUX_NAMESPACE}:${name}`, '--config', '/etc/kubernetes/kubeadm-init.yaml'], { timeoutMs: 60_000 });
+  const res = await runOnMachine(ctx.runner, cp1.ns, join(ctx.binDir, 'kubeadm'), ['kubeconfig', 'user', '--client-name', `system:serviceaccount:${FLUX_NAMESPACE}:${name}`, '--config', KUBECONFIG_USER_CONFIG], { timeoutMs: 60_000 });
   mkdirSync(fluxDir(ctx, m), { recursive: true, mode: 0o700 });
   writeFileSync(file, res.stdout, { mode: 0o600 });
   return file;

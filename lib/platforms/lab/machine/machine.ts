@@ -1,10 +1,14 @@
 /**
  * A lab machine's private file system view: a persistent mount namespace
- * (bound at /run/n6-mnt/<ns>) in which the node's own folders are bound
- * over /etc/kubernetes, /var/lib/etcd, /var/lib/kubelet, the CNI and Calico
- * folders, and a private tmpfs is mounted on /run (so lock files such as
- * the xtables lock are the machine's own). Commands run "on" the machine
- * with nsenter into its network and mount namespaces.
+ * (bound at /run/n6-mnt/<ns>) in which /etc, /usr/local and /var are
+ * overlays of the host's (the machine's image) whose upper layers are the
+ * machine's disk (DISK_DIRS: what its bootstrap writes stays there, across
+ * its reboots, and never reaches the host); the node's own folders are
+ * bound over /etc/kubernetes, /var/lib/etcd, /var/lib/kubelet, the CNI and
+ * Calico folders (where the lab reads them); and a private tmpfs is
+ * mounted on /run (so lock files such as the xtables lock are the
+ * machine's own). Commands run "on" the machine with nsenter into its
+ * network and mount namespaces.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +18,16 @@ export const MOUNT_NS_DIR = '/run/n6-mnt';
 
 /** Folders each machine has of its own. */
 export const MACHINE_DIRS = ['/etc/kubernetes', '/var/lib/etcd', '/var/lib/kubelet', '/etc/cni/net.d', '/var/lib/cni', '/etc/calico', '/var/lib/calico'] as const;
+
+/** The folders whose writes land on the machine's disk (overlays of the host's). */
+export const DISK_DIRS = ['/etc', '/usr/local', '/var'] as const;
+
+/** Where a file of the machine's disk (under one of DISK_DIRS) is, seen from the host: `root` is the machine's root folder. */
+export function diskPath(root: string, path: string): string {
+  const dir = DISK_DIRS.find((d) => path === d || path.startsWith(`${d}/`));
+  if (!dir) throw new Error(`${path} is not on a lab machine's disk (${DISK_DIRS.join(', ')})`);
+  return join(root, '..', 'disk', dir.slice(1).replace('/', '-'), path.slice(dir.length));
+}
 
 export function mountNsFile(ns: string): string {
   return join(MOUNT_NS_DIR, ns);
@@ -66,15 +80,28 @@ export async function ensureMachineMounts(r: Runner, ns: string, root: string, s
     writeFileSync(file, '');
     await r.run('unshare', [`--mount=${file}`, '--propagation', 'private', 'true']);
   }
+  // The disk first: the folders bound below are made on it, not on the host.
+  for (const dir of DISK_DIRS) {
+    const upper = diskPath(root, dir);
+    const work = join(upper, '..', `.work-${dir.slice(1).replace('/', '-')}`);
+    mkdirSync(upper, { recursive: true });
+    mkdirSync(work, { recursive: true });
+    if (!(await isMountpoint(r, ns, dir))) {
+      await runOnMachine(r, ns, 'mount', ['-t', 'overlay', `n6-disk-${ns}`, '-o', `lowerdir=${dir},upperdir=${upper},workdir=${work}`, dir]);
+    }
+  }
   const created: string[] = [];
   for (const dir of MACHINE_DIRS) {
-    if (!existsSync(dir)) {
+    if (!DISK_DIRS.some((d) => dir.startsWith(`${d}/`)) && !existsSync(dir)) {
       mkdirSync(dir, { recursive: true });
       created.push(dir);
     }
     const own = join(root, dir);
     mkdirSync(own, { recursive: true });
-    if (!(await isMountpoint(r, ns, dir))) await runOnMachine(r, ns, 'mount', ['--bind', own, dir]);
+    if (!(await isMountpoint(r, ns, dir))) {
+      await runOnMachine(r, ns, 'mkdir', ['-p', dir]);
+      await runOnMachine(r, ns, 'mount', ['--bind', own, dir]);
+    }
   }
   if (created.length > 0) {
     mkdirSync(stateRoot, { recursive: true });

@@ -18,6 +18,11 @@ export interface CheckFamily {
 }
 
 export const CHECK_FAMILIES = [
+  {
+    id: 'machine-bootstrap',
+    proves: "every machine booted from the bootstrap a real machine runs: its boot unit done, its units enabled, its own firewall loaded; every control plane's API handover done",
+    names: /^boot\/[^/]+\/(done|units-enabled|host-firewall|api-handover)$/,
+  },
   { id: 'bgp-sessions', proves: 'each router has a BGP session Established with every machine', names: /^bgp\/[^/]+\/sessions-established$/ },
   { id: 'pod-block-routes', proves: "every machine's pod blocks on both routers, via that machine", names: /^routes\/[^/]+\/pod-block\// },
   { id: 'service-range-ecmp', proves: 'the Service range on both routers via every machine (ECMP)', names: /^routes\/[^/]+\/services-ecmp$/ },

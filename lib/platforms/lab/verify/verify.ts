@@ -16,6 +16,7 @@ import { bgpPeers } from '../../../render/calico.js';
 import { FLUX_NAMESPACE } from '../../../render/flux.js';
 import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../../flux/status.js';
 import type { Device } from '../../../cluster/devices.js';
+import { verifyBoot } from './boot.js';
 import { CHECK_FAMILIES, familyOf, notApplicable, type FamilyId, type LabShape } from './checkFamilies.js';
 import { type Check, type CheckFn, type Families } from './check.js';
 import { adminConf, findRoute, kernelRoutes, labAdminClient, nextHops, ping, probeFrom } from './probes.js';
@@ -106,6 +107,7 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
     check(`routes/${m.machine.name}/downward-default`, 'default route from BGP', dflt && dflt.protocol === 'bird' ? 'default route from BGP' : dflt ? `default route (${dflt.protocol ?? 'static'})` : 'none');
     check(`ping/internet->${m.machine.name}`, 'reply', (await ping(r, t.internet.ns, t.internet.client, m.address)) ? 'reply' : 'no reply');
   }
+  await verifyBoot(ctx, check);
   if (existsSync(adminConf(ctx))) await verifyKubernetes(ctx, check, families);
   if (applies('flux')) await verifyFlux(ctx, check);
   // A family that applies and produced no check fails: a proof that silently stops being made is caught here.
