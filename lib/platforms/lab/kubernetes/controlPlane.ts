@@ -331,13 +331,13 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
       const rest = ctx.topology.machines.filter((m) => m.machine.role === 'control-plane').slice(1);
       const booted: string[] = [];
       for (const m of rest) {
-        booted.push(`${m.machine.name} (${await boot(ctx, m)})`);
+        if ((await boot(ctx, m)) !== 'done') booted.push(m.machine.name);
         await nodeNetworking(ctx, m);
       }
       for (const m of rest) {
         await waitFor(`${m.machine.name}'s API server answering /readyz`, 180_000, () => readyz(adminClient(ctx, `https://[${m.address}]:${API_SERVER_PORT}`)), ctx.log);
       }
-      return booted.length ? `${booted.join(', ')}: joined (stacked etcd)` : 'no other control plane';
+      return booted.length ? `joined ${booted.join(', ')} from their bootstrap (stacked etcd)` : 'all joined';
     },
   },
   {
@@ -347,10 +347,10 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
       for (const m of ctx.topology.machines.filter((x) => x.machine.role === 'worker')) {
         // kubeadm discovers the cluster with the bootstrap token and writes the kubelet's bootstrap kubeconfig;
         // the lab's kubelet then does the TLS bootstrap (a CSR the controller manager approves), which kubeadm waits for.
-        booted.push(`${m.machine.name} (${await boot(ctx, m)})`);
+        if ((await boot(ctx, m)) !== 'done') booted.push(m.machine.name);
         await nodeNetworking(ctx, m);
       }
-      return booted.length ? `${booted.join(', ')}: joined (bootstrap token, kubelet CSR approved)` : 'no worker';
+      return booted.length ? `joined ${booted.join(', ')} from their bootstrap (bootstrap token, kubelet CSR approved)` : 'all joined';
     },
   },
   {
