@@ -1,5 +1,5 @@
 /**
- * npm run lab [-- up|verify|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]
+ * npm run lab [-- up|verify|reboot|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]
  *
  *   up (default)  build the lab from the spec (platform: lab): provider routers,
  *                 internet, machines, BGP, Kubernetes, Calico; then Flux, which
@@ -7,6 +7,9 @@
  *                 repository's HEAD pushed there); idempotent
  *   verify        check what is up; writes a JSON report, prints its path last;
  *                 exits 1 if any check fails
+ *   reboot        switch every machine off at once (every process killed, its
+ *                 kernel state lost, its disk kept) and on again, as a power
+ *                 cut does; wait until the lab is back by itself (then verify)
  *   down          remove every namespace and process the lab made
  *   phases        list the phases of `up` and their groups
  *   phase <name>… run those phases (or groups) on a running lab, e.g. `phase flux`
@@ -22,6 +25,7 @@ import { PhaseError, PhaseSelectionError, phaseSlug, progressLine, selectPhases,
 import { CODE_ROOT } from '../lib/platforms/lab/codeRoot.js';
 import { createLabContext, labDown, runLabPhases } from '../lib/platforms/lab/lab.js';
 import { labVerify } from '../lib/platforms/lab/verify/verify.js';
+import { restartAll } from '../lib/platforms/lab/machine/power.js';
 import { LAB_PHASE_GROUPS, LAB_PHASES } from '../lib/platforms/lab/phases.js';
 import { createRunner } from '../lib/exec/run.js';
 import { LAB } from '../lib/platforms/lab/rules.js';
@@ -31,8 +35,8 @@ import { loadSpecFile } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/cluster/problems.js';
 import { parseCommandLine, repoRoot } from './common.js';
 
-const USAGE = 'usage: npm run lab [-- up|verify|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]';
-const COMMANDS = ['up', 'verify', 'down', 'phases', 'phase'];
+const USAGE = 'usage: npm run lab [-- up|verify|reboot|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]';
+const COMMANDS = ['up', 'verify', 'reboot', 'down', 'phases', 'phase'];
 
 function usage(problem: string): never {
   console.error(`lab: ${problem}\n${USAGE}`);
@@ -102,6 +106,12 @@ if (command === 'down') {
 }
 
 const ctx = createLabContext(root, cluster, { verbose: flags.verbose });
+
+if (command === 'reboot') {
+  const figures = await restartAll(ctx);
+  console.log(`lab reboot: ${ctx.topology.machines.length} machines switched off at once (${figures.killed} processes killed) and on; back by itself in ${(figures.backMs / 1000).toFixed(1)} s (every BGP session, every kubelet, the API through its ClusterIP). Check it: npm run lab -- verify`);
+  process.exit(0);
+}
 
 if (command === 'verify') {
   const { report, path } = await labVerify(ctx);

@@ -53,7 +53,8 @@ export function labBootOptions(m: MachineNode): BootOptions {
   };
 }
 
-function machineRoot(ctx: LabContext, m: MachineNode): string {
+/** The machine's root folder on the host (its disk beside it). */
+export function machineRoot(ctx: LabContext, m: MachineNode): string {
   return join(ctx.paths.machine(m.machine.name), 'root');
 }
 

@@ -72,7 +72,8 @@ async function readyz(client: KubeClient): Promise<boolean> {
   return String(body).trim() === 'ok';
 }
 
-function startKubelet(ctx: LabContext, m: MachineNode): boolean {
+/** Starts the machine's kubelet (the lab's), unless it runs; true when started. */
+export function startKubelet(ctx: LabContext, m: MachineNode): boolean {
   const dir = ctx.paths.machine(m.machine.name);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const pidFile = join(dir, 'kubelet.pid');

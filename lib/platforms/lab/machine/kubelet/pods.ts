@@ -166,6 +166,9 @@ export class PodRuntime {
     try {
       await this.run('ip', ['netns', 'add', r.netns]);
       await this.run('ip', ['netns', 'exec', r.netns, 'ip', 'link', 'set', 'lo', 'up']);
+      // Each start is a new sandbox: what a former one of this pod left (its address, when the kubelet
+      // or the whole machine restarted) is released first, as the kubelet's StopPodSandbox does.
+      await this.cni('DEL', p, r.netns);
       r.ip = await this.cni('ADD', p, r.netns);
       this.o.log(`pod ${r.key}: network namespace ${r.netns}, ${r.ip}`);
       this.spawnProgram(r, p);

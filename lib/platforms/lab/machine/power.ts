@@ -1,0 +1,119 @@
+/**
+ * A lab machine switched off and on again, as a power cut does to a real
+ * machine. Off: every process of the machine is killed (SIGKILL, no
+ * shutdown), its kernel state is gone (links, addresses, routes, nftables,
+ * conntrack; its /run), its disk stays. On: it comes up as a real machine does and nothing more: the
+ * provider's network (the addresses and static default that Equinix Metal's
+ * image configures at every boot), then its init system: the kubelet and the
+ * units the bootstrap enabled (multi-user.target.wants), the host firewall
+ * first. Whatever comes back after that comes back by itself.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { FIREWALL_UNIT, ROUTES_UNIT, UNIT_DIR } from '../../../render/bootstrap.js';
+import { LAB_PATH, machineRoot } from '../kubernetes/boot.js';
+import { startKubelet } from '../kubernetes/controlPlane.js';
+import { establishedSessions, type LabContext } from '../lab.js';
+import { waitFor } from '../../../phases/wait.js';
+import { labAdminClient } from '../verify/probes.js';
+import { buildMachines } from '../provider/network.js';
+import type { MachineNode } from '../topology.js';
+import { diskPath, ensureMachineMounts, mountNamespacePids, runOnMachine } from './machine.js';
+import { namespacePids } from './netns.js';
+import { processAlive, signal } from './process.js';
+
+/**
+ * Kills every process of the machine at once and drops what its kernel held:
+ * its memory (/run, where the pods' network namespaces are bound) and its
+ * network state (every link but the loopback, and so the routers' ends of
+ * its links; its routes, addresses, nftables and conntrack). The network
+ * namespace itself stays (other machines' mount namespaces hold references
+ * to it, so the kernel would not free it), emptied; the disk stays.
+ */
+export async function powerOff(ctx: LabContext, m: MachineNode): Promise<number> {
+  const r = ctx.runner;
+  const pids = [...new Set([...mountNamespacePids(m.ns), ...(await namespacePids(r, m.ns))])];
+  for (const pid of pids) signal(pid, 'SIGKILL');
+  for (let i = 0; i < 50 && pids.some(processAlive); i++) await new Promise((res) => setTimeout(res, 100));
+  await runOnMachine(r, m.ns, 'umount', ['-l', '/run'], { allowFail: true });
+  const links = JSON.parse((await r.run('ip', ['-j', 'link', 'show'], { ns: m.ns })).stdout || '[]') as Array<{ ifname: string }>;
+  for (const link of links) if (link.ifname !== 'lo') await r.run('ip', ['link', 'del', 'dev', link.ifname], { ns: m.ns, allowFail: true });
+  await r.run('ip', ['-6', 'route', 'flush', 'table', 'main'], { ns: m.ns, allowFail: true });
+  await r.run('ip', ['-6', 'addr', 'flush', 'dev', 'lo', 'scope', 'global'], { ns: m.ns, allowFail: true });
+  await r.run('nft', ['flush', 'ruleset'], { ns: m.ns });
+  await r.run('conntrack', ['-F'], { ns: m.ns, allowFail: true });
+  return pids.length;
+}
+
+/** What systemd starts before the kubelet: the host firewall (before the network), the peers' routes. */
+const FIRST = [FIREWALL_UNIT, ROUTES_UNIT];
+
+/**
+ * Switches the machine on: its network, its disk, then its init system as
+ * systemd runs it: the sysctls (systemd-sysctl), the host firewall and the
+ * peers' routes (waited for), the kubelet, the other enabled units (not
+ * waited for). Returns the units started, in order.
+ */
+export async function powerOn(ctx: LabContext, m: MachineNode): Promise<string[]> {
+  await buildMachines(ctx.runner, { ...ctx.topology, machines: [m] });
+  const root = machineRoot(ctx, m);
+  await ensureMachineMounts(ctx.runner, m.ns, root, ctx.paths.root);
+  const env = { ...process.env, PATH: LAB_PATH };
+  await runOnMachine(ctx.runner, m.ns, 'sysctl', ['--system'], { env });
+  const wants = diskPath(root, `${UNIT_DIR}/multi-user.target.wants`);
+  const enabled = existsSync(wants) ? readdirSync(wants) : [];
+  const first = FIRST.filter((u) => enabled.includes(u));
+  const rest = enabled.filter((u) => !FIRST.includes(u)).sort();
+  for (const unit of first) await runOnMachine(ctx.runner, m.ns, 'systemctl', ['start', unit], { env, timeoutMs: 60_000 });
+  startKubelet(ctx, m);
+  for (const unit of rest) await runOnMachine(ctx.runner, m.ns, 'systemctl', ['start', '--no-block', unit], { env });
+  return [...first, ...rest];
+}
+
+export interface RestartFigures {
+  /** Processes killed. */
+  readonly killed: number;
+  /** From the power coming back until every check of `back` held. */
+  readonly backMs: number;
+  readonly units: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * Every machine of the lab switched off at once, then on: nothing else is
+ * done. Waits (up to `timeoutMs`) until the cluster is back by itself: both
+ * routers have every machine's session, every node's kubelet renewed its
+ * Lease since the power came back and the Node is Ready, and the API
+ * answers through its ClusterIP from the host; `look` says what is still
+ * missing, in the error when it never comes.
+ */
+export async function restartAll(ctx: LabContext, timeoutMs = 600_000): Promise<RestartFigures> {
+  let killed = 0;
+  for (const m of ctx.topology.machines) killed += await powerOff(ctx, m);
+  const on = Date.now();
+  const units: Record<string, readonly string[]> = {};
+  for (const m of ctx.topology.machines) units[m.machine.name] = await powerOn(ctx, m);
+  await waitFor('the lab back after every machine was restarted at once', () => back(ctx, on), { timeoutMs, intervalMs: 2000, log: ctx.log });
+  return { killed, backMs: Date.now() - on, units };
+}
+
+async function back(ctx: LabContext, since: number): Promise<string | false> {
+  const missing: string[] = [];
+  const want = ctx.topology.machines.length;
+  for (const router of ctx.topology.routers) {
+    const n = await establishedSessions(ctx.runner, router.ns);
+    if (n !== want) missing.push(`${router.ns}: ${n}/${want} sessions`);
+  }
+  try {
+    const admin = labAdminClient(ctx);
+    const nodes = await admin.get<{ items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }>('/api/v1/nodes');
+    for (const m of ctx.topology.machines) {
+      const node = nodes.items.find((n) => n.metadata.name === m.machine.name);
+      if (node?.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') missing.push(`${m.machine.name} not Ready`);
+      const lease = await admin.get<{ spec?: { renewTime?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${m.machine.name}`).catch(() => undefined);
+      if (!lease?.spec?.renewTime || Date.parse(lease.spec.renewTime) < since) missing.push(`${m.machine.name}'s kubelet has not renewed its Lease since the restart`);
+    }
+  } catch (e) {
+    missing.push(`the API through its ClusterIP: ${(e as Error).message.split('\n')[0]}`);
+  }
+  ctx.log(`restart: ${missing.length ? `waiting for ${missing.join('; ')}` : 'back'}`);
+  return missing.length === 0 && 'back';
+}
