@@ -45,3 +45,12 @@ export const APT_TRIES = 30;
 export const HANDOVER_SLEEP = 5;
 /** Whether the cluster already answers: this many looks, 5 s apart. */
 export const CLUSTER_CHECK_TRIES = 3;
+/** The stack's join token, kept on the control planes (which hold the CA key already) for its renewal. */
+export const JOIN_TOKEN_FILE = '/etc/native6/join-token';
+export const JOIN_TOKEN_SCRIPT = '/usr/local/sbin/native6-join-token';
+/** On every control plane: the stack's join token kept valid (JOIN_TOKEN_TTL from each run), so a machine added any time later joins. */
+export const JOIN_TOKEN_UNIT = 'native6-join-token.service';
+export const JOIN_TOKEN_TIMER = 'native6-join-token.timer';
+export const JOIN_TOKEN_TTL_HOURS = 24;
+/** When the timer runs the renewal: this long after boot, then this often (systemd time spans). */
+export const JOIN_TOKEN_RENEWAL = { afterBoot: '2min', every: '6h' } as const;

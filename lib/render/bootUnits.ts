@@ -17,6 +17,10 @@ import {
   HANDOVER_SLEEP,
   HANDOVER_STATUS,
   HANDOVER_UNIT,
+  JOIN_TOKEN_FILE,
+  JOIN_TOKEN_SCRIPT,
+  JOIN_TOKEN_TTL_HOURS,
+  JOIN_TOKEN_UNIT,
   NODE_ADDRESS_PLACEHOLDER,
   PEER_ROUTES,
   ROUTES_SCRIPT,
@@ -137,3 +141,47 @@ export function handoverUnit(machine: Machine): string {
   });
 }
 
+
+/**
+ * The join token kept valid by the cluster itself (every control plane):
+ * its expiration moved JOIN_TOKEN_TTL_HOURS ahead, or the token made again
+ * when it is gone (expired and cleaned up) or holds another secret. Through
+ * this control plane's admin credentials; nothing of the token is printed.
+ */
+export function joinTokenScript(): string {
+  return [
+    '#!/bin/bash',
+    `# native6: the stack's join token (${JOIN_TOKEN_FILE}) kept valid for ${JOIN_TOKEN_TTL_HOURS} hours from now, so that a machine`,
+    `# added any time later joins. Run by ${JOIN_TOKEN_UNIT} (its timer) on every control plane.`,
+    'set -euo pipefail',
+    'export KUBECONFIG=/etc/kubernetes/admin.conf',
+    `token=$(cat ${JOIN_TOKEN_FILE})`,
+    'id=${token%%.*}',
+    'secret=bootstrap-token-$id',
+    `until=$(date -u -d "+${JOIN_TOKEN_TTL_HOURS} hours" +%Y-%m-%dT%H:%M:%SZ)`,
+    'held=$(kubectl -n kube-system get secret "$secret" -o jsonpath=\'{.data.token-secret}\' 2>/dev/null | base64 -d) || held=',
+    'if [ -n "$held" ] && [ "$held" = "${token#*.}" ]; then',
+    '  kubectl -n kube-system patch secret "$secret" --type merge -p "{\\"stringData\\":{\\"expiration\\":\\"$until\\"}}" >/dev/null',
+    'else',
+    '  [ -z "$held" ] || kubectl -n kube-system delete secret "$secret" >/dev/null',
+    `  kubeadm token create "$token" --ttl ${JOIN_TOKEN_TTL_HOURS}h0m0s --description "native6: the stack's join token, kept valid by ${JOIN_TOKEN_UNIT}" >/dev/null`,
+    'fi',
+    'echo "native6-join-token: join token $id valid until $until"',
+    '',
+  ].join('\n');
+}
+
+export function joinTokenUnit(): string {
+  return unit({
+    Unit: ['Description=native6: the stack\'s join token kept valid', 'Wants=network-online.target', 'After=network-online.target', `ConditionPathExists=${BOOT_DONE}`, `ConditionPathExists=${JOIN_TOKEN_FILE}`],
+    Service: ['Type=oneshot', `ExecStart=${JOIN_TOKEN_SCRIPT}`],
+  });
+}
+
+export function joinTokenTimer(renewal: { readonly afterBoot: string; readonly every: string }): string {
+  return unit({
+    Unit: [`Description=native6: the stack's join token renewed ${renewal.afterBoot} after boot, then every ${renewal.every}`],
+    Timer: [`OnBootSec=${renewal.afterBoot}`, `OnUnitActiveSec=${renewal.every}`],
+    Install: ['WantedBy=timers.target'],
+  });
+}

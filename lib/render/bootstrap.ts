@@ -31,7 +31,7 @@ import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from './apiBootstrap.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type JoinSecrets, type KubeadmOptions } from './kubeadm.js';
 import { SHARED_KEY_FILES, type SharedControlPlaneKeys } from '../kube/kubeadmCerts.js';
 import { HOST_FIREWALL_FILE, hostFirewall, PEER_ELEMENTS_PLACEHOLDER } from './hostFirewall.js';
-import { bootUnit, firewallScript, firewallUnit, handoverScript, handoverUnit, routesScript, routesUnit } from './bootUnits.js';
+import { bootUnit, firewallScript, firewallUnit, handoverScript, handoverUnit, joinTokenScript, joinTokenTimer, joinTokenUnit, routesScript, routesUnit } from './bootUnits.js';
 import {
   API_BOOTSTRAP_FILE,
   APT_LOCK_TIMEOUT,
@@ -49,6 +49,11 @@ import {
   HANDOVER_SCRIPT,
   HANDOVER_UNIT,
   JOIN_DISCOVERY_TIMEOUT,
+  JOIN_TOKEN_FILE,
+  JOIN_TOKEN_RENEWAL,
+  JOIN_TOKEN_SCRIPT,
+  JOIN_TOKEN_TIMER,
+  JOIN_TOKEN_UNIT,
   JOIN_RETRY_SLEEP,
   KUBEADM_INIT_CONFIG,
   KUBEADM_JOIN_CONFIG,
@@ -110,6 +115,8 @@ export interface BootOptions {
    * the spec's version, and installs nothing.
    */
   readonly packages?: 'apt' | 'image';
+  /** When the control planes renew the join token (systemd time spans): 2 min after boot, then every 6 h unless given. */
+  readonly joinTokenRenewal?: { readonly afterBoot: string; readonly every: string };
 }
 
 export interface BootFile {
@@ -339,7 +346,13 @@ function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, disc
     `rm -f ${secrets.join(' ')}`,
     `touch ${BOOT_DONE}`,
     'status done',
-    ...(controlPlane ? ['# This control plane answers the ClusterIP until its kube-proxy serves it, now and at every boot.', `systemctl start --no-block ${HANDOVER_UNIT}`] : []),
+    ...(controlPlane
+      ? [
+          '# This control plane answers the ClusterIP until its kube-proxy serves it, now and at every boot;',
+          '# it keeps the join token valid, from now on.',
+          `systemctl start --no-block ${HANDOVER_UNIT} ${JOIN_TOKEN_TIMER}`,
+        ]
+      : []),
     'log done',
     '',
   ].join('\n');
@@ -381,9 +394,13 @@ export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Mac
       { path: API_BOOTSTRAP_FILE, mode: '0644', content: apiBootstrapNat(clusterIP, NODE_ADDRESS_PLACEHOLDER) },
       { path: HANDOVER_SCRIPT, mode: '0700', content: handoverScript(machine, clusterIP) },
       { path: `${UNIT_DIR}/${HANDOVER_UNIT}`, mode: '0644', content: handoverUnit(machine) },
+      { path: JOIN_TOKEN_FILE, mode: '0600', content: `${secrets.bootstrapToken}\n` },
+      { path: JOIN_TOKEN_SCRIPT, mode: '0700', content: joinTokenScript() },
+      { path: `${UNIT_DIR}/${JOIN_TOKEN_UNIT}`, mode: '0644', content: joinTokenUnit() },
+      { path: `${UNIT_DIR}/${JOIN_TOKEN_TIMER}`, mode: '0644', content: joinTokenTimer(options.joinTokenRenewal ?? JOIN_TOKEN_RENEWAL) },
     );
   }
-  const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT] : [])];
+  const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT, JOIN_TOKEN_TIMER] : [])];
   return {
     files,
     start: [['sysctl', '--system'], ['modprobe', 'overlay'], ['systemctl', 'daemon-reload'], ['systemctl', 'enable', ...units], ['systemctl', 'start', '--no-block', BOOT_UNIT]],

@@ -196,11 +196,11 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
       );
     }),
     phase('join credentials', async (s) => {
-      // Every machine joins with the stack's token, trying until it succeeds: renewed by every apply,
+      // Every machine joins with the stack's token, trying until it succeeds: renewed by every apply (and by the control planes' own timer),
       // a machine this apply added (or replaced) joins, however long after the first apply.
       const token = s.up!.outputs.joinToken;
       if (!token) {
-        log.info(`${s.stack}: the platform gives no join token to renew (its machines join with their own credentials)`);
+        log.info(`${s.stack}: the platform gives no join token to renew (its control planes keep it valid themselves: native6-join-token.timer)`);
         return;
       }
       const until = await renewBootstrapToken(s.client!, token, APPLY_FIELD_MANAGER, deps.now?.() ?? new Date());

@@ -38,6 +38,8 @@ import {
   FIREWALL_UNIT,
   HANDOVER_STATUS,
   HANDOVER_UNIT,
+  JOIN_TOKEN_FILE,
+  JOIN_TOKEN_TIMER,
   KUBEADM_INIT_CONFIG,
   KUBEADM_JOIN_CONFIG,
   nodeBootstrap,
@@ -145,12 +147,19 @@ function assertBooted(b: BootRun, m: Metadata, packages: 'apt' | 'image' = 'apt'
     'sysctl --system',
     'modprobe overlay',
     'systemctl daemon-reload',
-    `systemctl enable ${BOOT_UNIT} ${FIREWALL_UNIT} ${ROUTES_UNIT}${controlPlane ? ` ${HANDOVER_UNIT}` : ''}`,
+    `systemctl enable ${BOOT_UNIT} ${FIREWALL_UNIT} ${ROUTES_UNIT}${controlPlane ? ` ${HANDOVER_UNIT} ${JOIN_TOKEN_TIMER}` : ''}`,
     `systemctl start --no-block ${BOOT_UNIT}`,
   ]);
   assert.equal(exits(b, BOOT_UNIT).at(-1), 0, `the bootstrap unit succeeded in the end:\n${explain(b)}`);
   assert.equal(b.file(BOOT_STATUS)?.trim(), 'done', 'the status file says done');
   assert.equal(b.file(BOOT_DONE), '', 'the stamp that keeps the bootstrap from running again');
+  // A control plane keeps the stack's join token valid from now on (its timer started; run in the lab, test/lab/gitops.test.ts).
+  if (controlPlane) {
+    assert.equal(b.file(JOIN_TOKEN_FILE), `${secrets.bootstrapToken}\n`, 'the join token kept for its renewal');
+    assert.deepEqual((b.state('timers') ?? '').trim().split('\n'), [JOIN_TOKEN_TIMER], 'the renewal timer started once the machine is in the cluster');
+  } else {
+    assert.equal(b.file(JOIN_TOKEN_FILE), undefined, 'a worker keeps no join token');
+  }
   // apt waits for a first boot's locks: the dpkg lock through apt, the lists lock retried.
   for (const c of callsOf(b, 'apt-get')) assert.ok(c.args.join(' ').includes('-o DPkg::Lock::Timeout=600'), `apt-get without the lock timeout: ${show(c)}`);
   if (packages === 'apt') {

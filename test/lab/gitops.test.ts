@@ -3,7 +3,9 @@
  * lab's git server, a lab cluster (1 control plane, 1 worker) applied with
  * the real Pulumi CLI (the lab as a Pulumi resource) and Flux bootstrapped;
  * a pull request adds a worker and gets its plan comment (GitHub faked with
- * msw); the merge is applied: Pulumi updates the lab, the rendered tree is
+ * msw); the cluster's join token expires; the merge is applied: Pulumi
+ * updates the lab, the new worker joins once a control plane's timer has
+ * made the token again (valid for a day), the rendered tree is
  * committed, Flux reconciles it, the new node's pod block is on both routers
  * and a pod on it answers from the internet namespace; a second apply
  * changes nothing; teardown removes it all. Needs root and `npm run setup`.
@@ -24,6 +26,7 @@ import { createLineLog } from '../../lib/workflows/log.js';
 import { createRunner } from '../../lib/exec/run.js';
 import { ensureBareRepository, labGitServer } from '../../lib/platforms/lab/provider/gitServer.js';
 import { createLabContext, labDown } from '../../lib/platforms/lab/lab.js';
+import { ensureClusterSecrets } from '../../lib/platforms/lab/state.js';
 import { listNamespaces } from '../../lib/platforms/lab/machine/netns.js';
 import { kernelRoutes, labAdminClient, nextHops, probeFrom } from '../../lib/platforms/lab/verify/probes.js';
 import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
@@ -139,6 +142,14 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
     assert.match(body, /gt-w-2/);
     assert.match(body, /```mermaid[\s\S]*gt-w-2[\s\S]*class [^\n]*added/);
 
+    // The cluster's join token expires (the token cleaner deletes an expired token's Secret): the new
+    // worker's bootstrap finds no token, and joins once a control plane's timer has made it again
+    // (the lab platform gives apply no token to renew: the cluster keeps its own).
+    const firstCtx = createLabContext(checkout, first);
+    const tokenSecret = `/api/v1/namespaces/kube-system/secrets/bootstrap-token-${ensureClusterSecrets(firstCtx.paths).bootstrapToken.split('.')[0]}`;
+    await labAdminClient(firstCtx).request('DELETE', tokenSecret);
+    const expiredAt = Date.now();
+
     // 3. Merge, apply: Pulumi updates the lab, the tree is committed, Flux reconciles it.
     git(checkout, 'checkout', '--quiet', 'main');
     git(checkout, 'merge', '--quiet', '--ff-only', 'add-worker');
@@ -155,6 +166,12 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
     const cluster = loadSpecFile(checkout, `infra/${CLUSTER}.yaml`).cluster!;
     const ctx = createLabContext(checkout, cluster);
     const admin = labAdminClient(ctx);
+    // gt-w-2 joined (below: its pod block, a pod on it) with the token the cluster made again, valid for a day.
+    const renewed = await admin.get<{ metadata: { creationTimestamp: string }; data: { expiration: string } }>(tokenSecret);
+    const expiration = Date.parse(Buffer.from(renewed.data.expiration, 'base64').toString());
+    assert.ok(Date.parse(renewed.metadata.creationTimestamp) >= Math.floor(expiredAt / 1000) * 1000, 'the token Secret was made again after it expired');
+    assert.ok(expiration > Date.now() + 23 * 3600_000, `the renewed token is valid for about a day (until ${new Date(expiration).toISOString()})`);
+    console.log(`# gt-w-2 joined after the join token expired: made again by a control plane's timer, valid until ${new Date(expiration).toISOString()}`);
     const w2 = ctx.topology.machines.find((m) => m.machine.name === 'gt-w-2')!;
     // The new node's pod block, on both routers, via the new node.
     const affinities = await admin.get<{ items: Array<{ spec: { node: string; cidr: string; state: string } }> }>('/apis/crd.projectcalico.org/v1/blockaffinities');

@@ -224,7 +224,7 @@ describe('the bootstrap: files and options', () => {
         assert.equal(new Set(paths).size, paths.length, `${m.name}: a path twice`);
         for (const f of files) {
           assert.match(f.path, /^\/(etc|usr\/local\/sbin)\/[\w./-]+[\w]$/, `${m.name}: ${f.path}`);
-          const secret = /\.key$|kubeadm-(init|join)\.yaml$/.test(f.path);
+          const secret = /\.key$|kubeadm-(init|join)\.yaml$|\/join-token$/.test(f.path);
           const script = f.content.startsWith('#!');
           assert.equal(f.mode, secret ? '0600' : script ? '0700' : '0644', `${m.name}: ${f.path}`);
         }

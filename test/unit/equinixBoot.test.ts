@@ -19,6 +19,9 @@ import {
   FIREWALL_UNIT,
   HANDOVER_SCRIPT,
   HANDOVER_UNIT,
+  JOIN_TOKEN_FILE,
+  JOIN_TOKEN_SCRIPT,
+  JOIN_TOKEN_TIMER,
   KUBEADM_INIT_CONFIG,
   KUBEADM_JOIN_CONFIG,
   ROUTES_UNIT,
@@ -83,7 +86,7 @@ describe('the Equinix Metal boot script (dfw)', () => {
         `rm -f ${first ? `${KUBEADM_INIT_CONFIG} ` : ''}${KUBEADM_JOIN_CONFIG}${first ? ` ${CA_KEY}` : ''}`,
         `touch ${BOOT_DONE}`,
         'status done',
-        ...(machine.role === 'control-plane' ? [`systemctl start --no-block ${HANDOVER_UNIT}`] : []),
+        ...(machine.role === 'control-plane' ? [`systemctl start --no-block ${HANDOVER_UNIT} ${JOIN_TOKEN_TIMER}`] : []),
         'log done',
       ]);
       // P3: a trap records any failed command with its line; running first.
@@ -108,7 +111,7 @@ describe('the Equinix Metal boot script (dfw)', () => {
     it(`${machine.name}: a unit that runs the bootstrap at every boot until done, started by cloud-init, not waited for${machine.role === 'control-plane' ? '; the API handover at every boot' : ''}`, () => {
       const config = configOf(machine.name);
       const controlPlane = machine.role === 'control-plane';
-      const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT] : [])];
+      const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT, JOIN_TOKEN_TIMER] : [])];
       assert.deepEqual(config.runcmd, [['sysctl', '--system'], ['modprobe', 'overlay'], ['systemctl', 'daemon-reload'], ['systemctl', 'enable', ...units], ['systemctl', 'start', '--no-block', BOOT_UNIT]]);
       const boot = fileOf(config, `${UNIT_DIR}/${BOOT_UNIT}`)!.content;
       for (const line of [`ConditionPathExists=!${BOOT_DONE}`, 'StartLimitIntervalSec=0', 'Type=oneshot', `ExecStart=${BOOT_SCRIPT}`, 'Restart=on-failure', 'RestartSec=30', 'WantedBy=multi-user.target']) {
@@ -124,6 +127,18 @@ describe('the Equinix Metal boot script (dfw)', () => {
         assert.ok(script.includes(`until nft get element ip6 kube-proxy service-ips "{ ${clusterIP} . tcp . 443 }" >/dev/null 2>&1; do`));
         assert.ok(!script.includes('grep -qF'));
         assert.equal(fileOf(config, '/etc/native6/api-bootstrap.nft')?.permissions, '0644');
+      }
+      // Every control plane keeps the join token valid (root-only file, a timer at boot and every 6 h); a worker has neither.
+      assert.equal(fileOf(config, JOIN_TOKEN_FILE)?.permissions, controlPlane ? '0600' : undefined);
+      const timer = fileOf(config, `${UNIT_DIR}/${JOIN_TOKEN_TIMER}`);
+      assert.equal(timer !== undefined, controlPlane);
+      if (timer) {
+        for (const line of ['OnBootSec=2min', 'OnUnitActiveSec=6h', 'WantedBy=timers.target']) assert.ok(timer.content.split('\n').includes(line), `${JOIN_TOKEN_TIMER} lacks ${line}`);
+        const renew = fileOf(config, JOIN_TOKEN_SCRIPT)!;
+        assert.equal(renew.permissions, '0700');
+        execFileSync('bash', ['-n'], { input: renew.content });
+        // Nothing of the token printed: kubeadm's and kubectl's output go nowhere.
+        for (const line of renew.content.split('\n').filter((l) => /^\s*(kubeadm token create|kubectl .* patch)/.test(l))) assert.ok(line.endsWith('>/dev/null'), line);
       }
       // Only the first control plane gets the CA, its key readable by root only.
       assert.equal(fileOf(config, CA_KEY)?.permissions, machine.index === 1 && controlPlane ? '0600' : undefined);

@@ -46,6 +46,8 @@ export function labBootOptions(m: MachineNode): BootOptions {
   const controlPlane = m.machine.role === 'control-plane';
   return {
     packages: 'image',
+    // The lab's clock is a test's: the control planes renew the join token 10 s after boot, then every 30 s.
+    joinTokenRenewal: { afterBoot: '10s', every: '30s' },
     kubeadm: {
       init: { ...LAB_KUBEADM, skipPhases: ['preflight', 'mark-control-plane', 'addon/coredns'] },
       join: { ...LAB_KUBEADM, skipPhases: ['preflight', ...(controlPlane ? ['control-plane-join/mark-control-plane'] : [])] },

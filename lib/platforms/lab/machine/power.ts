@@ -59,8 +59,10 @@ export async function powerOn(ctx: LabContext, m: MachineNode): Promise<string[]
   await ensureMachineMounts(ctx.runner, m.ns, root, ctx.paths.root);
   const env = { ...process.env, PATH: LAB_PATH };
   await runOnMachine(ctx.runner, m.ns, 'sysctl', ['--system'], { env });
-  const wants = diskPath(root, `${UNIT_DIR}/multi-user.target.wants`);
-  const enabled = existsSync(wants) ? readdirSync(wants) : [];
+  const enabled = ['multi-user.target.wants', 'timers.target.wants'].flatMap((target) => {
+    const wants = diskPath(root, `${UNIT_DIR}/${target}`);
+    return existsSync(wants) ? readdirSync(wants) : [];
+  });
   const first = FIRST.filter((u) => enabled.includes(u));
   const rest = enabled.filter((u) => !FIRST.includes(u)).sort();
   for (const unit of first) await runOnMachine(ctx.runner, m.ns, 'systemctl', ['start', unit], { env, timeoutMs: 60_000 });

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_BOOTSTRAP_TABLE } from '../../../render/apiBootstrap.js';
-import { BOOT_UNIT, FIREWALL_UNIT, HANDOVER_UNIT, ROUTES_UNIT, UNIT_DIR } from '../../../render/bootstrap.js';
+import { BOOT_UNIT, FIREWALL_UNIT, HANDOVER_UNIT, JOIN_TOKEN_TIMER, ROUTES_UNIT, UNIT_DIR } from '../../../render/bootstrap.js';
 import { HOST_FIREWALL_TABLE } from '../../../render/hostFirewall.js';
 import { bootState, handoverState } from '../kubernetes/boot.js';
 import type { LabContext } from '../lab.js';
@@ -24,9 +24,13 @@ export async function verifyBoot(ctx: LabContext, check: CheckFn): Promise<void>
     const controlPlane = m.machine.role === 'control-plane';
     const state = bootState(ctx, m);
     check(`boot/${name}/done`, 'done', state.done ? state.status : `${state.status} (not done)`);
-    const wants = diskPath(join(ctx.paths.machine(name), 'root'), `${UNIT_DIR}/multi-user.target.wants`);
-    const enabled = existsSync(wants) ? readdirSync(wants).sort() : [];
-    const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT] : [])].sort();
+    const enabled = ['multi-user.target.wants', 'timers.target.wants']
+      .flatMap((target) => {
+        const wants = diskPath(join(ctx.paths.machine(name), 'root'), `${UNIT_DIR}/${target}`);
+        return existsSync(wants) ? readdirSync(wants) : [];
+      })
+      .sort();
+    const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT, JOIN_TOKEN_TIMER] : [])].sort();
     check(`boot/${name}/units-enabled`, units.join(' '), enabled.join(' ') || 'none');
     const fw = await ctx.runner.run('nft', ['list', 'table', 'inet', HOST_FIREWALL_TABLE], { ns: m.ns, allowFail: true });
     const expected = `table inet ${HOST_FIREWALL_TABLE}, input policy drop, BGP peers ${peers.join(' ')}`;
