@@ -108,6 +108,25 @@ export async function askEcho(ctx: LabContext, url: string, count: number): Prom
   );
 }
 
+/**
+ * Asks in rounds of `count` until `enough` holds of every answer so far or `max` were asked: which
+ * node or pod ECMP and kube-proxy pick is a hash of the flow, so a fixed number of requests can miss
+ * one by chance (10 over two nodes: 1 in 512). Each round is still all-or-nothing in `answers`.
+ */
+export async function askEchoUntil(ctx: LabContext, url: string, count: number, max: number, enough: (answers: readonly EchoAnswer[]) => boolean): Promise<{ asked: number; answers: EchoAnswer[]; retried: number }> {
+  const answers: EchoAnswer[] = [];
+  let asked = 0;
+  let retried = 0;
+  while (asked < max) {
+    const round = await askEcho(ctx, url, Math.min(count, max - asked));
+    asked += Math.min(count, max - asked);
+    answers.push(...round);
+    retried += round.retried;
+    if (answers.length < asked || enough(answers)) break;
+  }
+  return { asked, answers, retried };
+}
+
 export type PodItem = { metadata: { name: string; uid: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { podIP?: string } };
 
 type EndpointsItem = { subsets?: Array<{ addresses?: Array<{ ip: string; nodeName?: string }> }> };
