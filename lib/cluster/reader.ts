@@ -14,6 +14,16 @@ export interface Field {
   readonly value: Node | null;
 }
 
+/**
+ * What to say of an unknown field that is a known one in the wrong place
+ * (e.g. an egress option under spec.network): why it is not read here, and
+ * where it goes.
+ */
+export interface Misplaced {
+  readonly why: string;
+  readonly fix: string;
+}
+
 export class Reader {
   readonly problems: Problem[] = [];
 
@@ -36,9 +46,10 @@ export class Reader {
 
   /**
    * The fields of a mapping. Keys not in `known` are reported as unknown,
-   * with the closest known name suggested.
+   * with where they belong when `misplaced` names them, else with the
+   * closest known name suggested.
    */
-  fields(node: Node | null, path: Path, known: readonly string[]): Map<string, Field> | undefined {
+  fields(node: Node | null, path: Path, known: readonly string[], misplaced: ReadonlyMap<string, Misplaced> = new Map()): Map<string, Field> | undefined {
     const out = new Map<string, Field>();
     if (!isMap(node)) {
       this.report(path, node, `must be a mapping, found ${describe(node)}`, `write ${fieldPath(path)} as "key: value" lines`);
@@ -52,6 +63,11 @@ export class Reader {
       }
       const name = key.value;
       if (!known.includes(name)) {
+        const elsewhere = misplaced.get(name);
+        if (elsewhere) {
+          this.report([...path, name], key, `unknown field "${name}": ${elsewhere.why}`, elsewhere.fix);
+          continue;
+        }
         const close = closest(name, known);
         this.report(
           [...path, name],

@@ -105,6 +105,22 @@ suite('the spec reader', () => {
     assert.match(reader.problems.at(-1)!.message, /^must be a mapping, found a list$/);
   });
 
+  it('fields: an unknown name that belongs elsewhere says where, instead of the closest known name', () => {
+    const { reader, root } = read('name: a\nnat64Prefix: b\nnmae: c\nconstructor: d\n');
+    const misplaced = new Map([['nat64Prefix', { why: 'it is read elsewhere', fix: 'move it there' }]]);
+    const fields = reader.fields(root, ['spec'], ['name', 'count'], misplaced);
+    assert.deepEqual([...fields!.keys()], ['name']);
+    assert.deepEqual(
+      reader.problems.map((p) => `${p.line}:${p.column} ${p.field} ${p.message} / ${p.fix}`),
+      [
+        '2:1 spec.nat64Prefix unknown field "nat64Prefix": it is read elsewhere / move it there',
+        '3:1 spec.nmae unknown field "nmae" / did you mean "name"? Known fields here: name, count',
+        // A name of Object's prototype is an unknown field like any other.
+        '4:1 spec.constructor unknown field "constructor" / remove it; known fields here: name, count',
+      ],
+    );
+  });
+
   it('required: a field that is absent or null is reported missing (at its key, or at the parent when absent)', () => {
     const { reader, root } = read('spec:\n  a: 1\n  b: ~\n');
     const spec = (root as unknown as { get(k: string, keep: true): Node }).get('spec', true);
