@@ -65,6 +65,26 @@ export interface GitOpsSpec {
   readonly interval: string;
 }
 
+/**
+ * How pods reach the IPv4 internet. Pods are IPv6-only: with nat64, the
+ * cluster's DNS answers an IPv4-only name with AAAA records inside the NAT64
+ * prefix (DNS64), and each node translates its own pods' packets to that
+ * prefix into IPv4 from the node's own IPv4 address (NAT64). With none,
+ * IPv4-only hosts are out of reach.
+ */
+export type IPv4Egress = 'nat64' | 'none';
+
+export const IPV4_EGRESS = ['nat64', 'none'] as const satisfies readonly IPv4Egress[];
+
+/** 64:ff9b::/96, NAT64's well-known prefix (RFC 6052 §2.1): for global IPv4 addresses only (§3.1). */
+export const NAT64_WELL_KNOWN: Prefix = { address: 0x64ff9bn << 96n, length: 96 };
+
+export interface EgressSpec {
+  readonly ipv4: IPv4Egress;
+  /** The NAT64 prefix (a /96), when the spec gives one; else the plan takes one from the block (AddressPlan.nat64). */
+  readonly nat64Prefix?: Prefix;
+}
+
 export interface DnsSpec {
   /** The DNS zone (a DigitalOcean domain) that gets the API endpoint's AAAA record. */
   readonly zone: string;
@@ -87,6 +107,8 @@ export interface ClusterSpec {
   readonly network: NetworkSpec;
   readonly policy: PolicySpec;
   readonly gitops: GitOpsSpec;
+  /** How pods reach the IPv4 internet (the platform's default when the spec says nothing). */
+  readonly egress: EgressSpec;
   /** An AAAA record for the API endpoint, when a zone is configured (Equinix Metal only). */
   readonly dns?: DnsSpec;
 }
@@ -122,6 +144,12 @@ export const LIMITS = {
   rangeMax: 124,
   /** Nodes a pool can address: one /127 each inside the pool's 16-bit slot. */
   poolCountMax: 32767,
+  /**
+   * The NAT64 prefix's length: RFC 6052 allows /32, /40, /48, /56, /64 and
+   * /96, but the nodes' translator takes only a /96 (the IPv4 address in the
+   * last 32 bits, no u-octet).
+   */
+  nat64PrefixLength: 96,
 } as const;
 
 export function nodeCount(spec: ClusterSpec): number {

@@ -6,7 +6,7 @@
  * blocks, defaults) the decoder asks the platform's rules (rules.ts), given
  * by the caller: it names no platform. The address plan's own checks come
  * after, in the loader (lib/platforms/load.ts). spec.network and spec.policy
- * are decoded in network.ts.
+ * are decoded in network.ts, spec.egress in egress.ts.
  */
 import { LineCounter, parseAllDocuments, type Node } from 'yaml';
 import {
@@ -22,6 +22,7 @@ import {
   type WorkerPool,
 } from './cluster.js';
 import { type Problem } from './problems.js';
+import { decodeEgress, misplacedEgress } from './egress.js';
 import { decodeNetwork, decodePolicy } from './network.js';
 import { isNull, Reader, type Field, type Path } from './reader.js';
 import { refuse, whenAbsent, type SpecRules } from './rules.js';
@@ -125,11 +126,11 @@ function decodeRoot(r: Reader, root: Node | null, platforms: PlatformRules, opti
   return { name, ...body };
 }
 
-const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'gitops', 'dns'] as const;
+const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'egress', 'gitops', 'dns'] as const;
 
 function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName: string): Omit<ClusterSpec, 'file' | 'name'> | undefined {
   const path: Path = ['spec'];
-  const f = r.fields(node, path, SPEC_FIELDS);
+  const f = r.fields(node, path, SPEC_FIELDS, misplacedEgress('spec'));
   if (!f) return undefined;
 
   // platform first: other fields' defaults and rules depend on it.
@@ -178,10 +179,11 @@ function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName
   const workers = decodeWorkers(r, f.get('workers'), rules);
   const network = decodeNetwork(r, f.get('network'), node, rules);
   const policy = decodePolicy(r, f.get('policy'));
+  const egress = decodeEgress(r, f.get('egress'), rules);
   const gitops = decodeGitOps(r, f.get('gitops'), node, rules);
   const dns = decodeDns(r, f.get('dns'), rules, clusterName);
 
-  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !gitops || dns === null) return undefined;
+  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !egress || !gitops || dns === null) return undefined;
 
   // Cross-field rules.
   const nodes = controlPlane.count + workers.reduce((n, w) => n + w.count, 0);
@@ -197,7 +199,7 @@ function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName
     r.report(['metadata', 'name'], node, `node name "${longest}" is longer than 63 characters`, 'shorten the cluster or pool names');
     return undefined;
   }
-  return { platform, nodeAddresses: rules.nodeAddresses, metro, kubernetesVersion, controlPlane, workers, network, policy, gitops, ...(dns ? { dns } : {}) };
+  return { platform, nodeAddresses: rules.nodeAddresses, metro, kubernetesVersion, controlPlane, workers, network, policy, egress, gitops, ...(dns ? { dns } : {}) };
 }
 
 function decodePlan(r: Reader, fields: Map<string, Field>, parent: Node, path: Path, rules: SpecRules): string | undefined {

@@ -6,6 +6,7 @@
 import type { Node } from 'yaml';
 import { AddressError, formatPrefix, parsePrefix, specialPurpose, type Prefix } from '../net/ipv6.js';
 import { DEFAULTS, LIMITS, type NetworkSpec, type PolicySpec } from './cluster.js';
+import { misplacedEgress } from './egress.js';
 import { isNull, type Field, type Path, type Reader } from './reader.js';
 import { refuse, type SpecRules } from './rules.js';
 
@@ -32,7 +33,7 @@ export function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, r
     return undefined;
   }
   const node = field.value!;
-  const f = r.fields(node, path, NETWORK_FIELDS);
+  const f = r.fields(node, path, NETWORK_FIELDS, misplacedEgress('network'));
   if (!f) return undefined;
   let ok = true;
   const int = (name: (typeof NETWORK_FIELDS)[number], dflt: number | undefined, min: number, max: number, fix: string): number | undefined => {

@@ -7,7 +7,7 @@
  */
 import type { Node } from 'yaml';
 import type { Prefix } from '../net/ipv6.js';
-import type { NodeAddresses, NodeGroup } from './cluster.js';
+import type { IPv4Egress, NodeAddresses, NodeGroup } from './cluster.js';
 import type { Path, Reader } from './reader.js';
 
 /** A value the platform refuses, with the fix. */
@@ -40,6 +40,15 @@ export interface SpecRules {
   blockSize(size: number): Refusal | undefined;
   /** All the machines together (undefined when the platform takes them). */
   machines(count: number): Refusal | undefined;
+  /** spec.egress: how pods reach the IPv4 internet. */
+  readonly ipv4Egress: {
+    /** spec.egress.ipv4 absent (or the whole section). */
+    readonly default: IPv4Egress;
+    /** Set when the platform gives its machines no IPv4 address of their own to translate into: nat64 is refused with it. */
+    readonly nat64?: Refusal;
+    /** spec.egress.nat64Prefix: a /96 the platform refuses (length and purpose already checked). */
+    nat64Prefix?(prefix: Prefix): Refusal | undefined;
+  };
   /** spec.dns, when the platform has no DNS provider. */
   readonly dns?: Refusal;
   /** spec.gitops and its url: absent, the repository the platform serves, or required. */

@@ -4,8 +4,8 @@
  * them itself) their addresses. Pure and deterministic; see layout.ts for
  * why nothing is renumbered when the spec grows.
  */
-import { formatAddress, formatPrefix, subnet, type Prefix } from '../net/ipv6.js';
-import type { ClusterSpec } from '../cluster/cluster.js';
+import { formatAddress, formatPrefix, overlaps, subnet, type Prefix } from '../net/ipv6.js';
+import { LIMITS, type ClusterSpec } from '../cluster/cluster.js';
 import { podPoolPlacement, SLOT } from './layout.js';
 
 export type Role = 'control-plane' | 'worker';
@@ -27,7 +27,7 @@ export interface Machine {
   readonly link?: { readonly address: bigint; readonly gateway: bigint; readonly prefix: Prefix };
 }
 
-export type RangeName = 'block' | 'nodes' | 'services' | 'apiserver' | 'load-balancers' | 'external-ips' | 'pods';
+export type RangeName = 'block' | 'nodes' | 'services' | 'apiserver' | 'load-balancers' | 'external-ips' | 'nat64' | 'pods';
 
 export interface Range {
   readonly name: RangeName;
@@ -46,9 +46,19 @@ export interface AddressPlan {
   readonly apiServer: bigint;
   readonly loadBalancers?: Prefix;
   readonly externalIPs?: Prefix;
+  /**
+   * The NAT64 prefix, when pods reach IPv4 through NAT64 (spec.egress.ipv4):
+   * spec.egress.nat64Prefix, else the first /96 of the block's /64 #4.
+   * Translated on each node; never announced.
+   */
+  readonly nat64?: Prefix;
   readonly pods: { readonly pool: Prefix; readonly blockSize: number; readonly blocks: bigint };
   readonly machines: readonly Machine[];
-  /** Every range, in address order, with what it is for. */
+  /**
+   * Every range, with what it is for: in address order, but for the NAT64
+   * prefix, which comes before the pods wherever it is (a prefix the spec
+   * gives may lie outside the block).
+   */
   readonly ranges: readonly Range[];
 }
 
@@ -127,6 +137,7 @@ export function planAddresses(spec: ClusterSpec): AddressPlan {
   const apiServer = services.address + 1n;
   const loadBalancers = n.loadBalancerRangeSize !== undefined ? subnet(slot64(SLOT.loadBalancers), n.loadBalancerRangeSize, 0n) : undefined;
   const externalIPs = n.externalIPRangeSize !== undefined ? subnet(slot64(SLOT.externalIPs), n.externalIPRangeSize, 0n) : undefined;
+  const nat64 = spec.egress.ipv4 === 'nat64' ? (spec.egress.nat64Prefix ?? nat64Default(block)) : undefined;
 
   const placement = podPoolPlacement(block.length, n.podPoolSize);
   if (!placement.fits) throw new PlanError(`a /${n.podPoolSize} pod pool does not fit in ${formatPrefix(block)}: ${placement.reason}`);
@@ -146,6 +157,13 @@ export function planAddresses(spec: ClusterSpec): AddressPlan {
   ];
   if (loadBalancers) ranges.push({ name: 'load-balancers', prefix: loadBalancers, purpose: 'LoadBalancer IPs, /128 per Service from nodes with endpoints when Local' });
   if (externalIPs) ranges.push({ name: 'external-ips', prefix: externalIPs, purpose: 'Service externalIPs, /128 per Service from nodes with endpoints when Local' });
+  if (nat64) {
+    ranges.push({
+      name: 'nat64',
+      prefix: nat64,
+      purpose: `NAT64${spec.egress.nat64Prefix ? ' (spec.egress.nat64Prefix)' : ''}: pods reach IPv4-only hosts through it (DNS64 answers), translated on each node with its own IPv4; never announced`,
+    });
+  }
   ranges.push({ name: 'pods', prefix: pool, purpose: `pod pool: Calico IPAM blocks of /${n.podBlockSize} (${countText(n.podBlockSize - n.podPoolSize)} blocks), announced by the node that holds each` });
 
   return {
@@ -157,10 +175,27 @@ export function planAddresses(spec: ClusterSpec): AddressPlan {
     apiServer,
     ...(loadBalancers ? { loadBalancers } : {}),
     ...(externalIPs ? { externalIPs } : {}),
+    ...(nat64 ? { nat64 } : {}),
     pods,
     machines: planMachines(spec, nodes),
     ranges,
   };
+}
+
+/** The NAT64 prefix the plan takes when the spec gives none: the first /96 of the block's /64 #4. */
+export function nat64Default(block: Prefix): Prefix {
+  return subnet(subnet(block, 64, SLOT.nat64), LIMITS.nat64PrefixLength, 0n);
+}
+
+/**
+ * The ranges of the plan its NAT64 prefix overlaps: a prefix the spec gives
+ * may lie anywhere, inside the block (but outside its ranges) or outside it.
+ * The API server's address is left to the Service range that holds it.
+ */
+export function nat64Overlaps(plan: AddressPlan): Range[] {
+  const nat64 = plan.nat64;
+  if (!nat64) return [];
+  return plan.ranges.filter((r) => r.name !== 'block' && r.name !== 'nat64' && r.name !== 'apiserver' && overlaps(r.prefix, nat64));
 }
 
 /** 2^bits written for people: 1024, or 2^58 when large. */

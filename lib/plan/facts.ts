@@ -5,7 +5,7 @@
  * the spec.
  */
 import { AddressError, containsAddress, contains, formatPrefix, parseAddress, parsePrefix, type Prefix } from '../net/ipv6.js';
-import { planAddresses, type AddressPlan } from './addressPlan.js';
+import { nat64Default, nat64Overlaps, planAddresses, type AddressPlan } from './addressPlan.js';
 import { API_VERSION, type ClusterSpec } from '../cluster/cluster.js';
 import { fieldPath, type Problem } from '../cluster/problems.js';
 import { providerFacts, publicIPv6, type BgpNeighbor, type Device, type ProviderFacts } from '../cluster/devices.js';
@@ -136,6 +136,17 @@ export function checkFacts(file: string, facts: ProviderFacts, spec: ClusterSpec
   }
   if (block && spec.network.block.prefix && formatPrefix(block) !== formatPrefix(spec.network.block.prefix)) {
     report(['reservedBlock'], `the provider assigned ${formatPrefix(block)} but ${spec.file} says ${formatPrefix(spec.network.block.prefix)}`, `set spec.network.block in ${spec.file} to ${formatPrefix(block)}`);
+  }
+  // A NAT64 prefix the spec gives beside a block it does not name: checked against the ranges once the block is known.
+  const { nat64Prefix } = spec.egress;
+  if (block && !spec.network.block.prefix && nat64Prefix && plan.resolved) {
+    for (const r of nat64Overlaps(plan)) {
+      report(
+        ['reservedBlock'],
+        `the provider assigned ${formatPrefix(block)}, whose ${r.name} range ${formatPrefix(r.prefix)} overlaps spec.egress.nat64Prefix ${formatPrefix(nat64Prefix)} of ${spec.file}`,
+        `pick another /96 for spec.egress.nat64Prefix in ${spec.file}, or remove it: the plan then takes ${formatPrefix(nat64Default(block))}`,
+      );
+    }
   }
   const planned = new Set(plan.machines.map((m) => m.name));
   facts.devices.forEach((d, i) => {

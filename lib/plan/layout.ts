@@ -9,7 +9,9 @@
  *   /64 #1     Service ClusterIPs (the first /serviceRangeSize of it)
  *   /64 #2     LoadBalancer IPs (when configured)
  *   /64 #3     external IPs (when configured)
- *   /64 #4-7   kept free for ranges to come
+ *   /64 #4     the NAT64 prefix (its first /96), when pods reach IPv4 through
+ *              NAT64 and the spec gives no prefix of its own
+ *   /64 #5-7   kept free for ranges to come
  *   /64 #8...  the pod pool, at the first offset aligned to its size
  */
 export const SLOT = {
@@ -17,7 +19,9 @@ export const SLOT = {
   services: 1n,
   loadBalancers: 2n,
   externalIPs: 3n,
-  firstFree: 4n,
+  nat64: 4n,
+  /** The first /64 no range takes: #5 to #7 are kept free. */
+  firstFree: 5n,
   pods: 8n,
 } as const;
 

@@ -4,7 +4,8 @@
  * repository's loader (lib/repo/workspace.ts) reads the files and the facts.
  */
 import { basename } from 'node:path';
-import { planAddresses, slotCollisions, type AddressPlan } from '../plan/addressPlan.js';
+import { formatPrefix } from '../net/ipv6.js';
+import { nat64Default, nat64Overlaps, planAddresses, slotCollisions, type AddressPlan } from '../plan/addressPlan.js';
 import { podPoolPlacement } from '../plan/layout.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { decodeCluster, type DecodeOptions, type Locate } from '../cluster/decode.js';
@@ -28,12 +29,28 @@ export function planProblems(spec: ClusterSpec, locate: Locate = () => ({})): Pr
       },
     ];
   }
-  return slotCollisions(spec).map(([a, b]) => ({
+  const collisions = slotCollisions(spec).map(([a, b]) => ({
     file,
     field: 'spec.workers',
     message: `pools "${a}" and "${b}" hash to the same node address slot`,
     fix: `rename pool "${b}"`,
   }));
+  if (collisions.length > 0) return collisions;
+  // A NAT64 prefix the spec gives, against the ranges of a block it names (a block assigned at apply is checked with the provider facts).
+  const { nat64Prefix } = spec.egress;
+  const block = n.block.prefix;
+  if (!nat64Prefix || !block) return [];
+  const hit = nat64Overlaps(planAddresses(spec));
+  if (hit.length === 0) return [];
+  return [
+    {
+      file,
+      ...locate(['spec', 'egress', 'nat64Prefix']),
+      field: 'spec.egress.nat64Prefix',
+      message: `${formatPrefix(nat64Prefix)} overlaps the plan's ${hit.map((r) => `${r.name} range ${formatPrefix(r.prefix)}`).join(' and ')}`,
+      fix: `pick a /96 outside the plan's ranges (npm run plan shows them), or remove nat64Prefix: the plan then takes ${formatPrefix(nat64Default(block))}`,
+    },
+  ];
 }
 
 /** The cluster a spec file must describe: infra/<name>.yaml. */

@@ -220,7 +220,7 @@ function rowsSection(rows: readonly string[], shown: number): string {
 type Status = 'added' | 'removed' | 'changed' | 'same';
 const statusCell: Record<Status, string> = { added: '`+` added', removed: '`-` removed', changed: '`~` changed', same: '' };
 
-const RANGE_ORDER = ['block', 'nodes', 'services', 'apiserver', 'load-balancers', 'external-ips', 'pods'];
+const RANGE_ORDER = ['block', 'nodes', 'services', 'apiserver', 'load-balancers', 'external-ips', 'nat64', 'pods'];
 function rangeRank(name: string): number {
   const i = RANGE_ORDER.indexOf(name);
   return i < 0 ? RANGE_ORDER.length : i;

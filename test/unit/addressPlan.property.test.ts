@@ -11,7 +11,8 @@
  *
  * The expectations are derived here from the layout's rules, never from the
  * planner's own functions: /64 #0 nodes, #1 Services, #2 LoadBalancers,
- * #3 external IPs, the pod pool from /64 #8 at the first offset aligned to
+ * #3 external IPs, #4 the NAT64 prefix (its first /96; both platforms
+ * translate by default), the pod pool from /64 #8 at the first offset aligned to
  * its size. In a /32 to /60 block, that pool fits exactly when it is smaller
  * than the block (a pool of at least 8 /64s starts at its own size, so at
  * best it is the block's upper half; a smaller one starts at #8, and a /60
@@ -133,6 +134,7 @@ test('every range sits where the layout puts it; the ranges are disjoint and ins
       assert.equal(formatAddress(p.apiServer), formatAddress(p.block.address + (1n << 64n) + 1n));
       assert.equal(p.loadBalancers && formatPrefix(p.loadBalancers), d.lb === undefined ? undefined : at(p, 2n, d.lb));
       assert.equal(p.externalIPs && formatPrefix(p.externalIPs), d.ext === undefined ? undefined : at(p, 3n, d.ext));
+      assert.equal(p.nat64 && formatPrefix(p.nat64), at(p, 4n, 96));
       // A pool of 8 /64s or fewer starts at /64 #8; a larger one at the first multiple of its size.
       const poolSlots = d.podPoolSize >= 64 ? 1n : 1n << BigInt(64 - d.podPoolSize);
       assert.equal(formatPrefix(p.pods.pool), at(p, poolSlots <= 8n ? 8n : poolSlots, d.podPoolSize));
@@ -143,7 +145,7 @@ test('every range sits where the layout puts it; the ranges are disjoint and ins
       const carved = p.ranges.filter((r) => r.name !== 'block' && r.name !== 'apiserver');
       assert.deepEqual(
         carved.map((r) => r.name),
-        ['nodes', 'services', ...(d.lb !== undefined ? ['load-balancers'] : []), ...(d.ext !== undefined ? ['external-ips'] : []), 'pods'],
+        ['nodes', 'services', ...(d.lb !== undefined ? ['load-balancers'] : []), ...(d.ext !== undefined ? ['external-ips'] : []), 'nat64', 'pods'],
       );
       for (const r of p.ranges) assert.ok(contains(p.block, r.prefix), `${r.name} ${formatPrefix(r.prefix)} outside ${formatPrefix(p.block)}`);
       for (let i = 0; i < carved.length; i++) {
@@ -257,7 +259,7 @@ test('growth never renumbers what exists', () => {
 
       const before = plan(d);
       const after = plan(grown);
-      for (const name of ['nodes', 'services', 'apiserver', 'pods', 'load-balancers', 'external-ips'] as const) {
+      for (const name of ['nodes', 'services', 'apiserver', 'pods', 'load-balancers', 'external-ips', 'nat64'] as const) {
         const b = before.ranges.find((r) => r.name === name);
         const a = after.ranges.find((r) => r.name === name);
         if (b) assert.equal(formatPrefix(a!.prefix), formatPrefix(b.prefix), `${name} moved`);

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { formatPrefix, parsePrefix } from '../../lib/net/ipv6.js';
-import { machineRows, planAddresses, PlanError, planRows, poolSlot, slotCollisions } from '../../lib/plan/addressPlan.js';
-import { podPoolPlacement } from '../../lib/plan/layout.js';
+import { machineRows, nat64Default, nat64Overlaps, planAddresses, PlanError, planRows, poolSlot, slotCollisions } from '../../lib/plan/addressPlan.js';
+import { podPoolPlacement, SLOT } from '../../lib/plan/layout.js';
 import { textTable } from '../../lib/plan/table.js';
 import { nodeCount, type ClusterSpec } from '../../lib/cluster/cluster.js';
 import { loadCluster } from '../../lib/platforms/load.js';
@@ -27,6 +27,7 @@ const API = 'the kubernetes Service ClusterIP: the API endpoint, reachable from 
 const LB = 'LoadBalancer IPs, /128 per Service from nodes with endpoints when Local';
 const EXT = 'Service externalIPs, /128 per Service from nodes with endpoints when Local';
 const PODS = 'pod pool: Calico IPAM blocks of /122 (2^58 blocks), announced by the node that holds each';
+const NAT64 = 'NAT64: pods reach IPv4-only hosts through it (DNS64 answers), translated on each node with its own IPv4; never announced';
 
 test('plan rows: the lab, each range with its prefix and purpose', () => {
   assert.deepEqual(planRows(load('infra/lab.yaml').plan), [
@@ -36,6 +37,7 @@ test('plan rows: the lab, each range with its prefix and purpose', () => {
     { range: 'apiserver', prefix: '2001:db8:100:1::1/128', purpose: API },
     { range: 'load-balancers', prefix: '2001:db8:100:2::/120', purpose: LB },
     { range: 'external-ips', prefix: '2001:db8:100:3::/120', purpose: EXT },
+    { range: 'nat64', prefix: '2001:db8:100:4::/96', purpose: NAT64 },
     { range: 'pods', prefix: '2001:db8:100:8::/64', purpose: PODS },
   ]);
 });
@@ -57,8 +59,46 @@ test('plan rows: Equinix Metal, with the block given and with only its size', ()
     { range: 'apiserver', prefix: '::1:0:0:0:1/128', purpose: API },
     { range: 'load-balancers', prefix: '0:0:0:2::/120', purpose: LB },
     { range: 'external-ips', prefix: '0:0:0:3::/120', purpose: EXT },
+    { range: 'nat64', prefix: '0:0:0:4::/96', purpose: NAT64 },
     { range: 'pods', prefix: '0:0:0:8::/64', purpose: PODS },
   ]);
+});
+
+test('the NAT64 prefix: the first /96 of the block\'s /64 #4, or the spec\'s own (said so); no row and none in the plan without NAT64', () => {
+  const lab = readFileSync(new URL('../../infra/lab.yaml', import.meta.url), 'utf8');
+  const plan = load('infra/lab.yaml', lab).plan;
+  assert.equal(SLOT.nat64, 4n);
+  assert.equal(formatPrefix(plan.nat64!), '2001:db8:100:4::/96');
+  assert.equal(formatPrefix(nat64Default(parsePrefix('2001:db8:100::/56'))), '2001:db8:100:4::/96');
+  assert.equal(formatPrefix(nat64Default(parsePrefix('2001:db8::/33'))), '2001:db8:0:4::/96');
+  const own = load('infra/lab.yaml', `${lab}  egress:\n    nat64Prefix: 2001:db8:100:7::/96\n`).plan;
+  assert.equal(formatPrefix(own.nat64!), '2001:db8:100:7::/96');
+  assert.deepEqual(planRows(own).find((r) => r.range === 'nat64'), {
+    range: 'nat64',
+    prefix: '2001:db8:100:7::/96',
+    purpose: 'NAT64 (spec.egress.nat64Prefix): pods reach IPv4-only hosts through it (DNS64 answers), translated on each node with its own IPv4; never announced',
+  });
+  const none = load('infra/lab.yaml', `${lab}  egress:\n    ipv4: none\n`).plan;
+  assert.equal(none.nat64, undefined);
+  assert.deepEqual(planRows(none).map((r) => r.range), ['block', 'nodes', 'services', 'apiserver', 'load-balancers', 'external-ips', 'pods']);
+  // Nothing else moves with it.
+  assert.deepEqual(planRows(none), planRows(plan).filter((r) => r.range !== 'nat64'));
+});
+
+test('nat64Overlaps: the carved ranges a NAT64 prefix overlaps, the block and the API server\'s address aside', () => {
+  const { plan } = load('infra/lab.yaml');
+  const at = (prefix: string) => nat64Overlaps({ ...plan, nat64: parsePrefix(prefix) }).map((r) => r.name);
+  assert.deepEqual(at('2001:db8:100:4::/96'), []);
+  assert.deepEqual(at('2001:db8:100:6::/96'), []);
+  assert.deepEqual(at('64:ff9b::/96'), []);
+  assert.deepEqual(at('2001:db8:100::/96'), ['nodes']);
+  assert.deepEqual(at('2001:db8:100:1::/96'), ['services']);
+  assert.deepEqual(at('2001:db8:100:1:0:1::/96'), []);
+  assert.deepEqual(at('2001:db8:100:2::/96'), ['load-balancers']);
+  assert.deepEqual(at('2001:db8:100:3::/96'), ['external-ips']);
+  assert.deepEqual(at('2001:db8:100:8:1::/96'), ['pods']);
+  const { nat64: _none, ...without } = plan;
+  assert.deepEqual(nat64Overlaps(without), []);
 });
 
 test('plan rows: the number of IPAM blocks is written out up to 2^20, as a power above', () => {

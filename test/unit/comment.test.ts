@@ -683,11 +683,12 @@ const rangesShuffled: PlanView['ranges'] = [
   { name: 'load-balancers', prefix: '2001:db8:100:2::/120', purpose: 'LoadBalancer IPs' },
   { name: 'block', prefix: '2001:db8:100::/56', purpose: 'reserved block' },
   { name: 'apiserver', prefix: '2001:db8:100:1::1/128', purpose: 'API' },
+  { name: 'nat64', prefix: '64:ff9b::/96', purpose: 'NAT64' },
   { name: 'nodes', prefix: '2001:db8:100::/64', purpose: 'node addresses' },
 ];
 const oneCp: PlanView['machines'] = [{ name: 'x-cp-1', role: 'control-plane', pool: 'cp', address: '2001:db8:100::3' }];
 
-test('comment: a new cluster: the note, then the ranges in the plan\'s order (the block first, the pods last), then the machines', () => {
+test('comment: a new cluster: the note, then the ranges in the plan\'s order (the block first, NAT64 before the pods wherever it is, the pods last), then the machines', () => {
   const body = renderPlanComment({ ...small, changes: [], problems: [], before: undefined, after: { ranges: rangesShuffled, machines: oneCp }, rawOutput: '' });
   const section = body.slice(body.indexOf('### Address plan'), body.indexOf('\n\n### Topology'));
   assert.equal(
@@ -697,7 +698,7 @@ test('comment: a new cluster: the note, then the ranges in the plan\'s order (th
       '',
       '_A new cluster: there is no plan on the base branch._',
       '',
-      'Ranges: 7 added, 0 removed, 0 changed, 0 unchanged.',
+      'Ranges: 8 added, 0 removed, 0 changed, 0 unchanged.',
       '',
       '| | Range | Before | After | Purpose |',
       '| --- | --- | --- | --- | --- |',
@@ -707,6 +708,7 @@ test('comment: a new cluster: the note, then the ranges in the plan\'s order (th
       '| `+` added | `apiserver` | — | `2001:db8:100:1::1/128` | API |',
       '| `+` added | `load-balancers` | — | `2001:db8:100:2::/120` | LoadBalancer IPs |',
       '| `+` added | `external-ips` | — | `2001:db8:100:3::/120` | external IPs |',
+      '| `+` added | `nat64` | — | `64:ff9b::/96` | NAT64 |',
       '| `+` added | `pods` | — | `2001:db8:100:80::/57` | pod pool |',
       '',
       'Machines: 1 added, 0 removed, 0 changed, 0 unchanged.',

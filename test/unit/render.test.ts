@@ -144,6 +144,24 @@ test('a requested block is filled in from the facts', () => {
   assert.equal(plan.apiServer.toString(16), '20010db82a0000010000000000000001');
 });
 
+test('a NAT64 prefix beside a block assigned at apply: checked against the ranges once the facts name the block', () => {
+  const text = readFileSync(join(root, 'infra/dfw.yaml'), 'utf8').replace('block: 2001:db8:2a00::/56', 'blockSize: 56');
+  const facts = decodeFacts('f.json', fixture('facts/dfw.json'));
+  assert.ok(facts.ok);
+  if (!facts.ok) return;
+  const check = (prefix: string) => {
+    const loaded = loadCluster('infra/dfw.yaml', `${text}  egress:\n    nat64Prefix: ${prefix}\n`);
+    assert.ok(loaded.ok, loaded.ok ? '' : loaded.problems.map(formatProblem).join('\n'));
+    if (!loaded.ok) return [];
+    return checkFacts('f.json', facts.facts, loaded.spec, planWithFacts(loaded.spec, facts.facts)).map(formatProblem);
+  };
+  assert.deepEqual(check('2001:db8:2a00:8::/96'), [
+    'f.json: reservedBlock: the provider assigned 2001:db8:2a00::/56, whose pods range 2001:db8:2a00:8::/64 overlaps spec.egress.nat64Prefix 2001:db8:2a00:8::/96 of infra/dfw.yaml. Fix: pick another /96 for spec.egress.nat64Prefix in infra/dfw.yaml, or remove it: the plan then takes 2001:db8:2a00:4::/96',
+  ]);
+  assert.deepEqual(check('2001:db8:2a00:5::/96'), []);
+  assert.deepEqual(check('64:ff9b::/96'), []);
+});
+
 test('a cluster without an external IP range renders no public-addresses patch; every header names all the sources', () => {
   const text = readFileSync(join(root, 'infra/lab.yaml'), 'utf8').replace('    externalIPRangeSize: 120\n', '');
   const loaded = loadCluster('infra/lab.yaml', text);

@@ -359,6 +359,8 @@ test('defaults are filled in for a minimal lab spec', () => {
   // The lab's git server is the lab's default repository.
   assert.deepEqual(spec.gitops, { url: 'http://[2001:db8:ffff:1::2]/native6.git', branch: 'main', interval: '5m' });
   assert.equal(spec.nodeAddresses, 'planned');
+  // Pods reach IPv4 through NAT64, at the plan's own prefix.
+  assert.deepEqual(spec.egress, { ipv4: 'nat64' });
 });
 
 test('the file name must match metadata.name when asked', () => {
@@ -459,13 +461,15 @@ test('values the decoder accepts beyond the edges: other blocks on Equinix Metal
     ['a zone of three labels and a one-letter record', 'equinix-metal', (s) => (s.dns = { zone: 'example.co.uk', name: 'k' }), (x) => x.dns, { zone: 'example.co.uk', name: 'k' }],
     ['a record of two labels', 'equinix-metal', (s) => (s.dns = { zone: 'example.io', name: 'api.cluster1' }), (x) => x.dns, { zone: 'example.io', name: 'api.cluster1' }],
     ['a zone of 253 characters', 'equinix-metal', (s) => (s.dns = { zone: zone253 }), (x) => x.dns?.zone, zone253],
+    ['the well-known NAT64 prefix on Equinix Metal', 'equinix-metal', (s) => (s.egress = { nat64Prefix: '64:ff9b::/96' }), (x) => x.egress.nat64Prefix && formatPrefix(x.egress.nat64Prefix), '64:ff9b::/96'],
+    ['no IPv4 egress on Equinix Metal', 'equinix-metal', (s) => (s.egress = { ipv4: 'none' }), (x) => x.egress, { ipv4: 'none' }],
     ['no publicSources beside trustedSources: the whole internet', 'lab', (s) => (s.policy = { trustedSources: ['2001:db8:ab00::/40'] }), (x) => x.policy.publicSources.map(formatPrefix), ['::/0']],
     [
       'fields present but empty take their defaults',
       'lab',
-      (s) => Object.assign(s, { metro: null, controlPlane: null, workers: null, policy: null, gitops: null, dns: null, network: { block: '2001:db8:100::/56', serviceRangeSize: null, localASN: null } }),
-      (x) => [x.metro, x.controlPlane.count, x.workers.length, x.network.serviceRangeSize, x.network.localASN, x.policy.publicSources.map(formatPrefix), x.gitops.branch, x.dns],
-      ['lab', 3, 0, 112, 65000, ['::/0'], 'main', undefined],
+      (s) => Object.assign(s, { metro: null, controlPlane: null, workers: null, policy: null, egress: null, gitops: null, dns: null, network: { block: '2001:db8:100::/56', serviceRangeSize: null, localASN: null } }),
+      (x) => [x.metro, x.controlPlane.count, x.workers.length, x.network.serviceRangeSize, x.network.localASN, x.policy.publicSources.map(formatPrefix), x.egress, x.gitops.branch, x.dns],
+      ['lab', 3, 0, 112, 65000, ['::/0'], { ipv4: 'nat64' }, 'main', undefined],
     ],
   ];
   for (const [what, platform, edit, read, want] of cases) {

@@ -1,7 +1,8 @@
 /**
  * Equinix Metal's rules for a cluster spec: a two-letter metro, plan slugs
  * such as c3.small.x86, the project's /56 per metro (given, or found at
- * apply), and a repository for Flux, all required.
+ * apply), and a repository for Flux, all required; pods reach IPv4 through
+ * NAT64 by default.
  */
 import type { SpecRules } from '../../cluster/rules.js';
 
@@ -26,6 +27,8 @@ export const equinixMetalRules: SpecRules = {
   block: (prefix) => (prefix.length === 56 ? undefined : { message: `Equinix Metal reserves a /56 per project and metro, not a /${prefix.length}`, fix: "write the project's /56 for this metro" }),
   blockSize: (size) => (size === 56 ? undefined : { message: `Equinix Metal reserves a /56 per project and metro, not a /${size}`, fix: 'use blockSize: 56' }),
   machines: () => undefined,
+  // Each device's own IPv4 address is what its pods' packets are translated into.
+  ipv4Egress: { default: 'nat64' },
   gitops: {
     absent: { message: `is required on ${EQUINIX_METAL}`, fix: 'add "gitops: {url: https://github.com/<owner>/<repo>}", the repository Flux reconciles from' },
     url: required('add the repository URL Flux reconciles from'),

@@ -2,10 +2,13 @@
  * The lab's rules for a cluster spec: one metro and one machine plan, both
  * "lab"; a block inside documentation space and clear of the lab provider's
  * own range; no provider to assign a block; at most 150 machines; no DNS
- * provider; Flux reads the lab's own git server unless told otherwise.
+ * provider; Flux reads the lab's own git server unless told otherwise; pods
+ * reach the lab's IPv4 internet through NAT64 by default, behind a prefix
+ * in documentation space (never the well-known one: the lab's IPv4 hosts
+ * have documentation addresses, which RFC 6052 §3.1 forbids behind it).
  */
-import { contains, DOCUMENTATION, formatPrefix, overlaps } from '../../net/ipv6.js';
-import { DEFAULTS } from '../../cluster/cluster.js';
+import { contains, DOCUMENTATION, formatPrefix, overlaps, prefixEquals } from '../../net/ipv6.js';
+import { DEFAULTS, NAT64_WELL_KNOWN } from '../../cluster/cluster.js';
 import type { SpecRules } from '../../cluster/rules.js';
 import { LAB_GIT_URL, LAB_PROVIDER_RANGE } from './provider/provider.js';
 
@@ -43,6 +46,22 @@ export const labRules: SpecRules = {
     count > LAB_MACHINES_MAX
       ? { message: `the lab would run ${count} machines; its shared kernel's IPv6 neighbour table holds about ${LAB_MACHINES_MAX}`, fix: `keep the lab at ${LAB_MACHINES_MAX} machines or fewer` }
       : undefined,
+  ipv4Egress: {
+    // Each lab machine has an IPv4 address of its own on the lab's IPv4 internet: its pods' packets are translated into it.
+    default: 'nat64',
+    nat64Prefix(prefix) {
+      const own = 'remove nat64Prefix (the plan then takes a /96 of the block) or pick a /96 inside 2001:db8::/32';
+      if (prefixEquals(prefix, NAT64_WELL_KNOWN)) {
+        return {
+          message: `the lab's IPv4 hosts have documentation addresses, which RFC 6052 §3.1 forbids behind the well-known prefix ${formatPrefix(NAT64_WELL_KNOWN)}`,
+          fix: own,
+        };
+      }
+      if (!contains(DOCUMENTATION, prefix)) return { message: `the lab only uses documentation addresses and ${formatPrefix(prefix)} is outside 2001:db8::/32`, fix: own };
+      if (overlaps(LAB_PROVIDER_RANGE, prefix)) return { message: `${formatPrefix(prefix)} overlaps the lab provider's own range ${formatPrefix(LAB_PROVIDER_RANGE)}`, fix: own };
+      return undefined;
+    },
+  },
   dns: { message: 'is for Equinix Metal clusters: the lab has no DNS provider', fix: 'remove spec.dns from the lab spec' },
   gitops: { url: { default: LAB_GIT_URL } },
 };
