@@ -1,3 +1,4 @@
+// Over 450 lines on purpose: the one place where every pinned version lives, so that an upgrade is one file.
 // The one place where every version is pinned: the upstream API schemas the
 // rendered trees are validated against, the programs the lab runs
 // (Kubernetes, etcd, the CNI plugins, Flux's controllers, Calico's
@@ -342,10 +343,13 @@ export const TOOL_MANIFEST = 'bin/manifest.json'; // relative to the cache dir
 /**
  * Host packages the lab needs: routing daemons run inside the lab's network
  * namespaces (frr, bird), packet filtering and conntrack for kube-proxy and
- * the policies, the usual interface tools, and git (its `git http-backend`
- * is the lab's git server, lib/platforms/lab/gitServer.ts).
+ * the policies, the usual interface tools, git (its `git http-backend`
+ * is the lab's git server, lib/platforms/lab/gitServer.ts), and tayga (the
+ * NAT64 translator every node of a cluster with IPv4 egress runs: the
+ * lab's machines find it in their image, as the bootstrap's `packages:
+ * image` expects), and dig (bind9-dnsutils: verify's DNS questions).
  */
-export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux', 'curl', 'iperf3', 'git', 'openssl', 'openssh-client', 'jq'];
+export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux', 'curl', 'iperf3', 'git', 'openssl', 'openssh-client', 'jq', 'tayga', 'bind9-dnsutils'];
 
 /** Written (when absent) before installing, so that no package starts its daemon in the host namespace. */
 export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
@@ -395,16 +399,48 @@ export function confdBinary(cacheDir: string): string {
  * move one controller's dependencies to the other's). On the cloud the same
  * release runs from upstream's images (lib/flux/install.ts).
  */
-export interface FluxControllerPin extends GoBuildPin {
+export interface FluxControllerPin extends GoProgramPin {
   /** Program name, file name in `<cache>/bin/`, and Deployment name. */
   readonly name: 'source-controller' | 'kustomize-controller';
+}
+
+/** A program built from its published module through a consumer module (tools/<...>), found by its Go build info. */
+export interface GoProgramPin extends GoBuildPin {
+  /** Program name and file name in `<cache>/bin/`. */
+  readonly name: string;
   /** Setup step. */
   readonly step: string;
   readonly module: string;
   readonly version: string;
   /** Upstream's image (the cloud runs `${image}:${version}`). */
   readonly image: string;
+  /** `-ldflags` for the build. */
+  readonly ldflags: string;
 }
+
+export function goProgramBinary(cacheDir: string, name: string): string {
+  return join(cacheDir, 'bin', name);
+}
+
+/**
+ * CoreDNS, the version kubeadm v1.35 deploys (its constants.CoreDNSVersion,
+ * v1.13.1), built by setup (step bin:coredns) through tools/coredns. The lab
+ * runs it twice: as the cluster's DNS (kubeadm's coredns Deployment, with
+ * the dns64 plugin of its default build) and as its internet's resolver.
+ */
+export const COREDNS: GoProgramPin = {
+  name: 'coredns',
+  step: 'bin:coredns',
+  module: 'github.com/coredns/coredns',
+  version: 'v1.13.1',
+  image: 'registry.k8s.io/coredns/coredns',
+  ldflags: '-s -w',
+  sourceDir: 'tools/coredns',
+  requires: { 'github.com/coredns/coredns': 'v1.13.1' },
+};
+
+/** `-ldflags` for the controllers: stripped, as upstream's Makefile builds them (they have no version variable). */
+export const FLUX_LDFLAGS = '-s -w';
 
 function fluxSchemaVersion(module: string): string {
   const pin = SCHEMA_PINS.find((p) => p.module === module);
@@ -415,7 +451,7 @@ function fluxSchemaVersion(module: string): string {
 function fluxController(name: FluxControllerPin['name'], step: string): FluxControllerPin {
   const module = `github.com/fluxcd/${name}`;
   const version = fluxSchemaVersion(module); // The image from docker.io (answers over IPv6), not ghcr.io (no AAAA record).
-  return { name, step, module, version, image: `docker.io/fluxcd/${name}`, sourceDir: `tools/flux/${name}`, requires: { [module]: version } };
+  return { name, step, module, version, image: `docker.io/fluxcd/${name}`, ldflags: FLUX_LDFLAGS, sourceDir: `tools/flux/${name}`, requires: { [module]: version } };
 }
 
 export const FLUX_CONTROLLERS: readonly FluxControllerPin[] = [
@@ -423,11 +459,9 @@ export const FLUX_CONTROLLERS: readonly FluxControllerPin[] = [
   fluxController('kustomize-controller', 'bin:flux-kustomize'),
 ];
 
-/** `-ldflags` for the controllers: stripped, as upstream's Makefile builds them (they have no version variable). */
-export const FLUX_LDFLAGS = '-s -w';
 
 export function fluxBinary(cacheDir: string, name: FluxControllerPin['name']): string {
-  return join(cacheDir, 'bin', name);
+  return goProgramBinary(cacheDir, name);
 }
 
 /**

@@ -3,7 +3,7 @@ import { goBuildEnv, goSourceStamp } from '../goProgram.js';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { MANIFEST_NAME, sha256, type ManifestFile } from '../cacheDir.js';
-import { FLUX_CONTROLLERS, FLUX_CRDS, FLUX_LDFLAGS, fluxBinary, fluxCrdDir, type FluxControllerPin } from '../pins.js';
+import { COREDNS, FLUX_CONTROLLERS, FLUX_CRDS, fluxCrdDir, goProgramBinary, type GoProgramPin } from '../pins.js';
 import { type SetupContext, type Step } from './step.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../repo.js';
 import { BUILD_FLAGS, goModDownload, requireGo, run } from '../go.js';
@@ -20,8 +20,8 @@ import { copyMatching, replaceCacheDir } from '../cacheDir.js';
 // controller's module and version. A program of the same name on PATH whose
 // build info says the pinned module version is linked to instead of building.
 
-function fluxStamp(repoDir: string, pin: FluxControllerPin): string {
-  return goSourceStamp(repoDir, pin.sourceDir, [...BUILD_FLAGS, FLUX_LDFLAGS]);
+function fluxStamp(repoDir: string, pin: GoProgramPin): string {
+  return goSourceStamp(repoDir, pin.sourceDir, [...BUILD_FLAGS, pin.ldflags]);
 }
 
 /** The version of `module` a Go binary was built from, per its build info (`go version -m`); undefined when not recorded. */
@@ -37,7 +37,7 @@ export async function goBinaryModuleVersion(file: string, module: string): Promi
 }
 
 /** A Flux controller of that name on PATH (outside the cache) built from the pinned module version. */
-export async function findFluxOnPath(pin: FluxControllerPin, cacheDir: string, pathVar: string = process.env.PATH ?? ''): Promise<string | undefined> {
+export async function findFluxOnPath(pin: GoProgramPin, cacheDir: string, pathVar: string = process.env.PATH ?? ''): Promise<string | undefined> {
   const cacheReal = existsSync(cacheDir) ? realpathSync(cacheDir) : resolve(cacheDir);
   const seen = new Set<string>();
   for (const dir of pathVar.split(delimiter).filter((d) => d !== '' && isAbsolute(d))) {
@@ -52,9 +52,9 @@ export async function findFluxOnPath(pin: FluxControllerPin, cacheDir: string, p
 }
 
 /** true when the controller is in the cache from the pinned module version and (if built) from the current consumer module. */
-export async function fluxControllerCached(ctx: SetupContext, pin: FluxControllerPin): Promise<boolean> {
+export async function fluxControllerCached(ctx: SetupContext, pin: GoProgramPin): Promise<boolean> {
   const entry = readToolManifest(ctx.cacheDir).tools[pin.name];
-  const path = fluxBinary(ctx.cacheDir, pin.name);
+  const path = goProgramBinary(ctx.cacheDir, pin.name);
   if (!entry || entry.path !== path || !existsSync(path)) return false;
   if (entry.source === 'built') {
     const stamp = fluxStamp(ctx.repoDir, pin);
@@ -64,8 +64,8 @@ export async function fluxControllerCached(ctx: SetupContext, pin: FluxControlle
 }
 
 /** Builds one controller from tools/flux/<name> into `<cache>/bin/<name>` (or links to one on PATH). */
-async function provideFluxController(ctx: SetupContext, pin: FluxControllerPin): Promise<string> {
-  const path = fluxBinary(ctx.cacheDir, pin.name);
+async function provideFluxController(ctx: SetupContext, pin: GoProgramPin): Promise<string> {
+  const path = goProgramBinary(ctx.cacheDir, pin.name);
   const found = await findFluxOnPath(pin, ctx.cacheDir);
   if (found) {
     linkTo(path, found);
@@ -78,7 +78,7 @@ async function provideFluxController(ctx: SetupContext, pin: FluxControllerPin):
   ctx.progress?.(`  building ${relative(process.cwd(), path) || path} (${pin.module} ${pin.version}); about 3 min on 2 cores from an empty Go build cache`);
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  const { stderr, code } = await run('go', ['build', ...BUILD_FLAGS, `-ldflags=${FLUX_LDFLAGS}`, '-o', tmp, pin.module], {
+  const { stderr, code } = await run('go', ['build', ...BUILD_FLAGS, `-ldflags=${pin.ldflags}`, '-o', tmp, pin.module], {
     cwd: join(ctx.repoDir, pin.sourceDir),
     env: goBuildEnv(),
   });
@@ -139,11 +139,11 @@ export function fluxCrdsStep(cacheDir: string = DEFAULT_CACHE_DIR): Step {
   };
 }
 
-/** `flux:crds`, `bin:flux-source`, `bin:flux-kustomize`. */
+/** `flux:crds`, `bin:flux-source`, `bin:flux-kustomize`, and `bin:coredns` (built the same way). */
 export function fluxSteps(ctx: SetupContext = { repoDir: REPO_DIR, cacheDir: DEFAULT_CACHE_DIR }): Step[] {
   return [
     fluxCrdsStep(ctx.cacheDir),
-    ...FLUX_CONTROLLERS.map((pin) => ({
+    ...[...FLUX_CONTROLLERS, COREDNS].map((pin) => ({
       name: pin.step,
       done: () => fluxControllerCached(ctx, pin),
       run: () => provideFluxController(ctx, pin),
