@@ -31,6 +31,7 @@ import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from './apiBootstrap.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type JoinSecrets, type KubeadmOptions } from './kubeadm.js';
 import { SHARED_KEY_FILES, type SharedControlPlaneKeys } from '../kube/kubeadmCerts.js';
 import { HOST_FIREWALL_FILE, hostFirewall, PEER_ELEMENTS_PLACEHOLDER } from './hostFirewall.js';
+import { NAT64_UNIT, nat64Files } from './nat64.js';
 import { bootUnit, firewallScript, firewallUnit, handoverScript, handoverUnit, joinTokenScript, joinTokenTimer, joinTokenUnit, routesScript, routesUnit } from './bootUnits.js';
 import {
   API_BOOTSTRAP_FILE,
@@ -117,6 +118,8 @@ export interface BootOptions {
   readonly packages?: 'apt' | 'image';
   /** When the control planes renew the join token (systemd time spans): 2 min after boot, then every 6 h unless given. */
   readonly joinTokenRenewal?: { readonly afterBoot: string; readonly every: string };
+  /** The NAT64 translator's node-local IPv4 pool (lib/render/nat64.ts; DEFAULT_NAT64_POOL unless given). */
+  readonly nat64Pool?: string;
 }
 
 export interface BootFile {
@@ -207,12 +210,12 @@ function node(discovery: NodeDiscovery, configs: readonly string[]): string[] {
   ];
 }
 
-/** The programs a stock image lacks, from the distribution: what the rest of the script uses. */
-function prerequisites(packages: 'apt' | 'image'): string[] {
+/** The programs a stock image lacks, from the distribution: what the rest of the script uses (tayga: the NAT64 translator). */
+function prerequisites(packages: 'apt' | 'image', nat64: boolean): string[] {
   if (packages === 'image') {
     return [
       '# The machine\'s image brings every program (packages: image): checked, nothing installed.',
-      `for p in ${IMAGE_PROGRAMS.join(' ')}; do`,
+      `for p in ${[...IMAGE_PROGRAMS, ...(nat64 ? ['tayga'] : [])].join(' ')}; do`,
       '  command -v "$p" >/dev/null || fail "the machine\'s image has no $p (packages: image installs nothing)"',
       'done',
     ];
@@ -220,7 +223,8 @@ function prerequisites(packages: 'apt' | 'image'): string[] {
   return [
     '# First what the rest uses: a stock image has no jq, nft or containerd (a minimal one no curl or gpg either).',
     'apt_get update -q',
-    'apt_get install -y -q containerd curl gpg jq nftables',
+    `apt_get install -y -q containerd curl gpg jq nftables${nat64 ? ' tayga' : ''}`,
+    ...(nat64 ? ['# The distribution\'s tayga starts its own NAT64 from /etc/tayga.conf: native6-nat64.service runs it instead.', 'systemctl disable --now tayga.service 2>/dev/null || true'] : []),
   ];
 }
 
@@ -336,7 +340,7 @@ function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, disc
   ];
   return [
     ...prelude(machine),
-    ...prerequisites(packages),
+    ...prerequisites(packages, plan.nat64 !== undefined),
     '',
     ...node(discovery, configs),
     ...runtime(spec, packages),
@@ -346,6 +350,7 @@ function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, disc
     `rm -f ${secrets.join(' ')}`,
     `touch ${BOOT_DONE}`,
     'status done',
+    ...(plan.nat64 ? ['# The node\'s pods reach IPv4 through it (started at every boot, already running unless it failed).', `systemctl start --no-block ${NAT64_UNIT}`] : []),
     ...(controlPlane
       ? [
           '# This control plane answers the ClusterIP until its kube-proxy serves it, now and at every boot;',
@@ -368,7 +373,11 @@ export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Mac
   const clusterIP = formatAddress(plan.apiServer);
   const address = { name: machine.name, address: NODE_ADDRESS_PLACEHOLDER };
   const files: BootFile[] = [
-    { path: '/etc/sysctl.d/90-native6.conf', mode: '0644', content: 'net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.default.forwarding = 1\n' },
+    {
+      path: '/etc/sysctl.d/90-native6.conf',
+      mode: '0644',
+      content: `net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.default.forwarding = 1\n${plan.nat64 ? '# NAT64: translated packets are forwarded out as IPv4 (only those: native6-nat64\'s rules)\nnet.ipv4.ip_forward = 1\n' : ''}`,
+    },
     { path: '/etc/modules-load.d/native6.conf', mode: '0644', content: 'overlay\n' },
     ...(first ? [{ path: KUBEADM_INIT_CONFIG, mode: '0600' as const, content: kubeadmInit(spec, plan, address, secrets, options.kubeadm?.init) }] : []),
     {
@@ -400,7 +409,8 @@ export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Mac
       { path: `${UNIT_DIR}/${JOIN_TOKEN_TIMER}`, mode: '0644', content: joinTokenTimer(options.joinTokenRenewal ?? JOIN_TOKEN_RENEWAL) },
     );
   }
-  const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT, JOIN_TOKEN_TIMER] : [])];
+  if (plan.nat64) files.push(...nat64Files(plan.nat64, options.nat64Pool));
+  const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(plan.nat64 ? [NAT64_UNIT] : []), ...(controlPlane ? [HANDOVER_UNIT, JOIN_TOKEN_TIMER] : [])];
   return {
     files,
     start: [['sysctl', '--system'], ['modprobe', 'overlay'], ['systemctl', 'daemon-reload'], ['systemctl', 'enable', ...units], ['systemctl', 'start', '--no-block', BOOT_UNIT]],

@@ -179,9 +179,11 @@ describe('the boot script: packages', () => {
     roots.push(system);
     symlinkSync(execFileSync('bash', ['-c', 'command -v mkdir'], { encoding: 'utf8' }).trim(), join(system, 'mkdir'));
     const check = (have: readonly string[]) => runPart(files, (l) => l.startsWith('for p in '), (l) => l === 'done', Object.fromEntries(have.map((p) => [p, 'exit 0'])), system);
-    assert.ok(check(IMAGE_PROGRAMS).done);
-    for (const missing of IMAGE_PROGRAMS) {
-      const r = check(IMAGE_PROGRAMS.filter((p) => p !== missing));
+    // dfw reaches IPv4 through NAT64 (its platform's default): the image brings the translator too.
+    const programs = [...IMAGE_PROGRAMS, 'tayga'];
+    assert.ok(check(programs).done);
+    for (const missing of programs) {
+      const r = check(programs.filter((p) => p !== missing));
       assert.ok(!r.done, missing);
       assert.equal(r.read(BOOT_STATUS), `failed: the machine's image has no ${missing} (packages: image installs nothing)\n`);
     }
@@ -199,7 +201,17 @@ describe('the boot script: packages', () => {
   it("apt (the default): the prerequisites from the distribution, the Kubernetes packages from the spec's minor channel, pinned and held", () => {
     const script = scriptOf(nodeBootstrap(spec, plan, machine('dfw-general-1'), secrets, discovery()).files);
     const lines = script.split('\n');
-    assert.ok(lines.includes('apt_get install -y -q containerd curl gpg jq nftables'));
+    assert.ok(lines.includes('apt_get install -y -q containerd curl gpg jq nftables tayga'));
+    // The distribution's own tayga.service (from /etc/tayga.conf) would take the same device: off.
+    assert.ok(lines.includes('systemctl disable --now tayga.service 2>/dev/null || true'));
+    // Without IPv4 egress: no translator installed, none of its files, its unit not enabled.
+    const none = nodeBootstrap({ ...spec, egress: { ipv4: 'none' } }, { ...plan, nat64: undefined }, machine('dfw-general-1'), secrets, discovery());
+    const noneLines = scriptOf(none.files).split('\n');
+    assert.ok(noneLines.includes('apt_get install -y -q containerd curl gpg jq nftables'));
+    assert.ok(!noneLines.some((l) => l.includes('tayga') || l.includes('native6-nat64')));
+    assert.ok(!none.files.some((f) => f.path.includes('nat64') || f.path.includes('tayga')));
+    assert.ok(!fileOf(none.files, '/etc/sysctl.d/90-native6.conf')!.content.includes('ipv4'));
+    assert.ok(!none.start.flat().includes('native6-nat64.service'));
     assert.ok(lines.includes('curl -fsSL https://pkgs.k8s.io/core:/stable:/v1.35/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes.gpg'));
     assert.ok(lines.includes('echo "deb [signed-by=/etc/apt/keyrings/kubernetes.gpg] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /" > /etc/apt/sources.list.d/kubernetes.list'));
     assert.ok(lines.includes('apt_get install -y -q kubelet="1.35.4-*" kubeadm="1.35.4-*" kubectl="1.35.4-*"'));

@@ -3,6 +3,7 @@
  * of infra/dfw.yaml: what the review (bootstrap-2026-12) found wrong, pinned
  * on the text (test/lab/bootScript.test.ts runs it).
  */
+import { NAT64_UNIT } from '../../lib/render/nat64.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
@@ -64,7 +65,8 @@ describe('the Equinix Metal boot script (dfw)', () => {
       const lines = scriptOf(machine.name);
       execFileSync('bash', ['-n'], { input: lines.join('\n') });
       // F1: nothing a package brings is used before the packages are installed.
-      const install = lineOf(lines, (t) => /^apt_get install -y -q containerd curl gpg jq nftables$/.test(t), 'installing the prerequisites');
+      // With tayga: dfw reaches IPv4 through NAT64 on every node (Equinix Metal's default).
+      const install = lineOf(lines, (t) => /^apt_get install -y -q containerd curl gpg jq nftables tayga$/.test(t), 'installing the prerequisites');
       const firstUse = lineOf(lines, (t) => !/^(apt_get|apt-mark|log) /.test(t) && /(^|[\s|;($])(jq|curl|nft|gpg|containerd)\s/.test(t), 'using a prerequisite');
       assert.ok(install < firstUse, `line ${firstUse + 1} uses a package installed only at line ${install + 1}`);
       // M4: every apt-get waits for dpkg's lock, and is tried again (the lists' lock).
@@ -81,11 +83,12 @@ describe('the Equinix Metal boot script (dfw)', () => {
       lineOf(lines, (t) => t === 'sysctl -q -w "net/ipv6/conf/$uplink/accept_ra=2"', 'accept_ra=2 now');
       lineOf(lines, (t) => t === `echo "net/ipv6/conf/$uplink/accept_ra = 2" > ${UPLINK_SYSCTL}`, 'accept_ra=2 at every boot');
       // M9: the configurations (token, certificate key) and the CA key deleted once kubeadm succeeded, then the stamp.
-      const end = commands(lines).slice(-(first || machine.role === 'control-plane' ? 5 : 4)).map((c) => c.text);
+      const end = commands(lines).slice(-(first || machine.role === 'control-plane' ? 6 : 5)).map((c) => c.text);
       assert.deepEqual(end, [
         `rm -f ${first ? `${KUBEADM_INIT_CONFIG} ` : ''}${KUBEADM_JOIN_CONFIG}${first ? ` ${CA_KEY}` : ''}`,
         `touch ${BOOT_DONE}`,
         'status done',
+        `systemctl start --no-block ${NAT64_UNIT}`,
         ...(machine.role === 'control-plane' ? [`systemctl start --no-block ${HANDOVER_UNIT} ${JOIN_TOKEN_TIMER}`] : []),
         'log done',
       ]);
@@ -111,7 +114,7 @@ describe('the Equinix Metal boot script (dfw)', () => {
     it(`${machine.name}: a unit that runs the bootstrap at every boot until done, started by cloud-init, not waited for${machine.role === 'control-plane' ? '; the API handover at every boot' : ''}`, () => {
       const config = configOf(machine.name);
       const controlPlane = machine.role === 'control-plane';
-      const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT, JOIN_TOKEN_TIMER] : [])];
+      const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, NAT64_UNIT, ...(controlPlane ? [HANDOVER_UNIT, JOIN_TOKEN_TIMER] : [])];
       assert.deepEqual(config.runcmd, [['sysctl', '--system'], ['modprobe', 'overlay'], ['systemctl', 'daemon-reload'], ['systemctl', 'enable', ...units], ['systemctl', 'start', '--no-block', BOOT_UNIT]]);
       const boot = fileOf(config, `${UNIT_DIR}/${BOOT_UNIT}`)!.content;
       for (const line of [`ConditionPathExists=!${BOOT_DONE}`, 'StartLimitIntervalSec=0', 'Type=oneshot', `ExecStart=${BOOT_SCRIPT}`, 'Restart=on-failure', 'RestartSec=30', 'WantedBy=multi-user.target']) {
