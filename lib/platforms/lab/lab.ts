@@ -70,7 +70,6 @@ async function commandExists(r: Runner, command: string): Promise<boolean> {
   return (await r.run('sh', ['-c', `command -v ${command}`], { allowFail: true })).code === 0;
 }
 
-/** The network half of `up`: provider, machines, routers, metadata (BGP starts with each node's agent). */
 export const NETWORK_PHASES: readonly Phase[] = [
   {
     name: 'preflight',
@@ -78,10 +77,10 @@ export const NETWORK_PHASES: readonly Phase[] = [
       const host = labHostProblem(ctx.binDir);
       if (host) throw new Error(host);
       const missing: string[] = [];
-      for (const c of ['ip', 'sysctl', 'nft', 'curl', 'jq', 'bird6', 'birdc6', 'vtysh', '/usr/lib/frr/bgpd', '/usr/lib/frr/bfdd', '/usr/lib/frr/zebra', 'ping']) {
+      for (const c of ['ip', 'sysctl', 'nft', 'curl', 'jq', 'dig', 'tayga', 'bird6', 'birdc6', 'vtysh', '/usr/lib/frr/bgpd', '/usr/lib/frr/bfdd', '/usr/lib/frr/zebra', 'ping']) {
         if (!(await commandExists(ctx.runner, c))) missing.push(c);
       }
-      if (missing.length > 0) throw new Error(`missing programs: ${missing.join(', ')}; run npm run setup (it installs frr, bird, iproute2, iputils-ping)`);
+      if (missing.length > 0) throw new Error(`missing programs: ${missing.join(', ')}; run npm run setup (it installs frr, bird, iproute2, iputils-ping, bind9-dnsutils, tayga)`);
       readFabric(ctx.repoRoot, ctx.cluster);
       return `${ctx.topology.machines.length} machines, block ${ctx.topology.block}`;
     },

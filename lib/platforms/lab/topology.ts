@@ -20,7 +20,7 @@
 import { formatAddress, formatPrefix, parseAddress, type Prefix } from '../../net/ipv6.js';
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
 import type { ClusterSpec } from '../../cluster/cluster.js';
-import { LAB_INTERNET, LAB_ROUTER_PEERS } from './provider/provider.js';
+import { LAB_INTERNET, LAB_ROUTER_PEERS, LAB_ROUTER_UPLINK_V4, labMachineIPv4 } from './provider/provider.js';
 
 /** Every namespace the lab makes starts with this, so `down` can find them all. */
 export const NS_PREFIX = 'n6-';
@@ -32,6 +32,8 @@ export interface RouterNode {
   readonly peerIP: string;
   /** Its own link to the internet namespace. */
   readonly uplink: { readonly ifname: string; readonly address: string; readonly peer: string; readonly prefixLength: 127 };
+  /** The same uplink's IPv4 /31 (router even, internet odd). */
+  readonly uplinkV4: { readonly address: string; readonly peer: string };
   readonly routerId: string;
 }
 
@@ -42,6 +44,8 @@ export interface MachineNode {
   readonly routerIfname: string;
   readonly address: string;
   readonly gateway: string;
+  /** Its public IPv4 /31 (egress only: labMachineIPv4), on both links as its IPv6 /127 is. */
+  readonly ipv4: { readonly address: string; readonly gateway: string };
   readonly routerId: string;
 }
 
@@ -55,6 +59,8 @@ export interface LabTopology {
     readonly client: string;
     /** Where the emulated metadata service answers (Equinix: metadata.platformequinix.com). */
     readonly metadata: string;
+    /** The internet's IPv4 client address (the source of what it sends over IPv4). */
+    readonly clientV4: string;
   };
   /** The link between the two routers. */
   readonly interRouter: { readonly r1: string; readonly r2: string };
@@ -103,6 +109,7 @@ export function labTopology(spec: ClusterSpec, plan: AddressPlan): LabTopology {
     prefix: formatPrefix(LAB_INTERNET),
     client: formatAddress(LAB_INTERNET.address + 1n),
     metadata: formatAddress(LAB_INTERNET.address + 0xan),
+    clientV4: '192.0.2.1',
   };
   const router = (index: 1 | 2): RouterNode => ({
     index,
@@ -110,6 +117,7 @@ export function labTopology(spec: ClusterSpec, plan: AddressPlan): LabTopology {
     peerIP: formatAddress(LAB_ROUTER_PEERS[index - 1]!),
     // r1 <-> internet on :2::0/127, r2 <-> internet on :2::2/127 (router holds the even address).
     uplink: { ifname: 'inet', address: link(index === 1 ? 0 : 2), peer: link(index === 1 ? 1 : 3), prefixLength: 127 },
+    uplinkV4: { address: LAB_ROUTER_UPLINK_V4[index].router, peer: LAB_ROUTER_UPLINK_V4[index].peer },
     routerId: routerId(0xff0000 + index),
   });
   const machines = plan.machines.map((m, i): MachineNode => {
@@ -120,6 +128,7 @@ export function labTopology(spec: ClusterSpec, plan: AddressPlan): LabTopology {
       routerIfname: `m${shortHash(m.name)}`,
       address: formatAddress(m.link.address),
       gateway: formatAddress(m.link.gateway),
+      ipv4: labMachineIPv4(i),
       routerId: routerId(i + 1),
     };
   });

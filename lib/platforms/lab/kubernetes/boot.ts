@@ -17,6 +17,7 @@
  * the lab's own default route over both links (its stand-in for Equinix
  * Metal's bond) instead of a route per peer.
  */
+import { LAB_NAT64_POOL } from '../provider/provider.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -48,6 +49,8 @@ export function labBootOptions(m: MachineNode): BootOptions {
     packages: 'image',
     // The lab's clock is a test's: the control planes renew the join token 10 s after boot, then every 30 s.
     joinTokenRenewal: { afterBoot: '10s', every: '30s' },
+    // Documentation space, as every lab address (never seen outside a machine: masqueraded).
+    nat64Pool: LAB_NAT64_POOL,
     kubeadm: {
       init: { ...LAB_KUBEADM, skipPhases: ['preflight', 'mark-control-plane', 'addon/coredns'] },
       join: { ...LAB_KUBEADM, skipPhases: ['preflight', ...(controlPlane ? ['control-plane-join/mark-control-plane'] : [])] },

@@ -23,8 +23,8 @@
  *      server).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { waitUntil } from '../../../phases/wait.js';
 import { kubeClient, type KubeClient } from '../../../kube/client.js';
@@ -39,7 +39,8 @@ import { bgpPasswordSecret, CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT } from
 import { calicoCrds, calicoNodeRbac, FIELD_MANAGER } from './calicoInstall.js';
 import { applyObjects, crdsEstablished, type KubeObject } from '../../../kube/objects.js';
 import { calicoConfdDir, confdBinary } from '../../../toolchain/pins.js';
-import { ensureMachineMounts, mountNsFile, runOnMachine } from '../machine/machine.js';
+import { diskPath, ensureMachineMounts, mountNsFile, runOnMachine } from '../machine/machine.js';
+import { LAB_INTERNET_HOSTS } from '../provider/provider.js';
 import { ensureBgpPasswords } from '../state.js';
 import type { MachineNode } from '../topology.js';
 import { bootMachine, bootState, clusterConfigWithoutSecrets, handoverState, KUBECONFIG_USER_CONFIG, LAB_PATH } from './boot.js';
@@ -123,6 +124,21 @@ function assertKubeletAlive(ctx: LabContext, m: MachineNode): void {
   if (!pidAlive(join(ctx.paths.machine(m.machine.name), 'kubelet.pid'))) {
     throw new FatalError(`the lab kubelet of ${m.machine.name} is not running: see ${join(ctx.paths.logs, `${m.machine.name}.kubelet.log`)}`);
   }
+}
+
+/**
+ * The machine image's /etc/resolv.conf: the provider's resolver over IPv4
+ * only, as Equinix Metal's images pointed at its IPv4 resolvers
+ * (147.75.207.207, .208). An IPv6-only pod cannot reach it: the cluster's
+ * DNS must not forward there directly.
+ */
+function writeProviderResolvConf(root: string): void {
+  const file = diskPath(root, '/etc/resolv.conf');
+  const text = `# The lab provider's resolver (IPv4 only, as Equinix Metal's were)\nnameserver ${LAB_INTERNET_HOSTS.resolver.ipv4}\n`;
+  if (existsSync(file) && readFileSync(file, 'utf8') === text) return;
+  mkdirSync(dirname(file), { recursive: true });
+  rmSync(file, { force: true });
+  writeFileSync(file, text);
 }
 
 function cacheDir(ctx: LabContext): string {
@@ -283,7 +299,10 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
   {
     name: 'machine mounts',
     async run(ctx) {
-      for (const m of ctx.topology.machines) await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
+      for (const m of ctx.topology.machines) {
+        writeProviderResolvConf(machineRoot(ctx, m));
+        await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
+      }
       return `a disk (/etc, /usr/local, /var over the host's), private /etc/kubernetes, /var/lib/etcd, /run ... on ${ctx.topology.machines.length} machines`;
     },
   },

@@ -67,6 +67,14 @@ export async function ensureRoute(r: Runner, ns: string, args: readonly string[]
   await r.run('ip', ['-6', 'route', 'replace', ...args], { ns });
 }
 
+export async function ensureAddressV4(r: Runner, ns: string, ifname: string, cidr: string): Promise<void> {
+  await r.run('ip', ['-4', 'addr', 'replace', cidr, 'dev', ifname], { ns });
+}
+
+export async function ensureRouteV4(r: Runner, ns: string, args: readonly string[]): Promise<void> {
+  await r.run('ip', ['-4', 'route', 'replace', ...args], { ns });
+}
+
 /** Every process inside a namespace. */
 export async function namespacePids(r: Runner, ns: string): Promise<number[]> {
   const { stdout } = await r.run('ip', ['netns', 'pids', ns], { allowFail: true });

@@ -7,9 +7,11 @@
  * with or without Content-Length (git sends large packs chunked) and with
  * gzip-encoded requests (http-backend decodes them itself).
  *
- * In the lab it listens in the internet namespace at LAB_GIT_URL's address
- * (network.ts puts that address there) and serves one bare repository
- * under the lab's state folder; Flux's source-controller clones from it,
+ * In the lab it is a host of the internet namespace (LAB_INTERNET_HOSTS:
+ * github.example answers over IPv4 only, gitlab.example over both; a URL
+ * names the host by its name or one of its addresses, and the server
+ * listens on all of that host's addresses, which network.ts puts there) and
+ * serves the bare repositories under the lab's state folder; Flux's source-controller clones from it,
  * and the apply flow pushes to it. The host has no route to the internet
  * namespace's hosts (only to the cluster's block), so pushes run inside
  * that namespace (`ip netns exec <internet> git push`), on the host's file
@@ -17,7 +19,10 @@
  *
  * The server process lives in the internet namespace, so `lab down`, which
  * ends every process in the lab's namespaces before deleting them, ends it
- * too; its pid file is `.lab/<cluster>/git-server.pid`.
+ * too; its pid file is `.lab/<cluster>/git-server-<host>.pid`. Besides git,
+ * it answers `/whoami` (the client address it saw: the NAT64 proofs read
+ * it) and `/bytes?n=` (n bytes: the egress benchmark), as any web host
+ * would answer something.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +34,7 @@ import type { Runner } from '../../../exec/run.js';
 import { CODE_ROOT } from '../codeRoot.js';
 import type { LabContext } from '../lab.js';
 import { killAll } from '../machine/process.js';
-import { LAB_GIT_URL } from './provider.js';
+import { LAB_GIT_URL, LAB_INTERNET_HOSTS, type InternetHost } from './provider.js';
 
 // ---------------------------------------------------------------- the server
 
@@ -161,6 +166,29 @@ export function createGitHttpServer(opts: GitHttpOptions): Server {
     } catch {
       path = '\0';
     }
+    // Not git: what the host saw of the client (the NAT64 and egress proofs read it), and a body of n bytes
+    // (the egress benchmark), as any web host would answer.
+    if (path === '/whoami') {
+      log(`${req.socket.remoteAddress} ${req.method} ${req.url} 200`);
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(`${JSON.stringify({ client: req.socket.remoteAddress, local: req.socket.localAddress })}\n`);
+      return;
+    }
+    if (path === '/bytes') {
+      const n = Math.min(Number(new URL(req.url ?? '/', 'http://lab').searchParams.get('n') ?? 0) || 0, 1 << 30);
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(n) });
+      const chunk = Buffer.alloc(1 << 16);
+      let left = n;
+      const more = (): void => {
+        while (left > 0) {
+          const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
+          left -= part.length;
+          if (!res.write(part)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+      return;
+    }
     if (path.includes('\0') || path.split('/').includes('..')) {
       log(`${req.socket.remoteAddress} ${req.method} ${req.url} 404 (outside the project root)`);
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
@@ -196,18 +224,28 @@ function git(args: readonly string[]): string {
 
 /** Where the lab's git server answers, and what it serves. */
 export interface LabGitServer {
-  /** The URL Flux clones (LAB_GIT_URL). */
+  /** The URL Flux clones (LAB_GIT_URL, or a URL on one of the lab's named hosts). */
   readonly url: string;
-  /** The address and port it listens on, in the internet namespace. */
+  /** The same URL with the host's first address for its name: what the lab itself uses from the internet namespace. */
+  readonly directUrl: string;
+  /** The first address it listens on, in the internet namespace. */
   readonly address: string;
+  /** Every address it listens on (a named host's: LAB_INTERNET_HOSTS). */
+  readonly listen: readonly string[];
   readonly port: number;
   /** The internet namespace. */
   readonly ns: string;
   /** Folder of bare repositories (GIT_PROJECT_ROOT) and the served repository in it. */
-  readonly projectRoot: string;
   readonly repository: string;
+  readonly projectRoot: string;
   readonly pidFile: string;
   readonly logFile: string;
+}
+
+/** The lab's internet host a URL's host part names (by name or by one of its addresses). */
+export function internetHostOf(hostname: string): InternetHost | undefined {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return (Object.values(LAB_INTERNET_HOSTS) as InternetHost[]).find((h) => h.name === host || h.ipv4 === host || h.ipv6 === host);
 }
 
 /** The lab's git server for a lab context: LAB_GIT_URL, served from `.lab/<cluster>/git/`. */
@@ -217,21 +255,30 @@ export function labGitServer(ctx: Pick<LabContext, 'paths' | 'topology'>, url: s
   const name = u.pathname.replace(/^\/+/, '');
   if (!/^[A-Za-z0-9._-]+\.git$/.test(name)) throw new Error(`the lab's git server serves /<name>.git, not ${u.pathname} (${url})`);
   const projectRoot = join(ctx.paths.root, 'git');
+  const bare = u.hostname.replace(/^\[|\]$/g, '');
+  const host = internetHostOf(bare);
+  if (!host && !/^[0-9a-f:.]+$/i.test(bare)) throw new Error(`${bare} is no host of the lab's internet (${url}): use one of ${Object.values(LAB_INTERNET_HOSTS).map((h) => h.name).join(', ')} or an address`);
+  const listen = host ? [host.ipv6, host.ipv4].filter((a): a is string => a !== undefined) : [bare];
+  const direct = new URL(url);
+  direct.hostname = listen[0]!.includes(':') ? `[${listen[0]}]` : listen[0]!;
+  const tag = (host?.name ?? bare).replace(/[^A-Za-z0-9.-]/g, '_');
   return {
     url,
-    address: u.hostname.replace(/^\[|\]$/g, ''),
+    directUrl: direct.toString(),
+    address: listen[0]!,
+    listen,
     port: Number(u.port || 80),
     ns: ctx.topology.internet.ns,
     projectRoot,
     repository: join(projectRoot, name),
-    pidFile: join(ctx.paths.root, 'git-server.pid'),
-    logFile: join(ctx.paths.logs, 'git-server.log'),
+    pidFile: join(ctx.paths.root, `git-server-${tag}.pid`),
+    logFile: join(ctx.paths.logs, `git-server-${tag}.log`),
   };
 }
 
 /** True when the server answers git's first request for the repository (as a client in the internet namespace). */
 export async function gitServerAnswers(r: Runner, s: LabGitServer): Promise<boolean> {
-  const res = await r.run('git', ['-c', 'safe.directory=*', 'ls-remote', s.url], { ns: s.ns, allowFail: true, timeoutMs: 10_000 });
+  const res = await r.run('git', ['-c', 'safe.directory=*', 'ls-remote', s.directUrl], { ns: s.ns, allowFail: true, timeoutMs: 10_000 });
   return res.code === 0;
 }
 
@@ -247,15 +294,17 @@ export async function ensureLabGitServer(ctx: Pick<LabContext, 'paths' | 'topolo
   const running = serverPid(s);
   if (running && (await gitServerAnswers(ctx.runner, s))) return { ...s, started: false };
   if (running) await killAll([running]);
-  const addrs = await ctx.runner.run('ip', ['-6', '-o', 'addr', 'show'], { ns: s.ns, allowFail: true });
-  if (!addrs.stdout.split('\n').some((l) => l.split(/\s+/).some((w) => w.split('/')[0] === s.address))) {
-    throw new Error(`${s.address} (${s.url}) is not an address of the lab's internet namespace ${s.ns}: bring the lab's network up first (lib/platforms/lab/network.ts puts it there)`);
+  const addrs = await ctx.runner.run('ip', ['-o', 'addr', 'show'], { ns: s.ns, allowFail: true });
+  const have = new Set(addrs.stdout.split('\n').flatMap((l) => l.split(/\s+/).map((w) => w.split('/')[0])));
+  const absent = s.listen.filter((a) => !have.has(a));
+  if (absent.length > 0) {
+    throw new Error(`${absent.join(', ')} (${s.url}) is not an address of the lab's internet namespace ${s.ns}: bring the lab's network up first (lib/platforms/lab/provider/network.ts puts it there)`);
   }
   mkdirSync(ctx.paths.logs, { recursive: true });
   const out = openSync(s.logFile, 'a');
   const child = spawn(
     'ip',
-    ['netns', 'exec', s.ns, process.execPath, '--import', 'tsx', join(CODE_ROOT, 'lib/platforms/lab/programs/git-server.ts'), '--listen', s.address, '--port', String(s.port), '--root', s.projectRoot],
+    ['netns', 'exec', s.ns, process.execPath, '--import', 'tsx', join(CODE_ROOT, 'lib/platforms/lab/programs/git-server.ts'), ...s.listen.flatMap((a) => ['--listen', a]), '--port', String(s.port), '--root', s.projectRoot],
     { cwd: CODE_ROOT, detached: true, stdio: ['ignore', out, out] },
   );
   writeFileSync(s.pidFile, `${child.pid}\n`);
@@ -306,6 +355,6 @@ export async function pushToLabGitServer(
   const rev = opts.rev ?? 'HEAD';
   const branch = opts.branch ?? 'main';
   const commit = git(['-C', opts.from, 'rev-parse', '--verify', `${rev}^{commit}`]).trim();
-  await ctx.runner.run('git', ['-c', 'safe.directory=*', '-C', opts.from, 'push', '--quiet', '--force', s.url, `${commit}:refs/heads/${branch}`], { ns: s.ns, timeoutMs: 120_000 });
+  await ctx.runner.run('git', ['-c', 'safe.directory=*', '-C', opts.from, 'push', '--quiet', '--force', s.directUrl, `${commit}:refs/heads/${branch}`], { ns: s.ns, timeoutMs: 120_000 });
   return { commit, branch, url: s.url };
 }

@@ -7,12 +7,13 @@ import { formatAddress, formatPrefix } from '../../../net/ipv6.js';
 import type { AddressPlan } from '../../../plan/addressPlan.js';
 import type { ClusterSpec } from '../../../cluster/cluster.js';
 import { providerFacts, type Device, type ProviderFacts } from '../../../cluster/devices.js';
-import { LAB_ROUTER_PEERS } from './provider.js';
+import { LAB_ROUTER_PEERS, labMachineIPv4 } from './provider.js';
 
 export function labDevices(spec: ClusterSpec, plan: AddressPlan): Device[] {
-  return plan.machines.map((m) => {
+  return plan.machines.map((m, i) => {
     if (!m.link) throw new Error(`lab machine ${m.name} has no planned address`);
     const address = formatAddress(m.link.address);
+    const v4 = labMachineIPv4(i);
     return {
       hostname: m.name,
       network: {
@@ -26,6 +27,8 @@ export function labDevices(spec: ClusterSpec, plan: AddressPlan): Device[] {
             network: formatAddress(m.link.prefix.address),
             cidr: 127,
           },
+          // The public IPv4 /31 Equinix Metal gave every device (the lab's: egress only).
+          { address_family: 4, public: true, management: true, address: v4.address, gateway: v4.gateway, network: v4.gateway, netmask: '255.255.255.254', cidr: 31 },
         ],
       },
       bgp_neighbors: [
