@@ -21,6 +21,8 @@ export const CALICO_NODE_SERVICE_ACCOUNT = 'calico-node';
 export const BGP_SECRET = 'bgp-md5';
 /** Label of the GlobalNetworkSets the baseline policies select. */
 export const NETWORK_LABEL = 'native6.dev/network';
+/** NETWORK_LABEL's value on the set of the NAT64 prefix: the way to the IPv4 internet. */
+export const NAT64_NETWORK = 'nat64';
 
 export function ipPool(plan: AddressPlan): Manifest {
   return {
@@ -108,7 +110,10 @@ export function bgpPeers(devices: readonly Device[]): Manifest[] {
   return out;
 }
 
-/** The cluster's own ranges, and the sources its policy options name, as Calico network sets. */
+/**
+ * The cluster's own ranges, the sources its policy options name, and the
+ * NAT64 prefix (when pods reach IPv4 through it), as Calico network sets.
+ */
 export function networkSets(spec: ClusterSpec, plan: AddressPlan): Manifest[] {
   const set = (name: string, label: string, nets: string[]): Manifest => ({
     apiVersion: CALICO_API,
@@ -120,6 +125,7 @@ export function networkSets(spec: ClusterSpec, plan: AddressPlan): Manifest[] {
     set('cluster', 'cluster', [formatPrefix(plan.nodes), formatPrefix(plan.pods.pool)]),
     set('public-sources', 'public', spec.policy.publicSources.map(formatPrefix)),
     set('trusted-sources', 'trusted', spec.policy.trustedSources.map(formatPrefix)),
+    ...(plan.nat64 ? [set('nat64', NAT64_NETWORK, [formatPrefix(plan.nat64)])] : []),
   ];
 }
 

@@ -8,18 +8,34 @@
  * into clusters/<name>/fabric/), so one baseline serves every cluster.
  *
  * Order of evaluation (lower first; Kubernetes NetworkPolicies sit at 1000):
- *   10    guards: deny what no namespace policy may open
+ *   10    guards: deny what no namespace policy may open (ingress from outside
+ *         to private workloads; the IPv4 internet, through the NAT64 prefix,
+ *         to workloads not labelled for it)
  *   20    trusted sources (spec.policy.trustedSources) may reach every workload
- *   100   DNS and the API server
+ *   100   DNS, the API server, and the IPv4 internet for the workloads
+ *         labelled for it and Flux's source-controller
  *   1000  the namespaces' own NetworkPolicies (e.g. apps/echo)
  *   10000 default deny: every workload is selected, so whatever nothing
  *         allowed is dropped at the end of the tier
  */
-import { NETWORK_LABEL, CALICO_API } from './calico.js';
+import { NAT64_NETWORK, NETWORK_LABEL, CALICO_API } from './calico.js';
+import { FLUX_NAMESPACE } from './flux.js';
 import type { Manifest } from './yaml.js';
 
 /** Workloads carrying this label may be reached from spec.policy.publicSources. */
 export const PUBLIC_LABEL = 'native6.dev/public';
+/**
+ * Workloads carrying this label ("true") may reach the IPv4 internet, through
+ * the cluster's NAT64 prefix (spec.egress.ipv4: nat64); every other workload
+ * is denied it, whatever its namespace's policies say, but Flux's
+ * source-controller, which fetches from IPv4-only hosts such as github.com.
+ */
+export const IPV4_EGRESS_LABEL = 'native6.dev/ipv4-egress';
+
+/** Flux's source-controller (its pods' label app, in Flux's namespace): the one workload the baseline lets reach IPv4 unlabelled. */
+const sourceController = `projectcalico.org/namespace == '${FLUX_NAMESPACE}' && app == 'source-controller'`;
+const mayReachIPv4 = `${IPV4_EGRESS_LABEL} == 'true' || (${sourceController})`;
+const nat64 = `${NETWORK_LABEL} == '${NAT64_NETWORK}'`;
 
 const inCluster = `${NETWORK_LABEL} in {'cluster', 'trusted'}`;
 const kubeDNS = `k8s-app == 'kube-dns'`;
@@ -43,6 +59,16 @@ export function baselinePolicies(): Array<{ file: string; docs: Manifest[] }> {
           selector: `${PUBLIC_LABEL} == 'true'`,
           types: ['Ingress'],
           ingress: [{ action: 'Deny', source: { notSelector: `${NETWORK_LABEL} in {'cluster', 'trusted', 'public'}` } }],
+        }),
+      ],
+    },
+    {
+      file: 'guard-ipv4-egress.yaml',
+      docs: [
+        gnp('baseline-guard-ipv4-egress', 10, {
+          selector: `${IPV4_EGRESS_LABEL} != 'true' && !(${sourceController})`,
+          types: ['Egress'],
+          egress: [{ action: 'Deny', destination: { selector: nat64 } }],
         }),
       ],
     },
@@ -90,6 +116,16 @@ export function baselinePolicies(): Array<{ file: string; docs: Manifest[] }> {
           selector: 'all()',
           types: ['Egress'],
           egress: [{ action: 'Allow', protocol: 'TCP', destination: { services: { name: 'kubernetes', namespace: 'default' } } }],
+        }),
+      ],
+    },
+    {
+      file: 'allow-ipv4-egress.yaml',
+      docs: [
+        gnp('baseline-allow-ipv4-egress', 100, {
+          selector: mayReachIPv4,
+          types: ['Egress'],
+          egress: [{ action: 'Allow', destination: { selector: nat64 } }],
         }),
       ],
     },

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compilePolicy, PolicyError, type PolicyInputs } from '../../lib/platforms/lab/calicoNode/policy.js';
+import { compilePolicy, PolicyError, workloadLabels, type PolicyInputs } from '../../lib/platforms/lab/calicoNode/policy.js';
 import { containsAddress, parseAddress, parsePrefix } from '../../lib/net/ipv6.js';
 import { labPolicyInputs } from '../calico-fixture.js';
 
@@ -95,12 +95,12 @@ test('policy: the baseline and the app policies apply in Calico order', () => {
     {
       workload: 'echo/echo-b',
       ingress: ['baseline-guard-public-workloads', 'baseline-allow-trusted-sources', 'knp.default.echo-public-ingress', 'baseline-default-deny'],
-      egress: ['baseline-allow-apiserver', 'baseline-allow-dns', 'knp.default.echo-to-internal', 'baseline-default-deny'],
+      egress: ['baseline-guard-ipv4-egress', 'baseline-allow-apiserver', 'baseline-allow-dns', 'knp.default.echo-to-internal', 'baseline-default-deny'],
     },
     {
       workload: 'echo/internal',
       ingress: ['baseline-guard-private-workloads', 'baseline-allow-trusted-sources', 'knp.default.internal-from-echo', 'baseline-default-deny'],
-      egress: ['baseline-allow-apiserver', 'baseline-allow-dns', 'baseline-default-deny'],
+      egress: ['baseline-guard-ipv4-egress', 'baseline-allow-apiserver', 'baseline-allow-dns', 'baseline-default-deny'],
     },
   ]);
 });
@@ -154,6 +154,61 @@ test('policy: packets judged by the rendered policies (internet, nodes, pods)', 
   assert.deepEqual(judge(script, 'echo/echo-b', 'eg', http(ECHO_B, INTERNAL)), { verdict: 'return', by: 'knp.default.echo-to-internal' });
   assert.deepEqual(judge(script, 'echo/echo-b', 'eg', http(ECHO_B, INTERNET, 443)), { verdict: 'drop', by: 'baseline-default-deny' });
   assert.deepEqual(judge(script, 'echo/internal', 'eg', http(INTERNAL, NODE, 443)), { verdict: 'return', by: 'baseline-allow-apiserver' });
+});
+
+/** github.com's 140.82.114.4 behind the lab's NAT64 prefix (2001:db8:100:4::/96, the plan's default for infra/lab.yaml). */
+const GITHUB_NAT64 = '2001:db8:100:4::8c52:7204';
+
+/**
+ * The lab's inputs with workloads on node n3 that want the IPv4 internet, and
+ * Flux's own NetworkPolicy (every egress of its namespace allowed, as Flux
+ * installs it).
+ */
+function ipv4Inputs(): PolicyInputs {
+  const inputs = labPolicyInputs();
+  const w = (name: string, ip: string, ns: string, labels: Record<string, string>) => ({ namespace: ns, name, ip, node: 'n3', labels: workloadLabels(labels, ns) });
+  return {
+    ...inputs,
+    namespaces: [...inputs.namespaces, { metadata: { name: 'flux-system' } }],
+    workloads: [
+      ...inputs.workloads,
+      w('fetcher', '2001:db8:100:8::c1', 'echo', { app: 'fetcher', 'native6.dev/ipv4-egress': 'true' }),
+      w('source-controller', '2001:db8:100:8::c2', 'flux-system', { app: 'source-controller' }),
+      w('kustomize-controller', '2001:db8:100:8::c3', 'flux-system', { app: 'kustomize-controller' }),
+      w('impostor', '2001:db8:100:8::c4', 'echo', { app: 'source-controller' }),
+      w('declined', '2001:db8:100:8::c5', 'echo', { app: 'declined', 'native6.dev/ipv4-egress': 'false' }),
+    ],
+    networkPolicies: [...inputs.networkPolicies, { metadata: { name: 'allow-egress', namespace: 'flux-system' }, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] } }],
+  };
+}
+
+test('policy: the IPv4 internet, through the NAT64 prefix, for workloads labelled for it and Flux\'s source-controller only', () => {
+  const { script, summary } = compilePolicy(ipv4Inputs(), 'n3');
+  const egress = (workload: string) => summary.find((x) => x.workload === workload)?.egress;
+  // Labelled and source-controller: not guarded, allowed at order 100; any other workload is guarded at order 10.
+  assert.deepEqual(egress('echo/fetcher'), ['baseline-allow-apiserver', 'baseline-allow-dns', 'baseline-allow-ipv4-egress', 'baseline-default-deny']);
+  assert.deepEqual(egress('flux-system/source-controller'), ['baseline-allow-apiserver', 'baseline-allow-dns', 'baseline-allow-ipv4-egress', 'knp.default.allow-egress', 'baseline-default-deny']);
+  assert.deepEqual(egress('flux-system/kustomize-controller'), ['baseline-guard-ipv4-egress', 'baseline-allow-apiserver', 'baseline-allow-dns', 'knp.default.allow-egress', 'baseline-default-deny']);
+  const https = (from: string, to = GITHUB_NAT64) => http(from, to, 443);
+  assert.deepEqual(judge(script, 'echo/fetcher', 'eg', https('2001:db8:100:8::c1')), { verdict: 'return', by: 'baseline-allow-ipv4-egress' });
+  assert.deepEqual(judge(script, 'flux-system/source-controller', 'eg', https('2001:db8:100:8::c2')), { verdict: 'return', by: 'baseline-allow-ipv4-egress' });
+  // Flux's namespace policy opens every egress, but the guard comes first.
+  assert.deepEqual(judge(script, 'flux-system/kustomize-controller', 'eg', https('2001:db8:100:8::c3')), { verdict: 'drop', by: 'baseline-guard-ipv4-egress' });
+  assert.deepEqual(judge(script, 'flux-system/kustomize-controller', 'eg', https('2001:db8:100:8::c3', INTERNET)), { verdict: 'return', by: 'knp.default.allow-egress' });
+  // source-controller's label in another namespace, or the label not "true", is not enough.
+  assert.deepEqual(judge(script, 'echo/impostor', 'eg', https('2001:db8:100:8::c4')), { verdict: 'drop', by: 'baseline-guard-ipv4-egress' });
+  assert.deepEqual(judge(script, 'echo/declined', 'eg', https('2001:db8:100:8::c5')), { verdict: 'drop', by: 'baseline-guard-ipv4-egress' });
+  // The label opens the IPv4 internet only, not the IPv6 one.
+  assert.deepEqual(judge(script, 'echo/fetcher', 'eg', https('2001:db8:100:8::c1', INTERNET)), { verdict: 'drop', by: 'baseline-default-deny' });
+});
+
+test('policy: without a NAT64 set (spec.egress.ipv4: none), the IPv4 rules select no address', () => {
+  const inputs = ipv4Inputs();
+  const none = { ...inputs, globalNetworkSets: inputs.globalNetworkSets.filter((x) => x.metadata?.labels?.['native6.dev/network'] !== 'nat64') };
+  assert.equal(none.globalNetworkSets.length, inputs.globalNetworkSets.length - 1, 'the lab renders one NAT64 set');
+  const { script } = compilePolicy(none, 'n3');
+  assert.deepEqual(judge(script, 'echo/fetcher', 'eg', http('2001:db8:100:8::c1', GITHUB_NAT64, 443)), { verdict: 'drop', by: 'baseline-default-deny' });
+  assert.deepEqual(judge(script, 'flux-system/kustomize-controller', 'eg', http('2001:db8:100:8::c3', GITHUB_NAT64, 443)), { verdict: 'return', by: 'knp.default.allow-egress' });
 });
 
 test('policy: a namespace policy that opens a private workload to ::/0 is still overruled by the baseline guard', () => {

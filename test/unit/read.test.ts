@@ -49,12 +49,13 @@ test('the fabric read back: every object of the fabric files in file-name order,
     'GlobalNetworkSet/cluster',
     'GlobalNetworkSet/public-sources',
     'GlobalNetworkSet/trusted-sources',
+    'GlobalNetworkSet/nat64',
   ]);
   // The lab's machines are planned: its fabric has a BGPPeer per machine and router, after bgp-passwords-rbac.yaml.
   const lab = names(readFabric(root, cluster('lab')));
   assert.deepEqual(lab.slice(0, 4), ['BGPConfiguration/default', 'Role/calico-bgp-passwords', 'RoleBinding/calico-bgp-passwords', 'BGPPeer/lab-cp-1-2001-db8-ffff--e']);
   assert.equal(lab.filter((n) => n.startsWith('BGPPeer/')).length, 10);
-  assert.deepEqual(lab.slice(-4), ['IPPool/pods', 'GlobalNetworkSet/cluster', 'GlobalNetworkSet/public-sources', 'GlobalNetworkSet/trusted-sources']);
+  assert.deepEqual(lab.slice(-5), ['IPPool/pods', 'GlobalNetworkSet/cluster', 'GlobalNetworkSet/public-sources', 'GlobalNetworkSet/trusted-sources', 'GlobalNetworkSet/nat64']);
 });
 
 test('a fabric that is not what npm run render writes is refused, naming the file and the sources', () => {
@@ -71,7 +72,7 @@ test('a fabric that is not what npm run render writes is refused, naming the fil
   });
   // Only the .yaml files are read: anything else beside them is not applied.
   withTree(withSources, (dir) => writeFileSync(join(dir, 'clusters/dfw/fabric/notes.txt'), 'kind: Secret\n'), (dir) => {
-    assert.equal(readFabric(dir, withSources).length, 8);
+    assert.equal(readFabric(dir, withSources).length, 9);
   });
 });
 

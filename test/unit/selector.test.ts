@@ -54,6 +54,23 @@ test("the repository's policy selectors", () => {
     [{}, { 'projectcalico.org/name': 'default' }, { 'kubernetes.io/metadata.name': 'kube-system' }],
   );
   check("native6.dev/network == 'trusted'", [trustedPod], [{}, clusterPod, { 'native6.dev/network': 'trusted ' }]);
+  // The IPv4 egress guard and allow (policies/baseline/*-ipv4-egress.yaml): labelled workloads and Flux's source-controller.
+  const labelled = { 'native6.dev/ipv4-egress': 'true', 'projectcalico.org/namespace': 'echo' };
+  const source = { app: 'source-controller', 'projectcalico.org/namespace': 'flux-system' };
+  const elsewhereSource = { app: 'source-controller', 'projectcalico.org/namespace': 'echo' };
+  const otherFlux = { app: 'kustomize-controller', 'projectcalico.org/namespace': 'flux-system' };
+  const declined = { 'native6.dev/ipv4-egress': 'false' };
+  check(
+    "native6.dev/ipv4-egress != 'true' && !(projectcalico.org/namespace == 'flux-system' && app == 'source-controller')",
+    [{}, elsewhereSource, otherFlux, declined],
+    [labelled, source, { ...source, 'native6.dev/ipv4-egress': 'true' }],
+  );
+  check(
+    "native6.dev/ipv4-egress == 'true' || (projectcalico.org/namespace == 'flux-system' && app == 'source-controller')",
+    [labelled, source, { ...source, 'native6.dev/ipv4-egress': 'true' }],
+    [{}, elsewhereSource, otherFlux, declined],
+  );
+  check("native6.dev/network == 'nat64'", [{ 'native6.dev/network': 'nat64' }], [{}, clusterPod, { 'native6.dev/network': 'nat64 ' }]);
 });
 
 test('== and != with either quote', () => {
