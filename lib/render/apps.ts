@@ -11,7 +11,7 @@
  */
 import { formatAddress } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
-import { PUBLIC_LABEL } from './policies.js';
+import { IPV4_EGRESS_LABEL, PUBLIC_LABEL } from './policies.js';
 import type { Manifest } from './yaml.js';
 
 export const ECHO_NAMESPACE = 'echo';
@@ -31,11 +31,11 @@ export const PUBLIC_SERVICES: readonly PublicService[] = [
   { name: 'echo-local', trafficPolicy: 'Local', offset: 2n },
 ];
 
-function deployment(name: string, replicas: number, labels: Record<string, string>): Manifest {
+function deployment(name: string, replicas: number, labels: Record<string, string>, namespace: string = ECHO_NAMESPACE): Manifest {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: ECHO_NAMESPACE, labels: { app: name } },
+    metadata: { name, namespace, labels: { app: name } },
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },
@@ -123,6 +123,42 @@ export function echoBase(): Array<{ file: string; docs: Manifest[] }> {
             podSelector: { matchLabels: { app: 'internal' } },
             policyTypes: ['Ingress'],
             ingress: [{ from: [{ podSelector: { matchLabels: { app: 'echo' } } }], ports: [{ protocol: 'TCP', port: ECHO_PORT }] }],
+          },
+        },
+      ],
+    },
+  ];
+}
+
+export const EGRESS_NAMESPACE = 'egress';
+
+/**
+ * The egress demo (apps/egress/): two clients of the internet, both allowed
+ * by their namespace's policy to open HTTP and HTTPS connections to any
+ * address. `ipv4-allowed` carries the label that lets a workload through
+ * NAT64 (IPV4_EGRESS_LABEL); `ipv6-only` does not, so the baseline's guard
+ * denies it every IPv4-only host whatever its namespace allows, while IPv6
+ * hosts see both with their own addresses.
+ */
+export function egressBase(): Array<{ file: string; docs: Manifest[] }> {
+  return [
+    {
+      file: 'namespace.yaml',
+      docs: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: EGRESS_NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } }],
+    },
+    { file: 'clients.yaml', docs: [deployment('ipv4-allowed', 1, { [IPV4_EGRESS_LABEL]: 'true' }, EGRESS_NAMESPACE), deployment('ipv6-only', 1, {}, EGRESS_NAMESPACE)] },
+    {
+      file: 'network-policy.yaml',
+      docs: [
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'clients-to-the-internet', namespace: EGRESS_NAMESPACE },
+          spec: {
+            podSelector: {},
+            policyTypes: ['Egress'],
+            // Any address: the NAT64 prefix too. Only the label decides who gets through it.
+            egress: [{ to: [{ ipBlock: { cidr: '::/0' } }], ports: [{ protocol: 'TCP', port: 80 }, { protocol: 'TCP', port: 443 }] }],
           },
         },
       ],

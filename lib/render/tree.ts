@@ -5,7 +5,7 @@
  */
 import type { LoadedCluster } from '../plan/loaded.js';
 import { bgpConfiguration, bgpPeers, bgpSecretAccess, felixConfiguration, ipPool, networkSets } from './calico.js';
-import { echoBase, echoPublicAddresses } from './apps.js';
+import { echoBase, echoPublicAddresses, egressBase } from './apps.js';
 import { fluxKustomization, fluxSync, kustomization, stages } from './flux.js';
 import { baselinePolicies } from './policies.js';
 import { manifestFile, type Manifest } from './yaml.js';
@@ -42,7 +42,7 @@ export function renderCluster(inputs: LoadedCluster): RenderedFile[] {
     ...stages(spec).map((s) => file(`${s.name}.yaml`, [fluxKustomization(spec, s)])),
     file('fabric/kustomization.yaml', [kustomization(fabric.map(([name]) => name))]),
     ...fabric.map(([name, docs]) => file(`fabric/${name}`, docs)),
-    file('apps/kustomization.yaml', [kustomization(['../../../apps/echo'], publicAddresses.length > 0 ? ['public-addresses.yaml'] : [])]),
+    file('apps/kustomization.yaml', [kustomization(['../../../apps/echo', '../../../apps/egress'], publicAddresses.length > 0 ? ['public-addresses.yaml'] : [])]),
   ];
   if (publicAddresses.length > 0) files.push(file('apps/public-addresses.yaml', publicAddresses));
   return files.sort((a, b) => a.path.localeCompare(b.path));
@@ -56,5 +56,6 @@ export function renderShared(): RenderedFile[] {
   return [
     ...dir('policies/baseline', 'lib/render/policies.ts', baselinePolicies()),
     ...dir('apps/echo', 'lib/render/apps.ts', echoBase()),
+    ...dir('apps/egress', 'lib/render/apps.ts', egressBase()),
   ].sort((a, b) => a.path.localeCompare(b.path));
 }

@@ -27,6 +27,9 @@ export const ALL_FAMILIES = [
   'policy-matrix',
   'policy-matrix-host-row',
   'flux',
+  'internet-dns',
+  'nat64-translators',
+  'ipv4-egress',
 ] as const;
 
 /** Families that cannot apply to one machine (one control plane, no worker). */

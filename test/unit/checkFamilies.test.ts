@@ -28,6 +28,9 @@ const NAMES: Record<string, string[]> = {
   'policy-matrix': ['policy/internet->pod:internal', 'policy/pod:echo->service:internal', 'policy/pod:internal->api-server', 'policy/matrix'],
   'policy-matrix-host-row': ['policy/host:lt-w-1->pod:echo', 'policy/host:lt-cp-2->api-server'],
   flux: ['flux/flux-system', 'flux/apps'],
+  'internet-dns': ['dns/internet/github.example-a-over-IPv6', 'dns/internet/github.example-no-aaaa-over-IPv4', 'dns/internet/outside-the-lab-nxdomain'],
+  'nat64-translators': ['nat64/lt-w-1/translator'],
+  'ipv4-egress': ['egress/ipv4-allowed->github.example-through-nat64', 'egress/ipv6-only->github.example-denied'],
 };
 
 test('every check name verify produces belongs to exactly one family, and every family has names', () => {
@@ -44,12 +47,12 @@ test('a check name of no family throws: verify cannot produce a check that no fa
 });
 
 test('which families cannot apply to which shape, and why', () => {
-  const full = { controlPlanes: 3, machines: 5, flux: true };
+  const full = { controlPlanes: 3, machines: 5, flux: true, nat64: true };
   assert.deepEqual([...notApplicable(full).keys()], []);
 
   assert.deepEqual([...notApplicable({ ...full, flux: false }).entries()], [['flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --skip flux']]);
 
-  const one = notApplicable({ controlPlanes: 1, machines: 1, flux: false });
+  const one = notApplicable({ controlPlanes: 1, machines: 1, flux: false, nat64: true });
   assert.deepEqual([...one.keys()].sort(), ['api-with-control-plane-hung', 'cluster-service-ecmp-spread', 'flux', 'local-service-follows-endpoints', 'pod-to-pod-across-nodes', 'policy-matrix-host-row']);
   assert.equal(one.get('api-with-control-plane-hung'), '1 control plane: with it hung no API server is left to answer (3 survive the loss of one)');
   assert.equal(one.get('pod-to-pod-across-nodes'), '1 machine: every pod runs on it, there is no other node to reach');
@@ -59,8 +62,13 @@ test('which families cannot apply to which shape, and why', () => {
 
   // Two machines, one control plane: only the hung control plane cannot apply (whether a host is free
   // of the app's pods for the matrix's host row is decided when the matrix runs).
-  assert.deepEqual([...notApplicable({ controlPlanes: 1, machines: 2, flux: true }).keys()], ['api-with-control-plane-hung']);
+  assert.deepEqual([...notApplicable({ controlPlanes: 1, machines: 2, flux: true, nat64: true }).keys()], ['api-with-control-plane-hung']);
   // Two control planes: one can hang while the other answers.
-  assert.deepEqual([...notApplicable({ controlPlanes: 2, machines: 2, flux: true }).keys()], []);
+  assert.deepEqual([...notApplicable({ controlPlanes: 2, machines: 2, flux: true, nat64: true }).keys()], []);
+  // A cluster without IPv4 egress: no translator, no IPv4 client to prove; the internet's DNS still applies.
+  assert.deepEqual([...notApplicable({ ...full, nat64: false }).entries()], [
+    ['nat64-translators', 'the spec says spec.egress.ipv4: none: no node translates'],
+    ['ipv4-egress', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4'],
+  ]);
   assert.equal(NO_HOST_ROW, 'every machine runs a pod of the echo namespace: no node is left to test from as a host without local pods');
 });

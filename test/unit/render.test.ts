@@ -198,6 +198,7 @@ test('a cluster without an external IP range renders no public-addresses patch; 
       'kind: Kustomization',
       'resources:',
       '  - ../../../apps/echo',
+      '  - ../../../apps/egress',
       '',
     ].join('\n'),
   );
@@ -213,6 +214,10 @@ test('the shared trees, in path order', () => {
       'apps/echo/kustomization.yaml',
       'apps/echo/namespace.yaml',
       'apps/echo/network-policy.yaml',
+      'apps/egress/clients.yaml',
+      'apps/egress/kustomization.yaml',
+      'apps/egress/namespace.yaml',
+      'apps/egress/network-policy.yaml',
       'policies/baseline/allow-apiserver.yaml',
       'policies/baseline/allow-dns.yaml',
       'policies/baseline/allow-ipv4-egress.yaml',

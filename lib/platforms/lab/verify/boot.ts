@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { API_BOOTSTRAP_TABLE } from '../../../render/apiBootstrap.js';
 import { BOOT_UNIT, FIREWALL_UNIT, HANDOVER_UNIT, JOIN_TOKEN_TIMER, ROUTES_UNIT, UNIT_DIR } from '../../../render/bootstrap.js';
 import { HOST_FIREWALL_TABLE } from '../../../render/hostFirewall.js';
+import { NAT64_UNIT } from '../../../render/nat64.js';
 import { bootState, handoverState } from '../kubernetes/boot.js';
 import type { LabContext } from '../lab.js';
 import { diskPath } from '../machine/machine.js';
@@ -30,7 +31,7 @@ export async function verifyBoot(ctx: LabContext, check: CheckFn): Promise<void>
         return existsSync(wants) ? readdirSync(wants) : [];
       })
       .sort();
-    const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(controlPlane ? [HANDOVER_UNIT, JOIN_TOKEN_TIMER] : [])].sort();
+    const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(ctx.cluster.plan.nat64 ? [NAT64_UNIT] : []), ...(controlPlane ? [HANDOVER_UNIT, JOIN_TOKEN_TIMER] : [])].sort();
     check(`boot/${name}/units-enabled`, units.join(' '), enabled.join(' ') || 'none');
     const fw = await ctx.runner.run('nft', ['list', 'table', 'inet', HOST_FIREWALL_TABLE], { ns: m.ns, allowFail: true });
     const expected = `table inet ${HOST_FIREWALL_TABLE}, input policy drop, BGP peers ${peers.join(' ')}`;

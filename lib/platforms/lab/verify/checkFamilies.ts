@@ -49,6 +49,13 @@ export const CHECK_FAMILIES = [
   { id: 'policy-matrix', proves: 'the zero-trust matrix from the internet and from pods: every cell as the policies say', names: /^policy\/(matrix|(internet|pod:[^>]+)->.+)$/ },
   { id: 'policy-matrix-host-row', proves: 'the matrix from a node that runs none of the pods', names: /^policy\/host:[^>]+->.+$/ },
   { id: 'flux', proves: 'every Kustomization Ready at its source revision', names: /^flux\/.+$/ },
+  { id: 'internet-dns', proves: "the internet's resolver answers as today's internet: an A-only name has no AAAA, a dual-stack name has one, other names do not exist", names: /^dns\/internet\/.+$/ },
+  { id: 'nat64-translators', proves: 'every node runs its NAT64 translator: TAYGA up, the NAT64 prefix routed to it, its IPv4 rules loaded', names: /^nat64\/[^/]+\/translator$/ },
+  {
+    id: 'ipv4-egress',
+    proves: "the permitted pod reaches the IPv4-only host through NAT64 with its node's IPv4; pods reach the IPv6 host with their own addresses; the pod without the label is denied IPv4",
+    names: /^egress\/.+$/,
+  },
 ] as const satisfies readonly CheckFamily[];
 
 export type FamilyId = (typeof CHECK_FAMILIES)[number]['id'];
@@ -66,6 +73,8 @@ export interface LabShape {
   readonly machines: number;
   /** Flux is installed (its GitRepository exists). */
   readonly flux: boolean;
+  /** Pods reach IPv4 through NAT64 (spec.egress.ipv4: nat64). */
+  readonly nat64: boolean;
 }
 
 /**
@@ -87,6 +96,10 @@ export function notApplicable(shape: LabShape): Map<FamilyId, string> {
     out.set('local-service-follows-endpoints', `${one}: there is no other node for the endpoints to move to`);
   }
   if (shape.machines < 2) out.set('policy-matrix-host-row', NO_HOST_ROW);
+  if (!shape.nat64) {
+    out.set('nat64-translators', 'the spec says spec.egress.ipv4: none: no node translates');
+    out.set('ipv4-egress', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4');
+  }
   if (!shape.flux) out.set('flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --skip flux');
   return out;
 }

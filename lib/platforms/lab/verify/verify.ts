@@ -21,6 +21,7 @@ import { CHECK_FAMILIES, familyOf, notApplicable, type FamilyId, type LabShape }
 import { type Check, type CheckFn, type Families } from './check.js';
 import { adminConf, findRoute, kernelRoutes, labAdminClient, nextHops, ping, probeFrom } from './probes.js';
 import { verifyWorkloads } from './workloads.js';
+import { verifyEgressClients, verifyInternetDns, verifyTranslators } from './egress.js';
 
 export interface VerifyReport {
   readonly cluster: string;
@@ -41,10 +42,11 @@ export interface VerifyReport {
 async function labShape(ctx: LabContext): Promise<LabShape> {
   const machines = ctx.topology.machines;
   const controlPlanes = machines.filter((m) => m.machine.role === 'control-plane').length;
-  if (!existsSync(adminConf(ctx))) return { controlPlanes, machines: machines.length, flux: false };
+  const nat64 = ctx.cluster.plan.nat64 !== undefined;
+  if (!existsSync(adminConf(ctx))) return { controlPlanes, machines: machines.length, flux: false, nat64 };
   // A 404 (no CRD, or no GitRepository) is "not installed"; any other error is thrown: verify cannot say.
   const source = await labAdminClient(ctx).find(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${FLUX_NAMESPACE}/gitrepositories/flux-system`);
-  return { controlPlanes, machines: machines.length, flux: source !== undefined };
+  return { controlPlanes, machines: machines.length, flux: source !== undefined, nat64 };
 }
 
 export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
@@ -108,6 +110,8 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
     check(`ping/internet->${m.machine.name}`, 'reply', (await ping(r, t.internet.ns, t.internet.client, m.address)) ? 'reply' : 'no reply');
   }
   await verifyBoot(ctx, check);
+  await verifyInternetDns(ctx, check);
+  if (applies('nat64-translators')) await verifyTranslators(ctx, check);
   if (existsSync(adminConf(ctx))) await verifyKubernetes(ctx, check, families);
   if (applies('flux')) await verifyFlux(ctx, check);
   // A family that applies and produced no check fails: a proof that silently stops being made is caught here.
@@ -234,6 +238,7 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Famil
   check('api/clusterip-from-internet', '10 answers in a row', normal.ok ? '10 answers in a row' : `${normal.successes}/${normal.attempts} answered; last: ${normal.last}`);
 
   await verifyWorkloads(ctx, admin, check, families);
+  if (applies('ipv4-egress')) await verifyEgressClients(ctx, admin, check, families);
 
   // Hang (SIGSTOP, not kill) one control plane: every process of the machine stops answering.
   const victim = controlPlanes[controlPlanes.length - 1];
