@@ -43,9 +43,12 @@ export const ipv6Sessions: ResourceValidationPolicy = {
   },
 };
 
+/** The tag of a device whose public IPv4 is for NAT64 egress only (spec.egress.ipv4: nat64). */
+export const IPV4_EGRESS_TAG = 'ipv4:egress-only';
+
 export const noIPv4Exposure: ResourceValidationPolicy = {
   name: 'no-ipv4-exposure',
-  description: 'Devices have a public IPv6 address and no public IPv4 address.',
+  description: `Devices have a public IPv6 address, and a public IPv4 address only for NAT64 egress (tagged ${IPV4_EGRESS_TAG}).`,
   enforcementLevel: 'mandatory',
   validateResource: (args, report) => {
     if (args.type !== DEVICE) return;
@@ -55,7 +58,10 @@ export const noIPv4Exposure: ResourceValidationPolicy = {
       return;
     }
     if (!ips.some((i) => i.type === 'public_ipv6')) report(`device ${args.name} has no public IPv6 address`);
-    if (ips.some((i) => i.type === 'public_ipv4')) report(`device ${args.name} has a public IPv4 address: the cluster is IPv6-only`);
+    const tags = (args.props.tags as string[] | undefined) ?? [];
+    if (ips.some((i) => i.type === 'public_ipv4') && !tags.includes(IPV4_EGRESS_TAG)) {
+      report(`device ${args.name} has a public IPv4 address but is not tagged ${IPV4_EGRESS_TAG}: the cluster is IPv6-only, and a public IPv4 is for NAT64 egress only (spec.egress.ipv4: nat64)`);
+    }
   },
 };
 

@@ -145,7 +145,7 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
     assert.match(String(key.inputs.publicKey), /^ecdsa-sha2-nistp256 [A-Za-z0-9+/=]+ /);
   });
 
-  it('gives every device the spec\'s plan and metro, a public IPv6 /127 and no public IPv4', () => {
+  it('gives every device the spec\'s plan and metro, a public IPv6 /127, and a public IPv4 /31 for NAT64 egress only', () => {
     for (const m of spec.plan.machines) {
       const d = devices().find((r) => r.inputs.hostname === m.name);
       assert.ok(d, `no device for ${m.name}`);
@@ -154,7 +154,9 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
       assert.equal(d.inputs.operatingSystem, 'ubuntu_24_04');
       const ips = d.inputs.ipAddresses as Array<{ type: string; cidr: number }>;
       assert.deepEqual(ips.find((i) => i.type === 'public_ipv6'), { type: 'public_ipv6', cidr: 127 });
-      assert.equal(ips.some((i) => i.type === 'public_ipv4'), false);
+      // dfw reaches IPv4 through NAT64 (Equinix Metal's default): a public IPv4 /31 for egress, tagged so.
+      assert.deepEqual(ips.find((i) => i.type === 'public_ipv4'), { type: 'public_ipv4', cidr: 31 });
+      assert.ok((d.inputs.tags as string[]).includes('ipv4:egress-only'));
     }
   });
 

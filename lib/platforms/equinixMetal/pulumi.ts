@@ -16,6 +16,7 @@ import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
 import type { ClusterSpec } from '../../cluster/cluster.js';
 import { userData, type DeviceSecrets } from './cloudInit.js';
 import type { DeviceAddress, BgpNeighbor, Device } from '../../cluster/devices.js';
+import { IPV4_EGRESS_TAG } from '../../pulumi/policies.js';
 
 export const OPERATING_SYSTEM = 'ubuntu_24_04';
 export const BILLING_CYCLE = 'hourly';
@@ -104,13 +105,17 @@ export class MetalCluster extends pulumi.ComponentResource {
           projectId: this.project.id,
           projectSshKeyIds: [this.sshKey.id],
           // A public IPv6 /127 out of the project's /56; Equinix Metal also
-          // requires a private IPv4 for its own services. No public IPv4.
+          // requires a private IPv4 for its own services. A public IPv4 only
+          // for NAT64 egress (spec.egress.ipv4: nat64): what the node
+          // translates its pods' packets to; its own firewall lets in
+          // nothing over IPv4 but replies.
           ipAddresses: [
             { type: 'public_ipv6', cidr: 127 },
             { type: 'private_ipv4', cidr: 31 },
+            ...(plan.nat64 ? [{ type: 'public_ipv4', cidr: 31 }] : []),
           ],
           userData: pulumi.secret(secrets.apply((ds) => userData(spec, plan, machine, ds))),
-          tags: [TAG, `cluster:${spec.name}`, `role:${machine.role}`, `pool:${machine.pool}`],
+          tags: [TAG, `cluster:${spec.name}`, `role:${machine.role}`, `pool:${machine.pool}`, ...(plan.nat64 ? [IPV4_EGRESS_TAG] : [])],
         },
         {
           ...parent,
