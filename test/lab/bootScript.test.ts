@@ -54,7 +54,13 @@ import { DEFAULT_CACHE_DIR, REPO_DIR } from '../../lib/toolchain/repo.js';
 import { withBoot, type BootRecord, type BootRun, type BootScenario, type Call } from '../bootSandbox.js';
 import { need, needProgram } from '../prerequisites.js';
 
-const { spec, plan } = loadSpecFile(REPO_DIR, 'infra/dfw.yaml').cluster!;
+// infra/dfw.yaml without IPv4 egress: the sandbox models no long-running daemon (the NAT64
+// translator's unit restarts TAYGA whenever it exits); its files and its script are run by
+// test/unit/nat64.test.ts, the boot script's tayga lines by test/unit/bootstrap.test.ts and
+// test/unit/equinixBoot.test.ts, and the translator itself in the lab (verify's nat64 families).
+const dfw = loadSpecFile(REPO_DIR, 'infra/dfw.yaml').cluster!;
+const spec = { ...dfw.spec, egress: { ipv4: 'none' as const } };
+const plan = { ...dfw.plan, nat64: undefined };
 const generated = generateClusterSecrets('dfw');
 const secrets: DeviceSecrets = {
   bootstrapToken: generated.bootstrapToken,
