@@ -173,7 +173,7 @@ test('a lab of one machine: verify runs what applies, and says why the rest cann
     console.log(`# one machine up: ${(up.reduce((s, p) => s + p.ms, 0) / 1000).toFixed(1)} s`);
     const { report } = await labVerify(ctx);
     assertFamilies(report, [...ONE_MACHINE, 'flux']);
-    assert.deepEqual(report.shape, { controlPlanes: 1, machines: 1, flux: false });
+    assert.deepEqual(report.shape, { controlPlanes: 1, machines: 1, flux: false, nat64: true });
     assert.equal(report.notApplicable.find((n) => n.family === 'cluster-service-ecmp-spread')?.reason, '1 machine: every flow enters through it, there is nothing to spread over');
     console.log(`# one machine: ${report.passed} checks passed; not applicable: ${report.notApplicable.map((n) => `${n.family} (${n.reason})`).join('; ')}`);
   } finally {
