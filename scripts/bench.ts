@@ -18,6 +18,10 @@
  *          stack against the CLI's start-up (scripts/bench/gitops.ts).
  *   validate the schema catalog's load and the committed trees validated
  *          against it (scripts/bench/validate.ts; after npm run setup).
+ *   egress from a pod of the running lab (npm run lab first): the IPv4
+ *          internet through NAT64 against the IPv6 internet natively, the
+ *          same server at both ends: throughput, request latency, ratios
+ *          (scripts/bench/egress.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -26,6 +30,9 @@ import { benchLab } from './bench/lab.js';
 import { benchFabric } from './bench/fabric.js';
 import { benchGitops } from './bench/gitops.js';
 import { benchValidate } from './bench/validate.js';
+import { benchEgress } from './bench/egress.js';
+import { createLabContext } from '../lib/platforms/lab/lab.js';
+import { loadSpecFile } from '../lib/repo/workspace.js';
 
 const root = repoRoot();
 const [name] = process.argv.slice(2);
@@ -73,7 +80,14 @@ function benchPlan(): number {
   return ok ? 0 : 1;
 }
 
-const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab, fabric: benchFabric, gitops: benchGitops, validate: benchValidate };
+/** The running lab of infra/lab.yaml (npm run lab). */
+async function benchEgressOnLab(): Promise<number> {
+  const { cluster, problems } = loadSpecFile(root, 'infra/lab.yaml');
+  if (!cluster) throw new Error(problems.map((p) => p.message).join('; '));
+  return benchEgress(createLabContext(root, cluster));
+}
+
+const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab, fabric: benchFabric, gitops: benchGitops, validate: benchValidate, egress: benchEgressOnLab };
 if (!name || !benches[name]) {
   console.error(`bench: name one of: ${Object.keys(benches).join(', ')} (npm run bench -- plan)`);
   process.exit(2);

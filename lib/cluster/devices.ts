@@ -8,6 +8,9 @@
 
 import { API_VERSION } from './cluster.js';
 
+/** The provider's tag of a device whose public IPv4 is for NAT64 egress only (spec.egress.ipv4: nat64). */
+export const IPV4_EGRESS_TAG = 'ipv4:egress-only';
+
 export interface DeviceAddress {
   readonly address_family: 4 | 6;
   readonly public: boolean;

@@ -13,6 +13,7 @@
  */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from '@pulumi/policy';
 import { contains, DOCUMENTATION, parsePrefix } from '../net/ipv6.js';
+import { IPV4_EGRESS_TAG } from '../cluster/devices.js';
 
 export const DEVICE = 'equinix-metal:index/device:Device';
 export const BGP_SESSION = 'equinix-metal:index/bgpSession:BgpSession';
@@ -42,9 +43,6 @@ export const ipv6Sessions: ResourceValidationPolicy = {
     if (family !== undefined && family !== 'ipv6') report(`BGP session ${args.name} is ${family}: only ipv6 sessions are allowed`);
   },
 };
-
-/** The tag of a device whose public IPv4 is for NAT64 egress only (spec.egress.ipv4: nat64). */
-export const IPV4_EGRESS_TAG = 'ipv4:egress-only';
 
 export const noIPv4Exposure: ResourceValidationPolicy = {
   name: 'no-ipv4-exposure',

@@ -15,8 +15,7 @@ import { formatPrefix } from '../../net/ipv6.js';
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
 import type { ClusterSpec } from '../../cluster/cluster.js';
 import { userData, type DeviceSecrets } from './cloudInit.js';
-import type { DeviceAddress, BgpNeighbor, Device } from '../../cluster/devices.js';
-import { IPV4_EGRESS_TAG } from '../../pulumi/policies.js';
+import { IPV4_EGRESS_TAG, type DeviceAddress, type BgpNeighbor, type Device } from '../../cluster/devices.js';
 
 export const OPERATING_SYSTEM = 'ubuntu_24_04';
 export const BILLING_CYCLE = 'hourly';
