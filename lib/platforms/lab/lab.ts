@@ -161,7 +161,7 @@ export const BGP_SESSIONS_PHASE: Phase = {
   };
 
 /** True when the machine's kernel has the default route its BGP speaker learned. */
-async function hasBgpDefault(r: Runner, ns: string): Promise<boolean> {
+export async function hasBgpDefault(r: Runner, ns: string): Promise<boolean> {
   const res = await r.run('ip', ['-j', '-6', 'route', 'show', 'default'], { ns, allowFail: true });
   return res.code === 0 && (JSON.parse(res.stdout || '[]') as Array<{ protocol?: string }>).some((x) => x.protocol === 'bird');
 }

@@ -12,7 +12,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { FIREWALL_UNIT, ROUTES_UNIT, UNIT_DIR } from '../../../render/bootstrap.js';
 import { LAB_PATH, machineRoot } from '../kubernetes/boot.js';
 import { startKubelet } from '../kubernetes/controlPlane.js';
-import { establishedSessions, type LabContext } from '../lab.js';
+import { establishedSessions, hasBgpDefault, type LabContext } from '../lab.js';
 import { waitFor } from '../../../phases/wait.js';
 import { labAdminClient } from '../verify/probes.js';
 import { buildMachines } from '../provider/network.js';
@@ -104,6 +104,8 @@ async function back(ctx: LabContext, since: number): Promise<string | false> {
     const n = await establishedSessions(ctx.runner, router.ns);
     if (n !== want) missing.push(`${router.ns}: ${n}/${want} sessions`);
   }
+  // A session Established is not yet its routes: back means each machine has its default from BGP again.
+  for (const m of ctx.topology.machines) if (!(await hasBgpDefault(ctx.runner, m.ns))) missing.push(`${m.machine.name} without its default route from BGP`);
   try {
     const admin = labAdminClient(ctx);
     const nodes = await admin.get<{ items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }>('/api/v1/nodes');
