@@ -4,7 +4,9 @@
  * Parsing accepts every RFC 4291 text form (including an embedded IPv4 tail);
  * formatting always produces the RFC 5952 canonical form (lower case, longest
  * run of two or more zero groups compressed, first run on a tie), so the same
- * address is written the same way everywhere in generated files.
+ * address is written the same way everywhere in generated files. IPv4 appears
+ * only where it is embedded in IPv6: an address synthesized under a NAT64
+ * prefix (RFC 6052), which is how the IPv6-only pods reach IPv4.
  */
 
 export const ADDRESS_BITS = 128;
@@ -181,4 +183,22 @@ export function specialPurpose(p: Prefix): string | undefined {
     if (overlaps(parsePrefix(text), p)) return why;
   }
   return undefined;
+}
+
+/** True for an IPv4 address in dotted-decimal form (four decimal octets, 0..255, no leading zeros). */
+export function isIPv4(text: string): boolean {
+  const octets = text.split('.');
+  return octets.length === 4 && octets.every((o) => /^(0|[1-9]\d{0,2})$/.test(o) && Number(o) <= 255);
+}
+
+/**
+ * The address DNS64 synthesizes for an IPv4 address under a /96 NAT64
+ * prefix (RFC 6052 §2.2: the IPv4 address in the last 32 bits), which the
+ * nodes' translators take back to that IPv4 address.
+ */
+export function synthesize(prefix: Prefix, ipv4: string): string {
+  if (prefix.length !== 96) throw new AddressError(`the NAT64 prefix must be a /96, not a /${prefix.length}`);
+  if (!isIPv4(ipv4)) throw new AddressError(`"${ipv4}" is not an IPv4 address (four decimal octets, e.g. 192.0.2.53)`);
+  const v4 = ipv4.split('.').reduce((n, octet) => (n << 8n) | BigInt(Number(octet)), 0n);
+  return formatAddress(prefix.address | v4);
 }

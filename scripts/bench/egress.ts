@@ -16,7 +16,7 @@
 import type { KubeClient } from '../../lib/kube/client.js';
 import type { LabContext } from '../../lib/platforms/lab/lab.js';
 import { LAB_INTERNET_HOSTS } from '../../lib/platforms/lab/provider/provider.js';
-import { synthesize } from '../../lib/platforms/lab/verify/egress.js';
+import { synthesize } from '../../lib/net/ipv6.js';
 import { inPod, labAdminClient, type PodItem } from '../../lib/platforms/lab/verify/probes.js';
 import { EGRESS_NAMESPACE } from '../../lib/render/apps.js';
 

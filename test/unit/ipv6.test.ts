@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { AddressError, contains, formatAddress, formatPrefix, overlaps, parseAddress, parsePrefix, subnet } from '../../lib/net/ipv6.js';
+import { AddressError, contains, formatAddress, formatPrefix, isIPv4, overlaps, parseAddress, parsePrefix, subnet, synthesize } from '../../lib/net/ipv6.js';
 
 test('RFC 5952 canonical text', () => {
   const cases: Array<[string, string]> = [
@@ -59,4 +59,15 @@ test('format and parse are inverse on every address (property)', () => {
     }),
     { numRuns: 2000 },
   );
+});
+
+test('IPv4 under a NAT64 /96: dotted-decimal only, the address in the last 32 bits, parsed back by the embedded form', () => {
+  for (const ok of ['0.0.0.0', '192.0.2.53', '147.75.207.207', '255.255.255.255']) assert.ok(isIPv4(ok), ok);
+  for (const bad of ['', '192.0.2', '192.0.2.53.1', '192.0.2.256', '192.0.02.53', '192.0.2.-1', ' 192.0.2.53', '2001:db8::1', '0x7f.0.0.1']) assert.ok(!isIPv4(bad), bad);
+  const prefix = parsePrefix('2001:db8:100:4::/96');
+  assert.equal(synthesize(prefix, '147.75.207.207'), '2001:db8:100:4::934b:cfcf');
+  // RFC 4291's embedded-IPv4 text form of the same address parses to it.
+  assert.equal(parseAddress(synthesize(prefix, '192.0.2.53')), parseAddress('2001:db8:100:4::192.0.2.53'));
+  assert.throws(() => synthesize(prefix, '192.0.2.256'), (e: unknown) => e instanceof AddressError && /"192\.0\.2\.256" is not an IPv4 address/.test(e.message));
+  assert.throws(() => synthesize(parsePrefix('2001:db8:100::/64'), '192.0.2.53'), /must be a \/96, not a \/64/);
 });

@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parsePrefix } from '../../lib/net/ipv6.js';
+import { parsePrefix, synthesize } from '../../lib/net/ipv6.js';
 import { internetHostOf, labGitServer } from '../../lib/platforms/lab/provider/gitServer.js';
 import { LAB_INTERNET_HOSTS, LAB_NAT64_POOL, labMachineIPv4 } from '../../lib/platforms/lab/provider/provider.js';
 import { labResolverCorefile, labRootZone } from '../../lib/platforms/lab/provider/resolver.js';
-import { synthesize } from '../../lib/platforms/lab/verify/egress.js';
 import { LAB_MACHINES_MAX } from '../../lib/platforms/lab/rules.js';
 
 test("each machine's IPv4 /31: gateway even, machine odd, 198.51.100.0/24 then 203.0.113.0/24, clear of the NAT64 pool", () => {

@@ -17,7 +17,7 @@
  * and the A record, RFC 6052): the cluster's own DNS is not yet in the lab.
  */
 import type { KubeClient } from '../../../kube/client.js';
-import { formatAddress, formatPrefix, parseAddress } from '../../../net/ipv6.js';
+import { formatAddress, formatPrefix, parseAddress, synthesize } from '../../../net/ipv6.js';
 import { NAT64_DEVICE, NAT64_TABLE, NAT64_UNIT } from '../../../render/nat64.js';
 import { EGRESS_NAMESPACE } from '../../../render/apps.js';
 import type { LabContext } from '../lab.js';
@@ -26,13 +26,6 @@ import { dig } from '../provider/resolver.js';
 import { runOnMachine } from '../machine/machine.js';
 import type { CheckFn, Families } from './check.js';
 import { inPod, type PodItem } from './probes.js';
-
-/** The address DNS64 synthesizes for an IPv4 address under a /96 NAT64 prefix (RFC 6052 §2.2). */
-export function synthesize(prefix: { address: bigint; length: number }, ipv4: string): string {
-  if (prefix.length !== 96) throw new Error(`the NAT64 prefix must be a /96, not a /${prefix.length}`);
-  const v4 = ipv4.split('.').reduce((n, octet) => (n << 8n) | BigInt(Number(octet)), 0n);
-  return formatAddress(prefix.address | v4);
-}
 
 export async function verifyInternetDns(ctx: LabContext, check: CheckFn): Promise<void> {
   const ns = ctx.topology.internet.ns;
