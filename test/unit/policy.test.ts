@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compilePolicy, PolicyError, workloadLabels, type PolicyInputs } from '../../lib/platforms/lab/calicoNode/policy.js';
+import { compilePolicy, dropComment, NFT_COMMENT_MAX, PolicyError, workloadLabels, type PolicyInputs } from '../../lib/platforms/lab/calicoNode/policy.js';
 import { containsAddress, parseAddress, parsePrefix } from '../../lib/net/ipv6.js';
 import { labPolicyInputs } from '../calico-fixture.js';
 
@@ -41,7 +41,9 @@ interface Packet {
  * would: the first rule whose matches all hold gives the verdict. Returns
  * it with the policy whose rule decided (the last "# name (order n)" line).
  * A rule this reader does not understand fails the test rather than being
- * skipped.
+ * skipped, and so does a drop without a counter, or whose comment does not
+ * name the policy under which it stands (a Deny rule) or the end of the
+ * tier in the chain's direction (the last rule).
  */
 function judge(script: string, workload: string, dir: 'in' | 'eg', p: Packet): { verdict: string; by: string } {
   const sets = setsOf(script);
@@ -75,8 +77,12 @@ function judge(script: string, workload: string, dir: 'in' | 'eg', p: Packet): {
       else if ((m = take(/^th dport (!= )?\{ ([^}]*) \} /))) matches &&= inPorts(m[2]!, p.dport) !== Boolean(m[1]);
       else break;
     }
-    const verdict = /^(accept|drop|return)(?: comment "[^"]*")?$/.exec(rest);
+    const verdict = /^(accept|drop|return)(?: comment "[^"]*")?$/.exec(rest) ?? /^counter (drop) comment "([^"]*)"$/.exec(rest);
     assert.ok(verdict, `the test's reader does not understand "${line}"`);
+    if (verdict[1] === 'drop') {
+      const end = `end of tier: ${dir === 'in' ? 'ingress' : 'egress'}`;
+      assert.ok(verdict[2] === end || new RegExp(`^deny: ${by.replace(/\./g, '\\.')} ${dir === 'in' ? 'ingress' : 'egress'} rule \\d+$`).test(verdict[2] ?? ''), `a drop without a counter and its rule's name: "${line}"`);
+    }
     if (matches) return { verdict: verdict[1]!, by };
   }
   assert.fail(`chain for ${workload} ends without a verdict`);
@@ -115,24 +121,24 @@ test('policy: nftables for a node, with every address set written out', () => {
       [
         '    # echo/internal 2001:db8:100:8::82',
         '    # baseline-guard-private-workloads (order 10)',
-        '    ip6 saddr != { 2001:db8:100:8::/64, 2001:db8:100::/64 } drop',
+        '    ip6 saddr != { 2001:db8:100:8::/64, 2001:db8:100::/64 } counter drop comment "deny: baseline-guard-private-workloads ingress rule 0"',
         '    # baseline-allow-trusted-sources (order 20)',
         '    ip6 saddr { } accept',
         '    # knp.default.internal-from-echo (order 1000)',
         '    meta l4proto tcp ip6 saddr { 2001:db8:100:8::41/128, 2001:db8:100:8::81/128 } th dport { 8080 } accept',
         '    # baseline-default-deny (order 10000)',
-        '    drop comment "end of tier"',
+        '    counter drop comment "end of tier: ingress"',
       ].join('\n'),
     ),
     text,
   );
   // echo's ingress: the public guard lets the cluster and spec.policy.publicSources (::/0 by default) in.
-  assert.match(text, /# baseline-guard-public-workloads \(order 10\)\n {4}ip6 saddr != \{ 2001:db8:100:8::\/64, 2001:db8:100::\/64, ::\/0 \} drop\n/);
+  assert.match(text, /# baseline-guard-public-workloads \(order 10\)\n {4}ip6 saddr != \{ 2001:db8:100:8::\/64, 2001:db8:100::\/64, ::\/0 \} counter drop comment "deny: baseline-guard-public-workloads ingress rule 0"\n/);
   assert.match(text, /# knp.default.echo-public-ingress \(order 1000\)\n {4}meta l4proto tcp ip6 saddr \{ ::\/0 \} th dport \{ 8080 \} accept\n/);
   // The API server rule: the Service's endpoints and port.
   assert.match(text, /meta l4proto tcp ip6 daddr \{ 2001:db8:100::3\/128, 2001:db8:100::5\/128 \} th dport \{ 443 \} return/);
   assert.match(text, /# knp.default.echo-to-internal \(order 1000\)\n {4}meta l4proto tcp ip6 daddr \{ 2001:db8:100:8::82\/128 \} th dport \{ 8080 \} return\n/);
-  assert.match(script, /drop comment "end of tier"/);
+  assert.match(script, /\n {4}counter drop comment "end of tier: egress"\n {2}\}\n/);
   assert.match(script, /ip6 daddr vmap \{ 2001:db8:100:8::81 : jump in0, 2001:db8:100:8::82 : jump in1 \}/);
   assert.equal(compilePolicy(labPolicyInputs(), 'n2').script, script, 'deterministic');
   // Neighbour discovery passes first in both hooks, before conntrack's verdicts and the pods' policies.
@@ -200,6 +206,68 @@ test('policy: the IPv4 internet, through the NAT64 prefix, for workloads labelle
   assert.deepEqual(judge(script, 'echo/declined', 'eg', https('2001:db8:100:8::c5')), { verdict: 'drop', by: 'baseline-guard-ipv4-egress' });
   // The label opens the IPv4 internet only, not the IPv6 one.
   assert.deepEqual(judge(script, 'echo/fetcher', 'eg', https('2001:db8:100:8::c1', INTERNET)), { verdict: 'drop', by: 'baseline-default-deny' });
+});
+
+test("policy: every drop counts its packets and names its rule in its comment; nothing else is counted", () => {
+  const { script } = compilePolicy(ipv4Inputs(), 'n3');
+  const text = resolved(script);
+  // The guard that denies IPv4, in the chain of each workload it applies to (verify reads this counter).
+  const guard = '    ip6 daddr { 2001:db8:100:4::/96 } counter drop comment "deny: baseline-guard-ipv4-egress egress rule 0"';
+  assert.equal(text.split('\n').filter((l) => l === guard).length, 3, 'on n3: kustomize-controller, impostor and declined; fetcher and source-controller are not guarded');
+  const rules = script.split('\n').filter((l) => /^ {4}[^#]/.test(l) && !/^ {4}(type|elements) /.test(l));
+  const drops = rules.filter((l) => /\bdrop\b/.test(l) && !l.includes('ct state invalid drop'));
+  assert.ok(drops.length > 0);
+  for (const l of drops) assert.match(l, /(^| )counter drop comment "(deny: \S+ (ingress|egress) rule \d+|end of tier: (ingress|egress))"$/, l);
+  assert.deepEqual(rules.filter((l) => l.includes('counter')), drops, 'only drops are counted');
+  // The end of the tier, in both directions, once per chain of a workload that policies apply to.
+  const chains = [...script.matchAll(/\n {2}chain ((in|eg)\d+) \{/g)].map((m) => m[1]!);
+  assert.equal(rules.filter((l) => l === '    counter drop comment "end of tier: egress"').length, chains.filter((c) => c.startsWith('eg')).length);
+  assert.equal(rules.filter((l) => l === '    counter drop comment "end of tier: ingress"').length, chains.filter((c) => c.startsWith('in')).length);
+});
+
+test("policy: a Deny rule's comment gives its index in the policy's own list, past its Allow and Pass rules", () => {
+  const inputs = labPolicyInputs();
+  const policy = {
+    metadata: { name: 'lab-deny-third' },
+    spec: {
+      order: 5,
+      selector: "app == 'internal'",
+      types: ['Egress'],
+      egress: [
+        { action: 'Allow', protocol: 'TCP', destination: { nets: ['2001:db8:1::/48'], ports: [443] } },
+        { action: 'Pass', destination: { nets: ['2001:db8:2::/48'] } },
+        { action: 'Deny', destination: { nets: ['2001:db8:3::/48'] } },
+      ],
+    },
+  };
+  const { script } = compilePolicy({ ...inputs, globalNetworkPolicies: [...inputs.globalNetworkPolicies, policy] }, 'n2');
+  assert.match(resolved(script), /\n {4}ip6 daddr \{ 2001:db8:3::\/48 \} counter drop comment "deny: lab-deny-third egress rule 2"\n/);
+  assert.doesNotMatch(script, /lab-deny-third egress rule [01]"/);
+  assert.deepEqual(judge(script, 'echo/internal', 'eg', http(INTERNAL, '2001:db8:3::1', 443)), { verdict: 'drop', by: 'lab-deny-third' });
+});
+
+test("policy: a drop's comment fits nftables' 128 characters, whatever the policy's name", () => {
+  assert.equal(dropComment('baseline-guard-ipv4-egress', 'egress', 0), 'deny: baseline-guard-ipv4-egress egress rule 0');
+  // A Kubernetes name may be 253 characters: cut, with a hash of the whole name, so that two stay apart.
+  const long = (tail: string) => `${'a'.repeat(120)}.${tail}`;
+  const one = dropComment(long('one'), 'ingress', 12);
+  const two = dropComment(long('two'), 'ingress', 12);
+  assert.equal(one.length, NFT_COMMENT_MAX);
+  assert.match(one, /^deny: a{97}~[0-9a-f]{8} ingress rule 12$/);
+  assert.notEqual(one, two);
+  assert.equal(dropComment(long('one'), 'ingress', 12), one, 'deterministic');
+  const fits = `x${'b'.repeat(NFT_COMMENT_MAX - 'deny:  egress rule 0'.length - 1)}`;
+  assert.equal(dropComment(fits, 'egress', 0), `deny: ${fits} egress rule 0`, 'exactly 128: kept whole');
+  // And in a compiled script.
+  const inputs = labPolicyInputs();
+  const name = `${'g'.repeat(200)}-guard`;
+  const { script } = compilePolicy(
+    { ...inputs, globalNetworkPolicies: [...inputs.globalNetworkPolicies, { metadata: { name }, spec: { order: 1, selector: 'all()', types: ['Ingress'], ingress: [{ action: 'Deny', source: { nets: ['2001:db8:9::/48'] } }] } }] },
+    'n2',
+  );
+  const comments = [...script.matchAll(/comment "([^"]*)"/g)].map((m) => m[1]!);
+  assert.ok(comments.some((c) => c.startsWith('deny: ggg')));
+  for (const c of comments) assert.ok(c.length <= NFT_COMMENT_MAX, c);
 });
 
 test('policy: without a NAT64 set (spec.egress.ipv4: none), the IPv4 rules select no address', () => {

@@ -26,10 +26,17 @@
  * own node is allowed after its egress policy (calico-node's manifests set
  * DefaultEndpointToHostAction to ACCEPT).
  *
+ * Every rule that drops (a Deny rule, the end of the tier) has a counter and
+ * a comment naming it (dropComment, endOfTierComment), so that which rule
+ * dropped a flow can be read with `nft list table ip6 n6-felix-policy`
+ * (policyCounters.ts reads it back for verify); the counters start again
+ * from 0 each time the agent re-applies the table.
+ *
  * Refused, never ignored: tiers, Calico (namespaced) NetworkPolicy,
  * serviceAccountSelector, HTTP match, ICMP type match, named ports, egress
  * ipBlock except in Kubernetes policies, host endpoints.
  */
+import { createHash } from 'node:crypto';
 import { formatPrefix, parsePrefix } from '../../../net/ipv6.js';
 import { parseSelector, type Selector } from './selector.js';
 
@@ -220,6 +227,29 @@ export interface CompiledPolicy {
 
 export const POLICY_TABLE = 'n6-felix-policy';
 
+/** nftables' longest rule comment (libnftnl's NFTNL_UDATA_COMMENT_MAXLEN): a longer one fails the whole script. */
+export const NFT_COMMENT_MAX = 128;
+
+/**
+ * The comment of a policy's Deny rule: the policy, the direction and the
+ * rule's index in that direction's list as the policy writes it (from 0),
+ * e.g. "deny: baseline-guard-ipv4-egress egress rule 0". A policy name too
+ * long for nftables is cut and ends in "~" and 8 hex digits of its SHA-256,
+ * so that two long names never share a comment.
+ */
+export function dropComment(policy: string, dir: 'ingress' | 'egress', rule: number): string {
+  const comment = (name: string) => `deny: ${name} ${dir} rule ${rule}`;
+  if (comment(policy).length <= NFT_COMMENT_MAX) return comment(policy);
+  const hash = createHash('sha256').update(policy).digest('hex').slice(0, 8);
+  const room = NFT_COMMENT_MAX - comment(`~${hash}`).length;
+  return comment(`${policy.slice(0, room)}~${hash}`);
+}
+
+/** The comment of the drop at the end of the tier (policies applied, none decided), per direction. */
+export function endOfTierComment(dir: 'ingress' | 'egress'): string {
+  return `end of tier: ${dir}`;
+}
+
 export function compilePolicy(inputs: PolicyInputs, node: string): CompiledPolicy {
   const nsMap = new Map(inputs.namespaces.map((n) => [n.metadata?.name ?? '', { ...(n.metadata?.labels ?? {}), 'projectcalico.org/name': n.metadata?.name ?? '' }]));
   const nsLabels = (ns: string) => nsMap.get(ns) ?? { 'projectcalico.org/name': ns };
@@ -263,7 +293,8 @@ export function compilePolicy(inputs: PolicyInputs, node: string): CompiledPolic
     if (peer.notNets) out.push(`ip6 ${dir} != ${setFor(`nets:${peer.notNets.join(',')}`, [...peer.notNets])}`);
     return out;
   };
-  const ruleLine = (r: Rule, policy: Policy, verdictAllow: string): string[] => {
+  /** The rule's lines; `drop` is the verdict of a Deny rule (with its counter and comment). */
+  const ruleLine = (r: Rule, policy: Policy, verdictAllow: string, drop: string): string[] => {
     const m: string[] = [];
     if (r.protocol) m.push(`meta l4proto ${r.protocol}`);
     m.push(...addrMatch('saddr', r.source, policy));
@@ -290,7 +321,7 @@ export function compilePolicy(inputs: PolicyInputs, node: string): CompiledPolic
     } else {
       lines.push(m.join(' '));
     }
-    const verdict = r.action === 'Deny' ? 'drop' : verdictAllow;
+    const verdict = r.action === 'Deny' ? drop : verdictAllow;
     return lines.map((l) => `${l}${l ? ' ' : ''}${verdict}`);
   };
 
@@ -309,12 +340,13 @@ export function compilePolicy(inputs: PolicyInputs, node: string): CompiledPolic
       const body: string[] = [];
       for (const p of applied) {
         body.push(`# ${p.name} (order ${Number.isFinite(p.order) ? p.order : 'none'})`);
-        for (const r of p[dir]!) {
-          if (r.action === 'Pass') body.push(...ruleLine({ ...r, action: 'Allow' }, p, allow).map((l) => `${l} comment "pass: profile allows"`));
-          else body.push(...ruleLine(r, p, allow));
-        }
+        p[dir]!.forEach((r, index) => {
+          const drop = `counter drop comment "${dropComment(p.name, dir, index)}"`;
+          if (r.action === 'Pass') body.push(...ruleLine({ ...r, action: 'Allow' }, p, allow, drop).map((l) => `${l} comment "pass: profile allows"`));
+          else body.push(...ruleLine(r, p, allow, drop));
+        });
       }
-      body.push(applied.length > 0 ? 'drop comment "end of tier"' : `${allow} comment "no policy: profile allows"`);
+      body.push(applied.length > 0 ? `counter drop comment "${endOfTierComment(dir)}"` : `${allow} comment "no policy: profile allows"`);
       const chain = `${dir === 'ingress' ? 'in' : 'eg'}${i}`;
       chains.push(`  chain ${chain} {`, `    # ${w.namespace}/${w.name} ${w.ip}`, ...body.map((b) => `    ${b}`), '  }');
       (dir === 'ingress' ? inMap : outMap).push(`${w.ip} : jump ${chain}`);
