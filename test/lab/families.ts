@@ -30,6 +30,7 @@ export const ALL_FAMILIES = [
   'internet-dns',
   'nat64-translators',
   'ipv4-egress',
+  'ipv4-egress-new-namespace',
 ] as const;
 
 /** Families that cannot apply to one machine (one control plane, no worker). */

@@ -30,7 +30,8 @@ const NAMES: Record<string, string[]> = {
   flux: ['flux/flux-system', 'flux/apps'],
   'internet-dns': ['dns/internet/github.example-a-over-IPv6', 'dns/internet/github.example-no-aaaa-over-IPv4', 'dns/internet/outside-the-lab-nxdomain'],
   'nat64-translators': ['nat64/lt-w-1/translator'],
-  'ipv4-egress': ['egress/ipv4-allowed->github.example-through-nat64', 'egress/ipv6-only->github.example-denied'],
+  'ipv4-egress': ['egress/ipv4-allowed->github.example-through-nat64', 'egress/ipv4-allowed->gitlab.example-over-ipv6', 'egress/ipv6-only->gitlab.example-over-ipv6', 'egress/ipv6-only->github.example-denied'],
+  'ipv4-egress-new-namespace': ['egress/new-namespace->github.example-denied'],
 };
 
 test('every check name verify produces belongs to exactly one family, and every family has names', () => {
@@ -44,6 +45,7 @@ test('a check name of no family throws: verify cannot produce a check that no fa
   assert.throws(() => familyOf('routes/somewhere-else'), /^Error: verify: check routes\/somewhere-else belongs to no family$/);
   assert.throws(() => familyOf('policy/host:x'), /belongs to no family/);
   assert.throws(() => familyOf('pods/echo/a/b/from-internet-no-nat'), /belongs to no family/);
+  assert.throws(() => familyOf('egress/verify-new-1a2b3c->github.example-denied'), /belongs to no family/);
 });
 
 test('which families cannot apply to which shape, and why', () => {
@@ -69,6 +71,7 @@ test('which families cannot apply to which shape, and why', () => {
   assert.deepEqual([...notApplicable({ ...full, nat64: false }).entries()], [
     ['nat64-translators', 'the spec says spec.egress.ipv4: none: no node translates'],
     ['ipv4-egress', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4'],
+    ['ipv4-egress-new-namespace', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4, there is no NAT64 prefix to be denied'],
   ]);
   assert.equal(NO_HOST_ROW, 'every machine runs a pod of the echo namespace: no node is left to test from as a host without local pods');
 });

@@ -53,8 +53,13 @@ export const CHECK_FAMILIES = [
   { id: 'nat64-translators', proves: 'every node runs its NAT64 translator: TAYGA up, the NAT64 prefix routed to it, its IPv4 rules loaded', names: /^nat64\/[^/]+\/translator$/ },
   {
     id: 'ipv4-egress',
-    proves: "the permitted pod reaches the IPv4-only host through NAT64 with its node's IPv4; pods reach the IPv6 host with their own addresses; the pod without the label is denied IPv4",
-    names: /^egress\/.+$/,
+    proves: "the permitted pod reaches the IPv4-only host through NAT64 with its node's IPv4; pods reach the IPv6 host with their own addresses; the pod without the label is denied IPv4, by the guard's rule as its counter shows",
+    names: /^egress\/(ipv4-allowed|ipv6-only)->.+$/,
+  },
+  {
+    id: 'ipv4-egress-new-namespace',
+    proves: "a namespace made while verify runs gets no IPv4 egress: its pod is denied the IPv4-only host by the guard's rule, as its counter shows",
+    names: /^egress\/new-namespace->.+$/,
   },
 ] as const satisfies readonly CheckFamily[];
 
@@ -99,6 +104,7 @@ export function notApplicable(shape: LabShape): Map<FamilyId, string> {
   if (!shape.nat64) {
     out.set('nat64-translators', 'the spec says spec.egress.ipv4: none: no node translates');
     out.set('ipv4-egress', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4');
+    out.set('ipv4-egress-new-namespace', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4, there is no NAT64 prefix to be denied');
   }
   if (!shape.flux) out.set('flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --skip flux');
   return out;

@@ -12,20 +12,48 @@
  *   clients reach the IPv6 host natively, seen with their own pod
  *   addresses (IPv6 is never translated); the client without the label is
  *   denied the IPv4-only host although its namespace's policy allows any
- *   address.
+ *   address;
+ * - denied, not timed out by accident: the rule that denied it is shown by
+ *   its own counter, read on the pod's node in the policy table before and
+ *   after the request (the baseline's guard, egress rule 0);
+ * - a namespace made while verify runs, after render, with no policy of its
+ *   own, gets no IPv4 egress either: its pod is denied by the same rule
+ *   (the namespace is deleted afterwards, whatever happened).
  * The clients ask for the address DNS64 gives the name (the NAT64 prefix
  * and the A record, RFC 6052): the cluster's own DNS is not yet in the lab.
  */
-import type { KubeClient } from '../../../kube/client.js';
+import { randomBytes } from 'node:crypto';
+import { KubeError, type KubeClient } from '../../../kube/client.js';
 import { formatAddress, formatPrefix, parseAddress, synthesize } from '../../../net/ipv6.js';
 import { NAT64_DEVICE, NAT64_TABLE, NAT64_UNIT } from '../../../render/nat64.js';
-import { EGRESS_NAMESPACE } from '../../../render/apps.js';
+import { ECHO_IMAGE, ECHO_PORT, EGRESS_NAMESPACE } from '../../../render/apps.js';
 import type { LabContext } from '../lab.js';
 import { LAB_INTERNET_HOSTS } from '../provider/provider.js';
 import { dig } from '../provider/resolver.js';
 import { runOnMachine } from '../machine/machine.js';
+import { dropComment, POLICY_TABLE } from '../calicoNode/policy.js';
+import { describeDrop, dropsBetween, ListingError, parsePolicyListing, type PolicyListing } from '../calicoNode/policyCounters.js';
 import type { CheckFn, Families } from './check.js';
 import { inPod, type PodItem } from './probes.js';
+
+/**
+ * The rule that keeps a workload without the label off the IPv4 internet:
+ * the baseline's guard (lib/render/policies.ts, written to
+ * policies/baseline/guard-ipv4-egress.yaml), its first egress rule, Deny to
+ * the NAT64 network set.
+ */
+export const IPV4_GUARD = { policy: 'baseline-guard-ipv4-egress', direction: 'egress', rule: 0 } as const;
+
+/** The guard's drop comment in the policy table (lib/platforms/lab/calicoNode/policy.ts). */
+const GUARD_COMMENT = dropComment(IPV4_GUARD.policy, IPV4_GUARD.direction, IPV4_GUARD.rule);
+
+/** A denial by the guard, as verify expects to observe it on a node (N: any number of packets but 0). */
+export function guardExpected(node: string): string {
+  return `no answer; dropped on ${node} by ${describeDrop(GUARD_COMMENT)}, +N packets`;
+}
+
+/** What a check expects, what it observed, and whether that holds. */
+type Outcome = { expected: string; observed: string; ok: boolean };
 
 export async function verifyInternetDns(ctx: LabContext, check: CheckFn): Promise<void> {
   const ns = ctx.topology.internet.ns;
@@ -77,19 +105,192 @@ export async function verifyEgressClients(ctx: LabContext, admin: KubeClient, ch
   const { gitV4, gitDual } = LAB_INTERNET_HOSTS;
   const v4url = `http://[${synthesize(prefix, gitV4.ipv4)}]/whoami`;
   const v6url = `http://[${gitDual.ipv6}]/whoami`;
-  const seen = async (pod: PodItem, url: string): Promise<string> => {
-    const out = await inPod(ctx, pod, ['curl', '-sS', '-m', '4', url]);
-    try {
-      const c = (JSON.parse(out) as { client: string }).client.replace(/^::ffff:(?=\d+\.)/, '');
-      return `seen as ${c.includes(':') ? formatAddress(parseAddress(c)) : c}`;
-    } catch {
-      return 'no answer';
-    }
-  };
   const nodeV4 = (pod: PodItem) => ctx.topology.machines.find((m) => m.machine.name === pod.spec.nodeName)?.ipv4.address ?? '(no node)';
-  check(`egress/ipv4-allowed->${gitV4.name}-through-nat64`, `seen as ${nodeV4(allowed)}`, await seen(allowed, v4url));
-  check(`egress/ipv4-allowed->${gitDual.name}-over-ipv6`, `seen as ${formatAddress(parseAddress(allowed.status.podIP!))}`, await seen(allowed, v6url));
-  check(`egress/ipv6-only->${gitDual.name}-over-ipv6`, `seen as ${formatAddress(parseAddress(v6only.status.podIP!))}`, await seen(v6only, v6url));
-  const denied = await seen(v6only, v4url);
-  check(`egress/ipv6-only->${gitV4.name}-denied`, 'no answer', denied);
+  check(`egress/ipv4-allowed->${gitV4.name}-through-nat64`, `seen as ${nodeV4(allowed)}`, await seen(ctx, allowed, v4url));
+  check(`egress/ipv4-allowed->${gitDual.name}-over-ipv6`, `seen as ${formatAddress(parseAddress(allowed.status.podIP!))}`, await seen(ctx, allowed, v6url));
+  check(`egress/ipv6-only->${gitDual.name}-over-ipv6`, `seen as ${formatAddress(parseAddress(v6only.status.podIP!))}`, await seen(ctx, v6only, v6url));
+  const denied = await deniedByRule(ctx, v6only, v4url);
+  check(`egress/ipv6-only->${gitV4.name}-denied`, denied.expected, denied.observed, denied.ok);
+}
+
+/** Asks the lab's /whoami from a pod: the address the host saw, or "no answer". */
+async function seen(ctx: LabContext, pod: PodItem, url: string): Promise<string> {
+  const out = await inPod(ctx, pod, ['curl', '-sS', '-m', '4', url]);
+  try {
+    const c = (JSON.parse(out) as { client: string }).client.replace(/^::ffff:(?=\d+\.)/, '');
+    return `seen as ${c.includes(':') ? formatAddress(parseAddress(c)) : c}`;
+  } catch {
+    return 'no answer';
+  }
+}
+
+/** A node's policy table, its counters as they stand; or why it cannot be read. */
+async function policyListing(ctx: LabContext, ns: string): Promise<PolicyListing | string> {
+  const res = await ctx.runner.run('nft', ['-j', 'list', 'table', 'ip6', POLICY_TABLE], { ns, allowFail: true, timeoutMs: 10_000 });
+  if (res.code !== 0) return `nft -j list table ip6 ${POLICY_TABLE}: ${(res.stderr || res.stdout).trim() || `exit ${res.code}`}`;
+  try {
+    return parsePolicyListing(res.stdout);
+  } catch (e) {
+    if (e instanceof ListingError) return e.message;
+    throw e;
+  }
+}
+
+/** How many times a request is asked again when the agent re-applied the table (and reset its counters) meanwhile. */
+const REAPPLIED_TRIES = 3;
+
+/**
+ * A pod's request to the IPv4-only host, with the counters of the pod's
+ * egress chain on its node read before and after it: denied means no
+ * answer, and the guard's rule, and no other, counted packets. The lab's
+ * agent re-applies the table (every counter from 0) when the policy changes
+ * and every 30 s; a request during which it did is asked again.
+ */
+async function deniedByRule(ctx: LabContext, pod: PodItem, url: string): Promise<Outcome> {
+  const node = ctx.topology.machines.find((m) => m.machine.name === pod.spec.nodeName);
+  const on = pod.spec.nodeName ?? '(no node)';
+  const expected = guardExpected(on);
+  if (!node) return { expected, observed: `the pod is on ${on}, not a machine of the lab`, ok: false };
+  const address = formatAddress(parseAddress(pod.status.podIP!));
+  for (let attempt = 1; ; attempt++) {
+    const before = await policyListing(ctx, node.ns);
+    const answer = await seen(ctx, pod, url);
+    const after = await policyListing(ctx, node.ns);
+    if (typeof before === 'string' || typeof after === 'string') return { expected, observed: `${answer}; ${typeof before === 'string' ? before : after}`, ok: false };
+    const chain = after.egressChains.get(address);
+    if (!chain) return { expected, observed: `${answer}; ${address} has no egress chain in ${POLICY_TABLE} on ${on}`, ok: false };
+    const counted = dropsBetween(before, after, chain);
+    if (counted.reapplied) {
+      if (attempt < REAPPLIED_TRIES) {
+        ctx.log(`verify: ${POLICY_TABLE} on ${on} was re-applied during ${pod.metadata.name}'s request (its counters reset): asked again`);
+        continue;
+      }
+      return { expected, observed: `${answer}; ${POLICY_TABLE} on ${on} was re-applied during each of ${REAPPLIED_TRIES} requests: its counters cannot say`, ok: false };
+    }
+    return denialOutcome(on, chain, answer, counted.grew);
+  }
+}
+
+/**
+ * The denial's outcome from the pod's answer and what its egress chain's
+ * counters counted meanwhile: denied is no answer, and the guard's rule,
+ * and no other, counted packets.
+ */
+export function denialOutcome(node: string, chain: string, answer: string, grew: ReadonlyArray<{ readonly comment: string; readonly packets: number }>): Outcome {
+  const drops = grew.map((d) => `dropped on ${node} by ${describeDrop(d.comment)}, +${d.packets} packet${d.packets === 1 ? '' : 's'}`);
+  const observed = [answer, ...(drops.length > 0 ? drops : [`no drop counted in its egress chain (${chain}) on ${node}`])].join('; ');
+  return { expected: guardExpected(node), observed, ok: answer === 'no answer' && grew.length === 1 && grew[0]!.comment === GUARD_COMMENT && grew[0]!.packets > 0 };
+}
+
+/** The label of what verify creates: what an interrupted run left is found by it, and removed by the next. */
+const CREATED_BY = { 'app.kubernetes.io/managed-by': 'native6-verify' } as const;
+
+/**
+ * A namespace made now, after render, with nothing of its own but a pod
+ * (agnhost netexec, the one program the lab's kubelet runs), gets no IPv4
+ * egress: its pod's request to the IPv4-only host is denied by the guard's
+ * rule, as the rule's counter shows. The namespace is deleted afterwards,
+ * even when a step failed; one an interrupted verify left is deleted first.
+ */
+export async function verifyNewNamespaceEgress(ctx: LabContext, admin: KubeClient, check: CheckFn): Promise<void> {
+  const prefix = ctx.cluster.plan.nat64;
+  if (!prefix) return;
+  const { gitV4 } = LAB_INTERNET_HOSTS;
+  const name = `verify-new-${randomBytes(3).toString('hex')}`;
+  const selector = encodeURIComponent(Object.entries(CREATED_BY).map(([k, v]) => `${k}=${v}`).join(','));
+  for (const left of (await admin.get<{ items: Array<{ metadata: { name: string } }> }>(`/api/v1/namespaces?labelSelector=${selector}`)).items) {
+    ctx.log(`verify: namespace ${left.metadata.name}, left by an interrupted verify, deleted`);
+    await admin.delete(`/api/v1/namespaces/${left.metadata.name}`, { missingOk: true });
+  }
+  let outcome: Outcome;
+  try {
+    await admin.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...CREATED_BY } } });
+    outcome = await deniedInNewNamespace(ctx, admin, name, `http://[${synthesize(prefix, gitV4.ipv4)}]/whoami`);
+  } catch (e) {
+    if (!(e instanceof KubeError)) throw e;
+    outcome = { expected: guardExpected('its node'), observed: `the API refused: ${e.message}`, ok: false };
+  } finally {
+    await deleteNamespace(ctx, admin, name);
+  }
+  check(`egress/new-namespace->${gitV4.name}-denied`, outcome.expected, outcome.observed, outcome.ok);
+}
+
+/** The new namespace's pod, running and policed on its node, asks the IPv4-only host. */
+async function deniedInNewNamespace(ctx: LabContext, admin: KubeClient, namespace: string, url: string): Promise<Outcome> {
+  const pod = await startClient(admin, namespace);
+  if (typeof pod === 'string') return { expected: guardExpected('its node'), observed: pod, ok: false };
+  const on = pod.spec.nodeName ?? '(no node)';
+  const node = ctx.topology.machines.find((m) => m.machine.name === pod.spec.nodeName);
+  // Until its node's agent has compiled the pod's chain (a round of about 1 s), its packets meet no policy.
+  const address = formatAddress(parseAddress(pod.status.podIP!));
+  const chained =
+    node !== undefined &&
+    (await waitFor(20_000, async () => {
+      const listing = await policyListing(ctx, node.ns);
+      return typeof listing !== 'string' && listing.egressChains.has(address);
+    }));
+  if (!chained) return { expected: guardExpected(on), observed: `${namespace}/${pod.metadata.name} (${address}) has no egress chain in ${POLICY_TABLE} on ${on} after 20 s`, ok: false };
+  return deniedByRule(ctx, pod, url);
+}
+
+/** Deletes verify's namespace and waits for it to go (its pod stopped by the kubelet); says how it went in the log. */
+async function deleteNamespace(ctx: LabContext, admin: KubeClient, name: string): Promise<void> {
+  const start = Date.now();
+  try {
+    await admin.delete(`/api/v1/namespaces/${name}`, { missingOk: true });
+    const gone = await waitFor(60_000, async () => (await admin.find(`/api/v1/namespaces/${name}`)) === undefined);
+    ctx.log(`verify: namespace ${name} ${gone ? `deleted in ${((Date.now() - start) / 1000).toFixed(1)} s` : 'still terminating after 60 s (the next verify deletes it)'}`);
+  } catch (e) {
+    ctx.log(`verify: namespace ${name} not deleted (the next verify deletes it): ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Creates the new namespace's pod once its ServiceAccount exists (the API
+ * refuses a pod before), and waits for it to run with an address: the pod,
+ * or what it is waiting for.
+ */
+async function startClient(admin: KubeClient, namespace: string): Promise<PodItem | string> {
+  const hasAccount = await waitFor(30_000, async () => (await admin.find(`/api/v1/namespaces/${namespace}/serviceaccounts/default`)) !== undefined);
+  if (!hasAccount) return `namespace ${namespace} has no default ServiceAccount after 30 s: no pod can be made in it`;
+  await admin.request('POST', `/api/v1/namespaces/${namespace}/pods`, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'client', namespace, labels: { app: 'client', ...CREATED_BY } },
+    spec: {
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'client',
+          image: ECHO_IMAGE,
+          args: ['netexec', `--http-port=${ECHO_PORT}`],
+          resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  });
+  type Pod = PodItem & { status: { phase?: string; containerStatuses?: Array<{ state?: { waiting?: { reason?: string; message?: string } } }> } };
+  let pod: Pod | undefined;
+  const running = await waitFor(90_000, async () => {
+    pod = await admin.find<Pod>(`/api/v1/namespaces/${namespace}/pods/client`);
+    return pod?.status.phase === 'Running' && pod.status.podIP !== undefined;
+  });
+  if (running && pod) return pod;
+  if (!pod) return `${namespace}/client is gone`;
+  const waiting = pod.status.containerStatuses?.[0]?.state?.waiting;
+  const where = pod.spec.nodeName ? ` on ${pod.spec.nodeName}` : ', not scheduled';
+  return `${namespace}/client not running with an address after 90 s: ${pod.status.phase ?? 'no phase'}${where}${waiting ? ` (${waiting.reason}: ${waiting.message ?? ''})` : ''}`;
+}
+
+/** Polls `done` every 500 ms until it holds or `timeoutMs` passed; whether it held. */
+async function waitFor(timeoutMs: number, done: () => Promise<boolean>): Promise<boolean> {
+  const start = Date.now();
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() - start >= timeoutMs) return false;
+    await new Promise((res) => setTimeout(res, 500));
+  }
 }

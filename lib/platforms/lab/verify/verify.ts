@@ -21,7 +21,7 @@ import { CHECK_FAMILIES, familyOf, notApplicable, type FamilyId, type LabShape }
 import { type Check, type CheckFn, type Families } from './check.js';
 import { adminConf, findRoute, kernelRoutes, labAdminClient, nextHops, ping, probeFrom } from './probes.js';
 import { verifyWorkloads } from './workloads.js';
-import { verifyEgressClients, verifyInternetDns, verifyTranslators } from './egress.js';
+import { verifyEgressClients, verifyInternetDns, verifyNewNamespaceEgress, verifyTranslators } from './egress.js';
 
 export interface VerifyReport {
   readonly cluster: string;
@@ -239,6 +239,7 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Famil
 
   await verifyWorkloads(ctx, admin, check, families);
   if (applies('ipv4-egress')) await verifyEgressClients(ctx, admin, check, families);
+  if (applies('ipv4-egress-new-namespace')) await verifyNewNamespaceEgress(ctx, admin, check);
 
   // Hang (SIGSTOP, not kill) one control plane: every process of the machine stops answering.
   const victim = controlPlanes[controlPlanes.length - 1];
