@@ -109,6 +109,8 @@ export interface ClusterSpec {
   readonly gitops: GitOpsSpec;
   /** How pods reach the IPv4 internet (the platform's default when the spec says nothing). */
   readonly egress: EgressSpec;
+  /** The recursive resolvers the platform gives its machines (SpecRules.resolvers), where the cluster's DNS forwards; never written in the spec file. */
+  readonly resolvers: readonly string[];
   /** An AAAA record for the API endpoint, when a zone is configured (Equinix Metal only). */
   readonly dns?: DnsSpec;
 }

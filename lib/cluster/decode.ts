@@ -199,7 +199,7 @@ function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName
     r.report(['metadata', 'name'], node, `node name "${longest}" is longer than 63 characters`, 'shorten the cluster or pool names');
     return undefined;
   }
-  return { platform, nodeAddresses: rules.nodeAddresses, metro, kubernetesVersion, controlPlane, workers, network, policy, egress, gitops, ...(dns ? { dns } : {}) };
+  return { platform, nodeAddresses: rules.nodeAddresses, metro, kubernetesVersion, controlPlane, workers, network, policy, egress, resolvers: rules.resolvers, gitops, ...(dns ? { dns } : {}) };
 }
 
 function decodePlan(r: Reader, fields: Map<string, Field>, parent: Node, path: Path, rules: SpecRules): string | undefined {

@@ -6,12 +6,15 @@
  * the node's own IPv4 address; with none, IPv4-only hosts are out of reach.
  * The platform says which is the default and whether it can translate at
  * all (rules.ts); whether a given prefix overlaps the plan's ranges is the
- * address plan's check, in the loader (lib/platforms/load.ts).
+ * address plan's check, in the loader (lib/platforms/load.ts). The cluster's
+ * DNS must reach an upstream resolver from its IPv6-only pods: none is
+ * refused where every resolver of the platform is IPv4
+ * (unreachableResolvers, also asked by lib/render/coredns.ts).
  */
-import { AddressError, formatPrefix, netmask, parsePrefix, prefixEquals, specialPurpose, type Prefix } from '../net/ipv6.js';
+import { AddressError, formatPrefix, isIPv4, netmask, parsePrefix, prefixEquals, specialPurpose, type Prefix } from '../net/ipv6.js';
 import { IPV4_EGRESS, LIMITS, NAT64_WELL_KNOWN, type EgressSpec, type IPv4Egress } from './cluster.js';
 import { isNull, type Field, type Misplaced, type Path, type Reader } from './reader.js';
-import { refuse, type SpecRules } from './rules.js';
+import { refuse, type Refusal, type SpecRules } from './rules.js';
 
 const EGRESS_FIELDS = ['ipv4', 'nat64Prefix'] as const;
 
@@ -48,7 +51,11 @@ const OWN_PREFIX = 'or remove nat64Prefix: the plan then takes a /96 of the bloc
 export function decodeEgress(r: Reader, field: Field | undefined, rules: SpecRules): EgressSpec | undefined {
   const path: Path = ['spec', 'egress'];
   const rule = rules.ipv4Egress;
-  if (!field || isNull(field.value)) return { ipv4: rule.default };
+  if (!field || isNull(field.value)) {
+    // A platform whose default is none while all its resolvers are IPv4 contradicts itself: said all the same.
+    if (refuse(r, [...path, 'ipv4'], field?.key, unreachableResolvers(rule.default, rules.name, rules.resolvers))) return undefined;
+    return { ipv4: rule.default };
+  }
   const f = r.fields(field.value, path, EGRESS_FIELDS, misplacedEgress('egress'));
   if (!f) return undefined;
 
@@ -61,6 +68,7 @@ export function decodeEgress(r: Reader, field: Field | undefined, rules: SpecRul
     if (v !== undefined && ipv4 === undefined) r.report([...path, 'ipv4'], i.value, `"${v}" is not a way to reach IPv4`, IPV4_FIX);
   }
   if (ipv4 === 'nat64' && refuse(r, [...path, 'ipv4'], given ? i.value : field.key, rule.nat64)) ipv4 = undefined;
+  if (ipv4 === 'none' && refuse(r, [...path, 'ipv4'], given ? i.value : field.key, unreachableResolvers(ipv4, rules.name, rules.resolvers))) ipv4 = undefined;
 
   let ok = ipv4 !== undefined;
   let nat64Prefix: Prefix | undefined;
@@ -77,6 +85,21 @@ export function decodeEgress(r: Reader, field: Field | undefined, rules: SpecRul
   }
   if (!ok || ipv4 === undefined) return undefined;
   return { ipv4, ...(nat64Prefix ? { nat64Prefix } : {}) };
+}
+
+/**
+ * Why the cluster's DNS could reach none of the platform's resolvers: its
+ * pods are IPv6-only, so an IPv4 resolver is reachable only as its address
+ * under the NAT64 prefix, which spec.egress.ipv4: none does not have.
+ * Undefined when one is reachable.
+ */
+export function unreachableResolvers(ipv4: IPv4Egress, platform: string, resolvers: readonly string[]): Refusal | undefined {
+  if (ipv4 === 'nat64' || resolvers.some((a) => !isIPv4(a))) return undefined;
+  const listed = resolvers.length > 0 ? `every resolver ${platform} gives its machines is IPv4 (${resolvers.join(', ')})` : `${platform} gives its machines no resolver`;
+  return {
+    message: `is none, but ${listed}: the cluster's DNS runs in IPv6-only pods, which reach an IPv4 resolver only through NAT64, so no name outside the cluster would resolve (Flux's git host included)`,
+    fix: 'set "ipv4: nat64": the cluster\'s DNS then forwards to those resolvers through the NAT64 prefix',
+  };
 }
 
 function decodeNat64Prefix(r: Reader, node: Field['value'], at: Path, rules: SpecRules): Prefix | undefined {

@@ -49,6 +49,17 @@ export interface SpecRules {
     /** spec.egress.nat64Prefix: a /96 the platform refuses (length and purpose already checked). */
     nat64Prefix?(prefix: Prefix): Refusal | undefined;
   };
+  /**
+   * The recursive resolvers the platform gives its machines (what their
+   * /etc/resolv.conf lists), as IPv6 or dotted-decimal IPv4 addresses: where
+   * the cluster's DNS forwards every name outside the cluster
+   * (lib/render/coredns.ts). CoreDNS runs in IPv6-only pods, which reach an
+   * IPv4 resolver only as its address under the NAT64 prefix; so with
+   * spec.egress.ipv4: none at least one of them must be IPv6 (egress.ts
+   * refuses none otherwise). Not a field of the spec file: a fact of the
+   * platform, as its machines' images have it.
+   */
+  readonly resolvers: readonly string[];
   /** spec.dns, when the platform has no DNS provider. */
   readonly dns?: Refusal;
   /** spec.gitops and its url: absent, the repository the platform serves, or required. */

@@ -135,7 +135,33 @@ test('spec.egress: absent, empty or ipv4 alone, each platform\'s default (nat64 
   assert.deepEqual(egressOf(labEgress('  egress:', '    ipv4: nat64', '    nat64Prefix:')), { ipv4: 'nat64', nat64Prefix: undefined, plan: '2001:db8:100:4::/96' });
   // A block assigned at apply: the prefix is relative to it, as the other ranges.
   assert.deepEqual(egressOf(metal('edge')), { ipv4: 'nat64', nat64Prefix: undefined, plan: '0:0:0:4::/96' });
-  assert.deepEqual(egressOf(labEgress('  egress:', '    ipv4: none')), { ipv4: 'none', nat64Prefix: undefined, plan: undefined });
+});
+
+test('spec.egress.ipv4: none is refused where every resolver the platform gives its machines is IPv4 (the lab, Equinix Metal): the cluster\'s DNS could forward nowhere', () => {
+  assert.deepEqual(labRules.resolvers, ['192.0.2.53']);
+  assert.deepEqual(equinixMetalRules.resolvers, ['147.75.207.207', '147.75.207.208']);
+  const fix = 'Fix: set "ipv4: nat64": the cluster\'s DNS then forwards to those resolvers through the NAT64 prefix';
+  const why = "the cluster's DNS runs in IPv6-only pods, which reach an IPv4 resolver only through NAT64, so no name outside the cluster would resolve (Flux's git host included)";
+  assert.deepEqual(problems(labEgress('  egress:', '    ipv4: none')), [`x.yaml:11:11: spec.egress.ipv4: is none, but every resolver lab gives its machines is IPv4 (192.0.2.53): ${why}. ${fix}`]);
+  assert.deepEqual(problems(metal('edge', '  egress:', '    ipv4: none')), [
+    `x.yaml:15:11: spec.egress.ipv4: is none, but every resolver equinix-metal gives its machines is IPv4 (147.75.207.207, 147.75.207.208): ${why}. ${fix}`,
+  ]);
+  // One IPv6 resolver is enough: the lab's own resolver answers on an IPv6 address too.
+  const v6 = new Map([['lab', { ...labRules, resolvers: ['192.0.2.53', '2001:db8:ffff:1::53'] }]]);
+  const decoded = (text: string) => {
+    const r = decodeCluster('x.yaml', text, v6);
+    return r.ok ? r.spec : r.problems.map(formatProblem);
+  };
+  const none = decoded(labEgress('  egress:', '    ipv4: none'));
+  assert.ok(!Array.isArray(none), String(none));
+  assert.deepEqual([none.egress, none.resolvers], [{ ipv4: 'none' }, ['192.0.2.53', '2001:db8:ffff:1::53']]);
+  assert.deepEqual(decoded(labEgress('  egress:', '    ipv4: none', '    nat64Prefix: 2001:db8:100:5::/96')), [
+    'x.yaml:12:18: spec.egress.nat64Prefix: is set, but spec.egress.ipv4 is none: nothing is translated. Fix: remove nat64Prefix, or set "ipv4: nat64" to reach IPv4 through it',
+  ]);
+  // A platform that contradicts itself (default none, IPv4 resolvers only) is refused too, where the section would go.
+  const odd = new Map([['lab', { ...labRules, ipv4Egress: { default: 'none' as const } }]]);
+  const r = decodeCluster('x.yaml', labEgress(), odd);
+  assert.deepEqual(r.ok ? [] : r.problems.map(formatProblem), [`x.yaml: spec.egress.ipv4: is none, but every resolver lab gives its machines is IPv4 (192.0.2.53): ${why}. ${fix}`]);
 });
 
 test('spec.egress.nat64Prefix: a /96 of the spec\'s own, inside the block outside its ranges, or outside the block (the well-known prefix on Equinix Metal)', () => {
@@ -164,7 +190,6 @@ test('spec.egress: every bad value at its field, with the fix', () => {
     [['  egress:', '    nat64Prefix: fd00::/96'], 'x.yaml:11:18: spec.egress.nat64Prefix: fd00::/96 is unique local (ULA), not routed on the internet. Fix: use a /96 of global unicast space routed to you, or remove nat64Prefix: the plan then takes a /96 of the block'],
     [['  egress:', '    nat64Prefix: 64:ff9b:1::/96'], 'x.yaml:11:18: spec.egress.nat64Prefix: 64:ff9b:1::/96 is reserved by the IETF (loopback, unspecified, IPv4-mapped). Fix: use a /96 of global unicast space routed to you, or remove nat64Prefix: the plan then takes a /96 of the block'],
     [['  egress:', '    nat64Prefix: ff02::/96'], 'x.yaml:11:18: spec.egress.nat64Prefix: ff02::/96 is multicast. Fix: use a /96 of global unicast space routed to you, or remove nat64Prefix: the plan then takes a /96 of the block'],
-    [['  egress:', '    ipv4: none', '    nat64Prefix: 2001:db8:100:5::/96'], 'x.yaml:12:18: spec.egress.nat64Prefix: is set, but spec.egress.ipv4 is none: nothing is translated. Fix: remove nat64Prefix, or set "ipv4: nat64" to reach IPv4 through it'],
     // Both wrong: both reported.
     [['  egress:', '    ipv4: nat46', '    nat64Prefix: 2001:db8:100:5::/95'], "x.yaml:11:11: spec.egress.ipv4: \"nat46\" is not a way to reach IPv4. Fix: use nat64 (pods reach IPv4-only hosts through DNS64 and each node's NAT64) or none (IPv4-only hosts are out of reach)"],
   ];
@@ -227,6 +252,8 @@ test('a platform whose machines have no IPv4 refuses nat64, and its default none
   const noIPv4: SpecRules = {
     ...labRules,
     ipv4Egress: { default: 'none', nat64: { message: 'this platform gives its machines no IPv4 address to translate into', fix: 'remove spec.egress or set "ipv4: none"' } },
+    // Without IPv4 its machines' resolvers are IPv6, which the cluster's DNS reaches without NAT64.
+    resolvers: ['2001:db8:ffff:1::53'],
   };
   const rules = new Map([['lab', noIPv4]]);
   const decoded = (text: string) => {

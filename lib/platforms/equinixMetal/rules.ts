@@ -2,7 +2,7 @@
  * Equinix Metal's rules for a cluster spec: a two-letter metro, plan slugs
  * such as c3.small.x86, the project's /56 per metro (given, or found at
  * apply), and a repository for Flux, all required; pods reach IPv4 through
- * NAT64 by default.
+ * NAT64 by default; the devices' resolvers are IPv4 only.
  */
 import type { SpecRules } from '../../cluster/rules.js';
 
@@ -29,6 +29,12 @@ export const equinixMetalRules: SpecRules = {
   machines: () => undefined,
   // Each device's own IPv4 address is what its pods' packets are translated into.
   ipv4Egress: { default: 'nat64' },
+  // Equinix Metal's recursive resolvers, IPv4 only: what its images write into every device's
+  // /etc/resolv.conf. No page of Equinix's documentation found lists them: they are the nameservers
+  // in published configurations of Equinix Metal machines (e.g. NixOS's ofborg builders, and the
+  // static networking of a public guide to Single Node OpenShift on Equinix Metal), none of which
+  // lists an IPv6 resolver.
+  resolvers: ['147.75.207.207', '147.75.207.208'],
   gitops: {
     absent: { message: `is required on ${EQUINIX_METAL}`, fix: 'add "gitops: {url: https://github.com/<owner>/<repo>}", the repository Flux reconciles from' },
     url: required('add the repository URL Flux reconciles from'),

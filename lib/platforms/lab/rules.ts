@@ -5,12 +5,13 @@
  * provider; Flux reads the lab's own git server unless told otherwise; pods
  * reach the lab's IPv4 internet through NAT64 by default, behind a prefix
  * in documentation space (never the well-known one: the lab's IPv4 hosts
- * have documentation addresses, which RFC 6052 §3.1 forbids behind it).
+ * have documentation addresses, which RFC 6052 §3.1 forbids behind it);
+ * the machines' resolver is the provider's, over IPv4 only.
  */
 import { contains, DOCUMENTATION, formatPrefix, overlaps, prefixEquals } from '../../net/ipv6.js';
 import { DEFAULTS, NAT64_WELL_KNOWN } from '../../cluster/cluster.js';
 import type { SpecRules } from '../../cluster/rules.js';
-import { LAB_GIT_URL, LAB_PROVIDER_RANGE } from './provider/provider.js';
+import { LAB_GIT_URL, LAB_INTERNET_HOSTS, LAB_PROVIDER_RANGE } from './provider/provider.js';
 
 export const LAB = 'lab';
 /** The lab's one metro and one machine plan. */
@@ -62,6 +63,9 @@ export const labRules: SpecRules = {
       return undefined;
     },
   },
+  // The lab machines' /etc/resolv.conf lists the provider's resolver by its IPv4 address only, as Equinix
+  // Metal's list only IPv4 resolvers: the lab is no kinder than the real world (its IPv6 address stays unused).
+  resolvers: [LAB_INTERNET_HOSTS.resolver.ipv4],
   dns: { message: 'is for Equinix Metal clusters: the lab has no DNS provider', fix: 'remove spec.dns from the lab spec' },
   gitops: { url: { default: LAB_GIT_URL } },
 };
