@@ -18,6 +18,8 @@ import { toYaml } from '../yaml/write.js';
 export const KUBEADM_API = 'kubeadm.k8s.io/v1beta4';
 export const API_SERVER_PORT = 443;
 export const CONTAINERD_SOCKET = 'unix:///run/containerd/containerd.sock';
+/** The cluster's DNS domain: kubeadm's dnsDomain, the kubelet's clusterDomain, the zone of the cluster's DNS (coredns.ts). */
+export const CLUSTER_DOMAIN = 'cluster.local';
 
 export interface JoinSecrets {
   /** A kubeadm bootstrap token, [a-z0-9]{6}.[a-z0-9]{16}. */
@@ -83,7 +85,7 @@ export function clusterConfiguration(spec: ClusterSpec, plan: AddressPlan): Reco
     clusterName: spec.name,
     kubernetesVersion: spec.kubernetesVersion,
     controlPlaneEndpoint: controlPlaneEndpoint(plan),
-    networking: { serviceSubnet: formatPrefix(plan.services), podSubnet: formatPrefix(plan.pods.pool), dnsDomain: 'cluster.local' },
+    networking: { serviceSubnet: formatPrefix(plan.services), podSubnet: formatPrefix(plan.pods.pool), dnsDomain: CLUSTER_DOMAIN },
     apiServer: {
       // The API ClusterIP, and its DNS name when the spec gives it one (spec.dns); kubeadm adds the
       // node's name and address and kubernetes, kubernetes.default[.svc[.cluster.local]] itself.
@@ -118,7 +120,7 @@ export function kubeletConfiguration(plan: AddressPlan): Record<string, unknown>
     kind: 'KubeletConfiguration',
     cgroupDriver: 'systemd',
     clusterDNS: [dnsServiceIP(plan)],
-    clusterDomain: 'cluster.local',
+    clusterDomain: CLUSTER_DOMAIN,
     // IPv6-only: the kubelet serves on every address of the node.
     address: '::',
     healthzBindAddress: '::1',

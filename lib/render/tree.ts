@@ -1,11 +1,13 @@
 /**
  * Everything Flux reconciles, as files: one cluster's tree under
- * clusters/<name>/, and the shared trees policies/ and apps/. Pure: the
- * same inputs give byte-identical files.
+ * clusters/<name>/ (its fabric: Calico's objects and the cluster's DNS
+ * configuration), and the shared trees policies/ and apps/. Pure: the same
+ * inputs give byte-identical files.
  */
 import type { LoadedCluster } from '../plan/loaded.js';
 import { bgpConfiguration, bgpPeers, bgpSecretAccess, felixConfiguration, ipPool, networkSets } from './calico.js';
 import { echoBase, echoPublicAddresses, egressBase } from './apps.js';
+import { corednsConfigMap } from './coredns.js';
 import { fluxKustomization, fluxSync, kustomization, stages } from './flux.js';
 import { baselinePolicies } from './policies.js';
 import { manifestFile, type Manifest } from './yaml.js';
@@ -31,6 +33,8 @@ export function renderCluster(inputs: LoadedCluster): RenderedFile[] {
     ['felix-configuration.yaml', [felixConfiguration()]],
     ['network-sets.yaml', networkSets(spec, plan)],
     ['bgp-passwords-rbac.yaml', bgpSecretAccess()],
+    // The cluster's DNS configuration: applied with Calico's, before Flux and anything that resolves a name.
+    ['coredns.yaml', [corednsConfigMap(spec, plan)]],
   ];
   if (peers.length > 0) fabric.push(['bgp-peers.yaml', peers]);
 

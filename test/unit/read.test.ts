@@ -44,6 +44,7 @@ test('the fabric read back: every object of the fabric files in file-name order,
     'BGPConfiguration/default',
     'Role/calico-bgp-passwords',
     'RoleBinding/calico-bgp-passwords',
+    'ConfigMap/coredns',
     'FelixConfiguration/default',
     'IPPool/pods',
     'GlobalNetworkSet/cluster',
@@ -55,6 +56,8 @@ test('the fabric read back: every object of the fabric files in file-name order,
   const lab = names(readFabric(root, cluster('lab')));
   assert.deepEqual(lab.slice(0, 4), ['BGPConfiguration/default', 'Role/calico-bgp-passwords', 'RoleBinding/calico-bgp-passwords', 'BGPPeer/lab-cp-1-2001-db8-ffff--e']);
   assert.equal(lab.filter((n) => n.startsWith('BGPPeer/')).length, 10);
+  // The cluster's DNS configuration (coredns.yaml) after the BGPPeers, before Felix's.
+  assert.deepEqual(lab.slice(13, 15), ['ConfigMap/coredns', 'FelixConfiguration/default']);
   assert.deepEqual(lab.slice(-5), ['IPPool/pods', 'GlobalNetworkSet/cluster', 'GlobalNetworkSet/public-sources', 'GlobalNetworkSet/trusted-sources', 'GlobalNetworkSet/nat64']);
 });
 
@@ -72,7 +75,7 @@ test('a fabric that is not what npm run render writes is refused, naming the fil
   });
   // Only the .yaml files are read: anything else beside them is not applied.
   withTree(withSources, (dir) => writeFileSync(join(dir, 'clusters/dfw/fabric/notes.txt'), 'kind: Secret\n'), (dir) => {
-    assert.equal(readFabric(dir, withSources).length, 9);
+    assert.equal(readFabric(dir, withSources).length, 10);
   });
 });
 

@@ -178,6 +178,7 @@ test('a cluster without an external IP range renders no public-addresses patch; 
       'clusters/lab/fabric.yaml',
       'clusters/lab/fabric/bgp-configuration.yaml',
       'clusters/lab/fabric/bgp-passwords-rbac.yaml',
+      'clusters/lab/fabric/coredns.yaml',
       'clusters/lab/fabric/felix-configuration.yaml',
       'clusters/lab/fabric/ippool.yaml',
       'clusters/lab/fabric/kustomization.yaml',
