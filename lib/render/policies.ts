@@ -10,7 +10,8 @@
  * Order of evaluation (lower first; Kubernetes NetworkPolicies sit at 1000):
  *   10    guards: deny what no namespace policy may open (ingress from outside
  *         to private workloads; the IPv4 internet, through the NAT64 prefix,
- *         to workloads not labelled for it)
+ *         to workloads not labelled for it, but Flux's source-controller and
+ *         CoreDNS, whose upstream resolvers are IPv4)
  *   20    trusted sources (spec.policy.trustedSources) may reach every workload
  *   100   DNS, the API server, and the IPv4 internet for the workloads
  *         labelled for it and Flux's source-controller
@@ -19,6 +20,7 @@
  *         allowed is dropped at the end of the tier
  */
 import { NAT64_NETWORK, NETWORK_LABEL, CALICO_API } from './calico.js';
+import { COREDNS_NAMESPACE } from './coredns.js';
 import { FLUX_NAMESPACE } from './flux.js';
 import type { Manifest } from './yaml.js';
 
@@ -28,18 +30,27 @@ export const PUBLIC_LABEL = 'native6.dev/public';
  * Workloads carrying this label ("true") may reach the IPv4 internet, through
  * the cluster's NAT64 prefix (spec.egress.ipv4: nat64); every other workload
  * is denied it, whatever its namespace's policies say, but Flux's
- * source-controller, which fetches from IPv4-only hosts such as github.com.
+ * source-controller, which fetches from IPv4-only hosts such as github.com,
+ * and CoreDNS, to its IPv4 upstream resolvers on port 53 only.
  */
 export const IPV4_EGRESS_LABEL = 'native6.dev/ipv4-egress';
 
-/** Flux's source-controller (its pods' label app, in Flux's namespace): the one workload the baseline lets reach IPv4 unlabelled. */
+/** Flux's source-controller (its pods' label app, in Flux's namespace): the one workload the baseline lets reach any IPv4 host unlabelled. */
 const sourceController = `projectcalico.org/namespace == '${FLUX_NAMESPACE}' && app == 'source-controller'`;
 const mayReachIPv4 = `${IPV4_EGRESS_LABEL} == 'true' || (${sourceController})`;
 const nat64 = `${NETWORK_LABEL} == '${NAT64_NETWORK}'`;
 
 const inCluster = `${NETWORK_LABEL} in {'cluster', 'trusted'}`;
 const kubeDNS = `k8s-app == 'kube-dns'`;
-const kubeSystem = `projectcalico.org/name == 'kube-system'`;
+const kubeSystem = `projectcalico.org/name == '${COREDNS_NAMESPACE}'`;
+/**
+ * kubeadm's CoreDNS pods: they forward to the platform's resolvers, which
+ * are IPv4 and reached as their addresses under the NAT64 prefix
+ * (lib/render/coredns.ts). The guard lets them through; of the NAT64
+ * prefix, baseline-dns-server allows them port 53 only, and
+ * baseline-allow-ipv4-egress does not select them.
+ */
+const coreDNS = `projectcalico.org/namespace == '${COREDNS_NAMESPACE}' && ${kubeDNS}`;
 
 function gnp(name: string, order: number, spec: Record<string, unknown>): Manifest {
   return { apiVersion: CALICO_API, kind: 'GlobalNetworkPolicy', metadata: { name }, spec: { order, ...spec } };
@@ -66,7 +77,7 @@ export function baselinePolicies(): Array<{ file: string; docs: Manifest[] }> {
       file: 'guard-ipv4-egress.yaml',
       docs: [
         gnp('baseline-guard-ipv4-egress', 10, {
-          selector: `${IPV4_EGRESS_LABEL} != 'true' && !(${sourceController})`,
+          selector: `${IPV4_EGRESS_LABEL} != 'true' && !(${sourceController}) && !(${coreDNS})`,
           types: ['Egress'],
           egress: [{ action: 'Deny', destination: { selector: nat64 } }],
         }),
@@ -104,7 +115,7 @@ export function baselinePolicies(): Array<{ file: string; docs: Manifest[] }> {
             source: { selector: `${NETWORK_LABEL} == 'cluster'` },
             destination: { ports: [53] },
           })),
-          // Upstream resolvers, wherever the nodes' resolv.conf points.
+          // The upstream resolvers (lib/render/coredns.ts), IPv4 ones at their addresses under the NAT64 prefix.
           egress: ['UDP', 'TCP'].map((protocol) => ({ action: 'Allow', protocol, destination: { ports: [53] } })),
         }),
       ],

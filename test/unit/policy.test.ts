@@ -5,9 +5,13 @@
  * this repository renders.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { compilePolicy, dropComment, NFT_COMMENT_MAX, PolicyError, workloadLabels, type PolicyInputs } from '../../lib/platforms/lab/calicoNode/policy.js';
-import { containsAddress, parseAddress, parsePrefix } from '../../lib/net/ipv6.js';
+import { containsAddress, parseAddress, parsePrefix, synthesize } from '../../lib/net/ipv6.js';
+import { loadCluster } from '../../lib/platforms/load.js';
+import { LAB_INTERNET_HOSTS } from '../../lib/platforms/lab/provider/provider.js';
+import { corefile } from '../../lib/render/coredns.js';
 import { labPolicyInputs } from '../calico-fixture.js';
 
 /** The script's address sets, by name: their members as written. */
@@ -277,6 +281,42 @@ test('policy: without a NAT64 set (spec.egress.ipv4: none), the IPv4 rules selec
   const { script } = compilePolicy(none, 'n3');
   assert.deepEqual(judge(script, 'echo/fetcher', 'eg', http('2001:db8:100:8::c1', GITHUB_NAT64, 443)), { verdict: 'drop', by: 'baseline-default-deny' });
   assert.deepEqual(judge(script, 'flux-system/kustomize-controller', 'eg', http('2001:db8:100:8::c3', GITHUB_NAT64, 443)), { verdict: 'return', by: 'knp.default.allow-egress' });
+});
+
+/** The lab resolver's 192.0.2.53 under the lab's NAT64 prefix: the upstream CoreDNS forwards to (lib/render/coredns.ts). */
+const RESOLVER_NAT64 = synthesize(parsePrefix('2001:db8:100:4::/96'), LAB_INTERNET_HOSTS.resolver.ipv4);
+
+test("policy: CoreDNS reaches its upstream resolver under the NAT64 prefix on port 53 and nothing else of it; another kube-system pod reaches none of it", () => {
+  assert.equal(RESOLVER_NAT64, '2001:db8:100:4::c000:235');
+  const lab = loadCluster('infra/lab.yaml', readFileSync(new URL('../../infra/lab.yaml', import.meta.url), 'utf8'));
+  assert.ok(lab.ok);
+  assert.ok(corefile(lab.spec, lab.plan).includes(`forward . ${RESOLVER_NAT64} {`), "the lab's Corefile forwards to this address");
+  const inputs = labPolicyInputs();
+  const w = (name: string, ip: string, labels: Record<string, string>) => ({ namespace: 'kube-system', name, ip, node: 'n3', labels: workloadLabels(labels, 'kube-system') });
+  const { script, summary } = compilePolicy(
+    {
+      ...inputs,
+      workloads: [...inputs.workloads, w('coredns-5d78c9869d-x2x4k', '2001:db8:100:8::c6', { 'k8s-app': 'kube-dns', 'pod-template-hash': '5d78c9869d' }), w('metrics', '2001:db8:100:8::c7', { 'k8s-app': 'metrics-server' })],
+    },
+    'n3',
+  );
+  const egress = (workload: string) => summary.find((x) => x.workload === workload)?.egress;
+  // CoreDNS passes the guard and is not given the IPv4 internet: only the DNS server's own rules open anything to it.
+  assert.deepEqual(egress('kube-system/coredns-5d78c9869d-x2x4k'), ['baseline-allow-apiserver', 'baseline-allow-dns', 'baseline-dns-server', 'baseline-default-deny']);
+  assert.deepEqual(egress('kube-system/metrics'), ['baseline-guard-ipv4-egress', 'baseline-allow-apiserver', 'baseline-allow-dns', 'baseline-default-deny']);
+  const to = (saddr: string, daddr: string, proto: 'tcp' | 'udp', dport: number): Packet => ({ saddr, daddr, proto, dport });
+  const dns = '2001:db8:100:8::c6';
+  assert.deepEqual(judge(script, 'kube-system/coredns-5d78c9869d-x2x4k', 'eg', to(dns, RESOLVER_NAT64, 'udp', 53)), { verdict: 'return', by: 'baseline-dns-server' });
+  assert.deepEqual(judge(script, 'kube-system/coredns-5d78c9869d-x2x4k', 'eg', to(dns, RESOLVER_NAT64, 'tcp', 53)), { verdict: 'return', by: 'baseline-dns-server' });
+  // Port 53 only: the resolver's other ports, and any other IPv4 host's, stay closed to it.
+  assert.deepEqual(judge(script, 'kube-system/coredns-5d78c9869d-x2x4k', 'eg', to(dns, RESOLVER_NAT64, 'tcp', 443)), { verdict: 'drop', by: 'baseline-default-deny' });
+  assert.deepEqual(judge(script, 'kube-system/coredns-5d78c9869d-x2x4k', 'eg', to(dns, GITHUB_NAT64, 'tcp', 443)), { verdict: 'drop', by: 'baseline-default-deny' });
+  // Another kube-system pod is denied the NAT64 prefix by the guard, the resolver's port 53 included.
+  assert.deepEqual(judge(script, 'kube-system/metrics', 'eg', to('2001:db8:100:8::c7', RESOLVER_NAT64, 'udp', 53)), { verdict: 'drop', by: 'baseline-guard-ipv4-egress' });
+  assert.deepEqual(judge(script, 'kube-system/metrics', 'eg', to('2001:db8:100:8::c7', GITHUB_NAT64, 'tcp', 443)), { verdict: 'drop', by: 'baseline-guard-ipv4-egress' });
+  // And it still asks CoreDNS, as every pod does.
+  assert.deepEqual(judge(script, 'kube-system/metrics', 'eg', to('2001:db8:100:8::c7', dns, 'udp', 53)), { verdict: 'return', by: 'baseline-allow-dns' });
+  assert.deepEqual(judge(script, 'kube-system/coredns-5d78c9869d-x2x4k', 'in', to('2001:db8:100:8::c7', dns, 'udp', 53)), { verdict: 'accept', by: 'baseline-dns-server' });
 });
 
 test('policy: a namespace policy that opens a private workload to ::/0 is still overruled by the baseline guard', () => {

@@ -54,16 +54,20 @@ test("the repository's policy selectors", () => {
     [{}, { 'projectcalico.org/name': 'default' }, { 'kubernetes.io/metadata.name': 'kube-system' }],
   );
   check("native6.dev/network == 'trusted'", [trustedPod], [{}, clusterPod, { 'native6.dev/network': 'trusted ' }]);
-  // The IPv4 egress guard and allow (policies/baseline/*-ipv4-egress.yaml): labelled workloads and Flux's source-controller.
+  // The IPv4 egress guard and allow (policies/baseline/*-ipv4-egress.yaml): labelled workloads and Flux's source-controller;
+  // the guard lets CoreDNS through too (its upstream resolvers are IPv4), but not another kube-system pod nor kube-dns's label elsewhere.
   const labelled = { 'native6.dev/ipv4-egress': 'true', 'projectcalico.org/namespace': 'echo' };
   const source = { app: 'source-controller', 'projectcalico.org/namespace': 'flux-system' };
   const elsewhereSource = { app: 'source-controller', 'projectcalico.org/namespace': 'echo' };
   const otherFlux = { app: 'kustomize-controller', 'projectcalico.org/namespace': 'flux-system' };
   const declined = { 'native6.dev/ipv4-egress': 'false' };
+  const coreDNS = { 'k8s-app': 'kube-dns', 'pod-template-hash': 'abc', 'projectcalico.org/namespace': 'kube-system' };
+  const otherSystem = { 'k8s-app': 'kube-proxy', 'projectcalico.org/namespace': 'kube-system' };
+  const elsewhereDNS = { 'k8s-app': 'kube-dns', 'projectcalico.org/namespace': 'echo' };
   check(
-    "native6.dev/ipv4-egress != 'true' && !(projectcalico.org/namespace == 'flux-system' && app == 'source-controller')",
-    [{}, elsewhereSource, otherFlux, declined],
-    [labelled, source, { ...source, 'native6.dev/ipv4-egress': 'true' }],
+    "native6.dev/ipv4-egress != 'true' && !(projectcalico.org/namespace == 'flux-system' && app == 'source-controller') && !(projectcalico.org/namespace == 'kube-system' && k8s-app == 'kube-dns')",
+    [{}, elsewhereSource, otherFlux, declined, otherSystem, elsewhereDNS],
+    [labelled, source, { ...source, 'native6.dev/ipv4-egress': 'true' }, coreDNS],
   );
   check(
     "native6.dev/ipv4-egress == 'true' || (projectcalico.org/namespace == 'flux-system' && app == 'source-controller')",
