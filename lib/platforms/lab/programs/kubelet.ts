@@ -108,7 +108,7 @@ function tick(): void {
 let agent: NodeAgent | undefined;
 let client: KubeClient | undefined;
 const pods = values['cni-bin']
-  ? new PodRuntime({ node: machine, nodeAddress: values.address, cniBinDir: values['cni-bin'], cniConfDir: values['cni-conf']!, codeRoot: values['code-root']!, logs, log })
+  ? new PodRuntime({ node: machine, nodeAddress: values.address, cniBinDir: values['cni-bin'], cniConfDir: values['cni-conf']!, codeRoot: values['code-root']!, binDir: bin, logs, log })
   : undefined;
 let podsBusy = false;
 async function podsTick(): Promise<void> {

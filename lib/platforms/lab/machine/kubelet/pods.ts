@@ -1,26 +1,46 @@
 /**
  * The lab kubelet's pods: for every Pod bound to the machine (not a mirror
- * pod, not host-network), it makes a network namespace, calls the CNI
- * plugins of /etc/cni/net.d exactly as the kubelet does (CNI_* environment,
- * the network configuration on stdin, ADD then DEL), runs the pod's program
- * inside it, and reports phase, conditions and pod IPs. The one program it
- * knows how to run is agnhost's `netexec` (lib/platforms/lab/programs/echo.ts answers like
- * it); any other image is reported as not runnable here, never faked.
+ * pod), it makes the pod's network (a network namespace and the CNI
+ * plugins of /etc/cni/net.d called exactly as the kubelet calls them:
+ * CNI_* environment, the configuration on stdin, ADD then DEL; a
+ * host-network pod keeps the machine's), its volumes (volumes.ts), its
+ * resolv.conf and hosts (podSpec.ts), and runs the image's program
+ * (images.ts) in a file system of its own (a mount namespace, a host name
+ * of its own, the image's user), restarting it with the kubelet's back-off
+ * when it exits; it reports phase, conditions, pod IPs and the readiness
+ * probe's verdict. What it cannot run (an image it has no program for, init
+ * containers, more than one container) is reported as Pending with the
+ * reason, never faked.
+ *
+ * A host-network pod (kube-proxy, kubeadm's DaemonSet) runs in the
+ * machine's network namespace, with the same file system of its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRunner } from '../../../../exec/run.js';
-import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import type { KubeClient } from '../../../../kube/client.js';
 import { KubeError } from '../../../../kube/client.js';
 import { httpProbe } from './nodeAgent.js';
 import { podNetns } from '../machine.js';
+import { resolveImage, type ImageProgram } from './images.js';
+import { containerEnv, expand, podHosts, podResolvConf, sandboxScript, type Container, type PodMeta, type Service } from './podSpec.js';
+import { PodVolumes, volumeSource, type Volume } from './volumes.js';
 
 export interface ApiPod {
-  metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string; annotations?: Record<string, string> };
+  metadata: PodMeta & { deletionTimestamp?: string };
   spec: {
+    nodeName?: string;
     hostNetwork?: boolean;
-    containers: Array<{ name: string; image: string; args?: string[]; command?: string[]; ports?: Array<{ name?: string; containerPort: number }>; readinessProbe?: { httpGet?: { path?: string; port: number | string }; failureThreshold?: number } }>;
+    dnsPolicy?: string;
+    dnsConfig?: { nameservers?: string[]; searches?: string[]; options?: Array<{ name: string; value?: string }> };
+    serviceAccountName?: string;
+    enableServiceLinks?: boolean;
+    securityContext?: { runAsUser?: number; runAsGroup?: number };
+    initContainers?: Container[];
+    containers: Container[];
+    volumes?: Volume[];
   };
   status?: { phase?: string };
 }
@@ -31,33 +51,42 @@ export interface PodRuntimeOptions {
   readonly cniBinDir: string;
   readonly cniConfDir: string;
   readonly codeRoot: string;
+  /** `<cache>/bin`: the programs the images stand for (images.ts). */
+  readonly binDir: string;
   readonly logs: string;
   readonly log: (line: string) => void;
+  /** The kubelet's folders (the real kubelet's layout) and its configuration (kubeadm writes it). */
+  readonly podsDir?: string;
+  readonly kubeletConfig?: string;
+  /** Where pods' root file systems are mounted (in their own mount namespaces). */
+  readonly runDir?: string;
+}
+
+/** The kubelet's back-off of a container that keeps exiting: 10 s doubled up to 5 min, forgotten after 10 min of running. */
+export function restartDelay(restarts: number): number {
+  return Math.min(10_000 * 2 ** Math.max(0, restarts - 1), 300_000);
 }
 
 interface RunningPod {
   readonly key: string;
-  readonly netns: string;
+  /** The pod's network namespace; undefined for a host-network pod. */
+  readonly netns?: string;
+  pod: ApiPod;
   ip?: string;
   child?: ChildProcess;
   restarts: number;
   startedAt?: string;
-  /** Its program and network are gone (the pod is being deleted). */
+  runningSince?: number;
+  nextStart?: number;
+  lastExit?: { code: number | null; signal: string | null; at: string };
+  volumesAt?: number;
   stopped?: boolean;
   probeFailures?: number;
   wasReady?: boolean;
-  /** Why it cannot run, when it cannot; a network failure is retried after `retryAt`. */
+  /** Why it cannot run, when it cannot; a setup failure is retried after `retryAt`. */
   blocked?: { reason: string; message: string; retryAt?: number };
-  container: ApiPod['spec']['containers'][number];
-}
-
-/** The echo program's port, from agnhost netexec's arguments (--http-port, default 8080). */
-export function netexecPort(c: ApiPod['spec']['containers'][number]): number | undefined {
-  const args = [...(c.command ?? []), ...(c.args ?? [])];
-  if (!/\/agnhost(:|@|$)/.test(c.image) && !c.image.includes('agnhost')) return undefined;
-  if (args[0] !== 'netexec') return undefined;
-  const flag = args.find((a) => a.startsWith('--http-port='));
-  return flag ? Number(flag.split('=')[1]) : 8080;
+  program?: { image: ImageProgram; argv: readonly string[] };
+  readonly container: Container;
 }
 
 /** The first CNI network configuration list in the directory, as the kubelet picks it (lexical order). */
@@ -67,11 +96,19 @@ export function loadConflist(dir: string): { name: string; cniVersion: string; p
   return JSON.parse(readFileSync(join(dir, files[0]!), 'utf8')) as { name: string; cniVersion: string; plugins: Array<Record<string, unknown>> };
 }
 
+const VOLUME_SYNC_MS = 10_000;
+
 export class PodRuntime {
   private readonly pods = new Map<string, RunningPod>();
   private readonly runner = createRunner();
+  private readonly podsDir: string;
+  private readonly runDir: string;
+  private volumes?: PodVolumes;
 
-  constructor(private readonly o: PodRuntimeOptions) {}
+  constructor(private readonly o: PodRuntimeOptions) {
+    this.podsDir = o.podsDir ?? '/var/lib/kubelet/pods';
+    this.runDir = o.runDir ?? '/run/native6-lab/pods';
+  }
 
   private run(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
     return this.runner.run(command, args, { ...options, allowFail: true });
@@ -103,12 +140,12 @@ export class PodRuntime {
 
   /** Makes the running pods match the pods bound to the machine. */
   async sync(client: KubeClient, bound: readonly ApiPod[]): Promise<void> {
+    this.volumes ??= new PodVolumes(client, this.podsDir, (pod, path) => this.field(pod as ApiPod, path));
     const wanted = new Map<string, ApiPod>();
     for (const p of bound) {
-      if (p.metadata.annotations?.['kubernetes.io/config.mirror'] || p.spec.hostNetwork) continue;
+      if (p.metadata.annotations?.['kubernetes.io/config.mirror']) continue;
       wanted.set(`${p.metadata.namespace}/${p.metadata.name}/${p.metadata.uid}`, p);
     }
-    // Stop what is no longer wanted, or is being deleted.
     for (const [key, r] of this.pods) {
       const p = wanted.get(key);
       if (!p || p.metadata.deletionTimestamp) {
@@ -118,9 +155,7 @@ export class PodRuntime {
         }
         if (p) {
           // The kubelet confirms the deletion once the pod is stopped; until the API answers, it is retried next time.
-          await client
-            .delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid }, missingOk: true })
-            .catch((e: unknown) => (e instanceof KubeError && e.status === 409 ? undefined : Promise.reject(e)));
+          await confirmDeletion(client, p);
           this.o.log(`pod ${key}: stopped and deleted`);
         }
         this.pods.delete(key);
@@ -128,76 +163,185 @@ export class PodRuntime {
     }
     for (const [key, p] of wanted) {
       if (p.metadata.deletionTimestamp) {
-        // Not running here (stopped above, or never started by this kubelet, e.g. after a restart):
-        // confirm the deletion until the API lets the pod go (a 409 is answered next round).
-        if (!this.pods.has(key)) {
-          await client
-            .delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid }, missingOk: true })
-            .catch((e: unknown) => (e instanceof KubeError && e.status === 409 ? undefined : Promise.reject(e)));
-        }
+        // Not running here (stopped above, or never started by this kubelet, e.g. after a restart).
+        if (!this.pods.has(key)) await confirmDeletion(client, p);
         continue;
       }
       let r = this.pods.get(key);
       if (!r) {
-        r = { key, netns: podNetns(p.metadata.uid), restarts: 0, container: p.spec.containers[0]! };
+        r = { key, ...(p.spec.hostNetwork ? {} : { netns: podNetns(p.metadata.uid) }), pod: p, restarts: 0, container: p.spec.containers[0]! };
         this.pods.set(key, r);
-        await this.start(r, p);
-      } else if (r.blocked?.retryAt !== undefined && Date.now() >= r.blocked.retryAt) {
-        await this.run('ip', ['netns', 'del', r.netns]);
-        r.blocked = undefined;
-        await this.start(r, p);
-      } else if (!r.child && !r.blocked) {
-        r.restarts++;
-        this.spawnProgram(r, p);
+        await this.start(client, r);
+      } else {
+        r.pod = p;
+        if (r.blocked?.retryAt !== undefined && Date.now() >= r.blocked.retryAt) {
+          if (r.netns && r.ip === undefined) await this.run('ip', ['netns', 'del', r.netns]);
+          r.blocked = undefined;
+          await this.start(client, r);
+        } else if (!r.child && !r.blocked && Date.now() >= (r.nextStart ?? 0)) {
+          r.restarts++;
+          await this.spawnProgram(client, r);
+        } else if (r.child && Date.now() - (r.volumesAt ?? 0) > VOLUME_SYNC_MS) {
+          await this.syncVolumes(r);
+        }
       }
-      await this.report(client, r, p);
+      await this.report(client, r);
     }
   }
 
-  private async start(r: RunningPod, p: ApiPod): Promise<void> {
-    if (p.spec.containers.length !== 1 || netexecPort(r.container) === undefined) {
-      r.blocked = {
-        reason: 'NotRunnableInLab',
-        message: `the lab kubelet runs one container of agnhost netexec; ${p.spec.containers.map((c) => `${c.image} ${[...(c.command ?? []), ...(c.args ?? [])].join(' ')}`).join(', ')} is not that`,
-      };
-      this.o.log(`pod ${r.key}: ${r.blocked.message}`);
+  private field(p: ApiPod, path: string): string {
+    const r = this.pods.get(`${p.metadata.namespace}/${p.metadata.name}/${p.metadata.uid}`);
+    const values: Record<string, string | undefined> = {
+      'metadata.name': p.metadata.name,
+      'metadata.namespace': p.metadata.namespace,
+      'metadata.uid': p.metadata.uid,
+      'spec.nodeName': this.o.node,
+      'spec.serviceAccountName': p.spec.serviceAccountName ?? 'default',
+      'status.hostIP': this.o.nodeAddress,
+      'status.podIP': r?.ip ?? '',
+    };
+    const v = values[path];
+    if (v === undefined) throw new Error(`fieldRef ${path} is not one the lab's kubelet resolves`);
+    return v;
+  }
+
+  private block(r: RunningPod, reason: string, message: string, retry: boolean): void {
+    r.blocked = { reason, message, ...(retry ? { retryAt: Date.now() + 10_000 } : {}) };
+    this.o.log(`pod ${r.key}: ${reason}: ${message}`);
+  }
+
+  private async start(client: KubeClient, r: RunningPod): Promise<void> {
+    const p = r.pod;
+    if (p.spec.containers.length !== 1 || p.spec.initContainers?.length) {
+      return this.block(r, 'NotRunnableInLab', `the lab's kubelet runs pods of one container and no init containers; ${p.metadata.name} has ${p.spec.containers.length} and ${p.spec.initContainers?.length ?? 0}`, false);
+    }
+    const resolved = resolveImage({ binDir: this.o.binDir, codeRoot: this.o.codeRoot, node: process.execPath }, r.container, { pod: p.metadata.name, node: this.o.node });
+    if (!resolved.ok) return this.block(r, 'NotRunnableInLab', resolved.reason, false);
+    if (!existsSync(resolved.program.binary)) return this.block(r, 'ImageNotBuilt', `${resolved.program.binary} is missing: run npm run setup`, true);
+    r.program = { image: resolved.program, argv: resolved.argv };
+    if (r.netns) {
+      try {
+        await this.run('ip', ['netns', 'add', r.netns]);
+        await this.run('ip', ['netns', 'exec', r.netns, 'ip', 'link', 'set', 'lo', 'up']);
+        // Each start is a new sandbox: what a former one of this pod left (its address, when the kubelet
+        // or the whole machine restarted) is released first, as the kubelet's StopPodSandbox does.
+        await this.cni('DEL', p, r.netns);
+        r.ip = await this.cni('ADD', p, r.netns);
+        this.o.log(`pod ${r.key}: network namespace ${r.netns}, ${r.ip}`);
+      } catch (e) {
+        return this.block(r, 'NetworkSetupFailed', (e as Error).message, true);
+      }
+    } else r.ip = this.o.nodeAddress;
+    await this.spawnProgram(client, r);
+  }
+
+  private async syncVolumes(r: RunningPod): Promise<boolean> {
+    try {
+      await this.volumes!.sync(r.pod);
+      r.volumesAt = Date.now();
+      return true;
+    } catch (e) {
+      if (!r.child) this.block(r, 'CreateContainerConfigError', (e as Error).message, true);
+      else this.o.log(`pod ${r.key}: volumes: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /** The kubelet's configuration, as kubeadm wrote it (clusterDNS, clusterDomain, resolvConf). */
+  private kubeletConfig(): { clusterDNS: string[]; clusterDomain: string; resolvConf: string } {
+    const file = this.o.kubeletConfig ?? '/var/lib/kubelet/config.yaml';
+    const c = existsSync(file) ? ((parse(readFileSync(file, 'utf8')) ?? {}) as { clusterDNS?: string[]; clusterDomain?: string; resolvConf?: string }) : {};
+    return { clusterDNS: c.clusterDNS ?? [], clusterDomain: c.clusterDomain ?? 'cluster.local', resolvConf: c.resolvConf ?? '/etc/resolv.conf' };
+  }
+
+  private async spawnProgram(client: KubeClient, r: RunningPod): Promise<void> {
+    const p = r.pod;
+    if (!(await this.syncVolumes(r))) return;
+    const dir = join(this.podsDir, p.metadata.uid);
+    const conf = this.kubeletConfig();
+    const etc = join(dir, 'etc');
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(join(etc, 'resolv.conf'), podResolvConf({ ...p.spec, namespace: p.metadata.namespace, clusterDNS: conf.clusterDNS, clusterDomain: conf.clusterDomain, hostResolvConf: existsSync(conf.resolvConf) ? readFileSync(conf.resolvConf, 'utf8') : '' }));
+    writeFileSync(join(etc, 'hosts'), r.netns ? podHosts(r.ip, p.metadata.name) : readFileSync('/etc/hosts', 'utf8'));
+    writeFileSync(join(etc, 'hostname'), `${r.netns ? p.metadata.name : this.o.node}\n`);
+    let env: Record<string, string>;
+    try {
+      const services = [
+        ...[await client.find<Service>('/api/v1/namespaces/default/services/kubernetes')].filter((s): s is Service => s !== undefined),
+        ...(await client.get<{ items: Service[] }>(`/api/v1/namespaces/${p.metadata.namespace}/services`)).items,
+      ];
+      env = containerEnv(r.container, p.spec.containers, {
+        pod: p.metadata,
+        nodeName: this.o.node,
+        hostIP: this.o.nodeAddress,
+        ...(r.ip ? { podIP: r.ip } : {}),
+        ...(p.spec.serviceAccountName ? { serviceAccount: p.spec.serviceAccountName } : {}),
+        services,
+        ...(p.spec.enableServiceLinks !== undefined ? { enableServiceLinks: p.spec.enableServiceLinks } : {}),
+      });
+    } catch (e) {
+      if (r.restarts === 0) this.block(r, 'CreateContainerConfigError', (e as Error).message, true);
       return;
     }
-    try {
-      await this.run('ip', ['netns', 'add', r.netns]);
-      await this.run('ip', ['netns', 'exec', r.netns, 'ip', 'link', 'set', 'lo', 'up']);
-      // Each start is a new sandbox: what a former one of this pod left (its address, when the kubelet
-      // or the whole machine restarted) is released first, as the kubelet's StopPodSandbox does.
-      await this.cni('DEL', p, r.netns);
-      r.ip = await this.cni('ADD', p, r.netns);
-      this.o.log(`pod ${r.key}: network namespace ${r.netns}, ${r.ip}`);
-      this.spawnProgram(r, p);
-    } catch (e) {
-      r.blocked = { reason: 'NetworkSetupFailed', message: (e as Error).message, retryAt: Date.now() + 10_000 };
-      this.o.log(`pod ${r.key}: ${r.blocked.message}`);
-    }
-  }
-
-  private spawnProgram(r: RunningPod, p: ApiPod): void {
-    const port = netexecPort(r.container)!;
+    const image = r.program!.image;
+    const sc = { ...p.spec.securityContext, ...r.container.securityContext };
+    const volumes = new Map((p.spec.volumes ?? []).map((v) => [v.name, v]));
+    const missing = (r.container.volumeMounts ?? []).find((m) => !volumes.has(m.name));
+    if (missing) return this.block(r, 'CreateContainerConfigError', `volume mount ${missing.mountPath}: no volume ${missing.name} in the pod`, false);
+    const mounts = [
+      ...['resolv.conf', 'hosts', 'hostname'].map((f) => ({ source: join(etc, f), target: `/etc/${f}`, readOnly: false, file: true })),
+      ...['/etc/passwd', '/etc/group', '/etc/nsswitch.conf'].filter((f) => existsSync(f)).map((f) => ({ source: f, target: f, readOnly: true, file: true })),
+      // The image's program where the image has it (a program of the machine's own, such as node, is there already).
+      ...(image.binary === image.path ? [] : [{ source: image.binary, target: image.path, readOnly: true, file: true }]),
+      ...(r.container.volumeMounts ?? []).flatMap((m) => {
+        const v = volumes.get(m.name)!;
+        // A hostPath the machine lacks (kube-proxy's /lib/modules here): the pod sees what the machine has, nothing.
+        if (v.hostPath && !existsSync(v.hostPath.path)) return [];
+        const source = join(volumeSource(this.podsDir, p.metadata.uid, v), m.subPath ?? '');
+        return [{ source, target: m.mountPath, readOnly: m.readOnly === true, file: existsSync(source) && !readdirSafe(source) }];
+      }),
+    ];
+    const root = join(this.runDir, p.metadata.uid, 'root');
+    mkdirSync(root, { recursive: true });
+    const script = sandboxScript({
+      root,
+      system: ['/etc/ssl', ...(image.binds ?? [])].filter((d) => existsSync(d)),
+      mounts,
+      hostname: r.netns ? p.metadata.name : null,
+      workingDir: r.container.workingDir ?? image.workdir ?? '/',
+      user: { uid: sc.runAsUser ?? image.user.uid, gid: sc.runAsGroup ?? image.user.gid },
+      capabilities: (r.container.securityContext?.capabilities?.add ?? []).map((c) => c.toLowerCase()).filter((c) => c === 'net_bind_service'),
+      // As the kubelet: $(VAR) in the command and arguments are the container's variables.
+      argv: r.program!.argv.map((a) => expand(a, env)),
+    });
     const out = openSync(join(this.o.logs, `${this.o.node}.${p.metadata.namespace}.${p.metadata.name}.log`), 'a');
-    const child = spawn(
-      'nsenter',
-      [`--net=/run/netns/${r.netns}`, '--', process.execPath, '--import', 'tsx', join(this.o.codeRoot, 'lib/platforms/lab/programs/echo.ts'), '--port', String(port), '--pod', p.metadata.name, '--node', this.o.node],
-      { cwd: this.o.codeRoot, stdio: ['ignore', out, out] },
-    );
+    const unshare = ['unshare', '--mount', '--propagation', 'private', ...(r.netns ? ['--uts'] : []), '--', '/bin/sh', '-c', script];
+    const [cmd, ...args] = r.netns ? ['nsenter', `--net=/run/netns/${r.netns}`, '--', ...unshare] : unshare;
+    const child = spawn(cmd!, args, { cwd: '/', env, stdio: ['ignore', out, out] });
     r.child = child;
+    r.runningSince = Date.now();
     r.startedAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    child.on('exit', () => {
-      if (r.child === child) r.child = undefined;
+    child.on('exit', (code, signal) => {
+      if (r.child !== child) return;
+      r.child = undefined;
+      r.lastExit = { code, signal, at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
+      // Ran long enough: the back-off starts over.
+      if (Date.now() - (r.runningSince ?? 0) > 600_000) r.restarts = 0;
+      r.nextStart = Date.now() + restartDelay(r.restarts + 1);
+      this.o.log(`pod ${r.key}: exited (${signal ?? `code ${code}`}); next start in ${Math.round((r.nextStart - Date.now()) / 1000)} s`);
     });
   }
 
   private async stop(r: RunningPod, p: ApiPod): Promise<void> {
     r.child?.kill('SIGTERM');
     r.child = undefined;
-    if (r.ip !== undefined || !r.blocked) await this.cni('DEL', p, r.netns).catch(() => undefined);
-    await this.run('ip', ['netns', 'del', r.netns]);
+    if (r.netns) {
+      if (r.ip !== undefined || !r.blocked) await this.cni('DEL', p, r.netns).catch(() => undefined);
+      await this.run('ip', ['netns', 'del', r.netns]);
+    }
+    this.volumes?.forget(p.metadata.uid);
+    // The pod's mounts were made in its own mount namespace: here these are plain folders.
+    for (const d of [join(this.podsDir, p.metadata.uid), join(this.runDir, p.metadata.uid)]) rmSync(d, { recursive: true, force: true });
   }
 
   /** Stops every pod's program (the kubelet is stopping); namespaces go with the machine. */
@@ -205,7 +349,8 @@ export class PodRuntime {
     for (const r of this.pods.values()) r.child?.kill('SIGTERM');
   }
 
-  private async report(client: KubeClient, r: RunningPod, p: ApiPod): Promise<void> {
+  private async report(client: KubeClient, r: RunningPod): Promise<void> {
+    const p = r.pod;
     const t = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const running = r.child !== undefined;
     const probe = r.container.readinessProbe?.httpGet;
@@ -230,10 +375,12 @@ export class PodRuntime {
       ? { waiting: { reason: r.blocked.reason, message: r.blocked.message } }
       : running
         ? { running: { startedAt: r.startedAt } }
-        : { waiting: { reason: 'ContainerCreating' } };
+        : r.lastExit
+          ? { waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting the container (exited ${r.lastExit.signal ?? `with code ${r.lastExit.code}`} at ${r.lastExit.at})` } }
+          : { waiting: { reason: 'ContainerCreating' } };
     await client.mergePatch(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/status`, {
       status: {
-        phase: r.blocked ? 'Pending' : 'Running',
+        phase: r.blocked || (!running && r.restarts === 0 && !r.lastExit) ? 'Pending' : 'Running',
         hostIP: this.o.nodeAddress,
         hostIPs: [{ ip: this.o.nodeAddress }],
         ...(r.ip ? { podIP: r.ip, podIPs: [{ ip: r.ip }] } : {}),
@@ -249,11 +396,27 @@ export class PodRuntime {
             started: running,
             restartCount: r.restarts,
             state,
+            ...(r.lastExit ? { lastState: { terminated: { exitCode: r.lastExit.code ?? 137, ...(r.lastExit.signal ? { signal: r.lastExit.signal } : {}), finishedAt: r.lastExit.at } } } : {}),
           },
         ],
       },
     });
   }
+}
+
+function readdirSafe(path: string): boolean {
+  try {
+    readdirSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function confirmDeletion(client: KubeClient, p: ApiPod): Promise<void> {
+  await client
+    .delete(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid }, missingOk: true })
+    .catch((e: unknown) => (e instanceof KubeError && e.status === 409 ? undefined : Promise.reject(e)));
 }
 
 function keyPod(key: string): ApiPod {
