@@ -12,8 +12,9 @@
  * programs (`packages: image`: kubeadm and kubectl as built by npm run
  * setup, the lab's kubelet, a containerd that only answers `config
  * default`), since the lab has no package mirror; kubeadm runs without a
- * container runtime (no preflight, no CoreDNS until #14, control planes
- * not tainted so a small lab runs the demo); the BGP peers are reached by
+ * container runtime (no preflight; control planes not tainted so a small
+ * lab runs the demo; kubeadm's CoreDNS Deployment runs as pods of the
+ * lab's kubelet, lib/platforms/lab/machine/kubelet/pods.ts); the BGP peers are reached by
  * the lab's own default route over both links (its stand-in for Equinix
  * Metal's bond) instead of a route per peer.
  */
@@ -40,8 +41,8 @@ export const LAB_KUBEADM: KubeadmOptions = { criSocket: 'unix:///run/native6-lab
 
 /**
  * kubeadm init runs whole on the lab's first control plane, but for: preflight (it asks a container
- * runtime), mark-control-plane (the lab's control planes are not tainted and take pods, so that a small
- * lab runs the demo) and CoreDNS (issue #14 brings the cluster's DNS); kubeadm join likewise.
+ * runtime) and mark-control-plane (the lab's control planes are not tainted and take pods, so that a
+ * small lab runs the demo); kubeadm join likewise.
  */
 export function labBootOptions(m: MachineNode): BootOptions {
   const controlPlane = m.machine.role === 'control-plane';
@@ -52,7 +53,7 @@ export function labBootOptions(m: MachineNode): BootOptions {
     // Documentation space, as every lab address (never seen outside a machine: masqueraded).
     nat64Pool: LAB_NAT64_POOL,
     kubeadm: {
-      init: { ...LAB_KUBEADM, skipPhases: ['preflight', 'mark-control-plane', 'addon/coredns'] },
+      init: { ...LAB_KUBEADM, skipPhases: ['preflight', 'mark-control-plane'] },
       join: { ...LAB_KUBEADM, skipPhases: ['preflight', ...(controlPlane ? ['control-plane-join/mark-control-plane'] : [])] },
     },
   };
