@@ -8,9 +8,10 @@
  *   kustomize-controller, the source-controller Service, upstream's
  *   NetworkPolicies, the critical-pods quota) and, on the cloud, the
  *   controllers' Deployments from upstream's images. One pure function for
- *   both platforms: the lab asks for `controllers: 'processes'` and runs the
- *   built binaries itself (lib/platforms/lab/flux.ts) with the same
- *   arguments (fluxControllerArgs()).
+ *   both platforms (the lab's kubelet runs the same Deployments' pods with
+ *   the built controllers for upstream's images); `controllers: 'processes'`
+ *   leaves the Deployments out, for an API server with no kubelet
+ *   (test/integration).
  * - applyFluxInstall(): the install, CRDs first and Established, then the
  *   rest, then the sync objects.
  * - requestReconcile(): what `flux reconcile` does: the
@@ -81,6 +82,8 @@ export interface FluxInstallOptions {
   /** 'deployments' (the cloud: upstream's images) or 'processes' (the lab runs the built binaries itself). */
   readonly controllers: 'deployments' | 'processes';
   readonly namespace?: string;
+  /** kustomize-controller's --requeue-dependency (upstream: 30s; the lab's short-lived clusters: 5s). */
+  readonly requeueDependency?: string;
 }
 
 function pin(name: FluxControllerName): FluxControllerPin {
@@ -97,7 +100,7 @@ const SECURITY_CONTEXT = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-function deployment(name: FluxControllerName, namespace: string, labels: (component?: string) => Record<string, string>): KubeObject {
+function deployment(name: FluxControllerName, namespace: string, labels: (component?: string) => Record<string, string>, placement: ControllerPlacement): KubeObject {
   const source = name === 'source-controller';
   const p = pin(name);
   return {
@@ -131,7 +134,7 @@ function deployment(name: FluxControllerName, namespace: string, labels: (compon
                 ...(source ? [{ name: 'TUF_ROOT', value: '/tmp/.sigstore' }] : []),
                 { name: 'GOMEMLIMIT', valueFrom: { resourceFieldRef: { containerName: 'manager', resource: 'limits.memory' } } },
               ],
-              args: fluxControllerArgs(name, DEPLOYMENT_PLACEMENT),
+              args: fluxControllerArgs(name, placement),
               livenessProbe: { httpGet: { port: 'healthz', path: '/healthz' } },
               readinessProbe: source ? { httpGet: { port: 'http', path: '/' } } : { httpGet: { port: 'healthz', path: '/readyz' } },
               resources: { limits: { cpu: '1000m', memory: '1Gi' }, requests: { cpu: source ? '50m' : '100m', memory: '64Mi' } },
@@ -235,7 +238,8 @@ export function fluxInstallManifests(opts: FluxInstallOptions): KubeObject[] {
       spec: { policyTypes: ['Ingress'], ingress: [{ from: [{ namespaceSelector: {} }], ports: [{ protocol: 'TCP', port: 8080 }] }], podSelector: {} },
     },
   ];
-  if (opts.controllers === 'deployments') objects.push(...names.map((name) => deployment(name, ns, labels)));
+  const placement = opts.requeueDependency ? { ...DEPLOYMENT_PLACEMENT, requeueDependency: opts.requeueDependency } : DEPLOYMENT_PLACEMENT;
+  if (opts.controllers === 'deployments') objects.push(...names.map((name) => deployment(name, ns, labels, placement)));
   return objects;
 }
 

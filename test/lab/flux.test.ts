@@ -3,7 +3,8 @@
  * a scratch repository made a git repository; the lab's git server in the
  * internet namespace; the repository's HEAD pushed to it; Flux's
  * source-controller and kustomize-controller (built from their modules by
- * `npm run setup`) installed and run on the control plane; every
+ * `npm run setup`) installed as their Deployments, whose pods the lab's
+ * kubelets run, cloning from the git host by its name; every
  * Kustomization Ready at the pushed commit, and verify's checks with Flux
  * installed (every family that applies to the shape); the fabric's IPPool, a baseline
  * GlobalNetworkPolicy, the app's NetworkPolicy and Deployment applied by
@@ -80,7 +81,7 @@ test('lab: Flux reconciles the cluster from the lab git server, verify checks it
       console.log(`# ${path}: ${managers.join(', ')}`);
     }
     const repoStatus = await admin.get<{ status: { artifact?: { url?: string } } }>('/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system');
-    assert.match(repoStatus.status.artifact?.url ?? '', /^http:\/\/\[::1\]:9090\/gitrepository\/flux-system\/flux-system\//, 'artifacts are served on the control plane\'s loopback');
+    assert.match(repoStatus.status.artifact?.url ?? '', /^http:\/\/source-controller\.flux-system\.svc\.cluster\.local\.\/gitrepository\/flux-system\/flux-system\//, 'artifacts are served by source-controller\'s Service, found by the cluster\'s DNS');
 
     // Verify with Flux installed: its family is checked (every Kustomization Ready at the source's revision),
     // with every other family that applies to one control plane and one worker. Where the scheduler put the

@@ -34,7 +34,7 @@ async function bootstrap(ctx: BootstrapContext): Promise<void> {
   const server = await ensureLabGitServer(lab, ctx.cluster.spec.gitops.url);
   ctx.log.info(`the lab's git server ${server.started ? 'started' : 'runs'}: ${server.url}`);
   const r = await installLabFlux(lab, ctx.client);
-  ctx.log.info(`Flux installed in the lab: ${r.crds} CRDs, ${r.objects} objects, controllers on ${r.machine}`);
+  ctx.log.info(`Flux installed in the lab: ${r.crds} CRDs, ${r.objects} objects, pods ${r.pods.join(', ')}`);
 }
 
 /** The lab's Flux reads the lab's git server: it mirrors the branch apply pushed. */

@@ -17,8 +17,13 @@ export const LAB_ROUTER_PEERS: readonly bigint[] = [parseAddress('2001:db8:ffff:
 /** The internet namespace behind the routers. */
 export const LAB_INTERNET: Prefix = parsePrefix('2001:db8:ffff:1::/64');
 
-/** The repository Flux reconciles from in the lab: the lab's git server, in the internet namespace. */
-export const LAB_GIT_URL = 'http://[2001:db8:ffff:1::2]/native6.git';
+/**
+ * The repository Flux reconciles from in the lab: the lab's git server, in
+ * the internet namespace, by the name of its IPv4-only host (as github.com:
+ * an A record, no AAAA), so that the lab's Flux reaches it as a real
+ * cluster's does, through the cluster's DNS64 and the nodes' NAT64.
+ */
+export const LAB_GIT_URL = 'http://github.example/native6.git';
 
 /**
  * The lab's IPv4 internet (RFC 5737 documentation space only): the internet's
