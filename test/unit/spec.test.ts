@@ -356,8 +356,8 @@ test('defaults are filled in for a minimal lab spec', () => {
   assert.equal(spec.network.podPoolSize, 64);
   assert.equal(spec.network.podBlockSize, 122);
   assert.equal(spec.network.loadBalancerRangeSize, undefined);
-  // The lab's git server is the lab's default repository.
-  assert.deepEqual(spec.gitops, { url: 'http://[2001:db8:ffff:1::2]/native6.git', branch: 'main', interval: '5m' });
+  // The lab's git server is the lab's default repository, by the name of its IPv4-only host (as github.com).
+  assert.deepEqual(spec.gitops, { url: 'http://github.example/native6.git', branch: 'main', interval: '5m' });
   assert.equal(spec.nodeAddresses, 'planned');
   // Pods reach IPv4 through NAT64, at the plan's own prefix.
   assert.deepEqual(spec.egress, { ipv4: 'nat64' });
