@@ -31,6 +31,8 @@ export const ALL_FAMILIES = [
   'nat64-translators',
   'ipv4-egress',
   'ipv4-egress-new-namespace',
+  'cluster-dns',
+  'nat64-translator-restart',
 ] as const;
 
 /** Families that cannot apply to one machine (one control plane, no worker). */

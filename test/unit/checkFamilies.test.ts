@@ -32,6 +32,8 @@ const NAMES: Record<string, string[]> = {
   'nat64-translators': ['nat64/lt-w-1/translator'],
   'ipv4-egress': ['egress/ipv4-allowed->github.example-through-nat64', 'egress/ipv4-allowed->gitlab.example-over-ipv6', 'egress/ipv6-only->gitlab.example-over-ipv6', 'egress/ipv6-only->github.example-denied'],
   'ipv4-egress-new-namespace': ['egress/new-namespace->github.example-denied'],
+  'cluster-dns': ['dns/pod/resolv-conf', 'dns/pod/kubernetes.default', 'dns/pod/ipv4-allowed-fetches-github.example-by-name', 'dns/pod/github.example-synthesized', 'dns/pod/gitlab.example-not-synthesized', 'dns/pod/outside-the-lab-nxdomain'],
+  'nat64-translator-restart': ['nat64/lt-w-1/translator-killed', 'nat64/lt-cp-1/egress-while-lt-w-1-translator-down'],
 };
 
 test('every check name verify produces belongs to exactly one family, and every family has names', () => {
@@ -72,6 +74,7 @@ test('which families cannot apply to which shape, and why', () => {
     ['nat64-translators', 'the spec says spec.egress.ipv4: none: no node translates'],
     ['ipv4-egress', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4'],
     ['ipv4-egress-new-namespace', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4, there is no NAT64 prefix to be denied'],
+    ['nat64-translator-restart', 'the spec says spec.egress.ipv4: none: no node translates'],
   ]);
   assert.equal(NO_HOST_ROW, 'every machine runs a pod of the echo namespace: no node is left to test from as a host without local pods');
 });

@@ -50,6 +50,16 @@ export const CHECK_FAMILIES = [
   { id: 'policy-matrix-host-row', proves: 'the matrix from a node that runs none of the pods', names: /^policy\/host:[^>]+->.+$/ },
   { id: 'flux', proves: 'every Kustomization Ready at its source revision', names: /^flux\/.+$/ },
   { id: 'internet-dns', proves: "the internet's resolver answers as today's internet: an A-only name has no AAAA, a dual-stack name has one, other names do not exist", names: /^dns\/internet\/.+$/ },
+  {
+    id: 'cluster-dns',
+    proves: "from a pod, through its resolv.conf: the cluster's DNS names the API server's ClusterIP, synthesizes an A-only name under the NAT64 prefix, leaves a name with an AAAA alone, says NXDOMAIN for a name that does not exist",
+    names: /^dns\/pod\/.+$/,
+  },
+  {
+    id: 'nat64-translator-restart',
+    proves: "a node's translator killed is back within seconds for its pods (Restart=always), and another node's pods keep their IPv4 egress meanwhile",
+    names: /^nat64\/[^/]+\/(translator-killed|egress-while-.+-translator-down)$/,
+  },
   { id: 'nat64-translators', proves: 'every node runs its NAT64 translator: TAYGA up, the NAT64 prefix routed to it, its IPv4 rules loaded', names: /^nat64\/[^/]+\/translator$/ },
   {
     id: 'ipv4-egress',
@@ -105,6 +115,7 @@ export function notApplicable(shape: LabShape): Map<FamilyId, string> {
     out.set('nat64-translators', 'the spec says spec.egress.ipv4: none: no node translates');
     out.set('ipv4-egress', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4');
     out.set('ipv4-egress-new-namespace', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4, there is no NAT64 prefix to be denied');
+    out.set('nat64-translator-restart', 'the spec says spec.egress.ipv4: none: no node translates');
   }
   if (!shape.flux) out.set('flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --skip flux');
   return out;

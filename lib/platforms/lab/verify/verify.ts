@@ -22,6 +22,8 @@ import { type Check, type CheckFn, type Families } from './check.js';
 import { adminConf, findRoute, kernelRoutes, labAdminClient, nextHops, ping, probeFrom } from './probes.js';
 import { verifyWorkloads } from './workloads.js';
 import { verifyEgressClients, verifyInternetDns, verifyNewNamespaceEgress, verifyTranslators } from './egress.js';
+import { verifyClusterDns } from './dns.js';
+import { verifyTranslatorRestart } from './nat64Recovery.js';
 
 export interface VerifyReport {
   readonly cluster: string;
@@ -238,7 +240,9 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Famil
   check('api/clusterip-from-internet', '10 answers in a row', normal.ok ? '10 answers in a row' : `${normal.successes}/${normal.attempts} answered; last: ${normal.last}`);
 
   await verifyWorkloads(ctx, admin, check, families);
+  if (applies('cluster-dns')) await verifyClusterDns(ctx, admin, check, families);
   if (applies('ipv4-egress')) await verifyEgressClients(ctx, admin, check, families);
+  if (applies('nat64-translator-restart')) await verifyTranslatorRestart(ctx, admin, check, families);
   if (applies('ipv4-egress-new-namespace')) await verifyNewNamespaceEgress(ctx, admin, check);
 
   // Hang (SIGSTOP, not kill) one control plane: every process of the machine stops answering.
