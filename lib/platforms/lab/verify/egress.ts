@@ -20,7 +20,8 @@
  *   own, gets no IPv4 egress either: its pod is denied by the same rule
  *   (the namespace is deleted afterwards, whatever happened).
  * The clients ask for the address DNS64 gives the name (the NAT64 prefix
- * and the A record, RFC 6052): the cluster's own DNS is not yet in the lab.
+ * and the A record, RFC 6052), so that these proofs stand apart from the
+ * cluster's DNS, which dns.ts proves (a pod fetching by name included).
  */
 import { randomBytes } from 'node:crypto';
 import { KubeError, type KubeClient } from '../../../kube/client.js';
