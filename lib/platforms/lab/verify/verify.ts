@@ -24,6 +24,7 @@ import { verifyWorkloads } from './workloads.js';
 import { verifyEgressClients, verifyInternetDns, verifyNewNamespaceEgress, verifyTranslators } from './egress.js';
 import { verifyClusterDns } from './dns.js';
 import { verifyTranslatorRestart } from './nat64Recovery.js';
+import { LAB_INTERNET_V4 } from '../provider/provider.js';
 
 export interface VerifyReport {
   readonly cluster: string;
@@ -150,7 +151,12 @@ export async function labVerify(ctx: LabContext): Promise<{ report: VerifyReport
   return { report, path };
 }
 
-/** Every router's view: its Established sessions and its routes inside the cluster's block, by next-hop machine. */
+/**
+ * Every router's view: its Established sessions and its routes inside the
+ * cluster's block, by next-hop machine; and, when the plan has a NAT64
+ * prefix, the egress path: each machine translating its own pods' packets
+ * to the IPv4 internet (the lab's 192.0.2.0/24) with its own IPv4.
+ */
 export async function fabricPicture(ctx: LabContext): Promise<FabricPicture> {
   const t = ctx.topology;
   const plan = ctx.cluster.plan;
@@ -186,7 +192,10 @@ export async function fabricPicture(ctx: LabContext): Promise<FabricPicture> {
     const up = t.machines.filter((m) => sessions.get(m.address) === 'Established').map((m) => m.machine.name);
     routers.push({ name: router.ns, peerIP: router.peerIP, sessions: up, routes });
   }
-  return { cluster: t.cluster, routers, machines: t.machines.map((m) => ({ name: m.machine.name, address: m.address, role: m.machine.role })) };
+  const machines = t.machines.map((m) => ({ name: m.machine.name, address: m.address, role: m.machine.role }));
+  if (!plan.nat64) return { cluster: t.cluster, routers, machines };
+  const egress = { nat64: formatPrefix(plan.nat64), internetV4: LAB_INTERNET_V4, machines: t.machines.map((m) => ({ name: m.machine.name, ipv4: m.ipv4.address })) };
+  return { cluster: t.cluster, routers, machines, egress };
 }
 
 /** When Flux is installed: every Kustomization Ready at its source's current revision. */
