@@ -11,7 +11,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resolveImage, splitImage } from '../../lib/platforms/lab/machine/kubelet/images.js';
 import { containerEnv, expand, podHosts, podResolvConf, quantity, sandboxScript, serviceEnv, type Service } from '../../lib/platforms/lab/machine/kubelet/podSpec.js';
-import { restartDelay } from '../../lib/platforms/lab/machine/kubelet/pods.js';
+import { linkedOutside, restartDelay } from '../../lib/platforms/lab/machine/kubelet/pods.js';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { COREDNS, FLUX_CONTROLLERS, KUBERNETES_VERSION } from '../../lib/toolchain/pins.js';
 
 const L = { binDir: '/c/bin', codeRoot: '/code', node: '/usr/bin/node' };
@@ -168,4 +171,23 @@ test('the sandbox: a tmpfs root, read-only system folders and mounts, the image\
 
 test('the back-off doubles from 10 s and stops at 5 min', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 10].map(restartDelay), [10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000]);
+});
+
+test('a checkout\'s links to folders outside it are bound into the pod too (node_modules of another checkout); files, inner and dangling links are not', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'n6-linked-'));
+  try {
+    const code = join(dir, 'checkout');
+    const other = join(dir, 'main', 'node_modules');
+    mkdirSync(other, { recursive: true });
+    mkdirSync(join(code, 'lib'), { recursive: true });
+    writeFileSync(join(dir, 'file'), 'x');
+    symlinkSync(other, join(code, 'node_modules'));
+    symlinkSync(join(code, 'lib'), join(code, 'inner'));
+    symlinkSync(join(dir, 'file'), join(code, 'a-file'));
+    symlinkSync(join(dir, 'gone'), join(code, 'dangling'));
+    assert.deepEqual(linkedOutside(code), [other]);
+    assert.deepEqual(linkedOutside(join(dir, 'absent')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRunner } from '../../../../exec/run.js';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { KubeClient } from '../../../../kube/client.js';
@@ -305,7 +305,7 @@ export class PodRuntime {
     mkdirSync(root, { recursive: true });
     const script = sandboxScript({
       root,
-      system: ['/etc/ssl', ...(image.binds ?? [])].filter((d) => existsSync(d)),
+      system: ['/etc/ssl', ...(image.binds ?? []).flatMap((d) => [d, ...linkedOutside(d)])].filter((d) => existsSync(d)),
       mounts,
       hostname: r.netns ? p.metadata.name : null,
       workingDir: r.container.workingDir ?? image.workdir ?? '/',
@@ -402,6 +402,27 @@ export class PodRuntime {
       },
     });
   }
+}
+
+/**
+ * The folders a folder's symbolic links point to outside it (a checkout whose node_modules links to
+ * another one's): bound too, since the pod's root has only what is bound into it.
+ */
+export function linkedOutside(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const root = realpathSync(dir);
+  const out = new Set<string>();
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (!e.isSymbolicLink()) continue;
+    let target: string;
+    try {
+      target = realpathSync(join(dir, e.name));
+    } catch {
+      continue; // dangling
+    }
+    if (target !== root && !target.startsWith(`${root}/`) && statSync(target).isDirectory()) out.add(target);
+  }
+  return [...out].sort();
 }
 
 function readdirSafe(path: string): boolean {
