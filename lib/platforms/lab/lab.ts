@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { createRunner, type Runner } from '../../exec/run.js';
 import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './provider/frr.js';
 import { deleteNamespace, listNamespaces } from './machine/netns.js';
-import { mountNamespacePids, releaseMachineMounts, releaseMountNsDir, removeCreatedMountpoints } from './machine/machine.js';
+import { mountNamespacePids, podPids, releaseMachineMounts, releaseMountNsDir, removeCreatedMountpoints } from './machine/machine.js';
 import { killAll } from './machine/process.js';
 import { buildHostAccess, buildMachines, buildProvider } from './provider/network.js';
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
@@ -193,9 +193,10 @@ export async function runLabPhases(ctx: LabContext, phases: readonly Phase[], pr
 export async function labDown(runner: Runner, repoRoot: string, cluster: string, keepState = false): Promise<string[]> {
   const namespaces = [...(await listNamespaces(runner, `${NS_PREFIX}${cluster}-`)), ...(await listNamespaces(runner, `${NS_PREFIX}${cluster}_`))];
   for (const ns of namespaces) {
+    // Pods' programs run in their own network and mount namespaces: found through the machine's /run/netns, first.
+    const pods = await podPids(runner, ns);
     await deleteNamespace(runner, ns);
-    // Pods' programs run in their own network namespaces but in the machine's mount namespace.
-    await killAll(mountNamespacePids(ns));
+    await killAll([...mountNamespacePids(ns), ...pods]);
     await releaseMachineMounts(runner, ns);
     rmSync(join('/var/run/frr', ns), { recursive: true, force: true });
     rmSync(join(FRR_RUN, ns), { recursive: true, force: true });

@@ -116,6 +116,29 @@ export async function ensureMachineMounts(r: Runner, ns: string, root: string, s
  * Every process in the machine's mount namespace, whatever its network
  * namespace (a pod's program runs in the pod's own network namespace).
  */
+/**
+ * The processes of a machine's pods: those in the network namespaces its
+ * kubelet made (bound in the machine's own /run/netns), whatever their
+ * mount namespace (each pod has its own), found even when the kubelet that
+ * started them is gone.
+ */
+export async function podPids(r: Runner, ns: string): Promise<number[]> {
+  if (!existsSync(mountNsFile(ns))) return [];
+  const res = await r.run('nsenter', [`--mount=${mountNsFile(ns)}`, '--', 'sh', '-c', 'for f in /run/netns/*; do [ -e "$f" ] && stat -L -c %i "$f"; done; true'], { allowFail: true });
+  const nets = new Set(res.stdout.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l)).map((i) => `net:[${i}]`));
+  if (nets.size === 0) return [];
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (nets.has(readlinkSync(`/proc/${entry}/ns/net`))) out.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}
+
 export function mountNamespacePids(ns: string): number[] {
   const file = mountNsFile(ns);
   if (!existsSync(file)) return [];

@@ -13,11 +13,11 @@ import { FIREWALL_UNIT, ROUTES_UNIT, UNIT_DIR } from '../../../render/bootstrap.
 import { LAB_PATH, machineRoot } from '../kubernetes/boot.js';
 import { startKubelet } from '../kubernetes/controlPlane.js';
 import { establishedSessions, hasBgpDefault, type LabContext } from '../lab.js';
-import { waitFor } from '../../../phases/wait.js';
+import { waitFor, type Look } from '../../../phases/wait.js';
 import { labAdminClient } from '../verify/probes.js';
 import { buildMachines } from '../provider/network.js';
 import type { MachineNode } from '../topology.js';
-import { diskPath, ensureMachineMounts, mountNamespacePids, runOnMachine } from './machine.js';
+import { diskPath, ensureMachineMounts, mountNamespacePids, podPids, runOnMachine } from './machine.js';
 import { namespacePids } from './netns.js';
 import { processAlive, signal } from './process.js';
 
@@ -31,7 +31,8 @@ import { processAlive, signal } from './process.js';
  */
 export async function powerOff(ctx: LabContext, m: MachineNode): Promise<number> {
   const r = ctx.runner;
-  const pids = [...new Set([...mountNamespacePids(m.ns), ...(await namespacePids(r, m.ns))])];
+  // Its pods' programs too: each in a mount namespace of its own, in the pod's network namespace.
+  const pids = [...new Set([...mountNamespacePids(m.ns), ...(await namespacePids(r, m.ns)), ...(await podPids(r, m.ns))])];
   for (const pid of pids) signal(pid, 'SIGKILL');
   for (let i = 0; i < 50 && pids.some(processAlive); i++) await new Promise((res) => setTimeout(res, 100));
   await runOnMachine(r, m.ns, 'umount', ['-l', '/run'], { allowFail: true });
@@ -93,11 +94,11 @@ export async function restartAll(ctx: LabContext, timeoutMs = 600_000): Promise<
   const on = Date.now();
   const units: Record<string, readonly string[]> = {};
   for (const m of ctx.topology.machines) units[m.machine.name] = await powerOn(ctx, m);
-  await waitFor('the lab back after every machine was restarted at once', () => back(ctx, on), { timeoutMs, intervalMs: 2000, log: ctx.log });
+  await waitFor('the lab back after every machine was restarted at once', (look) => back(ctx, on, look), { timeoutMs, intervalMs: 2000, log: ctx.log });
   return { killed, backMs: Date.now() - on, units };
 }
 
-async function back(ctx: LabContext, since: number): Promise<string | false> {
+async function back(ctx: LabContext, since: number, look: Look): Promise<string | false> {
   const missing: string[] = [];
   const want = ctx.topology.machines.length;
   for (const router of ctx.topology.routers) {
@@ -119,5 +120,7 @@ async function back(ctx: LabContext, since: number): Promise<string | false> {
     missing.push(`the API through its ClusterIP: ${(e as Error).message.split('\n')[0]}`);
   }
   ctx.log(`restart: ${missing.length ? `waiting for ${missing.join('; ')}` : 'back'}`);
+  // What is still missing goes into the error, should it never come back.
+  look.seen(missing.join('; '));
   return missing.length === 0 && 'back';
 }
