@@ -4,8 +4,12 @@
  * range that kube-proxy did not translate (no such Service, no endpoints,
  * rules not yet programmed) is dropped (Drop, Felix's default) or rejected
  * (Reject) instead of being routed back to the routers, which send it to
- * another node, and so on until its hop limit runs out. Felix puts the same
- * rule in its forward and output chains (its cali-cidr-block chain).
+ * another node, and so on until its hop limit runs out. Felix v3.28.5 jumps
+ * to its cali-cidr-block chain from filter FORWARD only
+ * (felix/rules/static.go); this stand-in drops in the output hook too,
+ * which is stricter than Felix: a node's own traffic to an untranslated
+ * ClusterIP is dropped. That is what deadlocks a full restart with
+ * kube-proxy as its DaemonSet's pods (docs/lab-substitutes.md), left to fix.
  *
  * Dropping in the forward hook matters beyond the loop: a forwarded packet
  * leaves a confirmed conntrack entry without NAT behind, and a later

@@ -182,8 +182,9 @@ function userKubeconfig(ctx: LabContext, client: string): Promise<string> {
  * kube-proxy as its DaemonSet would run it (kubeadm's ConfigMap configuration, this machine's name),
  * but as the lab's process under the machine's kubelet, started at every boot without the API: as
  * the DaemonSet's pod, a full-cluster restart deadlocks on a worker (its kubelet reaches the API
- * only through the ClusterIP, which the service loop prevention drops until kube-proxy serves it,
- * and kube-proxy's pod waits for the kubelet). Issue #13 has it: docs/lab-substitutes.md.
+ * only through the ClusterIP, which the lab's service loop prevention drops in the output hook
+ * until kube-proxy serves it, where Felix drops only forwarded traffic; and kube-proxy's pod waits
+ * for the kubelet): docs/lab-substitutes.md.
  */
 async function startKubeProxy(ctx: LabContext, m: MachineNode): Promise<void> {
   const conf = await userKubeconfig(ctx, 'system:kube-proxy');
