@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { resolveImage, splitImage } from '../../lib/platforms/lab/machine/kubelet/images.js';
 import { containerEnv, expand, podHosts, podResolvConf, quantity, sandboxScript, serviceEnv, type Service } from '../../lib/platforms/lab/machine/kubelet/podSpec.js';
 import { linkedOutside, restartDelay } from '../../lib/platforms/lab/machine/kubelet/pods.js';
+import { podBack } from '../../lib/platforms/lab/machine/power.js';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -190,4 +191,20 @@ test('a checkout\'s links to folders outside it are bound into the pod too (node
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a pod is back after a restart once its program started since and it is Ready; one the lab does not run is not waited for', () => {
+  const since = Date.parse('2026-12-07T03:00:00.500Z');
+  const pod = (startedAt: string | undefined, ready: boolean, waiting?: string) => ({
+    metadata: { name: 'p', namespace: 'echo' },
+    spec: { nodeName: 'n' },
+    status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], containerStatuses: [{ state: waiting ? { waiting: { reason: waiting } } : { running: { startedAt } } }] },
+  });
+  assert.equal(podBack(pod('2026-12-07T03:00:02Z', true), since), true);
+  // startedAt has whole seconds: the second the power came back counts.
+  assert.equal(podBack(pod('2026-12-07T03:00:00Z', true), since), true);
+  assert.equal(podBack(pod('2026-12-07T02:59:59Z', true), since), false, 'still the program of before the restart (its status not yet reported again)');
+  assert.equal(podBack(pod('2026-12-07T03:00:02Z', false), since), false, 'running, not yet Ready');
+  assert.equal(podBack(pod(undefined, false, 'ContainerCreating'), since), false);
+  assert.equal(podBack(pod(undefined, false, 'NotRunnableInLab'), since), true);
 });

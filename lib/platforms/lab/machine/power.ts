@@ -84,8 +84,9 @@ export interface RestartFigures {
  * Every machine of the lab switched off at once, then on: nothing else is
  * done. Waits (up to `timeoutMs`) until the cluster is back by itself: both
  * routers have every machine's session, every node's kubelet renewed its
- * Lease since the power came back and the Node is Ready, and the API
- * answers through its ClusterIP from the host; `look` says what is still
+ * Lease since the power came back and the Node is Ready, the API
+ * answers through its ClusterIP from the host, and every pod the kubelets
+ * run is running again since and Ready; `look` says what is still
  * missing, in the error when it never comes.
  */
 export async function restartAll(ctx: LabContext, timeoutMs = 600_000): Promise<RestartFigures> {
@@ -96,6 +97,21 @@ export async function restartAll(ctx: LabContext, timeoutMs = 600_000): Promise<
   for (const m of ctx.topology.machines) units[m.machine.name] = await powerOn(ctx, m);
   await waitFor('the lab back after every machine was restarted at once', (look) => back(ctx, on, look), { timeoutMs, intervalMs: 2000, log: ctx.log });
   return { killed, backMs: Date.now() - on, units };
+}
+
+type RestartPod = {
+  metadata: { name: string; namespace: string; annotations?: Record<string, string> };
+  spec: { nodeName?: string };
+  status?: { conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ state?: { running?: { startedAt?: string }; waiting?: { reason?: string } } }> };
+};
+
+/** A pod back after the restart: its program started since, and Ready; one the lab does not run (NotRunnableInLab) is not waited for. */
+export function podBack(p: RestartPod, since: number): boolean {
+  const state = p.status?.containerStatuses?.[0]?.state;
+  if (state?.waiting?.reason === 'NotRunnableInLab') return true;
+  const started = Date.parse(state?.running?.startedAt ?? '');
+  // startedAt has whole seconds: a start in the second of `since` counts.
+  return Number.isFinite(started) && started >= Math.floor(since / 1000) * 1000 && p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 }
 
 async function back(ctx: LabContext, since: number, look: Look): Promise<string | false> {
@@ -116,6 +132,11 @@ async function back(ctx: LabContext, since: number, look: Look): Promise<string 
       const lease = await admin.get<{ spec?: { renewTime?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${m.machine.name}`).catch(() => undefined);
       if (!lease?.spec?.renewTime || Date.parse(lease.spec.renewTime) < since) missing.push(`${m.machine.name}'s kubelet has not renewed its Lease since the restart`);
     }
+    // The workloads too: every pod the kubelets run is running again since the restart, and Ready
+    // (a pod's address in the API is its new sandbox's only once its kubelet reported it).
+    const pods = await admin.get<{ items: RestartPod[] }>('/api/v1/pods');
+    const notBack = pods.items.filter((p) => p.spec.nodeName && !p.metadata.annotations?.['kubernetes.io/config.mirror'] && !podBack(p, since));
+    if (notBack.length > 0) missing.push(`${notBack.length} pod(s) not running and Ready since the restart (${notBack.slice(0, 3).map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}${notBack.length > 3 ? ', …' : ''})`);
   } catch (e) {
     missing.push(`the API through its ClusterIP: ${(e as Error).message.split('\n')[0]}`);
   }
