@@ -22,11 +22,14 @@ import {
   HANDOVER_SLEEP,
   HANDOVER_STATUS,
   HANDOVER_UNIT,
+  JOIN_TOKEN_FILE,
+  JOIN_TOKEN_SCRIPT,
+  JOIN_TOKEN_UNIT,
   NODE_ADDRESS_PLACEHOLDER,
   PEER_ROUTES,
   ROUTES_SCRIPT,
 } from '../../lib/render/bootPaths.js';
-import { bootUnit, firewallScript, firewallUnit, handoverScript, handoverUnit, routesScript, routesUnit } from '../../lib/render/bootUnits.js';
+import { bootUnit, firewallScript, firewallUnit, handoverScript, handoverUnit, joinTokenScript, joinTokenTimer, joinTokenUnit, routesScript, routesUnit } from '../../lib/render/bootUnits.js';
 import { HOST_FIREWALL_FILE, PEER_ELEMENTS_PLACEHOLDER } from '../../lib/render/hostFirewall.js';
 import type { Machine } from '../../lib/plan/addressPlan.js';
 
@@ -232,5 +235,63 @@ describe("the bootstrap's units", () => {
     assert.equal(value(u, 'Service', 'RestartSec'), '10');
     assert.equal(value(u, 'Install', 'WantedBy'), 'multi-user.target');
     assert.ok(HANDOVER_UNIT.endsWith('.service'));
+  });
+});
+
+describe("the join token's renewal", () => {
+  const TOKEN = 'abcdef.0123456789abcdef';
+  /** kubectl that holds the token Secret's `token-secret` in the run's folder (file `held`, absent: no Secret); date stubbed. */
+  const stubs = {
+    kubectl: 'if [ "$3" = get ]; then [ -f "$STUB_DIR/held" ] || exit 1; printf %s "$(cat "$STUB_DIR/held")" | base64; fi; exit 0',
+    kubeadm: 'exit 0',
+    date: 'echo 2026-12-08T05:00:00Z',
+  };
+  const renew = (held?: string) => run(joinTokenScript(), { [JOIN_TOKEN_FILE]: `${TOKEN}\n`, ...(held === undefined ? {} : { '/held': held }) }, stubs);
+  const get = "kubectl -n kube-system get secret bootstrap-token-abcdef -o jsonpath={.data.token-secret}";
+  const create = `kubeadm token create ${TOKEN} --ttl 24h0m0s --description native6: the stack's join token, kept valid by ${JOIN_TOKEN_UNIT}`;
+
+  it('moves the expiration of the token the cluster holds 24 hours ahead, through the admin credentials', () => {
+    const r = renew('0123456789abcdef');
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, [
+      'date -u -d +24 hours +%Y-%m-%dT%H:%M:%SZ',
+      get,
+      'kubectl -n kube-system patch secret bootstrap-token-abcdef --type merge -p {"stringData":{"expiration":"2026-12-08T05:00:00Z"}}',
+    ]);
+    assert.equal(r.stdout, 'native6-join-token: join token abcdef valid until 2026-12-08T05:00:00Z\n', 'the id only, never the secret');
+  });
+
+  it('makes the token again when the cluster no longer holds it (expired and cleaned up)', () => {
+    const r = renew();
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, ['date -u -d +24 hours +%Y-%m-%dT%H:%M:%SZ', get, create]);
+  });
+
+  it('replaces a token of the same id that holds another secret', () => {
+    const r = renew('fedcba9876543210');
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, ['date -u -d +24 hours +%Y-%m-%dT%H:%M:%SZ', get, 'kubectl -n kube-system delete secret bootstrap-token-abcdef', create]);
+  });
+
+  it('fails when the token cannot be renewed (the timer tries again)', () => {
+    const r = run(joinTokenScript(), { [JOIN_TOKEN_FILE]: `${TOKEN}\n` }, { ...stubs, kubeadm: 'exit 4' });
+    assert.equal(r.status, 4);
+    assert.doesNotMatch(r.stdout, /valid until/);
+  });
+
+  it('its unit runs the script once the machine is in the cluster and holds the token; its timer after boot, then every period', () => {
+    const u = readUnit(joinTokenUnit());
+    assert.deepEqual([...u.keys()], ['Unit', 'Service'], 'started by its timer only');
+    assert.equal(value(u, 'Unit', 'Wants'), 'network-online.target');
+    assert.equal(value(u, 'Unit', 'After'), 'network-online.target');
+    assert.deepEqual(u.get('Unit')?.get('ConditionPathExists'), [BOOT_DONE, JOIN_TOKEN_FILE]);
+    assert.equal(value(u, 'Service', 'Type'), 'oneshot');
+    assert.equal(value(u, 'Service', 'ExecStart'), JOIN_TOKEN_SCRIPT);
+    const t = readUnit(joinTokenTimer({ afterBoot: '3min', every: '4h' }));
+    assert.deepEqual([...t.keys()], ['Unit', 'Timer', 'Install']);
+    assert.equal(value(t, 'Unit', 'Description'), "native6: the stack's join token renewed 3min after boot, then every 4h");
+    assert.equal(value(t, 'Timer', 'OnBootSec'), '3min');
+    assert.equal(value(t, 'Timer', 'OnUnitActiveSec'), '4h');
+    assert.equal(value(t, 'Install', 'WantedBy'), 'timers.target');
   });
 });
