@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { resolveImage, splitImage } from '../../lib/platforms/lab/machine/kubelet/images.js';
 import { containerEnv, expand, podHosts, podResolvConf, quantity, sandboxScript, serviceEnv, type Service } from '../../lib/platforms/lab/machine/kubelet/podSpec.js';
 import { linkedOutside, restartDelay } from '../../lib/platforms/lab/machine/kubelet/pods.js';
-import { podBack } from '../../lib/platforms/lab/machine/power.js';
+import { podBack, untranslated } from '../../lib/platforms/lab/machine/power.js';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -207,4 +207,26 @@ test('a pod is back after a restart once its program started since and it is Rea
   assert.equal(podBack(pod('2026-12-07T03:00:02Z', false), since), false, 'running, not yet Ready');
   assert.equal(podBack(pod(undefined, false, 'ContainerCreating'), since), false);
   assert.equal(podBack(pod(undefined, false, 'NotRunnableInLab'), since), true);
+});
+
+test('after a restart, each kube-proxy must translate to every ready endpoint of every Service', () => {
+  const slice = (name: string, addresses: string[], ready: boolean | undefined, port = 8080, addressType = 'IPv6') => ({
+    metadata: { namespace: 'echo', labels: { 'kubernetes.io/service-name': name } },
+    addressType,
+    endpoints: addresses.map((a) => ({ addresses: [a], conditions: ready === undefined ? {} : { ready } })),
+    ports: [{ port, protocol: 'TCP' }],
+  });
+  // As `nft list table ip6 kube-proxy` prints an endpoint chain.
+  const table = ['\tchain endpoint-ABC-echo/internal/tcp/__2001:db8:100:8::41/8080 {', '\t\tip6 saddr 2001:db8:100:8::41 jump mark-for-masquerade', '\t\tmeta l4proto tcp dnat to [2001:db8:100:8::41]:8080', '\t}'].join('\n');
+  assert.deepEqual(untranslated([slice('internal', ['2001:db8:100:8::41'], true)], table), []);
+  // A condition left out means ready; the API may spell an address uncompressed.
+  assert.deepEqual(untranslated([slice('internal', ['2001:0db8:0100:0008:0000:0000:0000:0041'], undefined)], table), []);
+  assert.deepEqual(untranslated([slice('internal', ['2001:db8:100:8::42'], true)], table), ['echo/internal [2001:db8:100:8::42]:8080']);
+  assert.deepEqual(untranslated([slice('internal', ['2001:db8:100:8::41'], true, 9090)], table), ['echo/internal [2001:db8:100:8::41]:9090'], 'the port counts');
+  assert.deepEqual(untranslated([slice('internal', ['2001:db8:100:8::41'], true, 80)], table), ['echo/internal [2001:db8:100:8::41]:80'], 'a port is not a prefix of another');
+  assert.deepEqual(untranslated([slice('internal', ['2001:db8:100:8::4'], true)], table), ['echo/internal [2001:db8:100:8::4]:8080'], 'nor an address');
+  assert.deepEqual(untranslated([slice('internal', ['2001:db8:100:8::41'], true)], table.replace('dnat to', 'dnat ip6 to')), [], 'nft spells the family in an inet table');
+  assert.deepEqual(untranslated([slice('internal', ['2001:db8:100:8::42'], false)], table), [], 'a not-ready endpoint is not served');
+  assert.deepEqual(untranslated([slice('internal', ['192.0.2.1'], true, 80, 'IPv4')], table), [], 'IPv4 slices are not the ip6 table\'s');
+  assert.deepEqual(untranslated([slice('internal', ['2001:db8:100:8::41'], true)], ''), ['echo/internal [2001:db8:100:8::41]:8080'], 'no table at all');
 });

@@ -4,12 +4,13 @@
  * range that kube-proxy did not translate (no such Service, no endpoints,
  * rules not yet programmed) is dropped (Drop, Felix's default) or rejected
  * (Reject) instead of being routed back to the routers, which send it to
- * another node, and so on until its hop limit runs out. Felix v3.28.5 jumps
- * to its cali-cidr-block chain from filter FORWARD only
- * (felix/rules/static.go); this stand-in drops in the output hook too,
- * which is stricter than Felix: a node's own traffic to an untranslated
- * ClusterIP is dropped. That is what deadlocks a full restart with
- * kube-proxy as its DaemonSet's pods (docs/lab-substitutes.md), left to fix.
+ * another node, and so on until its hop limit runs out. As Felix v3.28.5,
+ * which jumps to its cali-cidr-block chain from filter FORWARD only
+ * (felix/rules/static.go), it drops forwarded traffic only: a node's own
+ * traffic to a ClusterIP its kube-proxy does not serve yet leaves for the
+ * routers, which send it to a node that serves it. A full restart depends
+ * on that: a worker's kubelet reaches the API through the ClusterIP before
+ * its kube-proxy, a pod the kubelet runs, can serve it.
  *
  * Dropping in the forward hook matters beyond the loop: a forwarded packet
  * leaves a confirmed conntrack entry without NAT behind, and a later
@@ -55,10 +56,6 @@ export function loopPreventionScript(mode: LoopMode, ranges: readonly string[]):
     `table ip6 ${LOOP_TABLE} {`,
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
-    `    ip6 daddr ${set} ${verdict}`,
-    '  }',
-    '  chain output {',
-    '    type filter hook output priority filter; policy accept;',
     `    ip6 daddr ${set} ${verdict}`,
     '  }',
     '}',

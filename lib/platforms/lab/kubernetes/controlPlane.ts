@@ -25,7 +25,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parse, parseAllDocuments, stringify } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { waitUntil, type Look } from '../../../phases/wait.js';
 import { kubeClient, type KubeClient } from '../../../kube/client.js';
 import { formatAddress } from '../../../net/ipv6.js';
@@ -179,27 +179,24 @@ function userKubeconfig(ctx: LabContext, client: string): Promise<string> {
 }
 
 /**
- * kube-proxy as its DaemonSet would run it (kubeadm's ConfigMap configuration, this machine's name),
- * but as the lab's process under the machine's kubelet, started at every boot without the API: as
- * the DaemonSet's pod, a full-cluster restart deadlocks on a worker (its kubelet reaches the API
- * only through the ClusterIP, which the lab's service loop prevention drops in the output hook
- * until kube-proxy serves it, where Felix drops only forwarded traffic; and kube-proxy's pod waits
- * for the kubelet): docs/lab-substitutes.md.
+ * kube-proxy as kubeadm deploys it: its DaemonSet's pod on the machine (the
+ * host network, kubeadm's ConfigMap, the kube-proxy ServiceAccount's token),
+ * run by the machine's kubelet once it is registered. Waits until the pod runs.
+ * After a full restart nothing here runs: the kubelet finds the pod through the
+ * API, which a worker reaches through the ClusterIP by the routers until its own
+ * kube-proxy serves it (the service loop prevention drops forwarded traffic only).
  */
-async function startKubeProxy(ctx: LabContext, m: MachineNode): Promise<void> {
-  const conf = await userKubeconfig(ctx, 'system:kube-proxy');
-  const configMap = await adminClient(ctx, `https://[${ctx.topology.machines[0]!.address}]:${API_SERVER_PORT}`).get<{ data?: Record<string, string> }>('/api/v1/namespaces/kube-system/configmaps/kube-proxy');
-  const kubeadmProxyConfig = parse(configMap.data?.['config.conf'] ?? '') as Record<string, unknown> | null;
-  if (!kubeadmProxyConfig || kubeadmProxyConfig.kind !== 'KubeProxyConfiguration') throw new Error('kubeadm wrote no kube-proxy configuration (ConfigMap kube-system/kube-proxy, key config.conf)');
-  const root = machineRoot(ctx, m);
-  writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.conf'), conf);
-  const config = {
-    ...kubeadmProxyConfig,
-    clientConnection: { ...(kubeadmProxyConfig.clientConnection as object | undefined), kubeconfig: '/etc/kubernetes/kube-proxy.conf' },
-    hostnameOverride: m.machine.name,
-  };
-  writeSecretFile(join(root, 'etc/kubernetes/kube-proxy.yaml'), stringify(config));
-  setProcess(ctx, m, { id: 'kube-proxy/kube-proxy', argv: ['kube-proxy', '--config=/etc/kubernetes/kube-proxy.yaml'] });
+async function kubeProxyPod(ctx: LabContext, m: MachineNode): Promise<void> {
+  const client = adminClient(ctx, `https://[${ctx.topology.machines[0]!.address}]:${API_SERVER_PORT}`);
+  await waitFor(`the kube-proxy DaemonSet's pod running on ${m.machine.name}`, 120_000, async (look) => {
+    assertKubeletAlive(ctx, m);
+    const pods = (await client.get<{ items: Array<{ metadata: { name: string }; spec: { nodeName?: string }; status: { phase?: string; containerStatuses?: Array<{ state?: { running?: object; waiting?: { reason?: string; message?: string } } }> } }> }>(
+      `/api/v1/namespaces/kube-system/pods?labelSelector=${encodeURIComponent('k8s-app=kube-proxy')}&fieldSelector=${encodeURIComponent(`spec.nodeName=${m.machine.name}`)}`,
+    )).items;
+    const state = pods[0]?.status.containerStatuses?.[0]?.state;
+    look?.seen(pods[0] ? `${pods[0].metadata.name}: ${pods[0].status.phase ?? '?'}${state?.waiting ? ` (${state.waiting.reason}: ${state.waiting.message ?? ''})` : ''}` : 'no pod yet');
+    return state?.running !== undefined;
+  }, ctx.log);
 }
 
 /** Where kubectl apply puts a kind first: Namespaces and CRDs before what lives in them or is of their kinds. */
@@ -254,7 +251,7 @@ async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
  * the API ClusterIP, then the BGP agent until both routers have its session.
  */
 async function nodeNetworking(ctx: LabContext, m: MachineNode): Promise<void> {
-  await startKubeProxy(ctx, m);
+  await kubeProxyPod(ctx, m);
   const ip = apiServerAddress(ctx);
   await waitFor(`kube-proxy on ${m.machine.name} serving the API ClusterIP`, 120_000, async () => {
     assertKubeletAlive(ctx, m);

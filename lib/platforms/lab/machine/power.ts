@@ -20,6 +20,7 @@ import type { MachineNode } from '../topology.js';
 import { diskPath, ensureMachineMounts, mountNamespacePids, podPids, runOnMachine } from './machine.js';
 import { namespacePids } from './netns.js';
 import { processAlive, signal } from './process.js';
+import { formatAddress, parseAddress } from '../../../net/ipv6.js';
 
 /**
  * Kills every process of the machine at once and drops what its kernel held:
@@ -85,9 +86,11 @@ export interface RestartFigures {
  * done. Waits (up to `timeoutMs`) until the cluster is back by itself: both
  * routers have every machine's session, every node's kubelet renewed its
  * Lease since the power came back and the Node is Ready, the API
- * answers through its ClusterIP from the host, and every pod the kubelets
- * run is running again since and Ready; `look` says what is still
- * missing, in the error when it never comes.
+ * answers through its ClusterIP from the host, every pod the kubelets
+ * run is running again since and Ready, and every machine's kube-proxy
+ * translates to every ready endpoint of every Service (a pod's new address
+ * reaches the kube-proxies some seconds after its Ready); `look` says what
+ * is still missing, in the error when it never comes.
  */
 export async function restartAll(ctx: LabContext, timeoutMs = 600_000): Promise<RestartFigures> {
   let killed = 0;
@@ -114,6 +117,38 @@ export function podBack(p: RestartPod, since: number): boolean {
   return Number.isFinite(started) && started >= Math.floor(since / 1000) * 1000 && p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 }
 
+type EndpointSlice = {
+  metadata: { namespace: string; labels?: Record<string, string> };
+  addressType: string;
+  endpoints?: Array<{ addresses: string[]; conditions?: { ready?: boolean } }> | null;
+  ports?: Array<{ port?: number; protocol?: string }> | null;
+};
+
+/**
+ * The ready endpoints of the Services (`namespace/service [address]:port`) that a
+ * kube-proxy's nftables table (`nft list table ip6 kube-proxy`) does not translate to:
+ * kube-proxy's endpoint chains end in `dnat to [address]:port` (as nft lists an ip6 table).
+ */
+export function untranslated(slices: readonly EndpointSlice[], table: string): string[] {
+  const out: string[] = [];
+  const dnatTargets = new Set([...table.matchAll(/\bdnat (?:ip6 )?to (\[[0-9a-f:.]+\]:\d+)/g)].map((m) => m[1]!));
+  for (const s of slices) {
+    if (s.addressType !== 'IPv6') continue;
+    const service = `${s.metadata.namespace}/${s.metadata.labels?.['kubernetes.io/service-name'] ?? '?'}`;
+    for (const e of s.endpoints ?? []) {
+      if (e.conditions?.ready === false) continue;
+      for (const address of e.addresses) {
+        for (const p of s.ports ?? []) {
+          if (p.port === undefined) continue;
+          const target = `[${formatAddress(parseAddress(address))}]:${p.port}`;
+          if (!dnatTargets.has(target)) out.push(`${service} ${target}`);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 async function back(ctx: LabContext, since: number, look: Look): Promise<string | false> {
   const missing: string[] = [];
   const want = ctx.topology.machines.length;
@@ -137,6 +172,12 @@ async function back(ctx: LabContext, since: number, look: Look): Promise<string 
     const pods = await admin.get<{ items: RestartPod[] }>('/api/v1/pods');
     const notBack = pods.items.filter((p) => p.spec.nodeName && !p.metadata.annotations?.['kubernetes.io/config.mirror'] && !podBack(p, since));
     if (notBack.length > 0) missing.push(`${notBack.length} pod(s) not running and Ready since the restart (${notBack.slice(0, 3).map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}${notBack.length > 3 ? ', …' : ''})`);
+    const slices = (await admin.get<{ items: EndpointSlice[] }>('/apis/discovery.k8s.io/v1/endpointslices')).items;
+    for (const m of ctx.topology.machines) {
+      const table = (await runOnMachine(ctx.runner, m.ns, 'nft', ['list', 'table', 'ip6', 'kube-proxy'], { allowFail: true })).stdout;
+      const left = untranslated(slices, table);
+      if (left.length > 0) missing.push(`${m.machine.name}'s kube-proxy without ${left.length} endpoint(s) (${left.slice(0, 2).join(', ')}${left.length > 2 ? ', …' : ''})`);
+    }
   } catch (e) {
     missing.push(`the API through its ClusterIP: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -12,8 +12,8 @@
  * containers, more than one container) is reported as Pending with the
  * reason, never faked.
  *
- * A host-network pod runs in the machine's network namespace; kube-proxy's
- * DaemonSet pods are reported with the reason: it runs as the lab's process.
+ * A host-network pod (kube-proxy, kubeadm's DaemonSet) runs in the
+ * machine's network namespace, with the same file system of its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRunner } from '../../../../exec/run.js';
@@ -212,9 +212,6 @@ export class PodRuntime {
 
   private async start(client: KubeClient, r: RunningPod): Promise<void> {
     const p = r.pod;
-    if (p.metadata.namespace === 'kube-system' && p.metadata.labels?.['k8s-app'] === 'kube-proxy') {
-      return this.block(r, 'NotRunnableInLab', `kube-proxy runs as the lab's process on ${this.o.node} (a full-cluster restart deadlocks with it as a pod: docs/lab-substitutes.md)`, false);
-    }
     if (p.spec.containers.length !== 1 || p.spec.initContainers?.length) {
       return this.block(r, 'NotRunnableInLab', `the lab's kubelet runs pods of one container and no init containers; ${p.metadata.name} has ${p.spec.containers.length} and ${p.spec.initContainers?.length ?? 0}`, false);
     }
