@@ -182,6 +182,12 @@ export function planAddresses(spec: ClusterSpec): AddressPlan {
   };
 }
 
+/** The plan of a spec that gives only its block's size, inside a given block of that size (the provider's, or a stand-in). */
+export function planInBlock(spec: ClusterSpec, prefix: Prefix): AddressPlan {
+  if (prefix.length !== spec.network.block.length) throw new PlanError(`${spec.file}: the block ${formatPrefix(prefix)} is not a /${spec.network.block.length}, the size spec.network.blockSize asks for`);
+  return planAddresses({ ...spec, network: { ...spec.network, block: { prefix, length: prefix.length } } });
+}
+
 /** The NAT64 prefix the plan takes when the spec gives none: the first /96 of the block's /64 #4. */
 export function nat64Default(block: Prefix): Prefix {
   return subnet(subnet(block, 64, SLOT.nat64), LIMITS.nat64PrefixLength, 0n);

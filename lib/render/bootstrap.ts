@@ -25,13 +25,14 @@
  * does and how it is run in tests (test/lab/bootScript.test.ts).
  */
 import { formatAddress } from '../net/ipv6.js';
-import type { AddressPlan, Machine } from '../plan/addressPlan.js';
+import { planInBlock, type AddressPlan, type Machine } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { API_BOOTSTRAP_TABLE, apiBootstrapNat } from './apiBootstrap.js';
 import { API_SERVER_PORT, kubeadmInit, kubeadmJoin, type JoinSecrets, type KubeadmOptions } from './kubeadm.js';
 import { SHARED_KEY_FILES, type SharedControlPlaneKeys } from '../kube/kubeadmCerts.js';
 import { HOST_FIREWALL_FILE, hostFirewall, PEER_ELEMENTS_PLACEHOLDER } from './hostFirewall.js';
 import { NAT64_UNIT, nat64Files } from './nat64.js';
+import { holdsStandIn, relocateScript, relocationLines, RELOCATE_SCRIPT, standInBlock } from './blockRelocation.js';
 import { bootUnit, firewallScript, firewallUnit, handoverScript, handoverUnit, joinTokenScript, joinTokenTimer, joinTokenUnit, routesScript, routesUnit } from './bootUnits.js';
 import {
   API_BOOTSTRAP_FILE,
@@ -101,6 +102,13 @@ const isPrivate = (file: string) => file.endsWith('.key');
  */
 export interface NodeDiscovery {
   readonly lines: readonly string[];
+  /**
+   * Lines run after them that set `block` to the block the provider
+   * assigned (`<network>/<length>`, the parent block of the machine's
+   * address), where the platform can tell: needed when the spec gives only
+   * the block's size (lib/render/blockRelocation.ts).
+   */
+  readonly block?: readonly string[];
 }
 
 /** What a platform changes in the bootstrap beside discovery. */
@@ -176,8 +184,8 @@ function prelude(machine: Machine): string[] {
   ];
 }
 
-/** The machine as the platform numbered it (discovery), its peers' routes, its uplink, its address put into the configurations. */
-function node(discovery: NodeDiscovery, configs: readonly string[]): string[] {
+/** The machine as the platform numbered it (discovery), the plan moved into its block (`relocated`: the files, when the spec gives only the block's size), its peers' routes, its uplink, its address put into the configurations. */
+function node(discovery: NodeDiscovery, configs: readonly string[], relocated?: readonly string[]): string[] {
   return [
     '# The machine, as the platform numbered it.',
     'addr= gw= peers=',
@@ -186,6 +194,7 @@ function node(discovery: NodeDiscovery, configs: readonly string[]): string[] {
     'routed=${routed-$peers}',
     '[ -n "$addr" ] && [ "$addr" != null ] || fail "no IPv6 address for this machine"',
     '[ -n "$gw" ] && [ "$gw" != null ] || fail "no IPv6 gateway for this machine"',
+    ...(relocated ? relocationLines(discovery, relocated) : []),
     '# Multihop BGP: peers off the link are reached through the gateway, now and at every boot.',
     `: > ${PEER_ROUTES}.new`,
     'for peer in $routed; do',
@@ -329,7 +338,7 @@ function kubeadmSteps(machine: Machine, clusterIP: string, shared: boolean): str
   ];
 }
 
-function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, discovery: NodeDiscovery, shared: boolean, packages: 'apt' | 'image'): string {
+function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, discovery: NodeDiscovery, shared: boolean, packages: 'apt' | 'image', relocated?: readonly string[]): string {
   const clusterIP = formatAddress(plan.apiServer);
   const controlPlane = machine.role === 'control-plane';
   const configs = [...(isFirst(machine) ? [KUBEADM_INIT_CONFIG] : []), KUBEADM_JOIN_CONFIG, ...(controlPlane ? [API_BOOTSTRAP_FILE] : [])];
@@ -342,7 +351,7 @@ function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, disc
     ...prelude(machine),
     ...prerequisites(packages, plan.nat64 !== undefined),
     '',
-    ...node(discovery, configs),
+    ...node(discovery, configs, relocated),
     ...runtime(spec, packages),
     ...kubeadmSteps(machine, clusterIP, shared),
     '',
@@ -366,8 +375,13 @@ function bootScript(spec: ClusterSpec, plan: AddressPlan, machine: Machine, disc
 /**
  * The bootstrap of one machine: its files (secrets in files readable by
  * root only; the whole is itself a secret) and the commands that start it.
+ * A plan whose block is not known yet (spec.network.blockSize) is rendered
+ * inside a stand-in block that the machine moves into its provider's block
+ * (lib/render/blockRelocation.ts).
  */
-export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Machine, secrets: BootSecrets, discovery: NodeDiscovery, options: BootOptions = {}): Bootstrap {
+export function nodeBootstrap(spec: ClusterSpec, addressPlan: AddressPlan, machine: Machine, secrets: BootSecrets, discovery: NodeDiscovery, options: BootOptions = {}): Bootstrap {
+  const relative = !addressPlan.resolved;
+  const plan = relative ? planInBlock(spec, standInBlock(addressPlan.block.length)) : addressPlan;
   const first = isFirst(machine);
   const controlPlane = machine.role === 'control-plane';
   const clusterIP = formatAddress(plan.apiServer);
@@ -385,7 +399,7 @@ export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Mac
       mode: '0600',
       content: kubeadmJoin(plan, address, secrets, { controlPlane, caCertHash: secrets.caCertHash }, { discoveryTimeout: JOIN_DISCOVERY_TIMEOUT, ...options.kubeadm?.join }),
     },
-    { path: BOOT_SCRIPT, mode: '0700', content: bootScript(spec, plan, machine, discovery, first && secrets.shared !== undefined, options.packages ?? 'apt') },
+    // The boot script goes here (below): it names the files that hold an address of a stand-in block.
     { path: `${UNIT_DIR}/${BOOT_UNIT}`, mode: '0644', content: bootUnit(machine) },
     { path: HOST_FIREWALL_FILE, mode: '0644', content: hostFirewall(spec, plan) },
     { path: FIREWALL_SCRIPT, mode: '0700', content: firewallScript() },
@@ -410,6 +424,10 @@ export function nodeBootstrap(spec: ClusterSpec, plan: AddressPlan, machine: Mac
     );
   }
   if (plan.nat64) files.push(...nat64Files(plan.nat64, options.nat64Pool));
+  const relocated = relative ? files.filter((f) => holdsStandIn(f.content)).map((f) => f.path) : undefined;
+  const script: BootFile = { path: BOOT_SCRIPT, mode: '0700', content: bootScript(spec, plan, machine, discovery, first && secrets.shared !== undefined, options.packages ?? 'apt', relocated) };
+  files.splice(files.findIndex((f) => f.path === KUBEADM_JOIN_CONFIG) + 1, 0, script);
+  if (relative) files.push({ path: RELOCATE_SCRIPT, mode: '0700', content: relocateScript(plan.block.length) });
   const units = [BOOT_UNIT, FIREWALL_UNIT, ROUTES_UNIT, ...(plan.nat64 ? [NAT64_UNIT] : []), ...(controlPlane ? [HANDOVER_UNIT, JOIN_TOKEN_TIMER] : [])];
   return {
     files,

@@ -20,7 +20,7 @@ export interface MetadataDiscoveryOptions {
   readonly routePeers: boolean;
 }
 
-/** The machine's address, gateway and IPv6 BGP peers from the metadata document at `url`. */
+/** The machine's address, gateway and IPv6 BGP peers from the metadata document at `url`; the block its address comes from (parent_block) when the plan needs it. */
 export function metadataDiscovery(url: string, options: MetadataDiscoveryOptions): NodeDiscovery {
   return {
     lines: [
@@ -30,5 +30,6 @@ export function metadataDiscovery(url: string, options: MetadataDiscoveryOptions
       `peers=$(jq -r '[.bgp_neighbors[] | select(.address_family == 6) | .peer_ips[]] | join(" ")' <<<"$meta")`,
       ...(options.routePeers ? [] : ['routed=']),
     ],
+    block: [`block=$(jq -r '${PUBLIC_V6}.parent_block | if . == null then "" else "\\(.network)/\\(.cidr)" end' <<<"$meta")`],
   };
 }
