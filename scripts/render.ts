@@ -3,7 +3,8 @@
  * and the shared policies/ and apps/ trees. Writes only what changed; refuses
  * to write anything when any spec has a problem.
  */
-import { loadAll, ownedDirs, renderAll, writeTree } from '../lib/repo/workspace.js';
+import { join } from 'node:path';
+import { fluxRenderInputs, loadAll, ownedDirs, renderAll, writeTree } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/cluster/problems.js';
 import { repoRoot } from './common.js';
 
@@ -14,7 +15,14 @@ if (problems.length > 0) {
   console.error(`render: ${problems.length} problem(s); nothing was written`);
   process.exit(1);
 }
-const result = writeTree(root, renderAll(clusters), ownedDirs(clusters));
+let flux;
+try {
+  flux = fluxRenderInputs(join(root, '.cache'));
+} catch (e) {
+  console.error(`render: ${(e as Error).message}; nothing was written`);
+  process.exit(1);
+}
+const result = writeTree(root, renderAll(clusters, flux), ownedDirs(clusters));
 for (const f of result.written) console.log(`wrote   ${f}`);
 for (const f of result.removed) console.log(`removed ${f}`);
 console.log(`render: ${clusters.length} cluster(s) (${clusters.map((c) => c.spec.name).join(', ')}): ${result.written.length} written, ${result.removed.length} removed, ${result.unchanged} unchanged`);

@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import type { CalicoObject, DatastoreSnapshot } from '../lib/platforms/lab/calicoNode/confd.js';
 import { workloadLabels, type PolicyInputs } from '../lib/platforms/lab/calicoNode/policy.js';
 import { labDevices } from '../lib/platforms/lab/provider/metadata.js';
-import { renderCluster, renderShared, type RenderedFile } from '../lib/render/tree.js';
+import { clusterFiles, renderShared, type RenderedFile } from '../lib/render/tree.js';
 import { loadCluster } from '../lib/platforms/load.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -21,7 +21,7 @@ function labRendered(): RenderedFile[] {
   const loaded = loadCluster('infra/lab.yaml', readFileSync(`${root}infra/lab.yaml`, 'utf8'));
   if (!loaded.ok) throw new Error('infra/lab.yaml does not load');
   const { spec, plan } = loaded;
-  return [...renderShared(), ...renderCluster({ spec, plan, devices: labDevices(spec, plan), sources: ['infra/lab.yaml'] })];
+  return [...renderShared(), ...clusterFiles({ spec, plan, devices: labDevices(spec, plan), sources: ['infra/lab.yaml'] })];
 }
 
 /** The objects of the rendered files under `dir` (kustomizations left out), parsed back from their YAML. */

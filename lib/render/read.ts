@@ -1,15 +1,16 @@
 /**
  * Reading a cluster's rendered tree back from the repository, for what is
  * applied to a cluster directly rather than through Flux: the fabric (Calico
- * before Flux runs) and Flux's own sync objects. Each refuses a tree that is
- * not what `npm run render` writes.
+ * before Flux runs) and Flux's own objects (gotk-components.yaml and
+ * gotk-sync.yaml). Each refuses a tree that is not what `npm run render`
+ * writes.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/objects.js';
 import type { LoadedCluster } from '../plan/loaded.js';
-import { renderCluster } from './tree.js';
+import { clusterFiles, renderCluster, type FluxRenderInputs } from './tree.js';
 
 function objectsOf(file: string): KubeObject[] {
   return parseAllDocuments(readFileSync(file, 'utf8'))
@@ -20,7 +21,7 @@ function objectsOf(file: string): KubeObject[] {
 /** The fabric (clusters/<name>/fabric/*.yaml but its kustomization), checked against a fresh render. */
 export function readFabric(repoRoot: string, cluster: LoadedCluster): KubeObject[] {
   const name = cluster.spec.name;
-  const fresh = renderCluster(cluster).filter((f) => f.path.startsWith(`clusters/${name}/fabric/`));
+  const fresh = clusterFiles(cluster).filter((f) => f.path.startsWith(`clusters/${name}/fabric/`));
   for (const f of fresh) {
     const abs = join(repoRoot, f.path);
     if (!existsSync(abs) || readFileSync(abs, 'utf8') !== f.content) {
@@ -42,4 +43,30 @@ export function readSyncObjects(repoRoot: string, cluster: string): KubeObject[]
     throw new Error(`${file} has no GitRepository and root Kustomization: run npm run render`);
   }
   return objects;
+}
+
+/** Flux's own objects as the repository holds them: what a first bootstrap applies, so that the Flux it installs is the one in git. */
+export interface FluxSystem {
+  /** clusters/<name>/flux-system/gotk-components.yaml: CRDs, namespace, RBAC, the controllers' Deployments. */
+  readonly components: KubeObject[];
+  /** clusters/<name>/flux-system/gotk-sync.yaml: the GitRepository and the root Kustomization. */
+  readonly sync: KubeObject[];
+}
+
+/**
+ * clusters/<name>/flux-system/ as committed, checked against a fresh render
+ * of the spec with the pinned controllers' CRDs (`flux`): a tree that an
+ * upgrade of the pin has not been rendered into, or one edited by hand, is
+ * refused (run npm run render), so what is installed is what Flux then
+ * finds in git and keeps.
+ */
+export function readFluxSystem(repoRoot: string, cluster: LoadedCluster, flux: FluxRenderInputs): FluxSystem {
+  const dir = `clusters/${cluster.spec.name}/flux-system/`;
+  for (const f of renderCluster(cluster, flux).filter((x) => x.path.startsWith(dir))) {
+    const abs = join(repoRoot, f.path);
+    if (!existsSync(abs) || readFileSync(abs, 'utf8') !== f.content) {
+      throw new Error(`${f.path} is not what npm run render writes for ${cluster.sources.join(' and ')} and the pinned Flux: run npm run render and commit it`);
+    }
+  }
+  return { components: objectsOf(join(repoRoot, dir, 'gotk-components.yaml')), sync: readSyncObjects(repoRoot, cluster.spec.name) };
 }

@@ -4,7 +4,10 @@
  * configuration), and the shared trees policies/ and apps/. Pure: the same
  * inputs give byte-identical files.
  */
+import { fluxComponents } from '../flux/components.js';
+import type { KubeObject } from '../kube/objects.js';
 import type { LoadedCluster } from '../plan/loaded.js';
+import { FLUX_CONTROLLERS, FLUX_VERSION } from '../toolchain/pins.js';
 import { bgpConfiguration, bgpPeers, bgpSecretAccess, felixConfiguration, ipPool, networkSets } from './calico.js';
 import { echoBase, echoPublicAddresses, egressBase } from './apps.js';
 import { corednsConfigMap } from './coredns.js';
@@ -20,7 +23,28 @@ export interface RenderedFile {
 
 export const FACTS_FILE = 'provider-facts.json';
 
-export function renderCluster(inputs: LoadedCluster): RenderedFile[] {
+/** What Flux's own objects are rendered from, besides the spec: the pinned controllers' CRDs (readFluxCrds()). */
+export interface FluxRenderInputs {
+  readonly crds: readonly KubeObject[];
+}
+
+/** Where gotk-components.yaml comes from, for its header: the pinned release. */
+export const FLUX_COMPONENTS_SOURCE = `Flux ${FLUX_VERSION} (${FLUX_CONTROLLERS.map((c) => `${c.name} ${c.version}`).join(', ')}; lib/toolchain/pins.ts)`;
+
+/**
+ * One cluster's whole tree: clusterFiles() and Flux's own objects
+ * (flux-system/gotk-components.yaml), which Flux applies to itself from git.
+ */
+export function renderCluster(inputs: LoadedCluster, flux: FluxRenderInputs): RenderedFile[] {
+  const components: RenderedFile = {
+    path: `clusters/${inputs.spec.name}/flux-system/gotk-components.yaml`,
+    content: manifestFile(`${inputs.sources.join(' and ')} and ${FLUX_COMPONENTS_SOURCE}`, fluxComponents(inputs.spec, flux.crds)),
+  };
+  return [...clusterFiles(inputs), components].sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** One cluster's tree but gotk-components.yaml: everything rendered from the spec (and facts) alone. */
+export function clusterFiles(inputs: LoadedCluster): RenderedFile[] {
   const { spec, plan, devices } = inputs;
   const root = `clusters/${spec.name}`;
   const source = inputs.sources.join(' and ');
@@ -41,7 +65,7 @@ export function renderCluster(inputs: LoadedCluster): RenderedFile[] {
   const publicAddresses = echoPublicAddresses(plan);
   const files: RenderedFile[] = [
     file('kustomization.yaml', [kustomization(['flux-system', ...stages(spec).map((s) => `${s.name}.yaml`)])]),
-    file('flux-system/kustomization.yaml', [kustomization(['gotk-sync.yaml'])]),
+    file('flux-system/kustomization.yaml', [kustomization(['gotk-components.yaml', 'gotk-sync.yaml'])]),
     file('flux-system/gotk-sync.yaml', fluxSync(spec)),
     ...stages(spec).map((s) => file(`${s.name}.yaml`, [fluxKustomization(spec, s)])),
     file('fabric/kustomization.yaml', [kustomization(fabric.map(([name]) => name))]),

@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadedCluster } from '../plan/loaded.js';
-import { loadSpecFile, ownedDirs, renderAll, writeTree } from './workspace.js';
+import { DEFAULT_CACHE_DIR } from '../toolchain/repo.js';
+import { fluxRenderInputs, loadSpecFile, ownedDirs, renderAll, writeTree } from './workspace.js';
 import { ProblemsError } from '../cluster/problems.js';
 
 export interface ScratchCluster {
@@ -43,6 +44,6 @@ export function scratchCluster(name: string, shape: { controlPlanes: number; wor
     rmSync(repo, { recursive: true, force: true });
     throw new ProblemsError(problems);
   }
-  writeTree(repo, renderAll([cluster]), ownedDirs([cluster]));
+  writeTree(repo, renderAll([cluster], fluxRenderInputs(DEFAULT_CACHE_DIR)), ownedDirs([cluster]));
   return { repo, cluster, remove: () => rmSync(repo, { recursive: true, force: true }) };
 }

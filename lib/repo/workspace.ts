@@ -10,7 +10,8 @@ import { platformOf } from '../platforms/index.js';
 import { clusterNameOf, loadCluster } from '../platforms/load.js';
 import type { Problem } from '../cluster/problems.js';
 import type { LoadedCluster } from '../plan/loaded.js';
-import { FACTS_FILE, renderCluster, renderShared, type RenderedFile } from '../render/tree.js';
+import { readFluxCrds } from '../flux/install.js';
+import { FACTS_FILE, renderCluster, renderShared, type FluxRenderInputs, type RenderedFile } from '../render/tree.js';
 import { GENERATED_MARKER } from '../render/yaml.js';
 
 /** Cluster spec files: infra/*.yaml, but not Pulumi's own project and stack files. */
@@ -62,8 +63,17 @@ export function loadAll(root: string): { clusters: LoadedCluster[]; problems: Pr
   return { clusters, problems };
 }
 
-export function renderAll(clusters: readonly LoadedCluster[]): RenderedFile[] {
-  return [...renderShared(), ...clusters.flatMap((c) => renderCluster(c))];
+/**
+ * What Flux's own objects are rendered from: the pinned controllers' CRDs
+ * that `npm run setup -- flux:crds` put under `cacheDir` (refused, with
+ * that command, when absent or of another version than the pin).
+ */
+export function fluxRenderInputs(cacheDir: string): FluxRenderInputs {
+  return { crds: readFluxCrds(cacheDir) };
+}
+
+export function renderAll(clusters: readonly LoadedCluster[], flux: FluxRenderInputs): RenderedFile[] {
+  return [...renderShared(), ...clusters.flatMap((c) => renderCluster(c, flux))];
 }
 
 function walk(dir: string): string[] {

@@ -25,7 +25,7 @@ import { redactFacts } from '../cluster/devices.js';
 import { platformOf } from '../platforms/index.js';
 import { FACTS_FILE } from '../render/tree.js';
 import type { LoadedCluster } from '../plan/loaded.js';
-import { loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
+import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { formatProblem } from '../cluster/problems.js';
 import { commitAndPush } from '../repo/git.js';
@@ -103,7 +103,8 @@ function factsText(outputs: ProgramOutputs): string {
 function renderTrees(repoRoot: string, log: ActionLog): LoadedCluster[] {
   const all = loadAll(repoRoot);
   if (all.problems.length > 0) throw new ApplyError(`render: ${all.problems.map(formatProblem).join('\n')}`);
-  const written = writeTree(repoRoot, renderAll(all.clusters), ownedDirs(all.clusters));
+  // Flux's own objects from the pinned controllers (the workflow's setup step flux:crds).
+  const written = writeTree(repoRoot, renderAll(all.clusters, fluxRenderInputs(join(repoRoot, '.cache'))), ownedDirs(all.clusters));
   log.info(`render: ${written.written.length} written, ${written.removed.length} removed, ${written.unchanged} unchanged`);
   return all.clusters;
 }

@@ -12,7 +12,7 @@ import { formatAddress, formatPrefix } from '../../lib/net/ipv6.js';
 import type { AddressPlan } from '../../lib/plan/addressPlan.js';
 import type { Device } from '../../lib/cluster/devices.js';
 import { assignExternalIPs, type PublicService } from '../../lib/render/apps.js';
-import { renderCluster } from '../../lib/render/tree.js';
+import { clusterFiles } from '../../lib/render/tree.js';
 import { manifestFile } from '../../lib/render/yaml.js';
 import { loadCluster } from '../../lib/platforms/load.js';
 
@@ -75,7 +75,7 @@ if (mode === 'run') {
   const loaded = loadCluster('bench.yaml', text);
   if (!loaded.ok) throw new Error(`bench spec refused: ${JSON.stringify(loaded.problems)}`);
   const { spec, plan } = loaded;
-  const files = renderCluster({ spec, plan, devices: devicesFor(plan), sources: ['bench.yaml'] });
+  const files = clusterFiles({ spec, plan, devices: devicesFor(plan), sources: ['bench.yaml'] });
   const publics: PublicService[] = Array.from({ length: services }, (_, i) => ({ name: `svc-${i}`, trafficPolicy: i % 2 === 0 ? 'Cluster' : 'Local', offset: BigInt(i + 1) }));
   outputBytes = files.reduce((n, f) => n + f.content.length, 0) + manifestFile('bench', assignExternalIPs(plan, publics)).length;
 }

@@ -4,15 +4,16 @@
  * the tree on disk is not what `npm run render` writes.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { LoadedCluster } from '../../lib/plan/loaded.js';
-import { readFabric, readSyncObjects } from '../../lib/render/read.js';
+import { readFabric, readFluxSystem, readSyncObjects } from '../../lib/render/read.js';
 import { renderCluster } from '../../lib/render/tree.js';
 import { loadAll } from '../../lib/repo/workspace.js';
+import { committedFlux } from '../flux-fixture.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -28,7 +29,7 @@ const names = (objects: ReadonlyArray<{ kind?: string; metadata?: { name?: strin
 function withTree(c: LoadedCluster, edit: (dir: string) => void, check: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'native6-read-'));
   try {
-    for (const f of renderCluster(c)) {
+    for (const f of renderCluster(c, committedFlux())) {
       mkdirSync(dirname(join(dir, f.path)), { recursive: true });
       writeFileSync(join(dir, f.path), f.content);
     }
@@ -103,5 +104,29 @@ test('the sync objects read back: the GitRepository and the root Kustomization; 
   // Empty documents are skipped, not read as objects.
   withTree(c, (dir) => writeFileSync(sync(dir), '---\n---\nkind: GitRepository\n---\nkind: Kustomization\n'), (dir) => {
     assert.deepEqual(readSyncObjects(dir, 'lab').map((o) => o.kind), ['GitRepository', 'Kustomization']);
+  });
+});
+
+test('Flux\'s own objects read back as committed (what a first bootstrap applies); a flux-system folder not rendered from the pin is refused', () => {
+  const c = cluster('lab');
+  const flux = committedFlux();
+  const read = readFluxSystem(root, c, flux);
+  assert.deepEqual(names(read.sync), ['GitRepository/flux-system', 'Kustomization/flux-system']);
+  assert.equal(read.components.filter((o) => o.kind === 'CustomResourceDefinition').length, flux.crds.length);
+  assert.deepEqual(names(read.components.filter((o) => o.kind === 'Deployment')), ['Deployment/source-controller', 'Deployment/kustomize-controller']);
+  const message = (file: string) => ({ message: `clusters/lab/flux-system/${file} is not what npm run render writes for infra/lab.yaml and the pinned Flux: run npm run render and commit it` });
+  const components = (dir: string) => join(dir, 'clusters/lab/flux-system/gotk-components.yaml');
+  // An image changed by hand in git: refused, not installed.
+  withTree(c, (dir) => writeFileSync(components(dir), readFileSync(components(dir), 'utf8').replace('kustomize-controller:v1.9.5', 'kustomize-controller:v1.9.4')), (dir) => {
+    assert.throws(() => readFluxSystem(dir, c, flux), message('gotk-components.yaml'));
+  });
+  // A pin moved without a render: the CRDs (here one fewer) differ from what the tree holds.
+  withTree(c, () => {}, (dir) => assert.throws(() => readFluxSystem(dir, c, { crds: flux.crds.slice(1) }), message('gotk-components.yaml')));
+  // The sync edited (a secretRef dropped, say) or the folder's kustomization missing.
+  withTree(c, (dir) => writeFileSync(join(dir, 'clusters/lab/flux-system/gotk-sync.yaml'), '# edited\n'), (dir) => {
+    assert.throws(() => readFluxSystem(dir, c, flux), message('gotk-sync.yaml'));
+  });
+  withTree(c, (dir) => rmSync(join(dir, 'clusters/lab/flux-system/kustomization.yaml')), (dir) => {
+    assert.throws(() => readFluxSystem(dir, c, flux), message('kustomization.yaml'));
   });
 });
