@@ -5,7 +5,7 @@
  * the spec.
  */
 import { AddressError, containsAddress, contains, formatPrefix, parseAddress, parsePrefix, type Prefix } from '../net/ipv6.js';
-import { nat64Default, nat64Overlaps, planAddresses, type AddressPlan } from './addressPlan.js';
+import { nat64Default, nat64Overlaps, planAddresses, planInBlock, type AddressPlan } from './addressPlan.js';
 import { API_VERSION, type ClusterSpec } from '../cluster/cluster.js';
 import { fieldPath, type Problem } from '../cluster/problems.js';
 import { providerFacts, publicIPv6, type BgpNeighbor, type Device, type ProviderFacts } from '../cluster/devices.js';
@@ -106,8 +106,14 @@ export function decodeFacts(file: string, text: string): FactsResult {
 /** The plan with the provider's block filled in when the spec only gave its size. */
 export function planWithFacts(spec: ClusterSpec, facts: ProviderFacts | undefined): AddressPlan {
   if (spec.network.block.prefix || !facts) return planAddresses(spec);
-  const prefix = parsePrefix(facts.reservedBlock);
-  return planAddresses({ ...spec, network: { ...spec.network, block: { prefix, length: prefix.length } } });
+  let prefix: Prefix;
+  try {
+    prefix = parsePrefix(facts.reservedBlock);
+  } catch (e) {
+    if (e instanceof AddressError) return planAddresses(spec); // checkFacts says why
+    throw e;
+  }
+  return prefix.length === spec.network.block.length ? planInBlock(spec, prefix) : planAddresses(spec);
 }
 
 /** Announced ranges that the provider must accept from the nodes. */
@@ -137,6 +143,10 @@ export function checkFacts(file: string, facts: ProviderFacts, spec: ClusterSpec
   if (block && spec.network.block.prefix && formatPrefix(block) !== formatPrefix(spec.network.block.prefix)) {
     report(['reservedBlock'], `the provider assigned ${formatPrefix(block)} but ${spec.file} says ${formatPrefix(spec.network.block.prefix)}`, `set spec.network.block in ${spec.file} to ${formatPrefix(block)}`);
   }
+  if (block && !spec.network.block.prefix && block.length !== spec.network.block.length) {
+    report(['reservedBlock'], `the provider assigned ${formatPrefix(block)}, a /${block.length}, but ${spec.file} asks for a /${spec.network.block.length} (spec.network.blockSize)`, `set spec.network.blockSize in ${spec.file} to ${block.length}, or name the block: block: ${formatPrefix(block)}`);
+  }
+  const blockAgrees = problems.length === 0;
   // A NAT64 prefix the spec gives beside a block it does not name: checked against the ranges once the block is known.
   const { nat64Prefix } = spec.egress;
   if (block && !spec.network.block.prefix && nat64Prefix && plan.resolved) {
@@ -167,8 +177,13 @@ export function checkFacts(file: string, facts: ProviderFacts, spec: ClusterSpec
         report([...dp, 'network', 'addresses'], e.message, refresh);
       }
     }
+    // Facts that agree with themselves: the devices' addresses come out of the block (Equinix Metal: /127s of the project's /56).
+    if (address !== undefined && block && blockAgrees && !containsAddress(block, address)) {
+      report([...dp, 'network', 'addresses'], `device "${d.hostname}" got ${v6!.address}, outside the reserved block ${formatPrefix(block)}`, refresh);
+    }
     if (address !== undefined) {
-      for (const r of plan.ranges) {
+      // A plan still relative to a block of another size (reported above) has no ranges to check against.
+      for (const r of plan.resolved ? plan.ranges : []) {
         if (r.name === 'block' || r.name === 'nodes') continue;
         if (containsAddress(r.prefix, address)) {
           report([...dp, 'network', 'addresses'], `device "${d.hostname}" got ${v6!.address}, inside the ${r.name} range ${formatPrefix(r.prefix)}`, 'the provider numbered devices where the planner put another range: open an issue with this file');
@@ -198,7 +213,7 @@ export function checkFacts(file: string, facts: ProviderFacts, spec: ClusterSpec
           return undefined;
         }
       });
-      for (const [what, prefix] of announced(plan)) {
+      for (const [what, prefix] of plan.resolved ? announced(plan) : []) {
         const ok = n.routes_in.some((x, k) => {
           const a = allowed[k];
           return a !== undefined && (x.exact ? formatPrefix(a) === formatPrefix(prefix) : contains(a, prefix));

@@ -377,3 +377,21 @@ test('checkFacts: a requested block (blockSize) is taken from the facts', () => 
   // Without facts the plan stays relative to ::/56.
   assert.equal(planWithFacts(dfwSpec(requested), undefined).resolved, false);
 });
+
+test('checkFacts: a block learned from the provider holds its devices and has the size the spec asks for', () => {
+  const requested = dfwSpecText.replace('block: 2001:db8:2a00::/56', 'blockSize: 56');
+  assert.deepEqual(check(oneDevice((f) => (f.reservedBlock = '2001:db8:2a00::/48')), requested), [
+    `${FILE}: reservedBlock: the provider assigned 2001:db8:2a00::/48, a /48, but infra/dfw.yaml asks for a /56 (spec.network.blockSize). Fix: set spec.network.blockSize in infra/dfw.yaml to 48, or name the block: block: 2001:db8:2a00::/48`,
+  ]);
+  // The plan stays relative to a block of the wrong size: nothing is carved from it.
+  assert.equal(planWithFacts(dfwSpec(requested), decoded(oneDevice((f) => (f.reservedBlock = '2001:db8:2a00::/48')))).resolved, false);
+  // Facts that disagree with themselves: a device numbered outside the block recorded beside it.
+  const elsewhere = oneDevice((f) => {
+    f.reservedBlock = '2001:db8:2b00::/56';
+    f.devices[0].bgp_neighbors[0].routes_in = [{ route: '2001:db8:2b00::/56', exact: false }];
+  });
+  assert.deepEqual(check(elsewhere, requested), [
+    `${FILE}: devices[0].network.addresses: device "dfw-cp-1" got 2001:db8:2a00::3, outside the reserved block 2001:db8:2b00::/56. Fix: re-run apply so it records the provider facts again`,
+  ]);
+  assert.deepEqual(check(oneDevice(), requested), []);
+});

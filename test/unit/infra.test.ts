@@ -96,6 +96,9 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
               ],
             };
           }
+          if (args.token === 'equinix-metal:index/getPrecreatedIpBlock:getPrecreatedIpBlock') {
+            return { ...args.inputs, id: 'block', cidrNotation: '2001:db8:2a00::/56', address: '2001:db8:2a00::', cidr: 56, network: '2001:db8:2a00::', netmask: 'ffff:ffff:ffff:ff00::', gateway: '2001:db8:2a00::1', manageable: true, management: false };
+          }
           return {};
         },
       },
@@ -217,6 +220,11 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
     assert.equal(decoded.facts.devices.length, 6);
     assert.deepEqual(decoded.facts.devices[0]!.bgp_neighbors[0]!.peer_ips, ['fc00::e', 'fc00::f']);
     assert.equal(calls.filter((c) => c.token.endsWith('getDeviceBgpNeighbors')).length, 6);
+    // The block is the provider's (asked once the first device exists), not copied from the spec.
+    assert.equal(decoded.facts.reservedBlock, '2001:db8:2a00::/56');
+    const asked = calls.filter((c) => c.token.endsWith('getPrecreatedIpBlock'));
+    assert.equal(asked.length, 1);
+    assert.deepEqual({ ...asked[0]!.inputs }, { projectId: 'dfw-project-id', metro: 'da', addressFamily: 6, public: true });
   });
 
   it('keeps the kubeconfigs and the BGP password secret; the kubeconfig reaches the API ClusterIP with a certificate of the CA', async () => {

@@ -6,16 +6,15 @@
  */
 import * as digitalocean from '@pulumi/digitalocean';
 import * as pulumi from '@pulumi/pulumi';
-import { formatAddress } from '../../net/ipv6.js';
-import type { AddressPlan } from '../../plan/addressPlan.js';
 import type { DnsSpec } from '../../cluster/cluster.js';
 
 export const API_RECORD_TTL = 300;
 
-export function apiEndpointRecord(cluster: string, dns: DnsSpec, plan: AddressPlan, opts?: pulumi.CustomResourceOptions): { record: digitalocean.DnsRecord; fqdn: string } {
+/** The record of the API ClusterIP (`apiServer`, the address: known at apply where the provider assigns the block). */
+export function apiEndpointRecord(cluster: string, dns: DnsSpec, apiServer: pulumi.Input<string>, opts?: pulumi.CustomResourceOptions): { record: digitalocean.DnsRecord; fqdn: string } {
   const record = new digitalocean.DnsRecord(
     `${cluster}-api`,
-    { domain: dns.zone, type: 'AAAA', name: dns.name, value: formatAddress(plan.apiServer), ttl: API_RECORD_TTL },
+    { domain: dns.zone, type: 'AAAA', name: dns.name, value: apiServer, ttl: API_RECORD_TTL },
     opts,
   );
   return { record, fqdn: `${dns.name}.${dns.zone}` };

@@ -15,7 +15,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { applyFluxInstall, fluxInstallManifests, readFluxCrds } from '../../flux/install.js';
 import { kubeconfig } from '../../kube/kubeconfig.js';
 import { applyObjects, crdsEstablished } from '../../kube/objects.js';
-import { formatAddress, formatPrefix } from '../../net/ipv6.js';
+import { formatAddress, parsePrefix } from '../../net/ipv6.js';
+import { planInBlock } from '../../plan/addressPlan.js';
 import { retry } from '../../phases/retry.js';
 import { ADMIN_USER, AdminCredential, ClusterSecrets } from '../../pki/clusterSecrets.js';
 import { bgpPasswordSecret } from '../../render/calico.js';
@@ -55,7 +56,10 @@ function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pul
       ),
   );
   const metal = new MetalCluster(spec.name, { spec, plan, secrets: values, sharedKeys: shared, ...(organizationId ? { organizationId } : {}) });
-  const facts = metal.devices.apply((devices) => redactFacts(providerFacts(spec.name, formatPrefix(plan.block), devices)));
+  // The block as the provider assigned it, not the spec's: render checks the spec against it (checkFacts).
+  const facts = pulumi.all([metal.devices, metal.block]).apply(([devices, block]) => redactFacts(providerFacts(spec.name, block, devices)));
+  // Where the spec gives only the block's size, the API ClusterIP is known once the provider's block is.
+  const apiServer = plan.resolved ? pulumi.output(formatAddress(plan.apiServer)) : metal.block.apply((block) => formatAddress(planInBlock(spec, parsePrefix(block)).apiServer));
   const admin = new AdminCredential(`${spec.name}-admin`, { cluster: spec.name, caCertPem: secrets.caCertPem, caKeyPem: values.caKeyPem });
   const kubeconfigFor = (server: pulumi.Input<string>) =>
     pulumi.secret(
@@ -65,11 +69,11 @@ function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pul
     );
   // The API endpoint's name, when the spec names a zone (the API servers' certificates carry it too);
   // the kubeconfigs keep the address, so that apply depends on no DNS.
-  const dns = spec.dns ? apiEndpointRecord(spec.name, spec.dns, plan) : undefined;
+  const dns = spec.dns ? apiEndpointRecord(spec.name, spec.dns, apiServer) : undefined;
   return {
     facts,
     ...(dns ? { apiEndpointName: dns.fqdn } : {}),
-    kubeconfig: kubeconfigFor(formatAddress(plan.apiServer)),
+    kubeconfig: kubeconfigFor(apiServer),
     bootstrapKubeconfig: kubeconfigFor(metal.firstControlPlaneAddress),
     bgpPassword: values.bgpPassword,
     joinToken: values.bootstrapToken,

@@ -6,12 +6,15 @@
  * One project per cluster with local BGP (the spec's ASN, the MD5 password
  * from ClusterSecrets), the devices' SSH key, a device per machine of the
  * address plan booted by cloud-init into kubeadm (cloudInit.ts), an IPv6
- * BGP session per device, and the provider facts apply records: every
- * device's addresses and BGP neighbors (passwords dropped).
+ * BGP session per device, and the provider facts apply records: the
+ * project's IPv6 block as the provider assigned it (with the first device:
+ * a spec may give only its size, and the devices then compute their
+ * addresses from it at boot, lib/render/blockRelocation.ts), every device's
+ * addresses and BGP neighbors (passwords dropped).
  */
 import * as metal from '@pulumi/equinix-metal';
 import * as pulumi from '@pulumi/pulumi';
-import { formatPrefix } from '../../net/ipv6.js';
+import { AddressError, containsAddress, formatPrefix, parseAddress, parsePrefix } from '../../net/ipv6.js';
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
 import type { ClusterSpec } from '../../cluster/cluster.js';
 import { userData, type DeviceSecrets } from './cloudInit.js';
@@ -64,16 +67,12 @@ export class MetalCluster extends pulumi.ComponentResource {
   readonly devices: pulumi.Output<Device[]>;
   /** The first control plane's own address: the API before the ClusterIP is announced. */
   readonly firstControlPlaneAddress: pulumi.Output<string>;
+  /** The project's IPv6 block in the metro, as the provider assigned it (known once the first device is). */
+  readonly block: pulumi.Output<string>;
 
   constructor(name: string, args: MetalClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('native6:equinix-metal:Cluster', name, {}, opts);
     const { spec, plan } = args;
-    if (!spec.network.block.prefix) {
-      throw new Error(
-        `${spec.file}: spec.network.block: Equinix Metal assigns the project's IPv6 /56 in metro "${spec.metro}" when its first device is provisioned; ` +
-          'the address plan (and the API ClusterIP in every machine\'s kubeadm configuration) is carved from it: set spec.network.block to that /56',
-      );
-    }
     const parent = { parent: this };
     this.project = new metal.Project(
       `${name}-project`,
@@ -137,6 +136,28 @@ export class MetalCluster extends pulumi.ComponentResource {
     this.machines = machines;
     this.devices = pulumi.all(machines.map((m) => m.facts));
     this.firstControlPlaneAddress = first!.accessPublicIpv6;
-    this.registerOutputs({ devices: this.devices, firstControlPlaneAddress: this.firstControlPlaneAddress, block: formatPrefix(spec.network.block.prefix) });
+    // Asked once the first device exists: Equinix Metal assigns the project's /56 in a metro with it.
+    this.block = pulumi.all([first!.id, first!.accessPublicIpv6, this.project.id]).apply(async ([, address, projectId]) => {
+      const found = await metal.getPrecreatedIpBlock({ projectId, metro: spec.metro, addressFamily: 6, public: true }, parent);
+      return providerBlock(spec.metro, found.cidrNotation, address);
+    });
+    this.registerOutputs({ devices: this.devices, firstControlPlaneAddress: this.firstControlPlaneAddress, block: this.block });
+  }
+}
+
+/**
+ * The project's block as the provider names it, checked: an IPv6 prefix
+ * that holds the first device's address (the devices' /127s come out of it).
+ */
+export function providerBlock(metro: string, cidr: string | undefined, deviceAddress: string): string {
+  const what = `Equinix Metal's public IPv6 block for the project in metro "${metro}"`;
+  if (!cidr) throw new Error(`${what} is not there yet (it is assigned with the project's first device there): run apply again`);
+  try {
+    const block = parsePrefix(cidr);
+    if (!containsAddress(block, parseAddress(deviceAddress))) throw new Error(`${what} is ${cidr}, which does not hold the first device's address ${deviceAddress}: open an issue with both`);
+    return formatPrefix(block);
+  } catch (e) {
+    if (e instanceof AddressError) throw new Error(`${what} is "${cidr}": ${e.message}`);
+    throw e;
   }
 }
