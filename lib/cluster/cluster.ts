@@ -63,6 +63,12 @@ export interface GitOpsSpec {
   readonly url: string;
   readonly branch: string;
   readonly interval: string;
+  /**
+   * A private repository: the name of the Secret in flux-system that Flux
+   * reads it with (username/password for https, identity/known_hosts for
+   * ssh). Its content never enters git: the user creates it in the cluster.
+   */
+  readonly secretRef?: string;
 }
 
 /**

@@ -6,7 +6,8 @@
  * blocks, defaults) the decoder asks the platform's rules (rules.ts), given
  * by the caller: it names no platform. The address plan's own checks come
  * after, in the loader (lib/platforms/load.ts). spec.network and spec.policy
- * are decoded in network.ts, spec.egress in egress.ts.
+ * are decoded in network.ts, spec.egress in egress.ts, spec.gitops in
+ * gitops.ts.
  */
 import { LineCounter, parseAllDocuments, type Node } from 'yaml';
 import {
@@ -17,12 +18,12 @@ import {
   SUPPORTED_MINORS,
   type ClusterSpec,
   type DnsSpec,
-  type GitOpsSpec,
   type NodeGroup,
   type WorkerPool,
 } from './cluster.js';
 import { type Problem } from './problems.js';
 import { decodeEgress, misplacedEgress } from './egress.js';
+import { decodeGitOps } from './gitops.js';
 import { decodeNetwork, decodePolicy } from './network.js';
 import { isNull, Reader, type Field, type Path } from './reader.js';
 import { refuse, whenAbsent, type SpecRules } from './rules.js';
@@ -304,48 +305,3 @@ function decodeDns(r: Reader, field: Field | undefined, rules: SpecRules, cluste
   return ok && zone !== undefined ? { zone, name } : null;
 }
 
-function decodeGitOps(r: Reader, field: Field | undefined, spec: Node, rules: SpecRules): GitOpsSpec | undefined {
-  const path: Path = ['spec', 'gitops'];
-  const dflt = { branch: DEFAULTS.branch, interval: DEFAULTS.interval };
-  if (!field || isNull(field.value)) {
-    if (refuse(r, path, field?.key ?? spec, rules.gitops.absent)) return undefined;
-    const url = whenAbsent(r, rules.gitops.url, [...path, 'url'], field?.key ?? spec);
-    return url === undefined ? undefined : { url, ...dflt };
-  }
-  const f = r.fields(field.value, path, ['url', 'branch', 'interval']);
-  if (!f) return undefined;
-  let ok = true;
-  let url: string | undefined;
-  const u = f.get('url');
-  if (u && !isNull(u.value)) {
-    url = r.string(u.value, [...path, 'url'], 'write the repository URL as a string');
-    if (url !== undefined && !/^(https?|ssh):\/\/[^\s]+$/.test(url)) {
-      r.report([...path, 'url'], u.value, `"${url}" is not a repository URL Flux can clone`, 'use an https:// or ssh:// URL, e.g. https://github.com/<owner>/<repo>');
-      url = undefined;
-    }
-    if (url === undefined) ok = false;
-  } else {
-    url = whenAbsent(r, rules.gitops.url, [...path, 'url'], u?.key ?? field.value);
-    if (url === undefined) ok = false;
-  }
-  let branch: string = dflt.branch;
-  const b = f.get('branch');
-  if (b && !isNull(b.value)) {
-    const v = r.string(b.value, [...path, 'branch'], 'write the branch name as a string');
-    if (v === undefined || !/^[A-Za-z0-9._/-]+$/.test(v) || v.startsWith('-')) {
-      if (v !== undefined) r.report([...path, 'branch'], b.value, `"${v}" is not a branch name`, 'use a plain branch name such as main');
-      ok = false;
-    } else branch = v;
-  }
-  let interval: string = dflt.interval;
-  const iv = f.get('interval');
-  if (iv && !isNull(iv.value)) {
-    const v = r.string(iv.value, [...path, 'interval'], 'write a duration such as 5m');
-    if (v === undefined || !/^([0-9]+(s|m|h))+$/.test(v)) {
-      if (v !== undefined) r.report([...path, 'interval'], iv.value, `"${v}" is not a duration`, 'write a duration such as 1m, 5m or 1h');
-      ok = false;
-    } else interval = v;
-  }
-  if (!ok || url === undefined) return undefined;
-  return { url, branch, interval };
-}

@@ -29,7 +29,8 @@ export function fluxSync(spec: ClusterSpec): Manifest[] {
       apiVersion: 'source.toolkit.fluxcd.io/v1',
       kind: 'GitRepository',
       metadata: { name: 'flux-system', namespace: FLUX_NAMESPACE },
-      spec: { interval: '1m', ref: { branch: spec.gitops.branch }, url: spec.gitops.url },
+      // A private repository: the Secret's name only; its content is created in the cluster, never rendered.
+      spec: { interval: '1m', ref: { branch: spec.gitops.branch }, ...(spec.gitops.secretRef ? { secretRef: { name: spec.gitops.secretRef } } : {}), url: spec.gitops.url },
     },
     {
       apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
