@@ -1,9 +1,14 @@
 /** The apply action (action.yml): inputs to a plain object, then lib/workflows/actions.ts applyAction. */
 import * as core from '@actions/core';
+import { gitCredentials } from '../../lib/flux/gitSecret.js';
 import { applyAction } from '../../lib/workflows/actions.js';
 import { createCoreLog, durationInput, listInput } from '../_shared/core.js';
 
 async function main(): Promise<void> {
+  // A private repository's credentials (GitHub secrets), for the Secret spec.gitops.secretRef names; masked before use.
+  const git = { username: core.getInput('flux-git-username'), password: core.getInput('flux-git-password'), identity: core.getInput('flux-git-identity'), knownHosts: core.getInput('flux-git-known-hosts') };
+  for (const v of [git.password, git.identity]) if (v) core.setSecret(v);
+  const gitCredentialsGiven = gitCredentials(git);
   const results = await applyAction(
     {
       repoRoot: process.env.GITHUB_WORKSPACE ?? process.cwd(),
@@ -14,6 +19,7 @@ async function main(): Promise<void> {
       backendUrl: core.getInput('backend-url', { required: true }),
       passphrase: core.getInput('passphrase', { required: true }),
       metalAuthToken: core.getInput('metal-auth-token'),
+      ...(gitCredentialsGiven ? { gitCredentials: gitCredentialsGiven } : {}),
     },
     createCoreLog(),
   );

@@ -9,6 +9,7 @@ import { ensurePolicyPack } from '../pulumi/policyPack.js';
 import { destroyStack, openStack, previewStack, upStack, type StackSettings } from '../pulumi/stack.js';
 import { specFiles } from '../repo/workspace.js';
 import { runApply, type ApplyDeps, type ApplyInputs, type StackApply } from './apply.js';
+import { credentialValues } from '../flux/gitSecret.js';
 import { bootstrapFlux, waitFlux } from './fluxSteps.js';
 import type { GitHubClient, PullRequestRef } from './github.js';
 import type { ActionLog } from './log.js';
@@ -80,6 +81,7 @@ export async function planAction(
 
 export async function applyAction(i: PulumiInputs & Omit<ApplyInputs, 'specs'> & { specs: readonly string[] }, log: ActionLog, overrides: Partial<ApplyDeps> = {}): Promise<StackApply[]> {
   maskInputs(log, i);
+  if (i.gitCredentials) for (const v of credentialValues(i.gitCredentials)) log.secret(v);
   const specs = resolveSpecs(i.repoRoot, i.specs);
   return runApply(
     { ...i, specs },

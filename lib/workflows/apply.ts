@@ -25,6 +25,7 @@ import { redactFacts } from '../cluster/devices.js';
 import { platformOf } from '../platforms/index.js';
 import { FACTS_FILE } from '../render/tree.js';
 import type { LoadedCluster } from '../plan/loaded.js';
+import { ensureFluxGitSecret, type GitCredentials } from '../flux/gitSecret.js';
 import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { formatProblem } from '../cluster/problems.js';
@@ -54,6 +55,8 @@ export interface ApplyInputs {
   readonly apiAttempts?: number;
   /** How long the last phase waits for every machine to be a Ready Node: 15 minutes by default. */
   readonly nodesTimeoutMs?: number;
+  /** A private repository's credentials (the workflow's GitHub secrets), for the Secret spec.gitops.secretRef names. */
+  readonly gitCredentials?: GitCredentials;
 }
 
 export interface FluxContext {
@@ -238,6 +241,9 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
       });
     }),
     phase('flux', async (s) => {
+      // A private repository's Secret first: the GitRepository reads it from its first fetch.
+      const secret = await ensureFluxGitSecret(s.client!, s.spec, inputs.gitCredentials, APPLY_FIELD_MANAGER);
+      if (secret) log.info(`${s.stack}: ${secret}`);
       s.flux = await deps.bootstrapFlux(fluxContext(s));
     }),
     phase('reconcile', async (s) => {
