@@ -206,3 +206,53 @@ test('the ConfigMap: kubeadm\'s (kube-system/coredns, key Corefile, no labels), 
   assert.match(files.find((f) => f.path === 'clusters/lab/fabric/kustomization.yaml')!.content, /\n {2}- coredns\.yaml\n/);
   assert.deepEqual(clusterFiles({ spec, plan, sources: ['infra/lab.yaml'] }), files);
 });
+
+test('a platform with an IPv4 and an IPv6 resolver, with NAT64: both forwarded to, the IPv4 one through the prefix and said so, none left out', () => {
+  const rules = new Map([['lab', { ...labRules, resolvers: [LAB_INTERNET_HOSTS.resolver.ipv4, '2001:db8:ffff:1::53'] }]]);
+  const text = lines('apiVersion: native6.dev/v1alpha1', 'kind: Cluster', 'metadata:', '  name: lab', 'spec:', '  platform: lab', '  kubernetesVersion: v1.35.4', '  network:', '    block: 2001:db8:100::/56');
+  const r = decodeCluster('infra/lab.yaml', text, rules);
+  assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+  const spec = { ...r.spec, file: 'infra/lab.yaml', name: 'lab' };
+  const plan = planAddresses(spec);
+  const out = corefile(spec, plan);
+  assert.deepEqual(config(out), kubeadmWith(['2001:db8:100:4::c000:235', '2001:db8:ffff:1::53'], '2001:db8:100:4::/96'));
+  // One resolver through NAT64 is enough for the sentence on IPv6-only pods; neither is left out.
+  assert.deepEqual(comments(out).at(-1), "native6: the platform's resolvers (lab: 192.0.2.53 as 2001:db8:100:4::c000:235, 2001:db8:ffff:1::53 (IPv6)) instead of /etc/resolv.conf. These pods are IPv6-only: they reach an IPv4 resolver only as its address under the NAT64 prefix, through their node's translator.");
+});
+
+test("the Corefile's comments are filled up to 100 columns: no line wider, none that could have taken the next line's first word", () => {
+  // Resolvers of several lengths: some line of the resolvers' paragraph is then exactly 100 columns wide, and another
+  // would be 101 with its next word.
+  const widths = new Set<number>();
+  for (const resolver of ['2001:db8:ffff:1::53', '2001:db8:ffff:12::53', '2001:db8:ffff:123::53', '2001:db8:ffff:1:23::53', '2001:db8:ffff:123:4567::53']) {
+    const rules = new Map([['lab', { ...labRules, resolvers: [LAB_INTERNET_HOSTS.resolver.ipv4, resolver] }]]);
+    const r = decodeCluster('infra/lab.yaml', lines('apiVersion: native6.dev/v1alpha1', 'kind: Cluster', 'metadata:', '  name: lab', 'spec:', '  platform: lab', '  kubernetesVersion: v1.35.4', '  network:', '    block: 2001:db8:100::/56'), rules);
+    assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+    const spec = { ...r.spec, file: 'infra/lab.yaml', name: 'lab' };
+    const text = corefile(spec, planAddresses(spec));
+    assert.ok(text.includes(`${resolver} (IPv6)`), text);
+    // The comments inside the server block, each paragraph's lines in order.
+    const blocks = text.split(/\n(?! {4}# )/).map((chunk) => chunk.split('\n').filter((l) => l.startsWith('    # '))).filter((b) => b.length > 0);
+    assert.equal(blocks.length, 2, 'the DNS64 and the resolvers paragraphs');
+    for (const block of blocks) {
+      block.forEach((l, n) => {
+        widths.add(l.length);
+        assert.ok(l.length <= 100, `wider than 100 columns: "${l}"`);
+        const next = block[n + 1]?.slice('    # '.length).split(' ')[0];
+        if (next !== undefined) assert.ok(`${l} ${next}`.length > 100, `"${next}" fits on "${l}"`);
+      });
+    }
+  }
+  assert.ok(widths.has(100), 'a line exactly 100 columns wide');
+});
+
+test('without NAT64, every IPv4 resolver left out is named, each apart', () => {
+  const rules = new Map([['lab', { ...labRules, resolvers: ['192.0.2.53', '2001:db8:ffff:1::53', '198.51.100.53'] }]]);
+  const text = lines('apiVersion: native6.dev/v1alpha1', 'kind: Cluster', 'metadata:', '  name: lab', 'spec:', '  platform: lab', '  kubernetesVersion: v1.35.4', '  network:', '    block: 2001:db8:100::/56', '  egress:', '    ipv4: none');
+  const r = decodeCluster('infra/lab.yaml', text, rules);
+  assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+  const spec = { ...r.spec, file: 'infra/lab.yaml', name: 'lab' };
+  const out = corefile(spec, planAddresses(spec));
+  assert.deepEqual(config(out), kubeadmWith(['2001:db8:ffff:1::53']));
+  assert.equal(comments(out).at(-1), "native6: the platform's resolvers (lab: 2001:db8:ffff:1::53 (IPv6)) instead of /etc/resolv.conf. Left out: 192.0.2.53, 198.51.100.53 (IPv4, and this cluster has no NAT64).");
+});
