@@ -6,6 +6,8 @@
 import { relative, resolve } from 'node:path';
 import { machineRows, planRows } from '../lib/plan/addressPlan.js';
 import { textTable } from '../lib/plan/table.js';
+import { relativeNote } from '../lib/plan/relativeText.js';
+import { FACTS_FILE } from '../lib/render/tree.js';
 import { platformOf } from '../lib/platforms/index.js';
 import { loadSpecFile, specFiles } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/cluster/problems.js';
@@ -32,6 +34,8 @@ for (const file of files) {
   console.log('');
   console.log(textTable(planRows(plan), ['range', 'prefix', 'purpose']));
   console.log('');
+  const note = relativeNote(plan, `the provider (${platformOf(spec).describe(spec)})`, `clusters/${spec.name}/${FACTS_FILE}`);
+  if (note) console.log(`${note}\n`);
   console.log(textTable(machineRows(plan), ['machine', 'role', 'plan', 'address', 'gateway']));
   console.log('');
 }

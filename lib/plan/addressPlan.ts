@@ -7,6 +7,7 @@
 import { formatAddress, formatPrefix, overlaps, subnet, type Prefix } from '../net/ipv6.js';
 import { LIMITS, type ClusterSpec } from '../cluster/cluster.js';
 import { podPoolPlacement, SLOT } from './layout.js';
+import { prefixText } from './relativeText.js';
 
 export type Role = 'control-plane' | 'worker';
 
@@ -146,7 +147,7 @@ export function planAddresses(spec: ClusterSpec): AddressPlan {
   const pods = { pool, blockSize: n.podBlockSize, blocks: 1n << BigInt(n.podBlockSize - n.podPoolSize) };
 
   const ranges: Range[] = [
-    { name: 'block', prefix: block, purpose: resolved ? 'reserved block (spec.network.block)' : `reserved block, a /${block.length} the provider assigns at apply (prefixes below are relative to it)` },
+    { name: 'block', prefix: block, purpose: resolved ? 'reserved block (spec.network.block)' : `reserved block: the /${block.length} the provider assigns, recorded at apply (x: its bits, not known yet)` },
     {
       name: 'nodes',
       prefix: nodes,
@@ -185,7 +186,8 @@ export function planAddresses(spec: ClusterSpec): AddressPlan {
 /** The plan of a spec that gives only its block's size, inside a given block of that size (the provider's, or a stand-in). */
 export function planInBlock(spec: ClusterSpec, prefix: Prefix): AddressPlan {
   if (prefix.length !== spec.network.block.length) throw new PlanError(`${spec.file}: the block ${formatPrefix(prefix)} is not a /${spec.network.block.length}, the size spec.network.blockSize asks for`);
-  return planAddresses({ ...spec, network: { ...spec.network, block: { prefix, length: prefix.length } } });
+  const plan = planAddresses({ ...spec, network: { ...spec.network, block: { prefix, length: prefix.length } } });
+  return { ...plan, ranges: plan.ranges.map((r) => (r.name === 'block' ? { ...r, purpose: "reserved block: the provider's, recorded at apply (spec.network.blockSize)" } : r)) };
 }
 
 /** The NAT64 prefix the plan takes when the spec gives none: the first /96 of the block's /64 #4. */
@@ -211,7 +213,7 @@ function countText(bits: number): string {
 
 /** The plan's ranges as rows of text, for tables and comments. */
 export function planRows(plan: AddressPlan): Array<{ range: string; prefix: string; purpose: string }> {
-  return plan.ranges.map((r) => ({ range: r.name, prefix: formatPrefix(r.prefix), purpose: r.purpose }));
+  return plan.ranges.map((r) => ({ range: r.name, prefix: prefixText(plan, r.prefix), purpose: r.purpose }));
 }
 
 export function machineRows(plan: AddressPlan): Array<{ machine: string; role: string; plan: string; address: string; gateway: string }> {

@@ -18,7 +18,6 @@
  */
 import { netmask, type Prefix } from '../net/ipv6.js';
 import { BOOT_SCRIPT } from './bootPaths.js';
-import type { NodeDiscovery } from './bootstrap.js';
 
 export const RELOCATE_SCRIPT = '/usr/local/sbin/native6-relocate';
 /** The block the machine moved its addresses into, written once they are. */
@@ -159,7 +158,7 @@ done
  * discovery, which must give it) and move the files' addresses into it,
  * once: then the script runs again, its own addresses moved too.
  */
-export function relocationLines(discovery: NodeDiscovery, files: readonly string[]): string[] {
+export function relocationLines(discovery: { readonly block?: readonly string[] }, files: readonly string[]): string[] {
   if (!discovery.block) throw new Error('the platform gives no way for a machine to learn its block, which spec.network.blockSize needs: name the block (spec.network.block)');
   return [
     '# The plan is relative to the block the provider assigned (spec.network.blockSize): its addresses',

@@ -13,6 +13,8 @@ import type { ResourceChange, ResourceOp } from '../pulumi/stack.js';
 export interface PlanView {
   readonly ranges: ReadonlyArray<{ name: string; prefix: string; purpose: string }>;
   readonly machines: ReadonlyArray<{ name: string; role: 'control-plane' | 'worker'; pool: string; address: string }>;
+  /** Said above the ranges: why they are relative to the block, while it is not known. */
+  readonly note?: string;
 }
 
 export interface SpecProblem {
@@ -272,6 +274,7 @@ function addressPlanSection(before: PlanView | undefined, after: PlanView | unde
   if (!after) return [...lines, '_The spec on this branch did not load, so there is no plan to compare._'].join('\n');
   if (!before) lines.push('_A new cluster: there is no plan on the base branch._', '');
   const ranges = diffRanges(before, after);
+  if (after.note) lines.push(`_${text(after.note)}_`, '');
   lines.push(`Ranges: ${tally(ranges)}.`, '', '| | Range | Before | After | Purpose |', '| --- | --- | --- | --- | --- |');
   for (const r of ranges) {
     const purpose = r.status === 'changed' && r.before!.purpose !== r.after!.purpose ? `${r.after!.purpose} (was: ${r.before!.purpose})` : (r.after ?? r.before)!.purpose;

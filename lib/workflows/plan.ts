@@ -5,10 +5,18 @@
  * preview of its stack, then one comment per stack on the pull request,
  * edited in place, mirrored to the job summary.
  */
-import { formatAddress, formatPrefix } from '../net/ipv6.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatAddress } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
+import { decodeFacts, planWithFacts } from '../plan/facts.js';
+import { prefixText, relativeNote } from '../plan/relativeText.js';
+import type { ClusterSpec } from '../cluster/cluster.js';
+import type { ProviderFacts } from '../cluster/devices.js';
 import { loadSpecFile } from '../repo/workspace.js';
+import { platformOf } from '../platforms/index.js';
 import { loadCluster } from '../platforms/load.js';
+import { FACTS_FILE } from '../render/tree.js';
 import type { Problem } from '../cluster/problems.js';
 import { commentMarker, renderPlanComment, type PlanView } from './comment.js';
 import type { ResourceChange } from '../pulumi/stack.js';
@@ -44,11 +52,33 @@ export interface StackPlan {
   readonly comment?: 'created' | 'updated' | 'unchanged';
 }
 
-export function planView(plan: AddressPlan): PlanView {
+/** The plan as the comment shows it; while the block is not known, its ranges relative to it, and a note that says so (`note`). */
+export function planView(plan: AddressPlan, note?: string): PlanView {
   return {
-    ranges: plan.ranges.map((r) => ({ name: r.name, prefix: formatPrefix(r.prefix), purpose: r.purpose })),
+    ranges: plan.ranges.map((r) => ({ name: r.name, prefix: prefixText(plan, r.prefix), purpose: r.purpose })),
     machines: plan.machines.map((m) => ({ name: m.name, role: m.role, pool: m.pool, address: m.link ? formatAddress(m.link.address) : 'from the provider' })),
+    ...(note ? { note } : {}),
   };
+}
+
+const factsPath = (cluster: string) => `clusters/${cluster}/${FACTS_FILE}`;
+
+/**
+ * The provider facts apply recorded for a cluster, when there are and they
+ * read: the plan takes the provider's block from them (a spec that gives only
+ * the block's size). Their other checks are render's and apply's.
+ */
+export function recordedFacts(repoRoot: string, cluster: string): ProviderFacts | undefined {
+  const file = factsPath(cluster);
+  if (!existsSync(join(repoRoot, file))) return undefined;
+  const decoded = decodeFacts(file, readFileSync(join(repoRoot, file), 'utf8'));
+  return decoded.ok ? decoded.facts : undefined;
+}
+
+/** A spec's plan as the comment shows it: with the recorded block, or relative to the block with the note. */
+export function specView(spec: ClusterSpec, facts: ProviderFacts | undefined): PlanView {
+  const plan = planWithFacts(spec, facts);
+  return planView(plan, relativeNote(plan, `the provider (${platformOf(spec).describe(spec)})`, factsPath(spec.name)));
 }
 
 /** The stack's name: the spec file's base name (metadata.name must match it). */
@@ -56,12 +86,13 @@ export function stackOf(specFile: string): string {
   return specFile.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
 }
 
+/** The plan on the base branch, with the same recorded block as the head's (the project's block is no change of the pull request). */
 async function basePlan(repoRoot: string, baseRef: string | undefined, specFile: string): Promise<PlanView | undefined> {
   if (!baseRef) return undefined;
   const r = await git(repoRoot, ['show', `${baseRef}:${specFile}`]);
   if (r.code !== 0) return undefined; // a new cluster
   const loaded = loadCluster(specFile, r.stdout);
-  return loaded.ok ? planView(loaded.plan) : undefined;
+  return loaded.ok ? specView(loaded.spec, recordedFacts(repoRoot, loaded.spec.name)) : undefined;
 }
 
 function annotate(log: ActionLog, problems: readonly Problem[]): void {
@@ -103,7 +134,7 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<{ ok:
         ...(inputs.runUrl ? { runUrl: inputs.runUrl } : {}),
         changes,
         ...(before ? { before } : {}),
-        ...(cluster ? { after: planView(cluster.plan) } : {}),
+        ...(cluster ? { after: specView(cluster.spec, recordedFacts(inputs.repoRoot, cluster.spec.name)) } : {}),
         ...(problems.length > 0 ? { problems } : {}),
         rawOutput,
         ...(failed ? { failed } : {}),

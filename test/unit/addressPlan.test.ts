@@ -52,15 +52,15 @@ test('plan rows: Equinix Metal, with the block given and with only its size', ()
   const requested = load('infra/dfw.yaml', text.replace('block: 2001:db8:2a00::/56', 'blockSize: 56'));
   assert.equal(requested.plan.resolved, false);
   assert.deepEqual(planRows(requested.plan), [
-    { range: 'block', prefix: '::/56', purpose: 'reserved block, a /56 the provider assigns at apply (prefixes below are relative to it)' },
-    { range: 'nodes', prefix: '::/64', purpose: "node addresses: the provider's /127 per device" },
-    { range: 'services', prefix: '0:0:0:1::/112', purpose: SERVICES },
-    // Two runs of three zero groups: the first is the one written as ::.
-    { range: 'apiserver', prefix: '::1:0:0:0:1/128', purpose: API },
-    { range: 'load-balancers', prefix: '0:0:0:2::/120', purpose: LB },
-    { range: 'external-ips', prefix: '0:0:0:3::/120', purpose: EXT },
-    { range: 'nat64', prefix: '0:0:0:4::/96', purpose: NAT64 },
-    { range: 'pods', prefix: '0:0:0:8::/64', purpose: PODS },
+    // Relative to the block until apply records it: its bits written x (lib/plan/relativeText.ts).
+    { range: 'block', prefix: 'xxxx:xxxx:xxxx:xx00::/56', purpose: 'reserved block: the /56 the provider assigns, recorded at apply (x: its bits, not known yet)' },
+    { range: 'nodes', prefix: 'xxxx:xxxx:xxxx:xx00::/64', purpose: "node addresses: the provider's /127 per device" },
+    { range: 'services', prefix: 'xxxx:xxxx:xxxx:xx01::/112', purpose: SERVICES },
+    { range: 'apiserver', prefix: 'xxxx:xxxx:xxxx:xx01::1/128', purpose: API },
+    { range: 'load-balancers', prefix: 'xxxx:xxxx:xxxx:xx02::/120', purpose: LB },
+    { range: 'external-ips', prefix: 'xxxx:xxxx:xxxx:xx03::/120', purpose: EXT },
+    { range: 'nat64', prefix: 'xxxx:xxxx:xxxx:xx04::/96', purpose: NAT64 },
+    { range: 'pods', prefix: 'xxxx:xxxx:xxxx:xx08::/64', purpose: PODS },
   ]);
 });
 
