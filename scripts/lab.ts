@@ -1,5 +1,5 @@
 /**
- * npm run lab [-- up|verify|reboot|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]
+ * npm run lab [-- up|verify|reboot|replace <machine>|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]
  *
  *   up (default)  build the lab from the spec (platform: lab): provider routers,
  *                 internet, machines, BGP, Kubernetes, Calico; then Flux, which
@@ -10,6 +10,9 @@
  *   reboot        switch every machine off at once (every process killed, its
  *                 kernel state lost, its disk kept) and on again, as a power
  *                 cut does; wait until the lab is back by itself (then verify)
+ *   replace <m>   replace machine <m> in place: off, its disk gone, a new machine
+ *                 with its name and address booted from its user-data, which
+ *                 joins the cluster by itself (then verify)
  *   down          remove every namespace and process the lab made
  *   phases        list the phases of `up` and their groups
  *   phase <name>… run those phases (or groups) on a running lab, e.g. `phase flux`
@@ -25,7 +28,7 @@ import { PhaseError, PhaseSelectionError, phaseSlug, progressLine, selectPhases,
 import { CODE_ROOT } from '../lib/platforms/lab/codeRoot.js';
 import { createLabContext, labDown, runLabPhases } from '../lib/platforms/lab/lab.js';
 import { labVerify } from '../lib/platforms/lab/verify/verify.js';
-import { restartAll } from '../lib/platforms/lab/machine/power.js';
+import { replaceMachine, restartAll } from '../lib/platforms/lab/machine/power.js';
 import { LAB_PHASE_GROUPS, LAB_PHASES } from '../lib/platforms/lab/phases.js';
 import { createRunner } from '../lib/exec/run.js';
 import { LAB } from '../lib/platforms/lab/rules.js';
@@ -35,8 +38,8 @@ import { loadSpecFile } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/cluster/problems.js';
 import { parseCommandLine, repoRoot } from './common.js';
 
-const USAGE = 'usage: npm run lab [-- up|verify|reboot|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]';
-const COMMANDS = ['up', 'verify', 'reboot', 'down', 'phases', 'phase'];
+const USAGE = 'usage: npm run lab [-- up|verify|reboot|replace <machine>|down|phases|phase <name>…] [infra/<cluster>.yaml] [--only a,b] [--skip a,b] [--keep] [--verbose]';
+const COMMANDS = ['up', 'verify', 'reboot', 'replace', 'down', 'phases', 'phase'];
 
 function usage(problem: string): never {
   console.error(`lab: ${problem}\n${USAGE}`);
@@ -57,7 +60,8 @@ const positional = parsed.positionals;
 const file = positional.find((a) => a.endsWith('.yaml')) ?? 'infra/lab.yaml';
 const [command = 'up', ...names] = positional.filter((a) => !a.endsWith('.yaml'));
 if (!COMMANDS.includes(command)) usage(`no command "${command}"`);
-if (command !== 'phase' && names.length > 0) usage(`"${command}" takes no names (${names.join(' ')})`);
+if (command === 'replace' && names.length !== 1) usage('replace takes one machine, e.g. `replace lab-cp-1`');
+if (command !== 'phase' && command !== 'replace' && names.length > 0) usage(`"${command}" takes no names (${names.join(' ')})`);
 if (command === 'phase' && names.length === 0) usage('phase: name the phases or groups to run (npm run lab -- phases lists them)');
 if (command !== 'up' && (parsed.values.only || parsed.values.skip)) usage('--only and --skip go with up');
 
@@ -110,6 +114,14 @@ const ctx = createLabContext(root, cluster, { verbose: flags.verbose });
 if (command === 'reboot') {
   const figures = await restartAll(ctx);
   console.log(`lab reboot: ${ctx.topology.machines.length} machines switched off at once (${figures.killed} processes killed) and on; back by itself in ${(figures.backMs / 1000).toFixed(1)} s (every BGP session, every kubelet, the API through its ClusterIP). Check it: npm run lab -- verify`);
+  process.exit(0);
+}
+
+if (command === 'replace') {
+  const m = ctx.topology.machines.find((x) => x.machine.name === names[0]);
+  if (!m) usage(`${file} has no machine "${names[0]}" (machines: ${ctx.topology.machines.map((x) => x.machine.name).join(', ')})`);
+  const figures = await replaceMachine(ctx, m);
+  console.log(`lab replace: ${m.machine.name} switched off (${figures.killed} processes killed), its disk gone; the new machine booted from its user-data and joined by itself in ${figures.joinedS.toFixed(1)} s. Check it: npm run lab -- verify`);
   process.exit(0);
 }
 

@@ -54,6 +54,8 @@ export interface BootScenario {
   readonly metadataDown?: boolean;
   /** An API server of the cluster answers on the ClusterIP (the cluster exists already). */
   readonly clusterAnswers?: boolean;
+  /** The peer URLs of the cluster's etcd members (a control plane's join asks them); one member of another machine unless given. */
+  readonly etcdPeers?: readonly string[];
   /** A boot ends at the latest this many seconds (of the sandbox's clock) after it began; 4000 unless given. */
   readonly horizonS?: number;
   /** Later boots of the machine, in order, each with what differs at that boot. */
@@ -172,6 +174,9 @@ function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<{
   });
 }
 
+/** The client URLs of the etcd members the sandbox's cluster names (kubeadm's etcd pods): one of another machine. */
+export const ETCD_CLIENT_URLS = ['https://[2001:db8:ffff::e7cd]:2379'];
+
 /** The boot's environment (a later boot changes what its entry of scenario.reboots says). */
 function bootEnv(dir: string, scenario: BootScenario, at: Partial<BootScenario>): Record<string, string> {
   const s = { ...scenario, ...at };
@@ -185,6 +190,8 @@ function bootEnv(dir: string, scenario: BootScenario, at: Partial<BootScenario>)
     N6_METADATA_URL: s.metadataUrl,
     N6_METADATA_DOWN: s.metadataDown ? '1' : '',
     N6_CLUSTER_ANSWERS: s.clusterAnswers ? '1' : '',
+    N6_ETCD_CLIENT_URLS: ETCD_CLIENT_URLS.join(' '),
+    N6_ETCD_PEERS: (s.etcdPeers ?? ['https://[2001:db8:ffff::e7cd]:2380']).join(' '),
     N6_REAL_JQ: s.programs.jq,
     N6_REAL_NFT: s.programs.nft,
     N6_REAL_KUBEADM: s.programs.kubeadm,

@@ -24,6 +24,7 @@
  * and resets what kubeadm left half done. docs/bootstrap.md says what it
  * does and how it is run in tests (test/lab/bootScript.test.ts).
  */
+import { staleMemberLines } from './bootEtcd.js';
 import { formatAddress } from '../net/ipv6.js';
 import { planInBlock, type AddressPlan, type Machine } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
@@ -279,12 +280,16 @@ function runtime(spec: ClusterSpec, packages: 'apt' | 'image'): string[] {
   ];
 }
 
-/** Joins tried until one succeeds: each waits up to JOIN_DISCOVERY_TIMEOUT for the endpoint; kubeadm reset between tries. */
-function joinLoop(endpoint: string): string[] {
+/**
+ * Joins tried until one succeeds: each waits up to JOIN_DISCOVERY_TIMEOUT for the endpoint; kubeadm reset between tries.
+ * A control plane first removes an etcd member a former machine left at its address (bootEtcd.ts).
+ */
+function joinLoop(endpoint: string, controlPlane: boolean): string[] {
   return [
+    ...(controlPlane ? staleMemberLines() : []),
     'join_until_done() {',
     '  local try=1',
-    `  until kubeadm join --config ${KUBEADM_JOIN_CONFIG}; do`,
+    `  until ${controlPlane ? 'remove_stale_member && ' : ''}kubeadm join --config ${KUBEADM_JOIN_CONFIG}; do`,
     `    log "kubeadm join through ${endpoint} failed (try $try): kubeadm reset, again in ${JOIN_RETRY_SLEEP} s"`,
     '    kubeadm reset --force || log "kubeadm reset failed too; trying the join anyway"',
     '    try=$((try + 1))',
@@ -298,10 +303,10 @@ function joinLoop(endpoint: string): string[] {
 function kubeadmSteps(machine: Machine, clusterIP: string, shared: boolean): string[] {
   const endpoint = `[${clusterIP}]:${API_SERVER_PORT}`;
   if (!isFirst(machine)) {
-    return [...joinLoop(endpoint), `log "kubeadm join through ${endpoint} (tried until the endpoint answers)"`, 'join_until_done'];
+    return [...joinLoop(endpoint, machine.role === 'control-plane'), `log "kubeadm join through ${endpoint} (tried until the endpoint answers)"`, 'join_until_done'];
   }
   return [
-    ...joinLoop(endpoint),
+    ...joinLoop(endpoint, true),
     '# Whether this cluster exists already (a replaced first control plane): an API server that',
     '# proves, by TLS, to hold a certificate of the cluster CA answers on the ClusterIP. A former',
     '# try\'s translation to this machine\'s own, half-made API server goes first.',

@@ -51,7 +51,7 @@ import { dnsServiceIP } from '../../lib/render/kubeadm.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { toolPaths } from '../../lib/toolchain/pins.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../../lib/toolchain/repo.js';
-import { withBoot, type BootRecord, type BootRun, type BootScenario, type Call } from '../bootSandbox.js';
+import { ETCD_CLIENT_URLS, withBoot, type BootRecord, type BootRun, type BootScenario, type Call } from '../bootSandbox.js';
 import { need, needProgram } from '../prerequisites.js';
 
 // infra/dfw.yaml without IPv4 egress: the sandbox models no long-running daemon (the NAT64
@@ -140,6 +140,8 @@ const exits = (b: BootRecord, unit: string) => b.units.filter((u) => u.startsWit
 const skipped = (b: BootRecord, unit: string) => b.units.includes(`${unit} condition-failed`);
 const INIT = `kubeadm init --config ${KUBEADM_INIT_CONFIG} --skip-token-print --skip-certificate-key-print`;
 const JOIN = `kubeadm join --config ${KUBEADM_JOIN_CONFIG}`;
+/** What a control plane runs before each join: the certificates and kubeconfigs it asks etcd with (lib/render/bootEtcd.ts). */
+const PREPARE = ['download-certs', 'certs', 'kubeconfig'].map((p) => `kubeadm join phase control-plane-prepare ${p} --config ${KUBEADM_JOIN_CONFIG}`);
 const natTo = (address: string) => new RegExp(`ip6 daddr ${clusterIP} tcp dport 443 dnat to \\[${address}\\]:443`);
 
 /** What every machine's boot must show, whatever its role (from the package repository, unless its image carries the programs). */
@@ -295,7 +297,9 @@ describe('the Equinix Metal bootstrap, run (dfw)', () => {
       boot(name, (b, m) => {
         assertBooted(b, m);
         const address = publicV6(m).address;
-        assert.deepEqual(callsOf(b, 'kubeadm').map(show), [JOIN]);
+        assert.deepEqual(callsOf(b, 'kubeadm').map(show), [...(controlPlane ? PREPARE : []), JOIN]);
+        // No etcd member at its peer URL: nothing removed.
+        assert.equal(b.state('etcd-removed'), undefined);
         const [join] = kubeadmDocs(b, 'join') as [{ discovery: { bootstrapToken: { apiServerEndpoint: string; caCertHashes: string[] } }; controlPlane?: { localAPIEndpoint: { advertiseAddress: string } }; nodeRegistration: { name: string; kubeletExtraArgs: Array<{ name: string; value: string }> } }];
         assert.equal(join.discovery.bootstrapToken.apiServerEndpoint, `[${clusterIP}]:443`);
         assert.deepEqual(join.discovery.bootstrapToken.caCertHashes, [secrets.caCertHash]);
@@ -428,16 +432,23 @@ describe('the Equinix Metal bootstrap, run (dfw)', () => {
       'dfw-cp-1',
       (b, m) => {
         assertBooted(b, m);
-        assert.deepEqual(callsOf(b, 'kubeadm').map(show), [JOIN]);
+        assert.deepEqual(callsOf(b, 'kubeadm').map(show), [...PREPARE, JOIN]);
         const [join] = kubeadmDocs(b, 'join') as [{ controlPlane?: { localAPIEndpoint: { advertiseAddress: string } } }];
         assert.equal(join.controlPlane?.localAPIEndpoint.advertiseAddress, publicV6(m).address);
+        // Replaced in place: the etcd member its former self left at its address removed first (ID 102, the second peer), asked
+        // through the other member's client URL with the certificates the join prepared; kubeadm then adds it anew.
+        assert.equal(b.state('etcd-removed')?.trim(), '102');
+        const removal = indexOf(b, (c) => c.name === 'curl' && c.args.some((a) => a.endsWith('/v3/cluster/member/remove')), 'the member removed');
+        assert.ok(removal < indexOf(b, (c) => show(c) === JOIN, 'kubeadm join'), 'removed before the join');
+        assert.ok(b.calls[removal]!.args.includes(`${ETCD_CLIENT_URLS[0]}/v3/cluster/member/remove`));
+        assert.match(b.journal, new RegExp(`etcd member 102 at https://\\[${publicV6(m).address}\\]:2380 is a former machine's \\(this one has no etcd data\\): removed through`));
         assert.match(b.journal, /the cluster answers on \[[0-9a-f:]+\]:443: this machine joins it as a control plane/);
         assert.equal(b.state('bootstrap-at-init.nft'), undefined);
         assert.ok(indexOf(b, is('kubeadm', 'join'), 'kubeadm join') < indexOf(b, is('nft', '-f', '/etc/native6/api-bootstrap.nft'), 'nft -f the translation'), 'no translation before the join');
         assert.equal(b.file('/etc/kubernetes/pki/ca.key'), undefined, 'the CA key is not installed for a join');
         assertHandedOver(b);
       },
-      { clusterAnswers: true },
+      { clusterAnswers: true, etcdPeers: ['https://[2001:db8:ffff::e7cd]:2380', `https://[${publicV6(metadataOf('dfw-cp-1')).address}]:2380`] },
     ));
 
   for (const name of ['dfw-cp-1', 'dfw-cp-2', 'dfw-general-1']) {

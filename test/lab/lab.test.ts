@@ -7,7 +7,8 @@
  * hung), a second `up` that changes nothing, a worker hung (SIGSTOP) and
  * withdrawn by both routers while the Service keeps answering through the
  * other nodes, every machine switched off and on at once and back by itself
- * (verify again), and `down` leaving nothing behind; then a lab of one machine,
+ * (verify again), the first control plane replaced in place and joined again
+ * by its own bootstrap (verify again), and `down` leaving nothing behind; then a lab of one machine,
  * where verify reports what cannot apply to it, with the reason. Every
  * family of checks is required by name (test/lab/families.ts). Needs root
  * and what `npm run setup` builds and installs (it fails, naming them,
@@ -20,8 +21,10 @@ import { test } from 'node:test';
 import { createRunner } from '../../lib/exec/run.js';
 import type { PhaseReport } from '../../lib/phases/phase.js';
 import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab/lab.js';
-import { MOUNT_NS_DIR } from '../../lib/platforms/lab/machine/machine.js';
-import { restartAll } from '../../lib/platforms/lab/machine/power.js';
+import { replaceMachine, restartAll } from '../../lib/platforms/lab/machine/power.js';
+import { MOUNT_NS_DIR, runOnMachine } from '../../lib/platforms/lab/machine/machine.js';
+import { readDisk } from '../../lib/platforms/lab/kubernetes/boot.js';
+import { BOOT_UNIT } from '../../lib/render/bootPaths.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { listNamespaces, namespacePids } from '../../lib/platforms/lab/machine/netns.js';
 import { kernelRoutes, labAdminClient, probeFrom } from '../../lib/platforms/lab/verify/probes.js';
@@ -148,6 +151,31 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, every machine rest
     const { report: afterRestart } = await labVerify(ctx);
     assertFamilies(afterRestart, ['flux']);
     console.log(`# verify after the restart: ${afterRestart.passed} checks passed`);
+
+    // The first control plane replaced in place (its disk gone, a new machine with its name and
+    // address booted from its user-data): its bootstrap finds the cluster answering and joins it
+    // as a control plane instead of making a new one, after removing the etcd member its former
+    // self left at its address; then verify passes whole again.
+    const cp1 = ctx.topology.machines[0]!;
+    const members = async () => {
+      const cp2 = ctx.topology.machines[1]!;
+      const pki = '/etc/kubernetes/pki';
+      const out = await runOnMachine(runner, cp2.ns, 'curl', ['-fsS', '--cacert', `${pki}/etcd/ca.crt`, '--cert', `${pki}/apiserver-etcd-client.crt`, '--key', `${pki}/apiserver-etcd-client.key`, '-X', 'POST', '-d', '{}', `https://[${cp2.address}]:2379/v3/cluster/member/list`]);
+      return (JSON.parse(out.stdout) as { members: Array<{ ID: string; name: string; peerURLs: string[] }> }).members;
+    };
+    const before = (await members()).find((x) => x.name === cp1.machine.name);
+    assert.ok(before, `${cp1.machine.name} is an etcd member before it is replaced`);
+    const replaced = await replaceMachine(ctx, cp1);
+    const journal = readDisk(ctx, cp1, `/var/log/native6-lab/${BOOT_UNIT}.log`) ?? '';
+    assert.match(journal, /the cluster answers on .*: this machine joins it as a control plane \(no kubeadm init\)/);
+    assert.ok(journal.includes(`etcd member ${before.ID} at https://[${cp1.address}]:2380 is a former machine's`), `the former member removed:\n${journal}`);
+    const now = await members();
+    assert.deepEqual(now.map((x) => x.name).sort(), ctx.topology.machines.filter((x) => x.machine.role === 'control-plane').map((x) => x.machine.name).sort());
+    assert.notEqual(now.find((x) => x.name === cp1.machine.name)!.ID, before.ID, 'a new member, not the former one');
+    console.log(`# ${cp1.machine.name} replaced in place (${replaced.killed} processes killed, its disk gone): joined the cluster by itself in ${replaced.joinedS.toFixed(1)} s`);
+    const { report: afterReplace } = await labVerify(ctx);
+    assertFamilies(afterReplace, ['flux']);
+    console.log(`# verify after the replacement: ${afterReplace.passed} checks passed`);
   } finally {
     // No assertion here: one would replace the error of a failed run. The leftovers are checked below.
     left = await downAndLeftovers(repo, 'lt');

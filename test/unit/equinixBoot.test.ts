@@ -98,7 +98,10 @@ describe('the Equinix Metal boot script (dfw)', () => {
       assert.ok(lines.join('\n').includes(`echo "$*" > ${BOOT_STATUS}`));
       assert.match(lines[3]!, /^set -Eeuo pipefail$/, 'the ERR trap holds in functions (-E)');
       // F7: joins tried until they succeed, kubeadm reset between tries.
-      const join = lineOf(lines, (t) => t === `until kubeadm join --config ${KUBEADM_JOIN_CONFIG}; do`, 'the join loop');
+      // A control plane first removes an etcd member a former machine left at its address (lib/render/bootEtcd.ts).
+      const controlPlane = machine.role === 'control-plane';
+      const join = lineOf(lines, (t) => t === `until ${controlPlane ? 'remove_stale_member && ' : ''}kubeadm join --config ${KUBEADM_JOIN_CONFIG}; do`, 'the join loop');
+      assert.equal(lines.some((l) => l.trim() === 'remove_stale_member() {'), controlPlane, 'the stale member removal on control planes only');
       assert.equal(commands(lines).find((c) => c.i > join && c.text.startsWith('kubeadm '))?.text, 'kubeadm reset --force || log "kubeadm reset failed too; trying the join anyway"');
       if (first) {
         // M9: kubeadm init prints neither the token nor the certificate key; M3: only when no cluster answers.

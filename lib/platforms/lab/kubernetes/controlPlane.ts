@@ -57,7 +57,7 @@ async function kubeadm(ctx: LabContext, m: MachineNode, args: readonly string[],
   return runOnMachine(ctx.runner, m.ns, join(ctx.binDir, 'kubeadm'), args, { timeoutMs, env: { ...process.env, PATH: LAB_PATH } });
 }
 
-function adminClient(ctx: LabContext, server?: string): KubeClient {
+export function adminClient(ctx: LabContext, server?: string): KubeClient {
   const first = ctx.topology.machines[0]!;
   const text = readFileSync(join(machineRoot(ctx, first), 'etc/kubernetes/admin.conf'), 'utf8');
   return kubeClient(text, server ? { server } : {});
@@ -68,7 +68,7 @@ function waitFor(what: string, timeoutMs: number, check: (look?: Look) => Promis
   return waitUntil(what, check, { timeoutMs, intervalMs: 1000, log, fatal: (e) => e instanceof FatalError });
 }
 
-async function readyz(client: KubeClient): Promise<boolean> {
+export async function readyz(client: KubeClient): Promise<boolean> {
   const body = await client.request<string>('GET', '/readyz');
   return String(body).trim() === 'ok';
 }
@@ -132,7 +132,7 @@ function assertKubeletAlive(ctx: LabContext, m: MachineNode): void {
  * (147.75.207.207, .208). An IPv6-only pod cannot reach it: the cluster's
  * DNS must not forward there directly.
  */
-function writeProviderResolvConf(root: string): void {
+export function writeProviderResolvConf(root: string): void {
   const file = diskPath(root, '/etc/resolv.conf');
   const text = `# The lab provider's resolver (IPv4 only, as Equinix Metal's were)\nnameserver ${LAB_INTERNET_HOSTS.resolver.ipv4}\n`;
   if (existsSync(file) && readFileSync(file, 'utf8') === text) return;
@@ -250,7 +250,7 @@ async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
  * A joined machine's networking, in order: kube-proxy until it translates
  * the API ClusterIP, then the BGP agent until both routers have its session.
  */
-async function nodeNetworking(ctx: LabContext, m: MachineNode): Promise<void> {
+export async function nodeNetworking(ctx: LabContext, m: MachineNode): Promise<void> {
   await kubeProxyPod(ctx, m);
   const ip = apiServerAddress(ctx);
   await waitFor(`kube-proxy on ${m.machine.name} serving the API ClusterIP`, 120_000, async () => {
@@ -269,7 +269,7 @@ async function nodeNetworking(ctx: LabContext, m: MachineNode): Promise<void> {
  * Boots the machine from its bootstrap (boot.ts) and waits until its boot unit is done: its kubeadm
  * init or join succeeded. The unit retries by itself; a wait that ends says where it stands and why.
  */
-async function boot(ctx: LabContext, m: MachineNode): Promise<string> {
+export async function boot(ctx: LabContext, m: MachineNode): Promise<string> {
   assertKubeletAlive(ctx, m);
   const how = await bootMachine(ctx, m);
   let last = '';
@@ -299,6 +299,11 @@ function writeSecretFile(path: string, content: string): boolean {
   return true;
 }
 
+/** The configuration the lab's `kubeadm kubeconfig user` runs with on the first control plane (no secret in it). */
+export function writeUserConfig(ctx: LabContext, cp1: MachineNode): void {
+  writeSecretFile(join(machineRoot(ctx, cp1), KUBECONFIG_USER_CONFIG), clusterConfigWithoutSecrets(ctx, cp1));
+}
+
 export const CONTROL_PLANE_PHASES: readonly Phase[] = [
   {
     name: 'machine mounts',
@@ -323,7 +328,7 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
     async run(ctx) {
       const cp1 = ctx.topology.machines[0]!;
       const how = await boot(ctx, cp1);
-      writeSecretFile(join(machineRoot(ctx, cp1), KUBECONFIG_USER_CONFIG), clusterConfigWithoutSecrets(ctx, cp1));
+      writeUserConfig(ctx, cp1);
       await waitFor('the first API server answering /readyz', 180_000, async () => {
         assertKubeletAlive(ctx, cp1);
         return readyz(adminClient(ctx, `https://[${cp1.address}]:${API_SERVER_PORT}`));

@@ -11,13 +11,15 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { FIREWALL_UNIT, ROUTES_UNIT, UNIT_DIR } from '../../../render/bootstrap.js';
 import { LAB_PATH, machineRoot } from '../kubernetes/boot.js';
-import { startKubelet } from '../kubernetes/controlPlane.js';
+import { adminClient, boot, nodeNetworking, readyz, startKubelet, writeProviderResolvConf, writeUserConfig } from '../kubernetes/controlPlane.js';
+import { API_SERVER_PORT } from '../../../render/kubeadm.js';
+import { rmSync } from 'node:fs';
 import { establishedSessions, hasBgpDefault, type LabContext } from '../lab.js';
 import { waitFor, type Look } from '../../../phases/wait.js';
 import { labAdminClient } from '../verify/probes.js';
 import { buildMachines } from '../provider/network.js';
 import type { MachineNode } from '../topology.js';
-import { diskPath, ensureMachineMounts, mountNamespacePids, podPids, runOnMachine } from './machine.js';
+import { diskPath, ensureMachineMounts, mountNamespacePids, podPids, releaseMachineMounts, runOnMachine } from './machine.js';
 import { namespacePids } from './netns.js';
 import { processAlive, signal } from './process.js';
 import { formatAddress, parseAddress } from '../../../net/ipv6.js';
@@ -185,4 +187,30 @@ async function back(ctx: LabContext, since: number, look: Look): Promise<string 
   // What is still missing goes into the error, should it never come back.
   look.seen(missing.join('; '));
   return missing.length === 0 && 'back';
+}
+
+/**
+ * A machine replaced in place, as a dead machine is by a new one with the same name and address
+ * (the lab, the metal platform): switched off, its disk and everything it held gone, then a new
+ * machine booted from its user-data, joined by its bootstrap alone (a first control plane finds the
+ * cluster answering and joins it; a control plane removes the etcd member its former self left),
+ * then its node networking as at bring-up. Returns the seconds until its API server answered.
+ */
+export async function replaceMachine(ctx: LabContext, m: MachineNode): Promise<{ killed: number; joinedS: number }> {
+  const killed = await powerOff(ctx, m);
+  await releaseMachineMounts(ctx.runner, m.ns);
+  rmSync(ctx.paths.machine(m.machine.name), { recursive: true, force: true });
+  const start = Date.now();
+  await buildMachines(ctx.runner, { ...ctx.topology, machines: [m] });
+  writeProviderResolvConf(machineRoot(ctx, m));
+  await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
+  startKubelet(ctx, m);
+  await boot(ctx, m);
+  // The lab makes its components' kubeconfigs with kubeadm on the first control plane (its CA key came with the join).
+  if (m === ctx.topology.machines[0]) writeUserConfig(ctx, m);
+  await nodeNetworking(ctx, m);
+  if (m.machine.role === 'control-plane') {
+    await waitFor(`${m.machine.name}'s API server answering /readyz`, () => readyz(adminClient(ctx, `https://[${m.address}]:${API_SERVER_PORT}`)), { timeoutMs: 180_000, intervalMs: 2000, log: ctx.log });
+  }
+  return { killed, joinedS: (Date.now() - start) / 1000 };
 }
