@@ -9,7 +9,8 @@ import { formatProblem } from '../lib/cluster/problems.js';
 import { repoRoot } from './common.js';
 
 const root = repoRoot();
-const { clusters, problems } = loadAll(root);
+const { clusters, problems, pending } = loadAll(root);
+for (const file of pending) console.log(`render: ${file}: nothing yet, its block is only a size until apply records the provider's (then apply renders it)`);
 if (problems.length > 0) {
   for (const p of problems) console.error(formatProblem(p));
   console.error(`render: ${problems.length} problem(s); nothing was written`);

@@ -52,15 +52,23 @@ export function loadSpecFile(root: string, file: string, options: { ignoreFacts?
   return { cluster: { spec, plan, devices: decoded.facts.devices, sources: [file, factsPath] }, problems: [] };
 }
 
-export function loadAll(root: string): { clusters: LoadedCluster[]; problems: Problem[] } {
+/**
+ * Every cluster of infra/ that can be rendered, and the problems of those
+ * that cannot. `pending`: the specs whose block is only a size and has no
+ * facts yet (nothing is rendered for them: every range is carved from the
+ * block, which apply records, then renders them).
+ */
+export function loadAll(root: string): { clusters: LoadedCluster[]; problems: Problem[]; pending: string[] } {
   const clusters: LoadedCluster[] = [];
   const problems: Problem[] = [];
+  const pending: string[] = [];
   for (const file of specFiles(root)) {
     const r = loadSpecFile(root, file);
     problems.push(...r.problems);
-    if (r.cluster) clusters.push(r.cluster);
+    if (r.cluster && !r.cluster.plan.resolved) pending.push(file);
+    else if (r.cluster) clusters.push(r.cluster);
   }
-  return { clusters, problems };
+  return { clusters, problems, pending };
 }
 
 /**
