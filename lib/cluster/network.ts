@@ -3,7 +3,7 @@
  * the ranges the address plan carves) and spec.policy (the sources let in).
  * Part of the decoder (decode.ts): strict, every problem at its field.
  */
-import type { Node } from 'yaml';
+import { isScalar, type Node } from 'yaml';
 import { AddressError, formatPrefix, parsePrefix, specialPurpose, type Prefix } from '../net/ipv6.js';
 import { DEFAULTS, LIMITS, type NetworkSpec, type PolicySpec } from './cluster.js';
 import { misplacedEgress } from './egress.js';
@@ -21,6 +21,14 @@ const NETWORK_FIELDS = [
   'loadBalancerRangeSize',
   'externalIPRangeSize',
 ] as const;
+
+/** The length a `block:` holds when it is only a size: `/56`, or 56. */
+function sizeOnly(node: Node | null | undefined): number | undefined {
+  if (!isScalar(node)) return undefined;
+  if (typeof node.value === 'number' && Number.isInteger(node.value)) return node.value;
+  const m = typeof node.value === 'string' ? /^\s*\/(\d{1,3})\s*$/.exec(node.value) : null;
+  return m ? Number(m[1]) : undefined;
+}
 
 function isPrivateASN(asn: number): boolean {
   return (asn >= 64512 && asn <= 65534) || (asn >= 4200000000 && asn <= 4294967294);
@@ -52,6 +60,22 @@ export function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, r
   const hasSize = sField !== undefined && !isNull(sField.value);
   if (hasBlock && hasSize) {
     r.report([...path, 'blockSize'], sField!.key, 'is set together with block', 'keep block (the prefix you hold) or blockSize (the size to request), not both');
+    ok = false;
+  } else if (hasBlock && sizeOnly(bField!.value) !== undefined) {
+    // `block: /56` (or 56): a size where a prefix goes; blockSize says "learn it" where the platform can.
+    const n = sizeOnly(bField!.value)!;
+    const inRange = n >= LIMITS.blockMin && n <= LIMITS.blockMax;
+    const learn = inRange && !rules.blockSize(n);
+    r.report(
+      [...path, 'block'],
+      bField!.value,
+      `is only a size (/${n}); block is the prefix itself`,
+      learn
+        ? `write "blockSize: ${n}" instead of block to use the block the provider assigns (apply records it), or the prefix you hold, e.g. 2001:db8:100::/${n}`
+        : inRange
+          ? `write the prefix you hold, e.g. 2001:db8:100::/${n}`
+          : `write the prefix you hold, a /${LIMITS.blockMin} to /${LIMITS.blockMax}, e.g. 2001:db8:100::/56`,
+    );
     ok = false;
   } else if (hasBlock) {
     const text = r.string(bField!.value, [...path, 'block'], 'write the prefix as a string, e.g. 2001:db8:100::/56');

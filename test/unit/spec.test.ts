@@ -205,7 +205,7 @@ const expected: Record<string, string[]> = {
     '@:14:7: spec.workers[1].name: is required. Fix: give the pool a name, e.g. "name: general"',
     '@:15:13: spec.workers[2].name: "Gpu" is not a valid pool name. Fix: use at most 20 lower-case letters, digits and "-", starting and ending with a letter or digit',
     '@:17:7: spec.workers[3].count: is required. Fix: add "count: <machines>"',
-    '@:19:12: spec.network.block: must be a string, found the number 56. Fix: write the prefix as a string, e.g. 2001:db8:100::/56',
+    '@:19:12: spec.network.block: is only a size (/56); block is the prefix itself. Fix: write the prefix you hold, e.g. 2001:db8:100::/56',
     '@:21:21: spec.policy.trustedSources: must be a list, found the string "2001:db8:ab00::/40". Fix: write a list of IPv6 prefixes, e.g. ["2001:db8:ab00::/40"]',
     '@:23:10: spec.gitops.url: must be a string, found the number 42. Fix: write the repository URL as a string',
     '@:24:13: spec.gitops.branch: "-x" is not a branch name. Fix: use a plain branch name such as main',
