@@ -19,11 +19,11 @@ const problems = (file: string, block: string) => {
 
 test('block: a size where the prefix goes: blockSize on equinix-metal, the prefix on the lab', () => {
   const learn = 'Fix: write "blockSize: 56" instead of block to use the block the provider assigns (apply records it), or the prefix you hold, e.g. 2001:db8:100::/56';
-  assert.deepEqual(problems('infra/dfw.yaml', '/56'), [`infra/dfw.yaml:20:12: spec.network.block: is only a size (/56); block is the prefix itself. ${learn}`]);
-  assert.deepEqual(problems('infra/dfw.yaml', '56'), [`infra/dfw.yaml:20:12: spec.network.block: is only a size (/56); block is the prefix itself. ${learn}`]);
-  assert.deepEqual(problems('infra/dfw.yaml', '"/48"'), ['infra/dfw.yaml:20:12: spec.network.block: is only a size (/48); block is the prefix itself. Fix: write the prefix you hold, e.g. 2001:db8:100::/48']);
+  assert.deepEqual(problems('infra/dfw.yaml', '/56'), [`infra/dfw.yaml:22:12: spec.network.block: is only a size (/56); block is the prefix itself. ${learn}`]);
+  assert.deepEqual(problems('infra/dfw.yaml', '56'), [`infra/dfw.yaml:22:12: spec.network.block: is only a size (/56); block is the prefix itself. ${learn}`]);
+  assert.deepEqual(problems('infra/dfw.yaml', '"/48"'), ['infra/dfw.yaml:22:12: spec.network.block: is only a size (/48); block is the prefix itself. Fix: write the prefix you hold, e.g. 2001:db8:100::/48']);
   assert.deepEqual(problems('infra/lab.yaml', '/56'), ['infra/lab.yaml:17:12: spec.network.block: is only a size (/56); block is the prefix itself. Fix: write the prefix you hold, e.g. 2001:db8:100::/56']);
-  assert.deepEqual(problems('infra/dfw.yaml', '/7'), ['infra/dfw.yaml:20:12: spec.network.block: is only a size (/7); block is the prefix itself. Fix: write the prefix you hold, a /32 to /60, e.g. 2001:db8:100::/56']);
+  assert.deepEqual(problems('infra/dfw.yaml', '/7'), ['infra/dfw.yaml:22:12: spec.network.block: is only a size (/7); block is the prefix itself. Fix: write the prefix you hold, a /32 to /60, e.g. 2001:db8:100::/56']);
   // The prefix itself, and blockSize, as before.
   assert.deepEqual(problems('infra/dfw.yaml', '2001:db8:2a00::/56'), []);
   const sized = loadCluster('infra/dfw.yaml', readFileSync(join(REPO_DIR, 'infra/dfw.yaml'), 'utf8').replace(/^ {4}block: .*$/m, '    blockSize: 56'));
