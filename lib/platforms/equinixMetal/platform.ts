@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { applyFluxInstall, fluxInstallManifests, readFluxCrds } from '../../flux/install.js';
+import { installFluxFromRepository } from '../../flux/fromRepository.js';
 import { kubeconfig } from '../../kube/kubeconfig.js';
 import { applyObjects, crdsEstablished } from '../../kube/objects.js';
 import { formatAddress, parsePrefix } from '../../net/ipv6.js';
@@ -21,7 +21,7 @@ import { retry } from '../../phases/retry.js';
 import { ADMIN_USER, AdminCredential, ClusterSecrets } from '../../pki/clusterSecrets.js';
 import { bgpPasswordSecret } from '../../render/calico.js';
 import { API_SERVER_PORT } from '../../render/kubeadm.js';
-import { readFabric, readSyncObjects } from '../../render/read.js';
+import { readFabric } from '../../render/read.js';
 import { providerFacts, redactFacts } from '../../cluster/devices.js';
 import { apiEndpointRecord } from '../dns/digitalocean.js';
 import type { LoadedCluster } from '../../plan/loaded.js';
@@ -101,10 +101,10 @@ async function bootstrap(ctx: BootstrapContext): Promise<void> {
   const fabric = readFabric(ctx.repoRoot, ctx.cluster);
   await applyObjects(ctx.client, fabric, FIELD_MANAGER);
   ctx.log.info(`Calico installed: ${calico.length} objects, and the fabric's ${fabric.length}`);
-  const objects = fluxInstallManifests({ crds: readFluxCrds(cacheDir), controllers: 'deployments' });
-  // CRDs first and Established before the objects of their kinds (the sync's GitRepository, Kustomization).
-  await applyFluxInstall(ctx.client, objects, FIELD_MANAGER, readSyncObjects(ctx.repoRoot, spec.name));
-  ctx.log.info(`Flux installed: ${objects.length} objects and the sync of clusters/${spec.name}`);
+  // Flux as the repository holds it (clusters/<name>/flux-system/, refused unless render wrote it from the pin):
+  // CRDs first and Established, then the controllers, then the sync; from then on Flux manages itself from git.
+  const flux = await installFluxFromRepository(ctx.client, ctx.repoRoot, ctx.cluster, cacheDir, FIELD_MANAGER);
+  ctx.log.info(`Flux installed from clusters/${spec.name}/flux-system: ${flux.components} objects and the sync's ${flux.sync}`);
 }
 
 export const equinixMetalPlatform: Platform = {
