@@ -23,11 +23,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeClient } from '../../../kube/client.js';
-import { applyFluxInstall, fluxInstallManifests, FLUX_NAMESPACE, readFluxCrds, requestReconcile } from '../../../flux/install.js';
+import { applyFluxInstall, FLUX_NAMESPACE, readFluxCrds, requestReconcile } from '../../../flux/install.js';
 import { waitForKustomizations, type KustomizationState } from '../../../flux/status.js';
 import { applyObjects } from '../../../kube/objects.js';
 import { waitUntil } from '../../../phases/wait.js';
-import { readSyncObjects } from '../../../render/read.js';
+import { readFluxSystem, readSyncObjects } from '../../../render/read.js';
 import { FLUX_CONTROLLERS, fluxBinary } from '../../../toolchain/pins.js';
 import { FIELD_MANAGER } from './calicoInstall.js';
 import { ensureLabGitServer, pushToLabGitServer } from '../provider/gitServer.js';
@@ -38,8 +38,6 @@ function cacheDir(ctx: LabContext): string {
   return join(ctx.binDir, '..');
 }
 
-/** kustomize-controller's --requeue-dependency in the lab (upstream: 30s). */
-export const LAB_REQUEUE_DEPENDENCY = '5s';
 
 interface DeploymentStatus {
   metadata: { generation?: number };
@@ -83,17 +81,19 @@ export interface LabFluxInstall {
 }
 
 /**
- * Installs Flux into the running lab (idempotent): CRDs (waited for until
- * Established), the rest of `flux install`'s objects with the
- * controllers' Deployments, waited for until rolled out, then the tree's
- * sync objects.
+ * Installs Flux into the running lab (idempotent) from the repository's
+ * clusters/<name>/flux-system/, as a first bootstrap does: CRDs (waited for
+ * until Established), the rest of gotk-components.yaml with the
+ * controllers' Deployments, waited for until rolled out, then gotk-sync.yaml.
  */
 export async function installLabFlux(ctx: LabContext, client: KubeClient = labAdminClient(ctx)): Promise<LabFluxInstall> {
   for (const p of FLUX_CONTROLLERS) {
     if (!existsSync(fluxBinary(cacheDir(ctx), p.name))) throw new Error(`${fluxBinary(cacheDir(ctx), p.name)} is missing: run npm run setup -- bin:flux`);
   }
   const crds = readFluxCrds(cacheDir(ctx));
-  const objects = fluxInstallManifests({ crds, controllers: 'deployments', requeueDependency: LAB_REQUEUE_DEPENDENCY });
+  // Flux as the repository holds it (clusters/<name>/flux-system/, refused unless it is what render
+  // writes from the pin): the same objects Flux then applies to itself from git.
+  const { components: objects, sync } = readFluxSystem(ctx.repoRoot, ctx.cluster, { crds });
   await applyFluxInstall(client, objects, FIELD_MANAGER);
   const pods: string[] = [];
   for (const p of FLUX_CONTROLLERS) {
@@ -108,7 +108,6 @@ export async function installLabFlux(ctx: LabContext, client: KubeClient = labAd
     );
     pods.push(...(await podsOf(client, p.name)).filter((x) => x.status.phase === 'Running').map((x) => `${x.metadata.name} on ${x.spec.nodeName} ${x.status.podIP}`));
   }
-  const sync = readSyncObjects(ctx.repoRoot, ctx.cluster.spec.name);
   await applyObjects(client, sync, FIELD_MANAGER);
   return { crds: crds.length, objects: objects.length + sync.length, pods };
 }
