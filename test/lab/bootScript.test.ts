@@ -48,6 +48,8 @@ import {
   type BootOptions,
 } from '../../lib/render/bootstrap.js';
 import { dnsServiceIP } from '../../lib/render/kubeadm.js';
+import { BLOCK_FILE, STAND_IN_HEAD } from '../../lib/render/blockRelocation.js';
+import { loadCluster } from '../../lib/platforms/load.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { toolPaths } from '../../lib/toolchain/pins.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../../lib/toolchain/repo.js';
@@ -450,6 +452,27 @@ describe('the Equinix Metal bootstrap, run (dfw)', () => {
       },
       { clusterAnswers: true, etcdPeers: ['https://[2001:db8:ffff::e7cd]:2380', `https://[${publicV6(metadataOf('dfw-cp-1')).address}]:2380`] },
     ));
+
+  it('dfw-cp-2 of a spec that gives only its block\'s size: rendered inside the stand-in block, moved at boot into the block the metadata names, then joined through the ClusterIP in it', () => {
+    const sized = loadCluster('infra/dfw.yaml', readFileSync(join(REPO_DIR, 'infra/dfw.yaml'), 'utf8').replace(/^ {4}block: .*$/m, '    blockSize: 56'));
+    if (!sized.ok) throw new Error(JSON.stringify(sized.problems));
+    const sizedSpec = { ...sized.spec, egress: { ipv4: 'none' as const } };
+    const sizedPlan = { ...sized.plan, nat64: undefined };
+    const machine = sizedPlan.machines.find((m) => m.name === 'dfw-cp-2')!;
+    const metadata = metadataOf('dfw-cp-2');
+    const userData = cloudConfig('dfw-cp-2', nodeBootstrap(sizedSpec, sizedPlan, machine, secrets, EQUINIX_DISCOVERY));
+    assert.ok(!userData.includes(clusterIP), 'no address of the provider\'s block in the user-data');
+    const base: BootScenario = { metadata, metadataUrl: METADATA_URL, clusterIP, decoyIP, dnsIP: dnsServiceIP(plan), kubeProxyServesAfter: 15, preinstalled: UBUNTU_24_04, programs: programs() };
+    return withBoot(userData, base, (b) => {
+      assertBooted(b, metadata);
+      assert.equal(b.file(BLOCK_FILE)?.trim(), '2001:db8:2a00::/56', 'the block learned from the metadata');
+      const [join] = kubeadmDocs(b, 'join') as [{ discovery: { bootstrapToken: { apiServerEndpoint: string } } }];
+      assert.equal(join.discovery.bootstrapToken.apiServerEndpoint, `[${clusterIP}]:443`, 'the ClusterIP of the provider\'s block, as the spec that names it gives');
+      assert.ok(!JSON.stringify(join).includes(STAND_IN_HEAD), 'nothing of the stand-in block left');
+      assert.match(b.journal, /the provider's block is 2001:db8:2a00::\/56: the plan's addresses moved into it/);
+      assertHandedOver(b);
+    });
+  });
 
   for (const name of ['dfw-cp-1', 'dfw-cp-2', 'dfw-general-1']) {
     const controlPlane = name.includes('-cp-');
