@@ -32,7 +32,16 @@ export interface UpsertResult {
    * to date; these are left alone, and returned so a caller can warn.
    */
   readonly duplicates: readonly number[];
+  /**
+   * Comments that start with the marker but were written by someone else:
+   * never edited (anyone may post the marker first, and edit their comment
+   * again after the bot wrote into it), returned so a caller can warn.
+   */
+  readonly impostors: readonly number[];
 }
+
+/** Who writes the plan comment: the workflow's GITHUB_TOKEN posts as this user. */
+export const ACTIONS_BOT = 'github-actions[bot]';
 
 /** A GitHub call that failed, naming the repository and pull request. */
 export class GitHubCommentError extends Error {
@@ -220,34 +229,37 @@ function describe(error: unknown, doing: string, pr: PullRequestRef): GitHubComm
 
 /**
  * Make the PR carry exactly one up-to-date comment for `marker`: the oldest
- * comment starting with the marker is updated when its body differs
- * (unchanged otherwise), or a new comment is created. `body` should start
- * with the marker, or the next run will not find it.
+ * comment by `author` starting with the marker is updated when its body
+ * differs (unchanged otherwise), or a new comment is created. `body` should
+ * start with the marker, or the next run will not find it. A marked comment
+ * by anyone else is never edited.
  */
-export async function upsertComment(octokit: GitHubClient, pr: PullRequestRef, marker: string, body: string): Promise<UpsertResult> {
+export async function upsertComment(octokit: GitHubClient, pr: PullRequestRef, marker: string, body: string, author: string = ACTIONS_BOT): Promise<UpsertResult> {
   const target = { owner: pr.owner, repo: pr.repo };
   const comments = await octokit.paginate(octokit.rest.issues.listComments, { ...target, issue_number: pr.number, per_page: 100 }).catch((error: unknown) => {
     throw describe(error, 'listing comments', pr);
   });
+  const ours = (c: (typeof comments)[number]) => c.user?.login === author;
+  const impostors = comments.filter((c) => isMarked(c.body, marker) && !ours(c)).map((c) => Number(c.id));
   const marked = comments
-    .filter((c) => isMarked(c.body, marker))
+    .filter((c) => isMarked(c.body, marker) && ours(c))
     .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : Number(a.id) - Number(b.id)));
   const [existing, ...rest] = marked;
   const duplicates = rest.map((c) => Number(c.id));
 
   if (existing) {
     const id = Number(existing.id);
-    if (existing.body === body) return { id, action: 'unchanged', url: existing.html_url, duplicates };
+    if (existing.body === body) return { id, action: 'unchanged', url: existing.html_url, duplicates, impostors };
     try {
       const { data } = await octokit.rest.issues.updateComment({ ...target, comment_id: id, body });
-      return { id: Number(data.id), action: 'updated', url: data.html_url, duplicates };
+      return { id: Number(data.id), action: 'updated', url: data.html_url, duplicates, impostors };
     } catch (error) {
       throw describe(error, `updating comment ${id}`, pr);
     }
   }
   try {
     const { data } = await octokit.rest.issues.createComment({ ...target, issue_number: pr.number, body });
-    return { id: Number(data.id), action: 'created', url: data.html_url, duplicates };
+    return { id: Number(data.id), action: 'created', url: data.html_url, duplicates, impostors };
   } catch (error) {
     throw describe(error, 'creating a comment', pr);
   }

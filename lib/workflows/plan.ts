@@ -146,6 +146,7 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<{ ok:
         comment = r.action;
         log.info(`comment ${r.action}: ${r.url}`);
         if (r.duplicates.length > 0) log.warning(`older plan comments for ${stack} left as they are: ${r.duplicates.join(', ')}`);
+        if (r.impostors.length > 0) log.warning(`comments that start with the plan marker of ${stack} but were not written by this workflow, not edited: ${r.impostors.join(', ')}`);
       }
       const counts = changes.reduce<Record<string, number>>((acc, c) => ({ ...acc, [c.op]: (acc[c.op] ?? 0) + 1 }), {});
       log.info(`${stack}: ${failed ? 'failed' : Object.entries(counts).map(([op, n]) => `${n} ${op}`).join(', ') || 'no changes'}`);

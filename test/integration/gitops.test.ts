@@ -22,6 +22,7 @@ import { runTeardown, TeardownRefused } from '../../lib/workflows/teardown.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
 import { REPO_DIR } from '../../lib/toolchain/repo.js';
 import { need } from '../prerequisites.js';
+import { actionsBot } from '../github-fixture.js';
 
 const root = REPO_DIR;
 const sh = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
@@ -159,7 +160,8 @@ describe('plan: a real Pulumi preview of the lab stack, one PR comment edited in
           html_url: `https://github.com/acme/native6/pull/12#issuecomment-${c.id}`,
           issue_url: 'https://api.github.com/repos/acme/native6/issues/12',
           body: c.body,
-          user: null,
+          // The comments this fake holds are the plan's, posted with the workflow's token: GitHub names it their author.
+          user: actionsBot,
           created_at: '2026-11-24T00:00:00Z',
           updated_at: '2026-11-24T00:00:00Z',
           author_association: 'NONE',

@@ -32,6 +32,7 @@ import { kernelRoutes, labAdminClient, nextHops, probeFrom } from '../../lib/pla
 import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
 import { need, needRoot } from '../prerequisites.js';
+import { actionsBot } from '../github-fixture.js';
 
 const ROOT = process.cwd();
 const CLUSTER = 'gt';
@@ -74,7 +75,7 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
   const comments = new Map<number, string>();
   const github = setupServer(
     http.get('https://api.github.com/repos/acme/native6/issues/1/comments', () =>
-      HttpResponse.json([...comments].map(([id, body]) => ({ id, node_id: `IC_${id}`, body, html_url: `https://github.com/acme/native6/pull/1#issuecomment-${id}`, user: null, created_at: '2026-11-24T00:00:00Z', updated_at: '2026-11-24T00:00:00Z', author_association: 'NONE' }))),
+      HttpResponse.json([...comments].map(([id, body]) => ({ id, node_id: `IC_${id}`, body, html_url: `https://github.com/acme/native6/pull/1#issuecomment-${id}`, user: actionsBot, created_at: '2026-11-24T00:00:00Z', updated_at: '2026-11-24T00:00:00Z', author_association: 'NONE' }))),
     ),
     http.post('https://api.github.com/repos/acme/native6/issues/1/comments', async ({ request }) => {
       const { body } = (await request.json()) as { body: string };

@@ -74,7 +74,7 @@ test('github: no comment yet: one is created with the exact body', async () => {
   );
   const result = await upsertComment(client(), pr, marker, body);
   assert.deepEqual(posted, { body });
-  assert.deepEqual(result, { id: 103, action: 'created', url: 'https://github.com/acme/native6/pull/7#issuecomment-103', duplicates: [] });
+  assert.deepEqual(result, { id: 103, action: 'created', url: 'https://github.com/acme/native6/pull/7#issuecomment-103', duplicates: [], impostors: [] });
   assert.deepEqual(seen, ['GET /repos/acme/native6/issues/7/comments?per_page=100', 'POST /repos/acme/native6/issues/7/comments']);
 });
 
@@ -91,7 +91,7 @@ test('github: the marked comment on page 3 of 3 is updated in place, after readi
   );
   const result = await upsertComment(client(), pr, marker, body);
   assert.deepEqual(patched, { id: '1230', body: { body } });
-  assert.deepEqual(result, { id: 1230, action: 'updated', url: 'https://github.com/acme/native6/pull/7#issuecomment-1230', duplicates: [] });
+  assert.deepEqual(result, { id: 1230, action: 'updated', url: 'https://github.com/acme/native6/pull/7#issuecomment-1230', duplicates: [], impostors: [] });
   assert.deepEqual(seen, [
     'GET /repos/acme/native6/issues/7/comments?per_page=100',
     'GET /repos/acme/native6/issues/7/comments?per_page=100&page=2',
@@ -103,8 +103,39 @@ test('github: the marked comment on page 3 of 3 is updated in place, after readi
 test('github: the same body: nothing is written', async () => {
   server.use(listing([issueComment(1, 'first!'), issueComment(2, body, actionsBot)]));
   const result = await upsertComment(client(), pr, marker, body);
-  assert.deepEqual(result, { id: 2, action: 'unchanged', url: 'https://github.com/acme/native6/pull/7#issuecomment-2', duplicates: [] });
+  assert.deepEqual(result, { id: 2, action: 'unchanged', url: 'https://github.com/acme/native6/pull/7#issuecomment-2', duplicates: [], impostors: [] });
   assert.deepEqual(seen, ['GET /repos/acme/native6/issues/7/comments?per_page=100'], 'no PATCH, no POST');
+});
+
+test('github: a comment that starts with the marker but is not the workflow\'s (anyone may post it first) is never edited; ours is, and theirs is named', async () => {
+  // A human and another bot posted the marker before the first run; the bot's own comment came later.
+  server.use(
+    listing([issueComment(31, `${marker}\n## Plan for \`dfw\`: trust me`, human), issueComment(32, `${marker}\nlooks official`, otherBot), issueComment(33, `${marker}\nold`, actionsBot)]),
+    http.patch(`${API}/repos/acme/native6/issues/comments/:id`, async ({ request, params }) => {
+      assert.deepEqual(await request.json(), { body });
+      return HttpResponse.json(issueComment(Number(params.id), body, actionsBot));
+    }),
+  );
+  const result = await upsertComment(client(), pr, marker, body);
+  assert.deepEqual(result, { id: 33, action: 'updated', url: 'https://github.com/acme/native6/pull/7#issuecomment-33', duplicates: [], impostors: [31, 32] });
+  assert.deepEqual(seen.filter((x) => !x.startsWith('GET')), ['PATCH /repos/acme/native6/issues/comments/33']);
+});
+
+test('github: only impostors carry the marker: a comment of our own is created beside them', async () => {
+  let posted = false;
+  server.use(
+    listing([issueComment(41, `${marker}\nfirst!`, human)]),
+    http.post(LIST, async () => {
+      posted = true;
+      return HttpResponse.json(issueComment(42, body, actionsBot), { status: 201 });
+    }),
+  );
+  const result = await upsertComment(client(), pr, marker, body);
+  assert.equal(posted, true);
+  assert.deepEqual(result, { id: 42, action: 'created', url: 'https://github.com/acme/native6/pull/7#issuecomment-42', duplicates: [], impostors: [41] });
+  // An App token posts as its app's bot: the author is the caller's to name.
+  server.use(listing([issueComment(43, `${marker}\nold`, otherBot)]), http.patch(`${API}/repos/acme/native6/issues/comments/:id`, ({ params }) => HttpResponse.json(issueComment(Number(params.id), body, otherBot))));
+  assert.equal((await upsertComment(client(), pr, marker, body, otherBot.login)).id, 43);
 });
 
 test("github: other bots' comments that look alike but do not start with the marker are left alone", async () => {
@@ -140,7 +171,7 @@ test('github: several marked comments: the oldest is kept up to date, the others
   );
   const result = await upsertComment(client(), pr, marker, body);
   assert.deepEqual(patchedIds, ['21']);
-  assert.deepEqual(result, { id: 21, action: 'updated', url: 'https://github.com/acme/native6/pull/7#issuecomment-21', duplicates: [23] });
+  assert.deepEqual(result, { id: 21, action: 'updated', url: 'https://github.com/acme/native6/pull/7#issuecomment-21', duplicates: [23], impostors: [] });
 });
 
 test('github: an injected fetch carries every request', async () => {
@@ -251,7 +282,7 @@ test('github: a secondary rate limit (429) on the comment PATCH is waited out on
   const comments = conversation([issueComment(5, `${marker}\nold`, actionsBot)], [{ method: 'PATCH', answer: secondaryRateLimit(2, 429) }]);
   const lines: string[] = [];
   const result = await upsertComment(client(lines), pr, marker, body);
-  assert.deepEqual(result, { id: 5, action: 'updated', url: 'https://github.com/acme/native6/pull/7#issuecomment-5', duplicates: [] });
+  assert.deepEqual(result, { id: 5, action: 'updated', url: 'https://github.com/acme/native6/pull/7#issuecomment-5', duplicates: [], impostors: [] });
   assert.deepEqual(seen, ['GET /repos/acme/native6/issues/7/comments?per_page=100', 'PATCH /repos/acme/native6/issues/comments/5', 'PATCH /repos/acme/native6/issues/comments/5']);
   assert.deepEqual(comments.map((c) => c.body), [body]);
   assert.deepEqual(lines, ['GitHub: secondary rate limit on PATCH /repos/acme/native6/issues/comments/5: retry 1 of 3 in 2 s']);

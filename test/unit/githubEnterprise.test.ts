@@ -102,7 +102,7 @@ test('github: GITHUB_API_URL names the Enterprise Server, and http_proxy the pro
   const lines: string[] = [];
   const octokit = github.createOctokit('ghes-token', { log: createLineLog((l) => lines.push(l)), secondMs: 1 });
   const result = await github.upsertComment(octokit, pr, marker, body);
-  assert.deepEqual(result, { id: 301, action: 'created', url: `${WEB}/acme/native6/pull/7#issuecomment-301`, duplicates: [] });
+  assert.deepEqual(result, { id: 301, action: 'created', url: `${WEB}/acme/native6/pull/7#issuecomment-301`, duplicates: [], impostors: [] });
   assert.deepEqual(
     seen.map((s) => s.call),
     ['GET /api/v3/repos/acme/native6/issues/7/comments?per_page=100', 'POST /api/v3/repos/acme/native6/issues/7/comments', 'POST /api/v3/repos/acme/native6/issues/7/comments'],
@@ -124,6 +124,6 @@ test('github: with an injected fetch (the tests), calls still go to GITHUB_API_U
   };
   const octokit = github.createOctokit('ghes-token', { log: createLineLog(() => undefined), fetch: fetchImpl, secondMs: 1 });
   const result = await github.upsertComment(octokit, pr, marker, body);
-  assert.deepEqual(result, { id: 302, action: 'unchanged', url: `${WEB}/acme/native6/pull/7#issuecomment-302`, duplicates: [] });
+  assert.deepEqual(result, { id: 302, action: 'unchanged', url: `${WEB}/acme/native6/pull/7#issuecomment-302`, duplicates: [], impostors: [] });
   assert.deepEqual(urls, [`GET ${GHES}/repos/acme/native6/issues/7/comments?per_page=100`]);
 });
