@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
-import { clusterProgram } from '../../lib/pulumi/program.js';
+import { runDfwProgram, valueOf } from '../pulumi-mocks.js';
 import { ADMIN_DAYS, ADMIN_RENEW_DAYS, adminRenewal, generateClusterSecrets, signAdmin } from '../../lib/pki/clusterSecrets.js';
 import { decodeFacts } from '../../lib/plan/facts.js';
 import { CA_CERT, JOIN_DISCOVERY_TIMEOUT, KUBEADM_INIT_CONFIG, KUBEADM_JOIN_CONFIG, NODE_ADDRESS_PLACEHOLDER } from '../../lib/render/bootstrap.js';
@@ -52,64 +52,54 @@ function secretObject(v: unknown, what: string): unknown {
 
 let outputs: Record<string, pulumi.Output<unknown>> = {};
 const secretOf = (o: unknown) => pulumi.isSecret(o as pulumi.Output<unknown>);
-const valueOf = <T>(o: unknown) => new Promise<T>((resolve) => (o as pulumi.Output<T>).apply((v) => resolve(v)));
 
 describe('Pulumi program: Equinix Metal (mocks)', () => {
   before(async () => {
-    await pulumi.runtime.setMocks(
-      {
-        newResource(args) {
-          const inputs = args.inputs as Record<string, unknown>;
-          registered.push({ type: args.type, name: args.name, inputs });
-          let state: Record<string, unknown> = { ...inputs };
-          if (args.type === 'equinix-metal:index/device:Device') state = { ...inputs, ...deviceState(args.name) };
-          if (args.type === 'pulumi-nodejs:dynamic/native6-secrets:Resource') state = { ...inputs, ...generateClusterSecrets(String(inputs.cluster)) };
-          if (args.type === 'pulumi-nodejs:dynamic/native6-admin:Resource') {
-            const plain = (v: unknown) => (typeof v === 'object' && v !== null && SECRET_SIG in v ? (v as unknown as { value: string }).value : String(v));
-            state = { ...inputs, ...signAdmin(String(inputs.cluster), plain(inputs.caCertPem), plain(inputs.caKeyPem)) };
-          }
-          return { id: `${args.name}-id`, state };
-        },
-        call(args) {
-          calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
-          if (args.token === 'equinix-metal:index/getDeviceBgpNeighbors:getDeviceBgpNeighbors') {
-            const device = String((args.inputs as { deviceId: string }).deviceId).replace(/-id$/, '');
-            const d = registered.find((r) => r.name === device);
-            const hostname = String(d?.inputs.hostname);
-            const n = registered.filter((r) => r.type === 'equinix-metal:index/device:Device').findIndex((r) => r.inputs.hostname === hostname) + 1;
-            return {
-              deviceId: args.inputs.deviceId,
-              id: 'x',
-              bgpNeighbors: [
-                {
-                  addressFamily: 6,
-                  customerAs: 65000,
-                  customerIp: `2001:db8:2a00:f::${(2 * n + 1).toString(16)}`,
-                  md5Enabled: true,
-                  md5Password: 'secret-from-the-provider',
-                  multihop: true,
-                  peerAs: 65530,
-                  peerIps: ['fc00::e', 'fc00::f'],
-                  routesIns: [{ route: '2001:db8:2a00::/56', exact: false }],
-                  routesOuts: [],
-                },
-              ],
-            };
-          }
-          if (args.token === 'equinix-metal:index/getPrecreatedIpBlock:getPrecreatedIpBlock') {
-            return { ...args.inputs, id: 'block', cidrNotation: '2001:db8:2a00::/56', address: '2001:db8:2a00::', cidr: 56, network: '2001:db8:2a00::', netmask: 'ffff:ffff:ffff:ff00::', gateway: '2001:db8:2a00::1', manageable: true, management: false };
-          }
-          return {};
-        },
+    outputs = await runDfwProgram(root, {
+      newResource(args) {
+        const inputs = args.inputs as Record<string, unknown>;
+        registered.push({ type: args.type, name: args.name, inputs });
+        let state: Record<string, unknown> = { ...inputs };
+        if (args.type === 'equinix-metal:index/device:Device') state = { ...inputs, ...deviceState(args.name) };
+        if (args.type === 'pulumi-nodejs:dynamic/native6-secrets:Resource') state = { ...inputs, ...generateClusterSecrets(String(inputs.cluster)) };
+        if (args.type === 'pulumi-nodejs:dynamic/native6-admin:Resource') {
+          const plain = (v: unknown) => (typeof v === 'object' && v !== null && SECRET_SIG in v ? (v as unknown as { value: string }).value : String(v));
+          state = { ...inputs, ...signAdmin(String(inputs.cluster), plain(inputs.caCertPem), plain(inputs.caKeyPem)) };
+        }
+        return { id: `${args.name}-id`, state };
       },
-      'native6',
-      'dfw',
-      false,
-    );
-    outputs = (await clusterProgram({ repoRoot: root, specFile: 'infra/dfw.yaml' })()) as Record<string, pulumi.Output<unknown>>;
-    // Let every apply run.
-    await valueOf(outputs.facts);
-    await valueOf(outputs.kubeconfig);
+      call(args) {
+        calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+        if (args.token === 'equinix-metal:index/getDeviceBgpNeighbors:getDeviceBgpNeighbors') {
+          const device = String((args.inputs as { deviceId: string }).deviceId).replace(/-id$/, '');
+          const d = registered.find((r) => r.name === device);
+          const hostname = String(d?.inputs.hostname);
+          const n = registered.filter((r) => r.type === 'equinix-metal:index/device:Device').findIndex((r) => r.inputs.hostname === hostname) + 1;
+          return {
+            deviceId: args.inputs.deviceId,
+            id: 'x',
+            bgpNeighbors: [
+              {
+                addressFamily: 6,
+                customerAs: 65000,
+                customerIp: `2001:db8:2a00:f::${(2 * n + 1).toString(16)}`,
+                md5Enabled: true,
+                md5Password: 'secret-from-the-provider',
+                multihop: true,
+                peerAs: 65530,
+                peerIps: ['fc00::e', 'fc00::f'],
+                routesIns: [{ route: '2001:db8:2a00::/56', exact: false }],
+                routesOuts: [],
+              },
+            ],
+          };
+        }
+        if (args.token === 'equinix-metal:index/getPrecreatedIpBlock:getPrecreatedIpBlock') {
+          return { ...args.inputs, id: 'block', cidrNotation: '2001:db8:2a00::/56', address: '2001:db8:2a00::', cidr: 56, network: '2001:db8:2a00::', netmask: 'ffff:ffff:ffff:ff00::', gateway: '2001:db8:2a00::1', manageable: true, management: false };
+        }
+        return {};
+      },
+    });
   });
   after(() => {
     registered.length = 0;
