@@ -64,7 +64,8 @@ function run(s: Scenario): { status: number | null; out: string; calls: string[]
       'esac',
     ].join('\n'),
   );
-  const script = [`log() { echo "log: $*"; }`, `addr=${ADDR}`, ...staleMemberLines(), 'remove_stale_member; echo "rc=$?"'].join('\n').replaceAll(ETCD_DATA_DIR, join(root, 'etcd'));
+  // As the boot script runs it: errexit, nounset, pipefail (a stray line of the function's text would stop the boot).
+  const script = ['set -euo pipefail', `log() { echo "log: $*"; }`, `addr=${ADDR}`, ...staleMemberLines(), 'if remove_stale_member; then echo "rc=0"; else echo "rc=1"; fi'].join('\n').replaceAll(ETCD_DATA_DIR, join(root, 'etcd'));
   // --norc: bash reads ~/.bashrc when its stdin is a socket (Node's pipes), as under rshd.
   const r = spawnSync('bash', ['--norc', '--noprofile', '-c', script], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, HOME: root } });
   const read = (f: string) => {
@@ -85,6 +86,11 @@ describe('a control plane back empty at the address of an etcd member', () => {
     assert.equal(spawnSync('bash', ['-n'], { input: staleMemberLines().join('\n') }).status, 0);
   });
 
+  it('defines the function and nothing else: run under errexit, it prints nothing of its own', () => {
+    const r = run({ ownData: true });
+    assert.equal(r.out, 'rc=0\n');
+  });
+
   it('with etcd data of its own, touches nothing', () => {
     const r = run({ ownData: true, urls: [OWN_URL, CP2], answers: { [CP2]: [STALE, ...OTHERS] } });
     assert.match(r.out, /rc=0/);
@@ -97,7 +103,8 @@ describe('a control plane back empty at the address of an etcd member', () => {
     assert.match(r.out, new RegExp(`removed: \\{"ID":"${STALE.ID}"\\}`), 'the exact ID, as a string (no precision lost)');
     assert.match(r.out, new RegExp(`log: etcd member ${STALE.ID} at https://\\[${ADDR}\\]:2380 is a former machine's \\(this one has no etcd data\\): removed through https://\\[2001:db8:100::5\\]:2379`));
     assert.deepEqual(r.calls.slice(0, 3), PREPARE);
-    assert.match(r.calls[3]!, /^kubectl --kubeconfig \/etc\/kubernetes\/admin\.conf get pods -n kube-system -l component=etcd -o jsonpath=/);
+    // kubeadm's own annotation on its etcd pods, dots escaped for jsonpath.
+    assert.equal(r.calls[3], 'kubectl --kubeconfig /etc/kubernetes/admin.conf get pods -n kube-system -l component=etcd -o jsonpath={range .items[*]}{.metadata.annotations.kubeadm\\.kubernetes\\.io/etcd\\.advertise-client-urls}{"\\n"}{end}');
     const curls = r.calls.filter((c) => c.startsWith('curl '));
     assert.equal(curls.length, 2, 'one list, one removal: the first other member answered');
     for (const c of curls) {
