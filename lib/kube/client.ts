@@ -22,7 +22,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
-import { parse, stringify } from 'yaml';
+import { withServer } from './kubeconfig.js';
 
 export class KubeError extends Error {
   override name = 'KubeError';
@@ -83,6 +83,13 @@ export interface KubeClient {
 export interface KubeClientOptions {
   /** Talk to this server instead of the kubeconfig's (e.g. a node's own API server). */
   readonly server?: string;
+  /**
+   * The name the server's certificate is checked against (and sent as SNI) instead of the
+   * server's host: a control plane reached at an address its certificate does not name (its
+   * IPv4, the API's door for IPv4-only clients) is checked as kubernetes.default.svc, which
+   * kubeadm puts in every API server's certificate. The kubeconfig's tls-server-name.
+   */
+  readonly tlsServerName?: string;
   /** How long one request may take before it fails (watches excepted). */
   readonly timeoutMs?: number;
 }
@@ -214,14 +221,7 @@ class LibraryKubeClient implements KubeClient {
 export function kubeClient(kubeconfigText: string, options: KubeClientOptions = {}): KubeClient {
   const config = new KubeConfig();
   let text = kubeconfigText;
-  if (options.server) {
-    const doc = parse(kubeconfigText) as { 'current-context'?: string; contexts?: Array<{ name: string; context: { cluster: string } }>; clusters?: Array<{ name: string; cluster: { server: string } }> };
-    const context = doc.contexts?.find((c) => c.name === doc['current-context']) ?? doc.contexts?.[0];
-    const cluster = doc.clusters?.find((c) => c.name === context?.context.cluster) ?? doc.clusters?.[0];
-    if (!cluster) throw new Error('kubeconfig has no cluster');
-    cluster.cluster.server = options.server;
-    text = stringify(doc);
-  }
+  if (options.server || options.tlsServerName) text = withServer(kubeconfigText, options.server, options.tlsServerName);
   try {
     config.loadFromString(text);
   } catch (e) {

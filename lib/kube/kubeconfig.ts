@@ -6,6 +6,7 @@
  * written. Reading one is client.ts's credentialsFromKubeconfig().
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { parse, stringify } from 'yaml';
 import { toYaml } from '../yaml/write.js';
 
 export interface KubeconfigOptions {
@@ -64,4 +65,20 @@ export function kubeconfig(opts: KubeconfigOptions): string {
     preferences: {},
     users: [{ name: opts.user, user: { 'client-certificate-data': b64(opts.clientCertPem), 'client-key-data': b64(opts.clientKeyPem) } }],
   });
+}
+
+/**
+ * The kubeconfig's current cluster pointed at another server: `server` replaced, and
+ * `tls-server-name` set when given (the name the server's certificate is checked against, for a
+ * server reached at an address its certificate does not name). Everything else as it was.
+ */
+export function withServer(kubeconfigText: string, server: string | undefined, tlsServerName?: string): string {
+  type Doc = { 'current-context'?: string; contexts?: Array<{ name: string; context: { cluster: string } }>; clusters?: Array<{ name: string; cluster: { server: string; 'tls-server-name'?: string } }> };
+  const doc = parse(kubeconfigText) as Doc | null;
+  const context = doc?.contexts?.find((c) => c.name === doc['current-context']) ?? doc?.contexts?.[0];
+  const cluster = doc?.clusters?.find((c) => c.name === context?.context.cluster) ?? doc?.clusters?.[0];
+  if (!doc || !cluster) throw new KubeconfigError('kubeconfig has no cluster');
+  if (server) cluster.cluster.server = server;
+  if (tlsServerName) cluster.cluster['tls-server-name'] = tlsServerName;
+  return stringify(doc);
 }

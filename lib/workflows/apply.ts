@@ -5,7 +5,8 @@
  *
  *   render     every tree rendered from the specs (the lab builds from it)
  *   up         Pulumi up of the stack (the cluster's machines, sessions, secrets)
- *   api        the API server answers through the kubeconfig (bounded backoff, every attempt logged)
+ *   api        the API server answers: its ClusterIP, the first control plane, the control planes'
+ *              IPv4 (an IPv4-only runner); bounded backoff, every attempt logged (apiWays.ts)
  *   render     provider facts recorded, every tree rendered again with them
  *   join credentials  the stack's bootstrap token valid for a day from now, and the keys the control
  *              planes share uploaded (machines added later join, control planes included)
@@ -29,7 +30,7 @@ import { ensureFluxGitSecret, type GitCredentials } from '../flux/gitSecret.js';
 import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { formatProblem } from '../cluster/problems.js';
-import { commitAndPush } from '../repo/git.js';
+import { commitAndPush, type GitAuth } from '../repo/git.js';
 import type { ActionLog } from './log.js';
 import { stackOf } from './plan.js';
 import { runPhases, type Phase } from '../phases/phase.js';
@@ -37,6 +38,8 @@ import { retry } from '../phases/retry.js';
 import { renewBootstrapToken, tokenId } from '../kube/bootstrapToken.js';
 import { uploadSharedKeys } from '../kube/kubeadmCerts.js';
 import { waitForNodes, type Readiness } from './nodes.js';
+import { apiWays } from './apiWays.js';
+import { planAddresses } from '../plan/addressPlan.js';
 
 export const RENDERED_PATHS = ['clusters', 'policies', 'apps'] as const;
 /** The field manager of what apply itself writes into a cluster (the join token). */
@@ -57,6 +60,8 @@ export interface ApplyInputs {
   readonly nodesTimeoutMs?: number;
   /** A private repository's credentials (the workflow's GitHub secrets), for the Secret spec.gitops.secretRef names. */
   readonly gitCredentials?: GitCredentials;
+  /** The token for the push, given to git at push time only (the checkout keeps no credentials: persist-credentials false). */
+  readonly auth?: GitAuth;
 }
 
 export interface FluxContext {
@@ -174,14 +179,12 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
       s.up = r;
     }),
     phase('api', async (s) => {
-      // The API ClusterIP first: every control plane serves it, so a first control plane that is down
-      // does not stop apply. Before the ClusterIP is announced (a first apply on Equinix Metal), the
-      // first control plane answers on its own address. Each attempt asks both, in that order.
+      // The API ClusterIP first (every control plane serves it), the first control plane's own address
+      // before the ClusterIP is announced, then each control plane's IPv4 for a runner with IPv4 only
+      // (lib/workflows/apiWays.ts). Each attempt asks them all, in that order.
       const make = deps.kube ?? ((k: string) => kubeClient(k));
-      const ways = [
-        { via: 'the API ClusterIP', kubeconfig: s.up!.outputs.kubeconfig },
-        ...(s.up!.outputs.bootstrapKubeconfig ? [{ via: 'the first control plane', kubeconfig: s.up!.outputs.bootstrapKubeconfig }] : []),
-      ].map((w) => ({ via: w.via, client: make(w.kubeconfig) }));
+      const controlPlanes = planAddresses(s.spec).machines.filter((m) => m.role === 'control-plane').map((m) => m.name);
+      const ways = apiWays({ kubeconfig: s.up!.outputs.kubeconfig, ...(s.up!.outputs.bootstrapKubeconfig ? { bootstrapKubeconfig: s.up!.outputs.bootstrapKubeconfig } : {}), devices: s.up!.outputs.facts?.devices ?? [] }, controlPlanes).map((w) => ({ via: w.via, client: make(w.kubeconfig) }));
       s.client = await retry(
         async () => {
           const failures: string[] = [];
@@ -236,6 +239,7 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
         message: `apply ${s.stack}: render clusters/${s.spec.name} from ${s.specFile}`,
         remote: inputs.remote,
         branch: inputs.branch,
+        ...(inputs.auth ? { auth: inputs.auth } : {}),
         log: (l) => log.info(l),
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
       });

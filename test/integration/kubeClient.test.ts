@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { KubeError, kubeClient, tokenKubeClient, type KubeClient, type WatchEvent } from '../../lib/kube/client.js';
 import { crdsEstablished } from '../../lib/kube/objects.js';
-import { startApiServer, type ApiServer } from '../../lib/toolchain/apiServer.js';
+import { kubeconfigFor, startApiServer, type ApiServer } from '../../lib/toolchain/apiServer.js';
 import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/repo.js';
 import { waitFor, waitUntil } from '../../lib/phases/wait.js';
 import { needApiServer } from '../apiserver.js';
@@ -135,6 +135,14 @@ test('the Kubernetes client against a real kube-apiserver: exec plugin, proxy, a
       const got = await kubeClient(text).get<{ metadata: { name: string } }>(`/api/v1/namespaces/${ns}`);
       assert.equal(got.metadata.name, ns);
       assert.ok(p.tunnels() > before, `the request went through the proxy (${p.tunnels()} tunnels)`);
+    });
+
+    await t.test('tls-server-name: the certificate is checked against the name given, not the server address', async () => {
+      // The ephemeral server's certificate names ::1 and localhost: reached at [::1], it is checked as the given name.
+      const text = kubeconfigFor(api!.server, api!.ca, api!.token);
+      const named = await kubeClient(text, { tlsServerName: 'localhost' }).get<{ metadata: { name: string } }>(`/api/v1/namespaces/${ns}`);
+      assert.equal(named.metadata.name, ns);
+      await assert.rejects(kubeClient(text, { tlsServerName: 'kubernetes.default.svc' }).get(`/api/v1/namespaces/${ns}`), (e: unknown) => /kubernetes\.default\.svc|altnames|certificate/i.test(String((e as Error).message) + String((e as Error).cause ?? '')));
     });
 
     await t.test('server-side apply: field manager, force, dry run, nothing dropped', async () => {
