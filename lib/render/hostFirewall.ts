@@ -8,11 +8,13 @@
  *   link;
  * - BGP (179) and BFD (3784, 4784) from the machine's BGP peers only;
  * - the API (443) from anywhere: the API's ClusterIP is public by design,
- *   and it answers on the control planes' own addresses too;
+ *   and it answers on the control planes' own addresses too, their IPv4
+ *   included: the door of clients with IPv4 only (a GitHub-hosted runner's
+ *   apply, docs/bootstrap.md "F3"), TLS-verified as kubernetes.default.svc;
  * - etcd (2379, 2380), the kubelet (10250) and kube-proxy's health (10256)
  *   from the cluster's block only (control planes, API servers, nodes);
  * - SSH (22) from the cluster's block and the spec's trusted sources;
- * - IPv4, which a machine has for egress only: replies and ICMP.
+ * - other IPv4, which a machine has for egress: replies and ICMP.
  * Everything else, NodePorts included, is dropped. The peers are learnt at
  * boot: the rendered file names them by a placeholder line that the
  * bootstrap fills (peerElements), or removes when the peers are on the link.
@@ -59,7 +61,7 @@ export function hostFirewall(spec: ClusterSpec, plan: AddressPlan): string {
     '    ip6 saddr fe80::/10 udp dport 546 accept',
     '    ip6 saddr @bgp-peers tcp dport 179 accept',
     `    ip6 saddr @bgp-peers udp dport { ${BFD_PORTS.join(', ')} } accept`,
-    '    meta nfproto ipv6 tcp dport 443 accept',
+    '    tcp dport 443 accept',
     `    ip6 saddr @cluster tcp dport { ${CLUSTER_PORTS.join(', ')} } accept`,
     '    ip6 saddr @cluster tcp dport 22 accept',
     ...(trusted.length > 0 ? ['    ip6 saddr @trusted tcp dport 22 accept'] : []),

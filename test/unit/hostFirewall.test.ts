@@ -187,7 +187,7 @@ describe("the machines' own firewall", () => {
     assert.equal(verdict(rs, { saddr: from.cluster, proto: 'udp', dport: 2379 }), 'drop');
   });
 
-  it('replies, the loopback, ICMP and DHCPv6 from the link pass; invalid packets do not; IPv4 only for replies and ICMP', () => {
+  it('replies, the loopback, ICMP and DHCPv6 from the link pass; invalid packets do not; IPv4 only for replies, ICMP and the API', () => {
     const rs = parseRuleset(withPeers(hostFirewall(lab.spec, lab.plan), []));
     const internet = '2001:db8:ffff:1::1';
     assert.equal(verdict(rs, { saddr: internet, proto: 'tcp', dport: 30080, ct: 'established' }), 'accept');
@@ -200,7 +200,10 @@ describe("the machines' own firewall", () => {
     assert.equal(verdict(rs, { saddr: 'fe80::1', proto: 'udp', dport: 547 }), 'drop');
     assert.equal(verdict(rs, { family: 'ip', saddr: '192.0.2.1', proto: 'icmp' }), 'accept');
     assert.equal(verdict(rs, { family: 'ip', saddr: '192.0.2.1', proto: 'tcp', dport: 22, ct: 'established' }), 'accept');
-    assert.equal(verdict(rs, { family: 'ip', saddr: '192.0.2.1', proto: 'tcp', dport: 443 }), 'drop', 'the API over IPv4: the machine has IPv4 for egress only');
+    // The API's IPv4 door (an IPv4-only runner's apply): 443 over TCP, and nothing else new over IPv4.
+    assert.equal(verdict(rs, { family: 'ip', saddr: '192.0.2.1', proto: 'tcp', dport: 443 }), 'accept', 'the API over IPv4');
+    for (const dport of [22, 179, 2379, 2380, 10250, 10256, 30080]) assert.equal(verdict(rs, { family: 'ip', saddr: '192.0.2.1', proto: 'tcp', dport }), 'drop', `TCP ${dport} over IPv4`);
+    assert.equal(verdict(rs, { family: 'ip', saddr: '192.0.2.1', proto: 'udp', dport: 443 }), 'drop', 'UDP 443 over IPv4');
   });
 
   it("SSH from the spec's trusted sources too (dfw), each of them", () => {
