@@ -7,7 +7,12 @@
  * by the caller: it names no platform. The address plan's own checks come
  * after, in the loader (lib/platforms/load.ts). spec.network and spec.policy
  * are decoded in network.ts, spec.egress in egress.ts, spec.gitops in
- * gitops.ts.
+ * gitops.ts, spec.sshKeys in sshKeys.ts.
+ *
+ * A file larger than SPEC_MAX_BYTES is refused before it is parsed, and
+ * repeated keys are found by the reader in one pass (Reader.duplicateKeys)
+ * rather than by the parser, whose check is quadratic in a mapping's size
+ * (review security-2026-12 L1: 40,000 keys took 12 s, 100,000 took 4 min).
  */
 import { LineCounter, parseAllDocuments, type Node } from 'yaml';
 import {
@@ -25,6 +30,7 @@ import { type Problem } from './problems.js';
 import { decodeEgress, misplacedEgress } from './egress.js';
 import { decodeGitOps } from './gitops.js';
 import { decodeNetwork, decodePolicy } from './network.js';
+import { decodeSshKeys } from './sshKeys.js';
 import { isNull, Reader, type Field, type Path } from './reader.js';
 import { refuse, whenAbsent, type SpecRules } from './rules.js';
 
@@ -39,14 +45,32 @@ export type PlatformRules = ReadonlyMap<string, SpecRules>;
 export interface DecodeOptions {
   /** When set, metadata.name must equal it (infra/<name>.yaml). */
   readonly expectName?: string;
+  /** The largest file read, in bytes (default SPEC_MAX_BYTES; the benchmark lifts it to measure the decoder past it). */
+  readonly maxBytes?: number;
 }
+
+/**
+ * The largest spec file the decoder reads: 256 KiB. The largest spec this
+ * project has is a few KiB; a file far larger is a mistake (or an attack on
+ * the plan job), refused before the parser spends time on it.
+ */
+export const SPEC_MAX_BYTES = 256 * 1024;
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(bytes % 1024 === 0 ? 0 : 1)} KiB`;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export function decodeCluster(file: string, text: string, platforms: PlatformRules, options: DecodeOptions = {}): DecodeResult {
   const lines = new LineCounter();
   const r = new Reader(file, lines);
-  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const limit = options.maxBytes ?? SPEC_MAX_BYTES;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > limit) {
+    r.report([], null, `is ${bytes} bytes (${kib(bytes)}), over the ${limit}-byte (${kib(limit)}) limit of a cluster spec; it was not read`, 'a cluster spec is a few KiB: keep only the fields of docs/spec.md, one cluster per file');
+    return { ok: false, problems: r.problems };
+  }
+  // Repeated keys are the reader's to find (duplicateKeys below): the parser's check is quadratic.
+  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   const list = Array.isArray(docs) ? docs : [];
   if (list.length === 0) {
     r.report([], null, 'the file is empty', `write a ${KIND} spec (see README, "The cluster spec")`);
@@ -62,11 +86,13 @@ export function decodeCluster(file: string, text: string, platforms: PlatformRul
         ...(pos ? { line: pos.line, column: pos.col } : {}),
         field: '(yaml)',
         message: err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
-        fix: err.code === 'DUPLICATE_KEY' ? 'keep one of the repeated keys' : 'correct the YAML syntax at that line',
+        fix: 'correct the YAML syntax at that line',
       });
     }
   }
-  if (syntax) return { ok: false, problems: r.problems };
+  let repeated = 0;
+  for (const doc of list) repeated += r.duplicateKeys(doc.contents as Node | null);
+  if (syntax || repeated > 0) return { ok: false, problems: r.problems };
   if (list.length > 1) {
     r.report([], list[1]!.contents as Node, `has ${list.length} documents`, 'keep one cluster per file: infra/<name>.yaml');
     return { ok: false, problems: r.problems };
@@ -127,7 +153,7 @@ function decodeRoot(r: Reader, root: Node | null, platforms: PlatformRules, opti
   return { name, ...body };
 }
 
-const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'egress', 'gitops', 'dns'] as const;
+const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'egress', 'gitops', 'dns', 'sshKeys'] as const;
 
 function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName: string): Omit<ClusterSpec, 'file' | 'name'> | undefined {
   const path: Path = ['spec'];
@@ -183,8 +209,9 @@ function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName
   const egress = decodeEgress(r, f.get('egress'), rules);
   const gitops = decodeGitOps(r, f.get('gitops'), node, rules);
   const dns = decodeDns(r, f.get('dns'), rules, clusterName);
+  const sshKeys = decodeSshKeys(r, f.get('sshKeys'), rules);
 
-  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !egress || !gitops || dns === null) return undefined;
+  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !egress || !gitops || dns === null || sshKeys === null) return undefined;
 
   // Cross-field rules.
   const nodes = controlPlane.count + workers.reduce((n, w) => n + w.count, 0);
@@ -200,7 +227,7 @@ function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName
     r.report(['metadata', 'name'], node, `node name "${longest}" is longer than 63 characters`, 'shorten the cluster or pool names');
     return undefined;
   }
-  return { platform, nodeAddresses: rules.nodeAddresses, metro, kubernetesVersion, controlPlane, workers, network, policy, egress, resolvers: rules.resolvers, gitops, ...(dns ? { dns } : {}) };
+  return { platform, nodeAddresses: rules.nodeAddresses, metro, kubernetesVersion, controlPlane, workers, network, policy, egress, resolvers: rules.resolvers, gitops, ...(dns ? { dns } : {}), ...(sshKeys ? { sshKeys } : {}) };
 }
 
 function decodePlan(r: Reader, fields: Map<string, Field>, parent: Node, path: Path, rules: SpecRules): string | undefined {

@@ -3,7 +3,7 @@
  * it, so every problem carries the file, the line and the field path, and
  * unknown fields are reported instead of ignored.
  */
-import { isMap, isScalar, isSeq, type LineCounter, type Node, type Pair } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, type LineCounter, type Node, type Pair } from 'yaml';
 import { editDistance } from '../text/suggest.js';
 import { fieldPath, type Problem } from './problems.js';
 
@@ -24,6 +24,18 @@ export interface Misplaced {
   readonly fix: string;
 }
 
+/** A field path as a chain back to the root: built only when a problem needs it. */
+interface PathLink {
+  readonly up: PathLink | undefined;
+  readonly part: string | number;
+}
+
+function pathOf(link: PathLink | undefined): Path {
+  const out: Array<string | number> = [];
+  for (let l = link; l; l = l.up) out.push(l.part);
+  return out.reverse();
+}
+
 export class Reader {
   readonly problems: Problem[] = [];
 
@@ -42,6 +54,46 @@ export class Reader {
       message,
       fix,
     });
+  }
+
+  /**
+   * Every key repeated in a mapping, anywhere under `root`, reported at the
+   * repeat with the line of the first. One Set per mapping, so linear in the
+   * size of the document: the parser's own check (uniqueKeys) compares each
+   * key with every earlier one of its mapping, quadratic in the mapping's
+   * size. Keys compare as the parser's check does: scalars by value, other
+   * keys (a mapping as a key) by identity. Iterative, so that no nesting
+   * depth the parser accepted overflows the stack here. Returns how many
+   * were reported.
+   */
+  duplicateKeys(root: Node | null): number {
+    const found: Array<{ offset: number; path: Path; key: Node; first: Node }> = [];
+    const stack: Array<{ node: unknown; at: PathLink | undefined }> = [{ node: root, at: undefined }];
+    while (stack.length > 0) {
+      const { node, at } = stack.pop()!;
+      if (isMap(node)) {
+        const seen = new Map<unknown, Node>();
+        for (const pair of node.items as Pair<unknown, unknown>[]) {
+          const key = pair.key;
+          const id = isScalar(key) ? key.value : key;
+          const part = isScalar(key) ? String(key.value) : '?';
+          const first = seen.get(id);
+          if (first !== undefined && isNode(key)) found.push({ offset: key.range?.[0] ?? 0, path: pathOf({ up: at, part }), key, first });
+          else if (first === undefined && isNode(key)) seen.set(id, key);
+          if (isNode(key) && !isScalar(key)) stack.push({ node: key, at });
+          stack.push({ node: pair.value, at: { up: at, part } });
+        }
+      } else if (isSeq(node)) {
+        node.items.forEach((item, i) => stack.push({ node: item, at: { up: at, part: i } }));
+      }
+    }
+    found.sort((a, b) => a.offset - b.offset);
+    for (const d of found) {
+      const offset = d.first.range?.[0];
+      const pos = offset !== undefined ? this.lines.linePos(offset) : undefined;
+      this.report(d.path, d.key, `is repeated${pos ? ` (first at line ${pos.line})` : ''}`, 'keep one of the repeated keys');
+    }
+    return found.length;
   }
 
   /**

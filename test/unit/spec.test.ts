@@ -48,7 +48,7 @@ const expected: Record<string, string[]> = {
     "@:9:12: spec.controlPlane.count: 2 control planes cannot keep etcd quorum through a failure any better than 1. Fix: use an odd count: 1 or 3",
   ],
   'invalid-duplicate-key.yaml': [
-    "@:10:5: (yaml): Map keys must be unique. Fix: keep one of the repeated keys",
+    "@:10:5: spec.network.block: is repeated (first at line 9). Fix: keep one of the repeated keys",
   ],
   'invalid-empty.yaml': [
     "@: (document): the file is empty. Fix: write a Cluster spec (see README, \"The cluster spec\")",
