@@ -22,7 +22,7 @@ test("the rule verify names is the rendered baseline's Deny to the NAT64 set, an
   const policy = inputs.globalNetworkPolicies.find((p) => p.metadata?.name === IPV4_GUARD.policy);
   assert.ok(policy, `the baseline renders ${IPV4_GUARD.policy}`);
   const rule = (policy.spec?.[IPV4_GUARD.direction] as Array<{ action?: string; destination?: { selector?: string } }> | undefined)?.[IPV4_GUARD.rule];
-  assert.deepEqual(rule, { action: 'Deny', destination: { selector: "native6.dev/network == 'nat64'" } });
+  assert.deepEqual(rule, { action: 'Deny', destination: { selector: "native6.dev/network == 'nat64' && !has(projectcalico.org/namespace)" } });
   // On a node with an unlabelled workload (echo/internal, n2), its chain counts that rule by that name.
   assert.match(compilePolicy(inputs, 'n2').script, new RegExp(`\\n {4}ip6 daddr @s\\d+ counter drop comment "${GUARD}"\\n`));
 });

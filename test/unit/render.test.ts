@@ -260,7 +260,7 @@ test('IPv4 egress: the baseline guards the NAT64 set at order 10 (CoreDNS let th
       '  egress:',
       `    - action: ${action}`,
       '      destination:',
-      "        selector: native6.dev/network == 'nat64'",
+      "        selector: native6.dev/network == 'nat64' && !has(projectcalico.org/namespace)",
       '',
     ].join('\n');
   const source = "projectcalico.org/namespace == 'flux-system' && app == 'source-controller'";
