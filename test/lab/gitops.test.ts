@@ -3,7 +3,9 @@
  * lab's git server, a lab cluster (1 control plane, 1 worker) applied with
  * the real Pulumi CLI (the lab as a Pulumi resource) and Flux bootstrapped;
  * a pull request adds a worker and gets its plan comment (GitHub faked with
- * msw); the cluster's join token expires; the merge is applied: Pulumi
+ * msw); the cluster's join token expires; the merge is applied from the
+ * lab's runner namespace, which has IPv4 only as a GitHub-hosted runner
+ * (apply reaches the API through the control plane's IPv4): Pulumi
  * updates the lab, the new worker joins once a control plane's timer has
  * made the token again (valid for a day), the rendered tree is
  * committed, Flux reconciles it, the new node's pod block is on both routers
@@ -12,7 +14,7 @@
  * Everything it makes is removed in `finally`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,12 +35,44 @@ import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTre
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
 import { need, needRoot } from '../prerequisites.js';
 import { actionsBot } from '../github-fixture.js';
+import { ensureLabRunner, type LabRunner } from '../../lib/platforms/lab/provider/runner.js';
+import type { StackApply } from '../../lib/workflows/apply.js';
+import { HOST_NETNS_ENV } from '../../lib/platforms/lab/programs/labStack.js';
 
 const ROOT = process.cwd();
 const CLUSTER = 'gt';
 
 const GIT_ENV = { GIT_AUTHOR_NAME: 'native6 e2e', GIT_AUTHOR_EMAIL: 'e2e@native6.invalid', GIT_COMMITTER_NAME: 'native6 e2e', GIT_COMMITTER_EMAIL: 'e2e@native6.invalid' };
 const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'safe.directory=*', ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
+/**
+ * Apply run in the lab's runner namespace (IPv4 only), as the workflow runs it on a GitHub-hosted
+ * runner: a process of its own (test/lab/applyProgram.ts), its log printed; its results and log.
+ */
+async function applyFromRunner(runner: LabRunner, inputs: object, dir: string): Promise<{ results: StackApply[]; log: string }> {
+  const [inFile, outFile] = [join(dir, 'apply-inputs.json'), join(dir, 'apply-results.json')];
+  writeFileSync(inFile, JSON.stringify(inputs), { mode: 0o600 });
+  rmSync(outFile, { force: true });
+  let log = '';
+  const code = await new Promise<number | null>((resolve, reject) => {
+    // The lab's Pulumi provider is the provider's side: told where the host's network namespace is
+    // (this process's), it does the lab's work there, as Equinix Metal's API does its own elsewhere.
+    const env = { ...process.env, [HOST_NETNS_ENV]: `/proc/${process.pid}/ns/net` };
+    const child = spawn('ip', ['netns', 'exec', runner.ns, process.execPath, '--import', 'tsx', join(ROOT, 'test/lab/applyProgram.ts'), inFile, outFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const take = (chunk: Buffer) => {
+      const text = chunk.toString();
+      log += text;
+      for (const line of text.split('\n').filter(Boolean)) console.log(`# [runner] ${line}`);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  rmSync(inFile, { force: true });
+  assert.equal(code, 0, `apply from the runner namespace failed:\n${log.split('\n').slice(-30).join('\n')}`);
+  return { results: JSON.parse(readFileSync(outFile, 'utf8')) as StackApply[], log };
+}
 
 function spec(workers: number): string {
   return [
@@ -151,12 +185,18 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
     await labAdminClient(firstCtx).request('DELETE', tokenSecret);
     const expiredAt = Date.now();
 
-    // 3. Merge, apply: Pulumi updates the lab, the tree is committed, Flux reconciles it.
+    // 3. Merge, apply from a runner with IPv4 only (a GitHub-hosted runner): Pulumi updates the lab,
+    // apply reaches the API through the control plane's IPv4, the tree is committed, Flux reconciles it.
     git(checkout, 'checkout', '--quiet', 'main');
     git(checkout, 'merge', '--quiet', '--ff-only', 'add-worker');
     git(checkout, 'push', '--quiet', 'origin', 'main');
+    const runner = await ensureLabRunner(createRunner(), firstCtx.topology);
+    assert.equal((await createRunner().run('ip', ['-6', 'addr', 'show'], { ns: runner.ns })).stdout.trim(), '', 'the runner has no IPv6 address');
     t = Date.now();
-    const [a2] = await applyAction(applyInputs, log);
+    const fromRunner = await applyFromRunner(runner, applyInputs, work);
+    const [a2] = fromRunner.results;
+    const cp1 = firstCtx.topology.machines[0]!;
+    assert.ok(fromRunner.log.includes(`API server v1.35.4 answers through ${cp1.machine.name} over IPv4 (${cp1.ipv4.address})`), 'apply reached the API through the control plane\'s IPv4');
     console.log(`# apply 2: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(a2!.resources)}, commit ${a2!.commit?.slice(0, 12)} (${a2!.files.length} files)`);
     assert.equal(a2!.resources.update, 1);
     assert.ok(a2!.commit, 'the rendered tree changed with the new worker');
@@ -229,9 +269,9 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
     console.log(`# gt-w-2: block ${cidr} on both routers; pod ${podIP} answered from the internet (${answer.successes}/${answer.attempts})`);
     await admin.request('DELETE', podPath);
 
-    // 4. A second apply of the same spec: no Pulumi change, no commit.
+    // 4. A second apply of the same spec, from the runner too: no Pulumi change, no commit.
     t = Date.now();
-    const [a3] = await applyAction(applyInputs, log);
+    const [a3] = (await applyFromRunner(runner, applyInputs, work)).results;
     console.log(`# apply 3: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(a3!.resources)}`);
     assert.equal(a3!.pulumiUnchanged, true, JSON.stringify(a3!.resources));
     assert.equal(a3!.commit, undefined);

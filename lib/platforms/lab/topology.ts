@@ -90,7 +90,7 @@ export function machineNs(name: string): string {
   return `${NS_PREFIX}${name}`;
 }
 
-export function infraNs(cluster: string, part: 'r1' | 'r2' | 'inet'): string {
+export function infraNs(cluster: string, part: 'r1' | 'r2' | 'inet' | 'run'): string {
   return `${NS_PREFIX}${cluster}_${part}`;
 }
 

@@ -3,9 +3,20 @@
  * loaded by path in Pulumi's own process: bring the lab of a spec up (the
  * same phases as `npm run lab`) and answer with the devices and the admin
  * kubeconfig; take it down.
+ *
+ * The lab's machinery is the provider's side (Equinix Metal's API and data
+ * centre, for the other platform): it runs in the host's network namespace,
+ * where the lab's links are. A Pulumi process started elsewhere (apply run
+ * from the lab's runner namespace, which has IPv4 only) is told where that
+ * is (N6_LAB_HOST_NETNS: a network namespace's file, e.g. /proc/<pid>/ns/net
+ * of a process on the host), hands the work to a process of this file there
+ * (`nsenter --net=<it>`), and reads its answer from a file.
  */
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { clusterNameOf, loadCluster } from '../../load.js';
 import { formatProblem } from '../../../cluster/problems.js';
 import type { Device } from '../../../cluster/devices.js';
@@ -17,7 +28,40 @@ import { UP_PHASES } from '../phases.js';
 import { LAB } from '../rules.js';
 import { adminConf } from '../verify/probes.js';
 
-export async function labStackUp(repoRoot: string, specFile: string): Promise<{ devices: Device[]; kubeconfig: string }> {
+type StackUp = { devices: Device[]; kubeconfig: string };
+
+/** Where the lab's machinery runs, when this process is told and is somewhere else. */
+export const HOST_NETNS_ENV = 'N6_LAB_HOST_NETNS';
+
+/** The host's network namespace (HOST_NETNS_ENV) when this process is not in it; undefined otherwise. */
+function awayFromHost(): string | undefined {
+  const host = process.env[HOST_NETNS_ENV];
+  if (!host) return undefined;
+  return readlinkSync('/proc/self/ns/net') !== readlinkSync(host) ? host : undefined;
+}
+
+/** Runs this file's `op` in the host's network namespace; its answer (JSON) comes back through a file. */
+async function inHostNamespace(host: string, op: 'up' | 'down', repoRoot: string, arg: string): Promise<unknown> {
+  const dir = mkdtempSync(join(tmpdir(), 'n6-lab-stack-'));
+  const answer = join(dir, 'answer.json');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile('nsenter', [`--net=${host}`, '--', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), op, repoRoot, arg, answer], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 }, (error, _stdout, stderr) => {
+        if (error) reject(new Error(`lab ${op} in the host's network namespace failed: ${stderr.trim().split('\n').slice(-20).join('\n') || error.message}`));
+        else resolve();
+      });
+      // The lab's progress, as if it ran here.
+      child.stdout?.pipe(process.stderr);
+    });
+    return JSON.parse(readFileSync(answer, 'utf8')) as unknown;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function labStackUp(repoRoot: string, specFile: string): Promise<StackUp> {
+  const away = awayFromHost();
+  if (away) return (await inHostNamespace(away, 'up', repoRoot, specFile)) as StackUp;
   const loaded = loadCluster(specFile, readFileSync(join(repoRoot, specFile), 'utf8'), { expectName: clusterNameOf(specFile) });
   if (!loaded.ok) throw new Error(loaded.problems.map(formatProblem).join('\n'));
   const { spec, plan } = loaded;
@@ -31,5 +75,23 @@ export async function labStackUp(repoRoot: string, specFile: string): Promise<{ 
 }
 
 export async function labStackDown(repoRoot: string, cluster: string): Promise<void> {
+  const away = awayFromHost();
+  if (away) {
+    await inHostNamespace(away, 'down', repoRoot, cluster);
+    return;
+  }
   await labDown(createRunner(), repoRoot, cluster);
+}
+
+// Run as a program (by inHostNamespace): labStack.ts up|down <repoRoot> <specFile|cluster> <answer file>.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [op, repoRoot, arg, answer] = process.argv.slice(2) as [string, string, string, string];
+  const run = op === 'up' ? labStackUp(repoRoot, arg) : op === 'down' ? labStackDown(repoRoot, arg).then(() => ({})) : Promise.reject(new Error(`labStack.ts: unknown operation ${op}`));
+  run.then(
+    (r) => writeFileSync(answer, JSON.stringify(r)),
+    (e: unknown) => {
+      console.error(e instanceof Error ? e.message : String(e));
+      process.exit(1);
+    },
+  );
 }

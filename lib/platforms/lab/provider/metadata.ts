@@ -27,7 +27,7 @@ export function labDevices(spec: ClusterSpec, plan: AddressPlan): Device[] {
             network: formatAddress(m.link.prefix.address),
             cidr: 127,
           },
-          // The public IPv4 /31 Equinix Metal gave every device (the lab's: egress only).
+          // The public IPv4 /31 Equinix Metal gave every device: egress, and the API's door on a control plane.
           { address_family: 4, public: true, management: true, address: v4.address, gateway: v4.gateway, network: v4.gateway, netmask: '255.255.255.254', cidr: 31 },
         ],
       },
