@@ -4,7 +4,11 @@
  * caCertHash) and signs an admin client certificate for the kubeconfig it
  * emits as a secret output, without SSH to a control-plane node.
  *
- * Certificates look like kubeadm's own (ECDSA P-256, ecdsa-with-SHA256).
+ * Certificates look like kubeadm's own (ECDSA P-256, ecdsa-with-SHA256),
+ * with tighter key usages (review security-2026-12 L5): a CA may sign
+ * certificates and CRLs, and only leaves (pathLenConstraint 0); a leaf's
+ * ECDSA key only signs (digitalSignature: an ECDSA key cannot encipher, so
+ * keyEncipherment, which kubeadm also sets, is not set, RFC 5480 §3).
  * Everything except key generation is a pure function of its inputs, but an
  * ECDSA signature is randomised: the signed part (TBSCertificate) is the same
  * for the same inputs, the signature bytes are not.
@@ -67,8 +71,9 @@ export function selfSignedCA(opts: CAOptions): string {
   const ski = keyIdentifier(spki);
   const serial = opts.serial ?? defaultSerial(spki, name, opts.notBefore, opts.notAfter);
   const extensions = [
-    extension(OID.basicConstraints, true, seq(boolean(true))),
-    extension(OID.keyUsage, true, keyUsage([KU.digitalSignature, KU.keyEncipherment, KU.keyCertSign])),
+    // CA:TRUE, pathLenConstraint 0: it signs the cluster's leaves, never another CA.
+    extension(OID.basicConstraints, true, seq(boolean(true), integer(0n))),
+    extension(OID.keyUsage, true, keyUsage([KU.digitalSignature, KU.keyCertSign, KU.cRLSign])),
     extension(OID.subjectKeyIdentifier, false, octetString(ski)),
   ];
   return signTbs(tbsCertificate(serial, name, validity(opts.notBefore, opts.notAfter), name, spki, extensions), signer);
@@ -86,7 +91,7 @@ export function signCertificate(opts: CertificateOptions): string {
   const subjectSpki = spkiDer(publicKeyOf(opts.key));
   const usage = opts.usage === 'client' ? OID.clientAuth : OID.serverAuth;
   const extensions = [
-    extension(OID.keyUsage, true, keyUsage([KU.digitalSignature, KU.keyEncipherment])),
+    extension(OID.keyUsage, true, keyUsage([KU.digitalSignature])),
     extension(OID.extKeyUsage, false, seq(oid(usage))),
     extension(OID.basicConstraints, true, seq()),
     extension(OID.authorityKeyIdentifier, false, seq(tlv(0x80, ca.ski ?? keyIdentifier(ca.spki)))),
@@ -170,7 +175,7 @@ const OID = {
 } as const;
 
 /** KeyUsage bit numbers (RFC 5280 4.2.1.3). */
-const KU = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5 } as const;
+const KU = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 } as const;
 
 function tbsCertificate(serial: bigint, issuer: Buffer, validityDer: Buffer, subject: Buffer, spki: Buffer, extensions: Buffer[]): Buffer {
   return seq(

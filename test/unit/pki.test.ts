@@ -69,7 +69,7 @@ test('generateKey: SEC1 EC private key and SPKI public key of one P-256 key', ()
   assert.notEqual(generateKey().privateKeyPem, k.privateKeyPem);
 });
 
-test('selfSignedCA: subject = issuer, CA:TRUE, validity, self-signed, kubeadm-like extensions', () => {
+test('selfSignedCA: subject = issuer, CA:TRUE with pathLen 0, validity, self-signed, a CA\'s key usages only', () => {
   const key = generateKey();
   const pem = ca(key);
   assert.match(pem, /^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=]{64}\n)*[A-Za-z0-9+/=]{1,64}\n-----END CERTIFICATE-----\n$/);
@@ -84,8 +84,9 @@ test('selfSignedCA: subject = issuer, CA:TRUE, validity, self-signed, kubeadm-li
   assert.equal(cert.checkIssued(cert), true);
   assert.equal(cert.checkPrivateKey(createPrivateKey(key.privateKeyPem)), true);
   // DER is fixed, so the extensions are checked byte for byte.
-  assert.ok(includes(pem, hex('30 0f 06 03 55 1d 13 01 01 ff 04 05 30 03 01 01 ff')), 'basicConstraints critical CA:TRUE');
-  assert.ok(includes(pem, hex('30 0e 06 03 55 1d 0f 01 01 ff 04 04 03 02 02 a4')), 'keyUsage critical digitalSignature keyEncipherment keyCertSign');
+  assert.ok(includes(pem, hex('30 12 06 03 55 1d 13 01 01 ff 04 08 30 06 01 01 ff 02 01 00')), 'basicConstraints critical CA:TRUE, pathLenConstraint 0');
+  // Bits 0, 5 and 6 (0x86, one unused bit): no keyEncipherment (bit 2), which an ECDSA key cannot do.
+  assert.ok(includes(pem, hex('30 0e 06 03 55 1d 0f 01 01 ff 04 04 03 02 01 86')), 'keyUsage critical digitalSignature keyCertSign cRLSign');
   assert.ok(includes(pem, Buffer.concat([hex('30 1d 06 03 55 1d 0e 04 16 04 14'), sha1OfPoint(key)])), 'subjectKeyIdentifier = SHA-1 of the public key bits');
   assert.ok(includes(pem, hex('30 0a 06 08 2a 86 48 ce 3d 04 03 02')), 'ecdsa-with-SHA256, parameters absent');
 });
@@ -168,7 +169,8 @@ test('signCertificate: a server leaf with DNS, IPv6 and IPv4 SANs, signed by the
   assert.equal(cert.verify(new X509Certificate(ca()).publicKey), false, 'another CA of the same name does not verify it');
   assert.equal(caCert.verify(caCert.publicKey), true);
   assert.ok(includes(pem, hex('30 0c 06 03 55 1d 13 01 01 ff 04 02 30 00')), 'basicConstraints critical CA:FALSE');
-  assert.ok(includes(pem, hex('30 0e 06 03 55 1d 0f 01 01 ff 04 04 03 02 05 a0')), 'keyUsage critical digitalSignature keyEncipherment');
+  // Bit 0 alone (0x80, seven unused bits): an ECDSA leaf only signs.
+  assert.ok(includes(pem, hex('30 0e 06 03 55 1d 0f 01 01 ff 04 04 03 02 07 80')), 'keyUsage critical digitalSignature only');
   assert.ok(includes(pem, Buffer.concat([hex('30 1f 06 03 55 1d 23 04 18 30 16 80 14'), sha1OfPoint(caKey)])), 'authorityKeyIdentifier = the CA key identifier');
 });
 
