@@ -3,12 +3,15 @@
  * The plan action's pull-request comment: what a preview of one stack would
  * change (Pulumi's resource steps), the address plan before and after, the
  * same as a Mermaid picture, the spec's problems and the preview's own
- * output. Pure and deterministic: same input, same bytes. The body always
+ * output. Deterministic: the same input (and mask list), the same bytes. The body always
  * fits GitHub's comment limit (COMMENT_LIMIT): the raw output is cut first
  * (its tail kept), then the per-resource rows, then the picture; the marker
- * and the change summary are never cut. github.ts posts it.
+ * and the change summary are never cut. github.ts posts it. Every text of
+ * the input goes through the process's mask list first (log.ts redact): the
+ * runner masks logs, not what is posted through the API.
  */
 import type { ResourceChange, ResourceOp } from '../pulumi/stack.js';
+import { redact, redactAll } from './log.js';
 
 export interface PlanView {
   readonly ranges: ReadonlyArray<{ name: string; prefix: string; purpose: string }>;
@@ -427,7 +430,8 @@ interface Layout {
   readonly middle?: number;
 }
 
-export function renderPlanComment(input: PlanCommentInput): string {
+export function renderPlanComment(given: PlanCommentInput): string {
+  const input = redactAll(given);
   const marker = commentMarker(input.stack);
   const sha = input.commitSha.slice(0, 7);
   const head = [
@@ -441,7 +445,7 @@ export function renderPlanComment(input: PlanCommentInput): string {
   const rows = changes.filter((c) => ROW_OPS.has(c.op)).map(resourceRow);
   const plan = addressPlanSection(input.before, input.after);
   const problems = problemsSection(input.problems);
-  const raw = cleanOutput(input.rawOutput);
+  const raw = redact(cleanOutput(input.rawOutput)); // again without ANSI escapes, which could split a secret
 
   const middleOf = (draw: boolean) => [plan, topologySection(input.before, input.after, draw), problems].filter((s) => s.length > 0).join('\n\n');
   const middles = new Map<boolean, string>([
