@@ -119,6 +119,8 @@ export interface ClusterSpec {
   readonly resolvers: readonly string[];
   /** An AAAA record for the API endpoint, when a zone is configured (Equinix Metal only). */
   readonly dns?: DnsSpec;
+  /** The operators' SSH public keys ("type base64[ comment]"), installed for root on every machine the platform provisions (Equinix Metal only; sshKeys.ts). */
+  readonly sshKeys?: readonly string[];
 }
 
 export const DEFAULTS = {

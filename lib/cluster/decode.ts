@@ -7,7 +7,7 @@
  * by the caller: it names no platform. The address plan's own checks come
  * after, in the loader (lib/platforms/load.ts). spec.network and spec.policy
  * are decoded in network.ts, spec.egress in egress.ts, spec.gitops in
- * gitops.ts.
+ * gitops.ts, spec.sshKeys in sshKeys.ts.
  *
  * A file larger than SPEC_MAX_BYTES is refused before it is parsed, and
  * repeated keys are found by the reader in one pass (Reader.duplicateKeys)
@@ -30,6 +30,7 @@ import { type Problem } from './problems.js';
 import { decodeEgress, misplacedEgress } from './egress.js';
 import { decodeGitOps } from './gitops.js';
 import { decodeNetwork, decodePolicy } from './network.js';
+import { decodeSshKeys } from './sshKeys.js';
 import { isNull, Reader, type Field, type Path } from './reader.js';
 import { refuse, whenAbsent, type SpecRules } from './rules.js';
 
@@ -152,7 +153,7 @@ function decodeRoot(r: Reader, root: Node | null, platforms: PlatformRules, opti
   return { name, ...body };
 }
 
-const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'egress', 'gitops', 'dns'] as const;
+const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'egress', 'gitops', 'dns', 'sshKeys'] as const;
 
 function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName: string): Omit<ClusterSpec, 'file' | 'name'> | undefined {
   const path: Path = ['spec'];
@@ -208,8 +209,9 @@ function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName
   const egress = decodeEgress(r, f.get('egress'), rules);
   const gitops = decodeGitOps(r, f.get('gitops'), node, rules);
   const dns = decodeDns(r, f.get('dns'), rules, clusterName);
+  const sshKeys = decodeSshKeys(r, f.get('sshKeys'), rules);
 
-  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !egress || !gitops || dns === null) return undefined;
+  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !egress || !gitops || dns === null || sshKeys === null) return undefined;
 
   // Cross-field rules.
   const nodes = controlPlane.count + workers.reduce((n, w) => n + w.count, 0);
@@ -225,7 +227,7 @@ function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName
     r.report(['metadata', 'name'], node, `node name "${longest}" is longer than 63 characters`, 'shorten the cluster or pool names');
     return undefined;
   }
-  return { platform, nodeAddresses: rules.nodeAddresses, metro, kubernetesVersion, controlPlane, workers, network, policy, egress, resolvers: rules.resolvers, gitops, ...(dns ? { dns } : {}) };
+  return { platform, nodeAddresses: rules.nodeAddresses, metro, kubernetesVersion, controlPlane, workers, network, policy, egress, resolvers: rules.resolvers, gitops, ...(dns ? { dns } : {}), ...(sshKeys ? { sshKeys } : {}) };
 }
 
 function decodePlan(r: Reader, fields: Map<string, Field>, parent: Node, path: Path, rules: SpecRules): string | undefined {

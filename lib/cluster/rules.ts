@@ -62,6 +62,8 @@ export interface SpecRules {
   readonly resolvers: readonly string[];
   /** spec.dns, when the platform has no DNS provider. */
   readonly dns?: Refusal;
+  /** spec.sshKeys, when the platform installs no SSH keys on its machines. */
+  readonly sshKeys?: Refusal;
   /** spec.gitops and its url: absent, the repository the platform serves, or required. */
   readonly gitops: {
     /** The section absent: the platform's default repository, or required. */

@@ -6,7 +6,8 @@
  * without logging in to a machine), the keys every control plane shares
  * (front-proxy CA, etcd CA, service-account key: the first control plane
  * starts with them, and apply hands them to control planes that join
- * later, lib/kube/kubeadmCerts.ts), and the devices' SSH key. The admin
+ * later, lib/kube/kubeadmCerts.ts), and the public half of a sealed SSH
+ * key (below). The admin
  * client certificate is its own resource (AdminCredential): signed by that
  * CA, valid for ADMIN_DAYS, replaced by the first apply within
  * ADMIN_RENEW_DAYS of its end.
@@ -14,6 +15,15 @@
  * `generateClusterSecrets` and `signAdmin` are plain code; `ClusterSecrets`
  * and `AdminCredential` are the Pulumi dynamic resources that call them on
  * create, so a second apply changes nothing (until the renewal is due).
+ *
+ * The sealed SSH key (review security-2026-12 L6): a machine provider that
+ * installs every project member's key on a machine given none (Equinix
+ * Metal does, organization members' included) must be given one; when the
+ * spec names no operator keys (spec.sshKeys), it is given this one, whose
+ * private half is dropped the moment it is made: it is in no state, and
+ * nobody can log in with it. A stack made before kept a private half in
+ * its state: the first apply after this change removes it (an update of
+ * the secrets resource that changes nothing else).
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
@@ -28,7 +38,7 @@ export interface ClusterSecretValues extends SharedControlPlaneKeys {
   /** Equinix Metal's project BGP password (also the lab routers'); at most 20 characters of [A-Za-z0-9]. */
   readonly bgpPassword: string;
   readonly caCertHash: string;
-  readonly sshPrivateKeyPem: string;
+  /** The sealed key's public half (its private half was never kept). */
   readonly sshPublicKey: string;
 }
 
@@ -40,7 +50,6 @@ export const SECRET_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
   'frontProxyCaKeyPem',
   'etcdCaKeyPem',
   'saKeyPem',
-  'sshPrivateKeyPem',
 ];
 const OUTPUT_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
   'bootstrapToken',
@@ -55,9 +64,11 @@ const OUTPUT_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
   'etcdCaKeyPem',
   'saKeyPem',
   'saPubPem',
-  'sshPrivateKeyPem',
   'sshPublicKey',
 ];
+
+/** What stacks made before kept in the secrets' state and apply now removes: the private half of the devices' SSH key. */
+export const DROPPED_FIELDS: readonly string[] = ['sshPrivateKeyPem'];
 
 /** kubeadm binds this group to cluster-admin (kubeadm >= 1.29's admin.conf). */
 export const ADMIN_GROUP = 'kubeadm:cluster-admins';
@@ -84,7 +95,8 @@ export function generateClusterSecrets(cluster: string, now: Date = new Date()):
   const frontProxy = generateKey();
   const etcd = generateKey();
   const sa = generateKey();
-  const ssh = generateSshKey();
+  // Sealed: only the public half is kept.
+  const sealed = generateSshKey(`native6-${cluster}-sealed`).publicKeyOpenSsh;
   return {
     bootstrapToken: `${chars(lower, 6)}.${chars(lower, 16)}`,
     certificateKey: randomBytes(32).toString('hex'),
@@ -98,8 +110,7 @@ export function generateClusterSecrets(cluster: string, now: Date = new Date()):
     etcdCaKeyPem: etcd.privateKeyPem,
     saKeyPem: sa.privateKeyPem,
     saPubPem: sa.publicKeyPem,
-    sshPrivateKeyPem: ssh.privateKeyPem,
-    sshPublicKey: ssh.publicKeyOpenSsh,
+    sshPublicKey: sealed,
   };
 }
 
@@ -118,6 +129,8 @@ const loadSecrets = async (): Promise<{
   generateClusterSecrets: (c: string) => ClusterSecretValues;
   signAdmin: (c: string, cert: string, key: string) => AdminCredentialValues;
   adminRenewal: (o: { caCertPem?: string; notAfter?: string }, n: { caCertPem?: string }) => string[];
+  secretsDiff: typeof secretsDiff;
+  withoutDropped: typeof withoutDropped;
 }> => {
   const path = await import('node:path');
   const url = await import('node:url');
@@ -130,10 +143,28 @@ const provider: pulumi.dynamic.ResourceProvider = {
     const mod = await loadSecrets();
     return { id: `${inputs.cluster}-secrets`, outs: { cluster: inputs.cluster, ...mod.generateClusterSecrets(inputs.cluster) } };
   },
-  async diff(_id: string, olds: { cluster: string }, news: { cluster: string }) {
-    return { changes: olds.cluster !== news.cluster, replaces: olds.cluster !== news.cluster ? ['cluster'] : [], deleteBeforeReplace: false };
+  async diff(_id: string, olds: Record<string, unknown> & { cluster: string }, news: { cluster: string }) {
+    const mod = await loadSecrets();
+    return mod.secretsDiff(olds, news);
+  },
+  // Only a dropped field goes: the other secrets are kept as they are, the CA first of all.
+  async update(_id: string, olds: Record<string, unknown>) {
+    const mod = await loadSecrets();
+    return { outs: mod.withoutDropped(olds) };
   },
 };
+
+/** A replacement when the cluster changes; an update that only removes what is dropped (DROPPED_FIELDS) when a stack made before still holds it. */
+export function secretsDiff(olds: Record<string, unknown> & { cluster: string }, news: { cluster: string }): { changes: boolean; replaces: string[]; deleteBeforeReplace: boolean } {
+  const replaces = olds.cluster !== news.cluster ? ['cluster'] : [];
+  const stale = DROPPED_FIELDS.some((f) => olds[f] !== undefined);
+  return { changes: replaces.length > 0 || stale, replaces, deleteBeforeReplace: false };
+}
+
+/** The secrets' state without what is dropped. */
+export function withoutDropped(olds: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(olds).filter(([k]) => !DROPPED_FIELDS.includes(k)));
+}
 
 export class ClusterSecrets extends pulumi.dynamic.Resource {
   declare readonly bootstrapToken: pulumi.Output<string>;
@@ -149,7 +180,6 @@ export class ClusterSecrets extends pulumi.dynamic.Resource {
   declare readonly etcdCaKeyPem: pulumi.Output<string | undefined>;
   declare readonly saKeyPem: pulumi.Output<string | undefined>;
   declare readonly saPubPem: pulumi.Output<string | undefined>;
-  declare readonly sshPrivateKeyPem: pulumi.Output<string>;
   declare readonly sshPublicKey: pulumi.Output<string>;
 
   constructor(name: string, args: { cluster: string }, opts?: pulumi.CustomResourceOptions) {

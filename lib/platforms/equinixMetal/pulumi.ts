@@ -4,14 +4,26 @@
  * Equinix's own; swapping it touches this file only).
  *
  * One project per cluster with local BGP (the spec's ASN, the MD5 password
- * from ClusterSecrets), the devices' SSH key, a device per machine of the
+ * from ClusterSecrets), the devices' SSH keys (below), a device per machine of the
  * address plan booted by cloud-init into kubeadm (cloudInit.ts), an IPv6
  * BGP session per device, and the provider facts apply records: the
  * project's IPv6 block as the provider assigned it (with the first device:
  * a spec may give only its size, and the devices then compute their
  * addresses from it at boot, lib/render/blockRelocation.ts), every device's
  * addresses and BGP neighbors (passwords dropped).
+ *
+ * SSH keys: a device given no project key gets every project member's and
+ * organization member's key (Equinix Metal's rule), so a device is always
+ * given at least one: the operators' keys of spec.sshKeys, one project key
+ * each (named after its fingerprint, so that the list's order changes
+ * nothing), or else the sealed key of ClusterSecrets, which nobody holds.
+ * Keys are installed when a device is provisioned and a changed list would
+ * rebuild every device (the provider replaces a device for it): the list
+ * is ignored after creation, as the user-data is; a key added or removed
+ * reaches the devices made from then on, and running machines by hand
+ * (docs/spec.md, "Operator SSH keys").
  */
+import { createHash } from 'node:crypto';
 import * as metal from '@pulumi/equinix-metal';
 import * as pulumi from '@pulumi/pulumi';
 import { AddressError, containsAddress, formatPrefix, parseAddress, parsePrefix } from '../../net/ipv6.js';
@@ -19,6 +31,7 @@ import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
 import type { ClusterSpec } from '../../cluster/cluster.js';
 import { userData, type DeviceSecrets } from './cloudInit.js';
 import { IPV4_EGRESS_TAG, type DeviceAddress, type BgpNeighbor, type Device } from '../../cluster/devices.js';
+import { sshFingerprint } from '../../cluster/sshKeys.js';
 
 export const OPERATING_SYSTEM = 'ubuntu_24_04';
 export const BILLING_CYCLE = 'hourly';
@@ -61,7 +74,8 @@ function addressOf(n: metal.types.output.DeviceNetwork): DeviceAddress {
 
 export class MetalCluster extends pulumi.ComponentResource {
   readonly project: metal.Project;
-  readonly sshKey: metal.ProjectSshKey;
+  /** The project keys every device is given: the spec's operator keys, or the sealed key. */
+  readonly sshKeys: readonly metal.ProjectSshKey[];
   readonly machines: readonly MetalMachine[];
   /** The provider facts of every device, in the plan's machine order (no passwords). */
   readonly devices: pulumi.Output<Device[]>;
@@ -83,7 +97,14 @@ export class MetalCluster extends pulumi.ComponentResource {
       },
       parent,
     );
-    this.sshKey = new metal.ProjectSshKey(`${name}-ssh`, { name: `native6-${spec.name}`, projectId: this.project.id, publicKey: args.secrets.sshPublicKey }, parent);
+    this.sshKeys = spec.sshKeys
+      ? spec.sshKeys.map((publicKey) => {
+          const fingerprint = sshFingerprint(publicKey);
+          const id = createHash('sha256').update(fingerprint).digest('hex').slice(0, 12);
+          const comment = publicKey.split(' ').slice(2).join(' ');
+          return new metal.ProjectSshKey(`${name}-ssh-${id}`, { name: `native6-${spec.name} ${comment || fingerprint}`, projectId: this.project.id, publicKey }, parent);
+        })
+      : [new metal.ProjectSshKey(`${name}-ssh`, { name: `native6-${spec.name}`, projectId: this.project.id, publicKey: args.secrets.sshPublicKey }, parent)];
 
     const s = args.secrets;
     const secrets = pulumi
@@ -101,7 +122,7 @@ export class MetalCluster extends pulumi.ComponentResource {
           operatingSystem: OPERATING_SYSTEM,
           billingCycle: BILLING_CYCLE,
           projectId: this.project.id,
-          projectSshKeyIds: [this.sshKey.id],
+          projectSshKeyIds: this.sshKeys.map((k) => k.id),
           // A public IPv6 /127 out of the project's /56; Equinix Metal also
           // requires a private IPv4 for its own services. A public IPv4 only
           // for NAT64 egress (spec.egress.ipv4: nat64): what the node
@@ -117,8 +138,8 @@ export class MetalCluster extends pulumi.ComponentResource {
         },
         {
           ...parent,
-          // A device is never rebuilt for a boot-script change: that would wipe a node.
-          ignoreChanges: ['userData'],
+          // A device is never rebuilt for a boot-script change, nor for a changed key list: that would wipe a node.
+          ignoreChanges: ['userData', 'projectSshKeyIds'],
         },
       );
       if (!first) first = device;

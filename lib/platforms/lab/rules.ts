@@ -67,5 +67,6 @@ export const labRules: SpecRules = {
   // Metal's list only IPv4 resolvers: the lab is no kinder than the real world (its IPv6 address stays unused).
   resolvers: [LAB_INTERNET_HOSTS.resolver.ipv4],
   dns: { message: 'is for Equinix Metal clusters: the lab has no DNS provider', fix: 'remove spec.dns from the lab spec' },
+  sshKeys: { message: 'is for Equinix Metal clusters: the lab\'s machines run no SSH server (they are reached with nsenter on this host)', fix: 'remove spec.sshKeys from the lab spec' },
   gitops: { url: { default: LAB_GIT_URL } },
 };
