@@ -3,6 +3,12 @@
  * paths and push it, rebasing onto the remote branch and trying again when
  * it moved meanwhile (bounded). Nothing is committed when nothing changed.
  * Real git, run as a child process in the checkout.
+ *
+ * Credentials: the workflows check out with `persist-credentials: false`, so
+ * no token sits in .git/config while npm, setup or Pulumi run. A fetch or
+ * push that needs one is given it here (`GitAuth`), in the environment of
+ * that one git process (GIT_CONFIG_COUNT/KEY/VALUE, as an http.extraHeader
+ * scoped to the server), never written to any file.
  */
 import { capture, type RunResult } from '../exec/run.js';
 import { retry } from '../phases/retry.js';
@@ -13,8 +19,48 @@ export function git(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv
   return capture('git', args, { cwd, env });
 }
 
-async function must(cwd: string, args: readonly string[]): Promise<string> {
-  const r = await git(cwd, args);
+/** A token for one git command against a server (GITHUB_TOKEN against GITHUB_SERVER_URL). */
+export interface GitAuth {
+  readonly token: string;
+  /** The server's base URL, e.g. https://github.com; the header is sent to it only. */
+  readonly serverUrl: string;
+}
+
+/**
+ * The environment of one git command that authenticates to `auth.serverUrl`
+ * as actions/checkout does (an Authorization header, basic x-access-token),
+ * added after any GIT_CONFIG_* entries the environment already holds. An
+ * empty value first clears any header a config file holds for the server (a
+ * checkout that persisted its credentials), so exactly one is sent. Nothing
+ * is written to .git/config.
+ */
+export function authEnv(auth: GitAuth, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (!auth.token) throw new GitError('git: the token for the push or fetch is empty (the workflow passes github.token to the action)');
+  const server = auth.serverUrl.replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s]+$/.test(server)) throw new GitError(`git: "${auth.serverUrl}" is not a server's base URL like https://github.com (GITHUB_SERVER_URL)`);
+  const n = Number(env.GIT_CONFIG_COUNT ?? '0');
+  const i = Number.isInteger(n) && n >= 0 ? n : 0;
+  const key = `http.${server}/.extraheader`;
+  const basic = Buffer.from(`x-access-token:${auth.token}`).toString('base64');
+  return {
+    ...env,
+    GIT_CONFIG_COUNT: String(i + 2),
+    [`GIT_CONFIG_KEY_${i}`]: key,
+    [`GIT_CONFIG_VALUE_${i}`]: '',
+    [`GIT_CONFIG_KEY_${i + 1}`]: key,
+    [`GIT_CONFIG_VALUE_${i + 1}`]: `AUTHORIZATION: basic ${basic}`,
+    // Never ask on a terminal: a refused token fails the command.
+    GIT_TERMINAL_PROMPT: '0',
+  };
+}
+
+/** The values authEnv puts in the environment that must be masked in logs (the token and its basic form). */
+export function authSecrets(auth: GitAuth): string[] {
+  return auth.token ? [auth.token, Buffer.from(`x-access-token:${auth.token}`).toString('base64')] : [];
+}
+
+async function must(cwd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<string> {
+  const r = await git(cwd, args, env);
   if (r.code !== 0) throw new GitError(`git ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
   return r.stdout;
 }
@@ -29,6 +75,8 @@ export interface PublishOptions {
   readonly attempts?: number;
   readonly log?: (line: string) => void;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The token for the fetch and push, given to those git commands only; none: the checkout's own credentials. */
+  readonly auth?: GitAuth;
 }
 
 export interface PublishResult {
@@ -71,19 +119,20 @@ export async function commitAndPush(o: PublishOptions): Promise<PublishResult> {
   await must(o.cwd, ['add', '--all', '--', ...o.paths]);
   await must(o.cwd, ['commit', '--quiet', '-m', o.message, '--', ...o.paths]);
   let pushes = 0;
+  const remoteEnv = o.auth ? authEnv(o.auth) : undefined;
   await retry(
     async (n) => {
       pushes = n;
       if (n > 1) {
         // The branch moved: replay our commit on top of it.
-        await must(o.cwd, ['fetch', '--quiet', o.remote, o.branch]);
+        await must(o.cwd, ['fetch', '--quiet', o.remote, o.branch], remoteEnv);
         const rebase = await git(o.cwd, ['rebase', '--quiet', `${o.remote}/${o.branch}`]);
         if (rebase.code !== 0) {
           await git(o.cwd, ['rebase', '--abort']);
           throw new GitError(`rebase onto ${o.remote}/${o.branch} failed: ${rebase.stderr.trim()} (someone changed the same rendered files: re-run apply)`);
         }
       }
-      await must(o.cwd, ['push', '--quiet', o.remote, `HEAD:refs/heads/${o.branch}`]);
+      await must(o.cwd, ['push', '--quiet', o.remote, `HEAD:refs/heads/${o.branch}`], remoteEnv);
     },
     {
       what: `git push to ${o.remote} ${o.branch}`,
@@ -98,4 +147,30 @@ export async function commitAndPush(o: PublishOptions): Promise<PublishResult> {
   const commit = (await must(o.cwd, ['rev-parse', 'HEAD'])).trim();
   log(`git: pushed ${commit.slice(0, 12)} (${files.length} file(s)) to ${o.remote} ${o.branch}${pushes > 1 ? ` after ${pushes - 1} rebase(s)` : ''}`);
   return { commit, files, pushes };
+}
+
+/**
+ * Fetches one commit (a pull request's head, by its SHA) and its history
+ * into the object store, without checking anything out or creating a
+ * branch: its files are then read as data (git show), never run.
+ */
+export async function fetchCommit(cwd: string, remote: string, sha: string, auth?: GitAuth): Promise<void> {
+  if (!/^[0-9a-f]{40}$/.test(sha)) throw new GitError(`git: "${sha}" is not a full commit SHA (40 hex digits)`);
+  const have = await git(cwd, ['cat-file', '-e', `${sha}^{commit}`]);
+  if (have.code === 0) return;
+  await must(cwd, ['fetch', '--quiet', '--no-tags', remote, sha], auth ? authEnv(auth) : undefined);
+}
+
+/**
+ * Whether the remote branch holds the same `path` as the checkout (HEAD):
+ * 'same', 'differs' (main moved on and changed it), or 'missing' (removed
+ * there, a teardown say). Fetches the branch first (with `auth` when given).
+ */
+export async function remoteFileState(o: { cwd: string; remote: string; branch: string; path: string; auth?: GitAuth }): Promise<{ state: 'same' | 'differs' | 'missing'; remoteCommit: string }> {
+  await must(o.cwd, ['fetch', '--quiet', '--no-tags', o.remote, o.branch], o.auth ? authEnv(o.auth) : undefined);
+  const remoteCommit = (await must(o.cwd, ['rev-parse', '--verify', 'FETCH_HEAD^{commit}'])).trim();
+  const theirs = await git(o.cwd, ['rev-parse', '--verify', '--quiet', `${remoteCommit}:${o.path}`]);
+  if (theirs.code !== 0) return { state: 'missing', remoteCommit };
+  const ours = await git(o.cwd, ['rev-parse', '--verify', '--quiet', `HEAD:${o.path}`]);
+  return { state: ours.code === 0 && ours.stdout.trim() === theirs.stdout.trim() ? 'same' : 'differs', remoteCommit };
 }

@@ -14,6 +14,9 @@ import { bootstrapFlux, waitFlux } from './fluxSteps.js';
 import type { GitHubClient, PullRequestRef } from './github.js';
 import type { ActionLog } from './log.js';
 import { runPlan, type StackPlan } from './plan.js';
+import { readHeadSpecs, SpecDirError, specDirFiles } from './headSpecs.js';
+import { clusterProgram } from '../pulumi/program.js';
+import { authSecrets, type GitAuth } from '../repo/git.js';
 import { runTeardown } from './teardown.js';
 
 export interface PulumiInputs {
@@ -62,19 +65,51 @@ function maskInputs(log: ActionLog, p: PulumiInputs): void {
   for (const s of backend.secrets) log.secret(s);
 }
 
+/**
+ * The plan. With `specDir` the specs are read from that folder
+ * (`<specDir>/infra/<name>.yaml`), and with `headSha` too they are first
+ * written there from the pull request's head, as data (headSpecs.ts): the
+ * code that runs, the preview's program included, is this checkout's.
+ */
 export async function planAction(
-  i: PulumiInputs & { repoRoot: string; specs: readonly string[]; baseRef?: string; commitSha: string; runUrl?: string; pullRequest?: PullRequestRef },
+  i: PulumiInputs & { repoRoot: string; specs: readonly string[]; baseRef?: string; commitSha: string; runUrl?: string; pullRequest?: PullRequestRef; specDir?: string; headSha?: string; auth?: GitAuth },
   log: ActionLog,
   octokit?: GitHubClient,
 ): Promise<{ ok: boolean; stacks: StackPlan[] }> {
   maskInputs(log, i);
-  const specs = resolveSpecs(i.repoRoot, i.specs);
+  if (i.auth) for (const s of authSecrets(i.auth)) log.secret(s);
+  let specRoot = i.repoRoot;
+  let baseCode: { baseSha: string; outside: readonly string[] } | undefined;
+  if (i.headSha) {
+    if (!i.specDir) throw new SpecDirError("spec-dir: empty, but head-sha is set: the head's specs need a folder outside the checkout; fix: spec-dir: ${{ runner.temp }}/head-specs");
+    if (!i.baseRef) throw new SpecDirError('base-ref: empty, but head-sha is set: the base commit is needed to name what else the pull request changes; fix: base-ref: ${{ github.sha }} (the checked-out base)');
+    const head = await readHeadSpecs({ repoRoot: i.repoRoot, headSha: i.headSha, baseSha: i.baseRef, specDir: i.specDir, remote: 'origin', ...(i.auth ? { auth: i.auth } : {}), log });
+    specRoot = head.specRoot;
+    baseCode = { baseSha: i.baseRef, outside: head.outside };
+  } else if (i.specDir) {
+    specDirFiles(i.specDir);
+    specRoot = i.specDir;
+  }
+  const specs = resolveSpecs(specRoot, i.specs);
   return runPlan(
-    { repoRoot: i.repoRoot, specs, commitSha: i.commitSha, ...(i.baseRef ? { baseRef: i.baseRef } : {}), ...(i.runUrl ? { runUrl: i.runUrl } : {}), ...(i.pullRequest ? { pullRequest: i.pullRequest } : {}) },
+    {
+      repoRoot: i.repoRoot,
+      specs,
+      commitSha: i.commitSha,
+      ...(i.baseRef ? { baseRef: i.baseRef } : {}),
+      ...(i.runUrl ? { runUrl: i.runUrl } : {}),
+      ...(i.pullRequest ? { pullRequest: i.pullRequest } : {}),
+      ...(specRoot !== i.repoRoot ? { specRoot } : {}),
+      ...(baseCode ? { baseCode } : {}),
+    },
     {
       log,
       ...(octokit ? { octokit } : {}),
-      preview: async (specFile, stack) => previewStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd()), { policyPacks: [await ensurePolicyPack(i.repoRoot)] }),
+      // The program reads the spec from the spec folder; everything else (the modules, the stack's settings, the policy pack) is this checkout's.
+      preview: async (specFile, stack) =>
+        previewStack(await openStack({ ...settings(i.repoRoot, i, specFile, stack), program: clusterProgram({ repoRoot: specRoot, specFile }) }), (s) => log.info(s.trimEnd()), {
+          policyPacks: [await ensurePolicyPack(i.repoRoot)],
+        }),
     },
   );
 }

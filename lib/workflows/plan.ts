@@ -21,6 +21,7 @@ import type { Problem } from '../cluster/problems.js';
 import { commentMarker, renderPlanComment, type PlanView } from './comment.js';
 import type { ResourceChange } from '../pulumi/stack.js';
 import { git } from '../repo/git.js';
+import { baseCodeNote, withNote } from './headSpecs.js';
 import { upsertComment, type GitHubClient, type PullRequestRef } from './github.js';
 import type { ActionLog } from './log.js';
 import type { PreviewOutcome } from '../pulumi/stack.js';
@@ -35,6 +36,15 @@ export interface PlanInputs {
   readonly runUrl?: string;
   /** Where the comment goes; undefined: job summary only. */
   readonly pullRequest?: PullRequestRef;
+  /**
+   * Where the specs are read from, laid out as the repository
+   * (`<specRoot>/infra/<name>.yaml`); default repoRoot. The trusted preview
+   * reads a pull request's specs from such a folder (lib/workflows/headSpecs.ts);
+   * the recorded facts and the base's specs still come from repoRoot.
+   */
+  readonly specRoot?: string;
+  /** The specs are the pull request's, run with the base's code: the comment says so (baseCodeNote). */
+  readonly baseCode?: { readonly baseSha: string; readonly outside: readonly string[] };
 }
 
 export interface PlanDeps {
@@ -108,7 +118,7 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<{ ok:
   for (const specFile of inputs.specs) {
     const stack = stackOf(specFile);
     const result = await log.group(`plan ${stack} (${specFile})`, async (): Promise<StackPlan> => {
-      const { cluster, problems } = loadSpecFile(inputs.repoRoot, specFile, { ignoreFacts: true });
+      const { cluster, problems } = loadSpecFile(inputs.specRoot ?? inputs.repoRoot, specFile, { ignoreFacts: true });
       const before = await basePlan(inputs.repoRoot, inputs.baseRef, specFile);
       let changes: ResourceChange[] = [];
       let rawOutput = '';
@@ -127,7 +137,7 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<{ ok:
           log.error(`the preview of ${stack} failed: ${failed.split('\n')[0]}`, { file: specFile });
         }
       }
-      const body = renderPlanComment({
+      const rendered = renderPlanComment({
         stack,
         specFile,
         commitSha: inputs.commitSha,
@@ -139,6 +149,7 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<{ ok:
         rawOutput,
         ...(failed ? { failed } : {}),
       });
+      const body = inputs.baseCode ? withNote(rendered, baseCodeNote(inputs.baseCode)) : rendered;
       await log.summary(body);
       let comment: StackPlan['comment'];
       if (inputs.pullRequest && deps.octokit) {

@@ -4,7 +4,14 @@
 // read from the parsed YAML:
 //
 //   - top-level `permissions: {}`, and every job grants its own;
-//   - plan runs on pull requests that touch infra/** and nothing else;
+//   - a job that holds secrets runs the base's code only: every checkout in
+//     it is of the workflow's own commit (no `ref:` of a pull request's
+//     head, no other repository), and the head is read only by the plan
+//     action, as data (`head-sha` into a `spec-dir` under runner.temp);
+//     a job that can run on `pull_request` references no secret and enters
+//     no environment (#15, C1);
+//   - plan: the untrusted check on pull_request, the preview on
+//     pull_request_target in the environment `plan`, both on infra/**;
 //   - apply's jobs never cancel a run in progress, one group per cluster;
 //   - teardown is dispatched by hand with `stack` and `confirm`, runs in a
 //     protected environment, in the same group as that cluster's apply;
@@ -41,6 +48,8 @@ interface Step extends Map {
 }
 
 interface Job extends Map {
+  if?: string;
+  needs?: unknown;
   permissions?: unknown;
   concurrency?: { group?: string; 'cancel-in-progress'?: unknown } | string;
   environment?: unknown;
@@ -125,16 +134,80 @@ test('top-level permissions are empty; every job grants its own', () => {
   }
 });
 
-test('no pull_request_target, and no ${{ }} inside run: scripts', () => {
+test('no ${{ }} inside run: scripts', () => {
   for (const f of files) {
     const wf = workflow(f);
-    assert.ok(!('pull_request_target' in wf.on), `${f}: pull_request_target runs a fork's code with the secrets`);
     for (const [id, job] of Object.entries(wf.jobs)) {
       for (const step of job.steps ?? []) {
         if (typeof step.run === 'string') assert.ok(!step.run.includes('${{'), `${f}: job ${id}: pass \${{ }} values through env:, not into the script:\n${step.run}`);
       }
     }
   }
+});
+
+/** Does the job's text reference a secret (secrets.X, or secrets[...])? */
+function holdsSecrets(job: Job): boolean {
+  return /\bsecrets\s*[.[]/.test(JSON.stringify(job));
+}
+
+/** The events a job can run on: the workflow's, narrowed by an `if: github.event_name == '<x>'`. */
+function jobEvents(wf: Workflow, job: Job): string[] {
+  const only = /^\s*github\.event_name\s*==\s*'([a-z_]+)'\s*$/.exec(String(job.if ?? ''));
+  return only ? [only[1]!] : Object.keys(wf.on);
+}
+
+/** A value that names a pull request's head: its SHA, ref or repository, or the merge ref. */
+const HEAD = /pull_request\.head|head_ref|refs\/pull|merge_commit_sha|github\.head_ref/;
+
+test('a job that holds secrets runs the base code only, and reads the head only as data (C1)', () => {
+  let secretJobs = 0;
+  let headReaders = 0;
+  for (const f of files) {
+    const wf = workflow(f);
+    for (const [id, job] of Object.entries(wf.jobs)) {
+      if (!holdsSecrets(job)) continue;
+      secretJobs++;
+      const where = `${f}: job ${id} (holds secrets)`;
+      assert.ok(!jobEvents(wf, job).includes('pull_request'), `${where} can run on pull_request, with the pull request's workflow file and code`);
+      assert.ok(!jobEvents(wf, job).includes('workflow_run') && !('workflow_run' in wf.on), `${where}: workflow_run would hand it another run's artifacts`);
+      for (const step of job.steps ?? []) {
+        if (step.uses?.startsWith('actions/checkout@')) {
+          const ref = step.with?.ref;
+          assert.ok(ref === undefined || ref === '${{ github.sha }}', `${where}: checks out ${String(ref)}; only the workflow's own commit (no ref, or \${{ github.sha }})`);
+          assert.equal(step.with?.repository, undefined, `${where}: checks out another repository`);
+          assert.equal(step.with?.path, undefined, `${where}: a second checkout beside the workspace`);
+        }
+        // The head may reach the job in one place only: the plan action's head-sha, which it reads with git show into spec-dir.
+        const text = JSON.stringify({ ...step, with: undefined });
+        assert.doesNotMatch(text, HEAD, `${where}: a step names the pull request's head outside the plan action's head-sha:\n${text}`);
+        for (const [key, value] of Object.entries(step.with ?? {})) {
+          if (!HEAD.test(String(value))) continue;
+          assert.equal(step.uses, './actions/plan', `${where}: ${step.uses ?? 'a step'} is given the head (${key})`);
+          assert.equal(key, 'head-sha', `${where}: the head goes to the plan action as head-sha only, not ${key}`);
+          assert.match(String(step.with?.['spec-dir']), /^\$\{\{ runner\.temp \}\}\//, `${where}: the head's specs go into a folder under runner.temp, outside the checkout`);
+          headReaders++;
+        }
+      }
+    }
+  }
+  assert.ok(secretJobs >= 3, 'plan, apply and teardown hold secrets');
+  assert.equal(headReaders, 1, 'the plan preview alone reads the head');
+});
+
+test('a job that can run on pull_request references no secret and enters no environment (C1)', () => {
+  let untrusted = 0;
+  for (const f of files) {
+    const wf = workflow(f);
+    for (const [id, job] of Object.entries(wf.jobs)) {
+      if (!jobEvents(wf, job).includes('pull_request')) continue;
+      untrusted++;
+      assert.equal(holdsSecrets(job), false, `${f}: job ${id} runs the pull request's code and references secrets`);
+      assert.equal(job.environment, undefined, `${f}: job ${id} runs the pull request's code in an environment (its secrets)`);
+      const perms = job.permissions as Record<string, string>;
+      for (const [scope, level] of Object.entries(perms)) assert.equal(level, 'read', `${f}: job ${id}: ${scope}: ${level}`);
+    }
+  }
+  assert.ok(untrusted >= 2, "plan's check and ci's jobs");
 });
 
 test('every action used is a local one or has a version', () => {
@@ -148,17 +221,35 @@ test('every action used is a local one or has a version', () => {
   }
 });
 
-test('plan: pull requests touching infra/** only, least privilege, one run per PR', () => {
+test('plan: the check on pull_request, the preview on pull_request_target in the environment plan, infra/** only', () => {
   const wf = workflow('plan.yml');
-  assert.deepEqual(Object.keys(wf.on), ['pull_request']);
+  assert.deepEqual(Object.keys(wf.on).sort(), ['pull_request', 'pull_request_target']);
   assert.deepEqual((wf.on.pull_request as Map).paths, ['infra/**']);
+  assert.deepEqual((wf.on.pull_request_target as Map).paths, ['infra/**']);
+  assert.deepEqual((wf.on.pull_request_target as Map).branches, ['main'], 'the plan environment admits main only');
+  assert.equal(cancelInProgress(wf.concurrency), true);
+  const group = typeof wf.concurrency === 'object' ? String(wf.concurrency.group) : '';
+  assert.match(group, /github\.event\.pull_request\.number/);
+  assert.match(group, /github\.event_name/, 'the two jobs must not cancel each other');
+  const check = wf.jobs.check!;
+  assert.equal(check.if, "github.event_name == 'pull_request'");
+  assert.deepEqual(check.permissions, { contents: 'read' });
+  const runs = (check.steps ?? []).map((s) => s.run ?? '').join('\n');
+  assert.match(runs, /^npm run plan$/m, 'every spec decoded, with its address plan');
+  assert.match(runs, /npm run render\n\s*if ! git diff --exit-code/, 'render leaves no diff');
   const [[id, job, step]] = jobsUsing(wf, 'plan') as [[string, Job, Step]];
+  assert.equal(id, 'preview');
+  assert.equal(job.if, "github.event_name == 'pull_request_target'");
+  assert.equal(job.environment, 'plan');
   assert.deepEqual(job.permissions, { contents: 'read', 'pull-requests': 'write' }, `plan.yml: job ${id}`);
-  const concurrency = job.concurrency ?? wf.concurrency;
-  assert.equal(cancelInProgress(concurrency), true);
-  assert.match(typeof concurrency === 'object' ? String(concurrency.group) : '', /github\.event\.pull_request\.number/);
   const checkout = job.steps!.find((s) => s.uses?.startsWith('actions/checkout@'));
+  assert.equal(checkout?.with?.ref, '${{ github.sha }}', 'the base commit, the one this workflow file is from');
   assert.equal(checkout?.with?.['fetch-depth'], 0, 'the plan reads the base branch: full history');
+  assert.equal(checkout?.with?.['persist-credentials'], false);
+  assert.ok(job.steps!.some((s) => s.run === 'npm ci --ignore-scripts'), 'the base lockfile, no install scripts');
+  assert.equal(step.with?.['head-sha'], '${{ github.event.pull_request.head.sha }}');
+  assert.equal(step.with?.['spec-dir'], '${{ runner.temp }}/head-specs');
+  assert.equal(step.with?.['base-ref'], '${{ github.sha }}');
   assert.equal(step.with?.['backend-url'], '${{ vars.PULUMI_BACKEND_URL }}');
 });
 
