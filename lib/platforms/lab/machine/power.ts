@@ -151,7 +151,9 @@ export function untranslated(slices: readonly EndpointSlice[], table: string): s
   return out;
 }
 
-async function back(ctx: LabContext, since: number, look: Look): Promise<string | false> {
+/** `restarted`: the machines whose kubelets and pods must have started again since `since` (the others' need only be Ready). */
+async function back(ctx: LabContext, since: number, look: Look, restarted: readonly MachineNode[] = ctx.topology.machines): Promise<string | false> {
+  const again = new Set(restarted.map((m) => m.machine.name));
   const missing: string[] = [];
   const want = ctx.topology.machines.length;
   for (const router of ctx.topology.routers) {
@@ -166,14 +168,15 @@ async function back(ctx: LabContext, since: number, look: Look): Promise<string 
     for (const m of ctx.topology.machines) {
       const node = nodes.items.find((n) => n.metadata.name === m.machine.name);
       if (node?.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') missing.push(`${m.machine.name} not Ready`);
+      if (!again.has(m.machine.name)) continue;
       const lease = await admin.get<{ spec?: { renewTime?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${m.machine.name}`).catch(() => undefined);
       if (!lease?.spec?.renewTime || Date.parse(lease.spec.renewTime) < since) missing.push(`${m.machine.name}'s kubelet has not renewed its Lease since the restart`);
     }
     // The workloads too: every pod the kubelets run is running again since the restart, and Ready
     // (a pod's address in the API is its new sandbox's only once its kubelet reported it).
     const pods = await admin.get<{ items: RestartPod[] }>('/api/v1/pods');
-    const notBack = pods.items.filter((p) => p.spec.nodeName && !p.metadata.annotations?.['kubernetes.io/config.mirror'] && !podBack(p, since));
-    if (notBack.length > 0) missing.push(`${notBack.length} pod(s) not running and Ready since the restart (${notBack.slice(0, 3).map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}${notBack.length > 3 ? ', …' : ''})`);
+    const notBack = pods.items.filter((p) => p.spec.nodeName && !p.metadata.annotations?.['kubernetes.io/config.mirror'] && !podBack(p, again.has(p.spec.nodeName) ? since : 0));
+    if (notBack.length > 0) missing.push(`${notBack.length} pod(s) not running and Ready (since the restart on a restarted machine) (${notBack.slice(0, 3).map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}${notBack.length > 3 ? ', …' : ''})`);
     const slices = (await admin.get<{ items: EndpointSlice[] }>('/apis/discovery.k8s.io/v1/endpointslices')).items;
     for (const m of ctx.topology.machines) {
       const table = (await runOnMachine(ctx.runner, m.ns, 'nft', ['list', 'table', 'ip6', 'kube-proxy'], { allowFail: true })).stdout;
@@ -194,7 +197,9 @@ async function back(ctx: LabContext, since: number, look: Look): Promise<string 
  * (the lab, the metal platform): switched off, its disk and everything it held gone, then a new
  * machine booted from its user-data, joined by its bootstrap alone (a first control plane finds the
  * cluster answering and joins it; a control plane removes the etcd member its former self left),
- * then its node networking as at bring-up. Returns the seconds until its API server answered.
+ * then its node networking as at bring-up. Returns the seconds until the lab was back as after a
+ * restart (its sessions, its default from BGP, its Node Ready and Lease renewed, its pods started
+ * since and Ready, every pod Ready, every kube-proxy translating every ready endpoint).
  */
 export async function replaceMachine(ctx: LabContext, m: MachineNode): Promise<{ killed: number; joinedS: number }> {
   const killed = await powerOff(ctx, m);
@@ -212,5 +217,7 @@ export async function replaceMachine(ctx: LabContext, m: MachineNode): Promise<{
   if (m.machine.role === 'control-plane') {
     await waitFor(`${m.machine.name}'s API server answering /readyz`, () => readyz(adminClient(ctx, `https://[${m.address}]:${API_SERVER_PORT}`)), { timeoutMs: 180_000, intervalMs: 2000, log: ctx.log });
   }
+  // Its API server answering is not the machine back: its BGP sessions (calico-node's BIRD) and its pods come later.
+  await waitFor(`the lab back after ${m.machine.name} was replaced`, (look) => back(ctx, start, look, [m]), { timeoutMs: 300_000, intervalMs: 2000, log: ctx.log });
   return { killed, joinedS: (Date.now() - start) / 1000 };
 }
