@@ -17,6 +17,12 @@ import { toYaml } from '../yaml/write.js';
 
 export const KUBEADM_API = 'kubeadm.k8s.io/v1beta4';
 export const API_SERVER_PORT = 443;
+/**
+ * A name kubeadm puts in every API server's certificate: what a client checks it against where it
+ * reaches the API at an address the certificate does not name (a control plane's IPv4, the door of
+ * IPv4-only clients: lib/workflows/apiWays.ts).
+ */
+export const API_TLS_NAME = 'kubernetes.default.svc';
 export const CONTAINERD_SOCKET = 'unix:///run/containerd/containerd.sock';
 /** The cluster's DNS domain: kubeadm's dnsDomain, the kubelet's clusterDomain, the zone of the cluster's DNS (coredns.ts). */
 export const CLUSTER_DOMAIN = 'cluster.local';

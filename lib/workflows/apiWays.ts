@@ -15,10 +15,7 @@
  */
 import type { Device } from '../cluster/devices.js';
 import { withServer } from '../kube/kubeconfig.js';
-import { API_SERVER_PORT } from '../render/kubeadm.js';
-
-/** The name an API server's certificate is checked against where the address it is reached at is not in it. */
-export const API_TLS_NAME = 'kubernetes.default.svc';
+import { API_SERVER_PORT, API_TLS_NAME } from '../render/kubeadm.js';
 
 export interface ApiWay {
   /** Said in the log: "answers through <via>". */

@@ -17,6 +17,7 @@ export const ALL_FAMILIES = [
   'internet-to-node',
   'nodes-ready',
   'api-clusterip',
+  'api-ipv4-door',
   'api-with-control-plane-hung',
   'pod-to-pod-across-nodes',
   'pods-from-internet',

@@ -18,6 +18,7 @@ const NAMES: Record<string, string[]> = {
   'internet-to-node': ['ping/internet->lt-cp-2'],
   'nodes-ready': ['nodes/lt-cp-3'],
   'api-clusterip': ['api/clusterip-from-host-kubeconfig', 'api/kubernetes-service-endpoints', 'etcd/members-running', 'api/clusterip-from-internet'],
+  'api-ipv4-door': ['api/ipv4-door-from-internet/lt-cp-1', 'api/ipv4-door-from-internet/lt-cp-3'],
   'api-with-control-plane-hung': ['api/clusterip-from-internet-with-lt-cp-3-hung', 'recovery/lt-cp-3-after-hang'],
   'pod-to-pod-across-nodes': ['pods/echo/pod-to-pod-across-nodes-no-nat'],
   'pods-from-internet': ['pods/echo/echo-5d8c7b9f4-x2x7q/from-internet-no-nat'],

@@ -4,7 +4,10 @@
  * { ok, attempts, successes, consecutive, ms, last } where `ok` means
  * `--need` answers in a row were seen before `--timeout` seconds.
  *
- *   probe.ts --url URL [--ca FILE] [--source IPV6] [--need N] [--timeout S] [--per-request-ms MS] [--expect TEXT]
+ *   probe.ts --url URL [--ca FILE] [--servername NAME] [--source ADDRESS] [--need N] [--timeout S] [--per-request-ms MS] [--expect TEXT]
+ *
+ * --servername: the name the server's certificate is checked against (and sent as SNI) instead of
+ * the URL's host, as a kubeconfig's tls-server-name.
  */
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -15,6 +18,7 @@ const { values } = parseArgs({
   options: {
     url: { type: 'string' },
     ca: { type: 'string' },
+    servername: { type: 'string' },
     source: { type: 'string' },
     need: { type: 'string', default: '1' },
     timeout: { type: 'string', default: '30' },
@@ -39,6 +43,7 @@ function once(): Promise<{ ok: boolean; detail: string }> {
         port: url.port || (url.protocol === 'https:' ? 443 : 80),
         path: `${url.pathname}${url.search}`,
         ...(ca ? { ca } : {}),
+        ...(values.servername ? { servername: values.servername } : {}),
         ...(values.source ? { localAddress: values.source } : {}),
         timeout: perRequest,
         // A new connection each time: a new flow, hashed anew by the routers (ECMP) and kube-proxy.

@@ -35,6 +35,11 @@ export const CHECK_FAMILIES = [
     proves: "the API server through its ClusterIP from the host and the internet, every control plane behind the kubernetes Service, every etcd member running",
     names: /^(api\/clusterip-from-host-kubeconfig|api\/kubernetes-service-endpoints|etcd\/members-running|api\/clusterip-from-internet)$/,
   },
+  {
+    id: 'api-ipv4-door',
+    proves: "every control plane's API server over IPv4 from the internet's IPv4 client, its certificate checked as kubernetes.default.svc: the door of a runner with IPv4 only",
+    names: /^api\/ipv4-door-from-internet\/[^/]+$/,
+  },
   { id: 'api-with-control-plane-hung', proves: 'the API through its ClusterIP while a control plane is hung, and the machine back after', names: /^(api\/clusterip-from-internet-with-.+-hung|recovery\/.+-after-hang)$/ },
   { id: 'pod-to-pod-across-nodes', proves: 'a pod reaches a pod on another node and is seen with its own address (no NAT)', names: /^pods\/echo\/pod-to-pod-across-nodes-no-nat$/ },
   { id: 'pods-from-internet', proves: "the internet reaches every echo pod, which sees the client's own address", names: /^pods\/echo\/[^/]+\/from-internet-no-nat$/ },

@@ -73,9 +73,10 @@ export interface ProbeResult {
 }
 
 /** HTTP(S) probes from inside a namespace (lib/platforms/lab/programs/probe.ts), e.g. the internet's client address. */
-export async function probeFrom(ctx: LabContext, ns: string, args: { url: string; ca?: string; source?: string; need?: number; timeoutS?: number; expect?: string }): Promise<ProbeResult> {
+export async function probeFrom(ctx: LabContext, ns: string, args: { url: string; ca?: string; servername?: string; source?: string; need?: number; timeoutS?: number; expect?: string }): Promise<ProbeResult> {
   const argv = ['--import', 'tsx', join(CODE_ROOT, 'lib/platforms/lab/programs/probe.ts'), '--url', args.url];
   if (args.ca) argv.push('--ca', args.ca);
+  if (args.servername) argv.push('--servername', args.servername);
   if (args.source) argv.push('--source', args.source);
   if (args.need) argv.push('--need', String(args.need));
   if (args.timeoutS) argv.push('--timeout', String(args.timeoutS));

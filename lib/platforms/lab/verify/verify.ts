@@ -25,6 +25,7 @@ import { verifyEgressClients, verifyInternetDns, verifyNewNamespaceEgress, verif
 import { verifyClusterDns } from './dns.js';
 import { verifyTranslatorRestart } from './nat64Recovery.js';
 import { LAB_INTERNET_V4 } from '../provider/provider.js';
+import { API_TLS_NAME } from '../../../render/kubeadm.js';
 
 export interface VerifyReport {
   readonly cluster: string;
@@ -247,6 +248,12 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Famil
   const fromInternet = () => probeFrom(ctx, t.internet.ns, { url: `https://[${apiServer}]/readyz`, ca, need: 10, timeoutS: 60, expect: 'ok' });
   const normal = await fromInternet();
   check('api/clusterip-from-internet', '10 answers in a row', normal.ok ? '10 answers in a row' : `${normal.successes}/${normal.attempts} answered; last: ${normal.last}`);
+  // The door of a runner with IPv4 only (lib/workflows/apiWays.ts): each control plane's public IPv4,
+  // from the internet's IPv4 client, the certificate checked as kubernetes.default.svc.
+  for (const cp of controlPlanes) {
+    const v4 = await probeFrom(ctx, t.internet.ns, { url: `https://${cp.ipv4.address}/readyz`, ca, servername: API_TLS_NAME, need: 3, timeoutS: 30, expect: 'ok' });
+    check(`api/ipv4-door-from-internet/${cp.machine.name}`, '3 answers in a row', v4.ok ? '3 answers in a row' : `${v4.successes}/${v4.attempts} answered; last: ${v4.last}`);
+  }
 
   await verifyWorkloads(ctx, admin, check, families);
   if (applies('cluster-dns')) await verifyClusterDns(ctx, admin, check, families);
