@@ -1,9 +1,21 @@
-/** The teardown action (action.yml): inputs to a plain object, then lib/workflows/actions.ts teardownAction. */
+/** The teardown action (action.yml): inputs to a plain object, then lib/workflows/actions.ts teardownAction (or, in mode check, only the environment's check). */
 import * as core from '@actions/core';
+import * as github from '@actions/github';
 import { teardownAction } from '../../lib/workflows/actions.js';
+import { createOctokit } from '../../lib/workflows/github.js';
+import { checkTeardownEnvironment } from '../../lib/workflows/teardown.js';
 import { createCoreLog } from '../_shared/core.js';
 
 async function main(): Promise<void> {
+  const log = createCoreLog();
+  const mode = core.getInput('mode') || 'teardown';
+  if (mode !== 'teardown' && mode !== 'check') throw new Error(`input mode: "${mode}" is neither teardown nor check`);
+  const token = core.getInput('github-token', { required: true });
+  log.secret(token);
+  const { context } = github;
+  // Both modes: no destroy unless the teardown environment makes someone approve it (#15, H2).
+  await checkTeardownEnvironment(createOctokit(token, { log }), context.repo, log);
+  if (mode === 'check') return;
   await teardownAction(
     {
       repoRoot: process.env.GITHUB_WORKSPACE ?? process.cwd(),
@@ -15,7 +27,7 @@ async function main(): Promise<void> {
       passphrase: core.getInput('passphrase', { required: true }),
       metalAuthToken: core.getInput('metal-auth-token'),
     },
-    createCoreLog(),
+    log,
   );
 }
 

@@ -264,3 +264,72 @@ export async function upsertComment(octokit: GitHubClient, pr: PullRequestRef, m
     throw describe(error, 'creating a comment', pr);
   }
 }
+
+// ---------------------------------------------------------------------------
+// Environments (#15, H2): a destroy must wait for a second person.
+
+export interface RepositoryRef {
+  readonly owner: string;
+  readonly repo: string;
+}
+
+/** An environment that does not make a second person approve: names what to configure. */
+export class EnvironmentUnprotected extends Error {
+  override name = 'EnvironmentUnprotected';
+}
+
+export interface EnvironmentReviewers {
+  /** The users' logins and teams' slugs that may approve. */
+  readonly reviewers: readonly string[];
+  /** Whether the one who started the run is refused as its approver. */
+  readonly preventSelfReview: boolean;
+  /** The deployment branch policy: 'protected branches', 'selected branches', or 'any branch'. */
+  readonly branches: 'protected branches' | 'selected branches' | 'any branch';
+}
+
+/** What to set, in GitHub's words (Settings > Environments > <name>). */
+export function environmentFix(name: string): string {
+  return (
+    `Settings > Environments > ${name}: under Deployment protection rules tick "Required reviewers", add at least one person or team ` +
+    `(not only the people who start it), tick "Prevent self-review", and save; keep the secrets it uses as ${name}'s environment secrets, ` +
+    `and limit Deployment branches to main`
+  );
+}
+
+/**
+ * The environment's required reviewers (GET /repos/{owner}/{repo}/environments/{name}),
+ * or EnvironmentUnprotected when it has none: when it does not exist
+ * (GitHub creates an environment at its first use, with no protection), has
+ * no required_reviewers rule, or that rule names nobody. Needs
+ * `actions: read`.
+ */
+export async function requireReviewers(octokit: GitHubClient, repo: RepositoryRef, name: string): Promise<EnvironmentReviewers> {
+  const where = `${repo.owner}/${repo.repo}`;
+  let env: Awaited<ReturnType<GitHubClient['rest']['repos']['getEnvironment']>>['data'];
+  try {
+    env = (await octokit.rest.repos.getEnvironment({ owner: repo.owner, repo: repo.repo, environment_name: name })).data;
+  } catch (error) {
+    const status = answered(error) ? statusOf(error) : undefined;
+    if (status === 404) {
+      throw new EnvironmentUnprotected(`the environment "${name}" does not exist in ${where}: GitHub would create it at its first use with no protection, and nobody would approve. Fix: create it: ${environmentFix(name)}`);
+    }
+    const hint = status === 403 || status === 401 ? ' (the job needs `permissions: actions: read`)' : '';
+    throw new EnvironmentUnprotected(`GitHub: reading the environment "${name}" of ${where} failed${status !== undefined ? ` with HTTP ${status}` : ''}: ${error instanceof Error ? error.message : String(error)}${hint}`);
+  }
+  const rule = (env.protection_rules ?? []).find((r) => r.type === 'required_reviewers');
+  const listed = rule && 'reviewers' in rule ? (rule.reviewers ?? []) : [];
+  const reviewers = listed
+    .map((r) => (r.reviewer && 'login' in r.reviewer ? r.reviewer.login : r.reviewer && 'slug' in r.reviewer ? `team ${r.reviewer.slug}` : undefined))
+    .filter((x): x is string => x !== undefined);
+  if (!rule || reviewers.length === 0) {
+    throw new EnvironmentUnprotected(
+      `the environment "${name}" of ${where} has no required reviewers${rule ? ' (its rule names nobody)' : ''}: a run would start with its secrets at once, with nobody approving. Fix: ${environmentFix(name)}`,
+    );
+  }
+  const policy = env.deployment_branch_policy;
+  return {
+    reviewers,
+    preventSelfReview: rule !== undefined && 'prevent_self_review' in rule && rule.prevent_self_review === true,
+    branches: !policy ? 'any branch' : policy.protected_branches ? 'protected branches' : 'selected branches',
+  };
+}

@@ -8,7 +8,25 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { commitAndPush } from '../repo/git.js';
+import { environmentFix, requireReviewers, type EnvironmentReviewers, type GitHubClient, type RepositoryRef } from './github.js';
 import type { ActionLog } from './log.js';
+
+/** The GitHub environment the teardown job runs in; its reviewers approve every destroy. */
+export const TEARDOWN_ENVIRONMENT = 'teardown';
+
+/**
+ * Refuses (EnvironmentUnprotected, naming what to set) unless the teardown
+ * environment makes someone approve: it exists and has a required_reviewers
+ * rule that names someone. Prevent self-review off, or every branch allowed
+ * to deploy, are said as warnings.
+ */
+export async function checkTeardownEnvironment(octokit: GitHubClient, repo: RepositoryRef, log: ActionLog): Promise<EnvironmentReviewers> {
+  const r = await requireReviewers(octokit, repo, TEARDOWN_ENVIRONMENT);
+  log.info(`environment ${TEARDOWN_ENVIRONMENT}: required reviewers ${r.reviewers.join(', ')}; prevent self-review ${r.preventSelfReview ? 'on' : 'off'}; deployment branches: ${r.branches}`);
+  if (!r.preventSelfReview) log.warning(`environment ${TEARDOWN_ENVIRONMENT}: "Prevent self-review" is off, so whoever starts a teardown may approve it alone. Fix: ${environmentFix(TEARDOWN_ENVIRONMENT)}`);
+  if (r.branches === 'any branch') log.warning(`environment ${TEARDOWN_ENVIRONMENT}: every branch may deploy to it. Fix: ${environmentFix(TEARDOWN_ENVIRONMENT)}`);
+  return r;
+}
 
 export interface TeardownInputs {
   readonly repoRoot: string;

@@ -13,8 +13,9 @@
 //   - plan: the untrusted check on pull_request, the preview on
 //     pull_request_target in the environment `plan`, both on infra/**;
 //   - apply's jobs never cancel a run in progress, one group per cluster;
-//   - teardown is dispatched by hand with `stack` and `confirm`, runs in a
-//     protected environment, in the same group as that cluster's apply;
+//   - teardown is dispatched by hand with `stack` and `confirm`, checks its
+//     environment before anyone approves (H2), runs in a protected
+//     environment, in the same group as that cluster's apply;
 //   - the bundles a local action runs are built before it, by
 //     lib/toolchain/actionBundles.ts, to the file its action.yml names;
 //   - no `${{ }}` inside a `run:` script (inputs go through env:).
@@ -275,7 +276,7 @@ test('apply: one group per cluster, never cancelled in progress', () => {
   );
 });
 
-test('teardown: dispatched with stack and confirm, protected environment, the apply group', () => {
+test('teardown: dispatched with stack and confirm, the environment checked first, protected environment, the apply group', () => {
   const wf = workflow('teardown.yml');
   assert.deepEqual(Object.keys(wf.on), ['workflow_dispatch']);
   const inputs = (wf.on.workflow_dispatch as { inputs: Record<string, { required?: boolean; type?: string }> }).inputs;
@@ -283,9 +284,16 @@ test('teardown: dispatched with stack and confirm, protected environment, the ap
     assert.equal(inputs[name]?.required, true, `teardown.yml: input ${name} must be required`);
     assert.equal(inputs[name]?.type, 'string');
   }
-  const [[id, job, step]] = jobsUsing(wf, 'teardown') as [[string, Job, Step]];
+  const used = jobsUsing(wf, 'teardown');
+  const check = used.find(([id]) => id === 'check');
+  assert.ok(check, 'the check job runs the action in mode check');
+  assert.equal(check[2].with?.mode, 'check');
+  assert.deepEqual(check[1].permissions, { contents: 'read', actions: 'read' }, 'reads the environment (actions: read), holds no secret');
+  assert.equal(holdsSecrets(check[1]), false);
+  const [id, job, step] = used.find(([i]) => i === 'teardown')!;
+  assert.deepEqual(job.needs, 'check');
   assert.equal(job.environment, 'teardown', `teardown.yml: job ${id} runs in the protected environment`);
-  assert.deepEqual(job.permissions, { contents: 'write' });
+  assert.deepEqual(job.permissions, { contents: 'write', actions: 'read' });
   assert.equal((job.concurrency as Map).group, 'apply-${{ inputs.stack }}', 'the group of that cluster in apply.yml');
   assert.equal(cancelInProgress(job.concurrency), false);
   assert.equal(step.with?.stack, '${{ inputs.stack }}');
