@@ -3,7 +3,7 @@ import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { teardownAction } from '../../lib/workflows/actions.js';
 import { createOctokit } from '../../lib/workflows/github.js';
-import { checkTeardownEnvironment } from '../../lib/workflows/teardown.js';
+import { checkTeardownEnvironment, refuseWhileApplying } from '../../lib/workflows/teardown.js';
 import { createCoreLog } from '../_shared/core.js';
 
 async function main(): Promise<void> {
@@ -13,8 +13,11 @@ async function main(): Promise<void> {
   const token = core.getInput('github-token', { required: true });
   log.secret(token);
   const { context } = github;
-  // Both modes: no destroy unless the teardown environment makes someone approve it (#15, H2).
-  await checkTeardownEnvironment(createOctokit(token, { log }), context.repo, log);
+  const octokit = createOctokit(token, { log });
+  // Both modes: no destroy unless the teardown environment makes someone approve it (#15, H2),
+  // and none while an apply run is queued or running (#15, M4: teardown's group is its own).
+  await checkTeardownEnvironment(octokit, context.repo, log);
+  await refuseWhileApplying(octokit, context.repo, core.getInput('stack', { required: true }).trim());
   if (mode === 'check') return;
   await teardownAction(
     {
@@ -26,6 +29,7 @@ async function main(): Promise<void> {
       backendUrl: core.getInput('backend-url', { required: true }),
       passphrase: core.getInput('passphrase', { required: true }),
       metalAuthToken: core.getInput('metal-auth-token'),
+      auth: { token, serverUrl: context.serverUrl },
     },
     log,
   );

@@ -116,6 +116,7 @@ export async function planAction(
 
 export async function applyAction(i: PulumiInputs & Omit<ApplyInputs, 'specs'> & { specs: readonly string[] }, log: ActionLog, overrides: Partial<ApplyDeps> = {}): Promise<StackApply[]> {
   maskInputs(log, i);
+  if (i.auth) for (const s of authSecrets(i.auth)) log.secret(s);
   if (i.gitCredentials) for (const v of credentialValues(i.gitCredentials)) log.secret(v);
   const specs = resolveSpecs(i.repoRoot, i.specs);
   return runApply(
@@ -130,8 +131,9 @@ export async function applyAction(i: PulumiInputs & Omit<ApplyInputs, 'specs'> &
   );
 }
 
-export async function teardownAction(i: PulumiInputs & { repoRoot: string; stack: string; confirm: string; remote: string; branch: string }, log: ActionLog) {
+export async function teardownAction(i: PulumiInputs & { repoRoot: string; stack: string; confirm: string; remote: string; branch: string; auth?: GitAuth }, log: ActionLog) {
   maskInputs(log, i);
+  if (i.auth) for (const s of authSecrets(i.auth)) log.secret(s);
   const specFile = `infra/${i.stack}.yaml`;
   return runTeardown(i, { log, destroy: async (stack) => destroyStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd())) });
 }

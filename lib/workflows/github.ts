@@ -333,3 +333,23 @@ export async function requireReviewers(octokit: GitHubClient, repo: RepositoryRe
     branches: !policy ? 'any branch' : policy.protected_branches ? 'protected branches' : 'selected branches',
   };
 }
+
+/** A workflow run that has not finished: queued, waiting for approval, or running. */
+export interface ActiveRun {
+  readonly id: number;
+  readonly status: string;
+  readonly url: string;
+}
+
+/**
+ * The runs of a workflow (by file name, e.g. apply.yml) that have not
+ * completed, among its 100 most recent (GET
+ * /repos/{owner}/{repo}/actions/workflows/{file}/runs). Needs `actions: read`.
+ */
+export async function activeRuns(octokit: GitHubClient, repo: RepositoryRef, workflow: string): Promise<ActiveRun[]> {
+  const { data } = await octokit.rest.actions.listWorkflowRuns({ owner: repo.owner, repo: repo.repo, workflow_id: workflow, per_page: 100 });
+  return data.workflow_runs
+    .filter((r) => r.status !== 'completed')
+    .map((r) => ({ id: Number(r.id), status: r.status ?? 'unknown', url: r.html_url }))
+    .sort((a, b) => a.id - b.id);
+}

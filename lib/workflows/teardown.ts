@@ -7,8 +7,8 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { commitAndPush } from '../repo/git.js';
-import { environmentFix, requireReviewers, type EnvironmentReviewers, type GitHubClient, type RepositoryRef } from './github.js';
+import { commitAndPush, type GitAuth } from '../repo/git.js';
+import { activeRuns, environmentFix, requireReviewers, type EnvironmentReviewers, type GitHubClient, type RepositoryRef } from './github.js';
 import type { ActionLog } from './log.js';
 
 /** The GitHub environment the teardown job runs in; its reviewers approve every destroy. */
@@ -34,6 +34,8 @@ export interface TeardownInputs {
   readonly confirm: string;
   readonly remote: string;
   readonly branch: string;
+  /** The token for the push, given to git at push time only (the checkout keeps no credentials). */
+  readonly auth?: GitAuth;
 }
 
 export interface TeardownDeps {
@@ -42,6 +44,22 @@ export interface TeardownDeps {
 }
 
 export class TeardownRefused extends Error {}
+
+/** The workflow whose runs a teardown must not overlap (its own concurrency group does not wait for them). */
+export const APPLY_WORKFLOW = 'apply.yml';
+
+/**
+ * Refuses while an apply run is queued, waiting or running: it may apply
+ * this very cluster (applies run whole, one group), and a destroy beside it
+ * would race it.
+ */
+export async function refuseWhileApplying(octokit: GitHubClient, repo: RepositoryRef, stack: string): Promise<void> {
+  const runs = await activeRuns(octokit, repo, APPLY_WORKFLOW);
+  if (runs.length === 0) return;
+  throw new TeardownRefused(
+    `teardown of ${stack} refused: ${runs.length} run(s) of ${APPLY_WORKFLOW} not finished (${runs.map((r) => `${r.status} ${r.url}`).join(', ')}); a destroy beside an apply would race it. Wait until they finish (or cancel them), then run teardown again`,
+  );
+}
 
 export async function runTeardown(inputs: TeardownInputs, deps: TeardownDeps): Promise<{ destroyed: Record<string, number>; commit?: string }> {
   const { log } = deps;
@@ -55,7 +73,7 @@ export async function runTeardown(inputs: TeardownInputs, deps: TeardownDeps): P
   const pushed = await log.group(`${inputs.stack}: remove ${paths.join(', ') || 'nothing'}`, async () => {
     for (const p of paths) rmSync(join(inputs.repoRoot, p), { recursive: true, force: true });
     if (paths.length === 0) return undefined;
-    return commitAndPush({ cwd: inputs.repoRoot, paths, message: `teardown ${inputs.stack}: remove ${paths.join(' and ')}`, remote: inputs.remote, branch: inputs.branch, log: (l) => log.info(l) });
+    return commitAndPush({ cwd: inputs.repoRoot, paths, message: `teardown ${inputs.stack}: remove ${paths.join(' and ')}`, remote: inputs.remote, branch: inputs.branch, log: (l) => log.info(l), ...(inputs.auth ? { auth: inputs.auth } : {}) });
   });
   const result = { destroyed, ...(pushed?.commit ? { commit: pushed.commit } : {}) };
   await log.summary(teardownSummary(inputs.stack, paths, result));

@@ -12,10 +12,12 @@
 //     no environment (#15, C1);
 //   - plan: the untrusted check on pull_request, the preview on
 //     pull_request_target in the environment `plan`, both on infra/**;
-//   - apply's jobs never cancel a run in progress, one group per cluster;
+//   - apply: one workflow-level group, never cancelled in progress (M4);
 //   - teardown is dispatched by hand with `stack` and `confirm`, checks its
 //     environment before anyone approves (H2), runs in a protected
-//     environment, in the same group as that cluster's apply;
+//     environment, in a group of its own;
+//   - apply and teardown check out without persisting credentials and
+//     install without scripts (M8);
 //   - the bundles a local action runs are built before it, by
 //     lib/toolchain/actionBundles.ts, to the file its action.yml names;
 //   - no `${{ }}` inside a `run:` script (inputs go through env:).
@@ -254,20 +256,16 @@ test('plan: the check on pull_request, the preview on pull_request_target in the
   assert.equal(step.with?.['backend-url'], '${{ vars.PULUMI_BACKEND_URL }}');
 });
 
-test('apply: one group per cluster, never cancelled in progress', () => {
+test('apply: one workflow-level group, never cancelled in progress; no group per job (M4)', () => {
   const wf = workflow('apply.yml');
   assert.deepEqual(Object.keys(wf.on), ['push']);
   assert.deepEqual((wf.on.push as Map).branches, ['main']);
   assert.deepEqual((wf.on.push as Map).paths, ['infra/**']);
-  if (wf.concurrency !== undefined) assert.equal(cancelInProgress(wf.concurrency), false, 'apply.yml: workflow concurrency must not cancel in progress');
-  for (const [id, job] of Object.entries(wf.jobs)) {
-    if (job.concurrency !== undefined) assert.equal(cancelInProgress(job.concurrency), false, `apply.yml: job ${id} must not cancel in progress`);
-  }
-  const [[id, job, step]] = jobsUsing(wf, 'apply') as [[string, Job, Step]];
-  assert.equal(typeof job.concurrency, 'object', `apply.yml: job ${id} needs a concurrency group`);
-  assert.equal((job.concurrency as Map).group, 'apply-${{ matrix.stack }}');
-  assert.equal(cancelInProgress(job.concurrency), false);
+  assert.deepEqual(wf.concurrency, { group: 'apply', 'cancel-in-progress': false });
+  for (const [id, job] of Object.entries(wf.jobs)) assert.equal(job.concurrency, undefined, `apply.yml: job ${id}: the group is the workflow's, not per job`);
+  const [[, job, step]] = jobsUsing(wf, 'apply') as [[string, Job, Step]];
   assert.equal(job.strategy?.['fail-fast'], false, 'one cluster failing must not cancel the others');
+  assert.equal(job.environment, 'apply', 'its secrets are the apply environment\'s, which admits main only');
   assert.deepEqual(job.permissions, { contents: 'write' });
   assert.equal(step.with?.specs, '${{ matrix.spec }}');
   assert.ok(
@@ -276,7 +274,7 @@ test('apply: one group per cluster, never cancelled in progress', () => {
   );
 });
 
-test('teardown: dispatched with stack and confirm, the environment checked first, protected environment, the apply group', () => {
+test('teardown: dispatched with stack and confirm, the environment checked first, protected environment, a group of its own', () => {
   const wf = workflow('teardown.yml');
   assert.deepEqual(Object.keys(wf.on), ['workflow_dispatch']);
   const inputs = (wf.on.workflow_dispatch as { inputs: Record<string, { required?: boolean; type?: string }> }).inputs;
@@ -284,6 +282,7 @@ test('teardown: dispatched with stack and confirm, the environment checked first
     assert.equal(inputs[name]?.required, true, `teardown.yml: input ${name} must be required`);
     assert.equal(inputs[name]?.type, 'string');
   }
+  assert.deepEqual(wf.concurrency, { group: 'teardown-${{ inputs.stack }}', 'cancel-in-progress': false });
   const used = jobsUsing(wf, 'teardown');
   const check = used.find(([id]) => id === 'check');
   assert.ok(check, 'the check job runs the action in mode check');
@@ -294,10 +293,20 @@ test('teardown: dispatched with stack and confirm, the environment checked first
   assert.deepEqual(job.needs, 'check');
   assert.equal(job.environment, 'teardown', `teardown.yml: job ${id} runs in the protected environment`);
   assert.deepEqual(job.permissions, { contents: 'write', actions: 'read' });
-  assert.equal((job.concurrency as Map).group, 'apply-${{ inputs.stack }}', 'the group of that cluster in apply.yml');
-  assert.equal(cancelInProgress(job.concurrency), false);
+  assert.equal(job.concurrency, undefined);
   assert.equal(step.with?.stack, '${{ inputs.stack }}');
   assert.equal(step.with?.confirm, '${{ inputs.confirm }}');
+});
+
+test('apply and teardown: no credentials persisted by any checkout, no install scripts (M8)', () => {
+  for (const f of ['apply.yml', 'teardown.yml']) {
+    for (const [id, job] of Object.entries(workflow(f).jobs)) {
+      for (const s of job.steps ?? []) {
+        if (s.uses?.startsWith('actions/checkout@')) assert.equal(s.with?.['persist-credentials'], false, `${f}: job ${id}: persist-credentials`);
+        if (typeof s.run === 'string' && /\bnpm (ci|install)\b/.test(s.run)) assert.match(s.run, /^npm ci --ignore-scripts$/m, `${f}: job ${id}: ${s.run}`);
+      }
+    }
+  }
 });
 
 test('every local action is built before it runs, to the file its action.yml names, and not committed', () => {

@@ -2,7 +2,9 @@
  * Teardown refuses unless its environment makes someone approve (#15, H2):
  * requireReviewers and checkTeardownEnvironment against a fake GitHub (msw)
  * answering GET /repos/{owner}/{repo}/environments/teardown with the
- * schema-true environments of test/fixtures/github/environments.ts.
+ * schema-true environments of test/fixtures/github/environments.ts; and
+ * refuses while a run of apply.yml is not finished (M4), against
+ * test/fixtures/github/workflowRuns.ts.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
@@ -10,9 +12,10 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { createOctokit, EnvironmentUnprotected, requireReviewers } from '../../lib/workflows/github.js';
 import { createLineLog } from '../../lib/workflows/log.js';
-import { checkTeardownEnvironment } from '../../lib/workflows/teardown.js';
+import { checkTeardownEnvironment, refuseWhileApplying, TeardownRefused } from '../../lib/workflows/teardown.js';
 import { API, pr } from '../github-fixture.js';
 import { emptyReviewersTeardown, notFound, protectedTeardown, reviewersRule, reviewerUser, unreviewedTeardown, type Environment } from '../fixtures/github/environments.js';
+import { applyRun, runsPage } from '../fixtures/github/workflowRuns.js';
 
 const repo = { owner: pr.owner, repo: pr.repo };
 const ENV = `${API}/repos/:owner/:repo/environments/:name`;
@@ -84,4 +87,21 @@ test('reviewers but self-review allowed and any branch: passes, with a warning f
 test('a token without actions: read is told so', async () => {
   server.use(http.get(ENV, () => HttpResponse.json({ message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/deployments/environments#get-an-environment', status: '403' }, { status: 403 })));
   await assert.rejects(requireReviewers(client(), repo, 'teardown'), /reading the environment "teardown" of acme\/native6 failed with HTTP 403: .*Resource not accessible by integration.* \(the job needs `permissions: actions: read`\)/);
+});
+
+test('teardown refuses while a run of apply.yml is queued or running, naming each (M4)', async () => {
+  const RUNS = `${API}/repos/:owner/:repo/actions/workflows/:file/runs`;
+  let runs = [applyRun(7, 'completed', 'success'), applyRun(9, 'in_progress', null), applyRun(8, 'queued', null), applyRun(6, 'completed', 'cancelled')];
+  server.use(http.get(RUNS, ({ params }) => (params.file === 'apply.yml' ? HttpResponse.json(runsPage(runs)) : HttpResponse.json(notFound, { status: 404 }))));
+  await assert.rejects(refuseWhileApplying(client(), repo, 'lab'), (e: unknown) => {
+    assert.ok(e instanceof TeardownRefused);
+    assert.equal(
+      e.message,
+      'teardown of lab refused: 2 run(s) of apply.yml not finished (queued https://github.com/acme/native6/actions/runs/8, in_progress https://github.com/acme/native6/actions/runs/9); a destroy beside an apply would race it. Wait until they finish (or cancel them), then run teardown again',
+    );
+    return true;
+  });
+  assert.deepEqual(seen, ['GET /repos/acme/native6/actions/workflows/apply.yml/runs']);
+  runs = [applyRun(7, 'completed', 'success'), applyRun(6, 'completed', 'cancelled')];
+  await refuseWhileApplying(client(), repo, 'lab');
 });
