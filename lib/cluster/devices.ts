@@ -10,6 +10,8 @@ import { API_VERSION } from './cluster.js';
 
 /** The provider's tag of a device whose public IPv4 is for NAT64 egress only (spec.egress.ipv4: nat64). */
 export const IPV4_EGRESS_TAG = 'ipv4:egress-only';
+/** The provider's tag of a control plane whose public IPv4 is the API's door for IPv4-only clients (TCP 443 only, its firewall says). */
+export const IPV4_API_TAG = 'ipv4:api-door';
 
 export interface DeviceAddress {
   readonly address_family: 4 | 6;

@@ -13,7 +13,7 @@
  */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from '@pulumi/policy';
 import { contains, DOCUMENTATION, parsePrefix } from '../net/ipv6.js';
-import { IPV4_EGRESS_TAG } from '../cluster/devices.js';
+import { IPV4_API_TAG, IPV4_EGRESS_TAG } from '../cluster/devices.js';
 
 export const DEVICE = 'equinix-metal:index/device:Device';
 export const BGP_SESSION = 'equinix-metal:index/bgpSession:BgpSession';
@@ -46,7 +46,7 @@ export const ipv6Sessions: ResourceValidationPolicy = {
 
 export const noIPv4Exposure: ResourceValidationPolicy = {
   name: 'no-ipv4-exposure',
-  description: `Devices have a public IPv6 address, and a public IPv4 address only for NAT64 egress (tagged ${IPV4_EGRESS_TAG}).`,
+  description: `Devices have a public IPv6 address, and a public IPv4 address only for NAT64 egress (tagged ${IPV4_EGRESS_TAG}) or as a control plane's API door (tagged ${IPV4_API_TAG}).`,
   enforcementLevel: 'mandatory',
   validateResource: (args, report) => {
     if (args.type !== DEVICE) return;
@@ -57,8 +57,10 @@ export const noIPv4Exposure: ResourceValidationPolicy = {
     }
     if (!ips.some((i) => i.type === 'public_ipv6')) report(`device ${args.name} has no public IPv6 address`);
     const tags = (args.props.tags as string[] | undefined) ?? [];
-    if (ips.some((i) => i.type === 'public_ipv4') && !tags.includes(IPV4_EGRESS_TAG)) {
-      report(`device ${args.name} has a public IPv4 address but is not tagged ${IPV4_EGRESS_TAG}: the cluster is IPv6-only, and a public IPv4 is for NAT64 egress only (spec.egress.ipv4: nat64)`);
+    if (ips.some((i) => i.type === 'public_ipv4') && !tags.includes(IPV4_EGRESS_TAG) && !(tags.includes(IPV4_API_TAG) && tags.includes('role:control-plane'))) {
+      report(
+        `device ${args.name} has a public IPv4 address but is tagged neither ${IPV4_EGRESS_TAG} nor, as a control plane (role:control-plane), ${IPV4_API_TAG}: the cluster is IPv6-only, and a public IPv4 is for NAT64 egress (spec.egress.ipv4: nat64) and a control plane's API door only`,
+      );
     }
   },
 };

@@ -25,11 +25,12 @@ interface Registered {
 const root = REPO_DIR;
 const registered: Registered[] = [];
 const calls: Array<{ token: string; inputs: Record<string, unknown> }> = [];
-let deviceCount = 0;
+/** A device's number: its machine's position in the plan, from 1 (not the order Pulumi registers them in, which the inputs' resolution decides). */
+const deviceNumber = (hostname: unknown) => loadSpecFile(REPO_DIR, 'infra/dfw.yaml').cluster!.plan.machines.findIndex((m) => m.name === hostname) + 1;
 
 /** What Equinix Metal answers for a device: a /127 out of the project's /56 and two multihop peers. */
-function deviceState(name: string): Record<string, unknown> {
-  const n = ++deviceCount;
+function deviceState(name: string, hostname: unknown): Record<string, unknown> {
+  const n = deviceNumber(hostname);
   return {
     accessPublicIpv6: `2001:db8:2a00:f::${(2 * n + 1).toString(16)}`,
     networks: [
@@ -60,7 +61,7 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
         const inputs = args.inputs as Record<string, unknown>;
         registered.push({ type: args.type, name: args.name, inputs });
         let state: Record<string, unknown> = { ...inputs };
-        if (args.type === 'equinix-metal:index/device:Device') state = { ...inputs, ...deviceState(args.name) };
+        if (args.type === 'equinix-metal:index/device:Device') state = { ...inputs, ...deviceState(args.name, inputs.hostname) };
         if (args.type === 'pulumi-nodejs:dynamic/native6-secrets:Resource') state = { ...inputs, ...generateClusterSecrets(String(inputs.cluster)) };
         if (args.type === 'pulumi-nodejs:dynamic/native6-admin:Resource') {
           const plain = (v: unknown) => (typeof v === 'object' && v !== null && SECRET_SIG in v ? (v as unknown as { value: string }).value : String(v));
@@ -72,9 +73,7 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
         calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
         if (args.token === 'equinix-metal:index/getDeviceBgpNeighbors:getDeviceBgpNeighbors') {
           const device = String((args.inputs as { deviceId: string }).deviceId).replace(/-id$/, '');
-          const d = registered.find((r) => r.name === device);
-          const hostname = String(d?.inputs.hostname);
-          const n = registered.filter((r) => r.type === 'equinix-metal:index/device:Device').findIndex((r) => r.inputs.hostname === hostname) + 1;
+          const n = deviceNumber(registered.find((r) => r.name === device)?.inputs.hostname);
           return {
             deviceId: args.inputs.deviceId,
             id: 'x',
@@ -150,6 +149,8 @@ describe('Pulumi program: Equinix Metal (mocks)', () => {
       // dfw reaches IPv4 through NAT64 (Equinix Metal's default): a public IPv4 /31 for egress, tagged so.
       assert.deepEqual(ips.find((i) => i.type === 'public_ipv4'), { type: 'public_ipv4', cidr: 31 });
       assert.ok((d.inputs.tags as string[]).includes('ipv4:egress-only'));
+      // A control plane's IPv4 is also the API's door (an IPv4-only runner's apply); a worker's is not.
+      assert.equal((d.inputs.tags as string[]).includes('ipv4:api-door'), m.role === 'control-plane', m.name);
     }
   });
 

@@ -49,10 +49,12 @@ test('ipv6-bgp-sessions: an IPv4 session is refused; an unknown family (preview)
 test('no-ipv4-exposure: a public IPv6 address, a public IPv4 only tagged for NAT64 egress, and no provider defaults', () => {
   assert.deepEqual(validate(noIPv4Exposure, resource(DEVICE, 'd', { ipAddresses: [{ type: 'public_ipv6', cidr: 127 }, { type: 'private_ipv4', cidr: 31 }] })), []);
   assert.deepEqual(validate(noIPv4Exposure, resource(DEVICE, 'd', { ipAddresses: [{ type: 'public_ipv6' }, { type: 'public_ipv4' }] })), [
-    'device d has a public IPv4 address but is not tagged ipv4:egress-only: the cluster is IPv6-only, and a public IPv4 is for NAT64 egress only (spec.egress.ipv4: nat64)',
+    'device d has a public IPv4 address but is tagged neither ipv4:egress-only nor, as a control plane (role:control-plane), ipv4:api-door: the cluster is IPv6-only, and a public IPv4 is for NAT64 egress (spec.egress.ipv4: nat64) and a control plane\'s API door only',
   ]);
   assert.deepEqual(validate(noIPv4Exposure, resource(DEVICE, 'd', { ipAddresses: [{ type: 'public_ipv6' }, { type: 'public_ipv4' }], tags: ['native6', 'role:worker'] })).length, 1, 'another tag is not enough');
   assert.deepEqual(validate(noIPv4Exposure, resource(DEVICE, 'd', { ipAddresses: [{ type: 'public_ipv6' }, { type: 'public_ipv4' }], tags: ['native6', 'ipv4:egress-only'] })), [], 'for NAT64 egress');
+  assert.deepEqual(validate(noIPv4Exposure, resource(DEVICE, 'd', { ipAddresses: [{ type: 'public_ipv6' }, { type: 'public_ipv4' }], tags: ['native6', 'role:control-plane', 'ipv4:api-door'] })), [], "a control plane's API door");
+  assert.equal(validate(noIPv4Exposure, resource(DEVICE, 'd', { ipAddresses: [{ type: 'public_ipv6' }, { type: 'public_ipv4' }], tags: ['native6', 'role:worker', 'ipv4:api-door'] })).length, 1, 'a worker has no API door');
   assert.deepEqual(validate(noIPv4Exposure, resource(DEVICE, 'd', { ipAddresses: [{ type: 'private_ipv4' }] })), ['device d has no public IPv6 address']);
   assert.match(validate(noIPv4Exposure, resource(DEVICE, 'd', {}))[0]!, /takes the provider's default addresses, which include a public IPv4/);
 });

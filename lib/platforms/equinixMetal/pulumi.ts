@@ -30,7 +30,7 @@ import { AddressError, containsAddress, formatPrefix, parseAddress, parsePrefix 
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
 import type { ClusterSpec } from '../../cluster/cluster.js';
 import { userData, type DeviceSecrets } from './cloudInit.js';
-import { IPV4_EGRESS_TAG, type DeviceAddress, type BgpNeighbor, type Device } from '../../cluster/devices.js';
+import { IPV4_API_TAG, IPV4_EGRESS_TAG, type DeviceAddress, type BgpNeighbor, type Device } from '../../cluster/devices.js';
 import { sshFingerprint } from '../../cluster/sshKeys.js';
 
 export const OPERATING_SYSTEM = 'ubuntu_24_04';
@@ -124,22 +124,25 @@ export class MetalCluster extends pulumi.ComponentResource {
           projectId: this.project.id,
           projectSshKeyIds: this.sshKeys.map((k) => k.id),
           // A public IPv6 /127 out of the project's /56; Equinix Metal also
-          // requires a private IPv4 for its own services. A public IPv4 only
-          // for NAT64 egress (spec.egress.ipv4: nat64): what the node
-          // translates its pods' packets to; its own firewall lets in
-          // nothing over IPv4 but replies.
+          // requires a private IPv4 for its own services. A public IPv4 for
+          // NAT64 egress (spec.egress.ipv4: nat64): what the node translates
+          // its pods' packets to; and on a control plane, the API's door for
+          // IPv4-only clients (a GitHub-hosted runner's apply,
+          // lib/workflows/apiWays.ts). Its own firewall lets in nothing over
+          // IPv4 but replies and, on any machine, the API's port.
           ipAddresses: [
             { type: 'public_ipv6', cidr: 127 },
             { type: 'private_ipv4', cidr: 31 },
-            ...(plan.nat64 ? [{ type: 'public_ipv4', cidr: 31 }] : []),
+            ...(plan.nat64 || machine.role === 'control-plane' ? [{ type: 'public_ipv4', cidr: 31 }] : []),
           ],
           userData: pulumi.secret(secrets.apply((ds) => userData(spec, plan, machine, ds))),
-          tags: [TAG, `cluster:${spec.name}`, `role:${machine.role}`, `pool:${machine.pool}`, ...(plan.nat64 ? [IPV4_EGRESS_TAG] : [])],
+          tags: [TAG, `cluster:${spec.name}`, `role:${machine.role}`, `pool:${machine.pool}`, ...(plan.nat64 ? [IPV4_EGRESS_TAG] : []), ...(machine.role === 'control-plane' ? [IPV4_API_TAG] : [])],
         },
         {
           ...parent,
-          // A device is never rebuilt for a boot-script change, nor for a changed key list: that would wipe a node.
-          ignoreChanges: ['userData', 'projectSshKeyIds'],
+          // A device is never rebuilt for a boot-script change, nor for a changed key list or address
+          // list (a control plane made before it had its IPv4 door keeps its addresses): that would wipe a node.
+          ignoreChanges: ['userData', 'projectSshKeyIds', 'ipAddresses'],
         },
       );
       if (!first) first = device;
