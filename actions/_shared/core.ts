@@ -4,21 +4,21 @@
  * setSecret for every secret, the job summary.
  */
 import * as core from '@actions/core';
-import type { ActionLog } from '../../lib/workflows/log.js';
+import { redact, registerSecret, type ActionLog } from '../../lib/workflows/log.js';
 
 export function createCoreLog(): ActionLog {
   return {
     info: (l) => core.info(l),
     warning: (l, w) => core.warning(l, w ? { file: w.file, ...(w.line !== undefined ? { startLine: w.line } : {}), ...(w.title ? { title: w.title } : {}) } : {}),
     error: (l, w) => core.error(l, w ? { file: w.file, ...(w.line !== undefined ? { startLine: w.line } : {}), ...(w.title ? { title: w.title } : {}) } : {}),
+    // What the process's mask list takes of it (a kubeconfig by its credentials, a PEM line by line),
+    // masked by the runner too; the list redacts the comment and the summary, which the runner does not.
     secret: (v) => {
-      // Multi-line secrets (PEM, kubeconfigs) are masked line by line as well.
-      core.setSecret(v);
-      for (const line of v.split('\n').map((x) => x.trim()).filter((x) => x.length >= 8)) core.setSecret(line);
+      for (const m of registerSecret(v)) core.setSecret(m);
     },
     group: (name, fn) => core.group(name, fn),
     summary: async (md) => {
-      if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(md, true).write();
+      if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(redact(md), true).write();
     },
   };
 }
