@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
-import { runDfwProgram, valueOf } from '../pulumi-mocks.js';
+import { metalMocks, runDfwProgram, SECRET_SIG, valueOf, type Called, type Registered } from '../pulumi-mocks.js';
 import { ADMIN_DAYS, ADMIN_RENEW_DAYS, adminRenewal, generateClusterSecrets, signAdmin } from '../../lib/pki/clusterSecrets.js';
 import { decodeFacts } from '../../lib/plan/facts.js';
 import { CA_CERT, JOIN_DISCOVERY_TIMEOUT, KUBEADM_INIT_CONFIG, KUBEADM_JOIN_CONFIG, NODE_ADDRESS_PLACEHOLDER } from '../../lib/render/bootstrap.js';
@@ -16,33 +16,11 @@ import { formatAddress } from '../../lib/net/ipv6.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { REPO_DIR } from '../../lib/toolchain/repo.js';
 
-interface Registered {
-  readonly type: string;
-  readonly name: string;
-  readonly inputs: Record<string, unknown>;
-}
-
 const root = REPO_DIR;
 const registered: Registered[] = [];
-const calls: Array<{ token: string; inputs: Record<string, unknown> }> = [];
-/** A device's number: its machine's position in the plan, from 1 (not the order Pulumi registers them in, which the inputs' resolution decides). */
-const deviceNumber = (hostname: unknown) => loadSpecFile(REPO_DIR, 'infra/dfw.yaml').cluster!.plan.machines.findIndex((m) => m.name === hostname) + 1;
-
-/** What Equinix Metal answers for a device: a /127 out of the project's /56 and two multihop peers. */
-function deviceState(name: string, hostname: unknown): Record<string, unknown> {
-  const n = deviceNumber(hostname);
-  return {
-    accessPublicIpv6: `2001:db8:2a00:f::${(2 * n + 1).toString(16)}`,
-    networks: [
-      { address: `2001:db8:2a00:f::${(2 * n + 1).toString(16)}`, gateway: `2001:db8:2a00:f::${(2 * n).toString(16)}`, cidr: 127, family: 6, public: true },
-      { address: `10.0.0.${2 * n + 1}`, gateway: `10.0.0.${2 * n}`, cidr: 31, family: 4, public: false },
-    ],
-    hostnameSeen: name,
-  };
-}
+const calls: Called[] = [];
 
 /** Pulumi's wire form of a secret input: the value, after checking it is marked secret. */
-const SECRET_SIG = '4dabf18193072939515e22adb298388d';
 function secretValue(v: unknown, what: string): string {
   return String(secretObject(v, what));
 }
@@ -56,49 +34,7 @@ const secretOf = (o: unknown) => pulumi.isSecret(o as pulumi.Output<unknown>);
 
 describe('Pulumi program: Equinix Metal (mocks)', () => {
   before(async () => {
-    outputs = await runDfwProgram(root, {
-      newResource(args) {
-        const inputs = args.inputs as Record<string, unknown>;
-        registered.push({ type: args.type, name: args.name, inputs });
-        let state: Record<string, unknown> = { ...inputs };
-        if (args.type === 'equinix-metal:index/device:Device') state = { ...inputs, ...deviceState(args.name, inputs.hostname) };
-        if (args.type === 'pulumi-nodejs:dynamic/native6-secrets:Resource') state = { ...inputs, ...generateClusterSecrets(String(inputs.cluster)) };
-        if (args.type === 'pulumi-nodejs:dynamic/native6-admin:Resource') {
-          const plain = (v: unknown) => (typeof v === 'object' && v !== null && SECRET_SIG in v ? (v as unknown as { value: string }).value : String(v));
-          state = { ...inputs, ...signAdmin(String(inputs.cluster), plain(inputs.caCertPem), plain(inputs.caKeyPem)) };
-        }
-        return { id: `${args.name}-id`, state };
-      },
-      call(args) {
-        calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
-        if (args.token === 'equinix-metal:index/getDeviceBgpNeighbors:getDeviceBgpNeighbors') {
-          const device = String((args.inputs as { deviceId: string }).deviceId).replace(/-id$/, '');
-          const n = deviceNumber(registered.find((r) => r.name === device)?.inputs.hostname);
-          return {
-            deviceId: args.inputs.deviceId,
-            id: 'x',
-            bgpNeighbors: [
-              {
-                addressFamily: 6,
-                customerAs: 65000,
-                customerIp: `2001:db8:2a00:f::${(2 * n + 1).toString(16)}`,
-                md5Enabled: true,
-                md5Password: 'secret-from-the-provider',
-                multihop: true,
-                peerAs: 65530,
-                peerIps: ['fc00::e', 'fc00::f'],
-                routesIns: [{ route: '2001:db8:2a00::/56', exact: false }],
-                routesOuts: [],
-              },
-            ],
-          };
-        }
-        if (args.token === 'equinix-metal:index/getPrecreatedIpBlock:getPrecreatedIpBlock') {
-          return { ...args.inputs, id: 'block', cidrNotation: '2001:db8:2a00::/56', address: '2001:db8:2a00::', cidr: 56, network: '2001:db8:2a00::', netmask: 'ffff:ffff:ffff:ff00::', gateway: '2001:db8:2a00::1', manageable: true, management: false };
-        }
-        return {};
-      },
-    });
+    outputs = await runDfwProgram(root, metalMocks({ root, registered, calls, block: '2001:db8:2a00::/56', deviceNet: '2001:db8:2a00:f::/64', privateIpv4: true, md5Password: 'secret-from-the-provider' }));
   });
   after(() => {
     registered.length = 0;

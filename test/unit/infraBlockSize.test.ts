@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
-import { runDfwProgram, valueOf } from '../pulumi-mocks.js';
-import { generateClusterSecrets, signAdmin } from '../../lib/pki/clusterSecrets.js';
+import { metalMocks, plain, runDfwProgram, valueOf, type Registered } from '../pulumi-mocks.js';
 import { checkFacts, decodeFacts, planWithFacts } from '../../lib/plan/facts.js';
 import { providerBlock } from '../../lib/platforms/equinixMetal/pulumi.js';
 import { RELOCATE_SCRIPT, STAND_IN_HEAD } from '../../lib/render/blockRelocation.js';
@@ -23,58 +22,18 @@ import { REPO_DIR } from '../../lib/toolchain/repo.js';
 
 /** What Equinix Metal assigned this project in the metro: not the spec file's example block. */
 const PROVIDER_BLOCK = '2604:1380:4641:c500::/56';
-const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-const plain = (v: unknown) => (typeof v === 'object' && v !== null && SECRET_SIG in v ? (v as unknown as { value: unknown }).value : v);
 
 const root = mkdtempSync(join(tmpdir(), 'native6-blocksize-'));
 mkdirSync(join(root, 'infra'));
 const text = readFileSync(join(REPO_DIR, 'infra/dfw.yaml'), 'utf8').replace(/^ {4}block: .*$/m, '    blockSize: 56');
 writeFileSync(join(root, 'infra/dfw.yaml'), text);
 
-const registered: Array<{ type: string; name: string; inputs: Record<string, unknown> }> = [];
+const registered: Registered[] = [];
 let outputs: Record<string, pulumi.Output<unknown>> = {};
-let n = 0;
 
 describe('Pulumi program: Equinix Metal, the block learned from the provider (mocks)', () => {
   before(async () => {
-    outputs = await runDfwProgram(root, {
-      newResource(args) {
-        const inputs = args.inputs as Record<string, unknown>;
-        registered.push({ type: args.type, name: args.name, inputs });
-        let state: Record<string, unknown> = { ...inputs };
-        if (args.type === 'equinix-metal:index/device:Device') {
-          const i = ++n;
-          const address = `2604:1380:4641:c500::${(2 * i + 1).toString(16)}`;
-          state = { ...inputs, accessPublicIpv6: address, networks: [{ address, gateway: `2604:1380:4641:c500::${(2 * i).toString(16)}`, cidr: 127, family: 6, public: true }] };
-        }
-        if (args.type === 'pulumi-nodejs:dynamic/native6-secrets:Resource') state = { ...inputs, ...generateClusterSecrets(String(inputs.cluster)) };
-        if (args.type === 'pulumi-nodejs:dynamic/native6-admin:Resource') state = { ...inputs, ...signAdmin(String(inputs.cluster), String(plain(inputs.caCertPem)), String(plain(inputs.caKeyPem))) };
-        return { id: `${args.name}-id`, state };
-      },
-      call(args) {
-        if (args.token === 'equinix-metal:index/getDeviceBgpNeighbors:getDeviceBgpNeighbors') {
-          const name = String((args.inputs as { deviceId: string }).deviceId).replace(/-id$/, '');
-          const i = registered.filter((r) => r.type === 'equinix-metal:index/device:Device').findIndex((r) => r.name === name) + 1;
-          return {
-            bgpNeighbors: [
-              {
-                addressFamily: 6,
-                customerAs: 65000,
-                customerIp: `2604:1380:4641:c500::${(2 * i + 1).toString(16)}`,
-                md5Enabled: true,
-                multihop: true,
-                peerAs: 65530,
-                peerIps: ['fc00::e', 'fc00::f'],
-                routesIns: [{ route: PROVIDER_BLOCK, exact: false }],
-                routesOuts: [],
-              },
-            ],
-          };
-        }
-        if (args.token === 'equinix-metal:index/getPrecreatedIpBlock:getPrecreatedIpBlock') return { ...args.inputs, cidrNotation: PROVIDER_BLOCK };
-        return {};
-      },
-    });
+    outputs = await runDfwProgram(root, metalMocks({ root, registered, block: PROVIDER_BLOCK, deviceNet: '2604:1380:4641:c500::/64' }));
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 

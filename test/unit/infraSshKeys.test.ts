@@ -14,14 +14,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runDfwProgram } from '../pulumi-mocks.js';
+import { metalMocks, runDfwProgram, type Registered } from '../pulumi-mocks.js';
 import { sshFingerprint } from '../../lib/cluster/sshKeys.js';
-import { generateClusterSecrets, secretsDiff, signAdmin, withoutDropped } from '../../lib/pki/clusterSecrets.js';
+import { generateClusterSecrets, secretsDiff, withoutDropped } from '../../lib/pki/clusterSecrets.js';
 import { generateSshKey } from '../../lib/pki/sshKey.js';
 import { REPO_DIR } from '../../lib/toolchain/repo.js';
-
-const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-const plain = (v: unknown) => (typeof v === 'object' && v !== null && SECRET_SIG in v ? (v as unknown as { value: unknown }).value : v);
 
 function ed25519(comment: string): string {
   const x = Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!, 'base64url');
@@ -34,35 +31,11 @@ const root = mkdtempSync(join(tmpdir(), 'native6-sshkeys-'));
 mkdirSync(join(root, 'infra'));
 writeFileSync(join(root, 'infra/dfw.yaml'), `${readFileSync(join(REPO_DIR, 'infra/dfw.yaml'), 'utf8')}  sshKeys:\n${KEYS.map((k) => `    - ${k}\n`).join('')}`);
 
-const registered: Array<{ type: string; name: string; inputs: Record<string, unknown> }> = [];
-let n = 0;
+const registered: Registered[] = [];
 
 describe('Pulumi program: Equinix Metal, the operators\' SSH keys (mocks)', () => {
   before(async () => {
-    await runDfwProgram(root, {
-      newResource(args) {
-        const inputs = args.inputs as Record<string, unknown>;
-        registered.push({ type: args.type, name: args.name, inputs });
-        let state: Record<string, unknown> = { ...inputs };
-        if (args.type === 'equinix-metal:index/device:Device') {
-          const address = `2001:db8:2a00:f::${(2 * ++n + 1).toString(16)}`;
-          state = { ...inputs, accessPublicIpv6: address, networks: [{ address, gateway: `2001:db8:2a00:f::${(2 * n).toString(16)}`, cidr: 127, family: 6, public: true }] };
-        }
-        if (args.type === 'pulumi-nodejs:dynamic/native6-secrets:Resource') state = { ...inputs, ...generateClusterSecrets(String(inputs.cluster)) };
-        if (args.type === 'pulumi-nodejs:dynamic/native6-admin:Resource') state = { ...inputs, ...signAdmin(String(inputs.cluster), String(plain(inputs.caCertPem)), String(plain(inputs.caKeyPem))) };
-        return { id: `${args.name}-id`, state };
-      },
-      call(args) {
-        if (args.token === 'equinix-metal:index/getDeviceBgpNeighbors:getDeviceBgpNeighbors') {
-          const name = String((args.inputs as { deviceId: string }).deviceId).replace(/-id$/, '');
-          const i = registered.filter((r) => r.type === 'equinix-metal:index/device:Device').findIndex((r) => r.name === name) + 1;
-          const customerIp = `2001:db8:2a00:f::${(2 * i + 1).toString(16)}`;
-          return { bgpNeighbors: [{ addressFamily: 6, customerAs: 65000, customerIp, md5Enabled: true, multihop: true, peerAs: 65530, peerIps: ['fc00::e', 'fc00::f'], routesIns: [{ route: '2001:db8:2a00::/56', exact: false }], routesOuts: [] }] };
-        }
-        if (args.token === 'equinix-metal:index/getPrecreatedIpBlock:getPrecreatedIpBlock') return { ...args.inputs, cidrNotation: '2001:db8:2a00::/56' };
-        return {};
-      },
-    });
+    await runDfwProgram(root, metalMocks({ root, registered, block: '2001:db8:2a00::/56', deviceNet: '2001:db8:2a00:f::/64' }));
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
