@@ -26,6 +26,7 @@ export const ALL_FAMILIES = [
   'local-service-routes',
   'local-service-follows-endpoints',
   'policy-matrix',
+  'policy-attacks',
   'policy-matrix-host-row',
   'flux',
   'internet-dns',

@@ -27,6 +27,7 @@ const NAMES: Record<string, string[]> = {
   'local-service-routes': ['routes/n6-lt_r1/local-service/2001:db8:4200:1::10', 'services/echo-local/external-ip-client-address'],
   'local-service-follows-endpoints': ['routes/local-service-follows-endpoints'],
   'policy-matrix': ['policy/internet->pod:internal', 'policy/pod:echo->service:internal', 'policy/pod:internal->api-server', 'policy/matrix'],
+  'policy-attacks': ['policy/attack/pod-labelled-trusted->pod:internal', 'policy/attack/internet->dns:kube-dns/udp', 'policy/attack/internet->dns:kube-dns/tcp'],
   'policy-matrix-host-row': ['policy/host:lt-w-1->pod:echo', 'policy/host:lt-cp-2->api-server'],
   flux: ['flux/flux-system', 'flux/apps'],
   'internet-dns': ['dns/internet/github.example-a-over-IPv6', 'dns/internet/github.example-no-aaaa-over-IPv4', 'dns/internet/outside-the-lab-nxdomain'],

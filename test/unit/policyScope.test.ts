@@ -17,7 +17,7 @@ import { GLOBAL_ONLY, networkSets } from '../../lib/render/policies.js';
 import { renderShared } from '../../lib/render/tree.js';
 import { judge, labPolicyInputs, resolved, type Packet } from '../calico-fixture.js';
 
-const INTERNET = '2a00:1450:4001:81c::200e';
+const INTERNET = '2001:db8:ffff:1::1';
 /** A trusted source (spec.policy.trustedSources): the lab renders none, these inputs give one. */
 const TRUSTED_NET = '2001:db8:ab00::/40';
 const TRUSTED = '2001:db8:ab00::1';

@@ -52,6 +52,11 @@ export const CHECK_FAMILIES = [
   },
   { id: 'local-service-follows-endpoints', proves: "echo-local's /128s follow its endpoints to another node", names: /^routes\/local-service-follows-endpoints$/ },
   { id: 'policy-matrix', proves: 'the zero-trust matrix from the internet and from pods: every cell as the policies say', names: /^policy\/(matrix|(internet|pod:[^>]+)->.+)$/ },
+  {
+    id: 'policy-attacks',
+    proves: "what the baseline must refuse, tried: a new namespace's pod labelled as a trusted network gets nothing from the label, and the internet gets no answer from the cluster's DNS (UDP, TCP)",
+    names: /^policy\/attack\/.+$/,
+  },
   { id: 'policy-matrix-host-row', proves: 'the matrix from a node that runs none of the pods', names: /^policy\/host:[^>]+->.+$/ },
   { id: 'flux', proves: 'every Kustomization Ready at its source revision', names: /^flux\/.+$/ },
   { id: 'internet-dns', proves: "the internet's resolver answers as today's internet: an A-only name has no AAAA, a dual-stack name has one, other names do not exist", names: /^dns\/internet\/.+$/ },

@@ -27,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { KubeError, type KubeClient } from '../../../kube/client.js';
 import { formatAddress, formatPrefix, parseAddress, synthesize } from '../../../net/ipv6.js';
 import { NAT64_DEVICE, NAT64_TABLE, NAT64_UNIT } from '../../../render/nat64.js';
-import { ECHO_IMAGE, ECHO_PORT, EGRESS_NAMESPACE } from '../../../render/apps.js';
+import { EGRESS_NAMESPACE } from '../../../render/apps.js';
 import type { LabContext } from '../lab.js';
 import { LAB_INTERNET_HOSTS } from '../provider/provider.js';
 import { dig } from '../provider/resolver.js';
@@ -36,6 +36,7 @@ import { dropComment, POLICY_TABLE } from '../calicoNode/policy.js';
 import { describeDrop, dropsBetween, ListingError, parsePolicyListing, type PolicyListing } from '../calicoNode/policyCounters.js';
 import type { CheckFn, Families } from './check.js';
 import { inPod, type PodItem } from './probes.js';
+import { CREATED_BY, deleteLeftNamespaces, deleteNamespace, startClient, waitFor } from './tenant.js';
 
 /**
  * The rule that keeps a workload without the label off the IPv4 internet:
@@ -126,7 +127,7 @@ async function seen(ctx: LabContext, pod: PodItem, url: string): Promise<string>
 }
 
 /** A node's policy table, its counters as they stand; or why it cannot be read. */
-async function policyListing(ctx: LabContext, ns: string): Promise<PolicyListing | string> {
+export async function policyListing(ctx: LabContext, ns: string): Promise<PolicyListing | string> {
   const res = await ctx.runner.run('nft', ['-j', 'list', 'table', 'ip6', POLICY_TABLE], { ns, allowFail: true, timeoutMs: 10_000 });
   if (res.code !== 0) return `nft -j list table ip6 ${POLICY_TABLE}: ${(res.stderr || res.stdout).trim() || `exit ${res.code}`}`;
   try {
@@ -183,9 +184,6 @@ export function denialOutcome(node: string, chain: string, answer: string, grew:
   return { expected: guardExpected(node), observed, ok: answer === 'no answer' && grew.length === 1 && grew[0]!.comment === GUARD_COMMENT && grew[0]!.packets > 0 };
 }
 
-/** The label of what verify creates: what an interrupted run left is found by it, and removed by the next. */
-const CREATED_BY = { 'app.kubernetes.io/managed-by': 'native6-verify' } as const;
-
 /**
  * A namespace made now, after render, with nothing of its own but a pod
  * (agnhost netexec, the one program the lab's kubelet runs), gets no IPv4
@@ -198,11 +196,7 @@ export async function verifyNewNamespaceEgress(ctx: LabContext, admin: KubeClien
   if (!prefix) return;
   const { gitV4 } = LAB_INTERNET_HOSTS;
   const name = `verify-new-${randomBytes(3).toString('hex')}`;
-  const selector = encodeURIComponent(Object.entries(CREATED_BY).map(([k, v]) => `${k}=${v}`).join(','));
-  for (const left of (await admin.get<{ items: Array<{ metadata: { name: string } }> }>(`/api/v1/namespaces?labelSelector=${selector}`)).items) {
-    ctx.log(`verify: namespace ${left.metadata.name}, left by an interrupted verify, deleted`);
-    await admin.delete(`/api/v1/namespaces/${left.metadata.name}`, { missingOk: true });
-  }
+  await deleteLeftNamespaces(ctx, admin);
   let outcome: Outcome;
   try {
     await admin.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...CREATED_BY } } });
@@ -218,7 +212,7 @@ export async function verifyNewNamespaceEgress(ctx: LabContext, admin: KubeClien
 
 /** The new namespace's pod, running and policed on its node, asks the IPv4-only host. */
 async function deniedInNewNamespace(ctx: LabContext, admin: KubeClient, namespace: string, url: string): Promise<Outcome> {
-  const pod = await startClient(admin, namespace);
+  const pod = await startClient(admin, namespace, {});
   if (typeof pod === 'string') return { expected: guardExpected('its node'), observed: pod, ok: false };
   const on = pod.spec.nodeName ?? '(no node)';
   const node = ctx.topology.machines.find((m) => m.machine.name === pod.spec.nodeName);
@@ -232,66 +226,4 @@ async function deniedInNewNamespace(ctx: LabContext, admin: KubeClient, namespac
     }));
   if (!chained) return { expected: guardExpected(on), observed: `${namespace}/${pod.metadata.name} (${address}) has no egress chain in ${POLICY_TABLE} on ${on} after 20 s`, ok: false };
   return deniedByRule(ctx, pod, url);
-}
-
-/** Deletes verify's namespace and waits for it to go (its pod stopped by the kubelet); says how it went in the log. */
-async function deleteNamespace(ctx: LabContext, admin: KubeClient, name: string): Promise<void> {
-  const start = Date.now();
-  try {
-    await admin.delete(`/api/v1/namespaces/${name}`, { missingOk: true });
-    const gone = await waitFor(60_000, async () => (await admin.find(`/api/v1/namespaces/${name}`)) === undefined);
-    ctx.log(`verify: namespace ${name} ${gone ? `deleted in ${((Date.now() - start) / 1000).toFixed(1)} s` : 'still terminating after 60 s (the next verify deletes it)'}`);
-  } catch (e) {
-    ctx.log(`verify: namespace ${name} not deleted (the next verify deletes it): ${(e as Error).message}`);
-  }
-}
-
-/**
- * Creates the new namespace's pod once its ServiceAccount exists (the API
- * refuses a pod before), and waits for it to run with an address: the pod,
- * or what it is waiting for.
- */
-async function startClient(admin: KubeClient, namespace: string): Promise<PodItem | string> {
-  const hasAccount = await waitFor(30_000, async () => (await admin.find(`/api/v1/namespaces/${namespace}/serviceaccounts/default`)) !== undefined);
-  if (!hasAccount) return `namespace ${namespace} has no default ServiceAccount after 30 s: no pod can be made in it`;
-  await admin.request('POST', `/api/v1/namespaces/${namespace}/pods`, {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'client', namespace, labels: { app: 'client', ...CREATED_BY } },
-    spec: {
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [
-        {
-          name: 'client',
-          image: ECHO_IMAGE,
-          args: ['netexec', `--http-port=${ECHO_PORT}`],
-          resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
-          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-        },
-      ],
-    },
-  });
-  type Pod = PodItem & { status: { phase?: string; containerStatuses?: Array<{ state?: { waiting?: { reason?: string; message?: string } } }> } };
-  let pod: Pod | undefined;
-  const running = await waitFor(90_000, async () => {
-    pod = await admin.find<Pod>(`/api/v1/namespaces/${namespace}/pods/client`);
-    return pod?.status.phase === 'Running' && pod.status.podIP !== undefined;
-  });
-  if (running && pod) return pod;
-  if (!pod) return `${namespace}/client is gone`;
-  const waiting = pod.status.containerStatuses?.[0]?.state?.waiting;
-  const where = pod.spec.nodeName ? ` on ${pod.spec.nodeName}` : ', not scheduled';
-  return `${namespace}/client not running with an address after 90 s: ${pod.status.phase ?? 'no phase'}${where}${waiting ? ` (${waiting.reason}: ${waiting.message ?? ''})` : ''}`;
-}
-
-/** Polls `done` every 500 ms until it holds or `timeoutMs` passed; whether it held. */
-async function waitFor(timeoutMs: number, done: () => Promise<boolean>): Promise<boolean> {
-  const start = Date.now();
-  for (;;) {
-    if (await done()) return true;
-    if (Date.now() - start >= timeoutMs) return false;
-    await new Promise((res) => setTimeout(res, 500));
-  }
 }

@@ -21,6 +21,7 @@ import { CHECK_FAMILIES, familyOf, notApplicable, type FamilyId, type LabShape }
 import { type Check, type CheckFn, type Families } from './check.js';
 import { adminConf, findRoute, kernelRoutes, labAdminClient, nextHops, ping, probeFrom } from './probes.js';
 import { verifyWorkloads } from './workloads.js';
+import { verifyPolicyAttacks } from './attacks.js';
 import { verifyEgressClients, verifyInternetDns, verifyNewNamespaceEgress, verifyTranslators } from './egress.js';
 import { verifyClusterDns } from './dns.js';
 import { verifyTranslatorRestart } from './nat64Recovery.js';
@@ -256,6 +257,7 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Famil
   }
 
   await verifyWorkloads(ctx, admin, check, families);
+  await verifyPolicyAttacks(ctx, admin, check);
   if (applies('cluster-dns')) await verifyClusterDns(ctx, admin, check, families);
   if (applies('ipv4-egress')) await verifyEgressClients(ctx, admin, check, families);
   if (applies('nat64-translator-restart')) await verifyTranslatorRestart(ctx, admin, check, families);
