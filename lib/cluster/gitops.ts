@@ -66,7 +66,7 @@ export function decodeGitOps(r: Reader, field: Field | undefined, spec: Node, ru
           `remove them from the URL (and revoke them), create a Secret in flux-system with them and name it in spec.gitops.secretRef (${PRIVATE_FIX})`,
         );
         url = undefined;
-      }
+      } else if (url.startsWith('http://') && refuse(r, [...path, 'url'], u.value, rules.gitops.cleartext)) url = undefined;
     }
     if (url === undefined) ok = false;
   } else {

@@ -70,6 +70,8 @@ export interface SpecRules {
     readonly absent?: Refusal;
     /** The url absent from the section. */
     readonly url: WhenAbsent<string>;
+    /** An http:// url, when the platform's clusters reach their repository over a network nobody vouches for. */
+    readonly cleartext?: Refusal;
   };
 }
 

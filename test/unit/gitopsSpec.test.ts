@@ -55,6 +55,13 @@ test('a private repository: the GitRepository references the Secret by name, and
   if (pub.ok) assert.deepEqual(fluxSync(pub.spec)[0]!.spec, { interval: '1m', ref: { branch: 'main' }, url: 'https://github.com/acme/public' });
 });
 
+test('cleartext http:// is refused on Equinix Metal, at its line (the lab, whose git host is on this machine, takes it)', () => {
+  assert.deepEqual(problems('    url: http://git.example.com/acme/clusters.git'), [
+    'infra/ord.yaml:15:10: spec.gitops.url: is http://, cleartext over the internet: anyone on the way between the cluster and the git host could change what Flux applies, as cluster-admin. Fix: use the https:// URL of the repository (or ssh:// with spec.gitops.secretRef)',
+  ]);
+  assert.deepEqual(problems('    url: https://git.example.com/acme/clusters.git'), []);
+});
+
 test('credentials in the URL are refused at its line, masked, with where they go instead', () => {
   const fix = 'Fix: remove them from the URL (and revoke them), create a Secret in flux-system with them and name it in spec.gitops.secretRef (docs/gitops.md#a-private-repository)';
   assert.deepEqual(problems('    url: https://acme:ghp_s3cret@github.com/acme/private'), [`infra/ord.yaml:15:10: spec.gitops.url: "https://***@github.com/acme/private" holds credentials: they would be in git. ${fix}`]);

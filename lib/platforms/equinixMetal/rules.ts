@@ -38,5 +38,9 @@ export const equinixMetalRules: SpecRules = {
   gitops: {
     absent: { message: `is required on ${EQUINIX_METAL}`, fix: 'add "gitops: {url: https://github.com/<owner>/<repo>}", the repository Flux reconciles from' },
     url: required('add the repository URL Flux reconciles from'),
+    cleartext: {
+      message: 'is http://, cleartext over the internet: anyone on the way between the cluster and the git host could change what Flux applies, as cluster-admin',
+      fix: 'use the https:// URL of the repository (or ssh:// with spec.gitops.secretRef)',
+    },
   },
 };
