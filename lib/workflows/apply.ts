@@ -10,6 +10,7 @@
  *   render     provider facts recorded, every tree rendered again with them
  *   join credentials  the stack's bootstrap token valid for a day from now, and the keys the control
  *              planes share uploaded (machines added later join, control planes included)
+ *   BGP password  the Secret the BGPPeers reference, a key for every machine (one added has its own)
  *   commit     clusters/, policies/, apps/ committed and pushed; no commit when nothing changed
  *   flux       Flux installed when absent (first apply), its source pointed at the branch
  *   reconcile  every Flux Kustomization Ready at the pushed revision, or the failing one named
@@ -39,6 +40,8 @@ import { renewBootstrapToken, tokenId } from '../kube/bootstrapToken.js';
 import { uploadSharedKeys } from '../kube/kubeadmCerts.js';
 import { waitForNodes, type Readiness } from './nodes.js';
 import { apiWays } from './apiWays.js';
+import { applyObjects } from '../kube/objects.js';
+import { bgpPasswordSecret } from '../render/calico.js';
 import { planAddresses } from '../plan/addressPlan.js';
 
 export const RENDERED_PATHS = ['clusters', 'policies', 'apps'] as const;
@@ -221,6 +224,15 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
       }
       await uploadSharedKeys(s.client!, cp.keys, cp.certificateKey, APPLY_FIELD_MANAGER);
       log.info(`${s.stack}: the control planes' shared keys uploaded for joins (kube-system/kubeadm-certs)`);
+    }),
+    phase('BGP password', async (s) => {
+      // The Secret the BGPPeers reference, one key per machine, applied at every apply (not only at the
+      // first bootstrap): a machine this apply added has its key before its calico-node starts.
+      const password = s.up!.outputs.bgpPassword;
+      if (!password) return;
+      const machines = s.up!.outputs.machines;
+      await applyObjects(s.client!, [bgpPasswordSecret(new Map(machines.map((m) => [m, password])))], APPLY_FIELD_MANAGER);
+      log.info(`${s.stack}: the BGP password Secret holds a key for each of ${machines.length} machines`);
     }),
     phase('render', async (s) => {
       // Where the provider gives the devices, they are recorded as facts, and render reads them.
