@@ -183,11 +183,18 @@ export function checkFacts(file: string, facts: ProviderFacts, spec: ClusterSpec
     }
     if (address !== undefined) {
       // A plan still relative to a block of another size (reported above) has no ranges to check against.
+      let elsewhere = false;
       for (const r of plan.resolved ? plan.ranges : []) {
         if (r.name === 'block' || r.name === 'nodes') continue;
         if (containsAddress(r.prefix, address)) {
+          elsewhere = true;
           report([...dp, 'network', 'addresses'], `device "${d.hostname}" got ${v6!.address}, inside the ${r.name} range ${formatPrefix(r.prefix)}`, 'the provider numbered devices where the planner put another range: open an issue with this file');
         }
+      }
+      // Inside the block but outside the node range: the baseline's `cluster` set and the machines' firewall name the node range, not the device.
+      const nodes = plan.resolved ? plan.ranges.find((r) => r.name === 'nodes') : undefined;
+      if (!elsewhere && nodes && block && containsAddress(block, address) && !containsAddress(nodes.prefix, address)) {
+        report([...dp, 'network', 'addresses'], `device "${d.hostname}" got ${v6!.address}, outside the node range ${formatPrefix(nodes.prefix)}, which the baseline and the machines' firewall count as the cluster's machines`, 'the provider numbered devices where the planner put no machine: open an issue with this file');
       }
     }
     const v6n = d.bgp_neighbors.filter((n) => n.address_family === 6);

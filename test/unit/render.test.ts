@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { labDevices } from '../../lib/platforms/lab/provider/metadata.js';
 import { checkFacts, decodeFacts, planWithFacts } from '../../lib/plan/facts.js';
+import { containsAddress, formatPrefix, parseAddress } from '../../lib/net/ipv6.js';
 import { apiBootstrapNat } from '../../lib/render/apiBootstrap.js';
 import { assignExternalIPs } from '../../lib/render/apps.js';
 import { bgpPeers, NAT64_NETWORK, NETWORK_LABEL, networkSets, peerName } from '../../lib/render/calico.js';
@@ -133,6 +134,25 @@ test('facts that disagree with the spec are refused with the field and fix', () 
     'clusters/dfw/provider-facts.json: devices[1].network.addresses: device "dfw-cp-2" got 2001:db8:2a00:1::5, inside the services range 2001:db8:2a00:1::/112. Fix: the provider numbered devices where the planner put another range: open an issue with this file',
     'clusters/dfw/provider-facts.json: devices[1].bgp_neighbors[0].customer_ip: is 2001:db8:2a00::5, not the device\'s address 2001:db8:2a00:1::5. Fix: the session must be sourced from the device address; re-create the BGP session',
     'clusters/dfw/provider-facts.json: devices[5].hostname: device "dfw-general-9" is not a machine of infra/dfw.yaml. Fix: re-run apply so it records the provider facts again',
+  ]);
+});
+
+test('a device numbered inside the block but outside the node range is reported (the baseline and the firewall count the node range as the machines)', () => {
+  const { spec } = dfw();
+  const base = JSON.parse(fixture('facts/dfw.json'));
+  const plan = planWithFacts(spec, base);
+  const nodes = plan.ranges.find((r) => r.name === 'nodes')!;
+  // In the block, in no planned range: the last /64 of the /56.
+  const stray = '2001:db8:2a00:ff::5';
+  assert.ok(!plan.ranges.some((r) => r.name !== 'block' && containsAddress(r.prefix, parseAddress(stray))), 'the stray address is in no range of the plan');
+  base.devices[1].network.addresses[1].address = stray; // its public IPv6 (the first is its public IPv4)
+  base.devices[1].network.addresses[1].gateway = '2001:db8:2a00:ff::4';
+  base.devices[1].bgp_neighbors[0].customer_ip = stray;
+  const decoded = decodeFacts('clusters/dfw/provider-facts.json', JSON.stringify(base));
+  assert.ok(decoded.ok);
+  if (!decoded.ok) return;
+  assert.deepEqual(checkFacts('clusters/dfw/provider-facts.json', decoded.facts, spec, planWithFacts(spec, decoded.facts)).map(formatProblem), [
+    `clusters/dfw/provider-facts.json: devices[1].network.addresses: device "dfw-cp-2" got ${stray}, outside the node range ${formatPrefix(nodes.prefix)}, which the baseline and the machines' firewall count as the cluster's machines. Fix: the provider numbered devices where the planner put no machine: open an issue with this file`,
   ]);
 });
 
