@@ -309,6 +309,19 @@ test('apply and teardown: no credentials persisted by any checkout, no install s
   }
 });
 
+test("ci: a failed lab run uploads the lab's logs, reports and boot journals, never the lab's secrets (L8)", () => {
+  const uploads = Object.values(workflow('ci.yml').jobs).flatMap((j) => j.steps ?? []).filter((s) => s.uses?.startsWith('actions/upload-artifact@'));
+  assert.ok(uploads.length > 0, 'ci.yml uploads the lab logs');
+  for (const u of uploads) {
+    const paths = String(u.with?.path ?? '').split('\n').map((p) => p.trim()).filter(Boolean);
+    assert.ok(paths.length > 0, 'an upload names its paths');
+    for (const p of paths) {
+      // Every path is a folder of logs or reports: the lab's folder whole, its secrets.json or a machine's disk is not.
+      assert.match(p, /^\.lab\/\*\/(logs|reports|machines\/\*\/disk\/var\/log\/native6-lab)\/$/, `ci.yml uploads ${p}`);
+    }
+  }
+});
+
 test('every local action is built before it runs, to the file its action.yml names, and not committed', () => {
   const names = actionNames(ROOT);
   assert.deepEqual(names, ['apply', 'plan', 'teardown']);
