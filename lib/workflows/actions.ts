@@ -80,12 +80,14 @@ export async function planAction(
   if (i.auth) for (const s of authSecrets(i.auth)) log.secret(s);
   let specRoot = i.repoRoot;
   let baseCode: { baseSha: string; outside: readonly string[] } | undefined;
+  let deleted: readonly string[] = [];
   if (i.headSha) {
     if (!i.specDir) throw new SpecDirError("spec-dir: empty, but head-sha is set: the head's specs need a folder outside the checkout; fix: spec-dir: ${{ runner.temp }}/head-specs");
     if (!i.baseRef) throw new SpecDirError('base-ref: empty, but head-sha is set: the base commit is needed to name what else the pull request changes; fix: base-ref: ${{ github.sha }} (the checked-out base)');
     const head = await readHeadSpecs({ repoRoot: i.repoRoot, headSha: i.headSha, baseSha: i.baseRef, specDir: i.specDir, remote: 'origin', ...(i.auth ? { auth: i.auth } : {}), log });
     specRoot = head.specRoot;
     baseCode = { baseSha: i.baseRef, outside: head.outside };
+    deleted = head.deleted;
   } else if (i.specDir) {
     specDirFiles(i.specDir);
     specRoot = i.specDir;
@@ -101,6 +103,7 @@ export async function planAction(
       ...(i.pullRequest ? { pullRequest: i.pullRequest } : {}),
       ...(specRoot !== i.repoRoot ? { specRoot } : {}),
       ...(baseCode ? { baseCode } : {}),
+      ...(deleted.length > 0 ? { deleted } : {}),
     },
     {
       log,

@@ -13,6 +13,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, writeFileS
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fetchCommit, git, GitError, type GitAuth } from '../repo/git.js';
 import type { ActionLog } from './log.js';
+import { commentMarker } from './comment.js';
 
 /** The action's input that names the spec folder. */
 export const SPEC_DIR_INPUT = 'spec-dir';
@@ -140,6 +141,33 @@ export async function changedOutsideSpecs(repoRoot: string, baseSha: string, hea
     .sort();
 }
 
+/** The specs the pull request deletes (infra/<name>.yaml at the base, gone at its head; a rename counts as one), sorted. */
+export async function deletedSpecs(repoRoot: string, baseSha: string, headSha: string): Promise<string[]> {
+  const r = await git(repoRoot, ['diff', '--name-only', '-z', '--no-renames', '--diff-filter=D', `${baseSha}...${headSha}`, '--', 'infra/']);
+  if (r.code !== 0) throw new GitError(`git diff ${baseSha}...${headSha} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  return r.stdout
+    .split('\0')
+    .filter((p) => p.length > 0 && isSpecPath(p))
+    .sort();
+}
+
+/**
+ * The comment of a stack whose spec the pull request deletes (it replaces the stack's plan comment,
+ * found by the same marker): merging destroys nothing; the machines keep running and Flux keeps
+ * reconciling clusters/<name>/ until the teardown workflow is run for the stack.
+ */
+export function deletedSpecComment(o: { readonly stack: string; readonly specFile: string; readonly commitSha: string }): string {
+  return [
+    commentMarker(o.stack),
+    `## Plan for \`${o.stack}\`: ${shown(o.specFile)} is deleted`,
+    '',
+    `At \`${o.commitSha.slice(0, 7)}\` this pull request deletes ${shown(o.specFile)}. **Merging it destroys nothing**: the cluster's machines keep running, and Flux keeps reconciling \`clusters/${o.stack}/\` from the branch (apply neither renders nor removes them any more).`,
+    '',
+    `To remove the cluster, run the **teardown** workflow for the stack \`${o.stack}\` (Actions > teardown > Run workflow, with the stack's name typed twice) before or after merging: it destroys the stack and removes \`clusters/${o.stack}/\` and the spec from the branch.`,
+    '',
+  ].join('\n');
+}
+
 /** A path as the comment shows it: printable ASCII of paths only, anything else as "?" (a path is the pull request's, and goes in Markdown). */
 function shown(path: string): string {
   const cut = path.length > 120 ? `${path.slice(0, 119)}…` : path;
@@ -189,6 +217,8 @@ export interface HeadSpecs {
   readonly specs: readonly string[];
   /** The pull request's files outside infra/<name>.yaml. */
   readonly outside: readonly string[];
+  /** The specs the pull request deletes. */
+  readonly deleted: readonly string[];
 }
 
 /**
@@ -203,6 +233,7 @@ export async function readHeadSpecs(o: { repoRoot: string; headSha: string; base
   for (const s of copied.skipped) o.log.warning(`the pull request's ${s}: not planned`);
   const specs = specDirFiles(specRoot);
   const outside = await changedOutsideSpecs(o.repoRoot, o.baseSha, o.headSha);
-  o.log.info(`the pull request's specs at ${o.headSha.slice(0, 12)}, read as data into ${specRoot}: ${specs.join(', ') || 'none'}; ${outside.length} other file(s) changed`);
-  return { specRoot, specs, outside };
+  const deleted = await deletedSpecs(o.repoRoot, o.baseSha, o.headSha);
+  o.log.info(`the pull request's specs at ${o.headSha.slice(0, 12)}, read as data into ${specRoot}: ${specs.join(', ') || 'none'}; deleted: ${deleted.join(', ') || 'none'}; ${outside.length} other file(s) changed`);
+  return { specRoot, specs, outside, deleted };
 }

@@ -21,7 +21,7 @@ import type { Problem } from '../cluster/problems.js';
 import { commentMarker, renderPlanComment, type PlanView } from './comment.js';
 import type { ResourceChange } from '../pulumi/stack.js';
 import { git } from '../repo/git.js';
-import { baseCodeNote, withNote } from './headSpecs.js';
+import { baseCodeNote, deletedSpecComment, withNote } from './headSpecs.js';
 import { upsertComment, type GitHubClient, type PullRequestRef } from './github.js';
 import type { ActionLog } from './log.js';
 import type { PreviewOutcome } from '../pulumi/stack.js';
@@ -45,6 +45,8 @@ export interface PlanInputs {
   readonly specRoot?: string;
   /** The specs are the pull request's, run with the base's code: the comment says so (baseCodeNote). */
   readonly baseCode?: { readonly baseSha: string; readonly outside: readonly string[] };
+  /** Specs the pull request deletes: each stack's comment says that merging destroys nothing (deletedSpecComment). */
+  readonly deleted?: readonly string[];
 }
 
 export interface PlanDeps {
@@ -164,6 +166,19 @@ export async function runPlan(inputs: PlanInputs, deps: PlanDeps): Promise<{ ok:
       return { stack, specFile, ok: !failed, changes, ...(comment ? { comment } : {}) };
     });
     stacks.push(result);
+  }
+  for (const specFile of inputs.deleted ?? []) {
+    const stack = stackOf(specFile);
+    const body = deletedSpecComment({ stack, specFile, commitSha: inputs.commitSha });
+    await log.summary(body);
+    log.warning(`${specFile} is deleted by this pull request: merging destroys nothing; run the teardown workflow for ${stack} to remove the cluster`, { file: specFile });
+    let comment: StackPlan['comment'];
+    if (inputs.pullRequest && deps.octokit) {
+      const r = await upsertComment(deps.octokit, inputs.pullRequest, commentMarker(stack), body);
+      comment = r.action;
+      log.info(`comment ${r.action}: ${r.url}`);
+    }
+    stacks.push({ stack, specFile, ok: true, changes: [], ...(comment ? { comment } : {}) });
   }
   return { ok: stacks.every((s) => s.ok), stacks };
 }
