@@ -12,6 +12,9 @@ async function main(): Promise<void> {
   if (mode !== 'teardown' && mode !== 'check') throw new Error(`input mode: "${mode}" is neither teardown nor check`);
   const token = core.getInput('github-token', { required: true });
   log.secret(token);
+  // The push's token: the GitHub App's where the workflow gives one (#15, H1), else the workflow's.
+  const pushToken = core.getInput('push-token') || token;
+  log.secret(pushToken);
   const { context } = github;
   const octokit = createOctokit(token, { log });
   // Both modes: no destroy unless the teardown environment makes someone approve it (#15, H2),
@@ -29,7 +32,7 @@ async function main(): Promise<void> {
       backendUrl: core.getInput('backend-url', { required: true }),
       passphrase: core.getInput('passphrase', { required: true }),
       metalAuthToken: core.getInput('metal-auth-token'),
-      auth: { token, serverUrl: context.serverUrl },
+      auth: { token: pushToken, serverUrl: context.serverUrl },
     },
     log,
   );

@@ -266,7 +266,7 @@ test('apply: one workflow-level group, never cancelled in progress; no group per
   const [[, job, step]] = jobsUsing(wf, 'apply') as [[string, Job, Step]];
   assert.equal(job.strategy?.['fail-fast'], false, 'one cluster failing must not cancel the others');
   assert.equal(job.environment, 'apply', 'its secrets are the apply environment\'s, which admits main only');
-  assert.deepEqual(job.permissions, { contents: 'write' });
+  assert.deepEqual(job.permissions, { contents: 'read' }, 'the workflow token writes nothing (H1: the App token pushes)');
   assert.equal(step.with?.specs, '${{ matrix.spec }}');
   assert.ok(
     job.steps!.some((s) => typeof s.run === 'string' && /git config user\.name/.test(s.run) && /git config user\.email/.test(s.run)),
@@ -292,7 +292,7 @@ test('teardown: dispatched with stack and confirm, the environment checked first
   const [id, job, step] = used.find(([i]) => i === 'teardown')!;
   assert.deepEqual(job.needs, 'check');
   assert.equal(job.environment, 'teardown', `teardown.yml: job ${id} runs in the protected environment`);
-  assert.deepEqual(job.permissions, { contents: 'write', actions: 'read' });
+  assert.deepEqual(job.permissions, { contents: 'read', actions: 'read' }, 'the workflow token writes nothing (H1: the App token pushes)');
   assert.equal(job.concurrency, undefined);
   assert.equal(step.with?.stack, '${{ inputs.stack }}');
   assert.equal(step.with?.confirm, '${{ inputs.confirm }}');
@@ -306,6 +306,26 @@ test('apply and teardown: no credentials persisted by any checkout, no install s
         if (typeof s.run === 'string' && /\bnpm (ci|install)\b/.test(s.run)) assert.match(s.run, /^npm ci --ignore-scripts$/m, `${f}: job ${id}: ${s.run}`);
       }
     }
+  }
+});
+
+test('no workflow token may write the repository: the pushes of apply and teardown use the App token minted in their environment (H1)', () => {
+  for (const f of files) {
+    const wf = workflow(f);
+    for (const [id, job] of Object.entries(wf.jobs)) {
+      const perms = (job.permissions ?? {}) as Record<string, string>;
+      assert.notEqual(perms.contents, 'write', `${f}: job ${id} gives its GITHUB_TOKEN contents: write`);
+    }
+  }
+  for (const [f, action, input] of [['apply.yml', 'apply', 'github-token'], ['teardown.yml', 'teardown', 'push-token']] as const) {
+    const [, job, step] = jobsUsing(workflow(f), action).find(([, j]) => holdsSecrets(j) && j.environment !== undefined)!;
+    const mint = job.steps!.findIndex((s) => s.uses?.startsWith('actions/create-github-app-token@'));
+    assert.ok(mint >= 0, `${f}: the job mints the App's token`);
+    const minted = job.steps![mint]!;
+    assert.equal(minted.with?.['private-key'], '${{ secrets.NATIVE6_APP_PRIVATE_KEY }}', `${f}: the App's key, an environment secret`);
+    assert.equal(minted.with?.['app-id'], '${{ vars.NATIVE6_APP_ID }}');
+    assert.ok(mint < job.steps!.indexOf(step), `${f}: minted before the action runs`);
+    assert.equal(step.with?.[input], `\${{ steps.${minted.id}.outputs.token }}`, `${f}: the action pushes with the App's token`);
   }
 });
 
