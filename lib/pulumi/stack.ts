@@ -189,3 +189,30 @@ export async function destroyStack(stack: Stack, onOutput: (line: string) => voi
   await stack.workspace.removeStack(stack.name);
   return summary;
 }
+
+export interface Recovery {
+  /** The operations the interrupted run left pending (`<type> <urn>`): creates may exist at the provider without being in the state. */
+  readonly pending: readonly string[];
+  /** What the refresh found changed, by operation. */
+  readonly refreshed: Record<string, number>;
+}
+
+/**
+ * After an interrupted `up` (a timeout, a cancelled job, a lost runner): the lock it left removed
+ * (`pulumi cancel`, which on a DIY backend deletes the stack's lock files), the state refreshed from
+ * the provider with its pending creates cleared (`--clear-pending-creates`: the resources whose
+ * creation was cut short are dropped from the state, so the next up makes them again; any that the
+ * provider made meanwhile are named in `pending`, to find and delete, or import, by hand).
+ */
+export async function recoverStack(stack: Stack, onOutput: (line: string) => void = () => {}): Promise<Recovery> {
+  const deployment = (await stack.exportStack()).deployment as { pending_operations?: Array<{ type?: string; resource?: { urn?: string } }> };
+  const pending = (deployment.pending_operations ?? []).map((p) => `${p.type ?? 'operation'} ${p.resource?.urn ?? '(no urn)'}`);
+  await stack.cancel();
+  const r = await stack.refresh({ onOutput, color: 'never', clearPendingCreates: true });
+  return { pending, refreshed: { ...(r.summary.resourceChanges ?? {}) } as Record<string, number> };
+}
+
+/** Pulumi's error for a stack another run has locked (a DIY backend's lock file left by an interrupted run). */
+export function isLockedError(message: string): boolean {
+  return /the stack is currently locked by \d+ lock/.test(message);
+}

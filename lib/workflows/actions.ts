@@ -6,7 +6,9 @@
  */
 import { checkBackend } from '../pulumi/backend.js';
 import { ensurePolicyPack } from '../pulumi/policyPack.js';
-import { destroyStack, openStack, previewStack, upStack, type StackSettings } from '../pulumi/stack.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { destroyStack, isLockedError, openStack, previewStack, recoverStack, upStack, type Recovery, type StackSettings } from '../pulumi/stack.js';
 import { specFiles } from '../repo/workspace.js';
 import { runApply, type ApplyDeps, type ApplyInputs, type StackApply } from './apply.js';
 import { credentialValues } from '../flux/gitSecret.js';
@@ -126,12 +128,51 @@ export async function applyAction(i: PulumiInputs & Omit<ApplyInputs, 'specs'> &
     { ...i, specs },
     {
       log,
-      up: async (specFile, stack) => upStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd()), { policyPacks: [await ensurePolicyPack(i.repoRoot)] }),
+      up: async (specFile, stack) => {
+        try {
+          return await upStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd()), { policyPacks: [await ensurePolicyPack(i.repoRoot)] });
+        } catch (e) {
+          if (isLockedError(String((e as Error).message))) throw new Error(lockedFix(stack), { cause: e });
+          throw e;
+        }
+      },
       bootstrapFlux,
       waitFlux,
       ...overrides,
     },
   );
+}
+
+/** What apply says when an interrupted run left the stack locked: nothing was applied, and how to recover. */
+export function lockedFix(stack: string): string {
+  return `the stack ${stack} is locked by a run that did not finish (a cancelled or timed-out job, a lost runner): nothing was applied. Fix: run the recover workflow for ${stack} (Actions > recover > Run workflow: it removes the lock and clears what the run left pending), then apply again (re-run this job)`;
+}
+
+/**
+ * After an interrupted apply: the stack's lock removed, the state refreshed with its pending creates
+ * cleared (each named: it may exist at the provider, to delete or import by hand), then a preview of
+ * what the next apply does. Destroys nothing, pushes nothing; the workflow runs it in the apply
+ * environment, in apply's concurrency group (no apply runs meanwhile).
+ */
+export async function recoverAction(i: PulumiInputs & { repoRoot: string; stack: string }, log: ActionLog): Promise<Recovery & { preview: Record<string, number> }> {
+  maskInputs(log, i);
+  const specFile = `infra/${i.stack}.yaml`;
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(i.stack) || !existsSync(join(i.repoRoot, specFile))) throw new Error(`stack: "${i.stack}" has no spec ${specFile} on this branch; fix: give the name of a cluster of infra/`);
+  const stack = await openStack(settings(i.repoRoot, i, specFile, i.stack));
+  const recovered = await log.group(`recover ${i.stack}`, () => recoverStack(stack, (s) => log.info(s.trimEnd())));
+  for (const p of recovered.pending) log.warning(`${i.stack}: the interrupted run left ${p}: it may exist at the provider without being in the state; the next apply makes it again (find the provider's copy by its tags, cluster:${i.stack}, and delete it)`);
+  const preview = await log.group(`preview ${i.stack}`, () => previewStack(stack, (s) => log.info(s.trimEnd())));
+  const lines = [
+    `## Recovered \`${i.stack}\``,
+    '',
+    '- the lock of the interrupted run removed',
+    `- the state refreshed from the provider: ${Object.entries(recovered.refreshed).map(([op, n]) => `${n} ${op}`).join(', ') || 'nothing'}`,
+    `- pending operations cleared: ${recovered.pending.length === 0 ? 'none' : recovered.pending.map((p) => `\`${p}\``).join(', ')}`,
+    `- the next apply: ${Object.entries(preview.summary).map(([op, n]) => `${n} ${op}`).join(', ') || 'no changes'}`,
+    '',
+  ];
+  await log.summary(lines.join('\n'));
+  return { ...recovered, preview: preview.summary };
 }
 
 export async function teardownAction(i: PulumiInputs & { repoRoot: string; stack: string; confirm: string; remote: string; branch: string; auth?: GitAuth }, log: ActionLog) {

@@ -106,7 +106,7 @@ function run(file: string, args: readonly string[]): Promise<{ stdout: string; s
 }
 
 test('the workflows are plan, apply, teardown and ci', () => {
-  assert.deepEqual(files, ['apply.yml', 'ci.yml', 'plan.yml', 'teardown.yml']);
+  assert.deepEqual(files, ['apply.yml', 'ci.yml', 'plan.yml', 'recover.yml', 'teardown.yml']);
 });
 
 test('actionlint finds nothing in .github/workflows', async () => {
@@ -309,6 +309,20 @@ test('apply and teardown: no credentials persisted by any checkout, no install s
   }
 });
 
+test('recover: dispatched with a stack, in the environment apply and in apply\'s group, pushes nothing (M5)', () => {
+  const wf = workflow('recover.yml');
+  assert.deepEqual(Object.keys(wf.on), ['workflow_dispatch']);
+  const inputs = (wf.on.workflow_dispatch as { inputs: Record<string, { required?: boolean; type?: string }> }).inputs;
+  assert.deepEqual(Object.keys(inputs), ['stack']);
+  assert.equal(inputs.stack?.required, true);
+  assert.deepEqual(wf.concurrency, workflow('apply.yml').concurrency, 'the group of apply: no apply runs meanwhile');
+  const [[, job, step]] = jobsUsing(wf, 'recover') as [[string, Job, Step]];
+  assert.equal(job.environment, 'apply');
+  assert.deepEqual(job.permissions, { contents: 'read' });
+  assert.equal(step.with?.stack, '${{ inputs.stack }}');
+  assert.equal(step.with?.passphrase, '${{ secrets.PULUMI_CONFIG_PASSPHRASE }}');
+});
+
 test('no workflow token may write the repository: the pushes of apply and teardown use the App token minted in their environment (H1)', () => {
   for (const f of files) {
     const wf = workflow(f);
@@ -344,7 +358,7 @@ test("ci: a failed lab run uploads the lab's logs, reports and boot journals, ne
 
 test('every local action is built before it runs, to the file its action.yml names, and not committed', () => {
   const names = actionNames(ROOT);
-  assert.deepEqual(names, ['apply', 'plan', 'teardown']);
+  assert.deepEqual(names, ['apply', 'plan', 'recover', 'teardown']);
   for (const name of names) {
     const a = action(name);
     assert.equal(join('actions', name, a.runs.main), esbuildOptions(ROOT, name).outfile, `actions/${name}/action.yml runs ${a.runs.main}`);

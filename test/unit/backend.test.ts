@@ -75,7 +75,7 @@ describe('the Pulumi state backend', () => {
   });
 
   it('the credentials reach the action in every workflow that runs Pulumi, secrets from secrets and names from variables', () => {
-    for (const name of ['plan', 'apply', 'teardown']) {
+    for (const name of ['plan', 'apply', 'teardown', 'recover']) {
       const wf = parse(readFileSync(join(REPO_DIR, `.github/workflows/${name}.yml`), 'utf8')) as { jobs: Record<string, { steps?: Array<{ uses?: string; with?: Record<string, string>; env?: Record<string, string> }> }> };
       // The step that opens stacks: not teardown's check of its environment (mode: check), which runs no Pulumi.
       const step = Object.values(wf.jobs).flatMap((j) => j.steps ?? []).find((s) => s.uses === `./actions/${name}` && s.with?.mode !== 'check');
