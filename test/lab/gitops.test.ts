@@ -37,7 +37,7 @@ import { need, needRoot } from '../prerequisites.js';
 import { actionsBot } from '../github-fixture.js';
 import { ensureLabRunner, type LabRunner } from '../../lib/platforms/lab/provider/runner.js';
 import type { StackApply } from '../../lib/workflows/apply.js';
-import { HOST_NETNS_ENV } from '../../lib/platforms/lab/programs/labStack.js';
+import { HOST_PID_ENV } from '../../lib/platforms/lab/programs/labStack.js';
 
 const ROOT = process.cwd();
 const CLUSTER = 'gt';
@@ -55,9 +55,9 @@ async function applyFromRunner(runner: LabRunner, inputs: object, dir: string): 
   rmSync(outFile, { force: true });
   let log = '';
   const code = await new Promise<number | null>((resolve, reject) => {
-    // The lab's Pulumi provider is the provider's side: told where the host's network namespace is
-    // (this process's), it does the lab's work there, as Equinix Metal's API does its own elsewhere.
-    const env = { ...process.env, [HOST_NETNS_ENV]: `/proc/${process.pid}/ns/net` };
+    // The lab's Pulumi provider is the provider's side: told where the host is (this process), it does
+    // the lab's work in its namespaces, as Equinix Metal's API does its own elsewhere.
+    const env = { ...process.env, [HOST_PID_ENV]: String(process.pid) };
     const child = spawn('ip', ['netns', 'exec', runner.ns, process.execPath, '--import', 'tsx', join(ROOT, 'test/lab/applyProgram.ts'), inFile, outFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const take = (chunk: Buffer) => {
       const text = chunk.toString();

@@ -8,9 +8,11 @@
  * centre, for the other platform): it runs in the host's network namespace,
  * where the lab's links are. A Pulumi process started elsewhere (apply run
  * from the lab's runner namespace, which has IPv4 only) is told where that
- * is (N6_LAB_HOST_NETNS: a network namespace's file, e.g. /proc/<pid>/ns/net
- * of a process on the host), hands the work to a process of this file there
- * (`nsenter --net=<it>`), and reads its answer from a file.
+ * is (N6_LAB_HOST_PID: a process on the host), hands the work to a process
+ * of this file in that process's network and mount namespaces (`nsenter
+ * --target <pid> --net --mount`: `ip netns exec` gave the runner's
+ * processes a mount namespace of their own, in which the machines' mount
+ * namespaces cannot be kept), and reads its answer from a file.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,23 +32,25 @@ import { adminConf } from '../verify/probes.js';
 
 type StackUp = { devices: Device[]; kubeconfig: string };
 
-/** Where the lab's machinery runs, when this process is told and is somewhere else. */
-export const HOST_NETNS_ENV = 'N6_LAB_HOST_NETNS';
+/** Where the lab's machinery runs (a process on the host), when this process is told and is somewhere else. */
+export const HOST_PID_ENV = 'N6_LAB_HOST_PID';
 
-/** The host's network namespace (HOST_NETNS_ENV) when this process is not in it; undefined otherwise. */
+/** The host process (HOST_PID_ENV) when this process is not in its network and mount namespaces; undefined otherwise. */
 function awayFromHost(): string | undefined {
-  const host = process.env[HOST_NETNS_ENV];
-  if (!host) return undefined;
-  return readlinkSync('/proc/self/ns/net') !== readlinkSync(host) ? host : undefined;
+  const pid = process.env[HOST_PID_ENV];
+  if (!pid) return undefined;
+  if (!/^[1-9][0-9]*$/.test(pid)) throw new Error(`${HOST_PID_ENV}="${pid}" is not a process ID`);
+  const same = (ns: string) => readlinkSync(`/proc/self/ns/${ns}`) === readlinkSync(`/proc/${pid}/ns/${ns}`);
+  return same('net') && same('mnt') ? undefined : pid;
 }
 
-/** Runs this file's `op` in the host's network namespace; its answer (JSON) comes back through a file. */
-async function inHostNamespace(host: string, op: 'up' | 'down', repoRoot: string, arg: string): Promise<unknown> {
+/** Runs this file's `op` in the host process's network and mount namespaces; its answer (JSON) comes back through a file. */
+async function inHostNamespace(hostPid: string, op: 'up' | 'down', repoRoot: string, arg: string): Promise<unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'n6-lab-stack-'));
   const answer = join(dir, 'answer.json');
   try {
     await new Promise<void>((resolve, reject) => {
-      const child = execFile('nsenter', [`--net=${host}`, '--', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), op, repoRoot, arg, answer], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 }, (error, _stdout, stderr) => {
+      const child = execFile('nsenter', ['--target', hostPid, '--net', '--mount', `--wd=${repoRoot}`, '--', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), op, repoRoot, arg, answer], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 }, (error, _stdout, stderr) => {
         if (error) reject(new Error(`lab ${op} in the host's network namespace failed: ${stderr.trim().split('\n').slice(-20).join('\n') || error.message}`));
         else resolve();
       });
