@@ -4,6 +4,7 @@
  * defaulted types every other module works from.
  */
 import type { Prefix } from '../net/ipv6.js';
+import type { Inventory } from './inventory.js';
 
 export const API_VERSION = 'native6.dev/v1alpha1';
 export const KIND = 'Cluster';
@@ -14,9 +15,10 @@ export const SUPPORTED_MINORS = { min: 33, max: 36 } as const;
 /**
  * Who gives the machines their addresses: the address plan (one /127 per
  * machine from the node range, gateway even, machine odd), or the provider
- * (recorded in the provider facts at apply).
+ * (recorded in the provider facts at apply), or the spec (the machines a
+ * metal cluster lists, spec.machines).
  */
-export type NodeAddresses = 'planned' | 'provider';
+export type NodeAddresses = 'planned' | 'provider' | 'given';
 
 export interface NodeGroup {
   readonly count: number;
@@ -121,6 +123,8 @@ export interface ClusterSpec {
   readonly dns?: DnsSpec;
   /** The operators' SSH public keys ("type base64[ comment]"), installed for root on every machine the platform provisions (Equinix Metal only; sshKeys.ts). */
   readonly sshKeys?: readonly string[];
+  /** The machines and routers the spec lists (nodeAddresses "given": the metal platform); the counts above are derived from it. */
+  readonly inventory?: Inventory;
 }
 
 export const DEFAULTS = {
