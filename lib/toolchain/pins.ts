@@ -349,7 +349,7 @@ export const TOOL_MANIFEST = 'bin/manifest.json'; // relative to the cache dir
  * lab's machines find it in their image, as the bootstrap's `packages:
  * image` expects), and dig (bind9-dnsutils: verify's DNS questions).
  */
-export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux', 'curl', 'iperf3', 'git', 'openssl', 'openssh-client', 'jq', 'tayga', 'bind9-dnsutils'];
+export const DEBIAN_PACKAGES: readonly string[] = ['frr', 'bird', 'nftables', 'iptables', 'ipset', 'conntrack', 'iproute2', 'ethtool', 'iputils-ping', 'util-linux', 'curl', 'iperf3', 'git', 'openssl', 'openssh-client', 'openssh-server', 'jq', 'tayga', 'bind9-dnsutils'];
 
 /** Written (when absent) before installing, so that no package starts its daemon in the host namespace. */
 export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
