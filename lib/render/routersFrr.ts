@@ -6,7 +6,7 @@
  * the password placeholder is replaced (README.md). Pure.
  */
 import { formatAddress, formatPrefix } from '../net/ipv6.js';
-import { FRR_PASSWORD_PLACEHOLDER, fileHeader, frrSecretFile, neighbourLines, timersText, type AcceptedRange, type RouterSite } from './routersModel.js';
+import { FRR_PASSWORD_PLACEHOLDER, FRR_PASSWORD_VARIABLE, fileHeader, frrSecretFile, neighbourLines, timersText, type AcceptedRange, type RouterSite } from './routersModel.js';
 
 /** The names the file gives its objects: the cluster's name in each, so two clusters on one router do not meet. */
 export function frrNames(site: RouterSite): { fromNodes: string; toNodes: string; hasDefault: string; defaultList: string; peerGroup: string; bfdProfile: string } {
@@ -41,9 +41,9 @@ export function renderFrr(site: RouterSite): string {
     '# Neighbours:',
     ...neighbourLines(site).map((l) => `#   ${l}`),
     '#',
-    `# No password here: ${FRR_PASSWORD_PLACEHOLDER} below is replaced at install by the one in`,
-    `# ${frrSecretFile(site.cluster)} (root-only on the router; README.md). Applied as it is, the`,
-    '# placeholder would be the password and the sessions would not come up: nothing opens without it.',
+    `# No password here: the placeholder of the password line below (the variable ${FRR_PASSWORD_VARIABLE}) is`,
+    `# replaced at install by the one in ${frrSecretFile(site.cluster)} (root-only on the router;`,
+    '# README.md). Applied as it is, the placeholder would be the password and no session would come up.',
     '!',
     '# What the nodes may announce: exactly the cluster\'s ranges, with the lengths Calico announces.',
     ...site.accepted.flatMap((a, i) => [`# ${a.what}`, `ipv6 prefix-list ${n.fromNodes} seq ${(i + 1) * 5} permit ${frrMatch(a)}`]),
