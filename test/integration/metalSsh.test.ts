@@ -10,7 +10,9 @@
  * place with their modes and content and runs the start commands (a marker
  * file, not systemctl); the same inputs are no change; changed content is
  * an update that installs and starts again; a changed pin only checks the
- * key; delete deregisters (its failure reported, not fatal), then resets.
+ * key; delete deregisters (its failure reported, not fatal), then resets;
+ * with sshd away for a moment (a machine rebooting) the connection is
+ * tried again until it answers.
  * Then the real Pulumi CLI with a file backend and a tiny program (the key
  * from the secret config native6:sshPrivateKey): up creates, a second up
  * touches nothing, neither the key nor a file's content is in the state in
@@ -181,6 +183,17 @@ test('the SSH transport against a real sshd: host key pinned, files installed, n
     assert.match(report.warnings[0]!, /it-w-1: deregistering on .* command failed \(exit 1\): false/);
     assert.equal(existsSync(root), false, 'the reset ran');
     for (const l of logLines) assert.ok(!l.includes('TUFURVJJQUwt') && !l.includes('PRIVATE KEY'), l);
+
+    // A machine rebooting: sshd away, back 1.5 s later; the connection is tried again until it answers.
+    const stopped = new Promise((r) => daemon!.once('exit', r));
+    daemon.kill('SIGTERM');
+    await stopped;
+    const back = new Promise((r) => setTimeout(r, 1500)).then(async () => (daemon = await startSshd(sshd, config, sshdLog)));
+    const rebooted = await createMachine({ ...inputs, deregister: undefined }, { ...options, connectTries: { attempts: 8, initialMs: 400, maxMs: 1000 } });
+    await back;
+    assert.equal(rebooted.hostKeySeen, `ssh-rsa ${rsaPin}`);
+    assert.ok(logLines.some((l) => /scanning the host keys of it-w-1 .*: attempt 1\/8 failed/.test(l)), logLines.join('\n'));
+    await deleteMachine(rebooted, options);
 
     // Through the Pulumi CLI: up, a second up touches nothing, destroy resets.
     rmSync(events, { force: true });
