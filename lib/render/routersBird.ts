@@ -78,7 +78,8 @@ export function renderBird(site: RouterSite): string {
     `  local ${formatAddress(r.address)} as ${r.asn};`,
     `  neighbor as ${site.nodeAsn};`,
     `  password ${n.password};`,
-    `  keepalive time ${r.timers.keepalive};`,
+    // BIRD takes a keepalive of 1 s or more: 0 (with a hold time of 0, never) is left to it.
+    ...(r.timers.keepalive > 0 ? [`  keepalive time ${r.timers.keepalive};`] : []),
     `  hold time ${r.timers.hold};`,
     ...(r.bfd ? [`  bfd { interval ${r.bfd.intervalMs} ms; multiplier ${r.bfd.multiplier}; };`] : []),
     '  ipv6 {',

@@ -21,6 +21,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ClusterSpec } from '../../lib/cluster/cluster.js';
 import { renderRouterConfigs } from '../../lib/render/routers.js';
 import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/repo.js';
 import { need, needProgram } from '../prerequisites.js';
@@ -59,7 +60,16 @@ function findBird2(): { bird: string; env: NodeJS.ProcessEnv } {
   assert.fail(`BIRD 2 is not installed (${seen.join('; ') || 'no bird found'}; Debian's bird2 conflicts with the lab's bird 1.6): run \`${PROVIDE_BIRD2}\``);
 }
 
-const files = renderRouterConfigs(METAL_SPEC, metalPlan());
+/** The fixture, and a variant whose sessions never expire (hold 0, keepalive 0) and whose machines have 63-character names (BIRD's symbols are cut at 64). */
+const LONG = (name: string) => `${name}-${'x'.repeat(63)}`.slice(0, 63);
+const NEVER_EXPIRE: ClusterSpec = {
+  ...METAL_SPEC,
+  inventory: {
+    uplinks: METAL_SPEC.inventory!.uplinks.map((u) => ({ ...u, routers: u.routers.map((r) => ({ ...r, name: `${r.name}-long`, timers: { keepalive: 0, hold: 0 } })) })),
+    machines: METAL_SPEC.inventory!.machines.map((m) => ({ ...m, name: LONG(m.name) })),
+  },
+};
+const files = [...renderRouterConfigs(METAL_SPEC, metalPlan()), ...renderRouterConfigs(NEVER_EXPIRE, metalPlan(NEVER_EXPIRE))];
 const birdFiles = files.filter((f) => f.path.endsWith('.bird.conf'));
 const frrFiles = files.filter((f) => f.path.endsWith('.frr.conf'));
 
@@ -85,7 +95,7 @@ describe('BIRD 2 parses the rendered configurations', () => {
   };
 
   it('accepts every router file alone', () => {
-    assert.equal(birdFiles.length, 3);
+    assert.equal(birdFiles.length, 6);
     for (const f of birdFiles) {
       const r = parse('alone.conf', local(f.content));
       assert.equal(r.code, 0, `${f.path}: ${r.out}`);
@@ -177,7 +187,7 @@ describe("FRR's parsers take the rendered configurations, the password put in as
   });
 
   it('vtysh -C and bgpd -C accept every router file', () => {
-    assert.equal(frrFiles.length, 3);
+    assert.equal(frrFiles.length, 6);
     for (const f of frrFiles) {
       const content = installed(f.content);
       const path = write('frr.conf', content);
