@@ -14,7 +14,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { SshAccess } from '../../cluster/inventory.js';
-import { sshFingerprint } from '../../cluster/sshKeys.js';
 import { BOOT_DONE, BOOT_STATUS, BOOT_UNIT, FIREWALL_UNIT, HANDOVER_UNIT, JOIN_TOKEN_TIMER, JOIN_TOKEN_UNIT, ROUTES_UNIT } from '../../render/bootPaths.js';
 
 /** A file to install: an absolute path, an octal mode, its content (a BootFile's shape, any mode). */
@@ -110,9 +109,13 @@ export interface ScannedKey {
   readonly fingerprint: string;
 }
 
-/** SHA256:<base64 without padding> of the key blob: what `ssh-keygen -lf` prints. */
+/**
+ * SHA256:<base64 without padding> of the key blob: what `ssh-keygen -lf`
+ * prints (as lib/cluster/sshKeys.ts sshFingerprint; not imported: the
+ * provider process loads this file and should load little else).
+ */
 export function fingerprint(blobBase64: string): string {
-  return sshFingerprint(`key ${blobBase64}`);
+  return `SHA256:${createHash('sha256').update(Buffer.from(blobBase64, 'base64')).digest('base64').replace(/=+$/, '')}`;
 }
 
 /** ssh-keyscan's lines (`<host> <type> <base64>`; comments start with #). */
