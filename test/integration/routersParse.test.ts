@@ -24,11 +24,10 @@ import { after, before, describe, it } from 'node:test';
 import type { ClusterSpec } from '../../lib/cluster/cluster.js';
 import { renderRouterConfigs } from '../../lib/render/routers.js';
 import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/repo.js';
+import { BIRD2_PROVIDE, bird2Paths } from '../../lib/toolchain/steps/bird2.js';
 import { need, needProgram } from '../prerequisites.js';
 import { METAL_SPEC, metalPlan } from '../routers-fixture.js';
 
-const BIRD2_DIR = join(DEFAULT_CACHE_DIR, 'bird2');
-const PROVIDE_BIRD2 = 'mkdir -p .cache/bird2 && cd .cache/bird2 && apt-get download bird2 libssh-gcrypt-4 && for d in *.deb; do dpkg-deb -x "$d" .; done';
 const PROVIDE_FRR = 'npm run setup -- debian:packages (it installs frr)';
 const SECRET_FILE = '/etc/bird/native6-metal.secret.conf';
 const TEST_PASSWORD = 'test-only-Md5-pw';
@@ -46,10 +45,8 @@ function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = proc
 
 /** BIRD 2: the unpacked Debian package under .cache/bird2, or /usr/sbin/bird where that is BIRD 2; fails naming the command that provides it. */
 function findBird2(): { bird: string; env: NodeJS.ProcessEnv } {
-  const candidates = [
-    { bird: join(BIRD2_DIR, 'usr/sbin/bird'), env: { ...process.env, LD_LIBRARY_PATH: join(BIRD2_DIR, 'usr/lib/x86_64-linux-gnu') } },
-    { bird: '/usr/sbin/bird', env: process.env },
-  ];
+  const cached = bird2Paths(DEFAULT_CACHE_DIR);
+  const candidates = [{ bird: cached.bird, env: cached.env }, { bird: '/usr/sbin/bird', env: process.env }];
   const seen: string[] = [];
   for (const c of candidates) {
     if (!existsSync(c.bird)) continue;
@@ -57,7 +54,7 @@ function findBird2(): { bird: string; env: NodeJS.ProcessEnv } {
     if (/BIRD version 2\./.test(v.out)) return c;
     seen.push(`${c.bird}: ${v.out || `exit ${v.code}`}`);
   }
-  assert.fail(`BIRD 2 is not installed (${seen.join('; ') || 'no bird found'}; Debian's bird2 conflicts with the lab's bird 1.6): run \`${PROVIDE_BIRD2}\``);
+  assert.fail(`BIRD 2 is not installed (${seen.join('; ') || 'no bird found'}; Debian's bird2 conflicts with the lab's bird 1.6): run \`${BIRD2_PROVIDE}\``);
 }
 
 /** The fixture, and a variant whose sessions never expire (hold 0, keepalive 0) and whose machines have 63-character names (BIRD's symbols are cut at 64). */
