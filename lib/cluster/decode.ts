@@ -23,6 +23,7 @@ import {
   SUPPORTED_MINORS,
   type ClusterSpec,
   type DnsSpec,
+  type NetworkSpec,
   type NodeGroup,
   type WorkerPool,
 } from './cluster.js';
@@ -31,6 +32,8 @@ import { decodeEgress, misplacedEgress } from './egress.js';
 import { decodeGitOps } from './gitops.js';
 import { decodeNetwork, decodePolicy } from './network.js';
 import { decodeSshKeys } from './sshKeys.js';
+import { CONTROL_PLANE_POOL, InventoryDecoder } from './decodeInventory.js';
+import type { Inventory } from './inventory.js';
 import { isNull, Reader, type Field, type Path } from './reader.js';
 import { refuse, whenAbsent, type SpecRules } from './rules.js';
 
@@ -153,7 +156,8 @@ function decodeRoot(r: Reader, root: Node | null, platforms: PlatformRules, opti
   return { name, ...body };
 }
 
-const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'egress', 'gitops', 'dns', 'sshKeys'] as const;
+const SPEC_FIELDS = ['platform', 'metro', 'kubernetesVersion', 'controlPlane', 'workers', 'network', 'policy', 'egress', 'gitops', 'dns', 'sshKeys', 'uplinks', 'machines', 'resolvers'] as const;
+const INVENTORY_FIELDS = ['uplinks', 'machines', 'resolvers'] as const;
 
 function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName: string): Omit<ClusterSpec, 'file' | 'name'> | undefined {
   const path: Path = ['spec'];
@@ -202,16 +206,48 @@ function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName
     }
   }
 
-  const controlPlane = decodeControlPlane(r, f.get('controlPlane'), node, rules);
-  const workers = decodeWorkers(r, f.get('workers'), rules);
-  const network = decodeNetwork(r, f.get('network'), node, rules);
+  let network: NetworkSpec | undefined;
+  let controlPlane: NodeGroup | undefined;
+  let workers: readonly WorkerPool[] | undefined;
+  let inventory: Inventory | undefined;
+  let resolvers: readonly string[] | undefined = rules.resolvers;
+  if (rules.inventory) {
+    // The routers' ASNs are checked against the cluster's: the network first.
+    network = decodeNetwork(r, f.get('network'), node, rules);
+    const listed = decodeListed(r, f, node, platform, network?.localASN);
+    if (listed) ({ controlPlane, workers, inventory, resolvers } = listed);
+    else resolvers = undefined;
+  } else {
+    for (const name of INVENTORY_FIELDS) {
+      const given = f.get(name);
+      if (!given) continue;
+      const where = [...platforms.values()].filter((p) => p.inventory).map((p) => `platform: ${p.name}`);
+      r.report(['spec', name], given.key, `is read only where the spec lists the machines (${where.join(', ')}): ${platform} makes its own`, `remove spec.${name}`);
+    }
+    controlPlane = decodeControlPlane(r, f.get('controlPlane'), node, rules);
+    workers = decodeWorkers(r, f.get('workers'), rules);
+    network = decodeNetwork(r, f.get('network'), node, rules);
+  }
   const policy = decodePolicy(r, f.get('policy'));
-  const egress = decodeEgress(r, f.get('egress'), rules);
+  const egress = resolvers ? decodeEgress(r, f.get('egress'), { ...rules, resolvers }) : undefined;
+  if (egress?.ipv4 === 'nat64' && inventory) {
+    inventory.machines.forEach((m, i) => {
+      if (m.ipv4) return;
+      const given = f.get('egress') !== undefined;
+      r.report(
+        ['spec', 'machines', i],
+        (f.get('machines')!.value as { items?: Node[] } | null)?.items?.[i] ?? node,
+        `has no ipv4, but spec.egress.ipv4 is nat64${given ? '' : " (the platform's default)"}: every node translates its own pods' packets to IPv4-only hosts into its own IPv4 address`,
+        `give ${m.name} an "ipv4:" address on its uplink's IPv4 link, or set spec.egress.ipv4: none (pods then reach no IPv4-only host)`,
+      );
+    });
+  }
   const gitops = decodeGitOps(r, f.get('gitops'), node, rules);
   const dns = decodeDns(r, f.get('dns'), rules, clusterName);
   const sshKeys = decodeSshKeys(r, f.get('sshKeys'), rules);
 
-  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !egress || !gitops || dns === null || sshKeys === null) return undefined;
+  if (!metro || !kubernetesVersion || !controlPlane || !workers || !network || !policy || !egress || !gitops || !resolvers || dns === null || sshKeys === null) return undefined;
+  if (r.problems.length > 0) return undefined;
 
   // Cross-field rules.
   const nodes = controlPlane.count + workers.reduce((n, w) => n + w.count, 0);
@@ -223,11 +259,45 @@ function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName
     return undefined;
   }
   const longest = [`${clusterName}-cp-${controlPlane.count}`, ...workers.map((w) => `${clusterName}-${w.name}-${w.count}`)].reduce((a, b) => (b.length > a.length ? b : a), '');
-  if (longest.length > 63) {
+  if (!inventory && longest.length > 63) {
     r.report(['metadata', 'name'], node, `node name "${longest}" is longer than 63 characters`, 'shorten the cluster or pool names');
     return undefined;
   }
-  return { platform, nodeAddresses: rules.nodeAddresses, metro, kubernetesVersion, controlPlane, workers, network, policy, egress, resolvers: rules.resolvers, gitops, ...(dns ? { dns } : {}), ...(sshKeys ? { sshKeys } : {}) };
+  return {
+    platform,
+    nodeAddresses: rules.nodeAddresses,
+    metro,
+    kubernetesVersion,
+    controlPlane,
+    workers,
+    network,
+    policy,
+    egress,
+    resolvers,
+    gitops,
+    ...(dns ? { dns } : {}),
+    ...(sshKeys ? { sshKeys } : {}),
+    ...(inventory ? { inventory } : {}),
+  };
+}
+
+/** spec.uplinks, spec.machines and spec.resolvers, where the platform reads them; spec.controlPlane and spec.workers are refused there. */
+function decodeListed(r: Reader, f: Map<string, Field>, node: Node, platform: string, localASN: number | undefined) {
+  const fixes = {
+    controlPlane: `remove it: the control planes are the machines of spec.machines with "pool: ${CONTROL_PLANE_POOL}"`,
+    workers: 'remove it: a worker pool is the machines of spec.machines that name it as their pool',
+  } as const;
+  for (const [name, fix] of Object.entries(fixes)) {
+    const given = f.get(name);
+    if (given) r.report(['spec', name], given.key, `is not read on ${platform}: the spec lists the machines themselves (spec.machines)`, fix);
+  }
+  const d = new InventoryDecoder(r, localASN);
+  const uplinks = d.uplinks(f.get('uplinks'), node);
+  const machines = uplinks ? d.machines(f.get('machines'), node, uplinks) : undefined;
+  const pools = machines ? d.pools(machines, f.get('machines')!.value!) : undefined;
+  const resolvers = d.resolvers(f.get('resolvers'), node);
+  if (!uplinks || !machines || !pools || !resolvers || !d.valid) return undefined;
+  return { ...pools, inventory: { uplinks, machines } satisfies Inventory, resolvers };
 }
 
 function decodePlan(r: Reader, fields: Map<string, Field>, parent: Node, path: Path, rules: SpecRules): string | undefined {

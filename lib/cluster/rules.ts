@@ -60,6 +60,13 @@ export interface SpecRules {
    * platform, as its machines' images have it.
    */
   readonly resolvers: readonly string[];
+  /**
+   * Set where the spec lists the machines and routers the cluster already
+   * has (spec.uplinks, spec.machines, spec.resolvers: decodeInventory.ts)
+   * instead of counting machines for the platform to make: the metal
+   * platform. Its `resolvers` are then the spec's.
+   */
+  readonly inventory?: true;
   /** spec.dns, when the platform has no DNS provider. */
   readonly dns?: Refusal;
   /** spec.sshKeys, when the platform installs no SSH keys on its machines. */

@@ -6,6 +6,7 @@
  */
 import { formatAddress, formatPrefix, overlaps, subnet, type Prefix } from '../net/ipv6.js';
 import { LIMITS, type ClusterSpec } from '../cluster/cluster.js';
+import { uplinkOf, type Inventory } from '../cluster/inventory.js';
 import { podPoolPlacement, SLOT } from './layout.js';
 import { prefixText } from './relativeText.js';
 
@@ -22,8 +23,10 @@ export interface Machine {
   readonly plan: string;
   /**
    * The machine's /127 (gateway = even address, machine = odd), when the
-   * platform lets us choose it (the lab). On Equinix Metal the provider
-   * assigns it inside the node range and apply records it.
+   * platform lets us choose it (the lab); its address on its uplink's
+   * prefix, with the uplink's gateway, when the spec lists it (metal). On
+   * Equinix Metal the provider assigns it inside the node range and apply
+   * records it.
    */
   readonly link?: { readonly address: bigint; readonly gateway: bigint; readonly prefix: Prefix };
 }
@@ -85,6 +88,7 @@ function machineLink(nodes: Prefix, pool: string, index: number): NonNullable<Ma
 
 /** Machines in a stable order: control planes, then pools in spec order. */
 export function planMachines(spec: ClusterSpec, nodes: Prefix): Machine[] {
+  if (spec.inventory) return listedMachines(spec, spec.inventory);
   const numbered = spec.nodeAddresses === 'planned';
   const out: Machine[] = [];
   const add = (pool: string, role: Role, count: number, plan: string): void => {
@@ -104,6 +108,26 @@ export function planMachines(spec: ClusterSpec, nodes: Prefix): Machine[] {
   return out;
 }
 
+/** The machines a spec lists (metal), named as listed: control planes, then the pools in the order the machines first name them; each in the spec's order. */
+function listedMachines(spec: ClusterSpec, inventory: Inventory): Machine[] {
+  const pools = ['cp', ...spec.workers.map((w) => w.name)];
+  return pools.flatMap((pool) =>
+    inventory.machines
+      .filter((m) => m.pool === pool)
+      .map((m, i): Machine => {
+        const uplink = uplinkOf(inventory, m);
+        return {
+          name: m.name,
+          role: pool === 'cp' ? 'control-plane' : 'worker',
+          pool,
+          index: i + 1,
+          plan: pool === 'cp' ? spec.controlPlane.plan : spec.workers.find((w) => w.name === pool)!.plan,
+          link: { address: m.address, gateway: uplink.gateway, prefix: uplink.prefix },
+        };
+      }),
+  );
+}
+
 export class PlanError extends Error {
   override name = 'PlanError';
 }
@@ -120,6 +144,12 @@ export function slotCollisions(spec: ClusterSpec): Array<[string, string]> {
   }
   return out;
 }
+
+const NODES_PURPOSE = {
+  planned: 'node addresses: one /127 per machine (gateway even, machine odd)',
+  provider: "node addresses: the provider's /127 per device",
+  given: "unused: the machines keep their own addresses on their uplinks (spec.machines)",
+} as const;
 
 export function planAddresses(spec: ClusterSpec): AddressPlan {
   const n = spec.network;
@@ -151,7 +181,7 @@ export function planAddresses(spec: ClusterSpec): AddressPlan {
     {
       name: 'nodes',
       prefix: nodes,
-      purpose: spec.nodeAddresses === 'planned' ? 'node addresses: one /127 per machine (gateway even, machine odd)' : "node addresses: the provider's /127 per device",
+      purpose: NODES_PURPOSE[spec.nodeAddresses],
     },
     { name: 'services', prefix: services, purpose: 'Service ClusterIPs, announced from every node (ECMP)' },
     { name: 'apiserver', prefix: { address: apiServer, length: 128 }, purpose: 'the kubernetes Service ClusterIP: the API endpoint, reachable from outside' },
@@ -221,7 +251,7 @@ export function machineRows(plan: AddressPlan): Array<{ machine: string; role: s
     machine: m.name,
     role: m.role,
     plan: m.plan,
-    address: m.link ? `${formatAddress(m.link.address)}/127` : 'assigned by the provider',
+    address: m.link ? `${formatAddress(m.link.address)}/${m.link.prefix.length}` : 'assigned by the provider',
     gateway: m.link ? formatAddress(m.link.gateway) : '-',
   }));
 }

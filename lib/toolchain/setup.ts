@@ -28,6 +28,7 @@ import { DEFAULT_CACHE_DIR, REPO_DIR } from './repo.js';
 import { confdStep, yamlcheckStep } from './steps/goTools.js';
 import { confdTemplatesStep } from './steps/confdTemplates.js';
 import { debianPackagesStep } from './steps/debian.js';
+import { bird2Step } from './steps/bird2.js';
 import { schemaSteps } from './steps/schemas.js';
 import { toolSteps } from './steps/labPrograms.js';
 import { fluxSteps } from './steps/flux.js';
@@ -62,6 +63,8 @@ export function setupSteps(ctx: SetupContext = { repoDir: REPO_DIR, cacheDir: DE
       done: () => actionlintReady(ctx.cacheDir, ctx.repoDir),
       run: () => provideActionlint(ctx.cacheDir, ctx.repoDir, ctx.progress),
     },
+    // BIRD 2 beside the lab's BIRD 1.6 (their packages conflict): the routers' side of a metal cluster is checked by its parser.
+    bird2Step(ctx.cacheDir),
     debianPackagesStep(),
   ];
 }

@@ -97,7 +97,7 @@ const expected: Record<string, string[]> = {
     "@:4:9: metadata.name: \"Bad_Name\" is not a valid cluster name. Fix: use at most 30 lower-case letters, digits and \"-\", starting and ending with a letter or digit",
   ],
   'invalid-platform.yaml': [
-    "@:6:13: spec.platform: \"packet\" is not a platform. Fix: use one of: equinix-metal, lab",
+    "@:6:13: spec.platform: \"packet\" is not a platform. Fix: use one of: equinix-metal, lab, metal",
   ],
   'invalid-pod-block-size.yaml': [
     "@:10:19: spec.network.podBlockSize: 112 is out of range (116 to 128). Fix: Calico accepts IPv6 block sizes from 116 to 128; 122 is its default",
@@ -240,7 +240,7 @@ const expected: Record<string, string[]> = {
     '@:18:5: spec.dns.zone: is required with spec.dns. Fix: add the DigitalOcean domain that gets the record, e.g. "zone: example.com"',
   ],
   'invalid-platform-type.yaml': [
-    '@:7:13: spec.platform: must be a string, found a list. Fix: use one of: equinix-metal, lab',
+    '@:7:13: spec.platform: must be a string, found a list. Fix: use one of: equinix-metal, lab, metal',
   ],
   // Every kind of value where another is needed, texts almost right, and the decoder's other paths.
   'invalid-document-shape.yaml': [
@@ -249,7 +249,7 @@ const expected: Record<string, string[]> = {
     '@:2:1: apiVersion: is required. Fix: add "apiVersion: native6.dev/v1alpha1"',
     '@:4:7: kind: must be a string, found the number 42. Fix: set it to Cluster',
     '@:6:3: metadata: must be a mapping, found a list. Fix: write metadata as "key: value" lines',
-    '@:8:3: spec.platform: is required. Fix: add "platform: lab" or "platform: equinix-metal"',
+    '@:8:3: spec.platform: is required. Fix: add "platform: lab" or "platform: metal" or "platform: equinix-metal"',
   ],
   'invalid-no-kind-no-spec.yaml': [
     '@:2:13: apiVersion: must be a string, found the number 1. Fix: set it to native6.dev/v1alpha1',

@@ -6,9 +6,8 @@
  * installed: the package and the one library it needs beyond the host's
  * (libssh-gcrypt-4) are downloaded with apt-get and unpacked under
  * .cache/bird2, and the binary runs from there with LD_LIBRARY_PATH.
- *
- * Not yet in setupSteps() (lib/toolchain/setup.ts): until it is, the parse
- * test names BIRD2_PROVIDE, the same commands by hand.
+ * The parse test names BIRD2_PROVIDE (the same commands by hand) when it
+ * is missing.
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
