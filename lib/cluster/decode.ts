@@ -230,6 +230,15 @@ function decodeSpec(r: Reader, node: Node, platforms: PlatformRules, clusterName
   }
   const policy = decodePolicy(r, f.get('policy'));
   const egress = resolvers ? decodeEgress(r, f.get('egress'), { ...rules, resolvers }) : undefined;
+  if (inventory && policy && policy.trustedSources.length === 0) {
+    const at = f.get('policy');
+    r.report(
+      ['spec', 'policy', 'trustedSources'],
+      at?.value ?? node,
+      `is empty, but apply reaches ${platform} machines over SSH, and once bootstrapped their firewall lets SSH in only from the cluster and these sources`,
+      'list the network apply runs from (your self-hosted runner\'s, your operators\'), e.g. "policy: {trustedSources: [2001:db8:ff::/64]}"',
+    );
+  }
   if (egress?.ipv4 === 'nat64' && inventory) {
     inventory.machines.forEach((m, i) => {
       if (m.ipv4) return;

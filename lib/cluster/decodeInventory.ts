@@ -329,7 +329,10 @@ export class InventoryDecoder {
     const hostKey = this.str(f, 'hostKey', field.value!, path, keyFix);
     if (hostKey !== undefined && !FINGERPRINT.test(hostKey)) return this.bad([...path, 'hostKey'], f.get('hostKey')!.value, `"${hostKey}" is not a SHA256 host key fingerprint`, keyFix);
     const host = this.str(f, 'host', field.value!, path, 'write the name or address the apply connects to', false);
-    if (host !== undefined && !/^[A-Za-z0-9.:-]+$/.test(host)) return this.bad([...path, 'host'], f.get('host')!.value, `"${host}" is not a host name or address`, 'write a DNS name or an IP address, without user or port');
+    if (host !== undefined && !/^[A-Za-z0-9.:-]+$/.test(host)) return this.bad([...path, 'host'], f.get('host')!.value, `"${host}" is not a host name or address`, 'write a DNS name or an IPv6 address, without user or port');
+    if (host !== undefined && isIPv4(host)) {
+      return this.bad([...path, 'host'], f.get('host')!.value, `${host} is an IPv4 address: once bootstrapped, the machine's firewall lets SSH in over IPv6 only (from the cluster and spec.policy.trustedSources)`, "remove host (the machine's IPv6 address is used) or write an IPv6 address or a name with an AAAA record");
+    }
     const port = this.int(f, 'port', path, 1, 65535, 'use the TCP port the machine\'s sshd listens on, 1 to 65535') ?? (f.get('port') && !isNull(f.get('port')!.value) ? undefined : INVENTORY.sshPort);
     const user = this.str(f, 'user', field.value!, path, 'write the user the apply logs in as', false) ?? INVENTORY.sshUser;
     if (user !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(user)) return this.bad([...path, 'user'], f.get('user')!.value, `"${user}" is not a user name`, 'write a login name, e.g. root');

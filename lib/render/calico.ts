@@ -122,7 +122,8 @@ export function networkSets(spec: ClusterSpec, plan: AddressPlan): Manifest[] {
     spec: { nets },
   });
   return [
-    set('cluster', 'cluster', [formatPrefix(plan.nodes), formatPrefix(plan.pods.pool)]),
+    // The nodes: the plan's node range, or the machines' own addresses where the spec lists them (metal).
+    set('cluster', 'cluster', [...(spec.inventory ? spec.inventory.machines.map((m) => `${formatAddress(m.address)}/128`) : [formatPrefix(plan.nodes)]), formatPrefix(plan.pods.pool)]),
     set('public-sources', 'public', spec.policy.publicSources.map(formatPrefix)),
     set('trusted-sources', 'trusted', spec.policy.trustedSources.map(formatPrefix)),
     ...(plan.nat64 ? [set('nat64', NAT64_NETWORK, [formatPrefix(plan.nat64)])] : []),

@@ -12,15 +12,17 @@
  *   included: the door of clients with IPv4 only (a GitHub-hosted runner's
  *   apply, docs/bootstrap.md "F3"), TLS-verified as kubernetes.default.svc;
  * - etcd (2379, 2380), the kubelet (10250) and kube-proxy's health (10256)
- *   from the cluster's block only (control planes, API servers, nodes);
- * - SSH (22) from the cluster's block and the spec's trusted sources;
+ *   from the cluster only: its block, and its machines' own addresses
+ *   where they lie outside it (a metal cluster's uplinks);
+ * - SSH (22) from the cluster and the spec's trusted sources (a metal
+ *   cluster's apply comes in over SSH: from there);
  * - other IPv4, which a machine has for egress: replies and ICMP.
  * Everything else, NodePorts included, is dropped. The peers are learnt at
  * boot: the rendered file names them by a placeholder line that the
  * bootstrap fills (peerElements), or removes when the peers are on the link.
  * Loaded by the bootstrap before kubeadm, and at every boot by its unit.
  */
-import { formatPrefix } from '../net/ipv6.js';
+import { containsAddress, formatAddress, formatPrefix } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 
@@ -36,6 +38,12 @@ export function peerElements(peers: readonly string[]): string {
   return peers.length > 0 ? `elements = { ${peers.join(', ')} }` : '';
 }
 
+/** The cluster's own sources: its block, and the machines' own addresses where they lie outside it (metal: on their uplinks). */
+export function clusterSources(spec: ClusterSpec, plan: AddressPlan): string[] {
+  const machines = (spec.inventory?.machines ?? []).filter((m) => !containsAddress(plan.block, m.address)).map((m) => `${formatAddress(m.address)}/128`);
+  return [formatPrefix(plan.block), ...machines];
+}
+
 export function hostFirewall(spec: ClusterSpec, plan: AddressPlan): string {
   const trusted = spec.policy.trustedSources.map(formatPrefix);
   return [
@@ -48,7 +56,7 @@ export function hostFirewall(spec: ClusterSpec, plan: AddressPlan): string {
     '  }',
     '  set cluster {',
     '    type ipv6_addr; flags interval',
-    `    elements = { ${formatPrefix(plan.block)} }`,
+    `    elements = { ${clusterSources(spec, plan).join(', ')} }`,
     '  }',
     ...(trusted.length > 0 ? ['  set trusted {', '    type ipv6_addr; flags interval', `    elements = { ${trusted.join(', ')} }`, '  }'] : []),
     '  chain input {',

@@ -1,7 +1,7 @@
 /**
  * Everything Flux reconciles, as files: one cluster's tree under
  * clusters/<name>/ (its fabric: Calico's objects and the cluster's DNS
- * configuration), and the shared trees policies/ and apps/. Pure: the same
+ * configuration; a metal cluster's routers' configurations), and the shared trees policies/ and apps/. Pure: the same
  * inputs give byte-identical files.
  */
 import { fluxComponents } from '../flux/components.js';
@@ -14,6 +14,7 @@ import { corednsConfigMap } from './coredns.js';
 import { fluxKustomization, fluxSync, kustomization, stages } from './flux.js';
 import { baselinePolicies } from './policies.js';
 import { manifestFile, type Manifest } from './yaml.js';
+import { renderRouterConfigs } from './routers.js';
 
 export interface RenderedFile {
   /** Path relative to the repository root. */
@@ -73,6 +74,8 @@ export function clusterFiles(inputs: LoadedCluster): RenderedFile[] {
     file('apps/kustomization.yaml', [kustomization(['../../../apps/echo', '../../../apps/egress'], publicAddresses.length > 0 ? ['public-addresses.yaml'] : [])]),
   ];
   if (publicAddresses.length > 0) files.push(file('apps/public-addresses.yaml', publicAddresses));
+  // The routers' side of the sessions, where the spec lists them (metal): for the network team, not for Flux (no kustomization names them).
+  if (spec.inventory) files.push(...renderRouterConfigs(spec, plan).map((f) => ({ path: `${root}/${f.path}`, content: f.content })));
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
 

@@ -22,7 +22,7 @@ const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Ku
 const committed = (path: string) => docs(readFileSync(`${root}${path}`, 'utf8'));
 
 test('every cluster\'s flux-system holds gotk-components.yaml and gotk-sync.yaml, and the root kustomization includes it before the chain', () => {
-  for (const name of ['dfw', 'lab']) {
+  for (const name of ['colo', 'dfw', 'lab']) {
     const [folder] = committed(`clusters/${name}/flux-system/kustomization.yaml`);
     assert.deepEqual(folder!.resources, ['gotk-components.yaml', 'gotk-sync.yaml']);
     const [rootK] = committed(`clusters/${name}/kustomization.yaml`);
@@ -37,7 +37,7 @@ test('every cluster\'s flux-system holds gotk-components.yaml and gotk-sync.yaml
 });
 
 test('the components are the pinned controllers from docker.io (IPv6), CRDs first and included, every controller the product runs', () => {
-  for (const name of ['dfw', 'lab']) {
+  for (const name of ['colo', 'dfw', 'lab']) {
     const objects = committed(`clusters/${name}/flux-system/gotk-components.yaml`);
     const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
     assert.deepEqual(objects.slice(0, crds.length), crds);

@@ -71,7 +71,7 @@ function walk(dir: string): string[] {
 test('the committed trees are exactly what npm run render writes', () => {
   const { clusters, problems } = loadAll(root);
   assert.deepEqual(problems.map(formatProblem), []);
-  assert.deepEqual(clusters.map((c) => c.spec.name).sort(), ['dfw', 'lab']);
+  assert.deepEqual(clusters.map((c) => c.spec.name).sort(), ['colo', 'dfw', 'lab']);
   // Flux's CRDs as committed (no .cache/ in the unit tier): CI's render check and
   // test/integration/fluxComponents.test.ts compare them with the pinned modules'.
   const files = renderAll(clusters, committedFlux());
