@@ -87,7 +87,7 @@ test('infra/colo.yaml: the pools, the machines and their addresses, the devices 
 
   // The cluster, for Calico's policies and the machines' own firewall: the machines' addresses, not the plan's unused node range.
   const machines = ['2001:db8:7:a::11/128', '2001:db8:7:a::12/128', '2001:db8:7:b::11/128', '2001:db8:7:a::13/128', '2001:db8:7:b::12/128'];
-  const cluster = networkSets(spec, plan).find((s) => s.metadata.name === 'cluster')!;
+  const cluster = networkSets(spec, plan).find((s) => (s.metadata as { name: string }).name === 'cluster')!;
   assert.deepEqual((cluster.spec as { nets: string[] }).nets, [...machines, '2001:db8:4200:8::/64']);
   assert.deepEqual(clusterSources(spec, plan), ['2001:db8:4200::/48', ...machines]);
   assert.match(hostFirewall(spec, plan), /elements = \{ 2001:db8:4200::\/48, 2001:db8:7:a::11\/128, /);
