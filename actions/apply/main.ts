@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       backendUrl: core.getInput('backend-url', { required: true }),
       passphrase: core.getInput('passphrase', { required: true }),
       metalAuthToken: core.getInput('metal-auth-token'),
+      sshPrivateKey: core.getInput('ssh-private-key'),
       ...(gitCredentialsGiven ? { gitCredentials: gitCredentialsGiven } : {}),
     },
     log,

@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       backendUrl: core.getInput('backend-url', { required: true }),
       passphrase: core.getInput('passphrase', { required: true }),
       metalAuthToken: core.getInput('metal-auth-token'),
+      sshPrivateKey: core.getInput('ssh-private-key'),
       ...(core.getInput('spec-dir') ? { specDir: core.getInput('spec-dir') } : {}),
       ...(core.getInput('head-sha') ? { headSha: core.getInput('head-sha').trim() } : {}),
       ...(token ? { auth: { token, serverUrl: context.serverUrl } } : {}),

@@ -42,6 +42,8 @@ export interface StackSettings {
   readonly workDir?: string;
   /** PULUMI_HOME (plugins, credentials); default `<repoRoot>/.cache/pulumi-home`. */
   readonly pulumiHome?: string;
+  /** Stack configuration set before every operation, e.g. the metal platform's native6:sshPrivateKey (secret). */
+  readonly config?: Readonly<Record<string, { readonly value: string; readonly secret: boolean }>>;
   /** Another program than the cluster's (tests of the engine's edges). */
   readonly program?: () => Promise<Record<string, unknown> | void>;
 }
@@ -63,7 +65,7 @@ export async function openStack(settings: StackSettings): Promise<Stack> {
   const workDir = settings.workDir ?? join(settings.repoRoot, '.cache', 'pulumi-work');
   mkdirSync(workDir, { recursive: true });
   const program = settings.program ?? clusterProgram({ repoRoot: settings.repoRoot, specFile: settings.specFile });
-  return LocalWorkspace.createOrSelectStack(
+  const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: settings.stackName, projectName: PROJECT, program },
     {
       // Not infra/: the workspace writes Pulumi.yaml and Pulumi.<stack>.yaml (the passphrase's salt) there.
@@ -85,6 +87,9 @@ export async function openStack(settings: StackSettings): Promise<Stack> {
       },
     },
   );
+  // Secret values are encrypted with the passphrase in Pulumi.<stack>.yaml of the workspace, never in the repository.
+  if (settings.config && Object.keys(settings.config).length > 0) await stack.setAllConfig({ ...settings.config });
+  return stack;
 }
 
 function opOf(op: OpType): ResourceOp {

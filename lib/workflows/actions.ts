@@ -17,7 +17,8 @@ import type { GitHubClient, PullRequestRef } from './github.js';
 import type { ActionLog } from './log.js';
 import { runPlan, type StackPlan } from './plan.js';
 import { readHeadSpecs, SpecDirError, specDirFiles } from './headSpecs.js';
-import { clusterProgram } from '../pulumi/program.js';
+import { clusterProgram, PROJECT } from '../pulumi/program.js';
+import { SSH_PRIVATE_KEY_CONFIG } from '../platforms/metal/platform.js';
 import { authSecrets, type GitAuth } from '../repo/git.js';
 import { runTeardown } from './teardown.js';
 
@@ -26,6 +27,8 @@ export interface PulumiInputs {
   readonly passphrase: string;
   /** Equinix Metal API token; empty for lab stacks. */
   readonly metalAuthToken: string;
+  /** The operator's private SSH key apply logs into metal machines with (set as the stacks' secret config native6:sshPrivateKey); empty for other platforms. */
+  readonly sshPrivateKey?: string;
   /** The environment the backend's credentials are read from (default: the process's). */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** The Automation API's workspace and PULUMI_HOME (defaults under .cache/). */
@@ -54,6 +57,7 @@ function settings(repoRoot: string, p: PulumiInputs, specFile: string, stackName
     backendUrl: p.backendUrl,
     passphrase: p.passphrase,
     env: p.metalAuthToken ? { METAL_AUTH_TOKEN: p.metalAuthToken } : {},
+    ...(p.sshPrivateKey ? { config: { [`${PROJECT}:${SSH_PRIVATE_KEY_CONFIG}`]: { value: p.sshPrivateKey, secret: true } } } : {}),
     ...(p.workDir ? { workDir: p.workDir } : {}),
     ...(p.pulumiHome ? { pulumiHome: p.pulumiHome } : {}),
   };
@@ -63,6 +67,8 @@ function settings(repoRoot: string, p: PulumiInputs, specFile: string, stackName
 function maskInputs(log: ActionLog, p: PulumiInputs): void {
   log.secret(p.passphrase);
   if (p.metalAuthToken) log.secret(p.metalAuthToken);
+  // A private key is many lines: each is masked too, as a log may show one alone.
+  if (p.sshPrivateKey) for (const s of [p.sshPrivateKey, ...p.sshPrivateKey.split('\n').map((l) => l.trim()).filter((l) => l.length >= 8)]) log.secret(s);
   const backend = checkBackend(p.backendUrl, p.env ?? process.env);
   for (const s of backend.secrets) log.secret(s);
 }

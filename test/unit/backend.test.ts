@@ -88,6 +88,8 @@ describe('the Pulumi state backend', () => {
         AZURE_STORAGE_ACCOUNT: '${{ vars.AZURE_STORAGE_ACCOUNT }}',
         AZURE_STORAGE_KEY: '${{ secrets.AZURE_STORAGE_KEY }}',
       }, `${name}.yml`);
+      // The metal platform's SSH key: a secret, never a variable.
+      assert.equal(step.with?.['ssh-private-key'], '${{ secrets.NATIVE6_SSH_PRIVATE_KEY }}', `${name}.yml`);
     }
   });
 });
