@@ -14,7 +14,7 @@
  *   commit     clusters/, policies/, apps/ committed and pushed; no commit when nothing changed
  *   flux       Flux installed when absent (first apply), its source pointed at the branch
  *   reconcile  every Flux Kustomization Ready at the pushed revision, or the failing one named
- *   nodes      every machine of the spec a Ready Node, or each one that is not named with why
+ *   nodes      the Nodes of removed machines deleted; every machine of the spec a Ready Node, or each one that is not named with why
  *
  * A second apply of an unchanged spec changes no resource and commits nothing.
  */
@@ -38,7 +38,7 @@ import { runPhases, type Phase } from '../phases/phase.js';
 import { retry } from '../phases/retry.js';
 import { renewBootstrapToken, tokenId } from '../kube/bootstrapToken.js';
 import { uploadSharedKeys } from '../kube/kubeadmCerts.js';
-import { waitForNodes, type Readiness } from './nodes.js';
+import { deleteGoneNodes, waitForNodes, type Readiness } from './nodes.js';
 import { apiWays } from './apiWays.js';
 import { applyObjects } from '../kube/objects.js';
 import { bgpPasswordSecret } from '../render/calico.js';
@@ -267,6 +267,7 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
       log.info(`${s.stack}: every Kustomization is Ready at ${revision}`);
     }),
     phase('nodes', async (s) => {
+      await deleteGoneNodes(s.client!, s.up!.outputs.machines, (l) => log.info(`${s.stack}: ${l}`));
       const r = await waitForNodes(s.client!, s.up!.outputs.machines, {
         timeoutMs: inputs.nodesTimeoutMs ?? 15 * 60_000,
         log: (l) => log.info(l),
@@ -274,7 +275,7 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
         ...(deps.now ? { now: () => deps.now!().getTime() } : {}),
       });
       log.info(`${s.stack}: ${r.ready.length} of ${s.up!.outputs.machines.length} machines are Ready Nodes`);
-      if (r.unknown.length > 0) log.warning(`${s.stack}: Nodes that no machine of ${s.specFile} names (removed machines leave their Node: drain and delete it): ${r.unknown.join(', ')}`);
+      if (r.unknown.length > 0) log.warning(`${s.stack}: Ready Nodes that no machine of ${s.specFile} names (joined by hand, or removed a moment ago: the next apply deletes them once they are not Ready): ${r.unknown.join(', ')}`);
       s.nodes = r;
     }),
   ];

@@ -2,7 +2,10 @@
  * Apply's last word: every machine of the spec is a Ready Node, or the ones
  * that are not are named, each with why (no Node yet: it has not joined; its
  * Ready condition False or Unknown: the kubelet's own reason). Nodes the spec
- * no longer names are said too (a removed machine leaves its Node behind).
+ * no longer names are said too: a removed machine leaves its Node behind
+ * (nothing deletes a bare-metal Node: no cloud controller), which apply
+ * deletes once it is no longer Ready (goneNodes); one still Ready (a machine
+ * joined by hand, or removed a moment ago) is only named.
  */
 import type { KubeClient } from '../kube/client.js';
 import { waitFor, WaitTimeout } from '../phases/wait.js';
@@ -45,6 +48,25 @@ export function readiness(machines: readonly string[], nodes: NodeList): Readine
   }
   const names = new Set(machines);
   return { ready, waiting, unknown: nodes.items.map((n) => n.metadata.name).filter((n) => !names.has(n)).sort() };
+}
+
+/** The Nodes no machine of the spec names whose Ready condition is not True: machines removed from the spec, gone. */
+export function goneNodes(machines: readonly string[], nodes: NodeList): string[] {
+  const names = new Set(machines);
+  return nodes.items
+    .filter((n) => !names.has(n.metadata.name) && n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True')
+    .map((n) => n.metadata.name)
+    .sort();
+}
+
+/** Deletes the Nodes of machines removed from the spec (goneNodes); returns their names. */
+export async function deleteGoneNodes(client: KubeClient, machines: readonly string[], log: (line: string) => void): Promise<string[]> {
+  const gone = goneNodes(machines, await client.get<NodeList>('/api/v1/nodes'));
+  for (const name of gone) {
+    await client.delete(`/api/v1/nodes/${encodeURIComponent(name)}`, { missingOk: true });
+    log(`deleted Node ${name}: no machine of the spec names it and it is not Ready (its machine was removed); its pods are rescheduled`);
+  }
+  return gone;
 }
 
 export class NodesNotReady extends Error {

@@ -48,6 +48,7 @@ describe('every machine a Ready Node', () => {
 /** A fake API: the Nodes it lists (one list per look, the last repeated), and what was applied. */
 function fakeClient(lists: NodeList[]) {
   const applied: Array<{ path: string; obj: Record<string, unknown>; manager: string }> = [];
+  const deleted: string[] = [];
   let look = 0;
   const client = {
     get: async (path: string) => {
@@ -55,8 +56,9 @@ function fakeClient(lists: NodeList[]) {
       return lists[Math.min(look++, lists.length - 1)];
     },
     apply: async (path: string, obj: Record<string, unknown>, manager: string) => void applied.push({ path, obj, manager }),
+    delete: async (path: string) => (deleted.push(path), true),
   } as unknown as KubeClient;
-  return { client, applied };
+  return { client, applied, deleted };
 }
 
 function phases(client: KubeClient, outputs: { machines: string[]; joinToken?: string }, nodesTimeoutMs?: number) {
@@ -148,24 +150,29 @@ describe("apply's join credentials", () => {
 
 describe("apply's nodes phase", () => {
   const machines = ['dfw-cp-1', 'dfw-general-1'];
-  it('waits until every machine is Ready, and says Nodes of no machine', async () => {
-    const { client } = fakeClient([
+  it('deletes the Nodes of removed machines once not Ready, waits until every machine is Ready, and names Ready Nodes of no machine', async () => {
+    const { client, deleted } = fakeClient([
+      // The first look: a removed machine's Node, gone (Unknown), is deleted; one still Ready is kept.
+      { items: [node('dfw-cp-1', { status: 'True' }), node('dfw-old-2', { status: 'Unknown', reason: 'NodeStatusUnknown' }), node('dfw-old-1', { status: 'True' })] },
       { items: [node('dfw-cp-1', { status: 'True' })] },
       { items: [node('dfw-cp-1', { status: 'True' }), node('dfw-general-1', { status: 'False', reason: 'KubeletNotReady' })] },
-      { items: [node('dfw-cp-1', { status: 'True' }), node('dfw-general-1', { status: 'True' }), node('dfw-old-1', { status: 'Unknown' })] },
+      { items: [node('dfw-cp-1', { status: 'True' }), node('dfw-general-1', { status: 'True' }), node('dfw-old-1', { status: 'True' })] },
     ]);
     const p = phases(client, { machines });
     await p.run('nodes');
+    assert.deepEqual(deleted, ['/api/v1/nodes/dfw-old-2']);
+    assert.ok(p.lines.some((l) => l.startsWith('dfw: deleted Node dfw-old-2: no machine of the spec names it and it is not Ready')), p.lines.join('\n'));
     assert.deepEqual(p.sleeps, [5000, 5000]);
     assert.deepEqual((p.state.nodes as { ready: string[] }).ready, machines);
     assert.ok(p.lines.some((l) => l === 'dfw: 2 of 2 machines are Ready Nodes'), p.lines.join('\n'));
-    assert.ok(p.lines.some((l) => l.startsWith('warning: dfw: Nodes that no machine of infra/dfw.yaml names') && l.endsWith('dfw-old-1')), p.lines.join('\n'));
+    assert.ok(p.lines.some((l) => l.startsWith('warning: dfw: Ready Nodes that no machine of infra/dfw.yaml names') && l.endsWith('dfw-old-1')), p.lines.join('\n'));
   });
 
   it('at its timeout, names each machine that is not Ready and why', async () => {
-    const { client } = fakeClient([{ items: [node('dfw-cp-1', { status: 'True' })] }]);
+    const { client, deleted } = fakeClient([{ items: [node('dfw-cp-1', { status: 'True' })] }]);
     const p = phases(client, { machines }, 60_000);
     await assert.rejects(p.run('nodes'), (e: unknown) => e instanceof NodesNotReady && /^1 of 2 machine\(s\) not Ready after 60 s:\n- dfw-general-1: no Node: it has not joined/.test((e as Error).message));
     assert.equal(p.clock(), 60_000, "looked every 5 s for the minute");
+    assert.deepEqual(deleted, [], "a machine of the spec not yet joined is never deleted");
   });
 });
