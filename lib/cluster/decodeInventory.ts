@@ -216,7 +216,7 @@ export class InventoryDecoder {
   }
 
   private timers(field: Field | undefined, path: Path, withBfd: boolean): BgpTimers | undefined {
-    const dflt = withBfd ? INVENTORY.timersWithBfd : INVENTORY.timers;
+    const dflt = INVENTORY.timers;
     if (!field || isNull(field.value)) return dflt;
     const f = this.r.fields(field.value, path, ['keepalive', 'hold']);
     if (!f) return (this.ok = false), undefined;
