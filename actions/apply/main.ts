@@ -49,6 +49,7 @@ async function main(): Promise<void> {
       passphrase: core.getInput('passphrase', { required: true }),
       metalAuthToken: core.getInput('metal-auth-token'),
       sshPrivateKey: core.getInput('ssh-private-key'),
+      ...(core.getInput('commit-signing-key') ? { commitSigningKey: core.getInput('commit-signing-key') } : {}),
       ...(gitCredentialsGiven ? { gitCredentials: gitCredentialsGiven } : {}),
     },
     log,

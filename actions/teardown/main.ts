@@ -33,6 +33,7 @@ async function main(): Promise<void> {
       passphrase: core.getInput('passphrase', { required: true }),
       metalAuthToken: core.getInput('metal-auth-token'),
       sshPrivateKey: core.getInput('ssh-private-key'),
+      ...(core.getInput('commit-signing-key') ? { commitSigningKey: core.getInput('commit-signing-key') } : {}),
       auth: { token: pushToken, serverUrl: context.serverUrl },
     },
     log,

@@ -71,6 +71,13 @@ export interface GitOpsSpec {
    * ssh). Its content never enters git: the user creates it in the cluster.
    */
   readonly secretRef?: string;
+  /**
+   * Flux verifies the signature of the commit at the branch's HEAD before it
+   * applies anything: the name of the Secret in flux-system holding the
+   * trusted keys (`<name>.asc` OpenPGP, `<name>.sshpub` SSH). Apply's own
+   * commits are then signed (its commit-signing-key).
+   */
+  readonly verify?: { readonly secretRef: string };
 }
 
 /**

@@ -4,7 +4,8 @@
  * Secret's name goes into git (the GitRepository's spec.secretRef); its
  * content never does: the user creates it in the cluster
  * (docs/gitops.md#a-private-repository). Credentials written into the URL
- * are refused, without echoing them.
+ * are refused, without echoing them. With verify, Flux applies only a
+ * commit signed by a key of the Secret it names.
  */
 import { DEFAULTS, type GitOpsSpec } from './cluster.js';
 import { isNull, type Field, type Path, type Reader } from './reader.js';
@@ -15,6 +16,7 @@ import type { Node } from 'yaml';
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 const PRIVATE_FIX = 'docs/gitops.md#a-private-repository';
+const VERIFY_DOC = 'docs/gitops.md#signed-commits';
 
 /** The URL with whatever stands before its host's @ masked: a credential is never printed. */
 export function maskUserinfo(url: string): string {
@@ -46,7 +48,7 @@ export function decodeGitOps(r: Reader, field: Field | undefined, spec: Node, ru
     const url = whenAbsent(r, rules.gitops.url, [...path, 'url'], field?.key ?? spec);
     return url === undefined ? undefined : { url, ...dflt };
   }
-  const f = r.fields(field.value, path, ['url', 'branch', 'interval', 'secretRef']);
+  const f = r.fields(field.value, path, ['url', 'branch', 'interval', 'secretRef', 'verify']);
   if (!f) return undefined;
   let ok = true;
   let url: string | undefined;
@@ -100,10 +102,22 @@ export function decodeGitOps(r: Reader, field: Field | undefined, spec: Node, ru
       ok = false;
     } else secretRef = v;
   }
+  let verify: { secretRef: string } | undefined;
+  const vf = f.get('verify');
+  if (vf && !isNull(vf.value)) {
+    const vp: Path = [...path, 'verify'];
+    const vfields = r.fields(vf.value, vp, ['secretRef']);
+    const fix = `name the Secret in flux-system that holds the trusted keys (<name>.asc OpenPGP, <name>.sshpub SSH), e.g. "verify: {secretRef: git-signers}" (${VERIFY_DOC})`;
+    const ref = vfields ? r.required(vfields, 'secretRef', vf.value, vp, fix) : undefined;
+    const v = ref !== undefined ? r.string(ref, [...vp, 'secretRef'], fix) : undefined;
+    if (v !== undefined && (v.length > 253 || !SECRET_NAME.test(v))) r.report([...vp, 'secretRef'], ref, `"${v}" is not a Secret name`, 'use lower-case letters, digits, "-" and ".", e.g. git-signers');
+    else if (v !== undefined) verify = { secretRef: v };
+    if (!verify) ok = false;
+  }
   if (ok && url?.startsWith('ssh://') && secretRef === undefined) {
     r.report([...path, 'url'], u!.value, 'an ssh:// URL needs a key, and spec.gitops.secretRef names none', `add "secretRef: <name>" naming the Secret in flux-system with identity and known_hosts (${PRIVATE_FIX}), or use an https:// URL`);
     ok = false;
   }
   if (!ok || url === undefined) return undefined;
-  return { url, branch, interval, ...(secretRef !== undefined ? { secretRef } : {}) };
+  return { url, branch, interval, ...(secretRef !== undefined ? { secretRef } : {}), ...(verify ? { verify } : {}) };
 }

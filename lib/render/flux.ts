@@ -30,7 +30,14 @@ export function fluxSync(spec: ClusterSpec): Manifest[] {
       kind: 'GitRepository',
       metadata: { name: 'flux-system', namespace: FLUX_NAMESPACE },
       // A private repository: the Secret's name only; its content is created in the cluster, never rendered.
-      spec: { interval: '1m', ref: { branch: spec.gitops.branch }, ...(spec.gitops.secretRef ? { secretRef: { name: spec.gitops.secretRef } } : {}), url: spec.gitops.url },
+      spec: {
+        interval: '1m',
+        ref: { branch: spec.gitops.branch },
+        ...(spec.gitops.secretRef ? { secretRef: { name: spec.gitops.secretRef } } : {}),
+        url: spec.gitops.url,
+        // Signed commits only: the one at the branch's HEAD, checked against the Secret's keys before anything is applied.
+        ...(spec.gitops.verify ? { verify: { mode: 'HEAD', secretRef: { name: spec.gitops.verify.secretRef } } } : {}),
+      },
     },
     {
       apiVersion: 'kustomize.toolkit.fluxcd.io/v1',

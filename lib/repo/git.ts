@@ -10,6 +10,9 @@
  * that one git process (GIT_CONFIG_COUNT/KEY/VALUE, as an http.extraHeader
  * scoped to the server), never written to any file.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { capture, type RunResult } from '../exec/run.js';
 import { retry } from '../phases/retry.js';
 
@@ -77,6 +80,14 @@ export interface PublishOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** The token for the fetch and push, given to those git commands only; none: the checkout's own credentials. */
   readonly auth?: GitAuth;
+  /**
+   * An SSH private key (OpenSSH text) the commit is signed with, a rebase's
+   * replay too (git's SSH signing, `ssh-keygen -Y sign`): a repository whose
+   * Flux verifies commits (spec.gitops.verify) takes only signed ones. Written
+   * to a file only the process reads, for the commit and the rebase, and
+   * removed after.
+   */
+  readonly signingKey?: string;
 }
 
 export interface PublishResult {
@@ -109,7 +120,43 @@ export async function changedFiles(cwd: string, paths: readonly string[]): Promi
   return porcelainPaths(await must(cwd, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--', ...paths]));
 }
 
+/** The environment of one git command with these configuration entries added after any GIT_CONFIG_* it holds (nothing written to a file). */
+export function configEnv(entries: ReadonlyArray<readonly [string, string]>, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const n = Number(env.GIT_CONFIG_COUNT ?? '0');
+  const i = Number.isInteger(n) && n >= 0 ? n : 0;
+  const out: NodeJS.ProcessEnv = { ...env, GIT_CONFIG_COUNT: String(i + entries.length) };
+  entries.forEach(([key, value], k) => {
+    out[`GIT_CONFIG_KEY_${i + k}`] = key;
+    out[`GIT_CONFIG_VALUE_${i + k}`] = value;
+  });
+  return out;
+}
+
+/** The configuration that signs every commit with the SSH key in `keyFile`. */
+export function signingConfig(keyFile: string): Array<[string, string]> {
+  return [
+    ['gpg.format', 'ssh'],
+    ['user.signingkey', keyFile],
+    ['commit.gpgsign', 'true'],
+  ];
+}
+
 export async function commitAndPush(o: PublishOptions): Promise<PublishResult> {
+  if (o.signingKey === undefined) return publish(o);
+  if (!/^-----BEGIN OPENSSH PRIVATE KEY-----/.test(o.signingKey.trim())) {
+    throw new GitError('git: the commit signing key is not an OpenSSH private key ("-----BEGIN OPENSSH PRIVATE KEY-----"): make one with ssh-keygen -t ed25519 and give its private file');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'native6-sign-'));
+  try {
+    const keyFile = join(dir, 'key');
+    writeFileSync(keyFile, `${o.signingKey.trim()}\n`, { mode: 0o600 });
+    return await publish(o, configEnv(signingConfig(keyFile)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function publish(o: PublishOptions, commitEnv?: NodeJS.ProcessEnv): Promise<PublishResult> {
   const log = o.log ?? (() => {});
   const files = await changedFiles(o.cwd, o.paths);
   if (files.length === 0) {
@@ -117,7 +164,7 @@ export async function commitAndPush(o: PublishOptions): Promise<PublishResult> {
     return { files, pushes: 0 };
   }
   await must(o.cwd, ['add', '--all', '--', ...o.paths]);
-  await must(o.cwd, ['commit', '--quiet', '-m', o.message, '--', ...o.paths]);
+  await must(o.cwd, ['commit', '--quiet', '-m', o.message, '--', ...o.paths], commitEnv);
   let pushes = 0;
   const remoteEnv = o.auth ? authEnv(o.auth) : undefined;
   await retry(
@@ -126,7 +173,7 @@ export async function commitAndPush(o: PublishOptions): Promise<PublishResult> {
       if (n > 1) {
         // The branch moved: replay our commit on top of it.
         await must(o.cwd, ['fetch', '--quiet', o.remote, o.branch], remoteEnv);
-        const rebase = await git(o.cwd, ['rebase', '--quiet', `${o.remote}/${o.branch}`]);
+        const rebase = await git(o.cwd, ['rebase', '--quiet', `${o.remote}/${o.branch}`], commitEnv);
         if (rebase.code !== 0) {
           await git(o.cwd, ['rebase', '--abort']);
           throw new GitError(`rebase onto ${o.remote}/${o.branch} failed: ${rebase.stderr.trim()} (someone changed the same rendered files: re-run apply)`);
@@ -145,7 +192,7 @@ export async function commitAndPush(o: PublishOptions): Promise<PublishResult> {
     },
   );
   const commit = (await must(o.cwd, ['rev-parse', 'HEAD'])).trim();
-  log(`git: pushed ${commit.slice(0, 12)} (${files.length} file(s)) to ${o.remote} ${o.branch}${pushes > 1 ? ` after ${pushes - 1} rebase(s)` : ''}`);
+  log(`git: pushed ${commit.slice(0, 12)}${commitEnv ? ' (signed)' : ''} (${files.length} file(s)) to ${o.remote} ${o.branch}${pushes > 1 ? ` after ${pushes - 1} rebase(s)` : ''}`);
   return { commit, files, pushes };
 }
 

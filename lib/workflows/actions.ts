@@ -63,12 +63,16 @@ function settings(repoRoot: string, p: PulumiInputs, specFile: string, stackName
   };
 }
 
+/** A private key masked whole, and line by line (many lines: a log may show one alone). */
+function maskKey(log: ActionLog, key: string | undefined): void {
+  if (key) for (const s of [key, ...key.split('\n').map((l) => l.trim()).filter((l) => l.length >= 8)]) log.secret(s);
+}
+
 /** The secrets masked, and the backend checked (it must keep the state, and have its credentials) before any stack opens. */
 function maskInputs(log: ActionLog, p: PulumiInputs): void {
   log.secret(p.passphrase);
   if (p.metalAuthToken) log.secret(p.metalAuthToken);
-  // A private key is many lines: each is masked too, as a log may show one alone.
-  if (p.sshPrivateKey) for (const s of [p.sshPrivateKey, ...p.sshPrivateKey.split('\n').map((l) => l.trim()).filter((l) => l.length >= 8)]) log.secret(s);
+  maskKey(log, p.sshPrivateKey);
   const backend = checkBackend(p.backendUrl, p.env ?? process.env);
   for (const s of backend.secrets) log.secret(s);
 }
@@ -127,6 +131,7 @@ export async function planAction(
 
 export async function applyAction(i: PulumiInputs & Omit<ApplyInputs, 'specs'> & { specs: readonly string[] }, log: ActionLog, overrides: Partial<ApplyDeps> = {}): Promise<StackApply[]> {
   maskInputs(log, i);
+  maskKey(log, i.commitSigningKey);
   if (i.auth) for (const s of authSecrets(i.auth)) log.secret(s);
   if (i.gitCredentials) for (const v of credentialValues(i.gitCredentials)) log.secret(v);
   const specs = resolveSpecs(i.repoRoot, i.specs);
@@ -181,8 +186,9 @@ export async function recoverAction(i: PulumiInputs & { repoRoot: string; stack:
   return { ...recovered, preview: preview.summary };
 }
 
-export async function teardownAction(i: PulumiInputs & { repoRoot: string; stack: string; confirm: string; remote: string; branch: string; auth?: GitAuth }, log: ActionLog) {
+export async function teardownAction(i: PulumiInputs & { repoRoot: string; stack: string; confirm: string; remote: string; branch: string; auth?: GitAuth; commitSigningKey?: string }, log: ActionLog) {
   maskInputs(log, i);
+  maskKey(log, i.commitSigningKey);
   if (i.auth) for (const s of authSecrets(i.auth)) log.secret(s);
   const specFile = `infra/${i.stack}.yaml`;
   return runTeardown(i, { log, destroy: async (stack) => destroyStack(await openStack(settings(i.repoRoot, i, specFile, stack)), (s) => log.info(s.trimEnd())) });

@@ -65,6 +65,8 @@ export interface ApplyInputs {
   readonly gitCredentials?: GitCredentials;
   /** The token for the push, given to git at push time only (the checkout keeps no credentials: persist-credentials false). */
   readonly auth?: GitAuth;
+  /** The SSH private key apply signs its commits with (the secret NATIVE6_COMMIT_SIGNING_KEY): required where Flux verifies commits (spec.gitops.verify). */
+  readonly commitSigningKey?: string;
 }
 
 export interface FluxContext {
@@ -173,7 +175,15 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
   return [
     // The tree as the spec wants it before up: the lab builds from it (and
     // refuses a stale one); the cloud's is rendered again with the new facts.
-    phase('render (before up)', async () => void renderTrees(inputs.repoRoot, log)),
+    phase('render (before up)', async (s) => {
+      // Before anything is made: a commit Flux would refuse to apply is not pushed.
+      if (s.spec.gitops.verify && !inputs.commitSigningKey) {
+        throw new ApplyError(
+          `${s.specFile}: spec.gitops.verify is set, so Flux applies only signed commits, but apply was given no commit-signing-key: the commit it pushes would stop Flux. Fix: give the apply action commit-signing-key (the secret NATIVE6_COMMIT_SIGNING_KEY, an SSH private key) and put its public half in the Secret ${s.spec.gitops.verify.secretRef} (docs/gitops.md#signed-commits)`,
+        );
+      }
+      renderTrees(inputs.repoRoot, log);
+    }),
     phase('up', async (s) => {
       const r = await deps.up(s.specFile, s.stack);
       const cp = r.outputs.controlPlaneKeys;
@@ -252,6 +262,7 @@ export function applyPhases(inputs: ApplyInputs, deps: ApplyDeps): Array<Phase<A
         remote: inputs.remote,
         branch: inputs.branch,
         ...(inputs.auth ? { auth: inputs.auth } : {}),
+        ...(inputs.commitSigningKey ? { signingKey: inputs.commitSigningKey } : {}),
         log: (l) => log.info(l),
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
       });

@@ -36,6 +36,8 @@ export interface TeardownInputs {
   readonly branch: string;
   /** The token for the push, given to git at push time only (the checkout keeps no credentials). */
   readonly auth?: GitAuth;
+  /** The SSH private key the removal's commit is signed with: other clusters' Flux may verify the branch's HEAD (spec.gitops.verify). */
+  readonly commitSigningKey?: string;
 }
 
 export interface TeardownDeps {
@@ -73,7 +75,7 @@ export async function runTeardown(inputs: TeardownInputs, deps: TeardownDeps): P
   const pushed = await log.group(`${inputs.stack}: remove ${paths.join(', ') || 'nothing'}`, async () => {
     for (const p of paths) rmSync(join(inputs.repoRoot, p), { recursive: true, force: true });
     if (paths.length === 0) return undefined;
-    return commitAndPush({ cwd: inputs.repoRoot, paths, message: `teardown ${inputs.stack}: remove ${paths.join(' and ')}`, remote: inputs.remote, branch: inputs.branch, log: (l) => log.info(l), ...(inputs.auth ? { auth: inputs.auth } : {}) });
+    return commitAndPush({ cwd: inputs.repoRoot, paths, message: `teardown ${inputs.stack}: remove ${paths.join(' and ')}`, remote: inputs.remote, branch: inputs.branch, log: (l) => log.info(l), ...(inputs.auth ? { auth: inputs.auth } : {}), ...(inputs.commitSigningKey ? { signingKey: inputs.commitSigningKey } : {}) });
   });
   const result = { destroyed, ...(pushed?.commit ? { commit: pushed.commit } : {}) };
   await log.summary(teardownSummary(inputs.stack, paths, result));

@@ -101,3 +101,23 @@ test('credentialsInUrl and maskUserinfo', () => {
   assert.equal(maskUserinfo('https://a:b@h/p@q'), 'https://***@h/p@q');
   assert.equal(maskUserinfo('https://h/p@q'), 'https://h/p@q');
 });
+
+test('signed commits: verify names the Secret of trusted keys, rendered as the GitRepository\'s HEAD verification; a bad or missing name is refused at its line', () => {
+  const r = loadCluster('infra/ord.yaml', spec('    url: https://github.com/acme/clusters\n    verify:\n      secretRef: git-signers'));
+  assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+  if (!r.ok) return;
+  assert.deepEqual(r.spec.gitops.verify, { secretRef: 'git-signers' });
+  const [repo] = fluxSync(r.spec);
+  assert.deepEqual(repo!.spec, { interval: '1m', ref: { branch: 'main' }, url: 'https://github.com/acme/clusters', verify: { mode: 'HEAD', secretRef: { name: 'git-signers' } } });
+  // Without verify, no verification is rendered.
+  const plain = loadCluster('infra/ord.yaml', spec('    url: https://github.com/acme/clusters'));
+  assert.ok(plain.ok && !('verify' in (fluxSync(plain.spec)[0]!.spec as object)));
+
+  assert.deepEqual(problems('    url: https://github.com/acme/clusters\n    verify:\n      secretRef: Git_Signers'), [
+    'infra/ord.yaml:17:18: spec.gitops.verify.secretRef: "Git_Signers" is not a Secret name. Fix: use lower-case letters, digits, "-" and ".", e.g. git-signers',
+  ]);
+  const missing = problems('    url: https://github.com/acme/clusters\n    verify:\n      mode: HEAD');
+  assert.equal(missing.length, 2, missing.join('\n'));
+  assert.match(missing[0]!, /spec\.gitops\.verify\.mode: unknown field "mode"/);
+  assert.match(missing[1]!, /^infra\/ord\.yaml:17:7: spec\.gitops\.verify\.secretRef: is required\. Fix: name the Secret in flux-system that holds the trusted keys .*docs\/gitops\.md#signed-commits/);
+});

@@ -176,3 +176,15 @@ describe("apply's nodes phase", () => {
     assert.deepEqual(deleted, [], "a machine of the spec not yet joined is never deleted");
   });
 });
+
+describe("apply's first phase: signed commits", () => {
+  it('refuses, before anything is made, a cluster whose Flux verifies commits when apply has no signing key', async () => {
+    const { client } = fakeClient([]);
+    const p = phases(client, { machines: [] });
+    p.state.spec = { gitops: { url: 'https://github.com/acme/clusters', branch: 'main', interval: '5m', verify: { secretRef: 'git-signers' } } };
+    await assert.rejects(
+      p.run('render (before up)'),
+      (e: unknown) => e instanceof Error && /^infra\/dfw\.yaml: spec\.gitops\.verify is set, so Flux applies only signed commits, but apply was given no commit-signing-key/.test(e.message) && /NATIVE6_COMMIT_SIGNING_KEY/.test(e.message),
+    );
+  });
+});
