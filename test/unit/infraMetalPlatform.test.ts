@@ -82,7 +82,20 @@ describe('Pulumi program: metal, each machine bootstrapped over SSH (mocks)', ()
     assert.ok(filesOf('colo-a1').some((f) => f.path === KUBEADM_INIT_CONFIG));
     for (const n of ['colo-a2', 'colo-b1', 'colo-a3', 'colo-b2']) assert.ok(!filesOf(n).some((f) => f.path === KUBEADM_INIT_CONFIG), n);
     const start = plain(machines().find((m) => m.name === 'colo-a1-ssh')!.inputs.start) as string[][];
-    assert.deepEqual(start.at(-1), ['systemctl', 'start', '--no-block', 'native6-boot.service']);
+    assert.deepEqual(start.at(-2), ['systemctl', 'start', '--no-block', 'native6-boot.service']);
+    // On an update (the boot done long ago) the firewall just installed is loaded at once.
+    assert.deepEqual(start.at(-1), ['sh', '-c', 'if [ -e /var/lib/native6/boot-done ]; then systemctl restart native6-host-firewall.service; fi']);
+  });
+
+  it('what a first boot would fill in is filled in already: installing the files again never leaves a placeholder on a booted machine', () => {
+    for (const m of machines()) {
+      const files = plain(m.inputs.files) as Array<{ path: string; content: string }>;
+      const filled = files.filter((f) => f.path !== BOOT_SCRIPT);
+      assert.ok(!filled.some((f) => f.content.includes('@BGP_PEER_ELEMENTS@') || f.content.includes('@NODE_ADDRESS@')), m.name);
+    }
+    const b2 = plain(machines().find((m) => m.name === 'colo-b2-ssh')!.inputs.files) as Array<{ path: string; content: string }>;
+    assert.match(b2.find((f) => f.path === '/etc/native6/host-firewall.nft')!.content, /set bgp-peers \{\n    type ipv6_addr\n    elements = \{ 2001:db8:7:b::2 \}\n/);
+    assert.match(b2.find((f) => f.path === '/etc/native6/kubeadm-join.yaml')!.content, /2001:db8:7:b::12/);
   });
 
   it('another control plane drains and deletes a machine before it is reset', () => {

@@ -13,7 +13,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import { formatAddress, formatPrefix } from '../../net/ipv6.js';
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
-import { nodeBootstrap, type NodeDiscovery } from '../../render/bootstrap.js';
+import { BOOT_DONE, FIREWALL_UNIT, NODE_ADDRESS_PLACEHOLDER, nodeBootstrap, type BootFile, type NodeDiscovery } from '../../render/bootstrap.js';
+import { PEER_ELEMENTS_PLACEHOLDER, peerElements } from '../../render/hostFirewall.js';
 import { providerFacts } from '../../cluster/devices.js';
 import { uplinkOf } from '../../cluster/inventory.js';
 import type { ClusterSpec } from '../../cluster/cluster.js';
@@ -49,6 +50,36 @@ export function listedDiscovery(spec: ClusterSpec, machine: Pick<Machine, 'name'
   };
 }
 
+/**
+ * The bootstrap's files with what a machine would fill in at its first boot
+ * already filled in (the spec says it: its address, its uplink's routers), so
+ * that installing them again on a machine that booted long ago (an update:
+ * another machine joined, the cluster's sources changed) leaves nothing
+ * half done: the firewall's peers and the configurations' address are never
+ * placeholders again on its disk. The boot script's own substitutions then
+ * find nothing to replace.
+ */
+export function filledFiles(files: readonly BootFile[], address: string, peers: readonly string[]): BootFile[] {
+  return files.map((f) => ({
+    ...f,
+    content: f.content
+      .split(PEER_ELEMENTS_PLACEHOLDER)
+      .join(peerElements(peers))
+      .split(NODE_ADDRESS_PLACEHOLDER)
+      .join(address),
+  }));
+}
+
+/**
+ * Bootstrap's start, then the machine's firewall loaded again: on an update
+ * the boot is done long ago (its unit does nothing), and the firewall file
+ * just installed (a machine added to the cluster's sources) takes effect now,
+ * not at the next boot.
+ */
+export function metalStart(start: readonly (readonly string[])[]): string[][] {
+  return [...start.map((c) => [...c]), ['sh', '-c', `if [ -e ${BOOT_DONE} ]; then systemctl restart ${FIREWALL_UNIT}; fi`]];
+}
+
 /** The machine's bootstrap resource's name in the stack. */
 const resourceName = (machine: string) => `${machine}-ssh`;
 
@@ -61,13 +92,15 @@ function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pul
   for (const machine of plan.machines) {
     // A control plane other than the machine itself drains it and deletes its Node before it is reset.
     const other = plan.machines.find((m) => m.role === 'control-plane' && m.name !== machine.name);
+    const listed = inventory.machines.find((m) => m.name === machine.name)!;
+    const peers = uplinkOf(inventory, listed).routers.map((r) => formatAddress(r.address));
     const boot = k.boot.apply((secrets) => nodeBootstrap(spec, plan, machine, secrets, listedDiscovery(spec, machine)));
     new MetalMachine(resourceName(machine.name), {
       machine: machine.name,
       ssh: accessOf(machine.name),
       privateKey,
-      files: boot.apply((b) => b.files.map((f) => ({ path: f.path, mode: f.mode, content: f.content }))),
-      start: boot.apply((b) => b.start.map((c) => [...c])),
+      files: boot.apply((b) => filledFiles(b.files, formatAddress(listed.address), peers)),
+      start: boot.apply((b) => metalStart(b.start)),
       reset: defaultReset(),
       ...(other ? { deregister: { ssh: accessOf(other.name), commands: defaultDeregister(machine.name) } } : {}),
     });
