@@ -16,7 +16,7 @@ import { formatAddress, parsePrefix } from '../../lib/net/ipv6.js';
 import { planInBlock } from '../../lib/plan/addressPlan.js';
 import { loadCluster } from '../../lib/platforms/load.js';
 import { EQUINIX_DISCOVERY } from '../../lib/platforms/equinixMetal/cloudInit.js';
-import { BLOCK_FILE, RELOCATE_SCRIPT, STAND_IN_HEAD, relocateScript, standInBlock } from '../../lib/render/blockRelocation.js';
+import { BLOCK_FILE, RELOCATE_SCRIPT, STAND_IN_HEAD, relocateScript, relocationLines, standInBlock } from '../../lib/render/blockRelocation.js';
 import { BOOT_SCRIPT, nodeBootstrap, type BootFile, type BootSecrets } from '../../lib/render/bootstrap.js';
 import { REPO_DIR } from '../../lib/toolchain/repo.js';
 
@@ -139,6 +139,12 @@ describe('a bootstrap rendered inside the stand-in block, moved into the provide
     rmSync(dir, { recursive: true, force: true });
     assert.match(String(run.stderr), /odd\.conf: 3fff:b10c:1::1 is not an address of the stand-in block/);
   });
+
+  it('has a stand-in for every size from /32 to /64, and none for another', () => {
+    assert.deepEqual(standInBlock(32), { address: 0x3fffb10c000000000000000000000000n, length: 32 });
+    assert.deepEqual(standInBlock(64), { address: 0x3fffb10cb10cb10c0000000000000000n, length: 64 });
+    for (const length of [31, 65]) assert.throws(() => standInBlock(length), { message: `a stand-in block is a /32 to /64, not a /${length}` });
+  });
 });
 
 describe('the boot script learns the block from the metadata and moves the plan into it, once', () => {
@@ -157,7 +163,7 @@ describe('the boot script learns the block from the metadata and moves the plan 
         .join('\n')
         .replaceAll(BLOCK_FILE, join(dir, 'block'))
         .replaceAll(RELOCATE_SCRIPT, join(dir, 'relocate'))
-        .replace(/exec \S+/, 'echo "exec: $block"; exit 0');
+        .replace(/exec \S+/, `echo "exec: $block"; echo "recorded: $(cat ${join(dir, 'block')})"; exit 0`);
       writeFileSync(join(dir, 'relocate'), '#!/bin/bash\necho "relocate: $*"\n', { mode: 0o755 });
       if (blockFile) writeFileSync(join(dir, 'block'), `${blockFile}\n`);
       const prelude = 'set -Eeuo pipefail\nlog() { echo "log: $*"; }\nfail() { echo "failed: $*"; exit 1; }\n';
@@ -169,10 +175,10 @@ describe('the boot script learns the block from the metadata and moves the plan 
   }
   const fixture = (name: string) => join(REPO_DIR, 'test/fixtures/metadata', `${name}.json`);
 
-  it('at the first run: the parent block of the machine\'s address, every file with an address moved, then the script again', () => {
+  it('at the first run: the parent block of the machine\'s address, every file with an address moved, the block recorded, then the script again', () => {
     assert.ok(from > 0 && to > from, script);
     const out = run(fixture('dfw-cp-1'), undefined);
-    assert.match(out, /^log: the provider's block is 2001:db8:2a00::\/56: the plan's addresses moved into it\nrelocate: 2001:db8:2a00::\/56 \/etc\/native6\/kubeadm-init\.yaml \/etc\/native6\/kubeadm-join\.yaml .*\/usr\/local\/sbin\/native6-boot\nexec: 2001:db8:2a00::\/56\n$/);
+    assert.match(out, /^log: the provider's block is 2001:db8:2a00::\/56: the plan's addresses moved into it\nrelocate: 2001:db8:2a00::\/56 \/etc\/native6\/kubeadm-init\.yaml \/etc\/native6\/kubeadm-join\.yaml .*\/usr\/local\/sbin\/native6-boot\nexec: 2001:db8:2a00::\/56\nrecorded: 2001:db8:2a00::\/56\n$/);
     for (const f of ['/etc/native6/api-bootstrap.nft', '/usr/local/sbin/native6-api-handover', '/etc/native6/host-firewall.nft']) assert.ok(out.includes(f) || !boot.files.some((b) => b.path === f), f);
   });
 
@@ -191,5 +197,11 @@ describe('the boot script learns the block from the metadata and moves the plan 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a platform whose discovery cannot learn the block is refused when rendering, saying what to write instead', () => {
+    assert.throws(() => relocationLines({}, ['/etc/native6/kubeadm-init.yaml']), {
+      message: 'the platform gives no way for a machine to learn its block, which spec.network.blockSize needs: name the block (spec.network.block)',
+    });
   });
 });
