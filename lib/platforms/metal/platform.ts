@@ -25,6 +25,7 @@ import { inventoryOf, metalDevices } from './devices.js';
 import { MetalMachine } from './machine.js';
 import { metalRules } from './rules.js';
 import { defaultDeregister, defaultReset } from './ssh.js';
+import { BOOT_OPTIONS_CONFIG, decodeBootOptions } from './bootOptions.js';
 
 /** The Pulumi config key of the operator's private SSH key (secret): `pulumi config set --secret native6:sshPrivateKey < key`. */
 export const SSH_PRIVATE_KEY_CONFIG = 'sshPrivateKey';
@@ -88,13 +89,15 @@ function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pul
   const k = kubeadmSecrets(spec);
   const privateKey = config.requireSecret(SSH_PRIVATE_KEY_CONFIG);
   const firstCp = plan.machines.find((m) => m.role === 'control-plane')!;
+  // Per machine (a golden image, the lab's machines): native6:bootOptions, bootOptions.ts.
+  const bootOptions = decodeBootOptions(config.get(BOOT_OPTIONS_CONFIG), plan.machines.map((m) => m.name));
   const accessOf = (name: string) => inventory.machines.find((m) => m.name === name)!.ssh;
   for (const machine of plan.machines) {
     // A control plane other than the machine itself drains it and deletes its Node before it is reset.
     const other = plan.machines.find((m) => m.role === 'control-plane' && m.name !== machine.name);
     const listed = inventory.machines.find((m) => m.name === machine.name)!;
     const peers = uplinkOf(inventory, listed).routers.map((r) => formatAddress(r.address));
-    const boot = k.boot.apply((secrets) => nodeBootstrap(spec, plan, machine, secrets, listedDiscovery(spec, machine)));
+    const boot = k.boot.apply((secrets) => nodeBootstrap(spec, plan, machine, secrets, listedDiscovery(spec, machine), bootOptions.get(machine.name)));
     new MetalMachine(resourceName(machine.name), {
       machine: machine.name,
       ssh: accessOf(machine.name),
