@@ -157,14 +157,15 @@ console.log(
     [
       ...t.routers.map((r) => ({ name: r.ns, role: 'provider router', address: `${r.peerIP} (BGP, AS ${cluster.spec.network.peerASN})` })),
       { name: t.internet.ns, role: 'internet', address: `${t.internet.client} (client), ${t.internet.metadata} (metadata)` },
-      ...t.machines.map((m) => ({ name: m.ns, role: m.machine.role, address: `${m.address}/127 via ${m.gateway}` })),
+      ...t.machines.map((m) => ({ name: m.ns, role: m.machine.role, address: `${m.address}/${m.prefixLength} via ${m.gateway}` })),
     ],
     ['name', 'role', 'address'],
   ),
 );
 console.log('');
-console.log(`routes on ${t.routers[0].ns}:`);
-for (const route of await kernelRoutes(ctx.runner, t.routers[0].ns)) {
+const first = t.routers[0]!;
+console.log(`routes on ${first.ns}:`);
+for (const route of await kernelRoutes(ctx.runner, first.ns)) {
   if (route.protocol !== 'bgp') continue;
   console.log(`  ${route.dst.padEnd(28)} via ${nextHops(route).join(', ')}`);
 }

@@ -22,6 +22,7 @@ import { buildHostAccess, buildMachines, buildProvider } from './provider/networ
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
 import { labTopology, NS_PREFIX, type LabTopology } from './topology.js';
 import { formatAddress, parseAddress } from '../../net/ipv6.js';
+import { rackTopology } from './rack/topology.js';
 
 export interface LabContext {
   readonly repoRoot: string;
@@ -55,7 +56,7 @@ export function createLabContext(repoRoot: string, cluster: LoadedCluster, optio
   return {
     repoRoot,
     cluster,
-    topology: labTopology(cluster.spec, cluster.plan),
+    topology: cluster.spec.platform === 'metal' && cluster.spec.inventory ? rackTopology(cluster.spec, cluster.plan, cluster.spec.inventory) : labTopology(cluster.spec, cluster.plan),
     paths,
     runner: createRunner(log),
     timers: options.timers ?? DEFAULT_TIMERS,

@@ -26,7 +26,8 @@ import { LAB_INTERNET, LAB_ROUTER_PEERS, LAB_ROUTER_UPLINK_V4, labMachineIPv4 } 
 export const NS_PREFIX = 'n6-';
 
 export interface RouterNode {
-  readonly index: 1 | 2;
+  /** 1-based; the lab's own pair is 1 and 2, a rack lab numbers the spec's routers in order. */
+  readonly index: number;
   readonly ns: string;
   /** The BGP address on its loopback (the lab's fc00::e / fc00::f). */
   readonly peerIP: string;
@@ -44,14 +45,20 @@ export interface MachineNode {
   readonly routerIfname: string;
   readonly address: string;
   readonly gateway: string;
-  /** Its public IPv4 /31 (egress only: labMachineIPv4), on both links as its IPv6 /127 is. */
-  readonly ipv4: { readonly address: string; readonly gateway: string };
+  /** The length of its address's prefix: 127 (the lab's point-to-point links), its uplink's in a rack lab. */
+  readonly prefixLength: number;
+  /** Its links: eth0 and eth1 (one to each router) in the lab, eth0 (its uplink) in a rack lab. */
+  readonly links: readonly string[];
+  /** Its public IPv4 (egress only): a /31 on both links in the lab (labMachineIPv4), its uplink's in a rack lab. */
+  readonly ipv4: { readonly address: string; readonly gateway: string; readonly prefixLength: number };
   readonly routerId: string;
+  /** Its uplink's name (a rack lab). */
+  readonly uplink?: string;
 }
 
 export interface LabTopology {
   readonly cluster: string;
-  readonly routers: readonly [RouterNode, RouterNode];
+  readonly routers: readonly RouterNode[];
   readonly internet: {
     readonly ns: string;
     readonly prefix: string;
@@ -62,8 +69,8 @@ export interface LabTopology {
     /** The internet's IPv4 client address (the source of what it sends over IPv4). */
     readonly clientV4: string;
   };
-  /** The link between the two routers. */
-  readonly interRouter: { readonly r1: string; readonly r2: string };
+  /** The link between the lab's two routers (none in a rack lab: its routers meet at the upstream). */
+  readonly interRouter: { readonly r1: string; readonly r2: string } | undefined;
   readonly machines: readonly MachineNode[];
   /** The cluster's block, which the internet reaches through both routers. */
   readonly block: string;
@@ -73,6 +80,24 @@ export interface LabTopology {
    * lets a kubeconfig pointing at the API server's ClusterIP work from the host.
    */
   readonly host: { readonly ifname: string; readonly address: string; readonly inetAddress: string; readonly linkPrefix: string };
+  /** A rack lab's switch, uplinks and upstream (a metal spec: rack/topology.ts). */
+  readonly rack?: RackFabric;
+}
+
+export interface RackUplink {
+  readonly name: string;
+  /** Its bridge in the switch namespace. */
+  readonly bridge: string;
+  readonly prefix: string;
+  readonly ipv4?: { readonly prefix: string; readonly gateway: string; readonly length: number };
+  readonly routers: readonly string[];
+}
+
+/** What a rack lab has besides the lab's own pieces (rack/topology.ts builds it). */
+export interface RackFabric {
+  readonly switchNs: string;
+  readonly uplinks: readonly RackUplink[];
+  readonly upstream: { readonly asn: number; readonly routerId: string };
 }
 
 /** 32-bit FNV-1a, hex: short stable names from long ones. */
@@ -90,7 +115,8 @@ export function machineNs(name: string): string {
   return `${NS_PREFIX}${name}`;
 }
 
-export function infraNs(cluster: string, part: 'r1' | 'r2' | 'inet' | 'run'): string {
+/** A provider piece's namespace: r1, r2, inet, run, sw, or a rack lab's router by its name. */
+export function infraNs(cluster: string, part: string): string {
   return `${NS_PREFIX}${cluster}_${part}`;
 }
 
@@ -128,7 +154,9 @@ export function labTopology(spec: ClusterSpec, plan: AddressPlan): LabTopology {
       routerIfname: `m${shortHash(m.name)}`,
       address: formatAddress(m.link.address),
       gateway: formatAddress(m.link.gateway),
-      ipv4: labMachineIPv4(i),
+      prefixLength: 127,
+      links: ['eth0', 'eth1'],
+      ipv4: { ...labMachineIPv4(i), prefixLength: 31 },
       routerId: routerId(i + 1),
     };
   });
@@ -146,10 +174,17 @@ export function labTopology(spec: ClusterSpec, plan: AddressPlan): LabTopology {
 /** Host links live in 2001:db8:ffff:3::/64, one /127 per cluster (by name hash), so two labs do not collide. */
 export const HOST_LINKS: Prefix = { address: parseAddress('2001:db8:ffff:3::'), length: 64 };
 
-function hostLink(cluster: string): LabTopology['host'] {
+export function hostLink(cluster: string): LabTopology['host'] {
   const h = shortHash(cluster);
   const base = HOST_LINKS.address + (BigInt(`0x${h}`) << 32n);
   return { ifname: `n6h${h}`, address: formatAddress(base + 1n), inetAddress: formatAddress(base), linkPrefix: formatPrefix(HOST_LINKS) };
+}
+
+/** The lab's own router pair and the link between them (refused for a rack lab, whose routers are the spec's). */
+export function routerPair(t: LabTopology): { r1: RouterNode; r2: RouterNode; interRouter: { readonly r1: string; readonly r2: string } } {
+  const [r1, r2] = t.routers;
+  if (t.rack || !r1 || !r2 || t.routers.length !== 2 || !t.interRouter) throw new Error(`${t.cluster}: not the lab's own pair of routers (a rack lab's routers are its spec's)`);
+  return { r1, r2, interRouter: t.interRouter };
 }
 
 export function allNamespaces(t: LabTopology): string[] {

@@ -233,7 +233,7 @@ async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
       '--address',
       m.address,
       '--prefix-length',
-      '127',
+      String(m.prefixLength),
       '--kubeconfig',
       '/etc/calico/calico-node.kubeconfig',
       '--confd',

@@ -5,7 +5,7 @@
 import type { Runner } from '../../../exec/run.js';
 import { ensureAddress, ensureAddressV4, ensureNamespace, ensureRoute, ensureRouteV4, ensureVeth, linkExists, linkUp, sysctl } from '../machine/netns.js';
 import { LAB_INTERNET_HOSTS, LAB_INTERNET_V4, LAB_MACHINE_V4_RANGES, type InternetHost } from './provider.js';
-import type { LabTopology } from '../topology.js';
+import { routerPair, type LabTopology } from '../topology.js';
 
 /** Flows are hashed on ports too, so ECMP spreads them over the machines. */
 const ECMP_SYSCTLS = { 'net.ipv6.fib_multipath_hash_policy': '1' };
@@ -13,7 +13,7 @@ const ECMP_SYSCTLS = { 'net.ipv6.fib_multipath_hash_policy': '1' };
 const PROVIDER_V4_SYSCTLS = { 'net.ipv4.ip_forward': '1', 'net.ipv4.fib_multipath_hash_policy': '1', 'net.ipv4.conf.all.rp_filter': '2', 'net.ipv4.conf.default.rp_filter': '2' };
 
 export async function buildProvider(r: Runner, t: LabTopology): Promise<void> {
-  const [r1, r2] = t.routers;
+  const { r1, r2, interRouter } = routerPair(t);
   const inet = t.internet;
   for (const ns of [inet.ns, r1.ns, r2.ns]) {
     await ensureNamespace(r, ns);
@@ -37,12 +37,12 @@ export async function buildProvider(r: Runner, t: LabTopology): Promise<void> {
   }
   // router <-> router
   await ensureVeth(r, { ns: r1.ns, ifname: 'peer' }, { ns: r2.ns, ifname: 'peer' });
-  await ensureAddress(r, r1.ns, 'peer', `${t.interRouter.r1}/127`);
-  await ensureAddress(r, r2.ns, 'peer', `${t.interRouter.r2}/127`);
+  await ensureAddress(r, r1.ns, 'peer', `${interRouter.r1}/127`);
+  await ensureAddress(r, r2.ns, 'peer', `${interRouter.r2}/127`);
   await linkUp(r, r1.ns, 'peer');
   await linkUp(r, r2.ns, 'peer');
-  await ensureRoute(r, r1.ns, [`${r2.peerIP}/128`, 'via', t.interRouter.r2, 'dev', 'peer']);
-  await ensureRoute(r, r2.ns, [`${r1.peerIP}/128`, 'via', t.interRouter.r1, 'dev', 'peer']);
+  await ensureRoute(r, r1.ns, [`${r2.peerIP}/128`, 'via', interRouter.r2, 'dev', 'peer']);
+  await ensureRoute(r, r2.ns, [`${r1.peerIP}/128`, 'via', interRouter.r1, 'dev', 'peer']);
   // The internet's hosts, and its way to the cluster: through both routers.
   for (const a of [inet.client, inet.metadata, ...internetHosts().v6]) await ensureAddress(r, inet.ns, 'lo', `${a}/128`);
   for (const a of [inet.clientV4, ...internetHosts().v4]) await ensureAddressV4(r, inet.ns, 'lo', `${a}/32`);
