@@ -14,7 +14,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { formatAddress, formatPrefix } from '../../net/ipv6.js';
 import type { AddressPlan, Machine } from '../../plan/addressPlan.js';
 import { BOOT_DONE, FIREWALL_UNIT, NODE_ADDRESS_PLACEHOLDER, nodeBootstrap, type BootFile, type NodeDiscovery } from '../../render/bootstrap.js';
-import { PEER_ELEMENTS_PLACEHOLDER, peerElements } from '../../render/hostFirewall.js';
+import { HOST_FIREWALL_FILE, PEER_ELEMENTS_PLACEHOLDER, peerElements } from '../../render/hostFirewall.js';
+import { API_BOOTSTRAP_FILE, KUBEADM_INIT_CONFIG, KUBEADM_JOIN_CONFIG } from '../../render/bootPaths.js';
 import { providerFacts } from '../../cluster/devices.js';
 import { uplinkOf } from '../../cluster/inventory.js';
 import type { ClusterSpec } from '../../cluster/cluster.js';
@@ -51,6 +52,9 @@ export function listedDiscovery(spec: ClusterSpec, machine: Pick<Machine, 'name'
   };
 }
 
+/** The files whose placeholders the boot script fills in at a first boot (bootstrap.ts): the address, the firewall's peers. */
+const ADDRESS_FILES: ReadonlySet<string> = new Set([KUBEADM_INIT_CONFIG, KUBEADM_JOIN_CONFIG, API_BOOTSTRAP_FILE]);
+
 /**
  * The bootstrap's files with what a machine would fill in at its first boot
  * already filled in (the spec says it: its address, its uplink's routers), so
@@ -58,17 +62,16 @@ export function listedDiscovery(spec: ClusterSpec, machine: Pick<Machine, 'name'
  * another machine joined, the cluster's sources changed) leaves nothing
  * half done: the firewall's peers and the configurations' address are never
  * placeholders again on its disk. The boot script's own substitutions then
- * find nothing to replace.
+ * find nothing to replace. Only those files: the scripts name the
+ * placeholders too (the firewall's loader refuses a file that still holds
+ * one), and must keep naming them.
  */
 export function filledFiles(files: readonly BootFile[], address: string, peers: readonly string[]): BootFile[] {
-  return files.map((f) => ({
-    ...f,
-    content: f.content
-      .split(PEER_ELEMENTS_PLACEHOLDER)
-      .join(peerElements(peers))
-      .split(NODE_ADDRESS_PLACEHOLDER)
-      .join(address),
-  }));
+  return files.map((f) => {
+    if (f.path === HOST_FIREWALL_FILE) return { ...f, content: f.content.split(PEER_ELEMENTS_PLACEHOLDER).join(peerElements(peers)) };
+    if (ADDRESS_FILES.has(f.path)) return { ...f, content: f.content.split(NODE_ADDRESS_PLACEHOLDER).join(address) };
+    return f;
+  });
 }
 
 /**
