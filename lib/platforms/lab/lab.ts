@@ -20,7 +20,7 @@ import { mountNamespacePids, podPids, releaseMachineMounts, releaseMountNsDir, r
 import { killAll } from './machine/process.js';
 import { buildHostAccess, buildMachines, buildProvider } from './provider/network.js';
 import { ensureBgpPasswords, FRR_RUN, labPaths, type LabPaths } from './state.js';
-import { labTopology, NS_PREFIX, type LabTopology } from './topology.js';
+import { labTopology, machinesBelow, NS_PREFIX, type LabTopology } from './topology.js';
 import { formatAddress, parseAddress } from '../../net/ipv6.js';
 import { rackTopology } from './rack/topology.js';
 
@@ -145,16 +145,17 @@ export const BGP_SESSIONS_PHASE: Phase = {
     name: 'BGP sessions',
     async run(ctx) {
       const want = ctx.topology.machines.length;
+      const below = ctx.topology.routers.map((router) => machinesBelow(ctx.topology, router).length);
       return waitFor(
         'BGP converged',
         async (look) => {
-          const counts = await Promise.all(ctx.topology.routers.map((router) => establishedSessions(ctx.runner, router.ns)));
+          const counts = await Promise.all(ctx.topology.routers.map((router) => establishedSessions(ctx.runner, router.ns, machinesBelow(ctx.topology, router).map((m) => m.address))));
           const defaults = await Promise.all(ctx.topology.machines.map((m) => hasBgpDefault(ctx.runner, m.ns)));
           const withDefault = defaults.filter(Boolean).length;
-          const seen = `${ctx.topology.routers.map((router, i) => `${router.ns} ${counts[i]}/${want}`).join(', ')}; downward default on ${withDefault}/${want} machines`;
+          const seen = `${ctx.topology.routers.map((router, i) => `${router.ns} ${counts[i]}/${below[i]}`).join(', ')}; downward default on ${withDefault}/${want} machines`;
           look.seen(seen);
           ctx.log(`sessions: ${seen}`);
-          return counts.every((c) => c === want) && withDefault === want && seen;
+          return counts.every((c, i) => c === below[i]) && withDefault === want && seen;
         },
         { timeoutMs: 90_000, intervalMs: 1000, log: ctx.log },
       );
@@ -180,9 +181,10 @@ export async function sessionEstablished(r: Runner, ns: string, address: string)
   return (await bgpPeerStates(r, ns)).get(formatAddress(parseAddress(address))) === 'Established';
 }
 
-/** Established BGP sessions on a router. */
-export async function establishedSessions(r: Runner, ns: string): Promise<number> {
-  return [...(await bgpPeerStates(r, ns)).values()].filter((s) => s === 'Established').length;
+/** Established BGP sessions on a router: with the given peers only, when given (a rack lab's routers also have their upstream's). */
+export async function establishedSessions(r: Runner, ns: string, peers?: readonly string[]): Promise<number> {
+  const only = peers && new Set(peers.map((a) => formatAddress(parseAddress(a))));
+  return [...(await bgpPeerStates(r, ns)).entries()].filter(([peer, s]) => s === 'Established' && (!only || only.has(peer))).length;
 }
 
 /** Runs the lab's phases with the lab's log as their trace; a failure names the phase and the log file. */

@@ -4,6 +4,7 @@
  * (the per-machine BGP MD5 passwords the emulated provider hands out),
  * readable by root only and never printed.
  */
+import type { LabTopology } from './topology.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,6 +57,19 @@ export function ensureBgpPasswords(paths: LabPaths, machines: readonly string[])
   }
   if (changed || !existsSync(paths.secrets)) writeFileSync(paths.secrets, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   return new Map(machines.map((m) => [m, secrets.bgpMd5[m]!]));
+}
+
+/**
+ * The BGP password of each machine: the lab's own, one per machine (as its
+ * provider's metadata gives each device its own); a rack lab's, one for the
+ * cluster (the metal platform's, which the routers' rendered configuration
+ * takes), kept under the cluster's name.
+ */
+export function machineBgpPasswords(paths: LabPaths, t: Pick<LabTopology, 'cluster' | 'machines' | 'rack'>): Map<string, string> {
+  const names = t.machines.map((m) => m.machine.name);
+  if (!t.rack) return ensureBgpPasswords(paths, names);
+  const password = ensureBgpPasswords(paths, [t.cluster]).get(t.cluster)!;
+  return new Map(names.map((n) => [n, password]));
 }
 
 export interface ClusterSecrets {

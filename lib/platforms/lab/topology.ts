@@ -90,6 +90,7 @@ export interface RackUplink {
   readonly bridge: string;
   readonly prefix: string;
   readonly ipv4?: { readonly prefix: string; readonly gateway: string; readonly length: number };
+  /** Its routers' namespaces. */
   readonly routers: readonly string[];
 }
 
@@ -178,6 +179,20 @@ export function hostLink(cluster: string): LabTopology['host'] {
   const h = shortHash(cluster);
   const base = HOST_LINKS.address + (BigInt(`0x${h}`) << 32n);
   return { ifname: `n6h${h}`, address: formatAddress(base + 1n), inetAddress: formatAddress(base), linkPrefix: formatPrefix(HOST_LINKS) };
+}
+
+/** The routers a machine peers with: both of the lab's, its uplink's in a rack lab. */
+export function routersAbove(t: Pick<LabTopology, 'routers' | 'rack'>, m: Pick<MachineNode, 'uplink'>): readonly RouterNode[] {
+  if (!t.rack) return t.routers;
+  const ns = t.rack.uplinks.find((u) => u.name === m.uplink)?.routers ?? [];
+  return t.routers.filter((r) => ns.includes(r.ns));
+}
+
+/** The machines a router has sessions with: every machine in the lab, its uplink's in a rack lab. */
+export function machinesBelow(t: Pick<LabTopology, 'machines' | 'rack'>, router: Pick<RouterNode, 'ns'>): readonly MachineNode[] {
+  if (!t.rack) return t.machines;
+  const uplink = t.rack.uplinks.find((u) => u.routers.includes(router.ns));
+  return t.machines.filter((m) => m.uplink === uplink?.name);
 }
 
 /** The lab's own router pair and the link between them (refused for a rack lab, whose routers are the spec's). */

@@ -92,7 +92,7 @@ async function writeOnMachine(ctx: LabContext, m: MachineNode, files: readonly {
 }
 
 /** The machine's image: kubeadm and kubectl (the pinned builds) in its /usr/local/bin; the lab's kubelet and containerd come on PATH. */
-async function installImage(ctx: LabContext, m: MachineNode): Promise<void> {
+export async function installImage(ctx: LabContext, m: MachineNode): Promise<void> {
   for (const program of ['kubeadm', 'kubectl']) {
     await runOnMachine(ctx.runner, m.ns, 'sh', ['-c', `mkdir -p /usr/local/bin && ln -sfn "$1" /usr/local/bin/${program}`, 'sh', join(ctx.binDir, program)]);
   }
@@ -111,6 +111,8 @@ export async function bootMachine(ctx: LabContext, m: MachineNode): Promise<'fir
     await runOnMachine(ctx.runner, m.ns, 'systemctl', ['start', '--no-block', BOOT_UNIT], { env });
     return 'started again';
   }
+  // A rack lab's machines are bootstrapped by apply, over SSH (the metal platform): never by the lab.
+  if (ctx.topology.rack) throw new Error(`${m.machine.name} has no bootstrap on its disk: apply bootstraps a rack lab's machines over SSH (the metal platform), run it first`);
   await installImage(ctx, m);
   const boot = labBootstrap(ctx, m);
   await writeOnMachine(ctx, m, boot.files);

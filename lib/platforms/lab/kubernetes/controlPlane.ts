@@ -41,8 +41,8 @@ import { applyObjects, crdsEstablished, type KubeObject } from '../../../kube/ob
 import { calicoConfdDir, confdBinary } from '../../../toolchain/pins.js';
 import { diskPath, ensureMachineMounts, mountNsFile, runOnMachine } from '../machine/machine.js';
 import { LAB_INTERNET_HOSTS } from '../provider/provider.js';
-import { ensureBgpPasswords } from '../state.js';
-import type { MachineNode } from '../topology.js';
+import { machineBgpPasswords } from '../state.js';
+import { routersAbove, type MachineNode } from '../topology.js';
 import { bootMachine, bootState, clusterConfigWithoutSecrets, handoverState, KUBECONFIG_USER_CONFIG, LAB_PATH } from './boot.js';
 
 function machineRoot(ctx: LabContext, m: MachineNode): string {
@@ -260,7 +260,7 @@ export async function nodeNetworking(ctx: LabContext, m: MachineNode): Promise<v
   await startBgpAgent(ctx, m);
   await waitFor(`${m.machine.name}'s BGP sessions with both routers`, 120_000, async () => {
     assertKubeletAlive(ctx, m);
-    const up = await Promise.all(ctx.topology.routers.map((r) => sessionEstablished(ctx.runner, r.ns, m.address)));
+    const up = await Promise.all(routersAbove(ctx.topology, m).map((r) => sessionEstablished(ctx.runner, r.ns, m.address)));
     return up.every(Boolean);
   }, ctx.log);
 }
@@ -348,7 +348,7 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
       await waitFor('the Calico CRDs established', 60_000, () => crdsEstablished(admin, crds), ctx.log);
       await applyObjects(admin, calicoNodeRbac(), FIELD_MANAGER);
       // The apply flow's job on the cloud: the BGP passwords, never in git.
-      await applyObjects(admin, [bgpPasswordSecret(ensureBgpPasswords(ctx.paths, ctx.topology.machines.map((m) => m.machine.name)))], FIELD_MANAGER);
+      await applyObjects(admin, [bgpPasswordSecret(machineBgpPasswords(ctx.paths, ctx.topology))], FIELD_MANAGER);
       const fabric = await kustomizeApply(ctx, admin, join(ctx.repoRoot, 'clusters', ctx.cluster.spec.name, 'fabric'));
       await nodeNetworking(ctx, cp1);
       return `${crds.length} CRDs (Calico v3.28.5), calico-node RBAC, Secret bgp-md5, ${fabric} objects of clusters/${ctx.cluster.spec.name}/fabric; ${cp1.machine.name} announces`;

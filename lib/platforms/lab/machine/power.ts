@@ -18,7 +18,7 @@ import { establishedSessions, hasBgpDefault, type LabContext } from '../lab.js';
 import { waitFor, type Look } from '../../../phases/wait.js';
 import { labAdminClient } from '../verify/probes.js';
 import { buildMachines } from '../provider/network.js';
-import type { MachineNode } from '../topology.js';
+import { machinesBelow, type MachineNode } from '../topology.js';
 import { diskPath, ensureMachineMounts, mountNamespacePids, podPids, releaseMachineMounts, runOnMachine } from './machine.js';
 import { namespacePids } from './netns.js';
 import { processAlive, signal } from './process.js';
@@ -155,10 +155,10 @@ export function untranslated(slices: readonly EndpointSlice[], table: string): s
 async function back(ctx: LabContext, since: number, look: Look, restarted: readonly MachineNode[] = ctx.topology.machines): Promise<string | false> {
   const again = new Set(restarted.map((m) => m.machine.name));
   const missing: string[] = [];
-  const want = ctx.topology.machines.length;
   for (const router of ctx.topology.routers) {
-    const n = await establishedSessions(ctx.runner, router.ns);
-    if (n !== want) missing.push(`${router.ns}: ${n}/${want} sessions`);
+    const below = machinesBelow(ctx.topology, router).map((m) => m.address);
+    const n = await establishedSessions(ctx.runner, router.ns, below);
+    if (n !== below.length) missing.push(`${router.ns}: ${n}/${below.length} sessions`);
   }
   // A session Established is not yet its routes: back means each machine has its default from BGP again.
   for (const m of ctx.topology.machines) if (!(await hasBgpDefault(ctx.runner, m.ns))) missing.push(`${m.machine.name} without its default route from BGP`);

@@ -11,10 +11,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAB_PATH, machineRoot } from '../kubernetes/boot.js';
+import { installImage, LAB_PATH, labBootOptions, machineRoot } from '../kubernetes/boot.js';
 import { ensureMachineMounts } from '../machine/machine.js';
 import { ensureMachineSshd } from '../machine/sshd.js';
-import { writeProviderResolvConf } from '../kubernetes/controlPlane.js';
+import { startKubelet, writeProviderResolvConf } from '../kubernetes/controlPlane.js';
 import { NETWORK_PHASES, type LabContext, type Phase } from '../lab.js';
 import { buildHostAccess } from '../provider/network.js';
 import { ensureRouterDaemons } from '../provider/daemons.js';
@@ -28,14 +28,6 @@ import { rackRouters } from './topology.js';
 /** The cluster's one BGP password (the metal platform's: one per cluster), kept in the lab's secrets under the cluster's name. */
 export function rackBgpPassword(ctx: LabContext): string {
   return ensureBgpPasswords(ctx.paths, [ctx.cluster.spec.name]).get(ctx.cluster.spec.name)!;
-}
-
-/** The BGP password of each machine: the lab's own per machine, a rack lab's one for all. */
-export function machinePasswords(ctx: LabContext): Map<string, string> {
-  const names = ctx.topology.machines.map((m) => m.machine.name);
-  if (!ctx.topology.rack) return ensureBgpPasswords(ctx.paths, names);
-  const password = rackBgpPassword(ctx);
-  return new Map(names.map((n) => [n, password]));
 }
 
 /** The rack's wires and its routers. */
@@ -90,8 +82,10 @@ export const RACK_MACHINE_PHASES: readonly Phase[] = [
       for (const m of ctx.topology.machines) {
         writeProviderResolvConf(machineRoot(ctx, m));
         await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
+        await installImage(ctx, m);
+        startKubelet(ctx, m);
       }
-      return `${ctx.topology.machines.length} machines`;
+      return `${ctx.topology.machines.length} machines: a disk, the image (kubeadm and kubectl as built by setup, the lab's kubelet running)`;
     },
   },
   {
@@ -117,6 +111,16 @@ export async function rackHostKeys(ctx: LabContext): Promise<Map<string, string>
     out.set(m.machine.name, s.fingerprint);
   }
   return out;
+}
+
+/**
+ * What apply gets as native6:bootOptions (lib/platforms/metal/bootOptions.ts)
+ * for the lab's machines: the lab's image (`packages: image`: kubeadm and
+ * kubectl as setup built them, the lab's kubelet) and kubeadm without a
+ * container runtime, as the lab's own machines boot (labBootOptions).
+ */
+export function rackBootOptions(ctx: LabContext): string {
+  return JSON.stringify(Object.fromEntries(ctx.topology.machines.map((m) => [m.machine.name, labBootOptions(m)])));
 }
 
 /** Where a rack lab keeps what is not the machines' (the operator's key, the Pulumi state). */

@@ -83,7 +83,7 @@ export function rackTopology(spec: ClusterSpec, plan: AddressPlan, inventory: In
         holds: j === 0 ? { ...(gateway !== address ? { gateway } : {}), ...(ipv4 ? { ipv4Gateway: ipv4.gateway } : {}) } : {},
       });
     });
-    uplinks.push({ name: u.name, bridge: `u${shortHash(`${spec.name}/${u.name}`)}`, prefix: formatPrefix(u.prefix), ...(ipv4 ? { ipv4 } : {}), routers: u.routers.map((r) => r.name) });
+    uplinks.push({ name: u.name, bridge: `u${shortHash(`${spec.name}/${u.name}`)}`, prefix: formatPrefix(u.prefix), ...(ipv4 ? { ipv4 } : {}), routers: u.routers.map((r) => infraNs(spec.name, r.name)) });
   }
   const machines = plan.machines.map((m, i): MachineNode => {
     const listed = inventory.machines.find((x) => x.name === m.name);

@@ -12,6 +12,7 @@ import { signal } from '../machine/process.js';
 import type { LabContext } from '../lab.js';
 import { readFabric } from '../../../render/read.js';
 import { bgpPeerStates, establishedSessions } from '../lab.js';
+import { machinesBelow } from '../topology.js';
 import { bgpPeers } from '../../../render/calico.js';
 import { FLUX_NAMESPACE } from '../../../render/flux.js';
 import { FluxNotReadyError, waitForKustomizations, type KustomizationState } from '../../../flux/status.js';
@@ -80,8 +81,9 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
     }
   }
   for (const router of t.routers) {
-    const established = await establishedSessions(r, router.ns);
-    check(`bgp/${router.ns}/sessions-established`, `${machines.length}`, `${established}`);
+    const below = machinesBelow(t, router);
+    const established = await establishedSessions(r, router.ns, below.map((m) => m.address));
+    check(`bgp/${router.ns}/sessions-established`, `${below.length}`, `${established}`);
     const routes = await kernelRoutes(r, router.ns);
     for (const m of machines) {
       const mine = blocks.get(m.machine.name) ?? [];
@@ -283,10 +285,10 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Famil
     const start = Date.now();
     let back = false;
     while (!back && Date.now() - start < 90_000) {
-      const sessions = await Promise.all(t.routers.map((r) => establishedSessions(ctx.runner, r.ns)));
+      const sessions = await Promise.all(t.routers.map(async (r) => (await establishedSessions(ctx.runner, r.ns, machinesBelow(t, r).map((m) => m.address))) === machinesBelow(t, r).length));
       const slices2 = await admin.get<{ items: Array<{ endpoints?: Array<{ addresses: string[] }> }> }>('/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dkubernetes').catch(() => ({ items: [] }));
       const n = slices2.items.flatMap((sl) => sl.endpoints ?? []).length;
-      back = sessions.every((c) => c === t.machines.length) && n === controlPlanes.length;
+      back = sessions.every(Boolean) && n === controlPlanes.length;
       if (!back) await new Promise((res) => setTimeout(res, 1000));
     }
     check(`recovery/${victim.machine.name}-after-hang`, 'BGP sessions and API endpoint back within 90 s', back ? 'BGP sessions and API endpoint back within 90 s' : 'not back after 90 s');

@@ -1,0 +1,121 @@
+/**
+ * Lab tier, the rack lab bootstrapped over SSH: a `platform: metal` spec of
+ * lab machines (one uplink, two routers running the rendered FRR
+ * configuration, a control plane and a worker, each with its own sshd),
+ * its host keys read from the machines into the spec, then applied with
+ * the real Pulumi CLI (file backend) and the metal platform's program:
+ * one MetalMachine per machine, the host key pinned, the bootstrap's files
+ * and start commands over SSH (the lab's image: native6:bootOptions). Then
+ * the lab's own Kubernetes phases, which find each machine's bootstrap
+ * started by apply and wait for it: kubeadm init and join, the lab's
+ * stand-in for calico-node, kube-proxy, the API handover, the demo.
+ *
+ * Shown: every machine's sessions with both routers Established under the
+ * rendered configuration (MD5 by the cluster's password), the machines'
+ * default from BGP, the pod blocks on the routers and at the upstream,
+ * the API through its ClusterIP from the host, the demo's Service from the
+ * internet; a second apply with the same spec makes no connection and
+ * changes nothing; no key or file content in the state in clear.
+ * Everything it makes is removed in `finally`.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createRunner } from '../../lib/exec/run.js';
+import { createLabContext, hasBgpDefault, labDown, runLabPhases, sessionEstablished } from '../../lib/platforms/lab/lab.js';
+import { CONTROL_PLANE_PHASES } from '../../lib/platforms/lab/kubernetes/controlPlane.js';
+import { listNamespaces } from '../../lib/platforms/lab/machine/netns.js';
+import { operatorKey, RACK_MACHINE_PHASES, RACK_NETWORK_PHASES, rackBootOptions, rackHostKeys } from '../../lib/platforms/lab/rack/phases.js';
+import { rackRouters } from '../../lib/platforms/lab/rack/topology.js';
+import { rackSpecText } from '../../lib/platforms/lab/rack/spec.js';
+import { kernelRoutes, labAdminClient, nextHops } from '../../lib/platforms/lab/verify/probes.js';
+import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
+import { openStack, upStack } from '../../lib/pulumi/stack.js';
+import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
+import { need, needRoot } from '../prerequisites.js';
+
+const ROOT = process.cwd();
+const CLUSTER = 'rk';
+const SPEC = `infra/${CLUSTER}.yaml`;
+
+test('rack lab: a metal spec of lab machines applied over SSH with the real Pulumi CLI, its nodes peering with routers that run the rendered configuration', { timeout: 1_500_000 }, async () => {
+  needRoot();
+  need(pulumiBinary(join(ROOT, '.cache')), 'npm run setup -- bin:pulumi');
+  const runner = createRunner();
+  const checkout = mkdtempSync(join(tmpdir(), 'n6-rackapply-'));
+  const progress = (p: { name: string; note: string; ms: number }) => console.log(`# ${p.name} (${(p.ms / 1000).toFixed(1)} s): ${p.note}`);
+  try {
+    mkdirSync(join(checkout, 'infra'));
+    for (const link of ['node_modules', '.cache', 'policies', 'apps']) symlinkSync(join(ROOT, link), join(checkout, link));
+    const render = (hostKeys?: Map<string, string>) => {
+      writeFileSync(join(checkout, SPEC), rackSpecText({ name: CLUSTER, controlPlanes: 1, workers: 1, ...(hostKeys ? { hostKeys } : {}) }));
+      const all = loadAll(checkout);
+      assert.deepEqual(all.problems, []);
+      writeTree(checkout, renderAll(all.clusters, fluxRenderInputs(join(ROOT, '.cache'))), ownedDirs(all.clusters));
+      return createLabContext(checkout, loadSpecFile(checkout, SPEC).cluster!);
+    };
+    // 1. The machines as their owner has them; their host keys read into the spec, as a user does.
+    let ctx = render();
+    await runLabPhases(ctx, [...RACK_NETWORK_PHASES, ...RACK_MACHINE_PHASES], progress);
+    const hostKeys = await rackHostKeys(ctx);
+    ctx = render(hostKeys);
+    assert.match(readFileSync(join(checkout, SPEC), 'utf8'), new RegExp(hostKeys.get(`${CLUSTER}-cp-1`)!.replace(/[+/]/g, '\\$&')));
+
+    // 2. Apply's Pulumi half: the real CLI, the metal program, SSH from this host through the lab.
+    const state = join(checkout, '.state');
+    const stack = await openStack({
+      repoRoot: checkout,
+      specFile: SPEC,
+      stackName: CLUSTER,
+      backendUrl: `file://${state}`,
+      passphrase: 'rack-lab-test',
+      pulumiHome: join(checkout, '.pulumi-home'),
+      workDir: join(checkout, '.pulumi-work'),
+      env: { NATIVE6_ROOT: ROOT },
+      config: {
+        'native6:sshPrivateKey': { value: operatorKey(ctx).privateKey, secret: true },
+        'native6:bootOptions': { value: rackBootOptions(ctx), secret: false },
+      },
+    });
+    let t = Date.now();
+    const up1 = await upStack(stack, (l) => process.stdout.write(l.split('\n').filter((x) => x.includes('native6-metal')).map((x) => `# ${x}\n`).join('')));
+    console.log(`# up 1: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(up1.summary)}`);
+    assert.equal(up1.summary.create, 5, 'the stack, two machines, the cluster secrets and the admin credential');
+
+    // 3. The lab's Kubernetes phases: each machine's bootstrap, started by apply, waited for.
+    const phases = CONTROL_PLANE_PHASES.filter((p) => p.name !== 'machine mounts' && p.name !== 'kubelets');
+    t = Date.now();
+    await runLabPhases(ctx, phases, progress);
+    console.log(`# the cluster, after apply: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+    // 4. Under the rendered configuration: every machine's session with both routers, its default from BGP.
+    const routers = rackRouters(ctx.topology);
+    for (const m of ctx.topology.machines) {
+      for (const r of routers) assert.ok(await sessionEstablished(runner, r.ns, m.address), `${r.name} <-> ${m.machine.name}`);
+      assert.ok(await hasBgpDefault(runner, m.ns), `${m.machine.name} has its default from BGP`);
+    }
+    const admin = labAdminClient(ctx);
+    const nodes = await admin.get<{ items: Array<{ metadata: { name: string }; status: { conditions: Array<{ type: string; status: string }> } }> }>('/api/v1/nodes');
+    assert.deepEqual(nodes.items.map((n) => [n.metadata.name, n.status.conditions.find((c) => c.type === 'Ready')?.status]).sort(), [[`${CLUSTER}-cp-1`, 'True'], [`${CLUSTER}-general-1`, 'True']]);
+    const upstream = await kernelRoutes(runner, ctx.topology.internet.ns);
+    const services = upstream.find((x) => x.dst === '2001:db8:200:1::/112' || x.dst.startsWith('2001:db8:200:') && x.dst.endsWith('/112'));
+    assert.ok(services, `the upstream has the Service range (${upstream.map((x) => x.dst).join(', ')})`);
+    assert.equal(nextHops(services).length, 2, 'over both routers');
+
+    // 5. A second apply with the same spec: nothing to do, no connection.
+    t = Date.now();
+    const up2 = await upStack(stack);
+    console.log(`# up 2: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(up2.summary)}`);
+    assert.ok(up2.unchanged, JSON.stringify(up2.summary));
+    const exported = readdirSync(join(state, '.pulumi', 'stacks', 'native6')).map((f) => readFileSync(join(state, '.pulumi', 'stacks', 'native6', f), 'utf8')).join('\n');
+    assert.doesNotMatch(exported, /BEGIN OPENSSH PRIVATE KEY/, 'the operator key is not in the state in clear');
+    assert.doesNotMatch(exported, /kubeadm join|certificateKey: /, 'no bootstrap file in the state in clear');
+  } finally {
+    const removed = await labDown(runner, checkout, CLUSTER);
+    console.log(`# removed ${removed.length} namespaces`);
+    rmSync(checkout, { recursive: true, force: true });
+  }
+  assert.deepEqual(await listNamespaces(runner, `n6-${CLUSTER}`), [], 'no namespace left');
+});
