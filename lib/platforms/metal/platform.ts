@@ -95,13 +95,17 @@ function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pul
   // Per machine (a golden image, the lab's machines): native6:bootOptions, bootOptions.ts.
   const bootOptions = decodeBootOptions(config.get(BOOT_OPTIONS_CONFIG), plan.machines.map((m) => m.name));
   const accessOf = (name: string) => inventory.machines.find((m) => m.name === name)!.ssh;
+  const byName = new Map<string, MetalMachine>();
   for (const machine of plan.machines) {
     // A control plane other than the machine itself drains it and deletes its Node before it is reset.
     const other = plan.machines.find((m) => m.role === 'control-plane' && m.name !== machine.name);
+    // Deleted before the control plane it is deregistered through, when both go (a teardown): that one
+    // must still answer. Only on one made before it (no cycle): the first control plane depends on none.
+    const otherMade = other ? byName.get(other.name) : undefined;
     const listed = inventory.machines.find((m) => m.name === machine.name)!;
     const peers = uplinkOf(inventory, listed).routers.map((r) => formatAddress(r.address));
     const boot = k.boot.apply((secrets) => nodeBootstrap(spec, plan, machine, secrets, listedDiscovery(spec, machine), bootOptions.get(machine.name)));
-    new MetalMachine(resourceName(machine.name), {
+    const made = new MetalMachine(resourceName(machine.name), {
       machine: machine.name,
       ssh: accessOf(machine.name),
       privateKey,
@@ -109,7 +113,8 @@ function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pul
       start: boot.apply((b) => metalStart(b.start)),
       reset: defaultReset(),
       ...(other ? { deregister: { ssh: accessOf(other.name), commands: defaultDeregister(machine.name) } } : {}),
-    });
+    }, { dependsOn: otherMade ? [otherMade] : [] });
+    byName.set(machine.name, made);
   }
   const facts = pulumi.output(providerFacts(spec.name, formatPrefix(plan.block), metalDevices(spec, plan)));
   return { facts, ...k.outputs(formatAddress(plan.apiServer), formatAddress(firstCp.link!.address)) };
