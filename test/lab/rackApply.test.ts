@@ -14,8 +14,12 @@
  * rendered configuration (MD5 by the cluster's password), the machines'
  * default from BGP, the pod blocks on the routers and at the upstream,
  * the API through its ClusterIP from the host, the demo's Service from the
- * internet; a second apply with the same spec makes no connection and
- * changes nothing; no key or file content in the state in clear.
+ * internet; verify whole (what cannot apply says why: no metadata service
+ * on metal, one control plane, no Flux); a second apply with the same spec
+ * makes no connection and changes nothing; no key or file content in the
+ * state in clear; a machine racked and added to the spec joins through a
+ * third apply (the others' firewalls updated over SSH); destroy drains the
+ * workers through the control plane, deleted last, and resets every machine.
  * Everything it makes is removed in `finally`.
  */
 import assert from 'node:assert/strict';
@@ -32,7 +36,10 @@ import { rackRouters } from '../../lib/platforms/lab/rack/topology.js';
 import { rackSpecText } from '../../lib/platforms/lab/rack/spec.js';
 import { kernelRoutes, labAdminClient, nextHops } from '../../lib/platforms/lab/verify/probes.js';
 import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
-import { openStack, upStack } from '../../lib/pulumi/stack.js';
+import { destroyStack, openStack, upStack } from '../../lib/pulumi/stack.js';
+import { labVerify } from '../../lib/platforms/lab/verify/verify.js';
+import { readDisk } from '../../lib/platforms/lab/kubernetes/boot.js';
+import { BOOT_DONE } from '../../lib/render/bootstrap.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
 import { need, needRoot } from '../prerequisites.js';
 
@@ -49,8 +56,8 @@ test('rack lab: a metal spec of lab machines applied over SSH with the real Pulu
   try {
     mkdirSync(join(checkout, 'infra'));
     for (const link of ['node_modules', '.cache', 'policies', 'apps']) symlinkSync(join(ROOT, link), join(checkout, link));
-    const render = (hostKeys?: Map<string, string>) => {
-      writeFileSync(join(checkout, SPEC), rackSpecText({ name: CLUSTER, controlPlanes: 1, workers: 1, ...(hostKeys ? { hostKeys } : {}) }));
+    const render = (hostKeys?: Map<string, string>, workers = 1) => {
+      writeFileSync(join(checkout, SPEC), rackSpecText({ name: CLUSTER, controlPlanes: 1, workers, ...(hostKeys ? { hostKeys } : {}) }));
       const all = loadAll(checkout);
       assert.deepEqual(all.problems, []);
       writeTree(checkout, renderAll(all.clusters, fluxRenderInputs(join(ROOT, '.cache'))), ownedDirs(all.clusters));
@@ -104,14 +111,54 @@ test('rack lab: a metal spec of lab machines applied over SSH with the real Pulu
     assert.ok(services, `the upstream has the Service range (${upstream.map((x) => x.dst).join(', ')})`);
     assert.equal(nextHops(services).length, 2, 'over both routers');
 
-    // 5. A second apply with the same spec: nothing to do, no connection.
+    // 5. Verify, whole, on the cluster apply bootstrapped (the lab's checks; what cannot apply says why).
+    const { report } = await labVerify(ctx);
+    console.log(`# verify: ${report.passed} checks passed; not applicable: ${report.notApplicable.map((n) => n.family).join(', ')}`);
+    assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => `${c.name}: expected ${c.expected}, observed ${c.observed}`), []);
+    const notApplicable: string[] = report.notApplicable.map((n) => n.family);
+    for (const family of ['metadata-bgp-peers', 'flux', 'api-with-control-plane-hung']) assert.ok(notApplicable.includes(family), `${family} cannot apply here`);
+    assert.deepEqual(notApplicable.filter((f) => !['metadata-bgp-peers', 'flux', 'api-with-control-plane-hung', 'policy-matrix-host-row'].includes(f)), []);
+    for (const want of ['bgp/n6-rk_tor-1/sessions-established', 'routes/n6-rk_tor-2/services-ecmp', 'api/clusterip-from-host-kubeconfig', 'boot/rk-general-1/host-firewall', 'services/echo-cluster/cluster-ip-from-internet']) {
+      assert.ok(report.checks.some((c) => c.name === want), `verify has no check ${want}`);
+    }
+
+    // 6. A second apply with the same spec: nothing to do, no connection.
     t = Date.now();
     const up2 = await upStack(stack);
     console.log(`# up 2: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(up2.summary)}`);
     assert.ok(up2.unchanged, JSON.stringify(up2.summary));
-    const exported = readdirSync(join(state, '.pulumi', 'stacks', 'native6')).map((f) => readFileSync(join(state, '.pulumi', 'stacks', 'native6', f), 'utf8')).join('\n');
-    assert.doesNotMatch(exported, /BEGIN OPENSSH PRIVATE KEY/, 'the operator key is not in the state in clear');
-    assert.doesNotMatch(exported, /kubeadm join|certificateKey: /, 'no bootstrap file in the state in clear');
+    const exported = () => readdirSync(join(state, '.pulumi', 'stacks', 'native6')).map((f) => readFileSync(join(state, '.pulumi', 'stacks', 'native6', f), 'utf8')).join('\n');
+    assert.doesNotMatch(exported(), /BEGIN OPENSSH PRIVATE KEY/, 'the operator key is not in the state in clear');
+    assert.doesNotMatch(exported(), /kubeadm join|certificateKey: /, 'no bootstrap file in the state in clear');
+
+    // 7. A machine racked and added to the spec: the lab makes it, its host key goes into the spec,
+    // the routers get the rendered file again (a new neighbour), and a second apply joins it.
+    ctx = render(hostKeys, 2);
+    await runLabPhases(ctx, [...RACK_NETWORK_PHASES, ...RACK_MACHINE_PHASES], progress);
+    ctx = render(await rackHostKeys(ctx), 2);
+    // Its boot options too (the lab's image): without them it would install from the internet, which the lab has not.
+    await stack.setConfig('native6:bootOptions', { value: rackBootOptions(ctx), secret: false });
+    t = Date.now();
+    const up3 = await upStack(stack);
+    console.log(`# up 3 (a worker added): ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(up3.summary)}`);
+    // The new machine made; the others' firewalls updated (a new cluster source), the control plane's too.
+    assert.deepEqual({ create: up3.summary.create, update: up3.summary.update }, { create: 1, update: 2 });
+    await runLabPhases(ctx, phases, progress);
+    const added = ctx.topology.machines.find((m) => m.machine.name === `${CLUSTER}-general-2`)!;
+    for (const r of routers) assert.ok(await sessionEstablished(runner, r.ns, added.address), `${r.name} <-> ${added.machine.name}`);
+    const nodes2 = await admin.get<{ items: Array<{ metadata: { name: string } }> }>('/api/v1/nodes');
+    assert.equal(nodes2.items.length, 3);
+
+    // 8. Teardown through Pulumi: each worker drained and deleted through the control plane (which
+    // goes last), every machine reset over SSH, nothing left in the state.
+    t = Date.now();
+    const lines: string[] = [];
+    const destroyed = await destroyStack(stack, (l) => lines.push(l));
+    console.log(`# destroy: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(destroyed)}`);
+    assert.equal(destroyed.delete, 6, 'the stack, three machines, the cluster secrets and the admin credential');
+    assert.deepEqual(lines.join('').split('\n').filter((l) => /deregistering .* failed/.test(l) && !l.includes(`${CLUSTER}-cp-1:`)), [], 'the workers deregistered through a live control plane');
+    for (const m of ctx.topology.machines) assert.equal(readDisk(ctx, m, BOOT_DONE), undefined, `${m.machine.name} reset`);
+    assert.doesNotMatch(exported(), /native6-metal:Machine/, 'no machine left in the state');
   } finally {
     const removed = await labDown(runner, checkout, CLUSTER);
     console.log(`# removed ${removed.length} namespaces`);

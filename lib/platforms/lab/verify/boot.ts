@@ -14,13 +14,13 @@ import { NAT64_UNIT } from '../../../render/nat64.js';
 import { bootState, handoverState } from '../kubernetes/boot.js';
 import type { LabContext } from '../lab.js';
 import { diskPath } from '../machine/machine.js';
-import { LAB_ROUTER_PEERS } from '../provider/provider.js';
-import { formatAddress } from '../../../net/ipv6.js';
+import { routersAbove } from '../topology.js';
 import type { CheckFn } from './check.js';
 
 export async function verifyBoot(ctx: LabContext, check: CheckFn): Promise<void> {
-  const peers = LAB_ROUTER_PEERS.map(formatAddress);
   for (const m of ctx.topology.machines) {
+    // Its routers: the lab's pair (its provider's peers), or its uplink's in a rack lab.
+    const peers = routersAbove(ctx.topology, m).map((r) => r.peerIP);
     const name = m.machine.name;
     const controlPlane = m.machine.role === 'control-plane';
     const state = bootState(ctx, m);

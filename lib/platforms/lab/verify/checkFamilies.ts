@@ -100,6 +100,8 @@ export interface LabShape {
   readonly flux: boolean;
   /** Pods reach IPv4 through NAT64 (spec.egress.ipv4: nat64). */
   readonly nat64: boolean;
+  /** A metal cluster (a rack lab): its machines' routers are the spec's, there is no metadata service. */
+  readonly metal?: boolean;
 }
 
 /**
@@ -127,6 +129,7 @@ export function notApplicable(shape: LabShape): Map<FamilyId, string> {
     out.set('ipv4-egress-new-namespace', 'the spec says spec.egress.ipv4: none: no pod reaches IPv4, there is no NAT64 prefix to be denied');
     out.set('nat64-translator-restart', 'the spec says spec.egress.ipv4: none: no node translates');
   }
+  if (shape.metal) out.set('metadata-bgp-peers', "a metal cluster has no metadata service: each machine's routers are the spec's (its bootstrap's discovery), rendered from the same lines");
   if (!shape.flux) out.set('flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --skip flux');
   return out;
 }
