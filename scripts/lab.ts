@@ -16,6 +16,7 @@
  *   down          remove every namespace and process the lab made
  *   phases        list the phases of `up` and their groups
  *   phase <name>… run those phases (or groups) on a running lab, e.g. `phase flux`
+ *   rack …        the rack lab: a metal cluster of lab machines over SSH (scripts/labRack.ts)
  *
  * --only and --skip take phases or groups (network, kubernetes, flux): `up
  * --skip flux` builds the lab without Flux. A failed `up` names the phase and
@@ -44,6 +45,12 @@ const COMMANDS = ['up', 'verify', 'reboot', 'replace', 'down', 'phases', 'phase'
 function usage(problem: string): never {
   console.error(`lab: ${problem}\n${USAGE}`);
   process.exit(2);
+}
+
+// The rack lab (a metal cluster over SSH) has its own commands: scripts/labRack.ts.
+if (process.argv[2] === 'rack') {
+  const { rackMain } = await import('./labRack.js');
+  process.exit(await rackMain(process.argv.slice(3)));
 }
 
 // --no-flux was the flag before the phases could be chosen.

@@ -20,20 +20,19 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createRunner } from '../../lib/exec/run.js';
-import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab/lab.js';
+import { labDown, runLabPhases } from '../../lib/platforms/lab/lab.js';
 import { listNamespaces } from '../../lib/platforms/lab/machine/netns.js';
 import { mountNamespacePids } from '../../lib/platforms/lab/machine/machine.js';
 import { signal } from '../../lib/platforms/lab/machine/process.js';
 import { RACK_MACHINE_PHASES, RACK_NETWORK_PHASES, operatorKey, rackHostKeys } from '../../lib/platforms/lab/rack/phases.js';
 import { rackRouters } from '../../lib/platforms/lab/rack/topology.js';
-import { rackSpecText } from '../../lib/platforms/lab/rack/spec.js';
 import { kernelRoutes, nextHops } from '../../lib/platforms/lab/verify/probes.js';
-import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
+import { renderRack } from '../../lib/workflows/rackLab.js';
 import { needRoot } from '../prerequisites.js';
 
 const ROOT = process.cwd();
@@ -49,14 +48,7 @@ test('rack lab: rendered router configuration under FRR, an upstream, machines o
   const runner = createRunner();
   const checkout = mkdtempSync(join(tmpdir(), 'n6-rack-'));
   try {
-    mkdirSync(join(checkout, 'infra'));
-    symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'));
-    symlinkSync(join(ROOT, '.cache'), join(checkout, '.cache'));
-    writeFileSync(join(checkout, `infra/${CLUSTER}.yaml`), rackSpecText({ name: CLUSTER, controlPlanes: 1, workers: 1 }));
-    const all = loadAll(checkout);
-    assert.deepEqual(all.problems, []);
-    writeTree(checkout, renderAll(all.clusters, fluxRenderInputs(join(ROOT, '.cache'))), ownedDirs(all.clusters));
-    const ctx = createLabContext(checkout, loadSpecFile(checkout, `infra/${CLUSTER}.yaml`).cluster!);
+    const ctx = renderRack({ codeRoot: ROOT, dir: checkout, name: CLUSTER, controlPlanes: 1, workers: 1 });
     const t = ctx.topology;
     const reports = await runLabPhases(ctx, [...RACK_NETWORK_PHASES.filter((p) => p.name !== 'internet services'), ...RACK_MACHINE_PHASES], (p) => console.log(`# ${p.name}: ${p.note}`));
     assert.equal(reports.length, 5);

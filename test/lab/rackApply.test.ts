@@ -23,20 +23,18 @@
  * Everything it makes is removed in `finally`.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createRunner } from '../../lib/exec/run.js';
-import { createLabContext, hasBgpDefault, labDown, runLabPhases, sessionEstablished } from '../../lib/platforms/lab/lab.js';
-import { CONTROL_PLANE_PHASES } from '../../lib/platforms/lab/kubernetes/controlPlane.js';
+import { hasBgpDefault, labDown, runLabPhases, sessionEstablished } from '../../lib/platforms/lab/lab.js';
 import { listNamespaces } from '../../lib/platforms/lab/machine/netns.js';
-import { operatorKey, RACK_MACHINE_PHASES, RACK_NETWORK_PHASES, rackBootOptions, rackHostKeys } from '../../lib/platforms/lab/rack/phases.js';
+import { RACK_MACHINE_PHASES, RACK_NETWORK_PHASES, rackBootOptions, rackHostKeys } from '../../lib/platforms/lab/rack/phases.js';
 import { rackRouters } from '../../lib/platforms/lab/rack/topology.js';
-import { rackSpecText } from '../../lib/platforms/lab/rack/spec.js';
 import { kernelRoutes, labAdminClient, nextHops } from '../../lib/platforms/lab/verify/probes.js';
-import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
-import { destroyStack, openStack, upStack } from '../../lib/pulumi/stack.js';
+import { destroyStack, upStack } from '../../lib/pulumi/stack.js';
+import { RACK_CLUSTER_PHASES, rackStack, renderRack, type RackLabOptions } from '../../lib/workflows/rackLab.js';
 import { labVerify } from '../../lib/platforms/lab/verify/verify.js';
 import { readDisk } from '../../lib/platforms/lab/kubernetes/boot.js';
 import { BOOT_DONE } from '../../lib/render/bootstrap.js';
@@ -54,15 +52,8 @@ test('rack lab: a metal spec of lab machines applied over SSH with the real Pulu
   const checkout = mkdtempSync(join(tmpdir(), 'n6-rackapply-'));
   const progress = (p: { name: string; note: string; ms: number }) => console.log(`# ${p.name} (${(p.ms / 1000).toFixed(1)} s): ${p.note}`);
   try {
-    mkdirSync(join(checkout, 'infra'));
-    for (const link of ['node_modules', '.cache', 'policies', 'apps']) symlinkSync(join(ROOT, link), join(checkout, link));
-    const render = (hostKeys?: Map<string, string>, workers = 1) => {
-      writeFileSync(join(checkout, SPEC), rackSpecText({ name: CLUSTER, controlPlanes: 1, workers, ...(hostKeys ? { hostKeys } : {}) }));
-      const all = loadAll(checkout);
-      assert.deepEqual(all.problems, []);
-      writeTree(checkout, renderAll(all.clusters, fluxRenderInputs(join(ROOT, '.cache'))), ownedDirs(all.clusters));
-      return createLabContext(checkout, loadSpecFile(checkout, SPEC).cluster!);
-    };
+    const rack = (workers: number): RackLabOptions => ({ codeRoot: ROOT, dir: checkout, name: CLUSTER, controlPlanes: 1, workers });
+    const render = (hostKeys?: Map<string, string>, workers = 1) => renderRack(rack(workers), hostKeys);
     // 1. The machines as their owner has them; their host keys read into the spec, as a user does.
     let ctx = render();
     await runLabPhases(ctx, [...RACK_NETWORK_PHASES, ...RACK_MACHINE_PHASES], progress);
@@ -71,28 +62,15 @@ test('rack lab: a metal spec of lab machines applied over SSH with the real Pulu
     assert.match(readFileSync(join(checkout, SPEC), 'utf8'), new RegExp(hostKeys.get(`${CLUSTER}-cp-1`)!.replace(/[+/]/g, '\\$&')));
 
     // 2. Apply's Pulumi half: the real CLI, the metal program, SSH from this host through the lab.
-    const state = join(checkout, '.state');
-    const stack = await openStack({
-      repoRoot: checkout,
-      specFile: SPEC,
-      stackName: CLUSTER,
-      backendUrl: `file://${state}`,
-      passphrase: 'rack-lab-test',
-      pulumiHome: join(checkout, '.pulumi-home'),
-      workDir: join(checkout, '.pulumi-work'),
-      env: { NATIVE6_ROOT: ROOT },
-      config: {
-        'native6:sshPrivateKey': { value: operatorKey(ctx).privateKey, secret: true },
-        'native6:bootOptions': { value: rackBootOptions(ctx), secret: false },
-      },
-    });
+    const stack = await rackStack(rack(1), ctx);
+    const state = join(ctx.paths.root, 'pulumi', 'backend');
     let t = Date.now();
     const up1 = await upStack(stack, (l) => process.stdout.write(l.split('\n').filter((x) => x.includes('native6-metal')).map((x) => `# ${x}\n`).join('')));
     console.log(`# up 1: ${((Date.now() - t) / 1000).toFixed(1)} s, ${JSON.stringify(up1.summary)}`);
     assert.equal(up1.summary.create, 5, 'the stack, two machines, the cluster secrets and the admin credential');
 
     // 3. The lab's Kubernetes phases: each machine's bootstrap, started by apply, waited for.
-    const phases = CONTROL_PLANE_PHASES.filter((p) => p.name !== 'machine mounts' && p.name !== 'kubelets');
+    const phases = RACK_CLUSTER_PHASES;
     t = Date.now();
     await runLabPhases(ctx, phases, progress);
     console.log(`# the cluster, after apply: ${((Date.now() - t) / 1000).toFixed(1)} s`);

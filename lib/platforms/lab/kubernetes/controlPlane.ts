@@ -304,14 +304,17 @@ export function writeUserConfig(ctx: LabContext, cp1: MachineNode): void {
   writeSecretFile(join(machineRoot(ctx, cp1), KUBECONFIG_USER_CONFIG), clusterConfigWithoutSecrets(ctx, cp1));
 }
 
+/** The machine's disk and its mount namespace, and the provider's resolv.conf on it (idempotent). */
+export async function machineDisk(ctx: LabContext, m: MachineNode): Promise<void> {
+  writeProviderResolvConf(machineRoot(ctx, m));
+  await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
+}
+
 export const CONTROL_PLANE_PHASES: readonly Phase[] = [
   {
     name: 'machine mounts',
     async run(ctx) {
-      for (const m of ctx.topology.machines) {
-        writeProviderResolvConf(machineRoot(ctx, m));
-        await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
-      }
+      for (const m of ctx.topology.machines) await machineDisk(ctx, m);
       return `a disk (/etc, /usr/local, /var over the host's), private /etc/kubernetes, /var/lib/etcd, /run ... on ${ctx.topology.machines.length} machines`;
     },
   },

@@ -11,10 +11,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { installImage, LAB_PATH, labBootOptions, machineRoot } from '../kubernetes/boot.js';
-import { ensureMachineMounts } from '../machine/machine.js';
+import { installImage, LAB_PATH, labBootOptions } from '../kubernetes/boot.js';
 import { ensureMachineSshd } from '../machine/sshd.js';
-import { startKubelet, writeProviderResolvConf } from '../kubernetes/controlPlane.js';
+import { machineDisk, startKubelet } from '../kubernetes/controlPlane.js';
 import { NETWORK_PHASES, type LabContext, type Phase } from '../lab.js';
 import { buildHostAccess } from '../provider/network.js';
 import { ensureRouterDaemons } from '../provider/daemons.js';
@@ -80,8 +79,7 @@ export const RACK_MACHINE_PHASES: readonly Phase[] = [
     name: 'machine disks',
     async run(ctx) {
       for (const m of ctx.topology.machines) {
-        writeProviderResolvConf(machineRoot(ctx, m));
-        await ensureMachineMounts(ctx.runner, m.ns, machineRoot(ctx, m), ctx.paths.root);
+        await machineDisk(ctx, m);
         await installImage(ctx, m);
         startKubelet(ctx, m);
       }

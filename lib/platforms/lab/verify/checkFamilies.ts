@@ -130,6 +130,8 @@ export function notApplicable(shape: LabShape): Map<FamilyId, string> {
     out.set('nat64-translator-restart', 'the spec says spec.egress.ipv4: none: no node translates');
   }
   if (shape.metal) out.set('metadata-bgp-peers', "a metal cluster has no metadata service: each machine's routers are the spec's (its bootstrap's discovery), rendered from the same lines");
-  if (!shape.flux) out.set('flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --skip flux');
+  if (!shape.flux) {
+    out.set('flux', shape.metal ? "Flux is not installed: the rack lab does not install it yet (metal refuses an http:// repository, and the lab's git hosts serve http only)" : 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --skip flux');
+  }
   return out;
 }
