@@ -27,7 +27,7 @@ import { createRunner, type RunResult } from '../../lib/exec/run.js';
 import { LAB_PATH, LAB_SBIN } from '../../lib/platforms/lab/kubernetes/boot.js';
 import { diskPath, ensureMachineMounts, mountNamespacePids, mountNsFile, releaseMachineMounts, releaseMountNsDir, removeCreatedMountpoints, runOnMachine } from '../../lib/platforms/lab/machine/machine.js';
 import { processAlive } from '../../lib/platforms/lab/machine/process.js';
-import { ensureMachineSshd, SSHD_DIR, SSHD_HOST_KEY, stopMachineSshd, type SshdStatus } from '../../lib/platforms/lab/machine/sshd.js';
+import { ensureMachineSshd, SSHD_DIR, SSHD_HOST_KEY, SSHD_SESSION_HOME, stopMachineSshd, type SshdStatus } from '../../lib/platforms/lab/machine/sshd.js';
 import { fingerprint, parseKeyscan, sshOptions } from '../../lib/platforms/metal/ssh.js';
 import { needProgram, needRoot } from '../prerequisites.js';
 
@@ -121,6 +121,12 @@ test('a lab machine runs its own sshd: its key on its disk, root by the operator
     assert.equal(await sshOk('command -v systemctl'), join(LAB_SBIN, 'systemctl'), 'the lab PATH reaches a command run over SSH');
     // The session's own environment, as sshd made it (before root's shell read any rc file): SetEnv's PATH, whole.
     assert.equal(await sshOk(`tr '\\0' '\\n' < /proc/$$/environ | grep '^PATH='`), `PATH=${LAB_PATH}`);
+    // root's home in a session is on the machine's disk, not the host's /root: no host ~/.bashrc, no file of ours under the host's ~.
+    assert.equal(await sshOk('echo "$HOME"'), SSHD_SESSION_HOME);
+    assert.equal(await sshOk('echo "$PATH"'), LAB_PATH, "no rc file of the host's put folders before the lab's");
+    await sshOk('mkdir -p ~/.kube/cache && touch ~/.kube/cache/n6-sshdt-mark');
+    assert.ok(existsSync(diskPath(root, `${SSHD_SESSION_HOME}/.kube/cache/n6-sshdt-mark`)), 'written under ~ lands on the machine\'s disk');
+    assert.ok(!existsSync('/root/.kube/cache/n6-sshdt-mark'), "and not in the host's /root");
 
     // A file written over SSH into /etc: on the machine's disk, not on the host.
     await sshOk(`echo written-over-ssh > ${PROBE}`);

@@ -16,11 +16,12 @@
  * PATH: sshd applies the config's `SetEnv PATH=...` after its default PATH,
  * so the session starts with exactly that PATH and a non-interactive
  * `ssh root@machine 'command -v systemctl'` finds the lab's shim (checked in
- * test/integration/labSshd.test.ts, /proc/$$/environ included). No
- * ~/.ssh/environment: root's home is /root, not on the machine's disk (the
- * host's). But Debian's bash reads ~/.bashrc for a command run by sshd, so
- * that host /root/.bashrc may prepend folders (it does on a developer's
- * host: pyenv, cargo, go); none holds a systemctl, so the shim still wins.
+ * test/integration/labSshd.test.ts, /proc/$$/environ included). HOME too:
+ * root's home in passwd is /root, the host's (not one of the machine's disk
+ * folders), so a session's HOME is SSHD_SESSION_HOME on the machine's disk:
+ * what a command writes under ~ (kubectl's cache) stays on the machine, and
+ * the ~/.bashrc Debian's bash reads for a command run by sshd is the
+ * machine's (none), not the host's (which may put folders before the lab's).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readlinkSync, statSync } from 'node:fs';
@@ -43,6 +44,12 @@ export const SSHD_CONFIG = `${SSHD_DIR}/sshd_config`;
 export const SSHD_AUTHORIZED_KEYS = `${SSHD_DIR}/authorized_keys`;
 /** sshd's pid file, on the machine's /run. */
 export const SSHD_PID_FILE = '/run/native6-lab/sshd.pid';
+/**
+ * root's home in a session: on the machine's disk. root's home in passwd is /root, which is the
+ * host's (not one of the machine's disk folders): what a command writes under ~ (kubectl's cache)
+ * and the ~/.bashrc bash reads for a command over SSH would be the host's.
+ */
+export const SSHD_SESSION_HOME = '/var/lib/native6-lab/root';
 /** sshd's privilege-separation folder (compiled into Debian's sshd), on the machine's /run. */
 export const SSHD_PRIVSEP_DIR = '/run/sshd';
 
@@ -96,7 +103,7 @@ export function sshdConfig(port: number, path: string): string {
     'X11Forwarding no',
     'PrintMotd no',
     'StrictModes yes',
-    `SetEnv PATH=${path}`,
+    `SetEnv PATH=${path} HOME=${SSHD_SESSION_HOME}`,
     'Subsystem sftp /usr/lib/openssh/sftp-server',
     '',
   ].join('\n');
@@ -138,6 +145,7 @@ async function ensureHostKey(r: Runner, machine: SshdMachine): Promise<string> {
   const script = [
     'set -e',
     `mkdir -p -m 0755 ${SSHD_DIR}`,
+    `mkdir -p -m 0700 ${SSHD_SESSION_HOME}`,
     `if [ ! -f ${SSHD_HOST_KEY} ]; then`,
     `  rm -f ${SSHD_HOST_KEY}.new ${SSHD_HOST_KEY}.new.pub`,
     `  ${SSH_KEYGEN} -q -t ed25519 -N '' -C "root@$1" -f ${SSHD_HOST_KEY}.new < /dev/null > /dev/null`,
