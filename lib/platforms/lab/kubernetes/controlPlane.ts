@@ -258,7 +258,8 @@ export async function nodeNetworking(ctx: LabContext, m: MachineNode): Promise<v
     return (await runOnMachine(ctx.runner, m.ns, 'nft', ['list', 'table', 'ip6', 'kube-proxy'], { allowFail: true })).stdout.includes(ip);
   }, ctx.log);
   await startBgpAgent(ctx, m);
-  await waitFor(`${m.machine.name}'s BGP sessions with both routers`, 120_000, async () => {
+  // A guard against a hang, not a target: a replaced first control plane under a loaded CI took over 120 s here.
+  await waitFor(`${m.machine.name}'s BGP sessions with both routers`, 300_000, async () => {
     assertKubeletAlive(ctx, m);
     const up = await Promise.all(routersAbove(ctx.topology, m).map((r) => sessionEstablished(ctx.runner, r.ns, m.address)));
     return up.every(Boolean);

@@ -49,11 +49,12 @@ async function labShape(ctx: LabContext): Promise<LabShape> {
   const machines = ctx.topology.machines;
   const controlPlanes = machines.filter((m) => m.machine.role === 'control-plane').length;
   const nat64 = ctx.cluster.plan.nat64 !== undefined;
-  const metal = ctx.topology.rack !== undefined;
-  if (!existsSync(adminConf(ctx))) return { controlPlanes, machines: machines.length, flux: false, nat64, metal };
+  // Said only of a metal cluster (a rack lab): the lab's own shape stays as it was.
+  const metal = ctx.topology.rack !== undefined ? { metal: true } : {};
+  if (!existsSync(adminConf(ctx))) return { controlPlanes, machines: machines.length, flux: false, nat64, ...metal };
   // A 404 (no CRD, or no GitRepository) is "not installed"; any other error is thrown: verify cannot say.
   const source = await labAdminClient(ctx).find(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${FLUX_NAMESPACE}/gitrepositories/flux-system`);
-  return { controlPlanes, machines: machines.length, flux: source !== undefined, nat64, metal };
+  return { controlPlanes, machines: machines.length, flux: source !== undefined, nat64, ...metal };
 }
 
 export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
