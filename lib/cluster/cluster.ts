@@ -4,7 +4,7 @@
  * defaulted types every other module works from.
  */
 import type { Prefix } from '../net/ipv6.js';
-import type { Inventory } from './inventory.js';
+import type { Bfd, Inventory } from './inventory.js';
 
 export const API_VERSION = 'native6.dev/v1alpha1';
 export const KIND = 'Cluster';
@@ -51,6 +51,13 @@ export interface NetworkSpec {
   readonly loadBalancerRangeSize?: number;
   /** Prefix length of the externalIPs range, when one is wanted. */
   readonly externalIPRangeSize?: number;
+  /**
+   * BFD on the nodes' BGP sessions (spec.network.bfd: the platform's default where its routers
+   * speak BFD). Never set on metal, whose routers say it themselves (nodeSessions()).
+   */
+  readonly bfd?: Bfd;
+  /** The nodes' BGP hold time, seconds (spec.network.holdTime); never set on metal, whose routers' timers say it. */
+  readonly holdTime?: number;
 }
 
 export interface PolicySpec {

@@ -6,6 +6,7 @@
 import { isScalar, type Node } from 'yaml';
 import { AddressError, formatPrefix, parsePrefix, specialPurpose, type Prefix } from '../net/ipv6.js';
 import { DEFAULTS, LIMITS, type NetworkSpec, type PolicySpec } from './cluster.js';
+import { INVENTORY, type Bfd } from './inventory.js';
 import { misplacedEgress } from './egress.js';
 import { isNull, type Field, type Path, type Reader } from './reader.js';
 import { refuse, type SpecRules } from './rules.js';
@@ -20,6 +21,8 @@ const NETWORK_FIELDS = [
   'podBlockSize',
   'loadBalancerRangeSize',
   'externalIPRangeSize',
+  'bfd',
+  'holdTime',
 ] as const;
 
 /** The length a `block:` holds when it is only a size: `/56`, or 56. */
@@ -142,7 +145,9 @@ export function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, r
     r.report([...path, 'podBlockSize'], f.get('podBlockSize')?.value ?? f.get('podPoolSize')?.value, `a /${podBlockSize} block does not fit in the /${podPoolSize} pod pool`, `use a podBlockSize of at least ${podPoolSize}`);
     ok = false;
   }
-  if (!ok || !block || localASN === undefined || peerASN === undefined || serviceRangeSize === undefined || podPoolSize === undefined || podBlockSize === undefined) {
+  const sessions = decodeSessions(r, f, path, rules);
+  if (!sessions) ok = false;
+  if (!ok || !sessions || !block || localASN === undefined || peerASN === undefined || serviceRangeSize === undefined || podPoolSize === undefined || podBlockSize === undefined) {
     return undefined;
   }
   return {
@@ -154,7 +159,59 @@ export function decodeNetwork(r: Reader, field: Field | undefined, spec: Node, r
     podBlockSize,
     ...(loadBalancerRangeSize !== undefined ? { loadBalancerRangeSize } : {}),
     ...(externalIPRangeSize !== undefined ? { externalIPRangeSize } : {}),
+    ...sessions,
   };
+}
+
+/**
+ * spec.network.bfd (`{intervalMs, multiplier}`, or `false` for none) and
+ * holdTime (seconds), the nodes' side of their sessions, where the platform
+ * lets the spec say them (lib/cluster/sessions.ts).
+ */
+function decodeSessions(r: Reader, f: Map<string, Field>, path: Path, rules: SpecRules): { bfd?: Bfd; holdTime?: number } | undefined {
+  const given = (name: string) => {
+    const fld = f.get(name);
+    return fld && !isNull(fld.value) ? fld : undefined;
+  };
+  let ok = true;
+  let bfd: Bfd | undefined;
+  const bField = given('bfd');
+  if ('refused' in rules.sessions.bfd) {
+    if (bField) {
+      refuse(r, [...path, 'bfd'], bField.value, rules.sessions.bfd.refused);
+      ok = false;
+    }
+  } else if (!bField) {
+    bfd = rules.sessions.bfd.default;
+  } else if (isScalar(bField.value) && bField.value.value === false) {
+    bfd = undefined;
+  } else {
+    const bPath = [...path, 'bfd'];
+    const bf = r.fields(bField.value, bPath, ['intervalMs', 'multiplier']);
+    const { min, max } = INVENTORY.bfdIntervalMs;
+    const num = (name: 'intervalMs' | 'multiplier', dflt: number, lo: number, hi: number, fix: string) => {
+      const x = bf?.get(name);
+      return !x || isNull(x.value) ? dflt : r.integer(x.value, [...bPath, name], lo, hi, fix);
+    };
+    const intervalMs = bf && num('intervalMs', 300, min, max, `use ${min} to ${max} ms, e.g. 100 (a dead node is found in intervalMs × multiplier); or write "bfd: false" for none`);
+    const multiplier = bf && num('multiplier', 3, INVENTORY.bfdMultiplier.min, INVENTORY.bfdMultiplier.max, 'use 2 to 255, e.g. 3');
+    if (intervalMs === undefined || multiplier === undefined) ok = false;
+    else bfd = { intervalMs, multiplier };
+  }
+  let holdTime: number | undefined;
+  const hField = given('holdTime');
+  if ('refused' in rules.sessions.holdTime) {
+    if (hField) {
+      refuse(r, [...path, 'holdTime'], hField.value, rules.sessions.holdTime.refused);
+      ok = false;
+    }
+  } else if (!hField) {
+    holdTime = rules.sessions.holdTime.default;
+  } else {
+    holdTime = r.integer(hField.value, [...path, 'holdTime'], 3, INVENTORY.holdMax, `use 3 to ${INVENTORY.holdMax} seconds (BGP's minimum is 3, RFC 4271 §4.2; the keepalive is a third of it)${bfd ? '' : ', or turn bfd on to find a dead node in under a second'}`);
+    if (holdTime === undefined) ok = false;
+  }
+  return ok ? { ...(bfd ? { bfd } : {}), ...(holdTime !== undefined ? { holdTime } : {}) } : undefined;
 }
 
 function decodePrefixList(r: Reader, field: Field | undefined, path: Path, dflt: readonly string[]): Prefix[] | undefined {

@@ -8,6 +8,7 @@
 import type { Node } from 'yaml';
 import type { Prefix } from '../net/ipv6.js';
 import type { IPv4Egress, NodeAddresses, NodeGroup } from './cluster.js';
+import type { Bfd } from './inventory.js';
 import type { Path, Reader } from './reader.js';
 
 /** A value the platform refuses, with the fix. */
@@ -40,6 +41,16 @@ export interface SpecRules {
   blockSize(size: number): Refusal | undefined;
   /** All the machines together (undefined when the platform takes them). */
   machines(count: number): Refusal | undefined;
+  /**
+   * spec.network.bfd and holdTime, the nodes' side of their BGP sessions
+   * (lib/cluster/sessions.ts): the platform's defaults, or a refusal where
+   * the spec cannot set them (its routers do not speak BFD, or say it
+   * themselves).
+   */
+  readonly sessions: {
+    readonly bfd: { readonly default?: Bfd } | { readonly refused: Refusal };
+    readonly holdTime: { readonly default: number } | { readonly refused: Refusal };
+  };
   /** spec.egress: how pods reach the IPv4 internet. */
   readonly ipv4Egress: {
     /** spec.egress.ipv4 absent (or the whole section). */

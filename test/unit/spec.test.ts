@@ -125,7 +125,7 @@ const expected: Record<string, string[]> = {
     "@:11:1: (document): has 2 documents. Fix: keep one cluster per file: infra/<name>.yaml",
   ],
   'invalid-unknown-nested-field.yaml': [
-    "@:10:5: spec.network.serviceRangSize: unknown field \"serviceRangSize\". Fix: did you mean \"serviceRangeSize\"? Known fields here: block, blockSize, localASN, peerASN, serviceRangeSize, podPoolSize, podBlockSize, loadBalancerRangeSize, externalIPRangeSize",
+    "@:10:5: spec.network.serviceRangSize: unknown field \"serviceRangSize\". Fix: did you mean \"serviceRangeSize\"? Known fields here: block, blockSize, localASN, peerASN, serviceRangeSize, podPoolSize, podBlockSize, loadBalancerRangeSize, externalIPRangeSize, bfd, holdTime",
   ],
   'invalid-unknown-top-field.yaml': [
     "@:10:1: status: unknown field \"status\". Fix: remove it; known fields here: apiVersion, kind, metadata, spec",

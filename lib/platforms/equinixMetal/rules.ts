@@ -28,6 +28,15 @@ export const equinixMetalRules: SpecRules = {
   blockSize: (size) => (size === 56 ? undefined : { message: `Equinix Metal reserves a /56 per project and metro, not a /${size}`, fix: 'use blockSize: 56' }),
   machines: () => undefined,
   // Each device's own IPv4 address is what its pods' packets are translated into.
+  sessions: {
+    bfd: {
+      refused: {
+        message: "Equinix Metal's routers ran no BFD on their customers' BGP sessions (its BGP documentation names none)",
+        fix: 'remove bfd: the hold time (holdTime, 9 s by default) is what finds a dead node there',
+      },
+    },
+    holdTime: { default: 9 },
+  },
   ipv4Egress: { default: 'nat64' },
   // Equinix Metal's recursive resolvers, IPv4 only: what its images write into every device's
   // /etc/resolv.conf. No page of Equinix's documentation found lists them: they are the nameservers

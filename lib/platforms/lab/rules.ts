@@ -19,6 +19,10 @@ export const LAB_METRO = 'lab';
 export const LAB_PLAN = 'lab';
 /** Lab machines share one kernel: its IPv6 neighbour table holds about 190 lab nodes. */
 export const LAB_MACHINES_MAX = 150;
+/** BFD on the lab's sessions, both ends: a hung node found in 300 ms. */
+export const LAB_BFD = { intervalMs: 100, multiplier: 3 } as const;
+/** The lab routers' hold time, seconds (keepalive a third of it). */
+export const LAB_HOLD_TIME = 9;
 
 export const labRules: SpecRules = {
   name: LAB,
@@ -47,6 +51,8 @@ export const labRules: SpecRules = {
     count > LAB_MACHINES_MAX
       ? { message: `the lab would run ${count} machines; its shared kernel's IPv6 neighbour table holds about ${LAB_MACHINES_MAX}`, fix: `keep the lab at ${LAB_MACHINES_MAX} machines or fewer` }
       : undefined,
+  // The lab's routers run FRR's bfdd: BFD at 100 ms × 3 finds a hung node in 300 ms; the hold time is the routers' 9 s.
+  sessions: { bfd: { default: LAB_BFD }, holdTime: { default: LAB_HOLD_TIME } },
   ipv4Egress: {
     // Each lab machine has an IPv4 address of its own on the lab's IPv4 internet: its pods' packets are translated into it.
     default: 'nat64',

@@ -33,6 +33,11 @@ export const metalRules: SpecRules = {
   block: () => undefined,
   blockSize: () => ({ message: `${METAL} has no provider to assign a block`, fix: 'write block: with the prefix routed to you, e.g. 2001:db8:4200::/48' }),
   machines: () => undefined,
+  // Each router says its own (spec.uplinks[].routers[].bfd and timers); the nodes follow them (lib/cluster/sessions.ts).
+  sessions: {
+    bfd: { refused: { message: 'on metal the routers say whether their sessions run BFD', fix: 'set bfd on the routers that run it (spec.uplinks[].routers[].bfd): the nodes run BFD whenever one of their routers does' } },
+    holdTime: { refused: { message: 'on metal the routers say their sessions\' hold time', fix: 'set timers on the routers (spec.uplinks[].routers[].timers): the nodes offer the longest, and each session negotiates its router\'s' } },
+  },
   ipv4Egress: { default: 'nat64' },
   // The spec's own (spec.resolvers): the decoder reads them on this platform.
   resolvers: [],
