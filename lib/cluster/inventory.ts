@@ -94,8 +94,8 @@ export const INVENTORY = {
   sshUser: 'root',
   /**
    * BGP's timers when a router sets none, with BFD or without: a dead node withdrawn within 9 s, as
-   * in the lab. Calico's BIRD on the nodes runs no BFD yet (issue #17), so a router's BFD session
-   * with a node does not come up and BGP's own hold time is what detects a dead node.
+   * in the lab, on a router without BFD, or should BFD not come up. The nodes run BFD whenever one
+   * of their routers does and offer the longest hold of their routers (lib/cluster/sessions.ts).
    */
   timers: { keepalive: 3, hold: 9 },
   bfdIntervalMs: { min: 10, max: 60_000 },
