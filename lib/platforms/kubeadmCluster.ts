@@ -21,7 +21,7 @@ import { readFabric } from '../render/read.js';
 import type { BootSecrets } from '../render/bootstrap.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import type { BootstrapContext, ClusterOutputs } from './platform.js';
-import { calicoInstallObjects, readCalicoManifest } from './equinixMetal/calico.js';
+import { calicoInstallObjects, readCalicoManifest } from './calicoInstall.js';
 
 /** The field manager of apply's server-side applies. */
 export const FIELD_MANAGER = 'native6-apply';
@@ -97,10 +97,12 @@ export function kubeadmSecrets(spec: ClusterSpec): KubeadmSecrets {
  * Apply's first bring-up, through the first control plane (only it is up:
  * the others join once the Service range is announced): the BGP password
  * Secret, Calico itself (calico.yaml of the pinned release adjusted for IPv6
- * only, CRDs first and waited for), the rendered fabric, so that the first
- * node announces the Service range and the joins go through; then Flux's own
- * objects with upstream's Deployments and the tree's sync. Flux takes the
- * fabric over from there (same objects, same content).
+ * only, CRDs first and waited for), the rendered fabric (with the BIRD
+ * templates ConfigMap calico-node's pods wait for: calicoInstall.ts), so
+ * that the first node announces the Service range and the joins go
+ * through; then Flux's own objects with upstream's Deployments and the
+ * tree's sync. Flux takes the fabric over from there (same objects, same
+ * content).
  */
 export async function bootstrapCalicoAndFlux(ctx: BootstrapContext): Promise<void> {
   const { spec, plan } = ctx.cluster;

@@ -9,10 +9,11 @@
  * `<cache>/calico/manifest-v3.28.5/calico.yaml`, with `manifest.json` naming
  * module, version, the module's go.sum hash, bytes and sha256.
  *
- * The file is upstream's, byte for byte; what Equinix Metal needs changed
- * (IPv6 only, no overlay, no NAT) is done on the parsed objects by
- * lib/platforms/equinixMetal/calico.ts, so the changes are code, tested,
- * rather than a patched copy.
+ * The file is upstream's, byte for byte; what the kubeadm platforms
+ * (equinix-metal, metal) need changed (IPv6 only, no overlay, no NAT, the
+ * BIRD templates mounted) is done on the parsed objects by
+ * lib/platforms/calicoInstall.ts, so the changes are code, tested, rather
+ * than a patched copy.
  *
  * What the module zip holds (checked when this step was written): the
  * manifest is there, 254,154 bytes, its images docker.io/calico/{cni,node,

@@ -1,7 +1,7 @@
-// Calico's install objects for Equinix Metal from the real manifest:
-// Calico v3.28.5's manifests/calico.yaml as `npm run setup --
+// Calico's install objects (lib/platforms/calicoInstall.ts) from the real
+// manifest: Calico v3.28.5's manifests/calico.yaml as `npm run setup --
 // calico:manifest` copied it from the pinned module, adjusted for
-// infra/dfw.yaml, then
+// infra/dfw.yaml (Equinix Metal; infra/colo.yaml, metal, too), then
 //
 // - every object checked against the real schemas `npm run validate` uses
 //   (Kubernetes v1.35.4's OpenAPI: core, apps, rbac, policy, apiextensions
@@ -11,6 +11,8 @@
 // - scanned: no IPv4 pool, NAT, IPIP or VXLAN setting is left anywhere
 //   outside the CRDs' schemas, and no IPv4 address range at all;
 // - the IPPool equal to the one the fabric renders into clusters/dfw/;
+// - calico-node's BIRD templates volume and mount, once (upstream mounts
+//   nothing under /etc/calico/confd), and colo's cidr= autodetection;
 // - the same objects from the same input.
 //
 // Fails, naming the setup step, when the manifest has not been copied; the schemas and
@@ -23,7 +25,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { KubeObject } from '../../lib/kube/objects.js';
-import { calicoInstallObjects, parseCniTemplate, readCalicoManifest, type EnvVar } from '../../lib/platforms/equinixMetal/calico.js';
+import { calicoInstallObjects, readCalicoManifest, type EnvVar } from '../../lib/platforms/calicoInstall.js';
+import { parseCniTemplate } from '../../lib/platforms/calicoUpstream.js';
 import { manifestFile } from '../../lib/render/yaml.js';
 import { loadSpecFile } from '../../lib/repo/workspace.js';
 import { calicoManifestReady, CALICO_MANIFEST } from '../../lib/toolchain/calicoManifest.js';
@@ -190,6 +193,28 @@ describe('Calico v3.28.5 adjusted for infra/dfw.yaml', () => {
     assert.deepEqual(objects.at(-1), committed);
     const crd = objects.findIndex((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === 'ippools.crd.projectcalico.org');
     assert.ok(crd >= 0 && crd < objects.length - 1);
+  });
+
+  test("calico-node mounts the BIRD templates once, where upstream mounts nothing; a metal spec (infra/colo.yaml) gets cidr= and passes the schemas too", () => {
+    const pod = (objs: readonly KubeObject[]) => (objs.find((o) => o.kind === 'DaemonSet') as any).spec.template.spec;
+    const node = (objs: readonly KubeObject[]) => pod(objs).containers.find((c: any) => c.name === 'calico-node');
+    // Upstream mounts nothing at or under confd's templates folder: the image's templates are what ours replace.
+    assert.deepEqual(node(upstream).volumeMounts.filter((m: any) => m.mountPath.startsWith('/etc/calico/confd')), []);
+    assert.deepEqual(node(objects).volumeMounts.filter((m: any) => m.mountPath.startsWith('/etc/calico/confd')), [
+      { name: 'native6-bird-templates', mountPath: '/etc/calico/confd/templates', readOnly: true },
+    ]);
+    assert.deepEqual(pod(objects).volumes.filter((v: any) => v.configMap), [{ name: 'native6-bird-templates', configMap: { name: 'native6-bird-templates' } }]);
+    assert.equal(pod(objects).volumes.length, pod(upstream).volumes.length + 1);
+    const envOf = (objs: readonly KubeObject[]) => Object.fromEntries((node(objs).env as EnvVar[]).map((e) => [e.name, e.value]));
+    assert.equal(envOf(objects).IP6_AUTODETECTION_METHOD, 'can-reach=fc00::e');
+
+    const colo = loadSpecFile(REPO_DIR, 'infra/colo.yaml');
+    assert.ok(colo.cluster, colo.problems.map((p) => p.message).join('\n'));
+    const metal = calicoInstallObjects(upstream, colo.cluster.spec, colo.cluster.plan);
+    assert.equal(envOf(metal).IP6_AUTODETECTION_METHOD, 'cidr=2001:db8:7:a::/64,2001:db8:7:b::/64');
+    const problems = metal.flatMap((o) => validateObject(o, catalog).map((i) => `${o.kind} ${o.metadata.name}: ${i.path}: ${i.message}`));
+    assert.deepEqual(problems, []);
+    assert.deepEqual(leftovers(metal), []);
   });
 
   test('same input, same objects, same YAML', () => {

@@ -1,28 +1,32 @@
 /**
- * Calico's install objects for Equinix Metal (lib/platforms/equinixMetal/
- * calico.ts) on a small synthetic upstream written here in calico.yaml's
- * shape (a trimmed calico-node DaemonSet, calico-config, the
+ * Calico's install objects for the kubeadm platforms (lib/platforms/
+ * calicoInstall.ts) on a small synthetic upstream written here in
+ * calico.yaml's shape (a trimmed calico-node DaemonSet, calico-config, the
  * kube-controllers Deployment, the IPPool CRD): every adjustment, the API
- * endpoint on every container, determinism, and each refusal's message. The
+ * endpoint on every container, the address autodetection of each platform
+ * (Equinix Metal's router; infra/colo.yaml's uplink prefixes on metal), the
+ * BIRD templates mounted once, determinism, and each refusal's message. The
  * reader on files made here (no setup needed).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { KubeObject } from '../../lib/kube/objects.js';
 import {
+  BIRD_TEMPLATES_VOLUME,
   CALICO_UPSTREAM,
   calicoInstallObjects,
   CalicoManifestError,
-  formatCniTemplate,
   IPV6_ONLY_IPAM,
-  parseCniTemplate,
   readCalicoManifest,
   type EnvVar,
-} from '../../lib/platforms/equinixMetal/calico.js';
+} from '../../lib/platforms/calicoInstall.js';
+import { formatCniTemplate, parseCniTemplate } from '../../lib/platforms/calicoUpstream.js';
+import { BIRD_TEMPLATES_CONFIGMAP, CONFD_TEMPLATES_DIR } from '../../lib/render/birdTemplates.js';
+import { containsAddress, formatAddress, parsePrefix } from '../../lib/net/ipv6.js';
 import { ipPool } from '../../lib/render/calico.js';
 import { loadCluster } from '../../lib/platforms/load.js';
 import { CALICO_MANIFEST, calicoManifestDir } from '../../lib/toolchain/calicoManifest.js';
@@ -247,6 +251,69 @@ test('calico-node probes check BIRD6 (the IPv6 sessions), not BIRD for IPv4', ()
   assert.equal(c.livenessProbe.periodSeconds, 10);
 });
 
+test("metal (infra/colo.yaml): cidr= every uplink's prefix, in the spec's order, and no can-reach anywhere", () => {
+  const colo = cluster(readFileSync(new URL('../../infra/colo.yaml', import.meta.url), 'utf8'), 'infra/colo.yaml');
+  const objs = calicoInstallObjects(upstream(), colo.spec, colo.plan);
+  const env: EnvVar[] = podOf(find(objs, 'DaemonSet', 'calico-node')).containers[0].env;
+  const methods = env.filter((e) => e.name === 'IP6_AUTODETECTION_METHOD');
+  assert.deepEqual(methods, [{ name: 'IP6_AUTODETECTION_METHOD', value: 'cidr=2001:db8:7:a::/64,2001:db8:7:b::/64' }]);
+  const text = JSON.stringify(objs);
+  assert.ok(!text.includes('can-reach') && !text.includes('fc00::'), "nothing of Equinix Metal's router");
+  // Every machine's own address (the one its routers expect the session from) is inside exactly one listed prefix: its uplink's.
+  const prefixes = methods[0]!.value!.slice('cidr='.length).split(',').map((p) => parsePrefix(p));
+  const inventory = colo.spec.inventory!;
+  assert.equal(inventory.machines.length, 5);
+  for (const m of inventory.machines) {
+    const hits = prefixes.filter((p) => containsAddress(p, m.address));
+    const uplink = inventory.uplinks.find((u) => u.name === m.uplink)!;
+    assert.equal(hits.length, 1, `${m.name} ${formatAddress(m.address)}`);
+    assert.deepEqual(hits[0], uplink.prefix, m.name);
+  }
+  // The rest is what the equinix-metal cluster gets: only the address method, the API endpoint and the pool are the cluster's own.
+  const m = envMap(env);
+  assert.equal(m.IP, 'none');
+  assert.equal(m.IP6, 'autodetect');
+  assert.equal(m.KUBERNETES_SERVICE_HOST, formatAddress(colo.plan.apiServer));
+  assert.deepEqual(objs.at(-1), ipPool(colo.plan));
+  const mounts = podOf(find(objs, 'DaemonSet', 'calico-node')).containers[0].volumeMounts;
+  assert.deepEqual(mounts, [{ name: BIRD_TEMPLATES_VOLUME, mountPath: CONFD_TEMPLATES_DIR, readOnly: true }]);
+});
+
+test("calico-node mounts the fabric's BIRD templates ConfigMap over confd's templates folder, read-only, exactly once", () => {
+  const input = upstream();
+  const inPod = podOf(find(input, 'DaemonSet', 'calico-node'));
+  inPod.volumes = [{ name: 'var-run-calico', hostPath: { path: '/var/run/calico' } }];
+  inPod.containers[0].volumeMounts = [{ name: 'var-run-calico', mountPath: '/var/run/calico', readOnly: false }];
+  const objs = calicoInstallObjects(input, spec, plan);
+  const ds = find(objs, 'DaemonSet', 'calico-node');
+  const pod = podOf(ds);
+  assert.equal(ds.metadata.namespace, 'kube-system', "the ConfigMap's namespace: a pod mounts its own namespace's only");
+  assert.equal(BIRD_TEMPLATES_VOLUME, BIRD_TEMPLATES_CONFIGMAP);
+  assert.equal(CONFD_TEMPLATES_DIR, '/etc/calico/confd/templates');
+  // Upstream's volumes and mounts are kept, in their order; ours come after.
+  assert.deepEqual(pod.volumes, [
+    { name: 'var-run-calico', hostPath: { path: '/var/run/calico' } },
+    { name: 'native6-bird-templates', configMap: { name: 'native6-bird-templates' } },
+  ]);
+  const node = pod.containers[0];
+  assert.deepEqual(node.volumeMounts, [
+    { name: 'var-run-calico', mountPath: '/var/run/calico', readOnly: false },
+    { name: 'native6-bird-templates', mountPath: '/etc/calico/confd/templates', readOnly: true },
+  ]);
+  // Not optional: calico-node waits for the ConfigMap rather than run BIRD without the sessions' settings.
+  assert.equal(pod.volumes[1].configMap.optional, undefined);
+  // Only calico-node mounts it; the init containers and calico-kube-controllers do not.
+  for (const c of pod.initContainers) assert.equal(c.volumeMounts, undefined, c.name);
+  assert.equal(podOf(find(objs, 'Deployment', 'calico-kube-controllers')).volumes, undefined);
+  // Upstream without any volume: the lists are made.
+  const bare = podOf(find(adjusted(), 'DaemonSet', 'calico-node'));
+  assert.equal(bare.volumes.filter((v: any) => v.configMap?.name === BIRD_TEMPLATES_CONFIGMAP).length, 1);
+  assert.equal(bare.containers[0].volumeMounts.filter((v: any) => v.mountPath === CONFD_TEMPLATES_DIR).length, 1);
+  // The input is left as it was.
+  assert.equal(inPod.volumes.length, 1);
+  assert.equal(inPod.containers[0].volumeMounts.length, 1);
+});
+
 test('the API endpoint: the kubernetes ClusterIP, bare, port 443, on every Calico container (and so in the CNI kubeconfig install-cni writes)', () => {
   const objs = adjusted();
   const ds = podOf(find(objs, 'DaemonSet', 'calico-node'));
@@ -315,9 +382,14 @@ test('deterministic, and the input is left as it was', () => {
   const b = calicoInstallObjects(input, spec, plan);
   assert.equal(JSON.stringify(input), before);
   assert.equal(JSON.stringify(a), JSON.stringify(b));
-  // Adjusting the output again changes nothing but what the pool check refuses.
+  // Adjusting the output again changes nothing but what the pool and mount checks refuse.
   assert.throws(() => calicoInstallObjects(a, spec, plan), /declares IPPool pods/);
-  const again = calicoInstallObjects(a.slice(0, -1), spec, plan);
+  assert.throws(() => calicoInstallObjects(a.slice(0, -1), spec, plan), /already has a volume named native6-bird-templates/);
+  const unmounted: any[] = structuredClone(a.slice(0, -1));
+  const pod = podOf(find(unmounted, 'DaemonSet', 'calico-node'));
+  pod.volumes = pod.volumes.filter((v: any) => v.name !== BIRD_TEMPLATES_VOLUME);
+  pod.containers[0].volumeMounts = pod.containers[0].volumeMounts.filter((m: any) => m.name !== BIRD_TEMPLATES_VOLUME);
+  const again = calicoInstallObjects(unmounted, spec, plan);
   assert.equal(JSON.stringify(again), JSON.stringify(a));
 });
 
@@ -369,12 +441,42 @@ test('refusals name the file and what is wrong', () => {
   refuses((o) => o.push({ kind: 'ConfigMap' }), /object 6 is not a Kubernetes object with apiVersion, kind and metadata.name/);
 });
 
-test('refused for the lab and for a block that is only a size', () => {
+test('refused: an upstream volume or mount where the BIRD templates go', () => {
+  const file = '.cache/calico/manifest-v3.28.5/calico.yaml';
+  const pod = (o: any[]) => ds(o).spec.template.spec;
+  refuses((o) => (pod(o).volumes = [{ name: 'native6-bird-templates', emptyDir: {} }]), /DaemonSet kube-system\/calico-node already has a volume named native6-bird-templates/, file);
+  refuses(
+    (o) => {
+      pod(o).volumes = [{ name: 'confd', emptyDir: {} }];
+      pod(o).containers[0].volumeMounts = [{ name: 'confd', mountPath: '/etc/calico/confd/templates/' }];
+    },
+    /container calico-node already mounts confd at \/etc\/calico\/confd\/templates\/, where the BIRD templates \(native6-bird-templates at \/etc\/calico\/confd\/templates\) go/,
+    file,
+  );
+  refuses((o) => (pod(o).containers[0].volumeMounts = [{ name: 'one', mountPath: '/etc/calico/confd/templates/bird6.cfg.template', subPath: 'x' }]), /already mounts one at \/etc\/calico\/confd\/templates\/bird6.cfg.template/);
+  refuses((o) => (pod(o).containers[0].volumeMounts = [{ name: 'native6-bird-templates', mountPath: '/srv' }]), /already mounts native6-bird-templates at \/srv/);
+  refuses((o) => (pod(o).volumes = {}), /calico-node spec.template.spec volumes is not a list of objects with a name/);
+  refuses((o) => (pod(o).containers[0].volumeMounts = [{ name: 'x' }]), /container calico-node volumeMounts is not a list of objects with a mountPath/);
+  // A mount beside the folder, or of a folder above it (ours is mounted over it), is fine.
+  for (const mountPath of ['/etc/calico/confd/templates-old', '/etc/calico']) {
+    const objs: any[] = upstream();
+    ds(objs).spec.template.spec.containers[0].volumeMounts = [{ name: 'other', mountPath }];
+    const out = calicoInstallObjects(objs, spec, plan);
+    assert.equal(podOf(find(out, 'DaemonSet', 'calico-node')).containers[0].volumeMounts.length, 2, mountPath);
+  }
+});
+
+test('refused for the lab, for metal without uplinks, and for a block that is only a size', () => {
   const lab = cluster(
     'apiVersion: native6.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: ord\nspec:\n  platform: lab\n  kubernetesVersion: v1.35.4\n  network:\n    block: 2001:db8:5100::/56\n',
     'infra/ord.yaml',
   );
-  assert.throws(() => calicoInstallObjects(upstream(), lab.spec, lab.plan), /^CalicoManifestError: infra\/ord.yaml: Calico's install objects are for equinix-metal clusters; ord is on platform lab/);
+  assert.throws(() => calicoInstallObjects(upstream(), lab.spec, lab.plan), /^CalicoManifestError: infra\/ord.yaml: Calico's install objects are for equinix-metal and metal clusters; ord is on platform lab \(the lab runs its own stand-ins for calico-node\)/);
+  // A metal spec the decoder would not pass (no uplinks) is refused too, not given cidr= of nothing.
+  const colo = cluster(readFileSync(new URL('../../infra/colo.yaml', import.meta.url), 'utf8'), 'infra/colo.yaml');
+  for (const inventory of [undefined, { ...colo.spec.inventory!, uplinks: [] }]) {
+    assert.throws(() => calicoInstallObjects(upstream(), { ...colo.spec, inventory }, colo.plan), /^CalicoManifestError: infra\/colo.yaml: .*(lists no uplinks|no uplink)/);
+  }
   const sized = cluster(SPEC.replace('block: 2001:db8:5100::/56', 'blockSize: 56'));
   assert.throws(() => calicoInstallObjects(upstream(), sized.spec, sized.plan), /infra\/ord.yaml: spec.network.block names only a size/);
 });
