@@ -28,10 +28,11 @@
  *   the one its routers expect the BGP session from, and the DaemonSet has
  *   one template for every node. Equinix Metal: can-reach=fc00::e, its BGP
  *   router, the same for every device (equinixMetal/calico.ts). metal:
- *   cidr= every uplink's prefix, since machines on different uplinks have
- *   different routers; each node takes its address inside its uplink's
- *   prefix (metal/calico.ts). The upstream IPv4 IP_AUTODETECTION_METHOD is
- *   dropped.
+ *   kubernetes-internal-ip, the Node's InternalIP, which is the kubelet's
+ *   node-ip, which is spec.machines[].address (machines on different
+ *   uplinks have different routers, and no searched-for address is sure to
+ *   be the spec's one: metal/calico.ts). The upstream IPv4
+ *   IP_AUTODETECTION_METHOD is dropped.
  * - The pod pool is ours: NO_DEFAULT_POOLS=true, CALICO_IPV6POOL_CIDR and
  *   every CALICO_IPV4POOL_* removed. Without NO_DEFAULT_POOLS calico-node
  *   creates an IPv4 pool whenever none exists, whatever IP says
@@ -149,7 +150,7 @@ import {
 } from './calicoUpstream.js';
 import { EQUINIX_METAL_IP6_AUTODETECTION } from './equinixMetal/calico.js';
 import { EQUINIX_METAL } from './equinixMetal/rules.js';
-import { metalIp6Autodetection } from './metal/calico.js';
+import { METAL_IP6_AUTODETECTION } from './metal/calico.js';
 import { METAL } from './metal/rules.js';
 
 export { CALICO_UPSTREAM, CalicoManifestError, readCalicoManifest, type EnvVar } from './calicoUpstream.js';
@@ -166,19 +167,11 @@ export const BIRD_TEMPLATES_VOLUME = BIRD_TEMPLATES_CONFIGMAP;
 
 /**
  * calico-node's IP6_AUTODETECTION_METHOD, the platform's (see the header);
- * refused for any platform this install is not for, and for a metal spec
- * without uplinks.
+ * refused for any platform this install is not for.
  */
 export function ip6Autodetection(spec: ClusterSpec): string {
   if (spec.platform === EQUINIX_METAL) return EQUINIX_METAL_IP6_AUTODETECTION;
-  if (spec.platform === METAL) {
-    if (!spec.inventory) throw new CalicoManifestError(`${spec.file}: ${spec.name} is on platform ${METAL} but its spec lists no uplinks, whose prefixes calico-node finds its address in`);
-    try {
-      return metalIp6Autodetection(spec.inventory);
-    } catch (e) {
-      throw new CalicoManifestError(`${spec.file}: ${(e as Error).message}`);
-    }
-  }
+  if (spec.platform === METAL) return METAL_IP6_AUTODETECTION;
   throw new CalicoManifestError(`${spec.file}: Calico's install objects are for ${EQUINIX_METAL} and ${METAL} clusters; ${spec.name} is on platform ${spec.platform} (the lab runs its own stand-ins for calico-node)`);
 }
 

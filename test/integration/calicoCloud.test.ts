@@ -12,7 +12,8 @@
 //   outside the CRDs' schemas, and no IPv4 address range at all;
 // - the IPPool equal to the one the fabric renders into clusters/dfw/;
 // - calico-node's BIRD templates volume and mount, once (upstream mounts
-//   nothing under /etc/calico/confd), and colo's cidr= autodetection;
+//   nothing under /etc/calico/confd), and colo's kubernetes-internal-ip
+//   autodetection (no can-reach, no cidr=);
 // - the same objects from the same input.
 //
 // Fails, naming the setup step, when the manifest has not been copied; the schemas and
@@ -195,7 +196,7 @@ describe('Calico v3.28.5 adjusted for infra/dfw.yaml', () => {
     assert.ok(crd >= 0 && crd < objects.length - 1);
   });
 
-  test("calico-node mounts the BIRD templates once, where upstream mounts nothing; a metal spec (infra/colo.yaml) gets cidr= and passes the schemas too", () => {
+  test("calico-node mounts the BIRD templates once, where upstream mounts nothing; a metal spec (infra/colo.yaml) gets kubernetes-internal-ip and passes the schemas too", () => {
     const pod = (objs: readonly KubeObject[]) => (objs.find((o) => o.kind === 'DaemonSet') as any).spec.template.spec;
     const node = (objs: readonly KubeObject[]) => pod(objs).containers.find((c: any) => c.name === 'calico-node');
     // Upstream mounts nothing at or under confd's templates folder: the image's templates are what ours replace.
@@ -211,7 +212,9 @@ describe('Calico v3.28.5 adjusted for infra/dfw.yaml', () => {
     const colo = loadSpecFile(REPO_DIR, 'infra/colo.yaml');
     assert.ok(colo.cluster, colo.problems.map((p) => p.message).join('\n'));
     const metal = calicoInstallObjects(upstream, colo.cluster.spec, colo.cluster.plan);
-    assert.equal(envOf(metal).IP6_AUTODETECTION_METHOD, 'cidr=2001:db8:7:a::/64,2001:db8:7:b::/64');
+    assert.equal(envOf(metal).IP6_AUTODETECTION_METHOD, 'kubernetes-internal-ip');
+    const text = JSON.stringify(metal);
+    assert.ok(!text.includes('can-reach') && !text.includes('cidr='), 'no can-reach or cidr= method anywhere in the metal objects');
     const problems = metal.flatMap((o) => validateObject(o, catalog).map((i) => `${o.kind} ${o.metadata.name}: ${i.path}: ${i.message}`));
     assert.deepEqual(problems, []);
     assert.deepEqual(leftovers(metal), []);

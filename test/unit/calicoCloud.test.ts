@@ -4,7 +4,7 @@
  * calico.yaml's shape (a trimmed calico-node DaemonSet, calico-config, the
  * kube-controllers Deployment, the IPPool CRD): every adjustment, the API
  * endpoint on every container, the address autodetection of each platform
- * (Equinix Metal's router; infra/colo.yaml's uplink prefixes on metal), the
+ * (Equinix Metal's router; the Node's InternalIP on metal), the
  * BIRD templates mounted once, determinism, and each refusal's message. The
  * reader on files made here (no setup needed).
  */
@@ -26,7 +26,7 @@ import {
 } from '../../lib/platforms/calicoInstall.js';
 import { formatCniTemplate, parseCniTemplate } from '../../lib/platforms/calicoUpstream.js';
 import { BIRD_TEMPLATES_CONFIGMAP, CONFD_TEMPLATES_DIR } from '../../lib/render/birdTemplates.js';
-import { containsAddress, formatAddress, parsePrefix } from '../../lib/net/ipv6.js';
+import { formatAddress, formatPrefix } from '../../lib/net/ipv6.js';
 import { ipPool } from '../../lib/render/calico.js';
 import { loadCluster } from '../../lib/platforms/load.js';
 import { CALICO_MANIFEST, calicoManifestDir } from '../../lib/toolchain/calicoManifest.js';
@@ -251,24 +251,21 @@ test('calico-node probes check BIRD6 (the IPv6 sessions), not BIRD for IPv4', ()
   assert.equal(c.livenessProbe.periodSeconds, 10);
 });
 
-test("metal (infra/colo.yaml): cidr= every uplink's prefix, in the spec's order, and no can-reach anywhere", () => {
-  const colo = cluster(readFileSync(new URL('../../infra/colo.yaml', import.meta.url), 'utf8'), 'infra/colo.yaml');
+test('metal (infra/colo.yaml): kubernetes-internal-ip, no can-reach or cidr= anywhere, the same objects whatever the uplinks', () => {
+  const text = readFileSync(new URL('../../infra/colo.yaml', import.meta.url), 'utf8');
+  const colo = cluster(text, 'infra/colo.yaml');
   const objs = calicoInstallObjects(upstream(), colo.spec, colo.plan);
   const env: EnvVar[] = podOf(find(objs, 'DaemonSet', 'calico-node')).containers[0].env;
   const methods = env.filter((e) => e.name === 'IP6_AUTODETECTION_METHOD');
-  assert.deepEqual(methods, [{ name: 'IP6_AUTODETECTION_METHOD', value: 'cidr=2001:db8:7:a::/64,2001:db8:7:b::/64' }]);
-  const text = JSON.stringify(objs);
-  assert.ok(!text.includes('can-reach') && !text.includes('fc00::'), "nothing of Equinix Metal's router");
-  // Every machine's own address (the one its routers expect the session from) is inside exactly one listed prefix: its uplink's.
-  const prefixes = methods[0]!.value!.slice('cidr='.length).split(',').map((p) => parsePrefix(p));
-  const inventory = colo.spec.inventory!;
-  assert.equal(inventory.machines.length, 5);
-  for (const m of inventory.machines) {
-    const hits = prefixes.filter((p) => containsAddress(p, m.address));
-    const uplink = inventory.uplinks.find((u) => u.name === m.uplink)!;
-    assert.equal(hits.length, 1, `${m.name} ${formatAddress(m.address)}`);
-    assert.deepEqual(hits[0], uplink.prefix, m.name);
-  }
+  assert.deepEqual(methods, [{ name: 'IP6_AUTODETECTION_METHOD', value: 'kubernetes-internal-ip' }]);
+  const json = JSON.stringify(objs);
+  assert.ok(!json.includes('can-reach') && !json.includes('fc00::'), "nothing of Equinix Metal's router");
+  assert.ok(!json.includes('cidr='), 'no search by prefix');
+  // The Node's InternalIP names each machine's address (test/unit/metalNodeIp.test.ts): nothing of the uplinks is in the objects.
+  const renumbered = cluster(text.replaceAll('2001:db8:7:b::', '2001:db8:9:b::'), 'infra/colo.yaml');
+  assert.notDeepEqual(renumbered.spec.inventory!.uplinks[1]!.prefix, colo.spec.inventory!.uplinks[1]!.prefix);
+  assert.deepEqual(calicoInstallObjects(upstream(), renumbered.spec, renumbered.plan), objs);
+  for (const u of colo.spec.inventory!.uplinks) assert.ok(!json.includes(formatPrefix(u.prefix)), `${u.name}'s prefix is not in the objects`);
   // The rest is what the equinix-metal cluster gets: only the address method, the API endpoint and the pool are the cluster's own.
   const m = envMap(env);
   assert.equal(m.IP, 'none');
@@ -466,17 +463,12 @@ test('refused: an upstream volume or mount where the BIRD templates go', () => {
   }
 });
 
-test('refused for the lab, for metal without uplinks, and for a block that is only a size', () => {
+test('refused for the lab and for a block that is only a size', () => {
   const lab = cluster(
     'apiVersion: native6.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: ord\nspec:\n  platform: lab\n  kubernetesVersion: v1.35.4\n  network:\n    block: 2001:db8:5100::/56\n',
     'infra/ord.yaml',
   );
   assert.throws(() => calicoInstallObjects(upstream(), lab.spec, lab.plan), /^CalicoManifestError: infra\/ord.yaml: Calico's install objects are for equinix-metal and metal clusters; ord is on platform lab \(the lab runs its own stand-ins for calico-node\)/);
-  // A metal spec the decoder would not pass (no uplinks) is refused too, not given cidr= of nothing.
-  const colo = cluster(readFileSync(new URL('../../infra/colo.yaml', import.meta.url), 'utf8'), 'infra/colo.yaml');
-  for (const inventory of [undefined, { ...colo.spec.inventory!, uplinks: [] }]) {
-    assert.throws(() => calicoInstallObjects(upstream(), { ...colo.spec, inventory }, colo.plan), /^CalicoManifestError: infra\/colo.yaml: .*(lists no uplinks|no uplink)/);
-  }
   const sized = cluster(SPEC.replace('block: 2001:db8:5100::/56', 'blockSize: 56'));
   assert.throws(() => calicoInstallObjects(upstream(), sized.spec, sized.plan), /infra\/ord.yaml: spec.network.block names only a size/);
 });

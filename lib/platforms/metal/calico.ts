@@ -4,36 +4,46 @@
  * calico-node finds the node's IPv6 address.
  *
  * The address it must find is the machine's own on its uplink
- * (spec.machines[].address, inside its uplink's prefix): the routers'
- * configuration rendered from the same spec expects each node's session
- * from it, and the fabric's BGPPeers send from the node's address
- * (`sourceAddress: UseNodeIP`, lib/render/calico.ts). Machines on different
- * uplinks have different routers, and calico-node's DaemonSet has one pod
- * template for every machine, so no can-reach= address (Equinix Metal's
- * method) fits them all.
+ * (spec.machines[].address): the routers' configuration rendered from the
+ * same spec expects each node's session from it, and the fabric's BGPPeers
+ * send from the node's address (`sourceAddress: UseNodeIP`,
+ * lib/render/calico.ts). calico-node's DaemonSet has one pod template for
+ * every machine, and machines on different uplinks have different routers,
+ * so no can-reach= address (Equinix Metal's method) fits them all.
  *
- * Calico's cidr= method does: IP6_AUTODETECTION_METHOD=cidr=<prefix>,<prefix>…
- * with every uplink's prefix. Calico v3.28.5 splits the list at commas
- * (node/pkg/lifecycle/startup/autodetection/autodetection_methods.go,
- * AutoDetectCIDR) and takes the first global unicast address inside any of
- * the prefixes (filtered.go FilteredEnumeration: every interface, in the
- * reverse of the kernel's order, each one's addresses as the kernel lists
- * them; no interface is skipped). The uplinks' prefixes do not overlap (the
- * decoder refuses that), so a machine's match is in its own uplink's
- * prefix, whichever interface carries it.
+ * IP6_AUTODETECTION_METHOD=kubernetes-internal-ip names, rather than
+ * searches for, that address. calico-node reads its Kubernetes Node at
+ * startup (node/pkg/lifecycle/startup/startup.go, the in-cluster client it
+ * has anyway) and takes the Node's first InternalIP of the family asked
+ * for (autodetection_methods.go autoDetectUsingK8sInternalIP), with the
+ * prefix length of the interface address equal to it (GetLocalCIDR). An
+ * InternalIP that no interface holds comes back without a prefix length,
+ * fails to parse as a CIDR, and a node with no IPv6 address recorded yet
+ * stops at "Failed to autodetect an IPv6 address" (configureIPsAndSubnets)
+ * rather than run with the wrong one (all of it as Calico v3.28.5's
+ * source reads, node/pkg/lifecycle/startup/ in the pinned module, whose
+ * manifest is the one calicoInstall.ts adjusts).
  *
- * What it cannot tell apart: two addresses of the machine inside its
- * uplink's prefix. A router advertising that prefix as autonomous (SLAAC;
- * the bootstrap keeps accept_ra = 2 on the uplink) gives each machine a
- * second one, and either may come first; the routers would refuse a session
- * from the other. Advertise the uplink's prefix without the autonomous flag,
- * or none, on the machines' links.
+ * What it relies on: the Node's IPv6 InternalIP is the spec's address.
+ * Every kubeadm configuration sets the kubelet's node-ip to the machine's
+ * address (lib/render/kubeadm.ts nodeRegistration), and on metal that
+ * address is spec.machines[].address, put in by the boot script from the
+ * spec (platform.ts listedDiscovery, which first checks the machine holds
+ * it, or fails the boot) or already filled in over SSH (filledFiles). With
+ * node-ip set and no cloud provider, the kubelet records exactly that
+ * address as the only InternalIP, after checking an interface holds it
+ * (kubernetes pkg/kubelet/nodestatus/setters.go NodeAddress,
+ * kubelet_node_status.go validateNodeIP). test/unit/metalNodeIp.test.ts
+ * ties the two together for every machine of infra/colo.yaml.
+ *
+ * What this avoids: the cidr= method (every uplink's prefix) took the first
+ * global address inside a prefix, so a machine with a second address in
+ * its uplink's prefix (SLAAC from a router advertising it as autonomous;
+ * the bootstrap keeps accept_ra = 2 on the uplink) could have the wrong one
+ * picked, and its routers would refuse the session. Other addresses on the
+ * machine no longer matter; the method does not depend on interface names,
+ * address order or the uplinks' prefixes.
  */
-import { formatPrefix } from '../../net/ipv6.js';
-import type { Inventory } from '../../cluster/inventory.js';
 
-/** calico-node's IP6_AUTODETECTION_METHOD on a metal cluster: cidr= every uplink's prefix, in the spec's order. */
-export function metalIp6Autodetection(inventory: Pick<Inventory, 'uplinks'>): string {
-  if (inventory.uplinks.length === 0) throw new Error('the inventory lists no uplink: calico-node would have no prefix to find its address in');
-  return `cidr=${[...new Set(inventory.uplinks.map((u) => formatPrefix(u.prefix)))].join(',')}`;
-}
+/** calico-node's IP6_AUTODETECTION_METHOD on a metal cluster: the Node's InternalIP, the kubelet's node-ip (see the header). */
+export const METAL_IP6_AUTODETECTION = 'kubernetes-internal-ip';
