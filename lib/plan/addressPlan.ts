@@ -236,6 +236,15 @@ export function nat64Overlaps(plan: AddressPlan): Range[] {
   return plan.ranges.filter((r) => r.name !== 'block' && r.name !== 'nat64' && r.name !== 'apiserver' && overlaps(r.prefix, nat64));
 }
 
+/**
+ * What of the plan a link's prefix overlaps (metal's spec.uplinks[].prefix):
+ * the block, the ranges carved from it, and the NAT64 prefix wherever it
+ * is. The API server's address is left to the Service range that holds it.
+ */
+export function linkOverlaps(plan: AddressPlan, link: Prefix): Range[] {
+  return plan.ranges.filter((r) => r.name !== 'apiserver' && overlaps(r.prefix, link));
+}
+
 /** 2^bits written for people: 1024, or 2^58 when large. */
 function countText(bits: number): string {
   return bits <= 20 ? String(1 << bits) : `2^${bits}`;
