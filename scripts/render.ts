@@ -4,7 +4,7 @@
  * to write anything when any spec has a problem.
  */
 import { join } from 'node:path';
-import { fluxRenderInputs, loadAll, ownedDirs, renderAll, writeTree } from '../lib/repo/workspace.js';
+import { pinnedInputs, loadAll, ownedDirs, renderAll, writeTree } from '../lib/repo/workspace.js';
 import { formatProblem } from '../lib/cluster/problems.js';
 import { repoRoot } from './common.js';
 
@@ -18,7 +18,7 @@ if (problems.length > 0) {
 }
 let flux;
 try {
-  flux = fluxRenderInputs(join(root, '.cache'));
+  flux = pinnedInputs(join(root, '.cache'));
 } catch (e) {
   console.error(`render: ${(e as Error).message}; nothing was written`);
   process.exit(1);

@@ -17,6 +17,7 @@ import { containsAddress, parseAddress, parsePrefix } from '../lib/net/ipv6.js';
 import { labDevices } from '../lib/platforms/lab/provider/metadata.js';
 import { clusterFiles, renderShared, type RenderedFile } from '../lib/render/tree.js';
 import { loadCluster } from '../lib/platforms/load.js';
+import { committedInputs } from './pinned-fixture.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -25,7 +26,7 @@ function labRendered(): RenderedFile[] {
   const loaded = loadCluster('infra/lab.yaml', readFileSync(`${root}infra/lab.yaml`, 'utf8'));
   if (!loaded.ok) throw new Error('infra/lab.yaml does not load');
   const { spec, plan } = loaded;
-  return [...renderShared(), ...clusterFiles({ spec, plan, devices: labDevices(spec, plan), sources: ['infra/lab.yaml'] })];
+  return [...renderShared(), ...clusterFiles({ spec, plan, devices: labDevices(spec, plan), sources: ['infra/lab.yaml'] }, committedInputs().calicoTemplates)];
 }
 
 /** The objects of the rendered files under `dir` (kustomizations left out), parsed back from their YAML. */

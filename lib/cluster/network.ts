@@ -176,15 +176,19 @@ function decodeSessions(r: Reader, f: Map<string, Field>, path: Path, rules: Spe
   let ok = true;
   let bfd: Bfd | undefined;
   const bField = given('bfd');
-  if ('refused' in rules.sessions.bfd) {
+  const off = bField !== undefined && isScalar(bField.value) && bField.value.value === false;
+  if (off) {
+    bfd = undefined; // "no BFD" is true on every platform
+  } else if ('refused' in rules.sessions.bfd) {
     if (bField) {
       refuse(r, [...path, 'bfd'], bField.value, rules.sessions.bfd.refused);
       ok = false;
     }
   } else if (!bField) {
     bfd = rules.sessions.bfd.default;
-  } else if (isScalar(bField.value) && bField.value.value === false) {
-    bfd = undefined;
+  } else if (isScalar(bField.value) && bField.value.value === true) {
+    r.report([...path, 'bfd'], bField.value, 'is true; BFD is its interval and multiplier', `remove the field for the platform's (${rules.sessions.bfd.default ? `${rules.sessions.bfd.default.intervalMs} ms × ${rules.sessions.bfd.default.multiplier}` : 'none'}), write "bfd: {intervalMs: 100, multiplier: 3}", or "bfd: false" for none`);
+    ok = false;
   } else {
     const bPath = [...path, 'bfd'];
     const bf = r.fields(bField.value, bPath, ['intervalMs', 'multiplier']);

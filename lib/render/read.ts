@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/objects.js';
 import type { LoadedCluster } from '../plan/loaded.js';
-import { clusterFiles, renderCluster, type FluxRenderInputs } from './tree.js';
+import { BIRD_TEMPLATES_CONFIGMAP, pinnedTemplates } from './birdTemplates.js';
+import { BIRD_TEMPLATES_FILE, clusterFiles, renderCluster, type PinnedInputs } from './tree.js';
 
 function objectsOf(file: string): KubeObject[] {
   return parseAllDocuments(readFileSync(file, 'utf8'))
@@ -18,10 +19,24 @@ function objectsOf(file: string): KubeObject[] {
     .filter((o): o is KubeObject => !!o);
 }
 
+/**
+ * Calico's pinned templates as a cluster's tree holds them
+ * (clusters/<name>/fabric/bird-templates.yaml, the product's lines taken
+ * out). CI's render check compares the committed tree with the pinned
+ * release's files; a check here against the spec needs only these.
+ */
+export function committedCalicoTemplates(repoRoot: string, cluster: string): Record<string, string> {
+  const file = join(repoRoot, 'clusters', cluster, 'fabric', BIRD_TEMPLATES_FILE);
+  const cm = existsSync(file) ? objectsOf(file).find((o) => o.kind === 'ConfigMap' && o.metadata.name === BIRD_TEMPLATES_CONFIGMAP) : undefined;
+  const data = cm?.data as Record<string, unknown> | undefined;
+  if (!data || Object.values(data).some((v) => typeof v !== 'string')) throw new Error(`clusters/${cluster}/fabric/${BIRD_TEMPLATES_FILE} has no ConfigMap ${BIRD_TEMPLATES_CONFIGMAP} of templates: run npm run render`);
+  return pinnedTemplates(data as Record<string, string>);
+}
+
 /** The fabric (clusters/<name>/fabric/*.yaml but its kustomization), checked against a fresh render. */
 export function readFabric(repoRoot: string, cluster: LoadedCluster): KubeObject[] {
   const name = cluster.spec.name;
-  const fresh = clusterFiles(cluster).filter((f) => f.path.startsWith(`clusters/${name}/fabric/`));
+  const fresh = clusterFiles(cluster, committedCalicoTemplates(repoRoot, name)).filter((f) => f.path.startsWith(`clusters/${name}/fabric/`));
   for (const f of fresh) {
     const abs = join(repoRoot, f.path);
     if (!existsSync(abs) || readFileSync(abs, 'utf8') !== f.content) {
@@ -60,9 +75,9 @@ export interface FluxSystem {
  * refused (run npm run render), so what is installed is what Flux then
  * finds in git and keeps.
  */
-export function readFluxSystem(repoRoot: string, cluster: LoadedCluster, flux: FluxRenderInputs): FluxSystem {
+export function readFluxSystem(repoRoot: string, cluster: LoadedCluster, flux: Pick<PinnedInputs, 'crds'>): FluxSystem {
   const dir = `clusters/${cluster.spec.name}/flux-system/`;
-  for (const f of renderCluster(cluster, flux).filter((x) => x.path.startsWith(dir))) {
+  for (const f of renderCluster(cluster, { ...flux, calicoTemplates: committedCalicoTemplates(repoRoot, cluster.spec.name) }).filter((x) => x.path.startsWith(dir))) {
     const abs = join(repoRoot, f.path);
     if (!existsSync(abs) || readFileSync(abs, 'utf8') !== f.content) {
       throw new Error(`${f.path} is not what npm run render writes for ${cluster.sources.join(' and ')} and the pinned Flux: run npm run render and commit it`);

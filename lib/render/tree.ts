@@ -11,6 +11,8 @@ import { FLUX_CONTROLLERS, FLUX_VERSION } from '../toolchain/pins.js';
 import { bgpConfiguration, bgpPeers, bgpSecretAccess, felixConfiguration, ipPool, networkSets } from './calico.js';
 import { echoBase, echoPublicAddresses, egressBase } from './apps.js';
 import { corednsConfigMap } from './coredns.js';
+import { birdTemplatesConfigMap } from './birdTemplates.js';
+import { nodeSessions } from '../cluster/sessions.js';
 import { fluxKustomization, fluxSync, kustomization, stages } from './flux.js';
 import { baselinePolicies } from './policies.js';
 import { manifestFile, type Manifest } from './yaml.js';
@@ -23,10 +25,15 @@ export interface RenderedFile {
 }
 
 export const FACTS_FILE = 'provider-facts.json';
+/** The fabric's file of Calico's BIRD templates, extended (lib/render/birdTemplates.ts). */
+export const BIRD_TEMPLATES_FILE = 'bird-templates.yaml';
 
-/** What Flux's own objects are rendered from, besides the spec: the pinned controllers' CRDs (readFluxCrds()). */
-export interface FluxRenderInputs {
+/** What the tree is rendered from besides the spec: files of the pinned upstream releases, read by lib/repo/workspace.ts pinnedInputs(). */
+export interface PinnedInputs {
+  /** Flux's controllers' CRDs (readFluxCrds()), for flux-system/gotk-components.yaml. */
   readonly crds: readonly KubeObject[];
+  /** Calico's confd templates by file name, for fabric/bird-templates.yaml (lib/render/birdTemplates.ts). */
+  readonly calicoTemplates: Readonly<Record<string, string>>;
 }
 
 /** Where gotk-components.yaml comes from, for its header: the pinned release. */
@@ -36,16 +43,16 @@ export const FLUX_COMPONENTS_SOURCE = `Flux ${FLUX_VERSION} (${FLUX_CONTROLLERS.
  * One cluster's whole tree: clusterFiles() and Flux's own objects
  * (flux-system/gotk-components.yaml), which Flux applies to itself from git.
  */
-export function renderCluster(inputs: LoadedCluster, flux: FluxRenderInputs): RenderedFile[] {
+export function renderCluster(inputs: LoadedCluster, pinned: PinnedInputs): RenderedFile[] {
   const components: RenderedFile = {
     path: `clusters/${inputs.spec.name}/flux-system/gotk-components.yaml`,
-    content: manifestFile(`${inputs.sources.join(' and ')} and ${FLUX_COMPONENTS_SOURCE}`, fluxComponents(inputs.spec, flux.crds)),
+    content: manifestFile(`${inputs.sources.join(' and ')} and ${FLUX_COMPONENTS_SOURCE}`, fluxComponents(inputs.spec, pinned.crds)),
   };
-  return [...clusterFiles(inputs), components].sort((a, b) => a.path.localeCompare(b.path));
+  return [...clusterFiles(inputs, pinned.calicoTemplates), components].sort((a, b) => a.path.localeCompare(b.path));
 }
 
-/** One cluster's tree but gotk-components.yaml: everything rendered from the spec (and facts) alone. */
-export function clusterFiles(inputs: LoadedCluster): RenderedFile[] {
+/** One cluster's tree but gotk-components.yaml: everything rendered from the spec (and facts) and Calico's pinned templates. */
+export function clusterFiles(inputs: LoadedCluster, calicoTemplates: Readonly<Record<string, string>>): RenderedFile[] {
   const { spec, plan, devices } = inputs;
   const root = `clusters/${spec.name}`;
   const source = inputs.sources.join(' and ');
@@ -60,6 +67,8 @@ export function clusterFiles(inputs: LoadedCluster): RenderedFile[] {
     ['bgp-passwords-rbac.yaml', bgpSecretAccess()],
     // The cluster's DNS configuration: applied with Calico's, before Flux and anything that resolves a name.
     ['coredns.yaml', [corednsConfigMap(spec, plan)]],
+    // BFD and the hold time on the nodes' sessions: the templates calico-node's confd reads, mounted over its own.
+    [BIRD_TEMPLATES_FILE, [birdTemplatesConfigMap(calicoTemplates, nodeSessions(spec))]],
   ];
   if (peers.length > 0) fabric.push(['bgp-peers.yaml', peers]);
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadedCluster } from '../plan/loaded.js';
 import { DEFAULT_CACHE_DIR } from '../toolchain/repo.js';
-import { fluxRenderInputs, loadSpecFile, ownedDirs, renderAll, writeTree } from './workspace.js';
+import { pinnedInputs, loadSpecFile, ownedDirs, renderAll, writeTree } from './workspace.js';
 import { ProblemsError } from '../cluster/problems.js';
 
 export interface ScratchCluster {
@@ -17,7 +17,8 @@ export interface ScratchCluster {
   remove(): void;
 }
 
-export function scratchCluster(name: string, shape: { controlPlanes: number; workers: number; block: string }): ScratchCluster {
+/** `network`: more lines of spec.network, e.g. `{ bfd: 'false', holdTime: '180' }`. */
+export function scratchCluster(name: string, shape: { controlPlanes: number; workers: number; block: string; network?: Readonly<Record<string, string>> }): ScratchCluster {
   const repo = mkdtempSync(join(tmpdir(), `n6-${name}-`));
   const spec = [
     'apiVersion: native6.dev/v1alpha1',
@@ -35,6 +36,7 @@ export function scratchCluster(name: string, shape: { controlPlanes: number; wor
     '  network:',
     `    block: ${shape.block}`,
     '    externalIPRangeSize: 120',
+    ...Object.entries(shape.network ?? {}).map(([k, v]) => `    ${k}: ${v}`),
     '',
   ].join('\n');
   mkdirSync(join(repo, 'infra'));
@@ -44,6 +46,6 @@ export function scratchCluster(name: string, shape: { controlPlanes: number; wor
     rmSync(repo, { recursive: true, force: true });
     throw new ProblemsError(problems);
   }
-  writeTree(repo, renderAll([cluster], fluxRenderInputs(DEFAULT_CACHE_DIR)), ownedDirs([cluster]));
+  writeTree(repo, renderAll([cluster], pinnedInputs(DEFAULT_CACHE_DIR)), ownedDirs([cluster]));
   return { repo, cluster, remove: () => rmSync(repo, { recursive: true, force: true }) };
 }

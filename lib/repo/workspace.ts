@@ -11,8 +11,10 @@ import { clusterNameOf, loadCluster } from '../platforms/load.js';
 import type { Problem } from '../cluster/problems.js';
 import type { LoadedCluster } from '../plan/loaded.js';
 import { readFluxCrds } from '../flux/install.js';
-import { FACTS_FILE, renderCluster, renderShared, type FluxRenderInputs, type RenderedFile } from '../render/tree.js';
+import { FACTS_FILE, renderCluster, renderShared, type PinnedInputs, type RenderedFile } from '../render/tree.js';
 import { GENERATED_MARKER } from '../render/yaml.js';
+import { BIRD6_TEMPLATE } from '../render/birdTemplates.js';
+import { calicoConfdDir, SETUP_COMMAND } from '../toolchain/pins.js';
 
 /** Cluster spec files: infra/*.yaml, but not Pulumi's own project and stack files. */
 export function specFiles(root: string): string[] {
@@ -72,15 +74,23 @@ export function loadAll(root: string): { clusters: LoadedCluster[]; problems: Pr
 }
 
 /**
- * What Flux's own objects are rendered from: the pinned controllers' CRDs
- * that `npm run setup -- flux:crds` put under `cacheDir` (refused, with
- * that command, when absent or of another version than the pin).
+ * What the tree is rendered from besides the specs: the pinned Flux
+ * controllers' CRDs that `npm run setup -- flux:crds` put under `cacheDir`
+ * (refused, with that command, when absent or of another version than the
+ * pin), and Calico's confd templates (`calico:confd-templates`).
  */
-export function fluxRenderInputs(cacheDir: string): FluxRenderInputs {
-  return { crds: readFluxCrds(cacheDir) };
+export function pinnedInputs(cacheDir: string): PinnedInputs {
+  return { crds: readFluxCrds(cacheDir), calicoTemplates: readCalicoTemplates(cacheDir) };
 }
 
-export function renderAll(clusters: readonly LoadedCluster[], flux: FluxRenderInputs): RenderedFile[] {
+/** The pinned Calico confd templates, by file name. */
+export function readCalicoTemplates(cacheDir: string): Record<string, string> {
+  const dir = join(calicoConfdDir(cacheDir), 'templates');
+  if (!existsSync(join(dir, BIRD6_TEMPLATE))) throw new Error(`${dir} has no ${BIRD6_TEMPLATE}: run ${SETUP_COMMAND} (step calico:confd-templates)`);
+  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+}
+
+export function renderAll(clusters: readonly LoadedCluster[], flux: PinnedInputs): RenderedFile[] {
   return [...renderShared(), ...clusters.flatMap((c) => renderCluster(c, flux))];
 }
 

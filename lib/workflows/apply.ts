@@ -28,7 +28,7 @@ import { platformOf } from '../platforms/index.js';
 import { FACTS_FILE } from '../render/tree.js';
 import type { LoadedCluster } from '../plan/loaded.js';
 import { ensureFluxGitSecret, type GitCredentials } from '../flux/gitSecret.js';
-import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
+import { pinnedInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { formatProblem } from '../cluster/problems.js';
 import { commitAndPush, type GitAuth } from '../repo/git.js';
@@ -117,7 +117,7 @@ function renderTrees(repoRoot: string, log: ActionLog): LoadedCluster[] {
   const all = loadAll(repoRoot);
   if (all.problems.length > 0) throw new ApplyError(`render: ${all.problems.map(formatProblem).join('\n')}`);
   // Flux's own objects from the pinned controllers (the workflow's setup step flux:crds).
-  const written = writeTree(repoRoot, renderAll(all.clusters, fluxRenderInputs(join(repoRoot, '.cache'))), ownedDirs(all.clusters));
+  const written = writeTree(repoRoot, renderAll(all.clusters, pinnedInputs(join(repoRoot, '.cache'))), ownedDirs(all.clusters));
   log.info(`render: ${written.written.length} written, ${written.removed.length} removed, ${written.unchanged} unchanged`);
   return all.clusters;
 }

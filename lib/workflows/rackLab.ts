@@ -28,7 +28,7 @@ import { rackSpecText } from '../platforms/lab/rack/spec.js';
 import { createRunner } from '../exec/run.js';
 import { listNamespaces } from '../platforms/lab/machine/netns.js';
 import { destroyStack, openStack, upStack } from '../pulumi/stack.js';
-import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
+import { pinnedInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../repo/workspace.js';
 
 export interface RackLabOptions {
   /** This repository (its tools, policies and apps). */
@@ -56,7 +56,7 @@ export function renderRack(o: RackLabOptions, hostKeys?: ReadonlyMap<string, str
   writeFileSync(join(o.dir, specFile(o)), rackSpecText({ name: o.name, controlPlanes: o.controlPlanes, workers: o.workers, ...(hostKeys ? { hostKeys } : {}) }));
   const all = loadAll(o.dir);
   if (all.problems.length > 0) throw new Error(all.problems.map(formatProblem).join('\n'));
-  writeTree(o.dir, renderAll(all.clusters, fluxRenderInputs(join(o.codeRoot, '.cache'))), ownedDirs(all.clusters));
+  writeTree(o.dir, renderAll(all.clusters, pinnedInputs(join(o.codeRoot, '.cache'))), ownedDirs(all.clusters));
   return createLabContext(o.dir, loadSpecFile(o.dir, specFile(o)).cluster!);
 }
 

@@ -15,12 +15,12 @@ import { test } from 'node:test';
 import { installFluxFromRepository } from '../../lib/flux/fromRepository.js';
 import { applyObjects, type KubeObject } from '../../lib/kube/objects.js';
 import { fluxSync } from '../../lib/render/flux.js';
-import { fluxRenderInputs, loadAll, renderAll } from '../../lib/repo/workspace.js';
+import { pinnedInputs, loadAll, renderAll } from '../../lib/repo/workspace.js';
 import { DEFAULT_CACHE_DIR, REPO_DIR } from '../../lib/toolchain/repo.js';
 import { apiServer } from '../apiserver.js';
 
 test('the committed flux-system folders are what render writes from the pinned modules\' CRDs', () => {
-  const files = renderAll(loadAll(REPO_DIR).clusters, fluxRenderInputs(DEFAULT_CACHE_DIR)).filter((f) => f.path.includes('/flux-system/'));
+  const files = renderAll(loadAll(REPO_DIR).clusters, pinnedInputs(DEFAULT_CACHE_DIR)).filter((f) => f.path.includes('/flux-system/'));
   // Three files per cluster: the folder's kustomization, gotk-components.yaml and gotk-sync.yaml.
   assert.equal(files.length, 3 * loadAll(REPO_DIR).clusters.length);
   assert.ok(files.length >= 9);

@@ -31,7 +31,7 @@ import { createLabContext, labDown } from '../../lib/platforms/lab/lab.js';
 import { ensureClusterSecrets } from '../../lib/platforms/lab/state.js';
 import { listNamespaces } from '../../lib/platforms/lab/machine/netns.js';
 import { kernelRoutes, labAdminClient, nextHops, probeFrom } from '../../lib/platforms/lab/verify/probes.js';
-import { fluxRenderInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
+import { pinnedInputs, loadAll, loadSpecFile, ownedDirs, renderAll, writeTree } from '../../lib/repo/workspace.js';
 import { pulumiBinary } from '../../lib/toolchain/pulumi.js';
 import { need, needRoot } from '../prerequisites.js';
 import { actionsBot } from '../github-fixture.js';
@@ -140,7 +140,7 @@ test('GitOps loop: plan on a PR that adds a worker, apply, Flux, a no-op apply, 
     writeFileSync(join(checkout, `infra/${CLUSTER}.yaml`), spec(1));
     const all = loadAll(checkout);
     assert.deepEqual(all.problems, []);
-    writeTree(checkout, renderAll(all.clusters, fluxRenderInputs(join(checkout, '.cache'))), ownedDirs(all.clusters));
+    writeTree(checkout, renderAll(all.clusters, pinnedInputs(join(checkout, '.cache'))), ownedDirs(all.clusters));
     git(checkout, 'init', '--quiet', '--initial-branch=main');
     git(checkout, 'add', '-A', '--', ':!node_modules', ':!.cache');
     git(checkout, 'commit', '--quiet', '-m', 'a lab cluster gt');

@@ -21,6 +21,7 @@ import { LAB_INTERNET_HOSTS } from '../../lib/platforms/lab/provider/provider.js
 import { loadCluster } from '../../lib/platforms/load.js';
 import { corednsConfigMap, corefile, upstreams } from '../../lib/render/coredns.js';
 import { clusterFiles } from '../../lib/render/tree.js';
+import { FIXTURE_TEMPLATES } from '../pinned-fixture.js';
 
 const root = new URL('../../', import.meta.url);
 const lines = (...l: string[]) => `${l.join('\n')}\n`;
@@ -164,7 +165,7 @@ test('IPv4-only resolvers and no NAT64: refused naming spec.egress.ipv4 and the 
     "infra/lab.yaml: spec.egress.ipv4: is none, but every resolver lab gives its machines is IPv4 (192.0.2.53): the cluster's DNS runs in IPv6-only pods, which reach an IPv4 resolver only through NAT64, so no name outside the cluster would resolve (Flux's git host included). Fix: set \"ipv4: nat64\": the cluster's DNS then forwards to those resolvers through the NAT64 prefix";
   assert.throws(() => corefile(none, noPrefix), { message });
   assert.throws(() => upstreams(none, noPrefix), { message });
-  assert.throws(() => clusterFiles({ spec: none, plan: noPrefix, sources: ['infra/lab.yaml'] }), { message });
+  assert.throws(() => clusterFiles({ spec: none, plan: noPrefix, sources: ['infra/lab.yaml'] }, FIXTURE_TEMPLATES), { message });
   // The decoder says it first, at the field's line.
   const text = `${readFileSync(new URL('infra/lab.yaml', root), 'utf8')}  egress:\n    ipv4: none\n`;
   const refused = loadCluster('infra/lab.yaml', text);
@@ -203,13 +204,13 @@ test('the ConfigMap: kubeadm\'s (kube-system/coredns, key Corefile, no labels), 
   });
   assert.equal(corefile(spec, plan), corefile(load('infra/lab.yaml').spec, load('infra/lab.yaml').plan));
   // In the fabric, listed by its kustomization, and read back as the same Corefile (a YAML block, comments and all).
-  const files = clusterFiles({ spec, plan, sources: ['infra/lab.yaml'] });
+  const files = clusterFiles({ spec, plan, sources: ['infra/lab.yaml'] }, FIXTURE_TEMPLATES);
   const file = files.find((f) => f.path === 'clusters/lab/fabric/coredns.yaml');
   assert.ok(file);
   assert.match(file.content, /\n {2}Corefile: \|\n {4}# The DNS of cluster lab/);
   assert.deepEqual(parseAllDocuments(file.content).map((d) => d.toJS()), [cm]);
   assert.match(files.find((f) => f.path === 'clusters/lab/fabric/kustomization.yaml')!.content, /\n {2}- coredns\.yaml\n/);
-  assert.deepEqual(clusterFiles({ spec, plan, sources: ['infra/lab.yaml'] }), files);
+  assert.deepEqual(clusterFiles({ spec, plan, sources: ['infra/lab.yaml'] }, FIXTURE_TEMPLATES), files);
 });
 
 test('a platform with an IPv4 and an IPv6 resolver, with NAT64: both forwarded to, the IPv4 one through the prefix and said so, none left out', () => {

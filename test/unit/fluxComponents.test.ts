@@ -15,7 +15,7 @@ import { fluxInstallManifests } from '../../lib/flux/install.js';
 import type { KubeObject } from '../../lib/kube/objects.js';
 import { loadAll, renderAll } from '../../lib/repo/workspace.js';
 import { FLUX_CONTROLLERS } from '../../lib/toolchain/pins.js';
-import { committedFlux, fixtureFlux } from '../flux-fixture.js';
+import { committedInputs, fixtureInputs } from '../pinned-fixture.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as KubeObject);
@@ -50,7 +50,7 @@ test('the components are the pinned controllers from docker.io (IPv6), CRDs firs
 });
 
 test('the components are what each platform installs at the first bootstrap: upstream\'s on Equinix Metal, requeue 5s on the lab', () => {
-  const { crds } = committedFlux();
+  const { crds } = committedInputs();
   const lab = loadAll(root).clusters.find((c) => c.spec.name === 'lab')!;
   const dfw = loadAll(root).clusters.find((c) => c.spec.name === 'dfw')!;
   assert.equal(fluxRequeueDependency(lab.spec), LAB_REQUEUE_DEPENDENCY);
@@ -67,11 +67,11 @@ test('the components are what each platform installs at the first bootstrap: ups
 
 test('an upgrade is a change of the pin and a render: the components follow the CRDs given, in any order', () => {
   const lab = loadAll(root).clusters.find((c) => c.spec.name === 'lab')!;
-  const a = renderAll([lab], fixtureFlux()).find((f) => f.path.endsWith('gotk-components.yaml'))!;
-  const b = renderAll([lab], { crds: [...fixtureFlux().crds].reverse() }).find((f) => f.path.endsWith('gotk-components.yaml'))!;
+  const a = renderAll([lab], fixtureInputs()).find((f) => f.path.endsWith('gotk-components.yaml'))!;
+  const b = renderAll([lab], { ...fixtureInputs(), crds: [...fixtureInputs().crds].reverse() }).find((f) => f.path.endsWith('gotk-components.yaml'))!;
   assert.equal(a.content, b.content);
   assert.deepEqual(docs(a.content).filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name), ['gitrepositories.source.toolkit.fluxcd.io', 'kustomizations.kustomize.toolkit.fluxcd.io']);
-  assert.throws(() => renderAll([lab], { crds: [] }), /no Flux CRDs given: run npm run setup \(step flux:crds\)/);
+  assert.throws(() => renderAll([lab], { ...fixtureInputs(), crds: [] }), /no Flux CRDs given: run npm run setup \(step flux:crds\)/);
 });
 
 test('crdsOfComponents: the CRDs of a rendered file, read back to render again the same; a file without any, or not YAML, refused', () => {

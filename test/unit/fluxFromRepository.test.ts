@@ -15,7 +15,7 @@ import { installFluxFromRepository } from '../../lib/flux/fromRepository.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { loadAll } from '../../lib/repo/workspace.js';
 import { FLUX_CONTROLLERS, fluxCrdDir } from '../../lib/toolchain/pins.js';
-import { committedFlux } from '../flux-fixture.js';
+import { committedInputs } from '../pinned-fixture.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -23,7 +23,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 function fakeCache(dir: string): string {
   const crdDir = fluxCrdDir(join(dir, 'cache'));
   mkdirSync(crdDir, { recursive: true });
-  const files = committedFlux().crds.map((c, i) => {
+  const files = committedInputs().crds.map((c, i) => {
     const name = `crd-${i}.yaml`;
     writeFileSync(join(crdDir, name), stringify(c));
     return { name };
@@ -51,7 +51,7 @@ test('Flux installed from the committed flux-system folder: CRDs, then the compo
     const lab = loadAll(root).clusters.find((c) => c.spec.name === 'lab')!;
     const { client, applied } = recordingClient();
     const r = await installFluxFromRepository(client, root, lab, cache, 'native6-apply', 1000);
-    const crds = committedFlux().crds.length;
+    const crds = committedInputs().crds.length;
     assert.deepEqual(r, { components: crds + 12, sync: 2 });
     assert.ok(applied.slice(0, crds).every((p) => p.startsWith('CustomResourceDefinition/')));
     assert.deepEqual(applied.slice(crds, crds + 2), ['Namespace/flux-system', 'ServiceAccount/source-controller']);

@@ -66,7 +66,7 @@ test('infra/colo.yaml: the pools, the machines and their addresses, the devices 
   assert.deepEqual(b2.ssh, { host: '2001:db8:7:b::12', port: 22, user: 'admin', hostKey: 'SHA256:arWglClPp8F52bb5Me6v5MSIROkqKKb8xC08PPUQ9iY' });
   const rackA = spec.inventory!.uplinks[0]!;
   assert.deepEqual(rackA.routers.map((x) => [x.name, x.asn, x.bfd, x.timers]), [
-    // BGP's own timers stay short with BFD: the nodes run no BFD yet (issue #17).
+    // BGP's own timers stay short with BFD: the hold time still finds a dead node whose router runs no BFD.
     ['tor-a1', 65010, { intervalMs: 100, multiplier: 3 }, { keepalive: 3, hold: 9 }],
     ['tor-a2', 65010, { intervalMs: 100, multiplier: 3 }, { keepalive: 3, hold: 9 }],
   ]);

@@ -131,13 +131,14 @@ test('the lab: a field of bfd it does not know, or a bfd that is neither a mappi
   assert.deepEqual(problems(lab('    bfd:', '      interval: 100')), ['x.yaml:11:7: spec.network.bfd.interval: unknown field "interval". Fix: did you mean "intervalMs"? Known fields here: intervalMs, multiplier']);
   const scalar = problems(lab('    bfd: true'));
   assert.equal(scalar.length, 1, scalar.join('\n'));
-  assert.match(scalar[0]!, /^x\.yaml:10:10: spec\.network\.bfd: must be a mapping, found the boolean true\. Fix: /);
+  assert.equal(scalar[0], 'x.yaml:10:10: spec.network.bfd: is true; BFD is its interval and multiplier. Fix: remove the field for the platform\'s (100 ms × 3), write "bfd: {intervalMs: 100, multiplier: 3}", or "bfd: false" for none');
   assert.deepEqual(problems(lab('    holdTime: 9s')), [`x.yaml:10:15: spec.network.holdTime: must be a whole number, found the string "9s". Fix: ${HOLD_FIX}`]);
 });
 
 test('Equinix Metal: no BFD and a hold time of 9 s by default; bfd refused at its field, its routers run none', () => {
   assert.deepEqual(sessionsOf(equinix()), { holdTime: 9, spec: { bfd: undefined, holdTime: 9 } });
   assert.deepEqual(sessionsOf(equinix('    holdTime: 15')), { holdTime: 15, spec: { bfd: undefined, holdTime: 15 } });
+  assert.deepEqual(sessionsOf(equinix('    bfd: false')), { holdTime: 9, spec: { bfd: undefined, holdTime: 9 } });
   const refusal =
     "spec.network.bfd: Equinix Metal's routers ran no BFD on their customers' BGP sessions (its BGP documentation names none). Fix: remove bfd: the hold time (holdTime, 9 s by default) is what finds a dead node there";
   assert.deepEqual(problems(equinix('    bfd: {intervalMs: 100, multiplier: 3}')), [`x.yaml:14:10: ${refusal}`]);
@@ -152,7 +153,9 @@ test('metal: bfd and holdTime refused at their fields, the fix naming the router
   assert.deepEqual(problems(metal(TWO_ROUTERS, '    holdTime: 9')), [
     "x.yaml:10:15: spec.network.holdTime: on metal the routers say their sessions' hold time. Fix: set timers on the routers (spec.uplinks[].routers[].timers): the nodes offer the longest, and each session negotiates its router's",
   ]);
-  assert.equal(problems(metal(TWO_ROUTERS, '    bfd: false', '    holdTime: 9')).length, 2);
+  // "bfd: false" says what is true of every platform that runs no BFD of the spec's: accepted.
+  assert.equal(problems(metal(TWO_ROUTERS, '    bfd: false', '    holdTime: 9')).length, 1);
+  assert.deepEqual(sessionsOf(metal(TWO_ROUTERS, '    bfd: false')).spec, { bfd: undefined, holdTime: undefined });
 });
 
 test("metal: the nodes run BFD when any router does, at the shortest interval and smallest multiplier, and offer the longest hold", () => {

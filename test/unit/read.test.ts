@@ -13,7 +13,7 @@ import type { LoadedCluster } from '../../lib/plan/loaded.js';
 import { readFabric, readFluxSystem, readSyncObjects } from '../../lib/render/read.js';
 import { renderCluster } from '../../lib/render/tree.js';
 import { loadAll } from '../../lib/repo/workspace.js';
-import { committedFlux } from '../flux-fixture.js';
+import { committedInputs } from '../pinned-fixture.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -29,7 +29,7 @@ const names = (objects: ReadonlyArray<{ kind?: string; metadata?: { name?: strin
 function withTree(c: LoadedCluster, edit: (dir: string) => void, check: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'native6-read-'));
   try {
-    for (const f of renderCluster(c, committedFlux())) {
+    for (const f of renderCluster(c, committedInputs())) {
       mkdirSync(dirname(join(dir, f.path)), { recursive: true });
       writeFileSync(join(dir, f.path), f.content);
     }
@@ -45,6 +45,7 @@ test('the fabric read back: every object of the fabric files in file-name order,
     'BGPConfiguration/default',
     'Role/calico-bgp-passwords',
     'RoleBinding/calico-bgp-passwords',
+    'ConfigMap/native6-bird-templates',
     'ConfigMap/coredns',
     'FelixConfiguration/default',
     'IPPool/pods',
@@ -55,10 +56,10 @@ test('the fabric read back: every object of the fabric files in file-name order,
   ]);
   // The lab's machines are planned: its fabric has a BGPPeer per machine and router, after bgp-passwords-rbac.yaml.
   const lab = names(readFabric(root, cluster('lab')));
-  assert.deepEqual(lab.slice(0, 4), ['BGPConfiguration/default', 'Role/calico-bgp-passwords', 'RoleBinding/calico-bgp-passwords', 'BGPPeer/lab-cp-1-2001-db8-ffff--e']);
+  assert.deepEqual(lab.slice(0, 5), ['BGPConfiguration/default', 'Role/calico-bgp-passwords', 'RoleBinding/calico-bgp-passwords', 'BGPPeer/lab-cp-1-2001-db8-ffff--e', 'BGPPeer/lab-cp-1-2001-db8-ffff--f']);
   assert.equal(lab.filter((n) => n.startsWith('BGPPeer/')).length, 10);
   // The cluster's DNS configuration (coredns.yaml) after the BGPPeers, before Felix's.
-  assert.deepEqual(lab.slice(13, 15), ['ConfigMap/coredns', 'FelixConfiguration/default']);
+  assert.deepEqual(lab.slice(14, 16), ['ConfigMap/coredns', 'FelixConfiguration/default']);
   assert.deepEqual(lab.slice(-5), ['IPPool/pods', 'GlobalNetworkSet/cluster', 'GlobalNetworkSet/public-sources', 'GlobalNetworkSet/trusted-sources', 'GlobalNetworkSet/nat64']);
 });
 
@@ -76,7 +77,7 @@ test('a fabric that is not what npm run render writes is refused, naming the fil
   });
   // Only the .yaml files are read: anything else beside them is not applied.
   withTree(withSources, (dir) => writeFileSync(join(dir, 'clusters/dfw/fabric/notes.txt'), 'kind: Secret\n'), (dir) => {
-    assert.equal(readFabric(dir, withSources).length, 10);
+    assert.equal(readFabric(dir, withSources).length, 11);
   });
 });
 
@@ -109,7 +110,7 @@ test('the sync objects read back: the GitRepository and the root Kustomization; 
 
 test('Flux\'s own objects read back as committed (what a first bootstrap applies); a flux-system folder not rendered from the pin is refused', () => {
   const c = cluster('lab');
-  const flux = committedFlux();
+  const flux = committedInputs();
   const read = readFluxSystem(root, c, flux);
   assert.deepEqual(names(read.sync), ['GitRepository/flux-system', 'Kustomization/flux-system']);
   assert.equal(read.components.filter((o) => o.kind === 'CustomResourceDefinition').length, flux.crds.length);

@@ -22,7 +22,7 @@ import { loadAll, renderAll } from '../../lib/repo/workspace.js';
 import { loadCluster } from '../../lib/platforms/load.js';
 import { formatProblem } from '../../lib/cluster/problems.js';
 import { assertGolden } from '../golden.js';
-import { committedFlux, fixtureFlux } from '../flux-fixture.js';
+import { committedInputs, fixtureInputs } from '../pinned-fixture.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixture = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
@@ -43,7 +43,7 @@ test('BGPPeers from Equinix Metal neighbor metadata (golden)', () => {
 test('a full lab cluster renders to its golden tree', () => {
   const loaded = loadCluster('test/fixtures/specs/valid-lab-full.yaml', fixture('specs/valid-lab-full.yaml'));
   assert.ok(loaded.ok);
-  const files = renderCluster({ spec: loaded.spec, plan: loaded.plan, devices: labDevices(loaded.spec, loaded.plan), sources: ['test/fixtures/specs/valid-lab-full.yaml'] }, fixtureFlux());
+  const files = renderCluster({ spec: loaded.spec, plan: loaded.plan, devices: labDevices(loaded.spec, loaded.plan), sources: ['test/fixtures/specs/valid-lab-full.yaml'] }, fixtureInputs());
   for (const f of files) assertGolden(`full/${f.path}`, f.content);
   // The same set of files: none missing from the render, none left over in the golden tree.
   if (process.env.UPDATE_GOLDEN === '1') return;
@@ -55,11 +55,11 @@ test('a full lab cluster renders to its golden tree', () => {
 });
 
 test('rendering is deterministic', () => {
-  const a = renderAll(loadAll(root).clusters, committedFlux());
-  const b = renderAll(loadAll(root).clusters, committedFlux());
+  const a = renderAll(loadAll(root).clusters, committedInputs());
+  const b = renderAll(loadAll(root).clusters, committedInputs());
   assert.deepEqual(a, b);
   // The CRDs in another order (a reader's, a module's listing): the same files.
-  const c = renderAll(loadAll(root).clusters, { crds: [...committedFlux().crds].reverse() });
+  const c = renderAll(loadAll(root).clusters, { ...committedInputs(), crds: [...committedInputs().crds].reverse() });
   assert.deepEqual(c, a);
 });
 
@@ -74,7 +74,7 @@ test('the committed trees are exactly what npm run render writes', () => {
   assert.deepEqual(clusters.map((c) => c.spec.name).sort(), ['colo', 'dfw', 'lab']);
   // Flux's CRDs as committed (no .cache/ in the unit tier): CI's render check and
   // test/integration/fluxComponents.test.ts compare them with the pinned modules'.
-  const files = renderAll(clusters, committedFlux());
+  const files = renderAll(clusters, committedInputs());
   for (const f of files) {
     const abs = join(root, f.path);
     assert.ok(existsSync(abs), `${f.path} is not committed; run npm run render`);
@@ -93,8 +93,8 @@ test('the committed trees are exactly what npm run render writes', () => {
 test('no clear-text secret is rendered', () => {
   const { clusters } = loadAll(root);
   const { facts } = dfw();
-  const withFacts = renderCluster({ ...dfw(), devices: facts.devices, sources: ['x'] }, committedFlux());
-  for (const f of [...renderAll(clusters, committedFlux()), ...withFacts]) {
+  const withFacts = renderCluster({ ...dfw(), devices: facts.devices, sources: ['x'] }, committedInputs());
+  for (const f of [...renderAll(clusters, committedInputs()), ...withFacts]) {
     for (const doc of parseAllDocuments(f.content)) {
       const obj = doc.toJS() as Record<string, unknown> | null;
       if (!obj) continue;
@@ -194,7 +194,7 @@ test('a cluster without an external IP range renders no public-addresses patch; 
   const loaded = loadCluster('infra/lab.yaml', text);
   assert.ok(loaded.ok);
   if (!loaded.ok) return;
-  const files = renderCluster({ spec: loaded.spec, plan: loaded.plan, sources: ['infra/lab.yaml', 'x/facts.json'] }, fixtureFlux());
+  const files = renderCluster({ spec: loaded.spec, plan: loaded.plan, sources: ['infra/lab.yaml', 'x/facts.json'] }, fixtureInputs());
   // In path order, without bgp-peers.yaml (no devices given) or apps/public-addresses.yaml.
   assert.deepEqual(
     files.map((f) => f.path),
@@ -204,6 +204,7 @@ test('a cluster without an external IP range renders no public-addresses patch; 
       'clusters/lab/fabric.yaml',
       'clusters/lab/fabric/bgp-configuration.yaml',
       'clusters/lab/fabric/bgp-passwords-rbac.yaml',
+      'clusters/lab/fabric/bird-templates.yaml',
       'clusters/lab/fabric/coredns.yaml',
       'clusters/lab/fabric/felix-configuration.yaml',
       'clusters/lab/fabric/ippool.yaml',
