@@ -6,9 +6,11 @@
  *          process, median of 5, with the runtime's own baseline subtracted
  *          and ratios against the 10-node case. Target: 1,000 nodes under 1 s
  *          and 200 MB.
- *   lab    cold and warm bring-up of a 3 + 2 lab, its peak memory, and the time
- *          until the routers withdraw a hung machine with default timers and
- *          short hold timers (scripts/bench/lab.ts; root, npm run setup).
+ *   lab    cold and warm bring-up of a 3 + 2 lab, each phase's time, and its
+ *          peak memory (scripts/bench/lab.ts; root, npm run setup).
+ *   failover the time until both routers withdraw a hung node, with BFD on
+ *          the nodes' sessions against hold timers of 9 s and 180 s: median
+ *          and worst, ratios (scripts/bench/failover.ts; root, npm run setup).
  *   fabric pod to pod across nodes on the native routed path vs VXLAN vs an
  *          IPv6 NAT hop (throughput, round trip, ratios); bring-up per node
  *          for 4, 10 and 30 nodes; withdrawal of a hung node, median of 3
@@ -31,6 +33,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './common.js';
 import { benchLab } from './bench/lab.js';
+import { benchFailover } from './bench/failover.js';
 import { benchFabric } from './bench/fabric.js';
 import { benchGitops } from './bench/gitops.js';
 import { benchValidate } from './bench/validate.js';
@@ -92,7 +95,7 @@ async function benchEgressOnLab(): Promise<number> {
   return benchEgress(createLabContext(root, cluster));
 }
 
-const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab, fabric: benchFabric, gitops: benchGitops, validate: benchValidate, egress: benchEgressOnLab, spec: benchSpec };
+const benches: Record<string, () => number | Promise<number>> = { plan: benchPlan, lab: benchLab, failover: benchFailover, fabric: benchFabric, gitops: benchGitops, validate: benchValidate, egress: benchEgressOnLab, spec: benchSpec };
 if (!name || !benches[name]) {
   console.error(`bench: name one of: ${Object.keys(benches).join(', ')} (npm run bench -- plan)`);
   process.exit(2);

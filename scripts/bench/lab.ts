@@ -1,21 +1,15 @@
 /**
  * npm run bench -- lab: the lab's figures, in one run, on a cluster of its
  * own ("bench", 3 control planes + 2 workers, in a temporary repository):
- *   - cold bring-up (from nothing) and warm bring-up (a second `up`), and
- *     the peak of the lab's resident memory (every process of the lab,
- *     sampled each second) during the cold bring-up;
- *   - the time until both routers withdraw a hung machine (SIGSTOP of every
- *     process on it, not kill: a killed process closes its TCP session at
- *     once and proves nothing), with the routers' default BGP timers and with
- *     short hold timers: three machines hung a third of a keepalive apart, the
- *     median of the three. No BFD variant: the nodes' BIRD runs Calico's
- *     templates, which configure no BFD.
+ *   - cold bring-up (from nothing) and warm bring-up (a second `up`), with
+ *     each phase's time in the cold one, and the peak of the lab's resident
+ *     memory (every process of the lab, sampled each second) during it.
+ * A hung node's withdrawal is `npm run bench -- failover`'s.
  * Needs root and `npm run setup`. Removes everything it made, even on failure.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRunner } from '../../lib/exec/run.js';
-import type { SessionTimers } from '../../lib/platforms/lab/provider/frr.js';
 import { CODE_ROOT } from '../../lib/platforms/lab/codeRoot.js';
 import { createLabContext, labDown, runLabPhases } from '../../lib/platforms/lab/lab.js';
 import { labHostProblem } from '../../lib/platforms/lab/host.js';
@@ -23,19 +17,7 @@ import { mountNamespacePids } from '../../lib/platforms/lab/machine/machine.js';
 import { namespacePids, listNamespaces } from '../../lib/platforms/lab/machine/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { scratchCluster } from '../../lib/repo/scratch.js';
-import { withdrawalTimes } from './withdrawal.js';
 
-
-const VARIANTS: Array<{ name: string; timers: SessionTimers }> = [
-  // FRR's "traditional" defaults (keepalive 60 s, hold 180 s); BIRD's hold 240 s, so 180 s is negotiated.
-  { name: 'default timers (keepalive 60 s, hold 180 s)', timers: { keepalive: 60, hold: 180 } },
-  { name: 'short hold timers (keepalive 3 s, hold 9 s)', timers: { keepalive: 3, hold: 9 } },
-];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function rssKiB(pid: number): number {
   try {
@@ -74,7 +56,7 @@ export async function benchLab(): Promise<number> {
       })();
     }, 1000);
     let t = Date.now();
-    await runLabPhases(ctx, UP_PHASES, quiet);
+    const phases = await runLabPhases(ctx, UP_PHASES, quiet);
     const cold = Date.now() - t;
     clearInterval(sampler);
     t = Date.now();
@@ -83,21 +65,8 @@ export async function benchLab(): Promise<number> {
     console.log('bring-up of a 3 + 2 lab (3 control planes, 2 workers, demo workloads)');
     console.log(`  cold ${(cold / 1000).toFixed(1)} s, warm ${(warm / 1000).toFixed(1)} s (warm/cold ${(warm / cold).toFixed(3)})`);
     console.log(`  peak resident memory of every lab process during the cold bring-up: ${(peak / 1024).toFixed(0)} MiB`);
-    await labDown(runner, repo, 'bench');
-
-    // Withdrawal of a hung machine, per timer variant: the whole lab (BGP starts with each node's agent).
-    console.log('');
-    console.log('time until both routers withdraw a hung machine (SIGSTOP of every process on it; 3 machines, hung a third of a keepalive apart; median)');
-    const results: Array<{ name: string; ms: number[] }> = [];
-    for (const v of VARIANTS) {
-      const vctx = createLabContext(repo, cluster, { timers: v.timers });
-      await runLabPhases(vctx, UP_PHASES, quiet);
-      const ms = await withdrawalTimes(runner, vctx, v.timers.keepalive, 400_000);
-      results.push({ name: v.name, ms });
-      console.log(`  ${v.name.padEnd(46)} median ${(median(ms) / 1000).toFixed(2)} s  (${ms.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')})`);
-      await labDown(runner, repo, 'bench');
-    }
-    console.log(`  ratio default / short hold: ${(median(results[0]!.ms) / median(results[1]!.ms)).toFixed(1)}x (BFD: not configurable through Calico's BIRD templates)`);
+    console.log('  the cold bring-up, phase by phase:');
+    for (const p of phases) console.log(`    ${p.name.padEnd(28)} ${(p.ms / 1000).toFixed(1).padStart(6)} s`);
     return 0;
   } finally {
     await labDown(runner, repo, 'bench');

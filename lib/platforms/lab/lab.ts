@@ -14,7 +14,7 @@ import { labHostProblem } from './host.js';
 import { labDevices } from './provider/metadata.js';
 import { spawn } from 'node:child_process';
 import { createRunner, type Runner } from '../../exec/run.js';
-import { DEFAULT_TIMERS, routerConfig, type SessionTimers } from './provider/frr.js';
+import { labSessionTimers, routerConfig, type SessionTimers } from './provider/frr.js';
 import { deleteNamespace, listNamespaces } from './machine/netns.js';
 import { mountNamespacePids, podPids, releaseMachineMounts, releaseMountNsDir, removeCreatedMountpoints } from './machine/machine.js';
 import { killAll } from './machine/process.js';
@@ -59,7 +59,7 @@ export function createLabContext(repoRoot: string, cluster: LoadedCluster, optio
     topology: cluster.spec.platform === 'metal' && cluster.spec.inventory ? rackTopology(cluster.spec, cluster.plan, cluster.spec.inventory) : labTopology(cluster.spec, cluster.plan),
     paths,
     runner: createRunner(log),
-    timers: options.timers ?? DEFAULT_TIMERS,
+    timers: options.timers ?? labSessionTimers(cluster.spec),
     binDir: options.binDir ?? join(CODE_ROOT, '.cache', 'bin'),
     cniBinDir: join(options.binDir ?? join(CODE_ROOT, '.cache', 'bin'), '..', 'cni', 'bin'),
     log,
@@ -179,6 +179,17 @@ export async function bgpPeerStates(r: Runner, ns: string): Promise<Map<string, 
 /** True when the router's session with the machine at `address` is Established. */
 export async function sessionEstablished(r: Runner, ns: string, address: string): Promise<boolean> {
   return (await bgpPeerStates(r, ns)).get(formatAddress(parseAddress(address))) === 'Established';
+}
+
+/** What a router knows of its session with the machine at `address`: why BGP last dropped it, and its BFD session's state (undefined: none). */
+export async function sessionHealth(r: Runner, ns: string, address: string): Promise<{ lastReset?: string; bfd?: string }> {
+  const peer = formatAddress(parseAddress(address));
+  const bgp = await r.run('vtysh', ['-N', ns, '-c', `show bgp neighbors ${peer} json`], { allowFail: true });
+  const bfd = await r.run('vtysh', ['-N', ns, '-c', 'show bfd peers json'], { allowFail: true });
+  const n = bgp.code === 0 ? (Object.values(JSON.parse(bgp.stdout.slice(bgp.stdout.indexOf('{'))) as Record<string, { lastResetDueTo?: string }>)[0] ?? {}) : {};
+  const peers = bfd.code === 0 ? (JSON.parse(bfd.stdout.slice(bfd.stdout.indexOf('['))) as Array<{ peer?: string; status?: string }>) : [];
+  const status = peers.find((p) => p.peer !== undefined && formatAddress(parseAddress(p.peer)) === peer)?.status;
+  return { ...(n.lastResetDueTo ? { lastReset: n.lastResetDueTo } : {}), ...(status ? { bfd: status } : {}) };
 }
 
 /** Established BGP sessions on a router: with the given peers only, when given (a rack lab's routers also have their upstream's). */

@@ -4,15 +4,22 @@
  * `npm run validate` checks against, from the calico module), the
  * calico-node ServiceAccount and its ClusterRole, the BGP password Secret
  * (the apply flow's job: never in git), then the rendered fabric
- * (clusters/<name>/fabric) with server-side apply.
+ * (clusters/<name>/fabric) with server-side apply; and calico-node's confd
+ * folder on each machine, with the templates the fabric's ConfigMap holds.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../../kube/objects.js';
 import { CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT } from '../../../render/calico.js';
 import { SCHEMA_PINS } from '../../../toolchain/pins.js';
 import { schemaDir } from '../../../toolchain/cacheDir.js';
+import { calicoConfdDir } from '../../../toolchain/pins.js';
+import type { KubeClient } from '../../../kube/client.js';
+import { BIRD6_TEMPLATE, BIRD_TEMPLATES_CONFIGMAP, BIRD_TEMPLATES_NAMESPACE } from '../../../render/birdTemplates.js';
+import type { LabContext } from '../lab.js';
+import type { MachineNode } from '../topology.js';
+import { machineRoot } from './boot.js';
 
 export const FIELD_MANAGER = 'native6-lab';
 
@@ -65,3 +72,26 @@ export function calicoCrds(cacheDir: string): KubeObject[] {
   return out;
 }
 
+
+/**
+ * calico-node's confd folder on a lab machine (/etc/calico/confd on its
+ * disk), as on a real node: Calico's conf.d of the pinned release, and the
+ * templates of the cluster's ConfigMap as the API server holds it (the
+ * rendered fabric's bird-templates.yaml: what calico-node mounts over its
+ * own templates), read when the machine's agent starts, as a kubelet
+ * mounts it when the pod starts. Returns the folder as the machine sees it.
+ */
+export async function installConfdFolder(ctx: LabContext, m: MachineNode, client: KubeClient): Promise<string> {
+  const cm = await client.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${BIRD_TEMPLATES_NAMESPACE}/configmaps/${BIRD_TEMPLATES_CONFIGMAP}`);
+  const templates = Object.entries(cm.data ?? {});
+  if (!templates.some(([name]) => name === BIRD6_TEMPLATE)) throw new Error(`ConfigMap ${BIRD_TEMPLATES_NAMESPACE}/${BIRD_TEMPLATES_CONFIGMAP} has no ${BIRD6_TEMPLATE}: is the fabric applied?`);
+  const folder = join(machineRoot(ctx, m), CONFD_DIR);
+  rmSync(join(folder, 'templates'), { recursive: true, force: true });
+  mkdirSync(join(folder, 'templates'), { recursive: true });
+  for (const [name, text] of templates) writeFileSync(join(folder, 'templates', name), text);
+  rmSync(join(folder, 'conf.d'), { recursive: true, force: true });
+  cpSync(join(calicoConfdDir(join(ctx.binDir, '..')), 'conf.d'), join(folder, 'conf.d'), { recursive: true });
+  return `/${CONFD_DIR}`;
+}
+
+const CONFD_DIR = 'etc/calico/confd';

@@ -36,9 +36,9 @@ import type { LabContext, Phase } from '../lab.js';
 import { CODE_ROOT } from '../codeRoot.js';
 import { BGP_SESSIONS_PHASE, sessionEstablished } from '../lab.js';
 import { bgpPasswordSecret, CALICO_NAMESPACE, CALICO_NODE_SERVICE_ACCOUNT } from '../../../render/calico.js';
-import { calicoCrds, calicoNodeRbac, FIELD_MANAGER } from './calicoInstall.js';
+import { calicoCrds, calicoNodeRbac, FIELD_MANAGER, installConfdFolder } from './calicoInstall.js';
 import { applyObjects, crdsEstablished, type KubeObject } from '../../../kube/objects.js';
-import { calicoConfdDir, confdBinary } from '../../../toolchain/pins.js';
+import { confdBinary } from '../../../toolchain/pins.js';
 import { diskPath, ensureMachineMounts, mountNsFile, runOnMachine } from '../machine/machine.js';
 import { LAB_INTERNET_HOSTS } from '../provider/provider.js';
 import { machineBgpPasswords } from '../state.js';
@@ -220,6 +220,8 @@ async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
   // calico-node's identity: its ServiceAccount's user name, bound by calicoNodeRbac() and the rendered Role for the BGP passwords.
   const conf = await userKubeconfig(ctx, `system:serviceaccount:${CALICO_NAMESPACE}:${CALICO_NODE_SERVICE_ACCOUNT}`);
   writeSecretFile(join(machineRoot(ctx, m), 'etc/calico/calico-node.kubeconfig'), conf);
+  // Through the first control plane's own address: the ClusterIP is not announced before the first agent runs.
+  const confdir = await installConfdFolder(ctx, m, adminClient(ctx, `https://[${ctx.topology.machines[0]!.address}]:${API_SERVER_PORT}`));
   const cache = cacheDir(ctx);
   setProcess(ctx, m, {
     id: 'calico-node/bgp-agent',
@@ -239,7 +241,7 @@ async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
       '--confd',
       confdBinary(cache),
       '--confdir',
-      calicoConfdDir(cache),
+      confdir,
       '--sv-dir',
       join(CODE_ROOT, 'lib/platforms/lab/programs/sbin'),
     ],

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Runner } from '../../../exec/run.js';
 import type { RouterConfig } from './frr.js';
 import { processAlive } from '../machine/process.js';
+import { atRealtime } from '../machine/realtime.js';
 
 export function pidAlive(pidFile: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;
@@ -64,7 +65,10 @@ export async function ensureRouterDaemons(r: Runner, ns: string, config: RouterC
       result.reloaded.push(daemon);
       continue;
     }
-    await r.run(`/usr/lib/frr/${daemon}`, ['-d', '-N', ns, '-f', conf, '-i', pidFile, '--log', `file:${join(dir, `${daemon}.log`)}`, '-u', 'frr', '-g', 'frr'], { ns });
+    const argv = ['-d', '-N', ns, '-f', conf, '-i', pidFile, '--log', `file:${join(dir, `${daemon}.log`)}`, '-u', 'frr', '-g', 'frr'];
+    // bfdd at a real-time priority: its 300 ms must not wait for a CPU on a host two cores share (lib/platforms/lab/machine/realtime.ts).
+    const run = daemon === 'bfdd' ? atRealtime(`/usr/lib/frr/${daemon}`, argv) : { command: `/usr/lib/frr/${daemon}`, args: argv };
+    await r.run(run.command, run.args, { ns });
     result.started.push(daemon);
   }
   return result;

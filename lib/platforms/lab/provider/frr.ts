@@ -10,6 +10,8 @@
  *   - BFD towards every machine when enabled.
  * Pure: returns file contents.
  */
+import type { ClusterSpec } from '../../../cluster/cluster.js';
+import { nodeSessions } from '../../../cluster/sessions.js';
 import type { LabTopology, RouterNode } from '../topology.js';
 
 export interface SessionTimers {
@@ -20,11 +22,19 @@ export interface SessionTimers {
   readonly bfd?: { readonly intervalMs: number; readonly multiplier: number };
 }
 
-/**
- * What the lab runs by default: short hold timers (the hold time is negotiated down to the
- * routers' 9 s) and no BFD: Calico's BIRD templates configure no BFD, so the nodes cannot answer it.
- */
+/** Short hold timers and no BFD: what the routers run when the spec turns BFD off and says no hold time. */
 export const DEFAULT_TIMERS: SessionTimers = { keepalive: 3, hold: 9 };
+
+/**
+ * The routers' side of the sessions as the spec says the nodes' (spec.network.bfd and holdTime,
+ * lib/cluster/sessions.ts): the same BFD, the same hold time with a keepalive of a third of it. The
+ * nodes' BIRD runs them from Calico's templates as the cluster's ConfigMap extends them.
+ */
+export function labSessionTimers(spec: Pick<ClusterSpec, 'network' | 'inventory'>): SessionTimers {
+  const { bfd, holdTime } = nodeSessions(spec);
+  const hold = holdTime ?? DEFAULT_TIMERS.hold;
+  return { keepalive: Math.floor(hold / 3), hold, ...(bfd ? { bfd } : {}) };
+}
 
 export interface RouterConfig {
   readonly zebra: string;
