@@ -181,15 +181,17 @@ export async function sessionEstablished(r: Runner, ns: string, address: string)
   return (await bgpPeerStates(r, ns)).get(formatAddress(parseAddress(address))) === 'Established';
 }
 
-/** What a router knows of its session with the machine at `address`: why BGP last dropped it, and its BFD session's state (undefined: none). */
+/** What a router knows of its session with the machine at `address`: why BGP last dropped it (FRR's reason, and its NOTIFICATION's), and its BFD session's state (undefined: none). */
 export async function sessionHealth(r: Runner, ns: string, address: string): Promise<{ lastReset?: string; bfd?: string }> {
   const peer = formatAddress(parseAddress(address));
   const bgp = await r.run('vtysh', ['-N', ns, '-c', `show bgp neighbors ${peer} json`], { allowFail: true });
   const bfd = await r.run('vtysh', ['-N', ns, '-c', 'show bfd peers json'], { allowFail: true });
-  const n = bgp.code === 0 ? (Object.values(JSON.parse(bgp.stdout.slice(bgp.stdout.indexOf('{'))) as Record<string, { lastResetDueTo?: string }>)[0] ?? {}) : {};
+  const n = bgp.code === 0 ? (Object.values(JSON.parse(bgp.stdout.slice(bgp.stdout.indexOf('{'))) as Record<string, { lastResetDueTo?: string; lastNotificationReason?: string }>)[0] ?? {}) : {};
   const peers = bfd.code === 0 ? (JSON.parse(bfd.stdout.slice(bfd.stdout.indexOf('['))) as Array<{ peer?: string; status?: string }>) : [];
   const status = peers.find((p) => p.peer !== undefined && formatAddress(parseAddress(p.peer)) === peer)?.status;
-  return { ...(n.lastResetDueTo ? { lastReset: n.lastResetDueTo } : {}), ...(status ? { bfd: status } : {}) };
+  // A session BFD took down is reset with a NOTIFICATION of its own: "BGP Notification send", reason "Cease/BFD Down" (RFC 9384).
+  const lastReset = [n.lastResetDueTo, n.lastNotificationReason].filter(Boolean).join(': ');
+  return { ...(lastReset ? { lastReset } : {}), ...(status ? { bfd: status } : {}) };
 }
 
 /** Established BGP sessions on a router: with the given peers only, when given (a rack lab's routers also have their upstream's). */
