@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { calicoManifestDir, CALICO_MANIFEST } from '../../lib/toolchain/calicoManifest.js';
-import { fluxCrdDir } from '../../lib/toolchain/pins.js';
+import { calicoConfdDir, fluxCrdDir } from '../../lib/toolchain/pins.js';
 import { REPO_DIR } from '../../lib/toolchain/repo.js';
 import { fluxCrdsStep } from '../../lib/toolchain/steps/flux.js';
+import { confdTemplatesStep } from '../../lib/toolchain/steps/confdTemplates.js';
 
 type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown> };
 
@@ -26,7 +27,7 @@ describe('the apply workflow fetches what the Equinix Metal bootstrap reads (F4)
   };
 
   it('setup runs the steps for Calico\'s manifest and Flux\'s CRDs before the action, and a cache keyed on the pins restores them first', () => {
-    const needed = [CALICO_MANIFEST.step, fluxCrdsStep().name, 'bin:pulumi'];
+    const needed = [CALICO_MANIFEST.step, confdTemplatesStep().name, fluxCrdsStep().name, 'bin:pulumi'];
     const setup = at((s) => typeof s.run === 'string' && s.run.startsWith('npm run setup -- '), 'running npm run setup');
     const asked = steps[setup]!.run!.trim().split(/\s+/).slice(4);
     for (const step of needed) assert.ok(asked.includes(step), `npm run setup -- ${asked.join(' ')} lacks ${step}`);
@@ -37,11 +38,11 @@ describe('the apply workflow fetches what the Equinix Metal bootstrap reads (F4)
     );
     assert.ok(cache < setup, 'the cache is restored before setup runs');
     const paths = String(steps[cache]!.with!.path).trim().split('\n').map((p) => p.trim());
-    for (const dir of [calicoManifestDir('.cache'), fluxCrdDir('.cache')]) {
+    for (const dir of [calicoManifestDir('.cache'), calicoConfdDir('.cache'), fluxCrdDir('.cache')]) {
       assert.ok(paths.some((p) => dir === p || dir.startsWith(`${p}/`)), `the cache holds ${dir} (paths: ${paths.join(', ')})`);
     }
     // A new pin (pins.ts) or a change to how a step copies makes a new key.
     const key = String(steps[cache]!.with!.key);
-    for (const f of ['lib/toolchain/pins.ts', 'lib/toolchain/calicoManifest.ts', 'lib/toolchain/steps/flux.ts']) assert.ok(key.includes(`'${f}'`), `the key hashes ${f}: ${key}`);
+    for (const f of ['lib/toolchain/pins.ts', 'lib/toolchain/calicoManifest.ts', 'lib/toolchain/steps/confdTemplates.ts', 'lib/toolchain/steps/flux.ts']) assert.ok(key.includes(`'${f}'`), `the key hashes ${f}: ${key}`);
   });
 });
