@@ -14,7 +14,7 @@ import { loadCluster } from '../../lib/platforms/load.js';
 import { metalDevices } from '../../lib/platforms/metal/devices.js';
 import { listedDiscovery } from '../../lib/platforms/metal/platform.js';
 import { formatAddress } from '../../lib/net/ipv6.js';
-import type { Problem } from '../../lib/cluster/problems.js';
+import { formatProblem, type Problem } from '../../lib/cluster/problems.js';
 import { networkSets } from '../../lib/render/calico.js';
 import { clusterSources, hostFirewall } from '../../lib/render/hostFirewall.js';
 
@@ -185,4 +185,31 @@ test('resolvers are required on metal, and each must be an address', () => {
   one(text, 'spec.resolvers', lineOf(text, '  platform: metal'), /is required on metal/, /\/etc\/resolv\.conf/);
   const bad = edit(COLO, '    - 192.0.2.53\n', '    - dns.example\n');
   one(bad, 'spec.resolvers[1]', lineOf(bad, 'dns.example'), /"dns\.example" is not an IPv6 or IPv4 address/, /resolv\.conf/);
+});
+
+test("what metal has no use for is refused at its line, saying why, with the fix; spec.metro is the platform's name", () => {
+  const r = loadCluster('infra/colo.yaml', COLO);
+  assert.ok(r.ok);
+  assert.equal(r.spec.metro, 'metal');
+  const said = (from: string, to: string) => problems(edit(COLO, from, to)).map(formatProblem);
+  const gitops = '  gitops:\n    url: https://github.com/example/native6-clusters\n';
+  assert.deepEqual(said('  platform: metal\n', '  platform: metal\n  metro: da\n'), [
+    'infra/colo.yaml:13:10: spec.metro: is not read on metal: the machines are where they are (spec.uplinks says which links). Fix: remove spec.metro',
+  ]);
+  assert.deepEqual(said('    block: 2001:db8:4200::/48\n', '    blockSize: 56\n'), [
+    'infra/colo.yaml:16:16: spec.network.blockSize: metal has no provider to assign a block. Fix: write block: with the prefix routed to you, e.g. 2001:db8:4200::/48',
+  ]);
+  assert.deepEqual(said('  platform: metal\n', '  platform: metal\n  dns: {zone: example.com}\n'), [
+    'infra/colo.yaml:13:3: spec.dns: is for Equinix Metal clusters: metal has no DNS provider. Fix: remove spec.dns; give the API ClusterIP a name in your own zone if you want one (npm run plan shows it)',
+  ]);
+  assert.deepEqual(said('  platform: metal\n', '  platform: metal\n  sshKeys: [a]\n'), [
+    'infra/colo.yaml:13:3: spec.sshKeys: is for Equinix Metal clusters: metal installs no keys on your machines (it logs in with the key of the Pulumi config native6:sshPrivateKey). Fix: remove spec.sshKeys',
+  ]);
+  assert.deepEqual(said(gitops, ''), [
+    'infra/colo.yaml:12:3: spec.gitops: is required on metal. Fix: add "gitops: {url: https://<git host>/<owner>/<repo>}", the repository Flux reconciles from',
+  ]);
+  assert.deepEqual(said(gitops, '  gitops: {branch: main}\n'), ['infra/colo.yaml:85:11: spec.gitops.url: is required on metal. Fix: add the repository URL Flux reconciles from']);
+  assert.deepEqual(said(gitops, '  gitops: {url: http://git.example/x}\n'), [
+    'infra/colo.yaml:85:17: spec.gitops.url: is http://, cleartext: anyone on the way between the cluster and the git host could change what Flux applies, as cluster-admin. Fix: use the https:// URL of the repository (or ssh:// with spec.gitops.secretRef)',
+  ]);
 });
