@@ -253,4 +253,9 @@ test('withSessions: a BFD interval or multiplier, or a hold time, BIRD would not
   for (const holdTime of [0, 2, 65536, 9.5, -9]) assert.throws(() => withSessions(TEMPLATE, { holdTime }), hold, String(holdTime));
   assert.throws(() => withSessions(TEMPLATE, { bfd: { intervalMs: 5, multiplier: 3 } }), /^Error: BFD 5 ms × 3: /);
   assert.throws(() => withSessions(TEMPLATE, { holdTime: 2 }), { message: 'a hold time of 2 s: BIRD takes 3 to 65535 s' });
+  // The limits themselves are taken: 10 ms, a multiplier of 2 and of 255, 3 s and 65535 s.
+  const lowest = withSessions(TEMPLATE, { bfd: { intervalMs: 10, multiplier: 2 }, holdTime: 65535 });
+  assert.match(lowest, /dead peer found in 20 ms\n {2}interface "\*" \{ interval 10 ms; multiplier 2; \};/);
+  assert.match(lowest, /\n {2}hold time 65535; /);
+  assert.match(withSessions(TEMPLATE, { bfd: { intervalMs: 60000, multiplier: 255 }, holdTime: 3 }), /multihop \{ interval 60000 ms; multiplier 255; \};[\s\S]*\n {2}hold time 3; /);
 });
