@@ -13,7 +13,12 @@
  *   - rounds until at least 6 samples (`failover all` adds a 180 s hold: 3
  *     samples, minutes each),
  *     the node's sessions back up between rounds; median and worst printed,
- *     and the ratios against BFD.
+ *     and the ratios against BFD;
+ *   - then what a client sees (lib/platforms/lab/verify/clientView.ts): a
+ *     worker with an echo pod hung while the internet's client streams new
+ *     and established connections to echo-cluster and echo-local, until the
+ *     pod left the endpoints: the share failed, the last failure, the
+ *     established connections broken.
  * Needs root and `npm run setup`. Removes everything it made, even on failure.
  */
 import { join } from 'node:path';
@@ -25,6 +30,9 @@ import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { waitUntil } from '../../lib/phases/wait.js';
 import { scratchCluster } from '../../lib/repo/scratch.js';
 import { withdrawalTimes } from './withdrawal.js';
+import { measureClientView } from '../../lib/platforms/lab/verify/clientView.js';
+import { clientViewLines, type ClientView } from '../../lib/platforms/lab/verify/clientViewSummary.js';
+import { labAdminClient } from '../../lib/platforms/lab/verify/probes.js';
 
 interface Variant {
   readonly name: string;
@@ -74,6 +82,7 @@ export async function benchFailover(which?: string): Promise<number> {
   const quiet = () => undefined;
   console.log('time until both routers withdraw a hung node (SIGSTOP of every process on it; 3 nodes per round, a third of a keepalive apart), 3 + 2 lab');
   const results: Array<{ variant: Variant; ms: number[] }> = [];
+  const clientViews: ClientView[] = [];
   for (const variant of which === 'all' ? [...VARIANTS, SLOW] : VARIANTS) {
     const scratch = scratchCluster('failover', { controlPlanes: 3, workers: 2, block: '2001:db8:4400::/56', network: variant.network });
     try {
@@ -87,6 +96,16 @@ export async function benchFailover(which?: string): Promise<number> {
       results.push({ variant, ms });
       const worst = Math.max(...ms);
       console.log(`  ${variant.name.padEnd(28)} median ${seconds(median(ms))}, worst ${seconds(worst)}  (${ms.map(seconds).join(', ')})`);
+      // What the internet's client sees meanwhile: a worker with an echo pod hung under a stream of requests.
+      await allBack(runner, ctx);
+      const seen = await measureClientView(ctx, labAdminClient(ctx));
+      if ('cannot' in seen) console.log(`    client view: ${seen.cannot}`);
+      else {
+        for (const line of clientViewLines(seen.view)) console.log(`    ${line}`);
+        const left = seen.view.endpointsLeftMs;
+        console.log(`    ${seen.view.victim}'s pod left echo-cluster's endpoints ${left === undefined ? 'never while hung' : `${seconds(left)} after the hang`}; the hang held ${seconds(seen.view.hungMs)}`);
+        clientViews.push(seen.view);
+      }
     } finally {
       await labDown(runner, scratch.repo, 'failover');
       scratch.remove();
@@ -94,5 +113,5 @@ export async function benchFailover(which?: string): Promise<number> {
   }
   const bfd = median(results[0]!.ms);
   for (const r of results.slice(1)) console.log(`  ratio ${r.variant.name} / BFD: ${(median(r.ms) / bfd).toFixed(1)}x`);
-  return results.every((r) => r.ms.every(Number.isFinite)) ? 0 : 1;
+  return results.every((r) => r.ms.every(Number.isFinite)) && clientViews.length > 0 ? 0 : 1;
 }

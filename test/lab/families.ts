@@ -19,6 +19,7 @@ export const ALL_FAMILIES = [
   'api-clusterip',
   'api-ipv4-door',
   'api-with-control-plane-hung',
+  'client-during-node-hang',
   'pod-to-pod-across-nodes',
   'pods-from-internet',
   'cluster-service',
@@ -38,7 +39,7 @@ export const ALL_FAMILIES = [
 ] as const;
 
 /** Families that cannot apply to one machine (one control plane, no worker). */
-export const ONE_MACHINE = ['api-with-control-plane-hung', 'pod-to-pod-across-nodes', 'cluster-service-ecmp-spread', 'local-service-follows-endpoints', 'policy-matrix-host-row'] as const;
+export const ONE_MACHINE = ['api-with-control-plane-hung', 'client-during-node-hang', 'pod-to-pod-across-nodes', 'cluster-service-ecmp-spread', 'local-service-follows-endpoints', 'policy-matrix-host-row'] as const;
 
 /**
  * Every check passed; exactly the families in `notApplicable` are reported so

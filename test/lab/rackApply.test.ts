@@ -95,7 +95,7 @@ test('rack lab: a metal spec of lab machines applied over SSH with the real Pulu
     assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => `${c.name}: expected ${c.expected}, observed ${c.observed}`), []);
     const notApplicable: string[] = report.notApplicable.map((n) => n.family);
     for (const family of ['metadata-bgp-peers', 'flux', 'api-with-control-plane-hung']) assert.ok(notApplicable.includes(family), `${family} cannot apply here`);
-    assert.deepEqual(notApplicable.filter((f) => !['metadata-bgp-peers', 'flux', 'api-with-control-plane-hung', 'policy-matrix-host-row'].includes(f)), []);
+    assert.deepEqual(notApplicable.filter((f) => !['metadata-bgp-peers', 'flux', 'api-with-control-plane-hung', 'policy-matrix-host-row', 'client-during-node-hang'].includes(f)), []);
     for (const want of ['bgp/n6-rk_tor-1/sessions-established', 'routes/n6-rk_tor-2/services-ecmp', 'api/clusterip-from-host-kubeconfig', 'boot/rk-general-1/host-firewall', 'services/echo-cluster/cluster-ip-from-internet']) {
       assert.ok(report.checks.some((c) => c.name === want), `verify has no check ${want}`);
     }

@@ -20,6 +20,7 @@ const NAMES: Record<string, string[]> = {
   'api-clusterip': ['api/clusterip-from-host-kubeconfig', 'api/kubernetes-service-endpoints', 'etcd/members-running', 'api/clusterip-from-internet'],
   'api-ipv4-door': ['api/ipv4-door-from-internet/lt-cp-1', 'api/ipv4-door-from-internet/lt-cp-3'],
   'api-with-control-plane-hung': ['api/clusterip-from-internet-with-lt-cp-3-hung', 'recovery/lt-cp-3-after-hang'],
+  'client-during-node-hang': ['client/echo-local/new-connections-with-lt-w-1-hung', 'client/echo-local/established-with-lt-w-1-hung', 'client/echo-cluster/new-connections-with-lt-w-1-hung', 'client/lt-w-1-back-after-hang'],
   'pod-to-pod-across-nodes': ['pods/echo/pod-to-pod-across-nodes-no-nat'],
   'pods-from-internet': ['pods/echo/echo-5d8c7b9f4-x2x7q/from-internet-no-nat'],
   'cluster-service': ['services/echo-cluster/cluster-ip-from-internet', 'services/echo-cluster/external-ip-from-internet'],
@@ -59,11 +60,12 @@ test('which families cannot apply to which shape, and why', () => {
   assert.deepEqual([...notApplicable({ ...full, flux: false }).entries()], [['flux', 'Flux is not installed (no GitRepository flux-system): npm run lab installs it unless --skip flux']]);
 
   const one = notApplicable({ controlPlanes: 1, machines: 1, flux: false, nat64: true });
-  assert.deepEqual([...one.keys()].sort(), ['api-with-control-plane-hung', 'cluster-service-ecmp-spread', 'flux', 'local-service-follows-endpoints', 'pod-to-pod-across-nodes', 'policy-matrix-host-row']);
+  assert.deepEqual([...one.keys()].sort(), ['api-with-control-plane-hung', 'client-during-node-hang', 'cluster-service-ecmp-spread', 'flux', 'local-service-follows-endpoints', 'pod-to-pod-across-nodes', 'policy-matrix-host-row']);
   assert.equal(one.get('api-with-control-plane-hung'), '1 control plane: with it hung no API server is left to answer (3 survive the loss of one)');
   assert.equal(one.get('pod-to-pod-across-nodes'), '1 machine: every pod runs on it, there is no other node to reach');
   assert.equal(one.get('cluster-service-ecmp-spread'), '1 machine: every flow enters through it, there is nothing to spread over');
   assert.equal(one.get('local-service-follows-endpoints'), '1 machine: there is no other node for the endpoints to move to');
+  assert.equal(one.get('client-during-node-hang'), '1 machine: with it hung no node is left to answer');
   assert.equal(one.get('policy-matrix-host-row'), 'every machine runs a pod of the echo namespace: no node is left to test from as a host without local pods');
 
   // Two machines, one control plane: only the hung control plane cannot apply (whether a host is free

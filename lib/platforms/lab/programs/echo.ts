@@ -19,7 +19,7 @@ const server = createServer((req, res) => {
   const port = req.socket.remotePort ?? 0;
   const path = (req.url ?? '/').split('?')[0];
   const send = (status: number, body: string, type = 'text/plain') => {
-    res.writeHead(status, { 'Content-Type': type, Connection: 'close' });
+    res.writeHead(status, { 'Content-Type': type });
     res.end(body);
   };
   if (path === '/healthz') return send(200, 'ok');

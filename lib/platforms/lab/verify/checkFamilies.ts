@@ -40,6 +40,11 @@ export const CHECK_FAMILIES = [
     proves: "every control plane's API server over IPv4 from the internet's IPv4 client, its certificate checked as kubernetes.default.svc: the door of a runner with IPv4 only",
     names: /^api\/ipv4-door-from-internet\/[^/]+$/,
   },
+  {
+    id: 'client-during-node-hang',
+    proves: "what the internet's client sees while a worker with an echo pod is hung: echo-local's new connections answered once the routers withdrew it, its established ones to live pods unbroken; echo-cluster's answered once the pod left the endpoints; the node back after",
+    names: /^client\/.+$/,
+  },
   { id: 'api-with-control-plane-hung', proves: 'the API through its ClusterIP while a control plane is hung, and the machine back after', names: /^(api\/clusterip-from-internet-with-.+-hung|recovery\/.+-after-hang)$/ },
   { id: 'pod-to-pod-across-nodes', proves: 'a pod reaches a pod on another node and is seen with its own address (no NAT)', names: /^pods\/echo\/pod-to-pod-across-nodes-no-nat$/ },
   { id: 'pods-from-internet', proves: "the internet reaches every echo pod, which sees the client's own address", names: /^pods\/echo\/[^/]+\/from-internet-no-nat$/ },
@@ -121,6 +126,7 @@ export function notApplicable(shape: LabShape): Map<FamilyId, string> {
     out.set('pod-to-pod-across-nodes', `${one}: every pod runs on it, there is no other node to reach`);
     out.set('cluster-service-ecmp-spread', `${one}: every flow enters through it, there is nothing to spread over`);
     out.set('local-service-follows-endpoints', `${one}: there is no other node for the endpoints to move to`);
+    out.set('client-during-node-hang', `${one}: with it hung no node is left to answer`);
   }
   if (shape.machines < 2) out.set('policy-matrix-host-row', NO_HOST_ROW);
   if (!shape.nat64) {

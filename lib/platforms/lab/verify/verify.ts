@@ -23,6 +23,8 @@ import { type Check, type CheckFn, type Families } from './check.js';
 import { adminConf, findRoute, kernelRoutes, labAdminClient, nextHops, ping, probeFrom } from './probes.js';
 import { verifyWorkloads } from './workloads.js';
 import { verifyPolicyAttacks } from './attacks.js';
+import { verifyClientView } from './clientView.js';
+import type { ClientView } from './clientViewSummary.js';
 import { verifyEgressClients, verifyInternetDns, verifyNewNamespaceEgress, verifyTranslators } from './egress.js';
 import { verifyClusterDns } from './dns.js';
 import { verifyTranslatorRestart } from './nat64Recovery.js';
@@ -42,6 +44,8 @@ export interface VerifyReport {
   /** The routes as the routers see them, and that picture as Mermaid (the SVG is written next to the report). */
   readonly fabric: FabricPicture;
   readonly mermaid: string;
+  /** What the internet's client saw while a worker was hung (client-during-node-hang), when that family ran. */
+  readonly clientView?: ClientView;
 }
 
 /** What verify needs to know before it checks: the machines, and whether Flux is installed. */
@@ -121,7 +125,7 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
   await verifyBoot(ctx, check);
   await verifyInternetDns(ctx, check);
   if (applies('nat64-translators')) await verifyTranslators(ctx, check);
-  if (existsSync(adminConf(ctx))) await verifyKubernetes(ctx, check, families);
+  const clientView = existsSync(adminConf(ctx)) ? await verifyKubernetes(ctx, check, families) : undefined;
   if (applies('flux')) await verifyFlux(ctx, check);
   // A family that applies and produced no check fails: a proof that silently stops being made is caught here.
   for (const family of CHECK_FAMILIES) {
@@ -142,6 +146,7 @@ export async function runVerify(ctx: LabContext): Promise<VerifyReport> {
     notApplicable: [...skipped].map(([family, reason]) => ({ family, reason })),
     fabric: picture,
     mermaid: mermaidTopology(picture),
+    ...(clientView ? { clientView } : {}),
   };
 }
 
@@ -219,7 +224,7 @@ async function verifyFlux(ctx: LabContext, check: CheckFn): Promise<void> {
   }
 }
 
-async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Families): Promise<void> {
+async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Families): Promise<ClientView | undefined> {
   const { applies } = families;
   const t = ctx.topology;
   const admin = labAdminClient(ctx);
@@ -262,6 +267,7 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Famil
 
   await verifyWorkloads(ctx, admin, check, families);
   await verifyPolicyAttacks(ctx, admin, check);
+  const clientView = applies('client-during-node-hang') ? await verifyClientView(ctx, admin, check, families) : undefined;
   if (applies('cluster-dns')) await verifyClusterDns(ctx, admin, check, families);
   if (applies('ipv4-egress')) await verifyEgressClients(ctx, admin, check, families);
   if (applies('nat64-translator-restart')) await verifyTranslatorRestart(ctx, admin, check, families);
@@ -296,4 +302,5 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Famil
     check(`recovery/${victim.machine.name}-after-hang`, 'BGP sessions and API endpoint back within 90 s', back ? 'BGP sessions and API endpoint back within 90 s' : 'not back after 90 s');
     ctx.log(`verify: ${victim.machine.name} back in BGP and in the kubernetes Service ${((Date.now() - start) / 1000).toFixed(1)} s after SIGCONT`);
   }
+  return clientView;
 }
