@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
 import { kubeClient, type KubeClient } from '../../../kube/client.js';
-import { NodeAgent, type StaticPod } from '../machine/kubelet/nodeAgent.js';
+import { heartbeatTiming, NodeAgent, type HeartbeatTiming, type StaticPod } from '../machine/kubelet/nodeAgent.js';
 import { PodRuntime, type ApiPod } from '../machine/kubelet/pods.js';
 import { tlsBootstrap } from '../machine/kubelet/bootstrap.js';
 import { hashOf, processesOfManifest, Supervisor, type Child, type ProcessSpec } from '../machine/supervisor.js';
@@ -123,6 +123,17 @@ async function podsTick(): Promise<void> {
     podsBusy = false;
   }
 }
+/** The heartbeat's timing from the kubelet's configuration as kubeadm wrote it (the defaults before it exists, or when it cannot be read). */
+const KUBELET_CONFIG = '/var/lib/kubelet/config.yaml';
+let lastTimingError = '';
+function timing(): HeartbeatTiming {
+  try {
+    return heartbeatTiming(existsSync(KUBELET_CONFIG) ? ((parse(readFileSync(KUBELET_CONFIG, 'utf8')) ?? {}) as Record<string, unknown>) : {});
+  } catch (e) {
+    if ((e as Error).message !== lastTimingError) log(`${KUBELET_CONFIG}: ${(lastTimingError = (e as Error).message)}; the defaults hold`);
+    return heartbeatTiming({});
+  }
+}
 let agentBusy = false;
 /** Set by SIGHUP: the next look starts from the kubeconfig again. */
 let reload = false;
@@ -150,6 +161,7 @@ async function agentTick(): Promise<void> {
       await registering.register();
       agent = registering;
     }
+    agent.timing = timing();
     await agent.heartbeat();
     const status = supervisor.status();
     const pods: StaticPod[] = manifests.map((m) => {
@@ -173,7 +185,7 @@ function stop(): void {
   if (stopping) return;
   stopping = true;
   clearInterval(timer);
-  clearInterval(agentTimer);
+  clearTimeout(agentTimer);
   clearInterval(podsTimer);
   void pods?.stopAll();
   const pids = supervisor.stopAll('SIGTERM');
@@ -204,7 +216,13 @@ writeFileSync('/run/native6-lab/kubelet.pid', `${process.pid}\n`);
 
 const timer = setInterval(tick, 1000);
 tick();
-const agentTimer = setInterval(() => void agentTick(), 5000);
+// The heartbeat (Node status, Lease, mirror pods) at the period the kubelet's configuration gives.
+let agentTimer: NodeJS.Timeout | undefined;
+const agentLoop = (): void => {
+  if (stopping) return;
+  agentTimer = setTimeout(() => void agentTick().finally(agentLoop), agent?.timing.intervalMs ?? 5000);
+};
+agentLoop();
 const podsTimer = setInterval(() => void podsTick(), 2000);
 void agentTick();
 // The kubelet's health endpoint, where kubeadm's wait-control-plane asks (healthzBindAddress ::1,

@@ -26,7 +26,7 @@ import { clientViewLines, summarizeClientView, type ClientStreamResult, type Cli
 const AFTER_ENDPOINTS_MS = 5_000;
 /** The hang is kept this long after the pod left the endpoints, to see that failures stopped. */
 const TAIL_MS = 6_000;
-/** The node controller's grace (kube-controller-manager's node-monitor-grace-period, 50 s) and then some: a guard against a hang that never ends. */
+/** Well beyond the node controller's grace (NODE_FAILURE in lib/render/kubeadm.ts: 20 s; Kubernetes' default is 50 s): a guard against a hang that never ends. */
 const MAX_HANG_MS = 120_000;
 
 interface Stream {
@@ -71,16 +71,22 @@ async function readyEndpoints(admin: KubeClient, ns: string, service: string): P
   return new Set(slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses.map((a) => formatAddress(parseAddress(a)))));
 }
 
-export async function verifyClientView(ctx: LabContext, admin: KubeClient, check: CheckFn, families: Families): Promise<ClientView | undefined> {
+export interface ClientViewRun {
+  readonly view: ClientView;
+  /** The hung node's pod left echo-cluster's endpoints while it was hung. */
+  readonly endpointsLeft: boolean;
+  /** The node back in BGP with its routers and its echo pod back in the endpoints, after the hang (within 120 s). */
+  readonly back: boolean;
+  readonly backMs: number;
+}
+
+/** Hangs a worker with an echo pod under the client stream; what the client saw, or why it cannot be done on this lab. */
+export async function measureClientView(ctx: LabContext, admin: KubeClient): Promise<ClientViewRun | { readonly cannot: string }> {
   const t = ctx.topology;
-  const family = 'client-during-node-hang';
   const pods = (await admin.get<{ items: PodItem[] }>('/api/v1/namespaces/echo/pods?labelSelector=app%3Decho')).items.filter((p) => p.spec.nodeName && p.status.podIP);
   const podNodes = new Set(pods.map((p) => p.spec.nodeName!));
   const victim = t.machines.find((m) => m.machine.role !== 'control-plane' && podNodes.has(m.machine.name));
-  if (!victim || podNodes.size < 2) {
-    families.cannot(family, !victim ? 'no worker runs an echo pod: hanging a control plane is the API check' : 'every echo pod runs on one node: with it hung none is left');
-    return undefined;
-  }
+  if (!victim || podNodes.size < 2) return { cannot: !victim ? 'no worker runs an echo pod: hanging a control plane is the API check' : 'every echo pod runs on one node: with it hung none is left' };
   const external = async (name: string) => (await admin.get<{ spec: { externalIPs?: string[] } }>(`/api/v1/namespaces/echo/services/${name}`)).spec.externalIPs?.[0];
   const cluster = await external('echo-cluster');
   const local = await external('echo-local');
@@ -131,8 +137,27 @@ export async function verifyClientView(ctx: LabContext, admin: KubeClient, check
   for (const line of clientViewLines(view)) ctx.log(`verify: ${line}`);
   ctx.log(`verify: ${victim.machine.name}'s pod left echo-cluster's endpoints ${endpointsLeftAt !== undefined ? `${((endpointsLeftAt - hungAt) / 1000).toFixed(1)} s after the hang` : `not within ${MAX_HANG_MS / 1000} s`}`);
 
+  // Leave the lab as verify found it: the node back in BGP, Ready, its pods in the endpoints again.
+  const start = Date.now();
+  let back = false;
+  while (!back && Date.now() - start < 120_000) {
+    const sessions = await Promise.all(t.routers.filter((r) => machinesBelow(t, r).some((m) => m.machine.name === victim.machine.name)).map((r) => establishedSessions(ctx.runner, r.ns, [victim.address])));
+    const ready = await readyEndpoints(admin, 'echo', 'echo-cluster').catch(() => new Set<string>());
+    back = sessions.every((n) => n === 1) && [...victimPods].every((ip) => ready.has(ip));
+    if (!back) await sleep(1000);
+  }
+  return { view, endpointsLeft: endpointsLeftAt !== undefined, back, backMs: Date.now() - start };
+}
+
+export async function verifyClientView(ctx: LabContext, admin: KubeClient, check: CheckFn, families: Families): Promise<ClientView | undefined> {
+  const run = await measureClientView(ctx, admin);
+  if ('cannot' in run) {
+    families.cannot('client-during-node-hang', run.cannot);
+    return undefined;
+  }
+  const { view } = run;
+  const name = view.victim;
   const [ecmp, loc] = [view.targets.find((x) => x.target === 'echo-cluster')!, view.targets.find((x) => x.target === 'echo-local')!];
-  const name = victim.machine.name;
   // echo-local: the hung node's /128 is withdrawn by BFD (or the hold time), then every flow goes to a live pod's node.
   const withdrawMs = (ctx.timers.bfd ? 0 : ctx.timers.hold * 1000) + 3000;
   const lastOf = (x: typeof ecmp) => (x.lastFailureMs === undefined ? 'no failure' : `the last failure ${(x.lastFailureMs / 1000).toFixed(1)} s after the hang`);
@@ -148,7 +173,7 @@ export async function verifyClientView(ctx: LabContext, admin: KubeClient, check
     `${loc.brokeThroughSurvivors} of ${loc.throughSurvivors} connections to pods on surviving nodes broke`,
   );
   // echo-cluster: kube-proxy on every node keeps sending a share of new flows to the hung node's pod until it leaves the endpoints.
-  const left = endpointsLeftAt !== undefined ? endpointsLeftAt - hungAt : undefined;
+  const left = view.endpointsLeftMs;
   check(
     `client/echo-cluster/new-connections-with-${name}-hung`,
     `every new connection answered from ${AFTER_ENDPOINTS_MS / 1000} s after ${name}'s pod left the endpoints`,
@@ -156,15 +181,6 @@ export async function verifyClientView(ctx: LabContext, admin: KubeClient, check
     left !== undefined && (ecmp.lastFailureMs === undefined || ecmp.lastFailureMs < left + AFTER_ENDPOINTS_MS),
   );
 
-  // Leave the lab as verify found it: the node back in BGP, Ready, its pods in the endpoints again.
-  const start = Date.now();
-  let back = false;
-  while (!back && Date.now() - start < 120_000) {
-    const sessions = await Promise.all(t.routers.filter((r) => machinesBelow(t, r).some((m) => m.machine.name === victim.machine.name)).map((r) => establishedSessions(ctx.runner, r.ns, [victim.address])));
-    const ready = await readyEndpoints(admin, 'echo', 'echo-cluster').catch(() => new Set<string>());
-    back = sessions.every((n) => n === 1) && [...victimPods].every((ip) => ready.has(ip));
-    if (!back) await sleep(1000);
-  }
-  check(`client/${name}-back-after-hang`, 'BGP sessions and its echo pod back in the endpoints within 120 s', back ? 'BGP sessions and its echo pod back in the endpoints within 120 s' : 'not back after 120 s');
+  check(`client/${name}-back-after-hang`, 'BGP sessions and its echo pod back in the endpoints within 120 s', run.back ? 'BGP sessions and its echo pod back in the endpoints within 120 s' : 'not back after 120 s');
   return view;
 }

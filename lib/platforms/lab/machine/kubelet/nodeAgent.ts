@@ -51,9 +51,34 @@ export function httpProbe(probe: Probe, defaultHost: string, timeoutMs = 2000): 
   });
 }
 
+/** How often the kubelet renews its Lease, and the Lease's duration, as its configuration says (the kubelet's defaults: 40 s, status every 10 s). */
+export interface HeartbeatTiming {
+  readonly leaseDurationSeconds: number;
+  readonly intervalMs: number;
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
+
+/**
+ * As the kubelet does: the Lease is renewed every quarter of its duration, and the status posted
+ * every nodeStatusUpdateFrequency; the lab's agent does both at once, at the shorter of the two.
+ */
+export function heartbeatTiming(config: { readonly nodeLeaseDurationSeconds?: unknown; readonly nodeStatusUpdateFrequency?: unknown }): HeartbeatTiming {
+  const lease = config.nodeLeaseDurationSeconds ?? 40;
+  if (typeof lease !== 'number' || !Number.isInteger(lease) || lease < 1) throw new Error(`kubelet configuration: nodeLeaseDurationSeconds must be a whole number of seconds ≥ 1, got ${JSON.stringify(lease)}`);
+  const freq = config.nodeStatusUpdateFrequency ?? '10s';
+  const m = typeof freq === 'string' ? DURATION.exec(freq) : null;
+  if (!m) throw new Error(`kubelet configuration: nodeStatusUpdateFrequency must be a duration such as 10s, got ${JSON.stringify(freq)}`);
+  const statusMs = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+  if (statusMs <= 0) throw new Error(`kubelet configuration: nodeStatusUpdateFrequency must be longer than 0, got ${JSON.stringify(freq)}`);
+  return { leaseDurationSeconds: lease, intervalMs: Math.min(statusMs, (lease * 1000) / 4) };
+}
+
 export class NodeAgent {
   private nodeUid: string | undefined;
   private readonly mirrored = new Map<string, string>();
+  /** The Lease's duration and the heartbeat's period: the kubelet's defaults until its configuration says otherwise. */
+  timing: HeartbeatTiming = heartbeatTiming({});
 
   constructor(
     private readonly client: KubeClient,
@@ -114,6 +139,7 @@ export class NodeAgent {
 
   /** Node status and Lease: what the node controller watches to call the node alive. */
   async heartbeat(now = new Date()): Promise<void> {
+    const { leaseDurationSeconds } = this.timing;
     await this.client.mergePatch(`/api/v1/nodes/${this.node.name}/status`, { status: this.nodeStatus(now) });
     await this.client.apply(
       `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${this.node.name}`,
@@ -121,7 +147,7 @@ export class NodeAgent {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name: this.node.name, namespace: 'kube-node-lease', ...(this.nodeUid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: this.node.name, uid: this.nodeUid }] } : {}) },
-        spec: { holderIdentity: this.node.name, leaseDurationSeconds: 40, renewTime: microTime(now) },
+        spec: { holderIdentity: this.node.name, leaseDurationSeconds, renewTime: microTime(now) },
       },
       'native6-lab-kubelet',
     );
