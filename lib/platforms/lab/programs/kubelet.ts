@@ -157,7 +157,10 @@ async function agentTick(): Promise<void> {
       const labels = Object.fromEntries(values.labels!.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
       client ??= kubeClient(readFileSync(values.kubeconfig!, 'utf8'));
       // Kept only once registered: a register that failed (the API not up yet) is tried again next tick.
-      const registering = new NodeAgent(client, { name: machine!, address: values.address!, kubeletVersion: values.version!, labels }, log);
+      // The kubelet's heartbeat client times out at the shorter of its status period and its Lease's duration.
+      const t = timing();
+      const beats = kubeClient(readFileSync(values.kubeconfig!, 'utf8'), { timeoutMs: Math.min(t.intervalMs, t.leaseDurationSeconds * 1000) });
+      const registering = new NodeAgent(client, { name: machine!, address: values.address!, kubeletVersion: values.version!, labels }, log, beats);
       await registering.register();
       agent = registering;
     }

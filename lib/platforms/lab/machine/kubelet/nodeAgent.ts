@@ -84,6 +84,8 @@ export class NodeAgent {
     private readonly client: KubeClient,
     private readonly node: NodeIdentity,
     private readonly log: (line: string) => void,
+    /** The Node status and Lease go through their own client, as the kubelet's heartbeat client: its requests time out within a period, so one hung API server costs one beat. */
+    private readonly beats: KubeClient = client,
   ) {}
 
   private nodeStatus(now: Date): Record<string, unknown> {
@@ -140,8 +142,8 @@ export class NodeAgent {
   /** Node status and Lease: what the node controller watches to call the node alive. */
   async heartbeat(now = new Date()): Promise<void> {
     const { leaseDurationSeconds } = this.timing;
-    await this.client.mergePatch(`/api/v1/nodes/${this.node.name}/status`, { status: this.nodeStatus(now) });
-    await this.client.apply(
+    await this.beats.mergePatch(`/api/v1/nodes/${this.node.name}/status`, { status: this.nodeStatus(now) });
+    await this.beats.apply(
       `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${this.node.name}`,
       {
         apiVersion: 'coordination.k8s.io/v1',
