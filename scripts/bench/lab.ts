@@ -4,6 +4,8 @@
  *   - cold bring-up (from nothing) and warm bring-up (a second `up`), with
  *     each phase's time in the cold one, and the peak of the lab's resident
  *     memory (every process of the lab, sampled each second) during it.
+ *   - then, on the lab up, how long until every node's kube-proxy serves a
+ *     new Service and a new endpoint (scripts/bench/serviceLag.ts), 5 samples.
  * A hung node's withdrawal is `npm run bench -- failover`'s.
  * Needs root and `npm run setup`. Removes everything it made, even on failure.
  */
@@ -17,6 +19,8 @@ import { mountNamespacePids } from '../../lib/platforms/lab/machine/machine.js';
 import { namespacePids, listNamespaces } from '../../lib/platforms/lab/machine/netns.js';
 import { UP_PHASES } from '../../lib/platforms/lab/phases.js';
 import { scratchCluster } from '../../lib/repo/scratch.js';
+import { labAdminClient } from '../../lib/platforms/lab/verify/probes.js';
+import { serviceLag } from './serviceLag.js';
 
 
 function rssKiB(pid: number): number {
@@ -67,6 +71,14 @@ export async function benchLab(): Promise<number> {
     console.log(`  peak resident memory of every lab process during the cold bring-up: ${(peak / 1024).toFixed(0)} MiB`);
     console.log('  the cold bring-up, phase by phase:');
     for (const p of phases) console.log(`    ${p.name.padEnd(28)} ${(p.ms / 1000).toFixed(1).padStart(6)} s`);
+    const lag = await serviceLag(ctx, labAdminClient(ctx), 5);
+    const line = (xs: number[]) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      return `median ${(sorted[Math.floor(sorted.length / 2)]! / 1000).toFixed(2)} s, worst ${(sorted.at(-1)! / 1000).toFixed(2)} s (${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
+    };
+    console.log("until every node's kube-proxy serves it (nftables read on every machine about every 50 ms):");
+    console.log(`  a new Service, from its creation:              ${line(lag.service)}`);
+    console.log(`  a new endpoint, from ready in the EndpointSlice: ${line(lag.endpoint)}`);
     return 0;
   } finally {
     await labDown(runner, repo, 'bench');
