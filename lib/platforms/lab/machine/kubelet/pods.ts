@@ -27,6 +27,7 @@ import { podNetns } from '../machine.js';
 import { resolveImage, type ImageProgram } from './images.js';
 import { containerEnv, expand, podHosts, podResolvConf, sandboxScript, type Container, type PodMeta, type Service } from './podSpec.js';
 import { PodVolumes, volumeSource, type Volume } from './volumes.js';
+import { apiTime, podStatus, statusHeld, type PodStatus } from './podStatus.js';
 
 export interface ApiPod {
   metadata: PodMeta & { deletionTimestamp?: string };
@@ -42,7 +43,7 @@ export interface ApiPod {
     containers: Container[];
     volumes?: Volume[];
   };
-  status?: { phase?: string };
+  status?: PodStatus;
 }
 
 export interface PodRuntimeOptions {
@@ -75,6 +76,7 @@ interface RunningPod {
   ip?: string;
   child?: ChildProcess;
   restarts: number;
+  readonly firstSeen: string;
   startedAt?: string;
   runningSince?: number;
   nextStart?: number;
@@ -161,32 +163,38 @@ export class PodRuntime {
         this.pods.delete(key);
       }
     }
-    for (const [key, p] of wanted) {
-      if (p.metadata.deletionTimestamp) {
-        // Not running here (stopped above, or never started by this kubelet, e.g. after a restart).
-        if (!this.pods.has(key)) await confirmDeletion(client, p);
-        continue;
-      }
-      let r = this.pods.get(key);
-      if (!r) {
-        r = { key, ...(p.spec.hostNetwork ? {} : { netns: podNetns(p.metadata.uid) }), pod: p, restarts: 0, container: p.spec.containers[0]! };
-        this.pods.set(key, r);
-        await this.start(client, r);
-      } else {
-        r.pod = p;
-        if (r.blocked?.retryAt !== undefined && Date.now() >= r.blocked.retryAt) {
-          if (r.netns && r.ip === undefined) await this.run('ip', ['netns', 'del', r.netns]);
-          r.blocked = undefined;
-          await this.start(client, r);
-        } else if (!r.child && !r.blocked && Date.now() >= (r.nextStart ?? 0)) {
-          r.restarts++;
-          await this.spawnProgram(client, r);
-        } else if (r.child && Date.now() - (r.volumesAt ?? 0) > VOLUME_SYNC_MS) {
-          await this.syncVolumes(r);
-        }
-      }
-      await this.report(client, r);
+    // Each pod on its own, side by side, as the kubelet's pod workers: one slow to start holds no other.
+    await Promise.all(
+      [...wanted].map(([key, p]) => this.syncPod(client, key, p).catch((e: unknown) => this.o.log(`pod ${key}: ${(e as Error).message}`))),
+    );
+  }
+
+  private async syncPod(client: KubeClient, key: string, p: ApiPod): Promise<void> {
+    if (p.metadata.deletionTimestamp) {
+      // Not running here (stopped above, or never started by this kubelet, e.g. after a restart).
+      if (!this.pods.has(key)) await confirmDeletion(client, p);
+      return;
     }
+    let r = this.pods.get(key);
+    if (!r) {
+      const firstSeen = typeof p.status?.startTime === 'string' ? p.status.startTime : apiTime(Date.now());
+      r = { key, ...(p.spec.hostNetwork ? {} : { netns: podNetns(p.metadata.uid) }), pod: p, restarts: 0, firstSeen, container: p.spec.containers[0]! };
+      this.pods.set(key, r);
+      await this.start(client, r);
+    } else {
+      r.pod = p;
+      if (r.blocked?.retryAt !== undefined && Date.now() >= r.blocked.retryAt) {
+        if (r.netns && r.ip === undefined) await this.run('ip', ['netns', 'del', r.netns]);
+        r.blocked = undefined;
+        await this.start(client, r);
+      } else if (!r.child && !r.blocked && Date.now() >= (r.nextStart ?? 0)) {
+        r.restarts++;
+        await this.spawnProgram(client, r);
+      } else if (r.child && Date.now() - (r.volumesAt ?? 0) > VOLUME_SYNC_MS) {
+        await this.syncVolumes(r);
+      }
+    }
+    await this.report(client, r);
   }
 
   private field(p: ApiPod, path: string): string {
@@ -320,11 +328,11 @@ export class PodRuntime {
     const child = spawn(cmd!, args, { cwd: '/', env, stdio: ['ignore', out, out] });
     r.child = child;
     r.runningSince = Date.now();
-    r.startedAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    r.startedAt = apiTime(Date.now());
     child.on('exit', (code, signal) => {
       if (r.child !== child) return;
       r.child = undefined;
-      r.lastExit = { code, signal, at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
+      r.lastExit = { code, signal, at: apiTime(Date.now()) };
       // Ran long enough: the back-off starts over.
       if (Date.now() - (r.runningSince ?? 0) > 600_000) r.restarts = 0;
       r.nextStart = Date.now() + restartDelay(r.restarts + 1);
@@ -351,7 +359,6 @@ export class PodRuntime {
 
   private async report(client: KubeClient, r: RunningPod): Promise<void> {
     const p = r.pod;
-    const t = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const running = r.child !== undefined;
     const probe = r.container.readinessProbe?.httpGet;
     const port = typeof probe?.port === 'string' ? r.container.ports?.find((x) => x.name === probe.port)?.containerPort : probe?.port;
@@ -367,40 +374,22 @@ export class PodRuntime {
         ready = r.wasReady === true && r.probeFailures < (r.container.readinessProbe?.failureThreshold ?? 3);
       }
     }
-    const transition = ready !== r.wasReady;
+    if (ready !== r.wasReady) this.o.log(`pod ${r.key}: ${ready ? 'Ready' : 'not Ready'}`);
     r.wasReady = ready;
-    if (transition) this.o.log(`pod ${r.key}: ${ready ? 'Ready' : 'not Ready'}`);
-    const cond = (type: string, ok: boolean) => ({ type, status: ok ? 'True' : 'False', lastTransitionTime: t });
-    const state = r.blocked
-      ? { waiting: { reason: r.blocked.reason, message: r.blocked.message } }
-      : running
-        ? { running: { startedAt: r.startedAt } }
-        : r.lastExit
-          ? { waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting the container (exited ${r.lastExit.signal ?? `with code ${r.lastExit.code}`} at ${r.lastExit.at})` } }
-          : { waiting: { reason: 'ContainerCreating' } };
-    await client.mergePatch(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/status`, {
-      status: {
-        phase: r.blocked || (!running && r.restarts === 0 && !r.lastExit) ? 'Pending' : 'Running',
-        hostIP: this.o.nodeAddress,
-        hostIPs: [{ ip: this.o.nodeAddress }],
-        ...(r.ip ? { podIP: r.ip, podIPs: [{ ip: r.ip }] } : {}),
-        startTime: r.startedAt ?? t,
-        conditions: [cond('PodScheduled', true), cond('Initialized', true), cond('ContainersReady', ready), cond('Ready', ready)],
-        containerStatuses: [
-          {
-            name: r.container.name,
-            image: r.container.image,
-            imageID: '',
-            ...(running && r.child?.pid ? { containerID: `native6-process://${r.child.pid}` } : {}),
-            ready,
-            started: running,
-            restartCount: r.restarts,
-            state,
-            ...(r.lastExit ? { lastState: { terminated: { exitCode: r.lastExit.code ?? 137, ...(r.lastExit.signal ? { signal: r.lastExit.signal } : {}), finishedAt: r.lastExit.at } } } : {}),
-          },
-        ],
-      },
-    });
+    const container = {
+      name: r.container.name,
+      image: r.container.image,
+      running,
+      restarts: r.restarts,
+      ready,
+      ...(r.blocked ? { blocked: r.blocked } : {}),
+      ...(r.child?.pid ? { pid: r.child.pid } : {}),
+      ...(r.startedAt ? { startedAt: r.startedAt } : {}),
+      ...(r.lastExit ? { lastExit: r.lastExit } : {}),
+    };
+    const status = podStatus({ nodeAddress: this.o.nodeAddress, ...(r.ip ? { ip: r.ip } : {}), firstSeen: r.firstSeen, container }, p.status, apiTime(Date.now()));
+    if (statusHeld(status, p.status)) return;
+    await client.mergePatch(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/status`, { status });
   }
 }
 
