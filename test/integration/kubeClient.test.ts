@@ -9,6 +9,7 @@
 // - server-side apply with a field manager, forced over another manager's
 //   field; a dry run stores nothing; every field the product applies comes
 //   back (nothing dropped on the way);
+// - a reflector's copy (list, then watches the server ends every second) matches a LIST;
 // - list with a label selector, watch (ADDED, DELETED, then aborted), delete
 //   with a precondition (a wrong uid is a 409) and missingOk;
 // - discovery finds a CRD's path once it is Established, and names an
@@ -26,6 +27,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { KubeError, kubeClient, tokenKubeClient, type KubeClient, type WatchEvent } from '../../lib/kube/client.js';
 import { crdsEstablished } from '../../lib/kube/objects.js';
+import { Reflector } from '../../lib/kube/reflector.js';
 import { kubeconfigFor, startApiServer, type ApiServer } from '../../lib/toolchain/apiServer.js';
 import { DEFAULT_CACHE_DIR } from '../../lib/toolchain/repo.js';
 import { waitFor, waitUntil } from '../../lib/phases/wait.js';
@@ -217,6 +219,36 @@ test('the Kubernetes client against a real kube-apiserver: exec plugin, proxy, a
       } finally {
         aborter.abort();
         await watching;
+      }
+    });
+
+    await t.test('a reflector keeps a copy: listed, then every change by watch, across watches the server ends', async () => {
+      const base = `/api/v1/namespaces/${ns}/configmaps`;
+      const path = `${base}?labelSelector=${encodeURIComponent('reflect=yes')}`;
+      const cm = (name: string, v: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns, labels: { reflect: 'yes' } }, data: { v } });
+      await admin.apply(`${base}/before`, cm('before', '1'), 'native6-test');
+      let changes = 0;
+      const aborter = new AbortController();
+      // Watches of 1 s: several end while the changes are made, each resumed from the last version seen.
+      const reflector = new Reflector<Obj>(admin, path, () => changes++, { watchSeconds: 1, retryMs: 100 });
+      const running = reflector.run(aborter.signal);
+      const seen = () => reflector.items().map((o) => `${o.metadata.name}=${o.data?.v}`).join(' ');
+      try {
+        await waitUntil('the first list', async () => reflector.synced, { timeoutMs: 10_000, intervalMs: 20 });
+        assert.equal(seen(), 'before=1');
+        for (let i = 0; i < 4; i++) {
+          await admin.apply(`${base}/c${i}`, cm(`c${i}`, String(i)), 'native6-test');
+          await new Promise((res) => setTimeout(res, 700));
+        }
+        await admin.apply(`${base}/before`, cm('before', '2'), 'native6-test');
+        await admin.delete(`${base}/c1`, { gracePeriodSeconds: 0 });
+        await waitUntil('the copy matches the server', async () => seen() === 'before=2 c0=0 c2=2 c3=3', { timeoutMs: 15_000, intervalMs: 50 });
+        const listed = (await admin.get<{ items: Obj[] }>(path)).items.map((o) => `${o.metadata.name}=${o.data?.v}`).join(' ');
+        assert.equal(seen(), listed, 'the copy is what a LIST gives');
+        assert.ok(changes >= 7, `every change was told (${changes})`);
+      } finally {
+        aborter.abort();
+        await running;
       }
     });
 

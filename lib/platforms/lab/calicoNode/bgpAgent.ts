@@ -12,7 +12,7 @@
  *   plugin: Calico's CNI plugin and IPAM cannot be built either), and keeps
  *   the IPAMBlock's allocations in step with host-local's leases;
  * - confd: computes confd's keys from the datastore (lib/calico/confd.ts)
- *   every second and runs n6-confd over Calico's own BIRD templates, which
+ *   and, when they changed, runs n6-confd over Calico's own BIRD templates, which
  *   writes /etc/calico/confd/config/bird6*.cfg and reloads BIRD with
  *   `sv hup bird6` as confd does;
  * - runsv: keeps Debian's bird6 running on that configuration;
@@ -20,19 +20,21 @@
  *   and policy (lib/calico/policy.ts), as nftables tables re-applied when
  *   the datastore changes and every 30 s.
  *
- * It polls the datastore every second (confd and Felix watch it). Routes to
+ * It keeps a copy of the datastore by watches, as confd and Felix do
+ * (datastore.ts), and works when the copy changes. Routes to
  * workloads come from the CNI plugin, not from it. See the README.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KubeError, type KubeClient } from '../../../kube/client.js';
 import { formatPrefix, parsePrefix, type Prefix } from '../../../net/ipv6.js';
 import { blockAllocations, cidrToName, confirmedAffinity, emptyBlock, freeBlocks } from './ipam.js';
-import { confdKv, type DatastoreSnapshot } from './confd.js';
+import { confdKv } from './confd.js';
+import { Datastore, secretsOf, snapshotOf, type Obj } from './datastore.js';
 import { atRealtime } from '../machine/realtime.js';
 import { advertisedServiceRanges, loopPreventionMode, loopPreventionScript } from './loopPrevention.js';
-import { compilePolicy, workloadLabels, type PolicyInputs } from './policy.js';
+import { compilePolicy } from './policy.js';
 
 export interface AgentOptions {
   readonly node: string;
@@ -57,72 +59,7 @@ const BIRD_CONFIG = '/etc/calico/confd/config/bird6.cfg';
 const RUN_DIR = '/var/run/calico';
 const KV_FILE = '/var/lib/calico/confd-kv.json';
 
-type Obj = { metadata?: { name?: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> }; spec?: Record<string, unknown> };
 type List<T = Obj> = { items: T[] };
-
-export type AgentSnapshot = DatastoreSnapshot & { readonly felixConfigurations: readonly Obj[]; readonly policy: PolicyInputs };
-
-type Pod = { metadata: { name: string; namespace: string; labels?: Record<string, string> }; spec: { nodeName?: string; hostNetwork?: boolean }; status: { podIP?: string; phase?: string } };
-
-export async function snapshot(client: KubeClient, namespace: string): Promise<AgentSnapshot> {
-  // What confd's BGP syncer and route generator watch (core/v1 Endpoints, not EndpointSlices).
-  const [bgpConfigurations, bgpPeers, bgpFilters, ipPools, nodes, blockAffinities, services, endpoints, felixConfigurations, gnps, nps, gnsets, namespaces, pods] = await Promise.all([
-    client.get<List>(`${CRD}/bgpconfigurations`),
-    client.get<List>(`${CRD}/bgppeers`),
-    client.get<List>(`${CRD}/bgpfilters`),
-    client.get<List>(`${CRD}/ippools`),
-    client.get<List>('/api/v1/nodes'),
-    client.get<List>(`${CRD}/blockaffinities`),
-    client.get<List>('/api/v1/services'),
-    client.get<List>('/api/v1/endpoints'),
-    client.get<List>(`${CRD}/felixconfigurations`),
-    client.get<List>(`${CRD}/globalnetworkpolicies`),
-    client.get<List>('/apis/networking.k8s.io/v1/networkpolicies'),
-    client.get<List>(`${CRD}/globalnetworksets`),
-    client.get<List>('/api/v1/namespaces'),
-    client.get<List<Pod>>('/api/v1/pods'),
-  ]);
-  if ((await client.get<List>(`${CRD}/networkpolicies`)).items.length > 0) throw new Error('Calico NetworkPolicies (namespaced, crd.projectcalico.org) are not supported by the lab\'s policy engine');
-  // Felix's workload endpoints: pods with an address on a pod network, not finished.
-  const workloads = pods.items
-    .filter((p) => p.status.podIP && !p.spec.hostNetwork && p.spec.nodeName && p.status.phase !== 'Succeeded' && p.status.phase !== 'Failed')
-    .map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name, ip: p.status.podIP!, node: p.spec.nodeName!, labels: workloadLabels(p.metadata.labels ?? {}, p.metadata.namespace) }));
-  const serviceEndpoints = new Map<string, { ips: string[]; ports: Array<{ protocol: string; port: number }> }>();
-  for (const e of endpoints.items as Array<Obj & { subsets?: Array<{ addresses?: Array<{ ip: string }>; ports?: Array<{ protocol?: string; port: number }> }> }>) {
-    const ips = (e.subsets ?? []).flatMap((x) => (x.addresses ?? []).map((a) => a.ip));
-    const ports = (e.subsets ?? []).flatMap((x) => (x.ports ?? []).map((pt) => ({ protocol: pt.protocol ?? 'TCP', port: pt.port })));
-    serviceEndpoints.set(`${e.metadata?.namespace}/${e.metadata?.name}`, { ips, ports });
-  }
-  return {
-    bgpConfigurations: bgpConfigurations.items,
-    bgpPeers: bgpPeers.items,
-    bgpFilters: bgpFilters.items,
-    ipPools: ipPools.items,
-    nodes: nodes.items,
-    blockAffinities: blockAffinities.items,
-    services: services.items,
-    endpoints: endpoints.items,
-    felixConfigurations: felixConfigurations.items,
-    policy: { globalNetworkPolicies: gnps.items, networkPolicies: nps.items, globalNetworkSets: gnsets.items as PolicyInputs['globalNetworkSets'], namespaces: namespaces.items, workloads, serviceEndpoints },
-    secrets: await secretsOf(client, namespace, bgpPeers.items),
-  } as AgentSnapshot;
-}
-
-/** The Secrets the BGPPeers name, read one by one (calico-node may read only those). */
-async function secretsOf(client: KubeClient, namespace: string, peers: readonly Obj[]): Promise<Record<string, Record<string, string>>> {
-  const names = new Set<string>();
-  for (const p of peers) {
-    const ref = (p.spec?.password as { secretKeyRef?: { name?: string } } | undefined)?.secretKeyRef;
-    if (ref?.name) names.add(ref.name);
-  }
-  const out: Record<string, Record<string, string>> = {};
-  for (const name of [...names].sort()) {
-    const s = await client.find<{ data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/secrets/${name}`);
-    if (!s) continue;
-    out[name] = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-  }
-  return out;
-}
 
 /** Calico startup: the node's BGP address on its Node object. */
 export async function annotateNode(o: AgentOptions): Promise<void> {
@@ -242,6 +179,19 @@ class BirdService {
   }
 }
 
+/** When confd's templates last changed (their files' times and sizes). */
+function templatesStamp(confdir: string): string {
+  const dir = join(confdir, 'templates');
+  if (!existsSync(dir)) return '';
+  return readdirSync(dir)
+    .sort()
+    .map((f) => {
+      const st = statSync(join(dir, f));
+      return `${f}:${st.mtimeMs}:${st.size}`;
+    })
+    .join(',');
+}
+
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 /** Calico startup and the block claim, retried until the Node exists and the API answers. */
@@ -273,16 +223,41 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<vo
   if (writeAtomic(join(o.cniConf ?? '/etc/cni/net.d', '10-native6.conflist'), cniConfig(block), 0o644)) o.log(`CNI configuration for ${formatPrefix(block)}`);
   const bird = new BirdService(o.log);
   signal.addEventListener('abort', () => bird.stop());
+  // The datastore's copy, kept by watches; a change marks the dataplane for a new pass.
+  let dirty = true;
+  const datastore = new Datastore(o.client, () => (dirty = true), o.log);
+  const watching = datastore.run(signal);
   let lastError = '';
   let lastNft = '';
   let lastPolicy = '';
+  let lastKv = '';
+  let localSeen = '';
+  let localAt = 0;
   // Like Felix, re-apply the whole dataplane now and then, whatever changed (or was removed) behind its back.
   let resyncAt = Date.now() + 30_000;
   while (!signal.aborted) {
+    const now = Date.now();
+    if (now - localAt >= 1000) {
+      // What the datastore does not tell: host-local's leases (a pod started here), confd's templates
+      // (the ConfigMap calico-node mounts, written again), and bird6 alive.
+      localAt = now;
+      const seen = `${[...leases()].sort().join(',')} ${templatesStamp(o.confdir)}`;
+      if (seen !== localSeen) {
+        dirty = true;
+        lastKv = '';
+      }
+      localSeen = seen;
+      if (lastNft) bird.ensure();
+    }
+    const force = now >= resyncAt;
+    if (!(dirty || force) || !datastore.synced) {
+      await sleep(o.intervalMs ?? 100);
+      continue;
+    }
+    dirty = false;
+    if (force) resyncAt = now + 30_000;
     try {
-      const snap = await snapshot(o.client, o.namespace);
-      const force = Date.now() >= resyncAt;
-      if (force) resyncAt = Date.now() + 30_000;
+      const snap = snapshotOf(datastore.lists(), await secretsOf(o.client, o.namespace, datastore.lists().bgpPeers));
       // Felix's part the lab has: service loop prevention.
       const nft = loopPreventionScript(loopPreventionMode(snap.felixConfigurations), advertisedServiceRanges(snap.bgpConfigurations));
       if (nft !== lastNft || force) {
@@ -300,19 +275,24 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<vo
         lastPolicy = policy.script;
       }
       const kv = confdKv(snap, o.node);
-      // The store holds BGP passwords: root only.
-      writeAtomic(KV_FILE, `${JSON.stringify(kv, Object.keys(kv).sort(), 2)}\n`, 0o600);
-      const res = spawnSync(o.confd, ['-confdir', o.confdir, '-kv', KV_FILE, '-only', 'bird6'], {
-        env: { ...process.env, NODENAME: o.node, CALICO_ROUTER_ID: 'hash', PATH: `${o.svDir}:${process.env.PATH ?? ''}` },
-        encoding: 'utf8',
-      });
-      const out = `${res.stdout ?? ''}${res.stderr ?? ''}`.trim();
-      if (res.status !== 0) throw new Error(`n6-confd: ${out || `exit ${res.status}`}`);
-      for (const line of out.split('\n')) if (line.endsWith(' updated')) o.log(`confd: ${line}`);
+      const kvText = `${JSON.stringify(kv, Object.keys(kv).sort(), 2)}\n`;
+      // The store holds BGP passwords: root only. confd runs when its keys changed (it watches them), or on the resync.
+      if (kvText !== lastKv || force) {
+        writeAtomic(KV_FILE, kvText, 0o600);
+        const res = spawnSync(o.confd, ['-confdir', o.confdir, '-kv', KV_FILE, '-only', 'bird6'], {
+          env: { ...process.env, NODENAME: o.node, CALICO_ROUTER_ID: 'hash', PATH: `${o.svDir}:${process.env.PATH ?? ''}` },
+          encoding: 'utf8',
+        });
+        const out = `${res.stdout ?? ''}${res.stderr ?? ''}`.trim();
+        if (res.status !== 0) throw new Error(`n6-confd: ${out || `exit ${res.status}`}`);
+        for (const line of out.split('\n')) if (line.endsWith(' updated')) o.log(`confd: ${line}`);
+        lastKv = kvText;
+      }
       try {
         if (await syncAllocations(o, block)) o.log(`IPAM: block ${formatPrefix(block)} allocations updated from host-local's leases`);
       } catch (e) {
         if (!(e instanceof KubeError && e.status === 409)) throw e; // written meanwhile: next round
+        dirty = true;
       }
       bird.ensure();
       if (lastError) o.log('recovered');
@@ -321,7 +301,9 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<vo
       const msg = (e as Error).message;
       if (msg !== lastError) o.log(`error: ${msg}`);
       lastError = msg;
+      dirty = true;
+      await sleep(1000);
     }
-    await sleep(o.intervalMs ?? 1000);
   }
+  await watching;
 }
