@@ -3,6 +3,8 @@
  * step over the topology. `up` is idempotent: on a running lab every phase
  * finds its work done and changes nothing.
  */
+import { labProgramArgv } from './programLaunch.js';
+import { buildLabPrograms } from './programBuild.js';
 import { appendFileSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../../phases/wait.js';
@@ -45,6 +47,8 @@ import { CODE_ROOT } from './codeRoot.js';
 /** A phase of the lab's workflows (lib/phases), run with the lab's context. */
 export type Phase = EnginePhase<LabContext>;
 
+let programsBuilt = false;
+
 export function createLabContext(repoRoot: string, cluster: LoadedCluster, options: { timers?: SessionTimers; verbose?: boolean; binDir?: string } = {}): LabContext {
   const paths = labPaths(repoRoot, cluster.spec.name);
   mkdirSync(paths.logs, { recursive: true });
@@ -53,6 +57,12 @@ export function createLabContext(repoRoot: string, cluster: LoadedCluster, optio
     appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
     if (options.verbose) process.stderr.write(`${line}\n`);
   };
+  if (!programsBuilt) {
+    // Once per lab command: the programs it starts in its namespaces, from the sources as they are now.
+    const built = buildLabPrograms();
+    programsBuilt = true;
+    log(`lab programs bundled in ${built.ms} ms: ${built.files.join(', ')}`);
+  }
   return {
     repoRoot,
     cluster,
@@ -130,7 +140,7 @@ export const NETWORK_PHASES: readonly Phase[] = [
       const out = openSync(join(ctx.paths.logs, 'metadata.log'), 'a');
       const child = spawn(
         'ip',
-        ['netns', 'exec', ctx.topology.internet.ns, process.execPath, '--import', 'tsx', join(CODE_ROOT, 'lib/platforms/lab/programs/metadata.ts'), '--listen', ctx.topology.internet.metadata, '--port', '80', '--devices', file],
+        ['netns', 'exec', ctx.topology.internet.ns, ...labProgramArgv('metadata'), '--listen', ctx.topology.internet.metadata, '--port', '80', '--devices', file],
         { cwd: CODE_ROOT, detached: true, stdio: ['ignore', out, out] },
       );
       writeFileSync(pidFile, `${child.pid}\n`);

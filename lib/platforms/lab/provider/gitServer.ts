@@ -24,6 +24,7 @@
  * it) and `/bytes?n=` (n bytes: the egress benchmark), as any web host
  * would answer something.
  */
+import { labProgramArgv, runsLabProgram } from '../programLaunch.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -304,7 +305,7 @@ export async function ensureLabGitServer(ctx: Pick<LabContext, 'paths' | 'topolo
   const out = openSync(s.logFile, 'a');
   const child = spawn(
     'ip',
-    ['netns', 'exec', s.ns, process.execPath, '--import', 'tsx', join(CODE_ROOT, 'lib/platforms/lab/programs/git-server.ts'), ...s.listen.flatMap((a) => ['--listen', a]), '--port', String(s.port), '--root', s.projectRoot],
+    ['netns', 'exec', s.ns, ...labProgramArgv('git-server'), ...s.listen.flatMap((a) => ['--listen', a]), '--port', String(s.port), '--root', s.projectRoot],
     { cwd: CODE_ROOT, detached: true, stdio: ['ignore', out, out] },
   );
   writeFileSync(s.pidFile, `${child.pid}\n`);
@@ -327,7 +328,7 @@ function serverPid(s: LabGitServer): number | undefined {
   const pid = pidAlive(s.pidFile);
   if (!pid) return undefined;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('lib/platforms/lab/programs/git-server.ts') ? pid : undefined;
+    return runsLabProgram(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), 'git-server') ? pid : undefined;
   } catch {
     return undefined;
   }

@@ -8,8 +8,8 @@
  * few seconds more. The figures go in verify's report (clientView) and in
  * `npm run bench -- failover`.
  */
+import { labProgramArgv } from '../programLaunch.js';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { KubeClient } from '../../../kube/client.js';
 import { containsAddress, formatAddress, parseAddress, parsePrefix } from '../../../net/ipv6.js';
 import type { LabContext } from '../lab.js';
@@ -35,7 +35,7 @@ interface Stream {
 }
 
 function startStream(ctx: LabContext, targets: Record<string, string>): Stream {
-  const argv = ['netns', 'exec', ctx.topology.internet.ns, process.execPath, '--import', 'tsx', join(CODE_ROOT, 'lib/platforms/lab/programs/clientStream.ts')];
+  const argv = ['netns', 'exec', ctx.topology.internet.ns, ...labProgramArgv('clientStream')];
   for (const [name, url] of Object.entries(targets)) argv.push('--target', `${name}=${url}`);
   argv.push('--interval-ms', '50', '--timeout-ms', '3000', '--established', '12', '--duration', String((MAX_HANG_MS + 60_000) / 1000));
   const child = spawn('ip', argv, { cwd: CODE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,6 +4,7 @@
  * server's answers from a namespace, a command inside a pod, a Service's
  * endpoint nodes and the routers' /128s.
  */
+import { labProgramArgv } from '../programLaunch.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kubeClient, type KubeClient } from '../../../kube/client.js';
@@ -74,14 +75,14 @@ export interface ProbeResult {
 
 /** HTTP(S) probes from inside a namespace (lib/platforms/lab/programs/probe.ts), e.g. the internet's client address. */
 export async function probeFrom(ctx: LabContext, ns: string, args: { url: string; ca?: string; servername?: string; source?: string; need?: number; timeoutS?: number; expect?: string }): Promise<ProbeResult> {
-  const argv = ['--import', 'tsx', join(CODE_ROOT, 'lib/platforms/lab/programs/probe.ts'), '--url', args.url];
+  const argv = [...labProgramArgv('probe'), '--url', args.url];
   if (args.ca) argv.push('--ca', args.ca);
   if (args.servername) argv.push('--servername', args.servername);
   if (args.source) argv.push('--source', args.source);
   if (args.need) argv.push('--need', String(args.need));
   if (args.timeoutS) argv.push('--timeout', String(args.timeoutS));
   if (args.expect) argv.push('--expect', args.expect);
-  const res = await ctx.runner.run('sh', ['-c', 'cd "$0" && exec "$@"', CODE_ROOT, process.execPath, ...argv], { ns, allowFail: true, timeoutMs: ((args.timeoutS ?? 30) + 15) * 1000 });
+  const res = await ctx.runner.run('sh', ['-c', 'cd "$0" && exec "$@"', CODE_ROOT, ...argv], { ns, allowFail: true, timeoutMs: ((args.timeoutS ?? 30) + 15) * 1000 });
   try {
     return JSON.parse(res.stdout.trim().split('\n').pop() ?? '') as ProbeResult;
   } catch {

@@ -20,6 +20,7 @@
  * with the capability to bind port 53; Flux: 65534); a pod's
  * securityContext.runAsUser/runAsGroup wins, as with a runtime.
  */
+import { labProgramArgv } from '../../programLaunch.js';
 import { join } from 'node:path';
 import { COREDNS, FLUX_CONTROLLERS, fluxBinary, goProgramBinary, KUBERNETES_VERSION } from '../../../../toolchain/pins.js';
 
@@ -108,9 +109,8 @@ export function resolveImage(l: LabImages, c: ImageRequest, who: { pod: string; 
     const argv = c.command ? args.slice(c.command[0]?.endsWith('agnhost') ? 1 : 0) : [...(c.args ?? [])];
     if (argv[0] !== 'netexec') return { ok: false, reason: `${c.image}: the lab runs agnhost's netexec only, not "${argv.join(' ')}"` };
     const port = argv.find((a) => a.startsWith('--http-port='))?.split('=')[1] ?? '8080';
-    const echo = join(l.codeRoot, 'lib/platforms/lab/programs/echo.ts');
     const program: ImageProgram = { binary: l.node, path: l.node, entrypoint: [], cmd: [], user: ROOT, binds: [l.codeRoot], workdir: l.codeRoot };
-    return { ok: true, program, argv: [l.node, '--import', 'tsx', echo, '--port', port, '--pod', who.pod, '--node', who.node] };
+    return { ok: true, program, argv: [...labProgramArgv('echo', l.node, l.codeRoot), '--port', port, '--pod', who.pod, '--node', who.node] };
   }
   const known = table(l).get(canonical(name));
   if (!known) return { ok: false, reason: `${c.image}: no program for this image in the lab (it runs ${[...table(l).keys(), 'registry.k8s.io/e2e-test-images/agnhost'].join(', ')})` };
