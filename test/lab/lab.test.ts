@@ -105,7 +105,7 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, every machine rest
     await runLabPhases(ctx, UP_PHASES, (p) => second.push(p));
     assert.match(second.find((p) => p.name === 'routers')!.note, /n6-lt_r1: running; n6-lt_r2: running/);
     assert.match(second.find((p) => p.name === 'kubelets')!.note, /0 started, 5 running/);
-    assert.match(second.find((p) => p.name === 'control planes join')!.note, /all joined/);
+    assert.match(second.find((p) => p.name === 'machines join')!.note, /all joined/);
 
     // Hang (SIGSTOP, not kill) a control plane: every process in it stops; both routers withdraw its
     // routes once BFD (100 ms × 3 on both ends: the spec's default, the nodes' BIRD running it from the

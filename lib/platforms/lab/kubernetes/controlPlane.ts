@@ -22,6 +22,7 @@
  *      the endpoint (ECMP to any machine, kube-proxy to any healthy API
  *      server).
  */
+import { labProgramArgv } from '../programLaunch.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -90,10 +91,7 @@ export function startKubelet(ctx: LabContext, m: MachineNode): boolean {
     '-c',
     'until "$@"; do echo "kubelet exited ($?), restarting in 2 s"; sleep 2; done',
     'kubelet',
-    process.execPath,
-    '--import',
-    'tsx',
-    join(CODE_ROOT, 'lib/platforms/lab/programs/kubelet.ts'),
+    ...labProgramArgv('kubelet'),
     '--machine',
     m.machine.name,
     '--address',
@@ -226,10 +224,7 @@ async function startBgpAgent(ctx: LabContext, m: MachineNode): Promise<void> {
   setProcess(ctx, m, {
     id: 'calico-node/bgp-agent',
     argv: [
-      process.execPath,
-      '--import',
-      'tsx',
-      join(CODE_ROOT, 'lib/platforms/lab/programs/bgp-agent.ts'),
+      ...labProgramArgv('bgp-agent'),
       '--node',
       m.machine.name,
       '--address',
@@ -361,31 +356,45 @@ export const CONTROL_PLANE_PHASES: readonly Phase[] = [
     },
   },
   {
-    name: 'control planes join',
+    name: 'machines join',
     async run(ctx) {
-      const rest = ctx.topology.machines.filter((m) => m.machine.role === 'control-plane').slice(1);
-      const booted: string[] = [];
-      for (const m of rest) {
-        if ((await boot(ctx, m)) !== 'done') booted.push(m.machine.name);
+      // The control planes' joins one after another (kubeadm joins stacked etcd members one at a time),
+      // the workers side by side with them; each machine's networking as soon as it joined, while the
+      // next control plane joins.
+      const controlPlanes = ctx.topology.machines.filter((m) => m.machine.role === 'control-plane').slice(1);
+      const workers = ctx.topology.machines.filter((m) => m.machine.role === 'worker');
+      const joined: string[] = [];
+      const networking = async (m: MachineNode, how: string, t: number): Promise<void> => {
         await nodeNetworking(ctx, m);
-      }
-      for (const m of rest) {
-        await waitFor(`${m.machine.name}'s API server answering /readyz`, 180_000, () => readyz(adminClient(ctx, `https://[${m.address}]:${API_SERVER_PORT}`)), ctx.log);
-      }
-      return booted.length ? `joined ${booted.join(', ')} from their bootstrap (stacked etcd)` : 'all joined';
-    },
-  },
-  {
-    name: 'workers join',
-    async run(ctx) {
-      const booted: string[] = [];
-      for (const m of ctx.topology.machines.filter((x) => x.machine.role === 'worker')) {
-        // kubeadm discovers the cluster with the bootstrap token and writes the kubelet's bootstrap kubeconfig;
-        // the lab's kubelet then does the TLS bootstrap (a CSR the controller manager approves), which kubeadm waits for.
-        if ((await boot(ctx, m)) !== 'done') booted.push(m.machine.name);
-        await nodeNetworking(ctx, m);
-      }
-      return booted.length ? `joined ${booted.join(', ')} from their bootstrap (bootstrap token, kubelet CSR approved)` : 'all joined';
+        if (m.machine.role === 'control-plane') {
+          await waitFor(`${m.machine.name}'s API server answering /readyz`, 180_000, () => readyz(adminClient(ctx, `https://[${m.address}]:${API_SERVER_PORT}`)), ctx.log);
+        }
+        if (how !== 'done') joined.push(`${m.machine.name} ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      };
+      const results = await Promise.allSettled([
+        (async () => {
+          const after: Array<Promise<void>> = [];
+          try {
+            for (const m of controlPlanes) {
+              const t = Date.now();
+              const how = await boot(ctx, m);
+              after.push(networking(m, how, t));
+            }
+          } finally {
+            const done = await Promise.allSettled(after);
+            const failed = done.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+            if (failed) throw failed.reason;
+          }
+        })(),
+        ...workers.map(async (m) => {
+          const t = Date.now();
+          await networking(m, await boot(ctx, m), t);
+        }),
+      ]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (joined.length === 0) return 'all joined';
+      return `side by side: control planes ${controlPlanes.map((m) => m.machine.name).join(', ') || 'none'} one after another (stacked etcd), workers ${workers.map((m) => m.machine.name).join(', ') || 'none'} together; joined from their bootstrap, each with its networking: ${joined.join(', ')}`;
     },
   },
   {
