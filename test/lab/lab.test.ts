@@ -67,6 +67,12 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, every machine rest
     await runLabPhases(ctx, UP_PHASES, (p) => first.push(p));
     assert.ok(first.every((p) => p.ok));
     console.log(`# up: ${first.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s`).join(", ")}`);
+    // The new Service was served by every node before its pods were: no attempt of the workloads
+    // phase's probes went unanswered (a node without the Service drops its packets).
+    const workloads = first.find((p) => p.name === 'workloads')!.note;
+    const timedOut = [...workloads.matchAll(/(\d+) timed out/g)].map((m) => Number(m[1]));
+    assert.equal(timedOut.length, 2, `the workloads phase probes the ClusterIP and the external IP: ${workloads}`);
+    assert.deepEqual(timedOut, [0, 0], `a probe waited out a timeout: ${workloads}`);
 
     const { report } = await labVerify(ctx);
     // Three control planes and two workers, no Flux: every family applies but Flux's.

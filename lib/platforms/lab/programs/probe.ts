@@ -1,8 +1,10 @@
 /**
  * An HTTP(S) client the lab runs inside a namespace (the internet, a
  * machine) to check what answers there. Prints one JSON line:
- * { ok, attempts, successes, consecutive, ms, last } where `ok` means
- * `--need` answers in a row were seen before `--timeout` seconds.
+ * { ok, attempts, successes, consecutive, timeouts, ms, last } where `ok`
+ * means `--need` answers in a row were seen before `--timeout` seconds, and
+ * `timeouts` counts the attempts that got no answer at all within
+ * --per-request-ms (a packet dropped, not refused).
  *
  *   probe.ts --url URL [--ca FILE] [--servername NAME] [--source ADDRESS] [--need N] [--timeout S] [--per-request-ms MS] [--expect TEXT]
  *
@@ -71,6 +73,7 @@ const start = Date.now();
 let attempts = 0;
 let successes = 0;
 let consecutive = 0;
+let timeouts = 0;
 let last = '';
 while (Date.now() < deadline && consecutive < need) {
   attempts++;
@@ -81,7 +84,8 @@ while (Date.now() < deadline && consecutive < need) {
     consecutive++;
   } else {
     consecutive = 0;
+    if (r.detail.startsWith('no answer in')) timeouts++;
     await new Promise((res) => setTimeout(res, 200));
   }
 }
-console.log(JSON.stringify({ ok: consecutive >= need, attempts, successes, consecutive, ms: Date.now() - start, last }));
+console.log(JSON.stringify({ ok: consecutive >= need, attempts, successes, consecutive, timeouts, ms: Date.now() - start, last }));

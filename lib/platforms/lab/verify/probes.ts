@@ -69,6 +69,8 @@ export interface ProbeResult {
   readonly attempts: number;
   readonly successes: number;
   readonly consecutive: number;
+  /** Attempts that got no answer at all in time (dropped, not refused). */
+  readonly timeouts: number;
   readonly ms: number;
   readonly last: string;
 }
@@ -86,7 +88,7 @@ export async function probeFrom(ctx: LabContext, ns: string, args: { url: string
   try {
     return JSON.parse(res.stdout.trim().split('\n').pop() ?? '') as ProbeResult;
   } catch {
-    return { ok: false, attempts: 0, successes: 0, consecutive: 0, ms: 0, last: (res.stderr || res.stdout).trim().slice(0, 300) };
+    return { ok: false, attempts: 0, successes: 0, consecutive: 0, timeouts: 0, ms: 0, last: (res.stderr || res.stdout).trim().slice(0, 300) };
   }
 }
 
