@@ -18,9 +18,9 @@ export function needApiServer(): void {
   need(paths.kubectl, 'npm run setup -- bin:kubernetes');
 }
 
-/** etcd and kube-apiserver on loopback (AlwaysAllow, a static token), their state in `dir`: a client for it, and a stop. */
-export async function apiServer(dir: string): Promise<{ client: KubeClient; stop: () => Promise<void> }> {
+/** etcd and kube-apiserver on loopback (AlwaysAllow, a static token, more flags if given), their state in `dir`: a client for it, and a stop. */
+export async function apiServer(dir: string, extraArgs: readonly string[] = []): Promise<{ client: KubeClient; stop: () => Promise<void> }> {
   needApiServer();
-  const api = await startApiServer({ cacheDir: DEFAULT_CACHE_DIR, dir });
+  const api = await startApiServer({ cacheDir: DEFAULT_CACHE_DIR, dir, extraArgs });
   return { client: tokenKubeClient(api.server, api.ca, api.token), stop: api.stop };
 }

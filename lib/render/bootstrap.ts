@@ -24,6 +24,7 @@
  * and resets what kubeadm left half done. docs/bootstrap.md says what it
  * does and how it is run in tests (test/lab/bootScript.test.ts).
  */
+import { ADMISSION_FILE, admissionConfiguration } from './podSecurity.js';
 import { staleMemberLines } from './bootEtcd.js';
 import { formatAddress } from '../net/ipv6.js';
 import { planInBlock, type AddressPlan, type Machine } from '../plan/addressPlan.js';
@@ -419,6 +420,7 @@ export function nodeBootstrap(spec: ClusterSpec, addressPlan: AddressPlan, machi
   }
   if (controlPlane) {
     files.push(
+      { path: ADMISSION_FILE, mode: '0644', content: admissionConfiguration() },
       { path: API_BOOTSTRAP_FILE, mode: '0644', content: apiBootstrapNat(clusterIP, NODE_ADDRESS_PLACEHOLDER) },
       { path: HANDOVER_SCRIPT, mode: '0700', content: handoverScript(machine, clusterIP) },
       { path: `${UNIT_DIR}/${HANDOVER_UNIT}`, mode: '0644', content: handoverUnit(machine) },

@@ -14,6 +14,7 @@ import { formatAddress, formatPrefix } from '../net/ipv6.js';
 import type { AddressPlan } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { toYaml } from '../yaml/write.js';
+import { ADMISSION_DIR, ADMISSION_FILE } from './podSecurity.js';
 
 export const KUBEADM_API = 'kubeadm.k8s.io/v1beta4';
 export const API_SERVER_PORT = 443;
@@ -110,7 +111,12 @@ export function clusterConfiguration(spec: ClusterSpec, plan: AddressPlan): Reco
       // The API ClusterIP, and its DNS name when the spec gives it one (spec.dns); kubeadm adds the
       // node's name and address and kubernetes, kubernetes.default[.svc[.cluster.local]] itself.
       certSANs: [apiServer, ...(spec.dns ? [`${spec.dns.name}.${spec.dns.zone}`] : [])],
-      extraArgs: [{ name: 'bind-address', value: '::' }],
+      extraArgs: [
+        { name: 'bind-address', value: '::' },
+        // Pod Security's cluster-wide default (podSecurity.ts), from the file the bootstrap writes.
+        { name: 'admission-control-config-file', value: ADMISSION_FILE },
+      ],
+      extraVolumes: [{ name: 'native6-admission', hostPath: ADMISSION_DIR, mountPath: ADMISSION_DIR, readOnly: true, pathType: 'DirectoryOrCreate' }],
     },
     // Calico IPAM hands out pod blocks; the controller manager allocates no node CIDRs.
     controllerManager: {

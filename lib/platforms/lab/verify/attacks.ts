@@ -7,6 +7,8 @@
  *   nothing from that label: the internal pod, which only its own
  *   namespace's echo pods may reach, does not answer it; the API server
  *   does (the pod's network works, so the refusal is the policy's);
+ * - in that namespace, a pod on the host's network (outside every workload
+ *   policy) is refused by the cluster's Pod Security default (baseline);
  * - the internet asks the cluster's DNS on the kube-dns ClusterIP (the
  *   Service range is announced; kube-proxy masquerades such traffic to a
  *   node address): no answer, over UDP or TCP, so the cluster's resolver is
@@ -15,7 +17,7 @@
  * The namespace is deleted afterwards, even when a step failed.
  */
 import { randomBytes } from 'node:crypto';
-import type { KubeClient } from '../../../kube/client.js';
+import { KubeError, type KubeClient } from '../../../kube/client.js';
 import { formatAddress, parseAddress } from '../../../net/ipv6.js';
 import { ECHO_PORT } from '../../../render/apps.js';
 import { CLUSTER_DOMAIN } from '../../../render/kubeadm.js';
@@ -55,6 +57,7 @@ async function trustedLabelPod(ctx: LabContext, admin: KubeClient, check: CheckF
       metadata: { name: 'tenant-allows-all-egress', namespace, labels: { ...CREATED_BY } },
       spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] },
     });
+    await hostNetworkPod(admin, namespace, check);
     const pod = await startClient(admin, namespace, TRUSTED_LABEL);
     if (typeof pod === 'string') {
       check(name, expected, pod, false);
@@ -78,6 +81,27 @@ async function trustedLabelPod(ctx: LabContext, admin: KubeClient, check: CheckF
   } finally {
     await deleteNamespace(ctx, admin, namespace);
   }
+}
+
+/**
+ * A host-network pod in a namespace that says nothing (review M2: it would sit in the node's network
+ * namespace, outside every workload policy): refused by the cluster's Pod Security default (baseline),
+ * asked as a server-side dry run.
+ */
+async function hostNetworkPod(admin: KubeClient, namespace: string, check: CheckFn): Promise<void> {
+  const name = 'policy/attack/host-network-pod-in-new-namespace';
+  const expected = 'refused: violates PodSecurity "baseline:latest" (host namespaces)';
+  // The namespace's default ServiceAccount (the controller manager makes it) must exist before any pod is admitted.
+  await waitFor(20_000, async () => (await admin.find(`/api/v1/namespaces/${namespace}/serviceaccounts/default`)) !== undefined);
+  const body = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'on-the-host', labels: { ...CREATED_BY } }, spec: { hostNetwork: true, containers: [{ name: 'c', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec'] }] } };
+  let observed: string;
+  try {
+    await admin.request('POST', `/api/v1/namespaces/${namespace}/pods?dryRun=All`, body);
+    observed = 'admitted';
+  } catch (e) {
+    observed = e instanceof KubeError ? `${e.status}: ${e.message.replace(/^[A-Z]+ \S+: /, '')}` : (e as Error).message;
+  }
+  check(name, expected, observed, /violates PodSecurity "baseline:latest": host namespaces/.test(observed));
 }
 
 async function internetToClusterDns(ctx: LabContext, admin: KubeClient, check: CheckFn): Promise<void> {

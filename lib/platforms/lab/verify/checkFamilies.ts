@@ -59,7 +59,7 @@ export const CHECK_FAMILIES = [
   { id: 'policy-matrix', proves: 'the zero-trust matrix from the internet and from pods: every cell as the policies say', names: /^policy\/(matrix|(internet|pod:[^>]+)->.+)$/ },
   {
     id: 'policy-attacks',
-    proves: "what the baseline must refuse, tried: a new namespace's pod labelled as a trusted network gets nothing from the label, and the internet gets no answer from the cluster's DNS (UDP, TCP)",
+    proves: "what the baseline must refuse, tried: a new namespace's pod labelled as a trusted network gets nothing from the label, a pod on the host's network is refused there (Pod Security), and the internet gets no answer from the cluster's DNS (UDP, TCP)",
     names: /^policy\/attack\/.+$/,
   },
   { id: 'policy-matrix-host-row', proves: 'the matrix from a node that runs none of the pods', names: /^policy\/host:[^>]+->.+$/ },
