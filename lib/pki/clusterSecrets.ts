@@ -40,6 +40,8 @@ export interface ClusterSecretValues extends SharedControlPlaneKeys {
   readonly caCertHash: string;
   /** The sealed key's public half (its private half was never kept). */
   readonly sshPublicKey: string;
+  /** The key the API servers seal Secrets with in etcd (lib/render/encryption.ts): 32 bytes, base64. */
+  readonly secretsKey: string;
 }
 
 export const SECRET_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
@@ -50,6 +52,7 @@ export const SECRET_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
   'frontProxyCaKeyPem',
   'etcdCaKeyPem',
   'saKeyPem',
+  'secretsKey',
 ];
 const OUTPUT_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
   'bootstrapToken',
@@ -65,6 +68,7 @@ const OUTPUT_FIELDS: ReadonlyArray<keyof ClusterSecretValues> = [
   'saKeyPem',
   'saPubPem',
   'sshPublicKey',
+  'secretsKey',
 ];
 
 /** What stacks made before kept in the secrets' state and apply now removes: the private half of the devices' SSH key. */
@@ -111,6 +115,7 @@ export function generateClusterSecrets(cluster: string, now: Date = new Date()):
     saKeyPem: sa.privateKeyPem,
     saPubPem: sa.publicKeyPem,
     sshPublicKey: sealed,
+    secretsKey: randomBytes(32).toString('base64'),
   };
 }
 
@@ -181,6 +186,8 @@ export class ClusterSecrets extends pulumi.dynamic.Resource {
   declare readonly saKeyPem: pulumi.Output<string | undefined>;
   declare readonly saPubPem: pulumi.Output<string | undefined>;
   declare readonly sshPublicKey: pulumi.Output<string>;
+  /** Absent (undefined) in a stack made before it was: its clusters keep Secrets as they were made. */
+  declare readonly secretsKey: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: { cluster: string }, opts?: pulumi.CustomResourceOptions) {
     const outs: Record<string, undefined> = {};

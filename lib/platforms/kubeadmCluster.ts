@@ -36,6 +36,8 @@ export interface KubeadmSecrets {
     readonly caKeyPem: pulumi.Output<string>;
     readonly caCertHash: pulumi.Output<string>;
     readonly sshPublicKey: pulumi.Output<string>;
+    /** The Secrets encryption key (undefined in a stack made before it was). */
+    readonly secretsKey: pulumi.Output<string | undefined>;
   };
   /** The keys every control plane shares (undefined in a stack made before they were). */
   readonly shared: pulumi.Output<BootSecrets['shared']>;
@@ -57,6 +59,7 @@ export function kubeadmSecrets(spec: ClusterSpec): KubeadmSecrets {
     caKeyPem: secret(secrets.caKeyPem),
     caCertHash: secrets.caCertHash,
     sshPublicKey: secrets.sshPublicKey,
+    secretsKey: secret(secrets.secretsKey),
   };
   const shared = secret(
     pulumi
@@ -67,8 +70,8 @@ export function kubeadmSecrets(spec: ClusterSpec): KubeadmSecrets {
   );
   const boot = secret(
     pulumi
-      .all([values.bootstrapToken, values.certificateKey, values.caCertPem, values.caKeyPem, values.caCertHash, shared])
-      .apply(([bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash, sh]): BootSecrets => ({ bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash, ...(sh ? { shared: sh } : {}) })),
+      .all([values.bootstrapToken, values.certificateKey, values.caCertPem, values.caKeyPem, values.caCertHash, shared, values.secretsKey])
+      .apply(([bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash, sh, secretsKey]): BootSecrets => ({ bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash, ...(sh ? { shared: sh } : {}), ...(secretsKey ? { secretsKey } : {}) })),
   );
   const admin = new AdminCredential(`${spec.name}-admin`, { cluster: spec.name, caCertPem: secrets.caCertPem, caKeyPem: values.caKeyPem });
   const kubeconfigFor = (server: pulumi.Input<string>) =>

@@ -25,6 +25,7 @@
  * does and how it is run in tests (test/lab/bootScript.test.ts).
  */
 import { ADMISSION_FILE, admissionConfiguration } from './podSecurity.js';
+import { ENCRYPTION_FILE, encryptionConfiguration } from './encryption.js';
 import { staleMemberLines } from './bootEtcd.js';
 import { formatAddress } from '../net/ipv6.js';
 import { planInBlock, type AddressPlan, type Machine } from '../plan/addressPlan.js';
@@ -421,6 +422,7 @@ export function nodeBootstrap(spec: ClusterSpec, addressPlan: AddressPlan, machi
   if (controlPlane) {
     files.push(
       { path: ADMISSION_FILE, mode: '0644', content: admissionConfiguration() },
+      ...(secrets.secretsKey !== undefined ? [{ path: ENCRYPTION_FILE, mode: '0600' as const, content: encryptionConfiguration(secrets.secretsKey) }] : []),
       { path: API_BOOTSTRAP_FILE, mode: '0644', content: apiBootstrapNat(clusterIP, NODE_ADDRESS_PLACEHOLDER) },
       { path: HANDOVER_SCRIPT, mode: '0700', content: handoverScript(machine, clusterIP) },
       { path: `${UNIT_DIR}/${HANDOVER_UNIT}`, mode: '0644', content: handoverUnit(machine) },

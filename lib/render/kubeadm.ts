@@ -15,6 +15,7 @@ import type { AddressPlan } from '../plan/addressPlan.js';
 import type { ClusterSpec } from '../cluster/cluster.js';
 import { toYaml } from '../yaml/write.js';
 import { ADMISSION_DIR, ADMISSION_FILE } from './podSecurity.js';
+import { ENCRYPTION_DIR, ENCRYPTION_FILE } from './encryption.js';
 
 export const KUBEADM_API = 'kubeadm.k8s.io/v1beta4';
 export const API_SERVER_PORT = 443;
@@ -47,6 +48,8 @@ export interface JoinSecrets {
   readonly bootstrapToken: string;
   /** 32 bytes as 64 hex characters: encrypts the control-plane certificates in the kubeadm-certs Secret. */
   readonly certificateKey: string;
+  /** The key the API servers seal Secrets with (encryption.ts), base64; absent in a stack made before. */
+  readonly secretsKey?: string;
 }
 
 export interface KubeadmNode {
@@ -98,7 +101,8 @@ function nodeRegistration(node: KubeadmNode, options: KubeadmOptions): Record<st
   };
 }
 
-export function clusterConfiguration(spec: ClusterSpec, plan: AddressPlan): Record<string, unknown> {
+/** `encryptSecrets`: the API servers seal Secrets with the key in ENCRYPTION_FILE (encryption.ts), which every control plane's bootstrap writes. */
+export function clusterConfiguration(spec: ClusterSpec, plan: AddressPlan, options: { readonly encryptSecrets?: boolean } = {}): Record<string, unknown> {
   const apiServer = formatAddress(plan.apiServer);
   return {
     apiVersion: KUBEADM_API,
@@ -115,8 +119,12 @@ export function clusterConfiguration(spec: ClusterSpec, plan: AddressPlan): Reco
         { name: 'bind-address', value: '::' },
         // Pod Security's cluster-wide default (podSecurity.ts), from the file the bootstrap writes.
         { name: 'admission-control-config-file', value: ADMISSION_FILE },
+        ...(options.encryptSecrets ? [{ name: 'encryption-provider-config', value: ENCRYPTION_FILE }] : []),
       ],
-      extraVolumes: [{ name: 'native6-admission', hostPath: ADMISSION_DIR, mountPath: ADMISSION_DIR, readOnly: true, pathType: 'DirectoryOrCreate' }],
+      extraVolumes: [
+        { name: 'native6-admission', hostPath: ADMISSION_DIR, mountPath: ADMISSION_DIR, readOnly: true, pathType: 'DirectoryOrCreate' },
+        ...(options.encryptSecrets ? [{ name: 'native6-encryption', hostPath: ENCRYPTION_DIR, mountPath: ENCRYPTION_DIR, readOnly: true, pathType: 'DirectoryOrCreate' }] : []),
+      ],
     },
     // Calico IPAM hands out pod blocks; the controller manager allocates no node CIDRs.
     controllerManager: {
@@ -173,7 +181,7 @@ export function kubeadmInit(spec: ClusterSpec, plan: AddressPlan, node: KubeadmN
     nodeRegistration: nodeRegistration(node, options),
     ...(options.skipPhases?.length ? { skipPhases: [...options.skipPhases] } : {}),
   };
-  return [init, clusterConfiguration(spec, plan), kubeProxyConfiguration(plan, options), kubeletConfiguration(plan)].map((d) => `---\n${toYaml(d)}`).join('');
+  return [init, clusterConfiguration(spec, plan, { encryptSecrets: secrets.secretsKey !== undefined }), kubeProxyConfiguration(plan, options), kubeletConfiguration(plan)].map((d) => `---\n${toYaml(d)}`).join('');
 }
 
 /** kubeadm join for another control plane (certificateKey set) or a worker. */

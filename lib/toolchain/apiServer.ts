@@ -32,6 +32,8 @@ export interface ApiServer {
   readonly kubeconfig: string;
   /** How long etcd and kube-apiserver took to become ready, in ms. */
   readonly startMs: number;
+  /** etcd's client URL (plain HTTP on loopback): what the API server stores, as stored. */
+  readonly etcd: string;
   /** Ends kube-apiserver and etcd (SIGTERM, SIGKILL after 5 s); removes the folder when it made it. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -221,7 +223,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }
       await new Promise((res) => setTimeout(res, 250));
     }
-    return { server, ca, token, kubeconfig, startMs: performance.now() - t0, stop };
+    return { server, ca, token, kubeconfig, startMs: performance.now() - t0, etcd: etcdUrl, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -79,7 +79,7 @@ test('lab: up, verify, idempotent up, hung machine withdrawn, every machine rest
     assertFamilies(report, ['flux']);
     console.log(`# verify: ${report.passed} checks passed in ${new Set(report.checks.map((c) => c.family)).size} families; not applicable: ${report.notApplicable.map((n) => n.family).join(', ')}`);
     const names = report.checks.map((c) => c.name);
-    for (const want of ['bgp/n6-lt_r1/sessions-established', 'routes/n6-lt_r2/services-ecmp', 'api/clusterip-from-host-kubeconfig', 'api/kubernetes-service-endpoints', 'etcd/members-running', 'api/clusterip-from-internet', 'api/clusterip-from-internet-with-lt-cp-3-hung', 'recovery/lt-cp-3-after-hang', 'services/echo-cluster/cluster-ip-from-internet', 'services/echo-cluster/external-ip-from-internet']) {
+    for (const want of ['bgp/n6-lt_r1/sessions-established', 'routes/n6-lt_r2/services-ecmp', 'api/clusterip-from-host-kubeconfig', 'api/kubernetes-service-endpoints', 'etcd/members-running', 'etcd/secrets-sealed-at-rest', 'api/clusterip-from-internet', 'api/clusterip-from-internet-with-lt-cp-3-hung', 'recovery/lt-cp-3-after-hang', 'services/echo-cluster/cluster-ip-from-internet', 'services/echo-cluster/external-ip-from-internet']) {
       assert.ok(names.includes(want), `verify has no check ${want}`);
     }
 

@@ -26,7 +26,7 @@ function resources({ spec, plan }: LoadedCluster, _specFile: string, config: pul
   const metal = new MetalCluster(spec.name, {
     spec,
     plan,
-    secrets: { bootstrapToken: values.bootstrapToken, certificateKey: values.certificateKey, bgpPassword: values.bgpPassword, caCertPem: values.caCertPem, caKeyPem: values.caKeyPem, caCertHash: values.caCertHash, sshPublicKey: values.sshPublicKey },
+    secrets: { bootstrapToken: values.bootstrapToken, certificateKey: values.certificateKey, bgpPassword: values.bgpPassword, caCertPem: values.caCertPem, caKeyPem: values.caKeyPem, caCertHash: values.caCertHash, sshPublicKey: values.sshPublicKey, secretsKey: values.secretsKey },
     sharedKeys: k.shared,
     ...(organizationId ? { organizationId } : {}),
   });

@@ -40,7 +40,10 @@ export const TAG = 'native6';
 export interface MetalClusterArgs {
   readonly spec: ClusterSpec;
   readonly plan: AddressPlan;
-  readonly secrets: { readonly [K in Exclude<keyof DeviceSecrets, 'shared'> | 'bgpPassword' | 'sshPublicKey']: pulumi.Input<string> };
+  readonly secrets: { readonly [K in Exclude<keyof DeviceSecrets, 'shared' | 'secretsKey'> | 'bgpPassword' | 'sshPublicKey']: pulumi.Input<string> } & {
+    /** Absent in a stack made before it: Secrets are not sealed (lib/render/encryption.ts). */
+    readonly secretsKey?: pulumi.Input<string | undefined>;
+  };
   /** The keys the control planes share, when the stack made them (lib/render/bootstrap.ts BootSecrets.shared). */
   readonly sharedKeys?: pulumi.Input<DeviceSecrets['shared']>;
   /** The organization the project is made in (config native6:organizationId); the token's default when absent. */
@@ -108,8 +111,8 @@ export class MetalCluster extends pulumi.ComponentResource {
 
     const s = args.secrets;
     const secrets = pulumi
-      .all([s.bootstrapToken, s.certificateKey, s.caCertPem, s.caKeyPem, s.caCertHash, args.sharedKeys])
-      .apply(([bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash, shared]): DeviceSecrets => ({ bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash, ...(shared ? { shared } : {}) }));
+      .all([s.bootstrapToken, s.certificateKey, s.caCertPem, s.caKeyPem, s.caCertHash, args.sharedKeys, s.secretsKey])
+      .apply(([bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash, shared, secretsKey]): DeviceSecrets => ({ bootstrapToken, certificateKey, caCertPem, caKeyPem, caCertHash, ...(shared ? { shared } : {}), ...(secretsKey ? { secretsKey } : {}) }));
     const machines: MetalMachine[] = [];
     let first: metal.Device | undefined;
     for (const machine of plan.machines) {

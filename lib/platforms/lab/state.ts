@@ -78,6 +78,8 @@ export interface ClusterSecrets {
   /** The cluster CA, made by the lab (as the stack makes it on Equinix Metal) and given to the first control plane's bootstrap. */
   readonly caCertPem: string;
   readonly caKeyPem: string;
+  /** The key the API servers seal Secrets with (lib/render/encryption.ts). */
+  readonly secretsKey: string;
 }
 
 function clusterCA(): Pick<ClusterSecrets, 'caCertPem' | 'caKeyPem'> {
@@ -92,13 +94,13 @@ function tokenPart(n: number): string {
   return [...randomBytes(n)].map((b) => TOKEN_CHARS[b % TOKEN_CHARS.length]).join('');
 }
 
-/** The kubeadm bootstrap token, certificate key and cluster CA of the lab cluster, made once and kept. */
+/** The kubeadm bootstrap token, certificate key, cluster CA and Secrets encryption key of the lab cluster, made once and kept (one missing from a lab made before is added). */
 export function ensureClusterSecrets(paths: LabPaths): ClusterSecrets {
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   const all = existsSync(paths.secrets) ? (JSON.parse(readFileSync(paths.secrets, 'utf8')) as Record<string, unknown>) : { bgpMd5: {} };
   const old = all.kubeadm as Partial<ClusterSecrets> | undefined;
-  if (!old?.bootstrapToken || !old.caCertPem) {
-    all.kubeadm = { bootstrapToken: `${tokenPart(6)}.${tokenPart(16)}`, certificateKey: randomBytes(32).toString('hex'), ...old, ...(old?.caCertPem ? {} : clusterCA()) };
+  if (!old?.bootstrapToken || !old.caCertPem || !old.secretsKey) {
+    all.kubeadm = { bootstrapToken: `${tokenPart(6)}.${tokenPart(16)}`, certificateKey: randomBytes(32).toString('hex'), secretsKey: randomBytes(32).toString('base64'), ...old, ...(old?.caCertPem ? {} : clusterCA()) };
     writeFileSync(paths.secrets, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
   }
   return all.kubeadm as ClusterSecrets;

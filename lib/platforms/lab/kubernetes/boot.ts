@@ -74,7 +74,7 @@ export function readDisk(ctx: LabContext, m: MachineNode, path: string): string 
 export function labBootstrap(ctx: LabContext, m: MachineNode): Bootstrap {
   const s = ensureClusterSecrets(ctx.paths);
   const discovery = metadataDiscovery(`http://[${ctx.topology.internet.metadata}]/metadata`, { routePeers: false });
-  const secrets = { bootstrapToken: s.bootstrapToken, certificateKey: s.certificateKey, caCertPem: s.caCertPem, caKeyPem: s.caKeyPem, caCertHash: caCertHash(s.caCertPem) };
+  const secrets = { bootstrapToken: s.bootstrapToken, certificateKey: s.certificateKey, caCertPem: s.caCertPem, caKeyPem: s.caKeyPem, caCertHash: caCertHash(s.caCertPem), secretsKey: s.secretsKey };
   return nodeBootstrap(ctx.cluster.spec, ctx.cluster.plan, m.machine, secrets, discovery, labBootOptions(m));
 }
 

@@ -32,8 +32,8 @@ export const CHECK_FAMILIES = [
   { id: 'nodes-ready', proves: 'every machine is a Ready node with its address', names: /^nodes\/[^/]+$/ },
   {
     id: 'api-clusterip',
-    proves: "the API server through its ClusterIP from the host and the internet, every control plane behind the kubernetes Service, every etcd member running",
-    names: /^(api\/clusterip-from-host-kubeconfig|api\/kubernetes-service-endpoints|etcd\/members-running|api\/clusterip-from-internet)$/,
+    proves: "the API server through its ClusterIP from the host and the internet, every control plane behind the kubernetes Service, every etcd member running, Secrets sealed where etcd keeps them",
+    names: /^(api\/clusterip-from-host-kubeconfig|api\/kubernetes-service-endpoints|etcd\/members-running|etcd\/secrets-sealed-at-rest|api\/clusterip-from-internet)$/,
   },
   {
     id: 'api-ipv4-door',

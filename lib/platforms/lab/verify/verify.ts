@@ -3,6 +3,7 @@
  * system. Each check has a name, what was expected, what was observed, and
  * whether they agree; the report is written as JSON.
  */
+import { verifySecretsSealed } from './sealed.js';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { contains, formatAddress, formatPrefix, parseAddress, parsePrefix } from '../../../net/ipv6.js';
@@ -254,6 +255,7 @@ async function verifyKubernetes(ctx: LabContext, check: CheckFn, families: Famil
   const pods = await admin.get<{ items: Array<{ metadata: { name: string }; status: { phase?: string } }> }>('/api/v1/namespaces/kube-system/pods');
   const etcd = pods.items.filter((p) => p.metadata.name.startsWith('etcd-') && p.status.phase === 'Running').length;
   check('etcd/members-running', `${controlPlanes.length}`, `${etcd}`);
+  await verifySecretsSealed(ctx, admin, check);
 
   const fromInternet = () => probeFrom(ctx, t.internet.ns, { url: `https://[${apiServer}]/readyz`, ca, need: 10, timeoutS: 60, expect: 'ok' });
   const normal = await fromInternet();
