@@ -46,7 +46,7 @@ export function applyEvent<T extends Meta>(store: Store<T>, e: WatchEvent<T>): {
 export interface ReflectorOptions {
   /** Back-off before a new LIST after a failure. */
   readonly retryMs?: number;
-  /** The life of one watch (the server ends it, this client a little after); 20 to 40 s by default. */
+  /** The life of one watch (the server ends it, this client a little after); 8 to 15 s by default. */
   readonly watchSeconds?: number;
   readonly log?: (line: string) => void;
 }
@@ -92,10 +92,11 @@ export class Reflector<T extends Meta> {
           const watch = new AbortController();
           const stop = (): void => watch.abort();
           signal.addEventListener('abort', stop);
-          // A watch of bounded life, as client-go's (timeoutSeconds, here 20 to 40 s), ended here too a little
-          // after: a server that hangs (SIGSTOP) ends nothing, and the copy would stay stale for as long.
-          const life = this.options.watchSeconds ?? 20 + Math.floor(Math.random() * 21);
-          const deadline = setTimeout(stop, (life + 5) * 1000);
+          // A watch of bounded life, as client-go's (timeoutSeconds, here 8 to 15 s), ended here too a little
+          // after: a server that hangs (SIGSTOP), or a connection to one not yet serving, ends nothing, and
+          // the copy would stay stale for as long. Resuming from the last version costs no LIST.
+          const life = this.options.watchSeconds ?? 8 + Math.floor(Math.random() * 8);
+          const deadline = setTimeout(stop, (life + 3) * 1000);
           const sep = this.path.includes('?') ? '&' : '?';
           try {
             await this.client.watch<T>(`${this.path}${sep}resourceVersion=${encodeURIComponent(rv)}&timeoutSeconds=${life}`, (e) => {
